@@ -1,0 +1,127 @@
+// The optional project file `infuse.config.json`, validated with zod. Unknown or wrongly
+// typed keys are errors that name the key and the file. Sections for later layers are
+// declared here so one schema (and one error style) covers the whole file.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { InfuseError } from "./errors.js";
+import { defaultCacheDir, defaultDataDir } from "./paths.js";
+
+export const CONFIG_FILE_NAME = "infuse.config.json";
+export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+
+const endpointSchema = z.strictObject({
+  /** `openai` (any OpenAI-compatible server), `ollama`, or `local` (a GGUF via node-llama-cpp). */
+  provider: z.enum(["openai", "ollama", "local"]),
+  /** Model name on the server, or a model reference (path or hf:) for `local`. */
+  model: z.string().min(1),
+  baseUrl: z.url().optional(),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  /** Where downloaded models go; `INFUSE_CACHE` overrides. */
+  cacheDir: z.string().min(1).optional(),
+  /** Where collections, logs and runs live; `INFUSE_HOME` overrides. */
+  dataDir: z.string().min(1).optional(),
+  hub: z
+    .strictObject({
+      endpoint: z.url().optional(),
+      offline: z.boolean().optional(),
+    })
+    .optional(),
+  rag: z
+    .strictObject({
+      collection: z.string().min(1).optional(),
+      embedder: z.union([z.string().min(1), endpointSchema]).optional(),
+      llm: endpointSchema.optional(),
+      topK: z.int().positive().optional(),
+    })
+    .optional(),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+
+export interface ResolvedConfig {
+  /** The config file that was read, if any. */
+  file: string | undefined;
+  cacheDir: string;
+  dataDir: string;
+  hub: { endpoint: string; token: string | undefined; offline: boolean };
+  rag: NonNullable<ConfigFile["rag"]>;
+}
+
+export interface LoadConfigOptions {
+  /** An explicit file (`--config`); it must exist. */
+  file?: string;
+  /** Where to look for `infuse.config.json` when no file is given. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
+  const env = options.env ?? process.env;
+  const explicit = options.file ?? env["INFUSE_CONFIG"];
+  const file = explicit ? path.resolve(explicit) : path.resolve(options.cwd ?? process.cwd(), CONFIG_FILE_NAME);
+  const parsed = await readConfigFile(file, explicit !== undefined);
+  const base = parsed ? path.dirname(file) : process.cwd();
+  const fromFile = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(base, p));
+  const offlineEnv = env["INFUSE_OFFLINE"] ?? env["HF_HUB_OFFLINE"];
+  return {
+    file: parsed ? file : undefined,
+    cacheDir: env["INFUSE_CACHE"] ? defaultCacheDir(env) : (fromFile(parsed?.cacheDir) ?? defaultCacheDir(env)),
+    dataDir: env["INFUSE_HOME"] ? defaultDataDir(env) : (fromFile(parsed?.dataDir) ?? defaultDataDir(env)),
+    hub: {
+      endpoint: (env["HF_ENDPOINT"] ?? parsed?.hub?.endpoint ?? DEFAULT_HF_ENDPOINT).replace(/\/+$/, ""),
+      token: env["HF_TOKEN"] || undefined,
+      offline: offlineEnv !== undefined ? offlineEnv === "1" || offlineEnv === "true" : (parsed?.hub?.offline ?? false),
+    },
+    rag: parsed?.rag ?? {},
+  };
+}
+
+async function readConfigFile(file: string, mustExist: boolean): Promise<ConfigFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    if (!mustExist && (e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new InfuseError("config.unreadable", `cannot read config file ${file}`, {
+      kind: mustExist ? "not_found" : "io",
+      hint: "check the path given to --config or INFUSE_CONFIG",
+      cause: e,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InfuseError("config.invalid_json", `${file} is not valid JSON: ${(e as Error).message}`, {
+      kind: "usage",
+      hint: "fix the JSON syntax (no comments or trailing commas)",
+      cause: e,
+    });
+  }
+  return parseConfig(json, file);
+}
+
+/** Validates a config object; errors name the first bad key and the file. */
+export function parseConfig(json: unknown, file: string): ConfigFile {
+  const result = configSchema.safeParse(json);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const at = issue.path.map(String).join(".");
+  if (issue.code === "unrecognized_keys") {
+    const key = [at, issue.keys[0]].filter(Boolean).join(".");
+    throw new InfuseError("config.unknown_key", `${file}: unknown key "${key}"`, {
+      kind: "usage",
+      hint: `remove "${key}" or fix its spelling; see docs/configuration.md for the keys infuse reads`,
+      details: { file, key },
+    });
+  }
+  throw new InfuseError("config.invalid_value", `${file}: "${at || "(root)"}" ${issue.message}`, {
+    kind: "usage",
+    hint: `fix the value of "${at}"; see docs/configuration.md`,
+    details: { file, key: at },
+  });
+}

@@ -1,0 +1,6 @@
+// The library's public API: this file only re-exports.
+export { InfuseError, isInfuseError, type ErrorKind } from "./core/errors.js";
+export type { ProgressEvent, ProgressListener, TaskOptions } from "./core/progress.js";
+export { loadConfig, parseConfig, type ResolvedConfig, type ConfigFile } from "./core/config.js";
+export { runDoctor, type DoctorReport } from "./core/doctor.js";
+export { VERSION } from "./core/version.js";
