@@ -1,0 +1,87 @@
+// The typed units a RAG pipeline composes (load → split → embed → store → retrieve → generate).
+// Each stage has one job and is swapped by configuration; these are the seams between them.
+import type { TaskOptions } from "../core/progress.js";
+
+/** Metadata values that every store can filter on. */
+export type MetadataValue = string | number | boolean;
+
+/** A loaded document (or one page of it), before splitting. */
+export interface LoadedDocument {
+  /** Path of the file, relative to the ingested root (POSIX separators). */
+  source: string;
+  text: string;
+  /** 1-based page number for paged formats (PDF). */
+  page?: number;
+  metadata: Record<string, MetadataValue>;
+}
+
+/** A piece of a document that is embedded, stored and cited. */
+export interface Chunk {
+  /** Stable id: derived from source, page and offsets, so re-ingesting an unchanged file gives the same ids. */
+  id: string;
+  text: string;
+  source: string;
+  page?: number;
+  /** Markdown/HTML heading path, outermost first. */
+  headingPath?: string[];
+  /** Character offsets of `text` in the loaded document text. */
+  start: number;
+  end: number;
+  metadata: Record<string, MetadataValue>;
+}
+
+/** Turns text into vectors. Queries and passages may be embedded differently (instruction prefixes). */
+export interface Embedder {
+  /** Identifies the model and settings; cached vectors are keyed by it. */
+  readonly id: string;
+  /** Vector length; known after the first call or from the model config. */
+  dimension(): Promise<number>;
+  embedQueries(texts: string[], options?: TaskOptions): Promise<Float32Array[]>;
+  embedPassages(texts: string[], options?: TaskOptions): Promise<Float32Array[]>;
+  dispose?(): Promise<void>;
+}
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface GenerateOptions {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  signal?: AbortSignal;
+}
+
+/** A chat LLM: local GGUF, OpenAI-compatible or Ollama. Streams text pieces. */
+export interface ChatModel {
+  readonly id: string;
+  chat(messages: ChatMessage[], options?: GenerateOptions): AsyncIterable<string>;
+  dispose?(): Promise<void>;
+}
+
+/** Equality filters on metadata, AND-ed; `source` and `page` filter the chunk fields. */
+export type MetadataFilter = Record<string, MetadataValue | MetadataValue[]>;
+
+export interface RetrieveOptions {
+  topK: number;
+  filter?: MetadataFilter;
+  signal?: AbortSignal;
+}
+
+/** A retrieved chunk with its score and the retriever(s) that found it. */
+export interface Hit {
+  chunk: Chunk;
+  score: number;
+  /** e.g. "dense", "bm25", "hybrid(rrf)". */
+  retriever: string;
+  /** Per-retriever rank (1-based) and score, for fused results. */
+  sources?: Record<string, { rank: number; score: number }>;
+}
+
+export interface Retriever {
+  readonly name: string;
+  retrieve(query: string, options: RetrieveOptions): Promise<Hit[]>;
+}
