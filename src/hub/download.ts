@@ -1,0 +1,212 @@
+// Resumable HTTP download of one file into a `.part` file, verified by size and checksum,
+// then renamed into place. A dropped connection resumes with a Range request.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { InfuseError, throwIfAborted } from "../core/errors.js";
+import { throttledProgress, type TaskOptions } from "../core/progress.js";
+
+/** What the server says the file should be; from ETag / X-Linked-Etag and sizes. */
+export interface ExpectedFile {
+  size: number | undefined;
+  /** sha256 (64 hex, LFS files) or git blob sha1 (40 hex, small files), lowercase. */
+  checksum: string | undefined;
+}
+
+export interface DownloadOptions extends TaskOptions {
+  headers?: Record<string, string>;
+  /** How many times a dropped connection is resumed before giving up. */
+  retries?: number;
+  /** Label for progress events. */
+  task?: string;
+}
+
+const IO_CODES = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR"]);
+
+export function ioError(e: unknown, target: string): InfuseError | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !IO_CODES.has(code)) return undefined;
+  const why = code === "ENOSPC" || code === "EDQUOT" ? "the disk is full" : `it is not writable (${code})`;
+  return new InfuseError("hub.cache_unwritable", `cannot write ${target}: ${why}`, {
+    kind: "io",
+    hint: "free some space, or point INFUSE_CACHE (or cacheDir in infuse.config.json) at a writable folder with room",
+    cause: e,
+    details: { path: target, code },
+  });
+}
+
+/** Parses ETag-style headers into a checksum we can verify. */
+export function checksumFromEtag(etag: string | null | undefined): string | undefined {
+  if (!etag) return undefined;
+  const v = etag.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
+  return /^[0-9a-f]{64}$/.test(v) || /^[0-9a-f]{40}$/.test(v) ? v : undefined;
+}
+
+/** sha256 of the file, or the git blob sha1 when `kind` is 40 hex long. */
+export async function fileChecksum(file: string, like: string): Promise<string> {
+  const size = (await stat(file)).size;
+  const hash = like.length === 40 ? createHash("sha1").update(`blob ${size}\0`) : createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * Downloads `url` to `dest`. Partial bytes live in `partPath` until the whole file is there
+ * and verified; a later call (or a retry after a dropped connection) resumes from them.
+ */
+export async function downloadFile(
+  url: string,
+  dest: string,
+  partPath: string,
+  expected: ExpectedFile,
+  options: DownloadOptions = {},
+): Promise<void> {
+  const task = options.task ?? path.basename(dest);
+  const report = throttledProgress(options.onProgress);
+  const retries = options.retries ?? 5;
+  try {
+    await mkdir(path.dirname(partPath), { recursive: true });
+    await mkdir(path.dirname(dest), { recursive: true });
+  } catch (e) {
+    throw ioError(e, path.dirname(partPath)) ?? e;
+  }
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal, `download of ${url}`);
+    try {
+      await fetchInto(url, partPath, expected, options, (done, total) =>
+        report({ task, done, ...(total === undefined ? {} : { total }), unit: "bytes" }),
+      );
+      break;
+    } catch (e) {
+      if (!isDroppedConnection(e) || attempt >= retries || options.signal?.aborted) {
+        if (options.signal?.aborted) throwIfAborted(options.signal, `download of ${url}`);
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+  }
+  await verify(partPath, expected, url);
+  try {
+    await rename(partPath, dest);
+  } catch (e) {
+    throw ioError(e, dest) ?? e;
+  }
+}
+
+class DroppedConnection extends Error {}
+
+function isDroppedConnection(e: unknown): boolean {
+  return e instanceof DroppedConnection;
+}
+
+async function fetchInto(
+  url: string,
+  partPath: string,
+  expected: ExpectedFile,
+  options: DownloadOptions,
+  progress: (done: number, total: number | undefined) => void,
+): Promise<void> {
+  let offset = await stat(partPath).then(
+    (s) => s.size,
+    () => 0,
+  );
+  if (expected.size !== undefined && offset > expected.size) {
+    await rm(partPath, { force: true });
+    offset = 0;
+  }
+  if (expected.size !== undefined && offset === expected.size) return;
+  const headers: Record<string, string> = { ...options.headers };
+  if (offset > 0) headers["range"] = `bytes=${offset}-`;
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (e) {
+    if (options.signal?.aborted) throw e;
+    throw new DroppedConnection(`request failed: ${(e as Error).message}`, { cause: e });
+  }
+  if (response.status === 416 && offset > 0) {
+    // our part is longer than the file: start over
+    await rm(partPath, { force: true });
+    throw new DroppedConnection("range not satisfiable");
+  }
+  if (!response.ok) throw httpError(response, url);
+  if (offset > 0 && response.status !== 206) offset = 0; // the server ignored the Range header
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  const total = expected.size ?? (Number.isFinite(length) ? offset + length : undefined);
+  let handle;
+  try {
+    handle = await open(partPath, offset > 0 ? "a" : "w");
+  } catch (e) {
+    throw ioError(e, partPath) ?? e;
+  }
+  let done = offset;
+  try {
+    const reader = response.body!.getReader();
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if (options.signal?.aborted) throw e;
+        throw new DroppedConnection(`connection dropped after ${done} bytes`, { cause: e });
+      }
+      if (chunk.done) break;
+      try {
+        await handle.write(chunk.value);
+      } catch (e) {
+        await reader.cancel().catch(() => {});
+        throw ioError(e, partPath) ?? e;
+      }
+      done += chunk.value.byteLength;
+      progress(done, total);
+    }
+  } finally {
+    await handle.close().catch(() => {});
+  }
+  if (total !== undefined && done < total)
+    throw new DroppedConnection(`connection closed at ${done} of ${total} bytes`);
+}
+
+async function verify(partPath: string, expected: ExpectedFile, url: string): Promise<void> {
+  const size = (await stat(partPath)).size;
+  const fail = (what: string) => {
+    return rm(partPath, { force: true }).then(() => {
+      throw new InfuseError("hub.checksum_mismatch", `download of ${url} is corrupt: ${what}`, {
+        kind: "network",
+        hint: "the partial file was removed; run the command again to download it anew (check HF_ENDPOINT if it keeps failing)",
+        details: { url },
+      });
+    });
+  };
+  if (expected.size !== undefined && size !== expected.size) {
+    await fail(`${size} bytes, expected ${expected.size}`);
+  }
+  if (expected.checksum !== undefined) {
+    const actual = await fileChecksum(partPath, expected.checksum);
+    if (actual !== expected.checksum) await fail(`checksum ${actual}, expected ${expected.checksum}`);
+  }
+}
+
+export function httpError(response: Response, url: string): InfuseError {
+  const s = response.status;
+  if (s === 401 || s === 403) {
+    return new InfuseError("hub.unauthorized", `${url}: HTTP ${s} (the repository is gated or private)`, {
+      kind: "network",
+      hint: "set HF_TOKEN to a token that has access to this repository",
+      details: { url, status: s },
+    });
+  }
+  if (s === 404) {
+    return new InfuseError("hub.not_found", `${url}: HTTP 404 (no such repository, revision or file)`, {
+      kind: "not_found",
+      hint: "check the owner/repo name, the revision and the file path",
+      details: { url, status: s },
+    });
+  }
+  return new InfuseError("hub.http_error", `${url}: HTTP ${s} ${response.statusText}`, {
+    kind: "network",
+    hint: "try again later, or set HF_ENDPOINT to a mirror",
+    details: { url, status: s },
+  });
+}
