@@ -59,7 +59,13 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       const files = options.repos[api[1]!];
       if (!files) return void res.writeHead(404).end("not found");
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ id: api[1], sha: "0".repeat(40), siblings: Object.keys(files).map((rfilename) => ({ rfilename })) }));
+      res.end(
+        JSON.stringify({
+          id: api[1],
+          sha: "0".repeat(40),
+          siblings: Object.keys(files).map((rfilename) => ({ rfilename })),
+        }),
+      );
       return;
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url);
