@@ -38,7 +38,14 @@ export interface Embedder {
   dimension(): Promise<number>;
   embedQueries(texts: string[], options?: TaskOptions): Promise<Float32Array[]>;
   embedPassages(texts: string[], options?: TaskOptions): Promise<Float32Array[]>;
+  /** The model's tokenizer as a token counter, for token-based splitting; optional. */
+  tokenizer?(): Promise<TokenCounter>;
   dispose?(): Promise<void>;
+}
+
+/** Counts the tokens a model sees in a text (token-based splitting sizes chunks with it). */
+export interface TokenCounter {
+  countTokens(text: string): number;
 }
 
 export interface ChatMessage {

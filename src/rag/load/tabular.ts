@@ -1,0 +1,137 @@
+// CSV, JSON (an array of objects) and JSONL: one document per row/record, the chosen text
+// column as text and the other columns as metadata (nested values as JSON strings).
+// The CSV reader follows RFC 4180 (quotes, doubled quotes, newlines in quotes); no other dialects.
+import { InfuseError } from "../../core/errors.js";
+import type { LoadedDocument, MetadataValue } from "../types.js";
+import type { LoadedFile, TabularOptions } from "./types.js";
+
+const TEXT_COLUMNS = ["text", "content", "body", "passage"];
+const ID_COLUMNS = ["_id", "id"];
+
+/** Parses CSV into rows of fields. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const endRow = () => {
+    row.push(field);
+    rows.push(row);
+    row = [];
+    field = "";
+  };
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quoted) {
+      if (c === '"' && s[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field.length === 0) quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && s[i + 1] === "\n") i++;
+      endRow();
+    } else field += c;
+  }
+  if (field.length > 0 || row.length > 0) endRow();
+  return rows.filter((r) => !(r.length === 1 && r[0] === ""));
+}
+
+function toMetadataValue(v: unknown): MetadataValue | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+  return JSON.stringify(v);
+}
+
+/** Documents from records (objects); `row` is 1-based. */
+export function recordsToDocuments(
+  records: Record<string, unknown>[],
+  source: string,
+  options: TabularOptions,
+  format: string,
+): LoadedFile {
+  const columns = new Set(records.flatMap((r) => Object.keys(r)));
+  const textColumn = options.textColumn ?? TEXT_COLUMNS.find((c) => columns.has(c));
+  if (!textColumn || !columns.has(textColumn)) {
+    throw new InfuseError(
+      "rag.text_column_missing",
+      `${source}: no text column${options.textColumn ? ` "${options.textColumn}"` : ""}; columns are ${[...columns].join(", ") || "(none)"}`,
+      {
+        kind: "usage",
+        hint: "name the column that holds the text with --text-column (library: textColumn)",
+        details: { source, columns: [...columns] },
+      },
+    );
+  }
+  const idColumn = options.idColumn ?? ID_COLUMNS.find((c) => columns.has(c));
+  const out: LoadedFile = { documents: [], warnings: [] };
+  records.forEach((record, i) => {
+    const value = record[textColumn];
+    const text = typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value);
+    if (text.trim().length === 0) {
+      out.warnings.push({ source, reason: `row ${i + 1}: empty "${textColumn}", skipped` });
+      return;
+    }
+    const metadata: LoadedDocument["metadata"] = { format, row: i + 1 };
+    for (const [k, v] of Object.entries(record)) {
+      if (k === textColumn) continue;
+      const mv = toMetadataValue(v);
+      if (mv !== undefined) metadata[k === idColumn ? "doc_id" : k] = mv;
+    }
+    out.documents.push({ source, text, metadata });
+  });
+  return out;
+}
+
+export function loadCsv(text: string, source: string, options: TabularOptions = {}): LoadedFile {
+  const [header, ...rows] = parseCsv(text);
+  if (!header) return { documents: [], warnings: [{ source, reason: "empty CSV file" }] };
+  const records = rows.map((r) => Object.fromEntries(header.map((h, i) => [h.trim(), r[i] ?? ""])));
+  return recordsToDocuments(records, source, options, "csv");
+}
+
+function asRecord(v: unknown, source: string, where: string): Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new InfuseError("rag.json_not_object", `${source}: ${where} is not a JSON object`, {
+      kind: "input",
+      hint: "JSON files must hold an array of objects; JSONL files one object per line",
+    });
+  }
+  return v as Record<string, unknown>;
+}
+
+function parseJson(text: string, source: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InfuseError("rag.json_invalid", `${source}: ${where} is not valid JSON (${(e as Error).message})`, {
+      kind: "input",
+      cause: e,
+    });
+  }
+}
+
+export function loadJson(text: string, source: string, options: TabularOptions = {}): LoadedFile {
+  const value = parseJson(text, source, "the file");
+  const list = Array.isArray(value) ? value : [value];
+  return recordsToDocuments(
+    list.map((v, i) => asRecord(v, source, `item ${i + 1}`)),
+    source,
+    options,
+    "json",
+  );
+}
+
+export function loadJsonl(text: string, source: string, options: TabularOptions = {}): LoadedFile {
+  const records: Record<string, unknown>[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim().length === 0) return;
+    records.push(asRecord(parseJson(line, source, `line ${i + 1}`), source, `line ${i + 1}`));
+  });
+  return recordsToDocuments(records, source, options, "jsonl");
+}

@@ -1,0 +1,52 @@
+// Metadata filters to LanceDB SQL predicates. `source` and `page` filter their columns; other
+// keys match `key=value` entries of the meta_kv list column (values compared as strings).
+import { InfuseError } from "../../core/errors.js";
+import type { MetadataFilter, MetadataValue } from "../types.js";
+
+export function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** The `key=value` tokens a chunk's metadata is stored (and filtered) as. */
+export function metadataTokens(metadata: Record<string, MetadataValue>): string[] {
+  return Object.entries(metadata).map(([k, v]) => `${k}=${String(v)}`);
+}
+
+export function filterToSql(filter: MetadataFilter | undefined): string | undefined {
+  if (!filter) return undefined;
+  const clauses: string[] = [];
+  for (const [key, raw] of Object.entries(filter)) {
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (values.length === 0) {
+      throw new InfuseError("rag.filter_empty", `filter "${key}" has no values`, { kind: "usage" });
+    }
+    if (key === "page") {
+      const pages = values.map(Number);
+      if (pages.some((p) => !Number.isInteger(p))) {
+        throw new InfuseError("rag.filter_page", `filter "page" must be integers, got ${values.join(", ")}`, {
+          kind: "usage",
+        });
+      }
+      clauses.push(`page IN (${pages.join(", ")})`);
+    } else if (key === "source") clauses.push(`source IN (${values.map((v) => sqlString(String(v))).join(", ")})`);
+    else clauses.push(`array_has_any(meta_kv, [${values.map((v) => sqlString(`${key}=${String(v)}`)).join(", ")}])`);
+  }
+  return clauses.length > 0 ? clauses.join(" AND ") : undefined;
+}
+
+/** Parses CLI filters `key=value` (repeat a key for OR); numbers stay strings except for page. */
+export function parseFilterArgs(args: string[]): MetadataFilter | undefined {
+  if (args.length === 0) return undefined;
+  const filter: Record<string, MetadataValue[]> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf("=");
+    if (eq <= 0) {
+      throw new InfuseError("rag.filter_syntax", `filter "${arg}" is not key=value`, {
+        kind: "usage",
+        hint: "write filters like --filter source=guide.md --filter lang=en",
+      });
+    }
+    (filter[arg.slice(0, eq)] ??= []).push(arg.slice(eq + 1));
+  }
+  return filter;
+}

@@ -1,0 +1,287 @@
+// The embedded store: one LanceDB table per collection on local disk, with exact cosine kNN,
+// a BM25 full-text index, SQL metadata filters, and commits made atomic by LanceDB versions
+// plus the manifest swap. No ANN index (exact search is fast enough below ~1M chunks).
+import type * as lancedb from "@lancedb/lancedb";
+import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from "apache-arrow";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { InfuseError, throwIfAborted } from "../../core/errors.js";
+import type { Chunk, MetadataValue } from "../types.js";
+import { collectionDir, writeManifest } from "./collections.js";
+import { filterToSql, metadataTokens, sqlString } from "./filter.js";
+import type {
+  CollectionChange,
+  CollectionManifest,
+  CollectionStore,
+  CommitOptions,
+  ScoredChunk,
+  SearchOptions,
+  StoredChunk,
+} from "./types.js";
+
+type LanceModule = typeof lancedb;
+let lanceModule: Promise<LanceModule> | undefined;
+
+/** LanceDB, loaded on first use. Its Rust logger reads LANCEDB_LOG when the module loads and
+ * would print warnings such as "no existing dataset" on every create: errors only, unless set. */
+function lance(): Promise<LanceModule> {
+  process.env["LANCEDB_LOG"] ??= "error";
+  lanceModule ??= import("@lancedb/lancedb");
+  return lanceModule;
+}
+
+const TABLE = "chunks";
+const ADD_BATCH = 2048;
+const IN_BATCH = 500;
+const CHUNK_COLUMNS = ["id", "text", "source", "page", "heading", "char_start", "char_end", "metadata"];
+
+function schemaFor(dimension: number): Schema {
+  return new Schema([
+    new Field("id", new Utf8(), false),
+    new Field("text", new Utf8(), false),
+    new Field("source", new Utf8(), false),
+    new Field("page", new Int32(), true),
+    new Field("heading", new Utf8(), false),
+    new Field("char_start", new Int32(), false),
+    new Field("char_end", new Int32(), false),
+    new Field("metadata", new Utf8(), false),
+    new Field("meta_kv", new List(new Field("item", new Utf8(), true)), false),
+    new Field("text_hash", new Utf8(), false),
+    new Field("unit_key", new Utf8(), false),
+    new Field("vector", new FixedSizeList(dimension, new Field("item", new Float32(), true)), false),
+  ]);
+}
+
+function toRow(c: StoredChunk): Record<string, unknown> {
+  return {
+    id: c.id,
+    text: c.text,
+    source: c.source,
+    page: c.page ?? null,
+    heading: JSON.stringify(c.headingPath ?? []),
+    char_start: c.start,
+    char_end: c.end,
+    metadata: JSON.stringify(c.metadata),
+    meta_kv: metadataTokens(c.metadata),
+    text_hash: c.textHash,
+    unit_key: c.unitKey,
+    vector: Array.from(c.vector),
+  };
+}
+
+function fromRow(r: Record<string, unknown>): Chunk {
+  const heading = JSON.parse(String(r["heading"] ?? "[]")) as string[];
+  const page = r["page"];
+  return {
+    id: String(r["id"]),
+    text: String(r["text"]),
+    source: String(r["source"]),
+    ...(page === null || page === undefined ? {} : { page: Number(page) }),
+    ...(heading.length > 0 ? { headingPath: heading } : {}),
+    start: Number(r["char_start"]),
+    end: Number(r["char_end"]),
+    metadata: JSON.parse(String(r["metadata"] ?? "{}")) as Record<string, MetadataValue>,
+  };
+}
+
+export class LanceCollection implements CollectionStore {
+  #manifest: CollectionManifest;
+  readonly #dataDir: string;
+  #db: lancedb.Connection | undefined;
+  #reader: lancedb.Table | undefined;
+
+  /** A collection at its committed manifest; `tableVersion` 0 means not yet committed (new). */
+  constructor(dataDir: string, manifest: CollectionManifest) {
+    this.#dataDir = dataDir;
+    this.#manifest = manifest;
+  }
+
+  get manifest(): CollectionManifest {
+    return this.#manifest;
+  }
+
+  get #lanceDir(): string {
+    return path.join(collectionDir(this.#dataDir, this.#manifest.name), "lance");
+  }
+
+  async #connect(): Promise<lancedb.Connection> {
+    this.#db ??= await (await lance()).connect(this.#lanceDir);
+    return this.#db;
+  }
+
+  /** The table as of the committed version (writes in progress are invisible). */
+  async #read(): Promise<lancedb.Table | undefined> {
+    if (this.#manifest.tableVersion === 0) return undefined;
+    if (!this.#reader) {
+      const table = await (await this.#connect()).openTable(TABLE);
+      await table.checkout(this.#manifest.tableVersion);
+      this.#reader = table;
+    }
+    return this.#reader;
+  }
+
+  async count(): Promise<number> {
+    return (await this.#read())?.countRows() ?? 0;
+  }
+
+  async searchDense(vector: Float32Array, options: SearchOptions): Promise<ScoredChunk[]> {
+    const table = await this.#read();
+    if (!table || this.#manifest.chunks === 0) return [];
+    if (vector.length !== this.#manifest.embedder.dimension) {
+      throw new InfuseError(
+        "rag.dimension_mismatch",
+        `query vector has ${vector.length} dimensions, collection "${this.#manifest.name}" has ${this.#manifest.embedder.dimension}`,
+        {
+          kind: "usage",
+          hint: `query with the collection's embedder (${this.#manifest.embedder.id})`,
+        },
+      );
+    }
+    let q = table
+      .vectorSearch(Array.from(vector))
+      .distanceType("cosine")
+      .select([...CHUNK_COLUMNS, "_distance"])
+      .limit(options.topK);
+    const where = filterToSql(options.filter);
+    if (where) q = q.where(where);
+    const rows = (await q.toArray()) as Record<string, unknown>[];
+    return rows
+      .map((r) => ({ chunk: fromRow(r), score: 1 - Number(r["_distance"]) }))
+      .filter((h) => Number.isFinite(h.score));
+  }
+
+  async searchText(query: string, options: SearchOptions): Promise<ScoredChunk[]> {
+    const table = await this.#read();
+    if (!table || this.#manifest.chunks === 0 || query.trim().length === 0) return [];
+    let q = table
+      .search(new (await lance()).MatchQuery(query, "text"))
+      .select([...CHUNK_COLUMNS, "_score"])
+      .limit(options.topK);
+    const where = filterToSql(options.filter);
+    if (where) q = q.where(where);
+    const rows = (await q.toArray()) as Record<string, unknown>[];
+    return rows.map((r) => ({ chunk: fromRow(r), score: Number(r["_score"]) }));
+  }
+
+  async vectorsByHash(hashes: string[]): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    const table = await this.#read();
+    if (!table) return out;
+    const unique = [...new Set(hashes)];
+    for (let i = 0; i < unique.length; i += IN_BATCH) {
+      const list = unique
+        .slice(i, i + IN_BATCH)
+        .map(sqlString)
+        .join(", ");
+      const rows = (await table
+        .query()
+        .where(`text_hash IN (${list})`)
+        .select(["text_hash", "vector"])
+        .toArray()) as Record<string, unknown>[];
+      for (const r of rows) out.set(String(r["text_hash"]), Float32Array.from(r["vector"] as Iterable<number>));
+    }
+    return out;
+  }
+
+  async chunksOf(unitKey: string): Promise<Chunk[]> {
+    const table = await this.#read();
+    if (!table) return [];
+    const rows = (await table
+      .query()
+      .where(`unit_key = ${sqlString(unitKey)}`)
+      .select(CHUNK_COLUMNS)
+      .toArray()) as Record<string, unknown>[];
+    return rows
+      .map(fromRow)
+      .sort((a, b) => a.source.localeCompare(b.source) || (a.page ?? 0) - (b.page ?? 0) || a.start - b.start);
+  }
+
+  /** The table at its latest version, rolled back first if a previous writer died uncommitted. */
+  async #writer(): Promise<lancedb.Table> {
+    const db = await this.#connect();
+    const { tableVersion, embedder } = this.#manifest;
+    const exists = (await db.tableNames()).includes(TABLE);
+    if (tableVersion === 0 || !exists) {
+      if (tableVersion !== 0) {
+        throw new InfuseError(
+          "rag.collection_corrupt",
+          `collection "${this.#manifest.name}" has a manifest but no table`,
+          {
+            kind: "input",
+            hint: `delete it with \`infuse collections delete ${this.#manifest.name}\` and ingest again`,
+          },
+        );
+      }
+      return db.createEmptyTable(TABLE, schemaFor(embedder.dimension), { mode: "overwrite" });
+    }
+    const table = await db.openTable(TABLE);
+    if ((await table.version()) !== tableVersion) await this.#rollback(table, tableVersion);
+    return table;
+  }
+
+  async #rollback(table: lancedb.Table, version: number): Promise<void> {
+    await table.checkout(version);
+    await table.restore();
+  }
+
+  async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
+    const before = this.#manifest;
+    const table = await this.#writer();
+    try {
+      for (let i = 0; i < change.removeUnits.length; i += IN_BATCH) {
+        throwIfAborted(options.signal, "ingest");
+        await table.delete(
+          `unit_key IN (${change.removeUnits
+            .slice(i, i + IN_BATCH)
+            .map(sqlString)
+            .join(", ")})`,
+        );
+      }
+      for (let i = 0; i < change.add.length; i += ADD_BATCH) {
+        throwIfAborted(options.signal, "ingest");
+        await table.add(change.add.slice(i, i + ADD_BATCH).map(toRow));
+        options.onStored?.(Math.min(change.add.length, i + ADD_BATCH));
+      }
+      throwIfAborted(options.signal, "ingest");
+      const chunks = await table.countRows();
+      if (chunks > 0) await table.createIndex("text", { config: (await lance()).Index.fts(before.fts), replace: true });
+      const units = { ...before.units };
+      for (const [key, unit] of Object.entries(change.units)) {
+        if (unit) units[key] = unit;
+        else delete units[key];
+      }
+      const now = new Date().toISOString();
+      const manifest: CollectionManifest = {
+        ...before,
+        tableVersion: await table.version(),
+        chunks,
+        units,
+        updatedAt: now,
+      };
+      if (before.tableVersion === 0) manifest.createdAt = now;
+      throwIfAborted(options.signal, "ingest");
+      await writeManifest(this.#dataDir, manifest);
+      this.#manifest = manifest;
+      this.#reader?.close();
+      this.#reader = undefined;
+      return manifest;
+    } catch (e) {
+      if (before.tableVersion === 0) {
+        table.close();
+        this.#db?.close();
+        this.#db = undefined;
+        await rm(this.#lanceDir, { recursive: true, force: true });
+      } else await this.#rollback(table, before.tableVersion);
+      throw e;
+    } finally {
+      if (table.isOpen()) table.close();
+    }
+  }
+
+  close(): void {
+    this.#reader?.close();
+    this.#reader = undefined;
+    this.#db?.close();
+    this.#db = undefined;
+  }
+}
