@@ -41,6 +41,8 @@ export const configSchema = z.strictObject({
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
+/** A model behind a provider: `rag.llm`, or `rag.embedder` in object form. */
+export type EndpointSpec = z.infer<typeof endpointSchema>;
 
 export interface ResolvedConfig {
   /** The config file that was read, if any. */

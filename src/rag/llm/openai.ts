@@ -1,0 +1,84 @@
+// Chat through an OpenAI-compatible `/v1/chat/completions` endpoint (OpenAI, vLLM, llama.cpp
+// server, LM Studio, ...), streamed as server-sent events. Leaves out tools and multimodal input.
+import { cancelledError, InfuseError } from "../../core/errors.js";
+import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
+import { OPENAI_AUTH_HINT, openaiHeaders, type OpenAIEndpoint } from "./endpoints.js";
+import { badResponse, joinUrl, postJson, readSseData } from "./http.js";
+
+interface ChatChunk {
+  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  error?: { message?: string };
+}
+
+export class OpenAIChatModel implements ChatModel {
+  readonly id: string;
+
+  constructor(
+    private readonly model: string,
+    private readonly endpoint: OpenAIEndpoint,
+  ) {
+    this.id = `openai:${model}@${endpoint.baseUrl}`;
+  }
+
+  async *chat(messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string> {
+    const url = joinUrl(this.endpoint.baseUrl, "chat/completions");
+    const body = {
+      model: this.model,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      stream: true,
+      ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.topP !== undefined ? { top_p: options.topP } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.stop && options.stop.length > 0 ? { stop: options.stop } : {}),
+    };
+    const response = await postJson(url, body, {
+      area: "llm",
+      what: `OpenAI-compatible chat (model "${this.model}")`,
+      headers: { ...openaiHeaders(this.endpoint.apiKey), accept: "text/event-stream" },
+      signal: options.signal,
+      unreachableHint: "start the server or set OPENAI_BASE_URL (or rag.llm.baseUrl) to where it listens",
+      authHint: OPENAI_AUTH_HINT,
+      notFoundHint: `check the base URL (it usually ends in /v1) and that the server serves model "${this.model}"`,
+    });
+    if (!response.body) throw badResponse(url, "llm", "no response body");
+    try {
+      for await (const data of readSseData(response.body)) {
+        if (data === "[DONE]") return;
+        let chunk: ChatChunk;
+        try {
+          chunk = JSON.parse(data) as ChatChunk;
+        } catch (e) {
+          throw badResponse(url, "llm", `a stream event is not JSON: ${data.slice(0, 200)}`, e);
+        }
+        if (chunk.error) {
+          throw new InfuseError(
+            "llm.stream_error",
+            `${url} reported an error mid-stream: ${chunk.error.message ?? "unknown"}`,
+            {
+              kind: "network",
+              hint: "retry; if it persists, check the server's logs",
+              details: { url },
+            },
+          );
+        }
+        const piece = chunk.choices?.[0]?.delta?.content;
+        if (piece) yield piece;
+      }
+    } catch (e) {
+      throw streamFailure(e, url, options.signal);
+    }
+  }
+}
+
+/** Maps a failure while reading a stream: abort → cancelled; a dropped connection → network. */
+export function streamFailure(e: unknown, url: string, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return cancelledError(`generation from ${url}`, e);
+  if (e instanceof InfuseError) return e;
+  return new InfuseError("llm.stream_interrupted", `the stream from ${url} broke off: ${(e as Error).message}`, {
+    kind: "network",
+    hint: "the server closed the connection; check that it is still running and retry",
+    cause: e,
+    details: { url },
+  });
+}

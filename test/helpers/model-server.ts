@@ -1,0 +1,179 @@
+// A real HTTP server on 127.0.0.1 that speaks the OpenAI (`/v1/chat/completions` with SSE
+// streaming, `/v1/embeddings`) and Ollama (`/api/chat` NDJSON, `/api/embed`) protocols, answering
+// with whatever real models the test hands it. Leaves out tools, images and the legacy endpoints.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ChatMessage, ChatModel, GenerateOptions } from "../../src/rag/types.js";
+
+export interface ModelServerOptions {
+  chat?: ChatModel;
+  embed?: (texts: string[]) => Promise<Float32Array[]>;
+  /** Model names the server knows; others get 404 ("model not found"). Empty: any name. */
+  models?: string[];
+  /** When set, OpenAI routes require `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: Record<string, unknown>;
+}
+
+export interface ModelServer {
+  /** e.g. http://127.0.0.1:41234 (OpenAI base URL is `${url}/v1`). */
+  url: string;
+  requests: RecordedRequest[];
+  /** The next request is answered with this status and JSON body instead of a model. */
+  failNext(status: number, body: unknown): void;
+  /** Requests whose client went away before the answer was complete (aborted streams). */
+  closedEarly: number;
+  close(): Promise<void>;
+}
+
+export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
+  const failures: { status: number; body: unknown }[] = [];
+  const state: ModelServer = {
+    url: "",
+    requests: [],
+    closedEarly: 0,
+    failNext: (status, body) => failures.push({ status, body }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { error: { message: String(e) } });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const path = (req.url ?? "/").split("?")[0]!;
+    state.requests.push({ path, headers: req.headers, body });
+    const failure = failures.shift();
+    if (failure) return sendJson(res, failure.status, failure.body);
+    const openai = path.startsWith("/v1/");
+    if (openai && options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      return sendJson(res, 401, { error: { message: "Incorrect API key provided", type: "invalid_request_error" } });
+    }
+    const model = String(body["model"] ?? "");
+    if (options.models && options.models.length > 0 && !options.models.includes(model)) {
+      return openai
+        ? sendJson(res, 404, { error: { message: `The model \`${model}\` does not exist`, type: "not_found" } })
+        : sendJson(res, 404, { error: `model "${model}" not found, try pulling it first` });
+    }
+    const clientGone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        state.closedEarly++;
+        clientGone.abort();
+      }
+    });
+    if (req.method !== "POST") return sendJson(res, 405, { error: "POST only" });
+    if (path === "/v1/chat/completions") return openaiChat(body, res, clientGone.signal);
+    if (path === "/api/chat") return ollamaChat(body, res, clientGone.signal);
+    if (path === "/v1/embeddings") {
+      const vectors = await embed(body["input"]);
+      return sendJson(res, 200, {
+        object: "list",
+        model,
+        data: vectors.map((v, index) => ({ object: "embedding", index, embedding: Array.from(v) })),
+        usage: { prompt_tokens: 0, total_tokens: 0 },
+      });
+    }
+    if (path === "/api/embed") {
+      const vectors = await embed(body["input"]);
+      return sendJson(res, 200, { model, embeddings: vectors.map((v) => Array.from(v)) });
+    }
+    sendJson(res, 404, { error: `no route ${path}` });
+  }
+
+  async function embed(input: unknown): Promise<Float32Array[]> {
+    if (!options.embed) throw new Error("this server has no embedding model");
+    const texts = typeof input === "string" ? [input] : (input as string[]);
+    return options.embed(texts);
+  }
+
+  async function openaiChat(body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const chat = requireChat();
+    const stop = body["stop"];
+    const gen: GenerateOptions = {
+      signal,
+      ...num("maxTokens", body["max_tokens"] ?? body["max_completion_tokens"]),
+      ...num("temperature", body["temperature"]),
+      ...num("topP", body["top_p"]),
+      ...num("seed", body["seed"]),
+      ...(stop === undefined ? {} : { stop: typeof stop === "string" ? [stop] : (stop as string[]) }),
+    };
+    const messages = body["messages"] as ChatMessage[];
+    const base = { id: "chatcmpl-test", object: "chat.completion.chunk", created: 0, model: body["model"] };
+    if (body["stream"] !== true) {
+      let text = "";
+      for await (const piece of chat.chat(messages, gen)) text += piece;
+      const message = { role: "assistant", content: text };
+      return sendJson(res, 200, {
+        ...base,
+        object: "chat.completion",
+        choices: [{ index: 0, message, finish_reason: "stop" }],
+      });
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const event = (delta: object, finish: string | null) =>
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    event({ role: "assistant", content: "" }, null);
+    for await (const piece of chat.chat(messages, gen)) event({ content: piece }, null);
+    event({}, "stop");
+    res.end("data: [DONE]\n\n");
+  }
+
+  async function ollamaChat(body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const chat = requireChat();
+    const o = (body["options"] ?? {}) as Record<string, unknown>;
+    const gen: GenerateOptions = {
+      signal,
+      ...num("maxTokens", o["num_predict"]),
+      ...num("temperature", o["temperature"]),
+      ...num("topP", o["top_p"]),
+      ...num("seed", o["seed"]),
+      ...(Array.isArray(o["stop"]) ? { stop: o["stop"] as string[] } : {}),
+    };
+    const messages = body["messages"] as ChatMessage[];
+    const line = (content: string, done: boolean) =>
+      `${JSON.stringify({ model: body["model"], created_at: new Date(0).toISOString(), message: { role: "assistant", content }, done, ...(done ? { done_reason: "stop" } : {}) })}\n`;
+    if (body["stream"] === false) {
+      let text = "";
+      for await (const piece of chat.chat(messages, gen)) text += piece;
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(line(text, true));
+    }
+    res.writeHead(200, { "content-type": "application/x-ndjson" });
+    for await (const piece of chat.chat(messages, gen)) res.write(line(piece, false));
+    res.end(line("", true));
+  }
+
+  function requireChat(): ChatModel {
+    if (!options.chat) throw new Error("this server has no chat model");
+    return options.chat;
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return state;
+}
+
+function num<K extends string>(key: K, value: unknown): Partial<Record<K, number>> {
+  return typeof value === "number" ? ({ [key]: value } as Partial<Record<K, number>>) : {};
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  return text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
