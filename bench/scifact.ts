@@ -1,0 +1,65 @@
+// SciFact (BEIR test split): nDCG@10, recall@10/100, MRR@10 and MAP of BM25 (the store's
+// full-text index), BM25+RM3, and the model-free hashing embedder dense/hybrid. Published
+// reference: Lucene BM25 nDCG@10 0.665 (BEIR paper, flat index of title + text).
+// Usage: npm run bench -- scifact [--configs bm25,bm25+rm3] [--data DIR]
+import os from "node:os";
+import path from "node:path";
+import { loadBeir } from "../src/eval/beir.js";
+import { ingestBeirCorpus } from "../src/eval/beir-collection.js";
+import { buildRetriever } from "../src/eval/configs.js";
+import { evaluateRetriever } from "../src/eval/retrieval.js";
+import { englishAnalyzer } from "../src/rag/expand/analyzer.js";
+import { buildTermStatistics } from "../src/rag/expand/term-stats.js";
+import { HashingEmbedder } from "../src/rag/embed/hashing.js";
+import { openCollection } from "../src/rag/store/index.js";
+import { fixture } from "../test/helpers/fixtures.js";
+import { emit, log } from "./emit.js";
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export default async function scifact(args: string[]): Promise<void> {
+  const configs = (flag(args, "--configs") ?? "bm25,bm25+rm3,dense,hybrid").split(",");
+  const dataDir = flag(args, "--data") ?? path.join(os.tmpdir(), "infuse-bench-scifact");
+  const dataset = await loadBeir(fixture("datasets/scifact"), { split: "test" });
+  log(`scifact: ${dataset.corpus.length} docs, ${dataset.queries.length} test queries; data in ${dataDir}`);
+  const embedder = new HashingEmbedder();
+  const started = performance.now();
+  const { collection, report } = await ingestBeirCorpus(dataset, { dataDir, embedder, embedderSpec: "hash" });
+  log(
+    `ingest: ${report.chunksAdded} chunks added, ${report.unchanged} unchanged, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  const store = await openCollection(dataDir, collection);
+  const analyzer = englishAnalyzer();
+  const termStats = () =>
+    buildTermStatistics(
+      dataset.corpus.map((d) => `${d.title}\n${d.text}`),
+      analyzer,
+    );
+  try {
+    for (const config of configs) {
+      const retriever = buildRetriever(config, { store, embedder, termStats });
+      const t0 = performance.now();
+      const r = await evaluateRetriever(retriever, dataset.queries, dataset.qrels, { topK: 100 });
+      emit({
+        bench: "scifact",
+        split: "test",
+        retriever: r.retriever,
+        "ndcg@10": round(r["ndcg@10"]),
+        "recall@10": round(r["recall@10"]),
+        "recall@100": round(r["recall@100"]),
+        "mrr@10": round(r["mrr@10"]),
+        map: round(r.map),
+        queries: r.queries,
+        seconds: round((performance.now() - t0) / 1000),
+        ...(config === "bm25" ? { reference: { "ndcg@10": 0.665, source: "BEIR paper, Lucene BM25" } } : {}),
+      });
+    }
+  } finally {
+    store.close();
+  }
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;

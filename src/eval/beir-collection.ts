@@ -1,0 +1,53 @@
+// Puts a BEIR corpus into a collection once per embedding model: one chunk per document (BEIR
+// scores documents), title + text indexed, the BEIR id kept as `doc_id`. Re-running finds every
+// record unchanged, so vectors are computed once. Leaves out splitting long documents.
+import { createHash } from "node:crypto";
+import path from "node:path";
+import type { TaskOptions } from "../core/progress.js";
+import { ingestRecords, type IngestReport } from "../rag/pipeline/ingest.js";
+import type { FtsSettings } from "../rag/store/index.js";
+import type { Embedder } from "../rag/types.js";
+import type { BeirDataset } from "./beir.js";
+
+export interface BeirCollectionOptions extends TaskOptions {
+  dataDir: string;
+  embedder: Embedder;
+  /** How to recreate the embedder (stored with the collection). */
+  embedderSpec?: string;
+  fts?: Partial<FtsSettings>;
+  /** Collection name; default derived from the folder and the embedder. */
+  collection?: string;
+}
+
+/** `beir-<folder>-<hash of path>-<embedder id>`, safe as a collection name. */
+export function beirCollectionName(dir: string, embedderId: string, fts?: Partial<FtsSettings>): string {
+  const key = createHash("sha256")
+    .update(path.resolve(dir) + JSON.stringify(fts ?? {}))
+    .digest("hex")
+    .slice(0, 8);
+  const clean = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "");
+  return `beir-${clean(path.basename(dir))}-${key}-${clean(embedderId)}`.slice(0, 100);
+}
+
+export async function ingestBeirCorpus(
+  dataset: BeirDataset,
+  options: BeirCollectionOptions,
+): Promise<{ collection: string; report: IngestReport }> {
+  const collection = options.collection ?? beirCollectionName(dataset.dir, options.embedder.id, options.fts);
+  const records = dataset.corpus.map((d) => ({ id: d.id, text: d.text, ...(d.title ? { title: d.title } : {}) }));
+  const report = await ingestRecords(collection, records, {
+    dataDir: options.dataDir,
+    embedder: options.embedder,
+    ...(options.embedderSpec ? { embedderSpec: options.embedderSpec } : {}),
+    splitter: { kind: "none" },
+    ...(options.fts ? { fts: options.fts } : {}),
+    source: "beir",
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  return { collection, report };
+}

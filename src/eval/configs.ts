@@ -1,0 +1,66 @@
+// Retriever configurations by name, for evaluations that compare them: a base retriever
+// (`bm25`, `dense`, `hybrid`, `hybrid-weighted`) followed by techniques joined with `+`, applied
+// left to right, e.g. `bm25+rm3`, `hybrid+rerank`, `dense+mmr`. Leaves out per-technique options
+// beyond their defaults (the library classes take them).
+import { InfuseError } from "../core/errors.js";
+import { Rm3Retriever } from "../rag/expand/rm3.js";
+import type { TermStatistics } from "../rag/expand/term-stats.js";
+import { createRetriever } from "../rag/retrieve/index.js";
+import type { CollectionStore } from "../rag/store/index.js";
+import type { Embedder, Retriever } from "../rag/types.js";
+
+export interface ConfigContext {
+  store: CollectionStore;
+  /** The collection's embedder: needed by dense, hybrid and embedding-based techniques. */
+  embedder?: Embedder;
+  /** Collection term statistics for RM3's document-frequency filter. */
+  termStats?: () => TermStatistics;
+}
+
+type Technique = (inner: Retriever, ctx: ConfigContext, spec: string) => Retriever;
+
+const BASES = ["bm25", "dense", "hybrid", "hybrid-weighted"] as const;
+
+const TECHNIQUES: Record<string, Technique> = {
+  rm3: (inner, ctx) => new Rm3Retriever(inner, ctx.termStats ? { stats: ctx.termStats() } : {}),
+};
+
+/** Registers a technique by name (rerankers and LLM techniques add themselves where they are built). */
+export function registerTechnique(name: string, technique: Technique): void {
+  TECHNIQUES[name] = technique;
+}
+
+export function techniqueNames(): string[] {
+  return Object.keys(TECHNIQUES);
+}
+
+/** Builds the retriever a configuration names; the retriever's `name` is the configuration. */
+export function buildRetriever(spec: string, ctx: ConfigContext): Retriever {
+  const [base, ...steps] = spec.trim().split("+");
+  if (!base || !(BASES as readonly string[]).includes(base)) {
+    throw new InfuseError("eval.retriever_unknown", `unknown base retriever "${base ?? ""}" in "${spec}"`, {
+      kind: "usage",
+      hint: `start a configuration with one of ${BASES.join(", ")}, then add techniques with +: ${techniqueNames().join(", ")}`,
+    });
+  }
+  let retriever =
+    base === "hybrid-weighted"
+      ? createRetriever("hybrid", ctx.store, ctx.embedder, { fusion: "weighted" })
+      : createRetriever(base as "bm25" | "dense" | "hybrid", ctx.store, ctx.embedder);
+  for (const step of steps) {
+    const technique = TECHNIQUES[step];
+    if (!technique)
+      throw new InfuseError("eval.technique_unknown", `unknown technique "${step}" in "${spec}"`, {
+        kind: "usage",
+        hint: `techniques: ${techniqueNames().join(", ")}`,
+      });
+    retriever = technique(retriever, ctx, spec);
+  }
+  return named(retriever, spec.trim());
+}
+
+/** The same retriever under the configuration's name (reports and run files use it). */
+function named(inner: Retriever, name: string): Retriever {
+  if (inner.name === name) return inner;
+  return { name, retrieve: (query, options) => inner.retrieve(query, options) };
+}
