@@ -1,0 +1,145 @@
+// `npm run bench -- matmul [--quick]`: fp32 matmul GFLOP/s of our kernel next to numpy (same shapes,
+// same run), quantized-weight matmuls next to fp32, and the TypeScript/onnxruntime crossover for small shapes.
+import { execFileSync } from "node:child_process";
+import { emit, log, peakRssMb } from "./emit.js";
+import { matmulKernel, setMatmulPath, type MatmulDims } from "../src/tensor/kernels/kernel.js";
+import { Rng, randn } from "../src/tensor/rng.js";
+import { CODECS, quantize, type QuantType } from "../src/tensor/quant/formats.js";
+import { qmatmulRaw } from "../src/tensor/quant/qmatmul.js";
+
+const SHAPES: [number, number, number][] = [
+  [1024, 1024, 1024],
+  [2048, 2048, 2048],
+  [256, 576, 1536],
+  [256, 1536, 576],
+  [1, 576, 49152],
+];
+
+/** Median seconds per call over enough repetitions to fill ~`budget` seconds. */
+function timeIt(fn: () => void, budget: number): number {
+  fn();
+  const t0 = performance.now();
+  fn();
+  const once = (performance.now() - t0) / 1000;
+  const reps = Math.max(3, Math.min(50, Math.round(budget / Math.max(once, 1e-6))));
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+const NUMPY = `
+import json, sys, time, numpy as np
+out = {}
+for m, k, n in json.loads(sys.argv[1]):
+    a = np.random.rand(m, k).astype(np.float32); b = np.random.rand(k, n).astype(np.float32)
+    a @ b
+    reps = max(3, min(50, int(float(sys.argv[2]) / max(1e-6, (lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter())))))
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
+    ts.sort(); out[f"{m}x{k}x{n}"] = ts[len(ts) // 2]
+print(json.dumps(out))
+`;
+
+function numpySeconds(shapes: [number, number, number][], budget: number): Record<string, number> | null {
+  const env = { ...process.env };
+  delete env["OPENBLAS_CORETYPE"];
+  delete env["OPENBLAS_L2_SIZE"];
+  try {
+    const text = execFileSync("python3", ["-c", NUMPY, JSON.stringify(shapes), String(budget)], {
+      env,
+      encoding: "utf8",
+    });
+    return JSON.parse(text) as Record<string, number>;
+  } catch (e) {
+    log(`numpy reference unavailable: ${String(e)}`);
+    return null;
+  }
+}
+
+const gflops = (m: number, k: number, n: number, s: number): number => Number(((2 * m * k * n) / s / 1e9).toFixed(2));
+
+export default async function main(args: string[]): Promise<void> {
+  const budget = args.includes("--quick") ? 0.3 : 1.5;
+  const rng = new Rng(1);
+  log("numpy reference …");
+  const ref = numpySeconds(SHAPES, budget);
+  for (const [m, k, n] of SHAPES) {
+    const a = randn(rng, m * k);
+    const b = randn(rng, k * n);
+    const out = new Float32Array(m * n);
+    const dims: MatmulDims = { batch: 1, m, k, n, transA: false, transB: false, bBatched: true };
+    const s = timeIt(() => matmulKernel(a, b, out, dims), budget);
+    const refS = ref?.[`${m}x${k}x${n}`];
+    const ours = gflops(m, k, n, s);
+    const theirs = refS === undefined ? null : gflops(m, k, n, refS);
+    emit({
+      bench: "matmul",
+      m,
+      k,
+      n,
+      dtype: "f32",
+      gflops: ours,
+      ref_gflops: theirs,
+      ratio: theirs ? Number((ours / theirs).toFixed(3)) : null,
+    });
+  }
+
+  // Linear layers: x (M, K) · Wᵀ with W (N, K) stored f32 or block-quantized, as GGUF stores weights.
+  for (const [m, k, n] of [
+    [256, 576, 1536],
+    [256, 1536, 576],
+    [1024, 1024, 1024],
+    [1, 576, 49152],
+  ] as const) {
+    const x = randn(rng, m * k);
+    const w = randn(rng, n * k, 0.05);
+    const out = new Float32Array(m * n);
+    const dims: MatmulDims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
+    const f32 = timeIt(() => matmulKernel(x, w, out, dims), budget);
+    emit({ bench: "matmul", m, k, n, dtype: "f32", layout: "x·Wᵀ", gflops: gflops(m, k, n, f32) });
+    for (const type of ["q8_0", "q4_0", "q4_k", "nf4"] as QuantType[]) {
+      if (k % CODECS[type].blockValues !== 0) continue; // Q4_K needs rows of 256 multiples
+      const q = quantize(type, w, [n, k]);
+      const s = timeIt(() => qmatmulRaw(x, q, out, m), budget);
+      emit({
+        bench: "matmul",
+        m,
+        k,
+        n,
+        dtype: type,
+        layout: "x·Wᵀ",
+        gflops: gflops(m, k, n, s),
+        time_vs_f32: Number((s / f32).toFixed(3)),
+      });
+    }
+  }
+
+  // Crossover: per-call time of each path on small square products.
+  for (const size of [8, 16, 24, 32, 48, 64, 96]) {
+    const a = randn(rng, size * size);
+    const out = new Float32Array(size * size);
+    const dims: MatmulDims = { batch: 1, m: size, k: size, n: size, transA: false, transB: false, bBatched: true };
+    const us: Record<string, number> = {};
+    for (const path of ["reference", "ort"] as const) {
+      setMatmulPath(path);
+      us[path] = Number((timeIt(() => matmulKernel(a, a, out, dims), budget / 5) * 1e6).toFixed(2));
+    }
+    setMatmulPath("auto");
+    emit({
+      bench: "matmul_crossover",
+      m: size,
+      k: size,
+      n: size,
+      macs: size ** 3,
+      reference_us: us["reference"],
+      ort_us: us["ort"],
+    });
+  }
+  emit({ bench: "matmul", peak_rss_mb: peakRssMb() });
+}

@@ -1,0 +1,210 @@
+// The one file that imports onnxruntime-node: synchronous calls into its CPU kernels (MLAS sgemm)
+// through cached sessions whose graphs use symbolic dims, so one session serves every shape.
+// It uses the package's synchronous native session (dist/binding), pinned with onnxruntime-node 1.30.
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { InfuseError } from "../../core/errors.js";
+import type { MatmulDims } from "./kernel.js";
+import { encodeOnnxModel, type OnnxNode } from "./onnx-model.js";
+
+interface OrtTensor {
+  data: unknown;
+  dims: readonly number[];
+}
+type OrtTensorCtor = new (
+  type: "float32" | "int64",
+  data: Float32Array | BigInt64Array,
+  dims: readonly number[],
+) => OrtTensor;
+interface NativeSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  readonly outputMetadata: { name: string }[];
+  run(
+    feeds: Record<string, OrtTensor>,
+    fetches: Record<string, OrtTensor | null>,
+    options: object,
+  ): Record<string, OrtTensor>;
+}
+interface OrtModule {
+  Tensor: OrtTensorCtor;
+  native: { InferenceSession: new () => NativeSession };
+  initOrt: () => void;
+}
+
+let ort: OrtModule | null | undefined;
+const sessions = new Map<string, NativeSession>();
+
+/** Number of threads each ORT session uses inside one op; INFUSE_THREADS overrides. */
+export function ortThreads(): number {
+  const fromEnv = Number(process.env["INFUSE_THREADS"]);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, availableParallelism());
+}
+
+function loadOrt(): OrtModule | null {
+  if (ort !== undefined) return ort;
+  try {
+    const require = createRequire(import.meta.url);
+    const pub = require("onnxruntime-node") as { Tensor: OrtTensorCtor };
+    const bind = require("onnxruntime-node/dist/binding.js") as {
+      binding: OrtModule["native"];
+      initOrt: () => void;
+    };
+    bind.initOrt();
+    ort = { Tensor: pub.Tensor, native: bind.binding, initOrt: bind.initOrt };
+  } catch {
+    ort = null;
+  }
+  return ort;
+}
+
+/** True when the native ORT kernels loaded; callers fall back to the reference kernels otherwise. */
+export function ortAvailable(): boolean {
+  return loadOrt() !== null;
+}
+
+function session(key: string, build: () => Uint8Array): NativeSession {
+  const cached = sessions.get(key);
+  if (cached) return cached;
+  const mod = loadOrt();
+  if (!mod)
+    throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded", {
+      hint: "reinstall dependencies (npm ci)",
+    });
+  const bytes = build();
+  const s = new mod.native.InferenceSession();
+  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+    intraOpNumThreads: ortThreads(),
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    enableCpuMemArena: false,
+  });
+  sessions.set(key, s);
+  return s;
+}
+
+const flag = (b: boolean): number => (b ? 1 : 0);
+
+/** A named input or output of `runOnnxModel`. */
+export interface OrtValue {
+  data: Float32Array | BigInt64Array;
+  dims: readonly number[];
+}
+
+/**
+ * Runs an encoded ONNX model synchronously. The session is created once per `key` and cached,
+ * so build the bytes lazily: `runOnnxModel("my-graph", () => encodeOnnxModel(spec), feeds)`.
+ */
+export function runOnnxModel(
+  key: string,
+  model: () => Uint8Array,
+  feeds: Record<string, OrtValue>,
+): Record<string, OrtValue> {
+  const mod = loadOrt();
+  if (!mod)
+    throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded", {
+      hint: "reinstall dependencies (npm ci)",
+    });
+  const s = session(`user:${key}`, model);
+  const ortFeeds: Record<string, OrtTensor> = {};
+  for (const [name, v] of Object.entries(feeds)) {
+    ortFeeds[name] = new mod.Tensor(v.data instanceof Float32Array ? "float32" : "int64", v.data, v.dims);
+  }
+  let results: Record<string, OrtTensor>;
+  try {
+    const fetches = Object.fromEntries(s.outputMetadata.map((m) => [m.name, null]));
+    results = s.run(ortFeeds, fetches, {});
+  } catch (cause) {
+    throw new InfuseError("tensor.ort_run_failed", `onnxruntime run of "${key}" failed: ${String(cause)}`, {
+      cause,
+      hint: "check the feed names, dtypes and shapes against the model's inputs",
+    });
+  }
+  const out: Record<string, OrtValue> = {};
+  for (const [name, t] of Object.entries(results))
+    out[name] = { data: t.data as Float32Array | BigInt64Array, dims: t.dims };
+  return out;
+}
+
+/**
+ * C = op(A) · op(B) for `batch` independent products, row-major f32.
+ * A holds (batch, M, K) or (batch, K, M) if transA; B holds (batch|1, K, N) or (batch|1, N, K) if transB.
+ * A B with batch 1 while A has batch > 1 is broadcast. Writes into `out` (batch, M, N).
+ */
+export function ortMatmul(a: Float32Array, b: Float32Array, out: Float32Array, dims: MatmulDims): void {
+  const { batch, m, k, n, transA, transB, bBatched } = dims;
+  const mod = loadOrt();
+  if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
+  const aDims = transA ? [k, m] : [m, k];
+  const bDims = transB ? [n, k] : [k, n];
+  let result: OrtTensor;
+  if (batch === 1 || !bBatched) {
+    // Broadcast B: fold the batch into rows when A is not transposed; else loop (rare: backward of A^T).
+    if (!transA || batch === 1) {
+      const rows = batch * m;
+      const s = session(`gemm:${flag(transA)}${flag(transB)}`, () => gemmModel(transA, transB));
+      // Plain MatMul (no transposes) runs faster than Gemm in MLAS; Gemm handles the transposed cases.
+      const aShape = transA ? [k, rows] : [rows, k];
+      result = s.run(
+        { A: new mod.Tensor("float32", a, aShape), B: new mod.Tensor("float32", b, bDims) },
+        { Y: null },
+        {},
+      )["Y"]!;
+      out.set(result.data as Float32Array);
+      return;
+    }
+    for (let i = 0; i < batch; i++) {
+      const sub = out.subarray(i * m * n, (i + 1) * m * n);
+      ortMatmul(a.subarray(i * m * k, (i + 1) * m * k), b, sub, { ...dims, batch: 1 });
+    }
+    return;
+  }
+  const s = session(`bmm:${flag(transA)}${flag(transB)}`, () => batchedModel(transA, transB));
+  result = s.run(
+    { A: new mod.Tensor("float32", a, [batch, ...aDims]), B: new mod.Tensor("float32", b, [batch, ...bDims]) },
+    { Y: null },
+    {},
+  )["Y"]!;
+  out.set(result.data as Float32Array);
+}
+
+function gemmModel(transA: boolean, transB: boolean): Uint8Array {
+  const node: OnnxNode =
+    transA || transB
+      ? {
+          op: "Gemm",
+          inputs: ["A", "B"],
+          outputs: ["Y"],
+          attributes: [
+            { name: "transA", int: flag(transA) },
+            { name: "transB", int: flag(transB) },
+          ],
+        }
+      : { op: "MatMul", inputs: ["A", "B"], outputs: ["Y"] };
+  return encodeOnnxModel({
+    opset: 17,
+    inputs: [
+      { name: "A", type: "float", dims: ["a0", "a1"] },
+      { name: "B", type: "float", dims: ["b0", "b1"] },
+    ],
+    outputs: [{ name: "Y", type: "float", dims: ["m", "n"] }],
+    nodes: [node],
+  });
+}
+
+function batchedModel(transA: boolean, transB: boolean): Uint8Array {
+  const nodes: OnnxNode[] = [];
+  const swap = [{ name: "perm", ints: [0, 2, 1] }];
+  if (transA) nodes.push({ op: "Transpose", inputs: ["A"], outputs: ["At"], attributes: swap });
+  if (transB) nodes.push({ op: "Transpose", inputs: ["B"], outputs: ["Bt"], attributes: swap });
+  nodes.push({ op: "MatMul", inputs: [transA ? "At" : "A", transB ? "Bt" : "B"], outputs: ["Y"] });
+  return encodeOnnxModel({
+    opset: 17,
+    inputs: [
+      { name: "A", type: "float", dims: ["batch", "a1", "a2"] },
+      { name: "B", type: "float", dims: ["batch", "b1", "b2"] },
+    ],
+    outputs: [{ name: "Y", type: "float", dims: ["batch", "m", "n"] }],
+    nodes,
+  });
+}

@@ -1,0 +1,169 @@
+// Elementwise ops with NumPy broadcasting (add, sub, mul, div) and unary math (exp, log, sqrt,
+// rsqrt, neg, scalar scale/shift), each with its gradient rule beside it. No in-place variants.
+import { Tensor, withGrad } from "../tensor.js";
+import { broadcastShapes, broadcastStrides, numel, reduceToShape, sameShape, shapeStr } from "../shape.js";
+import { InfuseError } from "../../core/errors.js";
+
+type BinaryFn = (x: number, y: number) => number;
+
+/** out[i] = f(a[ia], b[ib]) over the broadcast shape; fast paths for equal shapes and a trailing-row b. */
+function broadcastApply(op: string, a: Tensor, b: Tensor, f: BinaryFn): { out: Float32Array; shape: number[] } {
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const ad = a.data;
+  const bd = b.data;
+  const out = new Float32Array(numel(shape));
+  if (sameShape(a.shape, b.shape)) {
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i]!);
+    return { out, shape };
+  }
+  if (sameShape(a.shape, shape) && bd.length === 1) {
+    const y = bd[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, y);
+    return { out, shape };
+  }
+  if (sameShape(a.shape, shape) && out.length % bd.length === 0 && isTrailing(b.shape, shape)) {
+    const n = bd.length; // b repeats along the leading dims: (…, C) + (C)
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i % n]!);
+    return { out, shape };
+  }
+  const sa = broadcastStrides(a.shape, shape);
+  const sb = broadcastStrides(b.shape, shape);
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = f(ad[ia]!, bd[ib]!);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      ia += sa[d]!;
+      ib += sb[d]!;
+      if (idx[d]! < shape[d]!) break;
+      ia -= sa[d]! * shape[d]!;
+      ib -= sb[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return { out, shape };
+}
+
+/** True when `small` equals the trailing dims of `big` after dropping leading 1s. */
+function isTrailing(small: readonly number[], big: readonly number[]): boolean {
+  const s = small.slice(small.findIndex((d) => d !== 1));
+  if (s.length === 0) return true;
+  return s.every((d, i) => d === big[big.length - s.length + i]);
+}
+
+function expand(t: Tensor, shape: number[]): Float32Array {
+  return broadcastApply("expand", t, Tensor.zeros(shape), (x) => x).out;
+}
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  const { out, shape } = broadcastApply("add", a, b, (x, y) => x + y);
+  return withGrad(new Tensor(out, shape), "add", [a, b], (g) => [
+    reduceToShape(g, shape, a.shape),
+    reduceToShape(g, shape, b.shape),
+  ]);
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  const { out, shape } = broadcastApply("sub", a, b, (x, y) => x - y);
+  return withGrad(new Tensor(out, shape), "sub", [a, b], (g) => [
+    reduceToShape(g, shape, a.shape),
+    b.requiresGrad
+      ? reduceToShape(
+          g.map((v) => -v),
+          shape,
+          b.shape,
+        )
+      : null,
+  ]);
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  const { out, shape } = broadcastApply("mul", a, b, (x, y) => x * y);
+  return withGrad(new Tensor(out, shape), "mul", [a, b], (g) => {
+    const ga = a.requiresGrad ? expand(b, shape).map((v, i) => v * g[i]!) : null;
+    const gb = b.requiresGrad ? expand(a, shape).map((v, i) => v * g[i]!) : null;
+    return [ga && reduceToShape(ga, shape, a.shape), gb && reduceToShape(gb, shape, b.shape)];
+  });
+}
+
+export function div(a: Tensor, b: Tensor): Tensor {
+  const { out, shape } = broadcastApply("div", a, b, (x, y) => x / y);
+  return withGrad(new Tensor(out, shape), "div", [a, b], (g) => {
+    const be = expand(b, shape);
+    const ga = a.requiresGrad ? be.map((v, i) => g[i]! / v) : null;
+    // d(a/b)/db = -out / b
+    const gb = b.requiresGrad ? be.map((v, i) => (-g[i]! * out[i]!) / v) : null;
+    return [ga && reduceToShape(ga, shape, a.shape), gb && reduceToShape(gb, shape, b.shape)];
+  });
+}
+
+/** Elementwise f with derivative df(x, y) where y = f(x). */
+function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
+  const xd = x.data;
+  const out = new Float32Array(xd.length);
+  for (let i = 0; i < xd.length; i++) out[i] = f(xd[i]!);
+  return withGrad(new Tensor(out, x.shape), op, [x], (g) => {
+    const gx = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i]! * df(xd[i]!, out[i]!);
+    return [gx];
+  });
+}
+
+export const exp = (x: Tensor): Tensor => unary("exp", x, Math.exp, (_v, y) => y);
+export const log = (x: Tensor): Tensor => unary("log", x, Math.log, (v) => 1 / v);
+export const sqrt = (x: Tensor): Tensor => unary("sqrt", x, Math.sqrt, (_v, y) => 0.5 / y);
+export const rsqrt = (x: Tensor): Tensor =>
+  unary(
+    "rsqrt",
+    x,
+    (v) => 1 / Math.sqrt(v),
+    (v, y) => (-0.5 * y) / v,
+  );
+export const neg = (x: Tensor): Tensor =>
+  unary(
+    "neg",
+    x,
+    (v) => -v,
+    () => -1,
+  );
+export const scale = (x: Tensor, s: number): Tensor =>
+  unary(
+    "scale",
+    x,
+    (v) => v * s,
+    () => s,
+  );
+export const addScalar = (x: Tensor, s: number): Tensor =>
+  unary(
+    "addScalar",
+    x,
+    (v) => v + s,
+    () => 1,
+  );
+export const square = (x: Tensor): Tensor =>
+  unary(
+    "square",
+    x,
+    (v) => v * v,
+    (v) => 2 * v,
+  );
+export const relu = (x: Tensor): Tensor =>
+  unary(
+    "relu",
+    x,
+    (v) => (v > 0 ? v : 0),
+    (v) => (v > 0 ? 1 : 0),
+  );
+
+/** Raises tensor.wrong_dtype-like errors for plain JS misuse: a non-finite scalar argument. */
+export function checkScalar(op: string, name: string, v: number, x: Tensor): void {
+  if (!Number.isFinite(v)) {
+    throw new InfuseError("tensor.bad_argument", `${op}: ${name} is ${v} for input ${shapeStr(x.shape)}`, {
+      kind: "input",
+      hint: `pass a finite number as ${name}`,
+    });
+  }
+}

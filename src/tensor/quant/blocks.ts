@@ -1,0 +1,128 @@
+// Block quantizers with the GGUF/llama.cpp byte layouts: Q8_0 (34 B per 32 values), Q4_0 (18 B per 32),
+// and NF4 (QLoRA's 16-level table, 64 values: f32 absmax + 32 B). Quantizers are the simple reference
+// rounding (round-to-nearest on the block scale), not llama.cpp's importance-weighted search.
+import { F16_TABLE, f32ToF16 } from "./half.js";
+
+export const Q8_0 = { blockValues: 32, blockBytes: 2 + 32 } as const; // d: f16, qs: int8[32]
+export const Q4_0 = { blockValues: 32, blockBytes: 2 + 16 } as const; // d: f16, qs: nibbles[16]
+export const NF4 = { blockValues: 64, blockBytes: 4 + 32 } as const; // absmax: f32, qs: nibbles[32]
+
+/** The NF4 code book of QLoRA (normal-float quantiles on [-1, 1]). */
+export const NF4_LEVELS = Float32Array.of(
+  -1.0,
+  -0.6961928009986877,
+  -0.5250730514526367,
+  -0.39491748809814453,
+  -0.28444138169288635,
+  -0.18477343022823334,
+  -0.09105003625154495,
+  0.0,
+  0.07958029955625534,
+  0.16093020141124725,
+  0.24611230194568634,
+  0.33791524171829224,
+  0.44070982933044434,
+  0.5626170039176941,
+  0.7229568362236023,
+  1.0,
+);
+
+const u16 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8);
+
+export function quantizeQ8_0(x: Float32Array, out: Uint8Array): void {
+  const blocks = x.length / 32;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]!));
+    const d = amax / 127;
+    const id = d ? 1 / d : 0;
+    const at = b * Q8_0.blockBytes;
+    view.setUint16(at, f32ToF16(d), true);
+    for (let i = 0; i < 32; i++) view.setInt8(at + 2 + i, Math.round(x[b * 32 + i]! * id));
+  }
+}
+
+export function dequantizeQ8_0(src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array): void {
+  const q = new Int8Array(src.buffer, src.byteOffset, src.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    const at = (firstBlock + b) * Q8_0.blockBytes;
+    const d = F16_TABLE[u16(src, at)]!;
+    const o = b * 32;
+    for (let i = 0; i < 32; i++) out[o + i] = d * q[at + 2 + i]!;
+  }
+}
+
+// Q4_0: d = max / -8 where max is the signed value of largest magnitude; q = clamp(round(x/d) + 8, 0, 15).
+export function quantizeQ4_0(x: Float32Array, out: Uint8Array): void {
+  const blocks = x.length / 32;
+  for (let b = 0; b < blocks; b++) {
+    let max = 0;
+    for (let i = 0; i < 32; i++) {
+      const v = x[b * 32 + i]!;
+      if (Math.abs(v) > Math.abs(max)) max = v;
+    }
+    const d = max / -8;
+    const id = d ? 1 / d : 0;
+    const at = b * Q4_0.blockBytes;
+    const h = f32ToF16(d);
+    out[at] = h & 0xff;
+    out[at + 1] = h >> 8;
+    for (let j = 0; j < 16; j++) {
+      const lo = Math.min(15, Math.trunc(x[b * 32 + j]! * id + 8.5));
+      const hi = Math.min(15, Math.trunc(x[b * 32 + 16 + j]! * id + 8.5));
+      out[at + 2 + j] = lo | (hi << 4); // element j in the low nibble, element j+16 in the high one
+    }
+  }
+}
+
+export function dequantizeQ4_0(src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array): void {
+  for (let b = 0; b < blocks; b++) {
+    const at = (firstBlock + b) * Q4_0.blockBytes;
+    const d = F16_TABLE[u16(src, at)]!;
+    const o = b * 32;
+    for (let j = 0; j < 16; j++) {
+      const byte = src[at + 2 + j]!;
+      out[o + j] = ((byte & 0x0f) - 8) * d;
+      out[o + 16 + j] = ((byte >> 4) - 8) * d;
+    }
+  }
+}
+
+// NF4: scale by the block absmax, pick the nearest level; element 2i in the high nibble (bitsandbytes order).
+export function quantizeNF4(x: Float32Array, out: Uint8Array): void {
+  const blocks = x.length / 64;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    let amax = 0;
+    for (let i = 0; i < 64; i++) amax = Math.max(amax, Math.abs(x[b * 64 + i]!));
+    const at = b * NF4.blockBytes;
+    view.setFloat32(at, amax, true);
+    const inv = amax ? 1 / amax : 0;
+    for (let j = 0; j < 32; j++) {
+      const hi = nearestNF4(x[b * 64 + 2 * j]! * inv);
+      const lo = nearestNF4(x[b * 64 + 2 * j + 1]! * inv);
+      out[at + 4 + j] = (hi << 4) | lo;
+    }
+  }
+}
+
+function nearestNF4(v: number): number {
+  let best = 0;
+  for (let i = 1; i < 16; i++) if (Math.abs(NF4_LEVELS[i]! - v) < Math.abs(NF4_LEVELS[best]! - v)) best = i;
+  return best;
+}
+
+export function dequantizeNF4(src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array): void {
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    const at = (firstBlock + b) * NF4.blockBytes;
+    const amax = view.getFloat32(at, true);
+    const o = b * 64;
+    for (let j = 0; j < 32; j++) {
+      const byte = src[at + 4 + j]!;
+      out[o + 2 * j] = NF4_LEVELS[byte >> 4]! * amax;
+      out[o + 2 * j + 1] = NF4_LEVELS[byte & 0x0f]! * amax;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// Frozen-weight storage: raw bytes + a type tag (f16, bf16, q8_0, q4_0, q4_k, nf4), laid out as GGUF
+// stores them so a GGUF tensor's bytes can be wrapped without copying. Rows are the last dim.
+import { InfuseError } from "../../core/errors.js";
+import { shapeStr } from "../shape.js";
+import { bf16ToF32, F16_TABLE, f32ToBf16, f32ToF16 } from "./half.js";
+import {
+  dequantizeNF4,
+  dequantizeQ4_0,
+  dequantizeQ8_0,
+  NF4,
+  Q4_0,
+  Q8_0,
+  quantizeNF4,
+  quantizeQ4_0,
+  quantizeQ8_0,
+} from "./blocks.js";
+import { dequantizeQ4_K, Q4_K, quantizeQ4_K } from "./q4k.js";
+
+export type QuantType = "f16" | "bf16" | "q8_0" | "q4_0" | "q4_k" | "nf4";
+
+interface Codec {
+  blockValues: number;
+  blockBytes: number;
+  quantize: (x: Float32Array, out: Uint8Array) => void;
+  dequantize: (src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array) => void;
+}
+
+function halfCodec(toBits: (v: number) => number, fromBits: (b: number) => number): Codec {
+  return {
+    blockValues: 1,
+    blockBytes: 2,
+    quantize: (x, out) => {
+      for (let i = 0; i < x.length; i++) {
+        const h = toBits(x[i]!);
+        out[2 * i] = h & 0xff;
+        out[2 * i + 1] = h >> 8;
+      }
+    },
+    dequantize: (src, first, n, out) => {
+      for (let i = 0; i < n; i++) out[i] = fromBits(src[2 * (first + i)]! | (src[2 * (first + i) + 1]! << 8));
+    },
+  };
+}
+
+export const CODECS: Record<QuantType, Codec> = {
+  f16: halfCodec(f32ToF16, (b) => F16_TABLE[b]!),
+  bf16: halfCodec(f32ToBf16, bf16ToF32),
+  q8_0: { ...Q8_0, quantize: quantizeQ8_0, dequantize: dequantizeQ8_0 },
+  q4_0: { ...Q4_0, quantize: quantizeQ4_0, dequantize: dequantizeQ4_0 },
+  q4_k: { ...Q4_K, quantize: quantizeQ4_K, dequantize: dequantizeQ4_K },
+  nf4: { ...NF4, quantize: quantizeNF4, dequantize: dequantizeNF4 },
+};
+
+/** A frozen weight in a storage type; `bytes` may be a view into a memory-mapped GGUF file. */
+export class QuantTensor {
+  readonly type: QuantType;
+  readonly shape: readonly number[];
+  readonly bytes: Uint8Array;
+
+  constructor(type: QuantType, shape: readonly number[], bytes: Uint8Array) {
+    const codec = CODECS[type];
+    if (!codec) {
+      throw new InfuseError("tensor.wrong_dtype", `QuantTensor: unknown storage type "${String(type)}"`, {
+        kind: "input",
+        hint: `use one of ${Object.keys(CODECS).join(", ")}`,
+      });
+    }
+    const values = shape.reduce((a, b) => a * b, 1);
+    const rowLen = shape[shape.length - 1] ?? 1;
+    if (rowLen % codec.blockValues !== 0 || (values / codec.blockValues) * codec.blockBytes !== bytes.byteLength) {
+      throw new InfuseError(
+        "tensor.shape_mismatch",
+        `QuantTensor: ${type} ${shapeStr(shape)} needs rows divisible by ${codec.blockValues} and ${(values / codec.blockValues) * codec.blockBytes} bytes, got ${bytes.byteLength}`,
+        {
+          kind: "input",
+          hint: "check the tensor's type and dims against its data",
+          details: { type, shape: [...shape] },
+        },
+      );
+    }
+    this.type = type;
+    this.shape = [...shape];
+    this.bytes = bytes;
+  }
+
+  get rows(): number {
+    return this.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  }
+
+  get rowLength(): number {
+    return this.shape[this.shape.length - 1] ?? 1;
+  }
+
+  /** Dequantizes rows [start, end) into `out` (length (end − start)·rowLength). */
+  dequantizeRows(start: number, end: number, out: Float32Array): void {
+    const codec = CODECS[this.type];
+    const perRow = this.rowLength / codec.blockValues;
+    codec.dequantize(this.bytes, start * perRow, (end - start) * perRow, out);
+  }
+
+  dequantize(): Float32Array {
+    const out = new Float32Array(this.rows * this.rowLength);
+    this.dequantizeRows(0, this.rows, out);
+    return out;
+  }
+}
+
+/** Quantizes f32 values of `shape` to `type` (reference rounding; see blocks.ts and q4k.ts). */
+export function quantize(type: QuantType, values: Float32Array, shape: readonly number[]): QuantTensor {
+  const codec = CODECS[type];
+  const rowLen = shape[shape.length - 1] ?? 1;
+  if (rowLen % codec.blockValues !== 0 || values.length !== shape.reduce((a, b) => a * b, 1)) {
+    throw new InfuseError(
+      "tensor.shape_mismatch",
+      `quantize(${type}): ${values.length} values of shape ${shapeStr(shape)}; rows must be multiples of ${codec.blockValues}`,
+      {
+        kind: "input",
+        hint: `pick a type whose block size divides ${rowLen}, or keep this weight in f16`,
+      },
+    );
+  }
+  const bytes = new Uint8Array((values.length / codec.blockValues) * codec.blockBytes);
+  codec.quantize(values, bytes);
+  return new QuantTensor(type, shape, bytes);
+}

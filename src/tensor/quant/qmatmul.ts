@@ -1,0 +1,77 @@
+// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Tiles of W's
+// rows are dequantized into a reused f32 buffer and multiplied on the fast f32 path; W never lives in f32.
+import { Tensor, withGrad } from "../tensor.js";
+import { matmulKernel } from "../kernels/kernel.js";
+import { shapeError } from "../shape.js";
+import type { QuantTensor } from "./formats.js";
+
+/** Values dequantized per tile (4 MiB of f32): large enough to amortise a kernel call, small for cache. */
+const TILE_VALUES = 1 << 20;
+
+/** out (M, N) = x (M, K) · Wᵀ. */
+export function qmatmulRaw(x: Float32Array, w: QuantTensor, out: Float32Array, m: number): void {
+  const n = w.rows;
+  const k = w.rowLength;
+  const tileRows = Math.max(1, Math.min(n, Math.floor(TILE_VALUES / k)));
+  const tile = new Float32Array(tileRows * k);
+  const part = new Float32Array(m * tileRows);
+  for (let r0 = 0; r0 < n; r0 += tileRows) {
+    const rows = Math.min(tileRows, n - r0);
+    const wTile = tile.subarray(0, rows * k); // (rows, K)
+    w.dequantizeRows(r0, r0 + rows, wTile);
+    if (rows === n) {
+      matmulKernel(x, wTile, out, { batch: 1, m, k, n: rows, transA: false, transB: true, bBatched: true });
+      return;
+    }
+    const p = part.subarray(0, m * rows); // (M, rows)
+    matmulKernel(x, wTile, p, { batch: 1, m, k, n: rows, transA: false, transB: true, bBatched: true });
+    for (let i = 0; i < m; i++) out.set(p.subarray(i * rows, (i + 1) * rows), i * n + r0);
+  }
+}
+
+/** dx (M, K) = g (M, N) · W, dequantizing W tile by tile. */
+function qmatmulGradInput(g: Float32Array, w: QuantTensor, m: number): Float32Array {
+  const n = w.rows;
+  const k = w.rowLength;
+  const dx = new Float32Array(m * k);
+  const tileRows = Math.max(1, Math.min(n, Math.floor(TILE_VALUES / k)));
+  const tile = new Float32Array(tileRows * k);
+  const gTile = new Float32Array(m * tileRows);
+  const part = new Float32Array(m * k);
+  for (let r0 = 0; r0 < n; r0 += tileRows) {
+    const rows = Math.min(tileRows, n - r0);
+    w.dequantizeRows(r0, r0 + rows, tile.subarray(0, rows * k));
+    const gt = rows === n ? g : gTile.subarray(0, m * rows); // (M, rows)
+    if (rows !== n) for (let i = 0; i < m; i++) gt.set(g.subarray(i * n + r0, i * n + r0 + rows), i * rows);
+    matmulKernel(gt, tile.subarray(0, rows * k), part, {
+      batch: 1,
+      m,
+      k: rows,
+      n: k,
+      transA: false,
+      transB: false,
+      bBatched: true,
+    });
+    for (let i = 0; i < dx.length; i++) dx[i]! += part[i]!;
+  }
+  return dx;
+}
+
+/** y (…, N) = x (…, K) · Wᵀ for a frozen W (N, K); the gradient flows to x only. */
+export function qmatmul(x: Tensor, w: QuantTensor): Tensor {
+  const k = w.rowLength;
+  if (w.shape.length !== 2 || x.shape[x.ndim - 1] !== k) {
+    throw shapeError(
+      "qmatmul",
+      `x's last dim must equal W's row length ${k} (W is (N, K))`,
+      [x.shape, w.shape],
+      "pass W as (out_features, in_features)",
+    );
+  }
+  const m = x.size / k;
+  const out = new Float32Array(m * w.rows);
+  qmatmulRaw(x.data, w, out, m);
+  return withGrad(new Tensor(out, [...x.shape.slice(0, -1), w.rows]), "qmatmul", [x], (g) => [
+    qmatmulGradInput(g, w, m),
+  ]);
+}

@@ -1,0 +1,235 @@
+// Tensor (contiguous row-major f32) and reverse-mode autograd: each op records a GradFn whose
+// backward maps the output gradient to input gradients. Views: reshape shares storage; nothing else.
+import { InfuseError } from "../core/errors.js";
+import { numel, shapeStr } from "./shape.js";
+
+/** What an op records for backward: its inputs and the gradient rule (null = no gradient for that input). */
+export interface GradFn {
+  op: string;
+  inputs: Tensor[];
+  backward: (grad: Float32Array) => (Float32Array | null)[];
+}
+
+let gradEnabled = true;
+
+/** Runs `fn` without recording any graph (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+export interface BackwardOptions {
+  /** Gradient of the root; defaults to 1 for a one-element root. */
+  grad?: Float32Array;
+  /** Keep the graph for a second backward (default false: the graph is freed as it is walked). */
+  retainGraph?: boolean;
+  /** Raise tensor.grad_not_finite when an op produces NaN/Inf gradients (default true). */
+  checkFinite?: boolean;
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  private storage: Float32Array;
+  requiresGrad: boolean;
+  /** Accumulated gradient of a leaf after backward(); same shape as the tensor. */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, while the graph is alive. */
+  gradFn: GradFn | null = null;
+  private released = false;
+
+  constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
+    if (data.length !== numel(shape)) {
+      throw new InfuseError(
+        "tensor.shape_mismatch",
+        `Tensor: ${data.length} values cannot have shape ${shapeStr(shape)}`,
+        {
+          kind: "input",
+          hint: "the product of the shape must equal the number of values",
+          details: { length: data.length, shape: [...shape] },
+        },
+      );
+    }
+    this.storage = data;
+    this.shape = [...shape];
+    this.requiresGrad = requiresGrad;
+  }
+
+  static zeros(shape: readonly number[], requiresGrad = false): Tensor {
+    return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);
+  }
+
+  static full(shape: readonly number[], value: number, requiresGrad = false): Tensor {
+    return new Tensor(new Float32Array(numel(shape)).fill(value), shape, requiresGrad);
+  }
+
+  static from(values: ArrayLike<number>, shape: readonly number[], requiresGrad = false): Tensor {
+    return new Tensor(Float32Array.from(values), shape, requiresGrad);
+  }
+
+  static scalar(value: number): Tensor {
+    return new Tensor(Float32Array.of(value), []);
+  }
+
+  /** The values, row-major. Throws once the tensor was released. */
+  get data(): Float32Array {
+    if (this.released) {
+      throw new InfuseError("tensor.released", `Tensor ${shapeStr(this.shape)} was released and cannot be read`, {
+        hint: "release a tensor only after its last use (and after backward if it is part of a graph)",
+      });
+    }
+    return this.storage;
+  }
+
+  get size(): number {
+    return this.storage.length;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) {
+      throw new InfuseError("tensor.not_scalar", `item(): tensor has shape ${shapeStr(this.shape)}, not one element`);
+    }
+    return this.data[0]!;
+  }
+
+  /** A tensor sharing this storage, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+
+  /** Drops the storage (and graph links) now instead of waiting for the garbage collector. */
+  release(): void {
+    this.released = true;
+    this.storage = new Float32Array(0);
+    this.gradFn = null;
+    this.grad = null;
+  }
+
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  /** Reverse-mode pass from this tensor: leaf gradients accumulate into `.grad`. */
+  backward(options: BackwardOptions = {}): void {
+    runBackward(this, options);
+  }
+}
+
+/** Wraps an op's output: records the gradient rule when grad mode is on and an input needs it. */
+export function withGrad(out: Tensor, op: string, inputs: Tensor[], backward: GradFn["backward"]): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { op, inputs, backward };
+  }
+  return out;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    if (i === 0 && seen.has(t)) {
+      stack.pop();
+      continue;
+    }
+    seen.add(t);
+    const inputs = t.gradFn?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1] = i + 1;
+      const next = inputs[i]!;
+      if (next.requiresGrad && !seen.has(next)) stack.push([next, 0]);
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order.reverse();
+}
+
+function runBackward(root: Tensor, options: BackwardOptions): void {
+  if (!root.requiresGrad) {
+    throw new InfuseError("tensor.no_grad", `backward(): tensor ${shapeStr(root.shape)} does not require grad`, {
+      hint: "set requiresGrad on a parameter that this value depends on, outside noGrad()",
+    });
+  }
+  let seed = options.grad;
+  if (!seed) {
+    if (root.size !== 1) {
+      throw new InfuseError(
+        "tensor.shape_mismatch",
+        `backward(): root has shape ${shapeStr(root.shape)}; give options.grad`,
+        {
+          hint: "call backward() on a scalar loss, or pass a gradient of the root's shape",
+        },
+      );
+    }
+    seed = Float32Array.of(1);
+  }
+  const grads = new Map<Tensor, Float32Array>([[root, seed]]);
+  const checkFinite = options.checkFinite ?? true;
+  for (const t of topoOrder(root)) {
+    const g = grads.get(t);
+    grads.delete(t);
+    if (!g) continue;
+    const fn = t.gradFn;
+    if (!fn) {
+      accumulateLeaf(t, g);
+      continue;
+    }
+    const inputGrads = fn.backward(g);
+    fn.inputs.forEach((input, i) => {
+      const ig = inputGrads[i];
+      if (!ig || !input.requiresGrad) return;
+      if (checkFinite) assertFinite(ig, fn.op, input, t);
+      const prev = grads.get(input);
+      // An op may hand the same array to several inputs (add): copy before accumulating into it.
+      if (!prev) grads.set(input, ig === g ? ig.slice() : ig);
+      else for (let j = 0; j < prev.length; j++) prev[j]! += ig[j]!;
+    });
+    if (!options.retainGraph) t.gradFn = null;
+  }
+}
+
+function accumulateLeaf(t: Tensor, g: Float32Array): void {
+  if (!t.grad) {
+    t.grad = new Tensor(g.slice(), t.shape);
+    return;
+  }
+  const acc = t.grad.data;
+  for (let j = 0; j < acc.length; j++) acc[j]! += g[j]!;
+}
+
+function assertFinite(g: Float32Array, op: string, input: Tensor, output: Tensor): void {
+  for (let j = 0; j < g.length; j++) {
+    if (!Number.isFinite(g[j]!)) {
+      throw new InfuseError(
+        "tensor.grad_not_finite",
+        `${op} backward: gradient for input ${shapeStr(input.shape)} (output ${shapeStr(output.shape)}) has ${g[j]} at index ${j}`,
+        {
+          hint: "lower the learning rate, check the inputs for NaN/Inf, or clip gradients",
+          details: { op, inputShape: [...input.shape], outputShape: [...output.shape], index: j },
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { encodeOnnxModel } from "../../src/tensor/kernels/onnx-model.js";
+import { runOnnxModel } from "../../src/tensor/kernels/ort.js";
+
+describe("ONNX model encoder", () => {
+  it("builds a graph with initializers, int/float/ints/string attributes and symbolic dims that onnxruntime runs", () => {
+    const model = () =>
+      encodeOnnxModel({
+        opset: 17,
+        inputs: [{ name: "X", type: "float", dims: ["batch", 3] }],
+        outputs: [{ name: "Y", type: "float", dims: ["batch", 4] }],
+        initializers: [
+          { name: "W", dims: [2, 3], data: Float32Array.of(1, 0, 0, 0, 1, 1) },
+          { name: "pads", dims: [4], data: BigInt64Array.of(0n, 1n, 0n, 1n) },
+        ],
+        nodes: [
+          {
+            op: "Gemm",
+            inputs: ["X", "W"],
+            outputs: ["H"],
+            attributes: [
+              { name: "alpha", float: 2 },
+              { name: "transB", int: 1 },
+            ],
+          },
+          { op: "Transpose", inputs: ["H"], outputs: ["Ht"], attributes: [{ name: "perm", ints: [1, 0] }] },
+          { op: "Transpose", inputs: ["Ht"], outputs: ["H2"], attributes: [{ name: "perm", ints: [1, 0] }] },
+          { op: "Pad", inputs: ["H2", "pads"], outputs: ["Y"], attributes: [{ name: "mode", string: "constant" }] },
+        ],
+      });
+    for (const batch of [1, 3]) {
+      const x = Float32Array.from({ length: batch * 3 }, (_, i) => i + 1);
+      const { Y } = runOnnxModel("encoder-test", model, { X: { data: x, dims: [batch, 3] } });
+      expect(Y!.dims).toEqual([batch, 4]);
+      const row0 = Array.from(Y!.data as Float32Array).slice(0, 4);
+      expect(row0).toEqual([0, 2 * 1, 2 * (2 + 3), 0]);
+    }
+  });
+
+  it("names the model and hints the fix when a run fails", () => {
+    const model = () =>
+      encodeOnnxModel({
+        opset: 17,
+        inputs: [{ name: "A", type: "float", dims: ["n"] }],
+        outputs: [{ name: "B", type: "float", dims: ["n"] }],
+        nodes: [{ op: "Relu", inputs: ["A"], outputs: ["B"] }],
+      });
+    expect(() => runOnnxModel("relu-test", model, { Wrong: { data: Float32Array.of(1), dims: [1] } })).toThrow(
+      /relu-test/,
+    );
+  });
+
+  it("refuses an initializer whose dims do not match its data", () => {
+    expect(() =>
+      encodeOnnxModel({
+        opset: 17,
+        inputs: [],
+        outputs: [],
+        nodes: [],
+        initializers: [{ name: "W", dims: [2, 2], data: new Float32Array(3) }],
+      }),
+    ).toThrow(/initializer "W" has dims \[2, 2\]/);
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { Tensor } from "../../src/tensor/tensor.js";
+import { CODECS, QuantTensor, quantize, type QuantType } from "../../src/tensor/quant/formats.js";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/tensor/quant/half.js";
+import { NF4_LEVELS } from "../../src/tensor/quant/blocks.js";
+import { qmatmul } from "../../src/tensor/quant/qmatmul.js";
+import { matmul } from "../../src/tensor/ops/matmul.js";
+import { Rng, randn } from "../../src/tensor/rng.js";
+import { expectGrads, maxRelDiff } from "./helpers.js";
+
+const rng = new Rng(5);
+
+describe("half precision", () => {
+  it("round-trips f16 and bf16 with round-to-nearest-even", () => {
+    expect(f32ToF16(1)).toBe(0x3c00);
+    expect(f32ToF16(-2)).toBe(0xc000);
+    expect(f32ToF16(65504)).toBe(0x7bff);
+    expect(f32ToF16(1e6)).toBe(0x7c00);
+    expect(f16ToF32(0x0001)).toBe(2 ** -24);
+    expect(f16ToF32(f32ToF16(0.1))).toBeCloseTo(0.0999755859375, 12);
+    expect(f32ToF16(1 + 2 ** -11)).toBe(0x3c00); // tie → even
+    expect(f32ToBf16(1)).toBe(0x3f80);
+    expect(bf16ToF32(f32ToBf16(3.14159))).toBe(3.140625);
+  });
+});
+
+describe("block layouts match GGUF", () => {
+  it("Q8_0: f16 scale then 32 int8 values, 34 bytes", () => {
+    const x = Float32Array.from({ length: 32 }, (_, i) => i - 16);
+    const q = quantize("q8_0", x, [32]);
+    expect(q.bytes.byteLength).toBe(34);
+    const d = f16ToF32(q.bytes[0]! | (q.bytes[1]! << 8));
+    expect(d).toBeCloseTo(16 / 127, 4);
+    expect(new Int8Array(q.bytes.buffer, 2, 1)[0]).toBe(-127);
+  });
+
+  it("Q4_0: low nibbles are elements 0..15, high nibbles 16..31, value (q − 8)·d", () => {
+    // Build the bytes by hand: d = 0.5, element j = j − 8 for j < 16 and 7 − (j − 16) after.
+    const bytes = new Uint8Array(18);
+    const h = f32ToF16(0.5);
+    bytes[0] = h & 0xff;
+    bytes[1] = h >> 8;
+    for (let j = 0; j < 16; j++) bytes[2 + j] = j | ((15 - j) << 4);
+    const values = new QuantTensor("q4_0", [32], bytes).dequantize();
+    expect(values[0]).toBe(-4);
+    expect(values[15]).toBe(3.5);
+    expect(values[16]).toBe(3.5);
+    expect(values[31]).toBe(-4);
+  });
+
+  it("Q4_K: 144-byte super-blocks decode d·sc·q − dmin·m", () => {
+    const bytes = new Uint8Array(144);
+    const one = f32ToF16(1);
+    bytes.set([one & 0xff, one >> 8, one & 0xff, one >> 8], 0);
+    bytes[4] = 2; // sub-block 0 scale 2
+    bytes[8] = 3; // sub-block 0 min 3
+    bytes[12] = 0x51; // sub-block 4: scale low bits 1, min low bits 5
+    bytes[4] |= 1 << 6; // sub-block 4 scale high bits 1 → scale 17
+    bytes[16] = 0x07; // element 0: q = 7 (sub-block 0); element 32: q = 0 (sub-block 1)
+    bytes[16 + 64] = 0x02; // element 128 (sub-block 4): q = 2
+    const v = new QuantTensor("q4_k", [256], bytes).dequantize();
+    expect(v[0]).toBe(2 * 7 - 3);
+    expect(v[128]).toBe(17 * 2 - 5);
+  });
+
+  it("NF4 uses the QLoRA table with an absmax scale per 64 values", () => {
+    expect(NF4_LEVELS.length).toBe(16);
+    const x = Float32Array.from({ length: 64 }, (_, i) => (i === 5 ? -2 : 0));
+    const q = quantize("nf4", x, [64]);
+    expect(q.bytes.byteLength).toBe(36);
+    const v = q.dequantize();
+    expect(v[5]).toBe(-2);
+    expect(v[4]).toBe(0);
+  });
+
+  it.each(["f16", "bf16", "q8_0", "q4_0", "q4_k", "nf4"] as QuantType[])(
+    "%s round-trip error is within its precision",
+    (type) => {
+      const x = randn(rng, 4 * 256);
+      const back = quantize(type, x, [4, 256]).dequantize();
+      const tol = { f16: 1e-3, bf16: 1e-2, q8_0: 2e-2, q4_0: 0.3, q4_k: 0.3, nf4: 0.3 }[type];
+      let err = 0;
+      let ref = 0;
+      for (let i = 0; i < x.length; i++) {
+        err += (back[i]! - x[i]!) ** 2;
+        ref += x[i]! ** 2;
+      }
+      expect(Math.sqrt(err / ref)).toBeLessThan(tol);
+    },
+  );
+
+  it("refuses bytes that do not fit the type and shape", () => {
+    expect(() => new QuantTensor("q8_0", [2, 32], new Uint8Array(60))).toThrow(
+      /q8_0 \(2, 32\) needs .* 68 bytes, got 60/,
+    );
+    expect(CODECS.q4_k.blockBytes).toBe(144);
+  });
+});
+
+describe("quantized matmul", () => {
+  it("equals x · dequant(W)ᵀ across tiles, with gradients to x", () => {
+    const [m, k, n] = [3, 64, 40];
+    const w = quantize("q4_0", randn(rng, n * k), [n, k]);
+    const x = new Tensor(randn(rng, m * k), [m, k], true);
+    const dense = matmul(x, new Tensor(w.dequantize(), [n, k]), { transB: true });
+    expect(maxRelDiff(qmatmul(x, w).data, dense.data)).toBeLessThan(1e-5);
+    expectGrads(([a]) => qmatmul(a!, w), [new Tensor(randn(rng, 2 * k), [2, k], true)]);
+  });
+
+  it("handles weights larger than one dequantization tile", () => {
+    const [m, k, n] = [2, 4096, 300]; // 1.2 M values: two tiles
+    const w = quantize("q8_0", randn(rng, n * k, 0.02), [n, k]);
+    const x = new Tensor(randn(rng, m * k), [m, k]);
+    const dense = matmul(x, new Tensor(w.dequantize(), [n, k]), { transB: true });
+    expect(maxRelDiff(qmatmul(x, w).data, dense.data)).toBeLessThan(1e-5);
+  });
+});
