@@ -1,5 +1,7 @@
 // Where the OpenAI-compatible and Ollama servers are: explicit base URL, else the usual
 // environment variables, else the public defaults. Shared by chat models and embedders.
+import type { EndpointSpec } from "../../core/config.js";
+import { InfuseError } from "../../core/errors.js";
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 export const DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434";
@@ -32,3 +34,19 @@ export const OPENAI_AUTH_HINT =
   "set OPENAI_API_KEY to a valid key for this server (check that it has not expired and may use this model)";
 export const OLLAMA_AUTH_HINT =
   "the Ollama server (or a proxy in front of it) refused the request; check its access settings";
+
+/** A spec as a provider, model and base URL: "openai:gpt-4o-mini" → { provider: "openai", model: "gpt-4o-mini" }. */
+export function parseEndpointSpec(spec: string | EndpointSpec): EndpointSpec {
+  if (typeof spec !== "string") return spec;
+  const m = /^(openai|ollama|local):(.*)$/.exec(spec);
+  if (!m) return { provider: "local", model: spec };
+  const provider = m[1] as EndpointSpec["provider"];
+  const model = m[2]!;
+  if (model === "") {
+    throw new InfuseError("rag.bad_spec", `"${spec}" names no model`, {
+      kind: "usage",
+      hint: `write ${provider}:MODEL, e.g. openai:gpt-4o-mini or ollama:llama3.2`,
+    });
+  }
+  return { provider, model };
+}

@@ -5,11 +5,12 @@ import { InfuseError } from "../../core/errors.js";
 import type { ProgressListener } from "../../core/progress.js";
 import { resolveModel } from "../../hub/resolve.js";
 import type { ChatModel } from "../types.js";
-import { ollamaHost, openaiEndpoint } from "./endpoints.js";
+import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "./endpoints.js";
 import { GgufChatModel } from "./gguf.js";
 import { OllamaChatModel } from "./ollama.js";
 import { OpenAIChatModel } from "./openai.js";
 
+export { parseEndpointSpec } from "./endpoints.js";
 export { GgufChatModel } from "./gguf.js";
 export { OllamaChatModel } from "./ollama.js";
 export { OpenAIChatModel } from "./openai.js";
@@ -22,22 +23,6 @@ export interface CreateChatModelOptions {
   /** Context window of a local model, in tokens. */
   contextSize?: number;
   env?: NodeJS.ProcessEnv;
-}
-
-/** A spec as a provider, model and base URL: "openai:gpt-4o-mini" → { provider: "openai", model: "gpt-4o-mini" }. */
-export function parseEndpointSpec(spec: string | EndpointSpec): EndpointSpec {
-  if (typeof spec !== "string") return spec;
-  const m = /^(openai|ollama|local):(.*)$/.exec(spec);
-  if (!m) return { provider: "local", model: spec };
-  const provider = m[1] as EndpointSpec["provider"];
-  const model = m[2]!;
-  if (model === "") {
-    throw new InfuseError("llm.bad_spec", `"${spec}" names no model`, {
-      kind: "usage",
-      hint: `write ${provider}:MODEL, e.g. openai:gpt-4o-mini or ollama:llama3.2`,
-    });
-  }
-  return { provider, model };
 }
 
 export async function createChatModel(

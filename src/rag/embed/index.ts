@@ -1,0 +1,99 @@
+// Embedders by spec: "hash[-N]" (no model), "openai:MODEL", "ollama:MODEL", or a model reference
+// (local path or hf:owner/repo[/file]): an ONNX model folder runs in transformers.js, a .gguf in
+// node-llama-cpp. Prefixes and pooling come from options, else the model family's preset.
+import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
+import { InfuseError } from "../../core/errors.js";
+import type { ProgressListener } from "../../core/progress.js";
+import { resolveModel } from "../../hub/resolve.js";
+import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "../llm/endpoints.js";
+import type { Embedder } from "../types.js";
+import { ModelEmbedder, type EmbedBackend, type Pooling } from "./embedder.js";
+import { GgufEmbedBackend } from "./gguf.js";
+import { HashingEmbedder, parseHashSpec } from "./hashing.js";
+import { OnnxEmbedBackend } from "./onnx.js";
+import { presetFor } from "./presets.js";
+import { OllamaEmbedBackend, OpenAIEmbedBackend } from "./remote.js";
+
+export { ModelEmbedder, normalizeL2, type EmbedBackend, type EmbedSettings, type Pooling } from "./embedder.js";
+export { presetFor, type EmbedPreset } from "./presets.js";
+
+export interface CreateEmbedderOptions {
+  config: ResolvedConfig;
+  signal?: AbortSignal;
+  /** Download progress when a hub model is fetched. */
+  onProgress?: ProgressListener;
+  /** Prepended to queries; default the family preset (bge, e5, nomic, …) or none. "" turns it off. */
+  queryPrefix?: string;
+  /** Prepended to passages; default the family preset or none. */
+  passagePrefix?: string;
+  /** ONNX models: mean or CLS pooling; default the folder's 1_Pooling config, the preset, else mean. */
+  pooling?: Pooling;
+  /** L2-normalise every vector; default true. */
+  normalize?: boolean;
+  /** Texts per model call or HTTP request. */
+  batchSize?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function createEmbedder(spec: string | EndpointSpec, options: CreateEmbedderOptions): Promise<Embedder> {
+  if (typeof spec === "string") {
+    const hash = parseHashSpec(spec);
+    if (hash) return new HashingEmbedder(hash);
+  }
+  const endpoint = parseEndpointSpec(spec);
+  const env = options.env ?? process.env;
+  const preset = presetFor(endpoint.model);
+  const settings = {
+    queryPrefix: options.queryPrefix ?? preset?.queryPrefix ?? "",
+    passagePrefix: options.passagePrefix ?? preset?.passagePrefix ?? "",
+    normalize: options.normalize ?? true,
+  };
+  const backend = await createBackend(endpoint, options, env, preset?.pooling);
+  return new ModelEmbedder(backend, settings);
+}
+
+async function createBackend(
+  endpoint: EndpointSpec,
+  options: CreateEmbedderOptions,
+  env: NodeJS.ProcessEnv,
+  presetPooling: Pooling | undefined,
+): Promise<EmbedBackend> {
+  const batch = options.batchSize;
+  if (endpoint.provider === "openai")
+    return new OpenAIEmbedBackend(endpoint.model, openaiEndpoint(endpoint.baseUrl, env), batch);
+  if (endpoint.provider === "ollama")
+    return new OllamaEmbedBackend(endpoint.model, ollamaHost(endpoint.baseUrl, env), batch);
+  const signal = options.signal ? { signal: options.signal } : {};
+  const resolved = await resolveModel(endpoint.model, {
+    config: options.config,
+    ...signal,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const ggufs = resolved.files.filter((f) => f.toLowerCase().endsWith(".gguf"));
+  const hasOnnx = resolved.files.some((f) => f.endsWith(".onnx"));
+  const ref = resolved.ref.startsWith("hf:") ? resolved.ref : resolved.path;
+  if (resolved.kind === "gguf" || (!hasOnnx && ggufs.length === 1)) {
+    const file = resolved.kind === "gguf" ? resolved.path : `${resolved.path}/${ggufs[0]}`;
+    if (options.pooling !== undefined) throw poolingNotSettable(ref);
+    return GgufEmbedBackend.load(ref, file, { ...signal, ...(batch ? { batchSize: batch } : {}) });
+  }
+  if (!hasOnnx && ggufs.length > 1) {
+    throw new InfuseError("embed.several_gguf", `${ref} holds several GGUF files`, {
+      kind: "usage",
+      hint: `name one of them: ${ggufs.join(", ")}`,
+    });
+  }
+  return OnnxEmbedBackend.load(ref, resolved.path, resolved.files, {
+    ...signal,
+    ...(options.pooling ? { pooling: options.pooling } : {}),
+    ...(presetPooling ? { presetPooling } : {}),
+    ...(batch ? { batchSize: batch } : {}),
+  });
+}
+
+function poolingNotSettable(ref: string): InfuseError {
+  return new InfuseError("embed.pooling_fixed", `the pooling of ${ref} is fixed by the GGUF file`, {
+    kind: "usage",
+    hint: "leave out the pooling option for GGUF models (llama.cpp uses the pooling type stored in the model)",
+  });
+}
