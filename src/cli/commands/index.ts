@@ -2,5 +2,10 @@
 import type { RegisterCommand } from "../runtime.js";
 import { registerDoctor } from "./doctor.js";
 import { registerPull } from "./pull.js";
+import { registerAsk } from "./ask.js";
+import { registerChat } from "./chat.js";
+import { registerCollections } from "./collections.js";
+import { registerDemo } from "./demo.js";
+import { registerIngest } from "./ingest.js";
 
-export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull];
+export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo];

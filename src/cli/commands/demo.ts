@@ -1,0 +1,90 @@
+// `infuse demo`: the end-to-end RAG demo on the sample corpus the project ships
+// (examples/sample-docs): ingest into the "demo" collection, then answer two questions.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { InfuseError } from "../../core/errors.js";
+import { ask, type AskResult } from "../../rag/pipeline/ask.js";
+import { ingestPath } from "../../rag/pipeline/ingest.js";
+import { DEFAULT_EMBEDDER_SPEC, resolveChatModel, resolveEmbedder, specString } from "../../rag/pipeline/models.js";
+import { deleteCollection, readManifest } from "../../rag/store/index.js";
+import type { RegisterCommand } from "../runtime.js";
+import { askJson, renderAnswer } from "./ask.js";
+import { renderIngest } from "./ingest.js";
+
+export const DEMO_QUESTIONS = ["How long must passwords be?", "How do I claim travel expenses?"];
+
+/** examples/sample-docs, found from this file upwards (source tree or installed package). */
+export function sampleDocsDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, "examples", "sample-docs");
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new InfuseError("rag.demo_docs_missing", "the sample documents (examples/sample-docs) are not installed", {
+    kind: "not_found",
+    hint: "run the demo from a checkout of infuse",
+  });
+}
+
+export const registerDemo: RegisterCommand = (program, run) => {
+  program
+    .command("demo")
+    .description("end-to-end RAG demo: ingest the shipped sample documents and answer two questions with citations")
+    .option("--llm <spec>", "chat model for generative answers (default: rag.llm; none → extractive answers)")
+    .option("--embedder <spec>", 'embedding model (default: rag.embedder or the built-in "hash")')
+    .addHelpText(
+      "after",
+      "\nExamples:\n  infuse demo\n  infuse demo --llm ollama:llama3.2\n  infuse demo --json\n" +
+        '\nThe "demo" collection lives in the data folder; `infuse ask "..." --collection demo` asks it more.',
+    )
+    .action(
+      run(async (rt, flags: { llm?: string; embedder?: string }) => {
+        const config = await rt.config();
+        const spec = flags.embedder ?? config.rag.embedder ?? DEFAULT_EMBEDDER_SPEC;
+        const embedder = await resolveEmbedder(spec, { config, signal: rt.signal });
+        const existing = await readManifest(config.dataDir, "demo");
+        if (existing && existing.embedder.id !== embedder.id) await deleteCollection(config.dataDir, "demo");
+        const docs = sampleDocsDir();
+        const progress = rt.out.progress();
+        const report = await ingestPath("demo", docs, {
+          dataDir: config.dataDir,
+          embedder,
+          embedderSpec: specString(spec),
+          signal: rt.signal,
+          onProgress: progress,
+        }).finally(() => progress.done());
+        rt.out.info(`ingested ${docs}\n${renderIngest(report)}\n`);
+        const choice = await resolveChatModel(flags.llm, { config, signal: rt.signal });
+        const answers: AskResult[] = [];
+        try {
+          for (const question of DEMO_QUESTIONS) {
+            rt.out.info(`Q: ${question}`);
+            let streamed = false;
+            const result = await ask(question, {
+              dataDir: config.dataDir,
+              collection: "demo",
+              embedder,
+              ...(choice.model ? { llm: choice.model } : {}),
+              ...(choice.reason ? { noLlmReason: choice.reason } : {}),
+              topK: 3,
+              signal: rt.signal,
+              ...(rt.out.json ? {} : { onToken: (piece: string) => ((streamed = true), process.stdout.write(piece)) }),
+            });
+            if (streamed) process.stdout.write("\n");
+            answers.push(result);
+            if (!rt.out.json) rt.out.info(renderAnswer(result, streamed) + "\n");
+          }
+        } finally {
+          await choice.model?.dispose?.();
+          await embedder.dispose?.();
+        }
+        if (rt.out.json)
+          rt.out.result(
+            { ingest: report, answers: answers.map((a) => ({ question: a.question, ...askJson(a) })) },
+            () => "",
+          );
+      }),
+    );
+};

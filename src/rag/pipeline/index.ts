@@ -1,0 +1,21 @@
+// The RAG pipeline's public surface: ingest, ask, chat, the inference log and model specs.
+export {
+  ingestPath,
+  ingestRecords,
+  type IngestOptions,
+  type IngestPathOptions,
+  type IngestRecord,
+  type IngestRecordsOptions,
+  type IngestReport,
+} from "./ingest.js";
+export { ask, askStore, type AskOptions, type AskResult } from "./ask.js";
+export { ChatSession, type ChatTurn } from "./chat.js";
+export { appendInferenceLog, defaultLogFile, type InferenceLogEntry } from "./log.js";
+export {
+  resolveEmbedder,
+  resolveChatModel,
+  collectionEmbedder,
+  specString,
+  DEFAULT_EMBEDDER_SPEC,
+  type ChatModelChoice,
+} from "./models.js";

@@ -1,0 +1,78 @@
+// Embedders and chat models by spec. "hash"/"hash-N" is the built-in lexical embedder; every
+// other spec goes to rag/embed's and rag/llm's factories, loaded on demand so a missing part
+// (or its native library) only fails the commands that need it.
+import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
+import { InfuseError, isInfuseError } from "../../core/errors.js";
+import { HashingEmbedder, parseHashSpec } from "../embed/hashing.js";
+import type { ChatModel, Embedder } from "../types.js";
+
+export const DEFAULT_EMBEDDER_SPEC = "hash";
+
+export interface ModelOptions {
+  config: ResolvedConfig;
+  signal?: AbortSignal;
+}
+
+type Factory<T> = (spec: string | EndpointSpec, options: ModelOptions) => Promise<T>;
+
+async function factory<T>(module: string, name: string, what: string): Promise<Factory<T>> {
+  try {
+    const mod = (await import(module)) as Record<string, unknown>;
+    if (typeof mod[name] === "function") return mod[name] as Factory<T>;
+  } catch (e) {
+    throw new InfuseError("rag.model_support_missing", `${what} support could not be loaded: ${(e as Error).message}`, {
+      kind: "internal",
+      hint: `use the built-in lexical embedder ("hash") or reinstall infuse`,
+      cause: e,
+    });
+  }
+  throw new InfuseError("rag.model_support_missing", `${what} support is not available in this build`, {
+    kind: "internal",
+  });
+}
+
+/** A spec as a string for storing with a collection. */
+export function specString(spec: string | EndpointSpec): string {
+  return typeof spec === "string" ? spec : `${spec.provider}:${spec.model}`;
+}
+
+export async function resolveEmbedder(spec: string | EndpointSpec, options: ModelOptions): Promise<Embedder> {
+  if (typeof spec === "string") {
+    const hash = parseHashSpec(spec);
+    if (hash) return new HashingEmbedder(hash);
+  }
+  const create = await factory<Embedder>("../embed/index.js", "createEmbedder", "neural embedding");
+  return create(spec, options);
+}
+
+/** The embedder a collection was built with, unless another spec is given (then it must match). */
+export async function collectionEmbedder(
+  stored: { spec: string },
+  override: string | EndpointSpec | undefined,
+  options: ModelOptions,
+): Promise<Embedder> {
+  return resolveEmbedder(override ?? stored.spec, options);
+}
+
+export interface ChatModelChoice {
+  model?: ChatModel;
+  /** Why there is no model: not configured, or the error that stopped it loading. */
+  reason?: string;
+}
+
+/** The chat model for a spec (or the config's `rag.llm`); a failure is a reason, not an error. */
+export async function resolveChatModel(
+  spec: string | EndpointSpec | undefined,
+  options: ModelOptions,
+): Promise<ChatModelChoice> {
+  const chosen = spec ?? options.config.rag.llm;
+  if (chosen === undefined)
+    return { reason: "no language model is configured (set rag.llm in infuse.config.json or pass --llm)" };
+  try {
+    const create = await factory<ChatModel>("../llm/index.js", "createChatModel", "chat model");
+    return { model: await create(chosen, options) };
+  } catch (e) {
+    if (isInfuseError(e) && e.kind === "cancelled") throw e;
+    return { reason: `the language model ${specString(chosen)} could not be loaded: ${(e as Error).message}` };
+  }
+}
