@@ -1,6 +1,6 @@
 // Finite-difference gradient check for any op: compares backward() with central differences of
 // L = Σ w·f(x) for a fixed random w, accumulated in float64. Meant for small shapes (2 calls per element).
-import { Tensor, noGrad } from "./tensor.js";
+import { noGrad, type Tensor } from "./tensor.js";
 import { Rng } from "./rng.js";
 
 export interface GradcheckOptions {

@@ -1,0 +1,103 @@
+// RMSNorm (Llama) and LayerNorm (BERT) over the last dim, fused: forward keeps the per-row inverse
+// std and backward uses the closed form. Statistics are accumulated in float64.
+import { Tensor, withGrad } from "../tensor.js";
+import { shapeError } from "../shape.js";
+
+function checkParam(op: string, x: Tensor, p: Tensor | null, name: string): void {
+  const d = x.shape[x.ndim - 1];
+  if (p && (p.ndim !== 1 || p.shape[0] !== d)) {
+    throw shapeError(
+      op,
+      `${name} must be (${d}) for input's last dim`,
+      [x.shape, p.shape],
+      `pass a 1-D ${name} of the hidden size`,
+    );
+  }
+}
+
+/** y = x / sqrt(mean(x²) + eps) · weight. x (…, D), weight (D). */
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-5): Tensor {
+  checkParam("rmsNorm", x, weight, "weight");
+  const d = weight.size;
+  const rows = x.size / d;
+  const xd = x.data;
+  const w = weight.data;
+  const y = new Float32Array(x.size);
+  const inv = new Float32Array(rows); // (N)
+  for (let r = 0; r < rows; r++) {
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += xd[r * d + j]! * xd[r * d + j]!;
+    const ir = 1 / Math.sqrt(ss / d + eps);
+    inv[r] = ir;
+    for (let j = 0; j < d; j++) y[r * d + j] = xd[r * d + j]! * ir * w[j]!;
+  }
+  return withGrad(new Tensor(y, x.shape), "rmsNorm", [x, weight], (g) => {
+    const gx = new Float32Array(x.size);
+    const gw = new Float32Array(d);
+    for (let r = 0; r < rows; r++) {
+      const ir = inv[r]!;
+      let dot = 0; // Σ (g·w)·x̂
+      for (let j = 0; j < d; j++) {
+        const xh = xd[r * d + j]! * ir;
+        const gr = g[r * d + j]!;
+        dot += gr * w[j]! * xh;
+        gw[j]! += gr * xh;
+      }
+      dot /= d;
+      for (let j = 0; j < d; j++) gx[r * d + j] = ir * (g[r * d + j]! * w[j]! - xd[r * d + j]! * ir * dot);
+    }
+    return [gx, gw];
+  });
+}
+
+/** y = (x − mean) / sqrt(var + eps) · weight + bias over the last dim. */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 1e-5): Tensor {
+  checkParam("layerNorm", x, weight, "weight");
+  checkParam("layerNorm", x, bias, "bias");
+  const d = weight.size;
+  const rows = x.size / d;
+  const xd = x.data;
+  const w = weight.data;
+  const b = bias?.data;
+  const y = new Float32Array(x.size);
+  const xhat = new Float32Array(x.size); // (N, D) kept for backward
+  const inv = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let mu = 0;
+    for (let j = 0; j < d; j++) mu += xd[r * d + j]!;
+    mu /= d;
+    let v = 0;
+    for (let j = 0; j < d; j++) v += (xd[r * d + j]! - mu) ** 2;
+    const ir = 1 / Math.sqrt(v / d + eps);
+    inv[r] = ir;
+    for (let j = 0; j < d; j++) {
+      const xh = (xd[r * d + j]! - mu) * ir;
+      xhat[r * d + j] = xh;
+      y[r * d + j] = xh * w[j]! + (b ? b[j]! : 0);
+    }
+  }
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return withGrad(new Tensor(y, x.shape), "layerNorm", inputs, (g) => {
+    const gx = new Float32Array(x.size);
+    const gw = new Float32Array(d);
+    const gb = new Float32Array(d);
+    for (let r = 0; r < rows; r++) {
+      let mean1 = 0; // mean of dx̂
+      let mean2 = 0; // mean of dx̂·x̂
+      for (let j = 0; j < d; j++) {
+        const gr = g[r * d + j]!;
+        const dxh = gr * w[j]!;
+        mean1 += dxh;
+        mean2 += dxh * xhat[r * d + j]!;
+        gw[j]! += gr * xhat[r * d + j]!;
+        gb[j]! += gr;
+      }
+      mean1 /= d;
+      mean2 /= d;
+      for (let j = 0; j < d; j++) {
+        gx[r * d + j] = inv[r]! * (g[r * d + j]! * w[j]! - mean1 - xhat[r * d + j]! * mean2);
+      }
+    }
+    return bias ? [gx, gw, gb] : [gx, gw];
+  });
+}
