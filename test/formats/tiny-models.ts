@@ -82,3 +82,73 @@ export function tinyLlama(o: TinyLlamaOptions): { metadata: Map<string, GgufKV>;
   tensors.push(w("output_norm.weight", [embd], GgmlType.F32), w("output.weight", [embd, o.vocabSize]));
   return { metadata: md, tensors };
 }
+
+export interface TinyBertOptions {
+  vocabSize: number;
+  tokenizer: Map<string, GgufKV>;
+  embd?: number;
+  ff?: number;
+  heads?: number;
+  layers?: number;
+  context?: number;
+  /** llama.cpp pooling type: 1 mean, 2 cls. */
+  pooling?: number;
+  seed?: number;
+}
+
+/** A BERT-architecture embedding model that llama.cpp loads (embedding context, mean pooling). */
+export function tinyBert(o: TinyBertOptions): { metadata: Map<string, GgufKV>; tensors: GgufTensorInput[] } {
+  const embd = o.embd ?? 32;
+  const ff = o.ff ?? 64;
+  const layers = o.layers ?? 1;
+  const ctx = o.context ?? 128;
+  const md = new Map<string, GgufKV>([
+    [GGUF_KEYS.architecture, kv.str("bert")],
+    [GGUF_KEYS.name, kv.str("tiny-bert-test")],
+    [archKey("bert", "context_length"), kv.u32(ctx)],
+    [archKey("bert", "embedding_length"), kv.u32(embd)],
+    [archKey("bert", "feed_forward_length"), kv.u32(ff)],
+    [archKey("bert", "block_count"), kv.u32(layers)],
+    [archKey("bert", "attention.head_count"), kv.u32(o.heads ?? 2)],
+    [archKey("bert", "attention.layer_norm_epsilon"), kv.f32(1e-12)],
+    [archKey("bert", "attention.causal"), kv.bool(false)],
+    [archKey("bert", "pooling_type"), kv.u32(o.pooling ?? 1)],
+    ["tokenizer.ggml.token_type_count", kv.u32(2)],
+    ...o.tokenizer,
+  ]);
+  let n = o.seed ?? 1;
+  const w = (name: string, dims: number[], base = 0): GgufTensorInput => ({
+    name,
+    dims,
+    type: GgmlType.F32,
+    data: seededFloats(
+      dims.reduce((a, b) => a * b, 1),
+      n++,
+      dims.length === 1 ? 0.05 : 0.5 / Math.sqrt(dims[0]!),
+    ).map((v) => base + v),
+  });
+  const tensors: GgufTensorInput[] = [
+    w("token_embd.weight", [embd, o.vocabSize]),
+    w("token_types.weight", [embd, 2]),
+    w("position_embd.weight", [embd, ctx]),
+    w("token_embd_norm.weight", [embd], 1),
+    w("token_embd_norm.bias", [embd]),
+  ];
+  for (let l = 0; l < layers; l++) {
+    const p = `blk.${l}`;
+    for (const part of ["attn_q", "attn_k", "attn_v", "attn_output"]) {
+      tensors.push(w(`${p}.${part}.weight`, [embd, embd]), w(`${p}.${part}.bias`, [embd]));
+    }
+    tensors.push(
+      w(`${p}.attn_output_norm.weight`, [embd], 1),
+      w(`${p}.attn_output_norm.bias`, [embd]),
+      w(`${p}.ffn_up.weight`, [embd, ff]),
+      w(`${p}.ffn_up.bias`, [ff]),
+      w(`${p}.ffn_down.weight`, [ff, embd]),
+      w(`${p}.ffn_down.bias`, [embd]),
+      w(`${p}.layer_output_norm.weight`, [embd], 1),
+      w(`${p}.layer_output_norm.bias`, [embd]),
+    );
+  }
+  return { metadata: md, tensors };
+}
