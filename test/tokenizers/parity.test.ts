@@ -4,6 +4,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Token } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
 import { GgufTokenizer } from "../../src/tokenizers/gguf-tokenizer.js";
 import { loadHfTokenizer } from "../../src/tokenizers/hf.js";
@@ -54,7 +55,9 @@ describe.each(PARITY_VOCABS)("$name", (vocab) => {
       // keeps WordPiece's leading space; we drop it, as Hugging Face does).
       for (const s of ["Hello world", "Once upon a time there was a girl", "it is 42"]) {
         const ids = ours.encode(s, { addSpecial: false });
-        expect(ours.decode(ids)).toBe(model.detokenize(ids).replace(ours.kind === "wordpiece" ? /^ / : /^$/, ""));
+        expect(ours.decode(ids)).toBe(
+          model.detokenize(ids as Token[]).replace(ours.kind === "wordpiece" ? /^ / : /^$/, ""),
+        );
       }
     } finally {
       await model.dispose();
