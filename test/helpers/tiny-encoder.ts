@@ -97,7 +97,7 @@ export function tinyEncoderOnnx(hidden: number, seed: number): Uint8Array {
 }
 
 /** Seeded standard normal samples (mulberry32 + Box-Muller). */
-function gaussian(seed: number): () => number {
+export function gaussian(seed: number): () => number {
   let s = seed >>> 0;
   const uniform = () => {
     s = (s + 0x6d2b79f5) >>> 0;
