@@ -4,6 +4,7 @@ export type { ProgressEvent, ProgressListener, TaskOptions } from "./core/progre
 export { loadConfig, parseConfig, type ResolvedConfig, type ConfigFile } from "./core/config.js";
 export { runDoctor, type DoctorReport } from "./core/doctor.js";
 export { VERSION } from "./core/version.js";
+export * as tensor from "./tensor/index.js";
 export {
   createEmbedder,
   ModelEmbedder,

@@ -1,0 +1,35 @@
+// The tensor engine's API for the layers above (models/, train/): re-exports only.
+export { Tensor, noGrad, isGradEnabled, withGrad, type GradFn, type BackwardOptions } from "./tensor.js";
+export { numel, shapeStr, broadcastShapes, reduceToShape } from "./shape.js";
+export { Rng, randn } from "./rng.js";
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from "./gradcheck.js";
+export { add, sub, mul, div, exp, log, sqrt, rsqrt, neg, scale, addScalar, square, relu } from "./ops/elementwise.js";
+export { sum, mean, max, type ReduceOptions } from "./ops/reduce.js";
+export { reshape, permute, transpose, slice, concat } from "./ops/layout.js";
+export { embedding, scatterAdd, scatterAddRows } from "./ops/gather.js";
+export { matmul, mm, type MatmulOptions } from "./ops/matmul.js";
+export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from "./ops/softmax.js";
+export { rmsNorm, layerNorm } from "./ops/norm.js";
+export { gelu, silu, sigmoid, erf, type GeluApproximation } from "./ops/activation.js";
+export { rope, ropeInvFreq, type RopeLayout, type RopeOptions } from "./ops/rope.js";
+export { attention, causalMask, paddingMask, type AttentionOptions } from "./ops/attention.js";
+export { dropout } from "./ops/dropout.js";
+export { QuantTensor, quantize, CODECS, type QuantType } from "./quant/formats.js";
+export { qmatmul, qmatmulRaw } from "./quant/qmatmul.js";
+export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./quant/half.js";
+export { NF4_LEVELS } from "./quant/blocks.js";
+export { matmulKernel, matmulPathFor, setMatmulPath, type MatmulDims, type MatmulPath } from "./kernels/kernel.js";
+export {
+  encodeOnnxModel,
+  type OnnxModelSpec,
+  type OnnxNode,
+  type OnnxAttribute,
+  type OnnxValueInfo,
+  type OnnxInitializer,
+} from "./kernels/onnx-model.js";
+export { runOnnxModel, ortAvailable, type OrtValue } from "./kernels/ort.js";
+export { Optimizer, type OptimizerState } from "./optim/optimizer.js";
+export { AdamW, type AdamWOptions } from "./optim/adamw.js";
+export { Sgd, type SgdOptions } from "./optim/sgd.js";
+export { linearSchedule, cosineSchedule, type Schedule, type ScheduleOptions } from "./optim/schedule.js";
+export { clipGradNorm, GradAccumulation } from "./optim/grads.js";
