@@ -4,10 +4,11 @@
 // beyond their defaults (the library classes take them).
 import { InfuseError } from "../core/errors.js";
 import { Rm3Retriever } from "../rag/expand/rm3.js";
+import { RerankingRetriever, type Reranker } from "../rag/rerank/reranker.js";
 import type { TermStatistics } from "../rag/expand/term-stats.js";
 import { createRetriever } from "../rag/retrieve/index.js";
 import type { CollectionStore } from "../rag/store/index.js";
-import type { Embedder, Retriever } from "../rag/types.js";
+import type { ChatModel, Embedder, Retriever } from "../rag/types.js";
 
 export interface ConfigContext {
   store: CollectionStore;
@@ -15,6 +16,10 @@ export interface ConfigContext {
   embedder?: Embedder;
   /** Collection term statistics for RM3's document-frequency filter. */
   termStats?: () => TermStatistics;
+  /** For `+rerank`. */
+  reranker?: Reranker;
+  /** For LLM techniques (`+multiquery`, `+hyde`). */
+  llm?: ChatModel;
 }
 
 type Technique = (inner: Retriever, ctx: ConfigContext, spec: string) => Retriever;
@@ -23,7 +28,17 @@ const BASES = ["bm25", "dense", "hybrid", "hybrid-weighted"] as const;
 
 const TECHNIQUES: Record<string, Technique> = {
   rm3: (inner, ctx) => new Rm3Retriever(inner, ctx.termStats ? { stats: ctx.termStats() } : {}),
+  rerank: (inner, ctx, spec) => new RerankingRetriever(inner, need(ctx.reranker, "rerank", spec, "--reranker MODEL")),
 };
+
+function need<T>(value: T | undefined, technique: string, spec: string, flag: string): T {
+  if (value === undefined)
+    throw new InfuseError("eval.technique_needs_model", `"${spec}": +${technique} needs ${flag}`, {
+      kind: "usage",
+      hint: `add ${flag}, or drop +${technique} from the configuration`,
+    });
+  return value;
+}
 
 /** Registers a technique by name (rerankers and LLM techniques add themselves where they are built). */
 export function registerTechnique(name: string, technique: Technique): void {

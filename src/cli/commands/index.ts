@@ -7,5 +7,6 @@ import { registerChat } from "./chat.js";
 import { registerCollections } from "./collections.js";
 import { registerDemo } from "./demo.js";
 import { registerIngest } from "./ingest.js";
+import { registerEval } from "./eval.js";
 
-export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo];
+export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo, registerEval];

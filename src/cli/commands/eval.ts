@@ -1,0 +1,105 @@
+// `infuse eval retrieval` (BEIR data: nDCG@10, recall@10/100, MRR@10, MAP per configuration) and
+// `infuse eval answers` (question/answer data). Parsing and rendering only; the work is in eval/.
+import type { Command } from "commander";
+import { InfuseError } from "../../core/errors.js";
+import { evaluateRetrievalConfigs, type RetrievalReport } from "../../eval/run-retrieval.js";
+import { writeFile } from "node:fs/promises";
+import { renderHtmlReport } from "../../eval/report-html.js";
+import type { CommandRunner, RegisterCommand } from "../runtime.js";
+import { registerEvalAnswers } from "./eval-answers.js";
+
+interface RetrievalFlags {
+  beir: string;
+  split: string;
+  retriever: string[];
+  embedder?: string;
+  reranker?: string;
+  llm?: string;
+  topK: string;
+  report?: string;
+  fresh?: boolean;
+}
+
+export const registerEval: RegisterCommand = (program, run) => {
+  const evalCmd = program.command("eval").description("measure retrieval and answer quality");
+  registerEvalRetrieval(evalCmd, run);
+  registerEvalAnswers(evalCmd, run);
+};
+
+function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
+  evalCmd
+    .command("retrieval")
+    .description("score retriever configurations on BEIR-format data (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")
+    .requiredOption("--beir <dir>", "BEIR data set folder")
+    .option("--split <name>", "qrels split", "test")
+    .option(
+      "--retriever <configs...>",
+      "configurations: bm25|dense|hybrid|hybrid-weighted, then +technique (rm3, rerank, mmr, multiquery, hyde)",
+      ["bm25"],
+    )
+    .option("--embedder <spec>", 'embedding model for the corpus (default "hash", model-free)')
+    .option("--reranker <model>", "cross-encoder ONNX folder or hub reference, or llm (uses --llm), for +rerank")
+    .option("--llm <spec>", "chat model for LLM techniques (+multiquery, +hyde, llm reranker)")
+    .option("--top-k <n>", "documents retrieved per query", "100")
+    .option("--report <file.html>", "also write an HTML report with a chart per metric")
+    .option("--fresh", "ignore cached runs and retrieve again")
+    .addHelpText(
+      "after",
+      "\nExamples:\n" +
+        "  infuse eval retrieval --beir ./scifact\n" +
+        "  infuse eval retrieval --beir ./scifact --retriever bm25 bm25+rm3 --report scifact.html\n" +
+        "  infuse eval retrieval --beir ./scifact --embedder hf:BAAI/bge-small-en-v1.5 --retriever dense hybrid --json\n" +
+        "  infuse eval retrieval --beir ./scifact --retriever bm25+rerank --reranker ./ms-marco-MiniLM-L-6-v2\n" +
+        "\nThe corpus is embedded once per embedder (kept as a collection in the data folder); each\n" +
+        "configuration's run is cached, so an interrupted evaluation resumes where it stopped.",
+    )
+    .action(
+      run(async (rt, flags: RetrievalFlags) => {
+        const topK = Number(flags.topK);
+        if (!Number.isInteger(topK) || topK < 1)
+          throw new InfuseError("eval.top_k", `--top-k must be a positive integer, got "${flags.topK}"`, {
+            kind: "usage",
+            hint: "use --top-k 100 (recall@100 needs at least 100)",
+          });
+        const configs = flags.retriever.flatMap((r) => r.split(",")).filter(Boolean);
+        const progress = rt.out.progress();
+        let report: RetrievalReport;
+        try {
+          report = await evaluateRetrievalConfigs({
+            beir: flags.beir,
+            split: flags.split,
+            configs,
+            topK,
+            config: await rt.config(),
+            ...(flags.embedder ? { embedder: flags.embedder } : {}),
+            ...(flags.reranker ? { reranker: flags.reranker } : {}),
+            ...(flags.llm ? { llm: flags.llm } : {}),
+            fresh: flags.fresh === true,
+            signal: rt.signal,
+            onProgress: progress,
+            onNote: (text) => rt.out.info(text),
+          });
+        } finally {
+          progress.done();
+        }
+        if (flags.report) {
+          await writeFile(flags.report, renderHtmlReport(report));
+          rt.out.info(`report: ${flags.report}`);
+        }
+        rt.out.result(report, renderRetrieval);
+      }),
+    );
+}
+
+function renderRetrieval(r: RetrievalReport): string {
+  const cols = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map"] as const;
+  const width = Math.max(12, ...r.results.map((x) => x.retriever.length)) + 2;
+  const header = "retriever".padEnd(width) + cols.map((c) => c.padStart(11)).join("") + "   ms/query";
+  const rows = r.results.map(
+    (x) =>
+      x.retriever.padEnd(width) +
+      cols.map((c) => x[c].toFixed(4).padStart(11)).join("") +
+      (x.latencyMs ? x.latencyMs.mean.toFixed(1).padStart(11) : "   (cached)"),
+  );
+  return [`${r.dataset} (${r.split}): ${r.queries} queries, ${r.documents} documents`, header, ...rows].join("\n");
+}

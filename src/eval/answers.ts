@@ -1,0 +1,112 @@
+// Answer metrics against reference answers: exact match and token F1 as the SQuAD evaluation
+// script defines them (lowercase, no punctuation, no articles), ROUGE-L F1 (longest common
+// subsequence of lowercase alphanumeric tokens), and cosine similarity of answer embeddings.
+// Every metric takes the best over several references. Leaves out BLEU and METEOR.
+import type { Embedder } from "../rag/types.js";
+
+/** SQuAD normalisation: lowercase, drop punctuation and the articles a/an/the, collapse spaces. */
+export function normalizeAnswer(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[\p{P}\p{S}]/gu, "")
+    .replace(/\b(a|an|the)\b/g, " ")
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(" ");
+}
+
+export function exactMatch(prediction: string, references: string[]): number {
+  const p = normalizeAnswer(prediction);
+  return references.some((r) => normalizeAnswer(r) === p) ? 1 : 0;
+}
+
+/** SQuAD token F1: overlap of normalised tokens counted with multiplicity; both empty → 1. */
+export function tokenF1(prediction: string, references: string[]): number {
+  const pred = tokens(normalizeAnswer(prediction));
+  return Math.max(0, ...references.map((r) => f1(pred, tokens(normalizeAnswer(r)))));
+}
+
+function tokens(s: string): string[] {
+  return s ? s.split(" ") : [];
+}
+
+function f1(pred: string[], ref: string[]): number {
+  if (pred.length === 0 || ref.length === 0) return pred.length === ref.length ? 1 : 0;
+  const counts = new Map<string, number>();
+  for (const t of ref) counts.set(t, (counts.get(t) ?? 0) + 1);
+  let common = 0;
+  for (const t of pred) {
+    const c = counts.get(t) ?? 0;
+    if (c > 0) {
+      common++;
+      counts.set(t, c - 1);
+    }
+  }
+  if (common === 0) return 0;
+  const precision = common / pred.length;
+  const recall = common / ref.length;
+  return (2 * precision * recall) / (precision + recall);
+}
+
+/** ROUGE-L F1 as the rouge-score package computes it (no stemming). */
+export function rougeL(prediction: string, references: string[]): number {
+  const pred = rougeTokens(prediction);
+  return Math.max(
+    0,
+    ...references.map((r) => {
+      const ref = rougeTokens(r);
+      if (pred.length === 0 || ref.length === 0) return 0;
+      const lcs = lcsLength(pred, ref);
+      if (lcs === 0) return 0;
+      const p = lcs / pred.length;
+      const rec = lcs / ref.length;
+      return (2 * p * rec) / (p + rec);
+    }),
+  );
+}
+
+function rougeTokens(s: string): string[] {
+  return s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** Length of the longest common subsequence, O(n·m) time, O(m) memory. */
+export function lcsLength(a: string[], b: string[]): number {
+  let prev = new Array<number>(b.length + 1).fill(0);
+  for (let i = 1; i <= a.length; i++) {
+    const row = new Array<number>(b.length + 1).fill(0);
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = a[i - 1] === b[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, row[j - 1]!);
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}
+
+/** Best cosine similarity of each prediction's embedding to its references' embeddings. */
+export async function embeddingSimilarity(
+  embedder: Embedder,
+  pairs: { prediction: string; references: string[] }[],
+  options: { signal?: AbortSignal } = {},
+): Promise<number[]> {
+  const texts = pairs.flatMap((p) => [p.prediction, ...p.references]);
+  const vectors = await embedder.embedPassages(texts, options.signal ? { signal: options.signal } : {});
+  let at = 0;
+  return pairs.map((p) => {
+    const pred = vectors[at++]!;
+    let best = 0;
+    for (let i = 0; i < p.references.length; i++) best = Math.max(best, cosine(pred, vectors[at++]!));
+    return best;
+  });
+}

@@ -1,0 +1,39 @@
+// The models an evaluation names on the command line: an embedder spec, a chat model spec, and a
+// reranker (`llm`, or a cross-encoder ONNX folder / hub reference). Leaves out model downloads'
+// progress display (the caller passes a listener).
+import type { ResolvedConfig } from "../core/config.js";
+import { InfuseError } from "../core/errors.js";
+import { resolveModel } from "../hub/resolve.js";
+import { createEmbedder } from "../rag/embed/index.js";
+import { createChatModel } from "../rag/llm/index.js";
+import { CrossEncoderReranker } from "../rag/rerank/cross-encoder.js";
+import { LlmReranker } from "../rag/rerank/llm.js";
+import type { Reranker } from "../rag/rerank/reranker.js";
+import type { ChatModel, Embedder } from "../rag/types.js";
+
+export function resolveEmbedder(spec: string, config: ResolvedConfig): Promise<Embedder> {
+  return createEmbedder(spec, { config });
+}
+
+export function resolveChatModel(spec: string, config: ResolvedConfig): Promise<ChatModel> {
+  return createChatModel(spec, { config });
+}
+
+/** `llm` uses the chat model; anything else is a cross-encoder model reference. */
+export async function resolveReranker(ref: string, config: ResolvedConfig, llm?: ChatModel): Promise<Reranker> {
+  if (ref === "llm") {
+    if (!llm)
+      throw new InfuseError("eval.reranker_needs_llm", "--reranker llm needs a chat model", {
+        kind: "usage",
+        hint: "add --llm SPEC (a .gguf path, hf:owner/repo/file.gguf, openai:MODEL or ollama:MODEL)",
+      });
+    return new LlmReranker(llm);
+  }
+  const model = await resolveModel(ref, { config });
+  if (model.kind !== "folder")
+    throw new InfuseError("eval.reranker_not_onnx", `${ref} is a GGUF file, not a cross-encoder ONNX folder`, {
+      kind: "usage",
+      hint: "give a cross-encoder export folder (config.json, tokenizer.json, onnx/model.onnx), or --reranker llm --llm FILE.gguf",
+    });
+  return CrossEncoderReranker.load(ref, model.path, model.files);
+}

@@ -1,0 +1,170 @@
+// Question/answer data for `eval answers`: SQuAD JSON (answerable questions; the paragraph is the
+// context), JSONL or a JSON array of objects, and CSV with a header. Fields are found by the usual
+// names (question/query, answer/answers/reference, context/evidence_text, prediction) or named.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { InfuseError } from "../core/errors.js";
+import { parseCsv } from "../rag/load/tabular.js";
+
+export interface QaItem {
+  id: string;
+  question: string;
+  /** Reference answers; metrics take the best match. */
+  references: string[];
+  /** The passage(s) the answer comes from, when the data has them. */
+  context?: string;
+  /** An answer to score as given (no generation). */
+  prediction?: string;
+}
+
+export interface QaFields {
+  question?: string;
+  answer?: string;
+  context?: string;
+  prediction?: string;
+}
+
+const CANDIDATES = {
+  question: ["question", "query", "prompt", "instruction"],
+  answer: ["answers", "answer", "reference", "ground_truth", "output", "response"],
+  context: ["context", "evidence_text", "evidence", "passage", "contexts"],
+  prediction: ["prediction", "predicted", "generated"],
+};
+
+export async function loadQaData(file: string, fields: QaFields = {}): Promise<QaItem[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new InfuseError("eval.qa_unreadable", `cannot read ${file}`, {
+      kind: (e as NodeJS.ErrnoException).code === "ENOENT" ? "not_found" : "io",
+      cause: e,
+    });
+  }
+  const ext = path.extname(file).toLowerCase();
+  if (ext === ".csv") return fromRows(csvObjects(text), file, fields);
+  if (ext === ".jsonl") return fromRows(jsonlObjects(text, file), file, fields);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InfuseError("eval.qa_invalid", `${file} is not valid JSON: ${(e as Error).message}`, {
+      kind: "input",
+      hint: "use SQuAD JSON, a JSON array of objects, JSONL (.jsonl) or CSV (.csv)",
+      cause: e,
+    });
+  }
+  if (isSquad(json)) return fromSquad(json);
+  if (Array.isArray(json))
+    return fromRows(
+      json.map((r, i) => ({ row: r as unknown, line: i + 1 })),
+      file,
+      fields,
+    );
+  throw new InfuseError("eval.qa_invalid", `${file}: expected SQuAD JSON ({"data": [...]}) or an array of objects`, {
+    kind: "input",
+    hint: "use SQuAD JSON, a JSON array of objects, JSONL (.jsonl) or CSV (.csv)",
+  });
+}
+
+interface Row {
+  row: unknown;
+  /** 1-based line (JSONL, CSV) or array index + 1 (JSON). */
+  line: number;
+}
+
+function fromRows(rows: Row[], file: string, fields: QaFields): QaItem[] {
+  const items: QaItem[] = [];
+  for (const { row, line } of rows) {
+    if (typeof row !== "object" || row === null || Array.isArray(row))
+      throw new InfuseError("eval.qa_invalid", `${file}:${line}: expected an object`, { kind: "input" });
+    const r = row as Record<string, unknown>;
+    const pick = (kind: keyof typeof CANDIDATES): string | undefined =>
+      fields[kind] ?? CANDIDATES[kind].find((k) => r[k] !== undefined && r[k] !== null && r[k] !== "");
+    const q = pick("question");
+    const a = pick("answer");
+    for (const [kind, key] of [
+      ["question", q],
+      ["answer", a],
+    ] as const) {
+      if (key === undefined || r[key] === undefined)
+        throw new InfuseError("eval.qa_missing_field", `${file}:${line}: no ${kind} field`, {
+          kind: "input",
+          hint: `name it with --${kind}-field (looked for ${(fields[kind] ? [fields[kind]] : CANDIDATES[kind]).join(", ")})`,
+          details: { file, line, field: kind },
+        });
+    }
+    const c = pick("context");
+    const p = pick("prediction");
+    items.push({
+      id: typeof r["id"] === "string" || typeof r["id"] === "number" ? String(r["id"]) : String(line),
+      question: String(r[q!]),
+      references: toStrings(r[a!]),
+      ...(c !== undefined && r[c] !== undefined ? { context: toStrings(r[c]).join("\n\n") } : {}),
+      ...(p !== undefined && r[p] !== undefined ? { prediction: String(r[p]) } : {}),
+    });
+  }
+  return items;
+}
+
+/** A string, an array of strings, or SQuAD-style [{text}] objects. */
+function toStrings(v: unknown): string[] {
+  if (Array.isArray(v))
+    return v.map((x) => (typeof x === "object" && x !== null && "text" in x ? String(x.text) : String(x)));
+  return [String(v)];
+}
+
+function csvObjects(text: string): Row[] {
+  const [header, ...rows] = parseCsv(text);
+  if (!header) return [];
+  return rows.map((cells, i) => ({
+    row: Object.fromEntries(header.map((h, j) => [h.trim(), cells[j] ?? ""])),
+    line: i + 2,
+  }));
+}
+
+function jsonlObjects(text: string, file: string): Row[] {
+  const out: Row[] = [];
+  text.split(/\r?\n/).forEach((l, i) => {
+    if (!l.trim()) return;
+    try {
+      out.push({ row: JSON.parse(l) as unknown, line: i + 1 });
+    } catch (e) {
+      throw new InfuseError("eval.qa_invalid", `${file}:${i + 1}: not valid JSON: ${(e as Error).message}`, {
+        kind: "input",
+        cause: e,
+      });
+    }
+  });
+  return out;
+}
+
+interface Squad {
+  data: { title?: string; paragraphs: { context: string; qas: SquadQa[] }[] }[];
+}
+interface SquadQa {
+  id: string;
+  question: string;
+  answers: { text: string }[];
+  is_impossible?: boolean;
+}
+
+function isSquad(json: unknown): json is Squad {
+  return typeof json === "object" && json !== null && Array.isArray((json as { data?: unknown }).data);
+}
+
+/** Answerable SQuAD questions; the paragraph is the context. */
+function fromSquad(json: Squad): QaItem[] {
+  return json.data.flatMap((article) =>
+    article.paragraphs.flatMap((p) =>
+      p.qas
+        .filter((qa) => !qa.is_impossible && qa.answers.length > 0)
+        .map((qa) => ({
+          id: qa.id,
+          question: qa.question,
+          references: [...new Set(qa.answers.map((a) => a.text))],
+          context: p.context,
+        })),
+    ),
+  );
+}
