@@ -1,5 +1,6 @@
 // The node-llama-cpp embedder on a tiny BERT GGUF written by our GGUF writer (real MiniLM
 // WordPiece vocab, random weights) and on the real stories260K llama GGUF.
+import { AutoTokenizer, env } from "@huggingface/transformers";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -80,6 +81,18 @@ describe("GGUF embedder (node-llama-cpp)", () => {
     expect(cosine(q!, p!)).toBeLessThan(0.9999);
     expect(e5.id).toBe(`gguf:${bertFile};query="query: ";passage="passage: "`);
     await e5.dispose?.();
+  });
+
+  it("counts tokens as the Hugging Face tokenizer of the same vocab does", async () => {
+    env.allowRemoteModels = false;
+    const hf = await AutoTokenizer.from_pretrained(fixture("models/all-MiniLM-L6-v2-tokenizer"), {
+      local_files_only: true,
+    });
+    const counter = await bert.tokenizer!();
+    for (const text of ["Hello world, unbelievable!", "Retrieval-augmented generation (RAG) in 2024", "naïve café"]) {
+      expect(counter.countTokens(text)).toBe(hf.encode(text, { add_special_tokens: false }).length);
+    }
+    expect(counter.countTokens("Hello world, unbelievable!")).toBe(5);
   });
 
   it("embeds with a llama-architecture GGUF too (stories260K)", async () => {

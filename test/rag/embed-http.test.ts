@@ -60,6 +60,7 @@ describe("HTTP embedders against a model server running the tiny ONNX encoder", 
       expect(calls.map((r) => r.body["input"])).toEqual([texts.slice(0, 2), texts.slice(2, 4), texts.slice(4)]);
       expect(calls[0]!.path).toBe(provider === "openai" ? "/v1/embeddings" : "/api/embed");
       expect(await remote.dimension()).toBe(32);
+      expect(remote.tokenizer).toBeUndefined();
       expect(remote.id).toBe(provider === "openai" ? `openai:tiny@${server.url}/v1` : `ollama:tiny@${server.url}`);
     });
   }

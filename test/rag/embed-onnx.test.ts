@@ -46,6 +46,12 @@ describe("ONNX embedder (transformers.js, tiny encoder)", () => {
     expect(cosine(a!, b!)).toBeGreaterThan(cosine(a!, c!) + 0.2);
   });
 
+  it("exposes the model's tokenizer as a token counter", async () => {
+    const counter = await mean.tokenizer!();
+    expect(counter.countTokens("Hello world, unbelievable!")).toBe(5);
+    expect(counter.countTokens("")).toBe(0);
+  });
+
   it("gives the same vectors in one padded batch as one by one", async () => {
     const texts = ["short", "a much longer sentence with many more word pieces in it", "", "médium-sized Ünïcode text"];
     const batched = await mean.embedPassages(texts);

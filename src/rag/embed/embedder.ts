@@ -3,7 +3,7 @@
 // the store caches vectors by. A backend only turns a batch of (prefixed) texts into vectors.
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { TaskOptions } from "../../core/progress.js";
-import type { Embedder } from "../types.js";
+import type { Embedder, TokenCounter } from "../types.js";
 
 export type Pooling = "mean" | "cls";
 
@@ -17,6 +17,8 @@ export interface EmbedBackend {
   readonly pooling?: Pooling;
   /** Vector length when the model says it without embedding anything. */
   knownDimension(): number | undefined;
+  /** Tokens the model's tokenizer makes of `text` (no special tokens), when the tokenizer is local. */
+  countTokens?(text: string): number;
   embedBatch(texts: string[], signal: AbortSignal | undefined): Promise<Float32Array[]>;
   dispose?(): Promise<void>;
 }
@@ -32,6 +34,8 @@ export interface EmbedSettings {
 
 export class ModelEmbedder implements Embedder {
   readonly id: string;
+  /** The model's token counter (for token-based splitting); absent for remote models. */
+  readonly tokenizer?: () => Promise<TokenCounter>;
   private dim: number | undefined;
 
   constructor(
@@ -40,6 +44,8 @@ export class ModelEmbedder implements Embedder {
   ) {
     this.id = embedderId(backend, settings);
     this.dim = backend.knownDimension();
+    const count = backend.countTokens?.bind(backend);
+    if (count) this.tokenizer = () => Promise.resolve({ countTokens: count });
   }
 
   async dimension(): Promise<number> {

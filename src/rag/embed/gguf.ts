@@ -49,6 +49,10 @@ export class GgufEmbedBackend implements EmbedBackend {
     return this.model.embeddingVectorSize;
   }
 
+  countTokens(text: string): number {
+    return this.model.tokenize(text).length;
+  }
+
   async embedBatch(texts: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     for (const text of texts) {

@@ -101,6 +101,10 @@ export class OnnxEmbedBackend implements EmbedBackend {
     return this.hidden;
   }
 
+  countTokens(text: string): number {
+    return this.extractor.tokenizer.encode(text, { add_special_tokens: false }).length;
+  }
+
   async embedBatch(texts: string[]): Promise<Float32Array[]> {
     const out = await this.extractor(texts, { pooling: this.pooling, normalize: false });
     const [rows, dim] = out.dims as [number, number];
