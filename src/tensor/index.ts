@@ -15,7 +15,7 @@ export { rope, ropeInvFreq, type RopeLayout, type RopeOptions } from "./ops/rope
 export { attention, causalMask, paddingMask, type AttentionOptions } from "./ops/attention.js";
 export { dropout } from "./ops/dropout.js";
 export { QuantTensor, quantize, CODECS, type QuantType } from "./quant/formats.js";
-export { qmatmul, qmatmulRaw } from "./quant/qmatmul.js";
+export { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "./quant/qmatmul.js";
 export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./quant/half.js";
 export { NF4_LEVELS } from "./quant/blocks.js";
 export { matmulKernel, matmulPathFor, setMatmulPath, type MatmulDims, type MatmulPath } from "./kernels/kernel.js";

@@ -3,7 +3,8 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { CODECS, QuantTensor, quantize, type QuantType } from "../../src/tensor/quant/formats.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/tensor/quant/half.js";
 import { NF4_LEVELS } from "../../src/tensor/quant/blocks.js";
-import { qmatmul } from "../../src/tensor/quant/qmatmul.js";
+import { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "../../src/tensor/quant/qmatmul.js";
+import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { Rng, randn } from "../../src/tensor/rng.js";
 import { expectGrads, maxRelDiff } from "./helpers.js";
@@ -114,4 +115,26 @@ describe("quantized matmul", () => {
     const dense = matmul(x, new Tensor(w.dequantize(), [n, k]), { transB: true });
     expect(maxRelDiff(qmatmul(x, w).data, dense.data)).toBeLessThan(1e-5);
   });
+
+  it.each(["q4_0", "q8_0"] as QuantType[])(
+    "%s on onnxruntime MatMulNBits agrees with the dequantized f32 product to 1e-5",
+    (type) => {
+      const [m, k, n] = [7, 96, 130];
+      const w = quantize(type, randn(rng, n * k), [n, k]);
+      const x = randn(rng, m * k);
+      const fast = new Float32Array(m * n);
+      const tiled = new Float32Array(m * n);
+      qmatmulRaw(x, w, fast, m);
+      setMatmulPath("reference");
+      try {
+        qmatmulTiled(x, w, tiled, m);
+      } finally {
+        setMatmulPath("auto");
+      }
+      expect(maxRelDiff(fast, tiled)).toBeLessThan(1e-5);
+      releaseQuantKernel(w);
+      qmatmulRaw(x, w, fast, m); // rebuilt after release
+      expect(maxRelDiff(fast, tiled)).toBeLessThan(1e-5);
+    },
+  );
 });

@@ -19,6 +19,7 @@ type OrtTensorCtor = new (
 interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
   readonly outputMetadata: { name: string }[];
+  dispose(): void;
   run(
     feeds: Record<string, OrtTensor>,
     fetches: Record<string, OrtTensor | null>,
@@ -207,4 +208,70 @@ function batchedModel(transA: boolean, transB: boolean): Uint8Array {
     outputs: [{ name: "Y", type: "float", dims: ["batch", "m", "n"] }],
     nodes,
   });
+}
+
+/** A weight in MatMulNBits form: (N, K/blockSize, blockSize·bits/8) bytes, f32 scales, zero point 2^(bits−1). */
+export interface NBitsWeight {
+  bits: 4 | 8;
+  blockSize: 32;
+  n: number;
+  k: number;
+  packed: Uint8Array;
+  scales: Float32Array;
+}
+
+/** A frozen block-quantized weight held by onnxruntime (prepacked), run as y = x·Wᵀ. */
+export interface OrtQuantWeight {
+  run(x: Float32Array, m: number, out: Float32Array): void;
+  dispose(): void;
+}
+
+/**
+ * Builds a session whose MatMulNBits node holds W as an initializer. accuracyLevel 0 computes in f32
+ * (agrees with the dequantized product to f32 rounding); 4 quantizes x to int8 per block, as llama.cpp does.
+ */
+export function ortQuantWeight(w: NBitsWeight, accuracyLevel: 0 | 4 = 0): OrtQuantWeight {
+  const mod = loadOrt();
+  if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
+  const blocks = w.k / w.blockSize;
+  const bytes = encodeOnnxModel({
+    opset: 17,
+    extraOpsets: { "com.microsoft": 1 },
+    inputs: [{ name: "A", type: "float", dims: ["m", w.k] }],
+    outputs: [{ name: "Y", type: "float", dims: ["m", w.n] }],
+    initializers: [
+      { name: "B", dims: [w.n, blocks, (w.blockSize * w.bits) / 8], data: w.packed },
+      { name: "S", dims: [w.n * blocks], data: w.scales },
+    ],
+    nodes: [
+      {
+        op: "MatMulNBits",
+        domain: "com.microsoft",
+        inputs: ["A", "B", "S"],
+        outputs: ["Y"],
+        attributes: [
+          { name: "K", int: w.k },
+          { name: "N", int: w.n },
+          { name: "bits", int: w.bits },
+          { name: "block_size", int: w.blockSize },
+          { name: "accuracy_level", int: accuracyLevel },
+        ],
+      },
+    ],
+  });
+  const s = new mod.native.InferenceSession();
+  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+    intraOpNumThreads: ortThreads(),
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    enableCpuMemArena: false,
+  });
+  return {
+    run(x, m, out) {
+      const y = s.run({ A: new mod.Tensor("float32", x, [m, w.k]) }, { Y: null }, {})["Y"]!;
+      out.set(y.data as Float32Array);
+    },
+    dispose: () => s.dispose(),
+  };
 }

@@ -1,15 +1,49 @@
-// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Tiles of W's
-// rows are dequantized into a reused f32 buffer and multiplied on the fast f32 path; W never lives in f32.
+// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Q4_0/Q8_0 run
+// on onnxruntime's MatMulNBits (W repacked once, held prepacked); other types, and the backward, dequantize
+// tiles of W's rows into a reused f32 buffer and use the fast f32 path. W never lives whole in f32.
 import { Tensor, withGrad } from "../tensor.js";
-import { matmulKernel } from "../kernels/kernel.js";
+import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
+import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
+import { toNBits } from "./nbits.js";
 import { shapeError } from "../shape.js";
 import type { QuantTensor } from "./formats.js";
 
 /** Values dequantized per tile (4 MiB of f32): large enough to amortise a kernel call, small for cache. */
 const TILE_VALUES = 1 << 20;
 
+const nbitsKernels = new WeakMap<QuantTensor, OrtQuantWeight | null>();
+
+/** The MatMulNBits session of W, made on first use; null when W's type has no exact NBits form. */
+function nbitsKernel(w: QuantTensor): OrtQuantWeight | null {
+  let kernel = nbitsKernels.get(w);
+  if (kernel === undefined) {
+    const form = toNBits(w);
+    kernel = form ? ortQuantWeight(form) : null;
+    nbitsKernels.set(w, kernel);
+  }
+  return kernel;
+}
+
+/** Frees the onnxruntime copy of W now (it is rebuilt if W is used again). */
+export function releaseQuantKernel(w: QuantTensor): void {
+  nbitsKernels.get(w)?.dispose();
+  nbitsKernels.delete(w);
+}
+
 /** out (M, N) = x (M, K) · Wᵀ. */
 export function qmatmulRaw(x: Float32Array, w: QuantTensor, out: Float32Array, m: number): void {
+  const n = w.rows;
+  const k = w.rowLength;
+  const dims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
+  if ((w.type === "q4_0" || w.type === "q8_0") && matmulPathFor(dims) === "ort") {
+    const kernel = nbitsKernel(w);
+    if (kernel) return kernel.run(x, m, out);
+  }
+  qmatmulTiled(x, w, out, m);
+}
+
+/** The dequantize-a-tile path, for every storage type. */
+export function qmatmulTiled(x: Float32Array, w: QuantTensor, out: Float32Array, m: number): void {
   const n = w.rows;
   const k = w.rowLength;
   const tileRows = Math.max(1, Math.min(n, Math.floor(TILE_VALUES / k)));
