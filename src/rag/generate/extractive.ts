@@ -9,8 +9,11 @@ const STOP = new Set(
   ),
 );
 
+/** Content words, crudely stemmed (common English suffixes off, then the first five letters). */
 function terms(text: string): string[] {
-  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOP.has(w)).map((w) => w.slice(0, 5));
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])
+    .filter((w) => !STOP.has(w))
+    .map((w) => (w.length > 4 ? w.replace(/(ing|ed|es|s|ly)$/, "") : w).slice(0, 5));
 }
 
 export interface ExtractiveOptions {

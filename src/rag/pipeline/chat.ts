@@ -30,7 +30,8 @@ export class ChatSession {
     if (this.options.llm) {
       try {
         const text = await streamChat(this.options.llm, buildRewritePrompt(this.history, question), {
-          maxTokens: 96,
+          ...this.options.generate,
+          maxTokens: Math.min(96, this.options.generate?.maxTokens ?? 96),
           temperature: 0,
           ...(signal ? { signal } : {}),
         });
