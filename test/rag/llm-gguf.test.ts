@@ -1,6 +1,10 @@
 // The local GGUF chat model on the real stories260K (llama, no chat template) through node-llama-cpp:
 // streaming, maxTokens, stop strings, seeds, abort, and one-call-at-a-time.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kv, openGguf, writeGguf, type GgufTensorInput } from "../../src/formats/gguf/index.js";
 import type { ResolvedConfig } from "../../src/core/config.js";
 import { InfuseError } from "../../src/core/errors.js";
 import { createChatModel, GgufChatModel } from "../../src/rag/llm/index.js";
@@ -35,6 +39,7 @@ describe("GGUF chat model (stories260K)", () => {
   it("loads as a local model without a chat template and names the file in its id", () => {
     expect(model).toBeInstanceOf(GgufChatModel);
     expect((model as GgufChatModel).hasChatTemplate).toBe(false);
+    expect((model as GgufChatModel).promptFormat).toBe("General");
     expect(model.id).toBe(`gguf:${fixture(STORIES)}`);
   });
 
@@ -107,6 +112,33 @@ describe("GGUF chat model (stories260K)", () => {
     const soloX = await collect(model, ask, { maxTokens: 12, temperature: 0 });
     expect(x.join("")).toBe(soloX.join(""));
     expect(y.join("").length).toBeGreaterThan(0);
+  });
+
+  it("uses the GGUF's chat template when it has one", async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), "infuse-llm-template-"));
+    const source = await openGguf(fixture(STORIES));
+    const metadata = new Map(source.metadata);
+    const template =
+      "{% for m in messages %}[{{ m['role'] | upper }}] {{ m['content'] }}\n{% endfor %}" +
+      "{% if add_generation_prompt %}[ASSISTANT] {% endif %}";
+    metadata.set("tokenizer.chat_template", kv.str(template));
+    const tensors: GgufTensorInput[] = [];
+    for (const t of source.tensors) {
+      tensors.push({ name: t.name, dims: t.dims, type: t.type, bytes: await source.readTensorBytes(t.name) });
+    }
+    source.close();
+    const file = path.join(tmp, "stories-with-template.gguf");
+    await writeGguf(file, { metadata, tensors });
+    const templated = (await createChatModel(file, { config })) as GgufChatModel;
+    expect(templated.hasChatTemplate).toBe(true);
+    expect(templated.promptFormat).toBe("JinjaTemplate");
+    const answer = await collect(templated, [{ role: "system", content: "Be kind." }, ...ask], {
+      maxTokens: 8,
+      temperature: 0,
+    });
+    expect(answer.join("").length).toBeGreaterThan(0);
+    await templated.dispose();
+    await rm(tmp, { recursive: true, force: true });
   });
 
   it("a missing model file is a not_found error naming it", async () => {

@@ -23,6 +23,8 @@ export class GgufChatModel implements ChatModel {
   readonly id: string;
   /** Whether the GGUF carried a chat template (else the plain prompt format is used). */
   readonly hasChatTemplate: boolean;
+  /** node-llama-cpp's name for the prompt format in use, e.g. "JinjaTemplate" or "General". */
+  readonly promptFormat: string;
   private queue: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -34,6 +36,7 @@ export class GgufChatModel implements ChatModel {
   ) {
     this.id = `gguf:${ref}`;
     this.hasChatTemplate = hasChatTemplate;
+    this.promptFormat = llamaChat.chatWrapper.wrapperName;
   }
 
   static async load(ref: string, file: string, options: GgufChatOptions = {}): Promise<GgufChatModel> {
