@@ -23,3 +23,45 @@ export {
   type CreateChatModelOptions,
 } from "./rag/llm/index.js";
 export type { EndpointSpec } from "./core/config.js";
+export {
+  ingestPath,
+  ingestRecords,
+  ask,
+  ChatSession,
+  resolveEmbedder,
+  resolveChatModel,
+  type IngestOptions,
+  type IngestPathOptions,
+  type IngestRecord,
+  type IngestRecordsOptions,
+  type IngestReport,
+  type AskOptions,
+  type AskResult,
+  type ChatTurn,
+  type InferenceLogEntry,
+} from "./rag/pipeline/index.js";
+export { loadFile, findFiles, type LoadedFile, type LoadWarning, type TabularOptions } from "./rag/load/index.js";
+export { Splitter, type SplitterSettings, type SplitterKind } from "./rag/split/index.js";
+export { HashingEmbedder } from "./rag/embed/hashing.js";
+export {
+  openCollection,
+  openOrCreateCollection,
+  listCollections,
+  deleteCollection,
+  type CollectionStore,
+  type CollectionManifest,
+  type CollectionSummary,
+  type FtsSettings,
+} from "./rag/store/index.js";
+export {
+  createRetriever,
+  fuse,
+  DenseRetriever,
+  Bm25Retriever,
+  HybridRetriever,
+  type RetrievalMode,
+  type FusionMethod,
+} from "./rag/retrieve/index.js";
+export { buildAnswerPrompt, type AnswerPrompt } from "./rag/generate/prompt.js";
+export { extractiveAnswer } from "./rag/generate/extractive.js";
+export type * from "./rag/types.js";
