@@ -30,6 +30,8 @@ export interface AnswersEvalOptions extends TaskOptions {
   llm?: string;
   /** Grade answers with an LLM judge (this spec, or `llm` when true). */
   judge?: string | boolean;
+  /** Tokens the judge may write per criterion; default 120. */
+  judgeMaxTokens?: number;
   retriever?: RetrievalMode;
   topK?: number;
   /** Only the first N items. */
@@ -146,7 +148,9 @@ interface ScoreContext extends Omit<AnswersEvalOptions, "embedder" | "llm"> {
 
 async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport> {
   const progress = throttledProgress(ctx.onProgress);
-  const judge = ctx.judgeModel ? new LlmJudge(ctx.judgeModel) : undefined;
+  const judge = ctx.judgeModel
+    ? new LlmJudge(ctx.judgeModel, ctx.judgeMaxTokens !== undefined ? { maxTokens: ctx.judgeMaxTokens } : {})
+    : undefined;
   const rows: AnswerRow[] = [];
   const counts = { given: 0, generative: 0, extractive: 0 };
   const stageTimes: Record<string, number[]> = {};

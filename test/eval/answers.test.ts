@@ -1,0 +1,121 @@
+// Answer metrics on hand-worked examples (SQuAD's EM/F1 rules, ROUGE-L F1 by longest common
+// subsequence), the judge's parsing rules on fixed replies, and the QA data loader on real files.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { cosine, exactMatch, lcsLength, normalizeAnswer, rougeL, tokenF1 } from "../../src/eval/answers.js";
+import { judgePrompt, parseJudgment } from "../../src/eval/judge.js";
+import { loadQaData } from "../../src/eval/qa-data.js";
+import { renderMetricsHtml } from "../../src/eval/report-html.js";
+import { fixture } from "../helpers/fixtures.js";
+
+describe("exact match and token F1 (SQuAD rules)", () => {
+  it("normalises case, punctuation and articles", () => {
+    expect(normalizeAnswer("The  Eiffel Tower!")).toBe("eiffel tower");
+    expect(exactMatch("the Eiffel tower", ["Louvre", "Eiffel Tower"])).toBe(1);
+    expect(exactMatch("Eiffel", ["Eiffel Tower"])).toBe(0);
+  });
+
+  it("computes F1 over tokens with multiplicity, best reference wins", () => {
+    // pred {in, paris, france}, ref {paris}: P = 1/3, R = 1 → 2·(1/3)/(4/3) = 0.5
+    expect(tokenF1("in Paris, France", ["Paris"])).toBeCloseTo(0.5, 12);
+    // pred {x, y, y}, ref {y, y, z}: 2 common → P = R = 2/3
+    expect(tokenF1("x y y", ["y y z"])).toBeCloseTo(2 / 3, 12);
+    expect(tokenF1("x y y", ["q", "y y z"])).toBeCloseTo(2 / 3, 12);
+    expect(tokenF1("the", [""])).toBe(1); // both empty after normalisation
+    expect(tokenF1("paris", ["the"])).toBe(0);
+  });
+});
+
+describe("ROUGE-L", () => {
+  it("is the F1 of the longest common subsequence", () => {
+    expect(lcsLength(["a", "b", "c", "d"], ["b", "d", "a"])).toBe(2);
+    // LCS "the cat on the mat" = 5 of 6 tokens each side
+    expect(rougeL("The cat sat on the mat.", ["the cat lay on the mat"])).toBeCloseTo(5 / 6, 12);
+    // pred 2 tokens, ref 4, LCS 2: P = 1, R = 1/2 → 2/3
+    expect(rougeL("black tea", ["tea is black tea"])).toBeCloseTo(2 / 3, 12);
+    expect(rougeL("", ["x"])).toBe(0);
+  });
+
+  it("cosine of vectors", () => {
+    expect(cosine(Float32Array.from([1, 0]), Float32Array.from([1, 1]))).toBeCloseTo(Math.SQRT1_2, 6);
+    expect(cosine(Float32Array.from([0, 0]), Float32Array.from([1, 1]))).toBe(0);
+  });
+});
+
+describe("parseJudgment", () => {
+  it("reads the JSON we ask for, also inside other text", () => {
+    expect(parseJudgment('{"score": 4, "reason": "Mostly supported."}')).toMatchObject({
+      score: 4,
+      reason: "Mostly supported.",
+    });
+    expect(parseJudgment('Sure! {"score": 5, "reason": "ok"} Hope this helps').score).toBe(5);
+  });
+
+  it("reads labelled and N/5 grades and keeps the rest as the reason", () => {
+    expect(parseJudgment("Score: 3. The answer is partly relevant.")).toMatchObject({
+      score: 3,
+      reason: "The answer is partly relevant.",
+    });
+    expect(parseJudgment("4/5 - clear")).toMatchObject({ score: 4, reason: "clear" });
+    expect(parseJudgment("I would give it a 2").score).toBe(2);
+  });
+
+  it("gives no grade when none in 1–5 is there", () => {
+    expect(parseJudgment("excellent").score).toBeUndefined();
+    expect(parseJudgment('{"score": 9}').score).toBeUndefined();
+    expect(parseJudgment("excellent").reason).toBe("excellent");
+  });
+
+  it("shows the context only to the faithfulness judge", () => {
+    const input = { question: "q?", answer: "a.", context: ["passage one"] };
+    expect(judgePrompt("faithfulness", input)[1]!.content).toContain("[1] passage one");
+    expect(judgePrompt("coherence", input)[1]!.content).not.toContain("passage one");
+  });
+});
+
+describe("loadQaData", () => {
+  it("reads the answerable SQuAD v2 questions with their paragraph", async () => {
+    const items = await loadQaData(fixture("datasets/squad-v2-dev-subset/dev-v2.0.json"));
+    expect(items).toHaveLength(96);
+    expect(items[0]).toMatchObject({ question: "In what country is Normandy located?", references: ["France"] });
+    expect(items[0]!.context).toContain("Normandy");
+  });
+
+  it("reads the financial QA CSV, finding question, answer and evidence_text", async () => {
+    const items = await loadQaData(fixture("datasets/financial-qa/syntheses_10.csv"));
+    expect(items).toHaveLength(150);
+    expect(items[0]!.references).toEqual(["$1577.00"]);
+    expect(items[0]!.context).toContain("3M");
+  });
+
+  it("reads JSONL with predictions and names the line of a missing field", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-qa-"));
+    const ok = path.join(dir, "ok.jsonl");
+    await writeFile(ok, '{"question": "q1", "answers": ["a", "b"], "prediction": "b"}\n');
+    expect(await loadQaData(ok)).toEqual([{ id: "1", question: "q1", references: ["a", "b"], prediction: "b" }]);
+    const bad = path.join(dir, "bad.jsonl");
+    await writeFile(bad, '{"question": "q1", "answer": "a"}\n{"question": "q2"}\n');
+    await expect(loadQaData(bad)).rejects.toThrow(/bad\.jsonl:2: no answer field/);
+  });
+});
+
+describe("renderMetricsHtml", () => {
+  it("draws one inline SVG chart per metric, escaped, with no external assets", () => {
+    const html = renderMetricsHtml({
+      title: "t <1>",
+      notes: ["n"],
+      metrics: ["ndcg@10", "map"],
+      rows: [
+        { name: "bm25", values: { "ndcg@10": 0.68, map: 0.64 } },
+        { name: "a<b>", values: { "ndcg@10": 0.2, map: undefined } },
+      ],
+    });
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).toContain("t &lt;1&gt;");
+    expect(html).toContain("a&lt;b&gt;");
+    expect(html).not.toMatch(/<script|<link|src=|href=/);
+    expect(html).toContain(">0.6800<");
+  });
+});
