@@ -1,6 +1,6 @@
 // llama.cpp (node-llama-cpp, CPU prebuilt) as the oracle for formats and tokenizer tests:
 // one Llama instance per test file, models loaded from paths, raw next-token logits.
-import { getLlama, type Llama, type LlamaModel } from "node-llama-cpp";
+import { getLlama, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
 
 let llama: Promise<Llama> | undefined;
 
@@ -27,6 +27,28 @@ export async function oracleLogits(model: LlamaModel, tokens: number[], vocabSiz
     const result = new Float32Array(vocabSize);
     for (const [tok, v] of logits) result[tok] = v;
     return result;
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+/** Mean log-probability llama.cpp gives each next token of `tokens` (a fluency score). */
+export async function oracleMeanLogProb(model: LlamaModel, tokens: number[]): Promise<number> {
+  const ctx = await model.createContext({ contextSize: 256, batchSize: 256, threads: 1 });
+  try {
+    const input = tokens.map((t) => [t, { generateNext: { logits: true } }] as const);
+    const out = await ctx.getSequence().controlledEvaluate(input as never);
+    let sum = 0;
+    for (let i = 0; i + 1 < tokens.length; i++) {
+      const logits = out[i]?.next.logits;
+      if (!logits) throw new Error(`llama.cpp returned no logits at ${i}`);
+      let max = -Infinity;
+      for (const v of logits.values()) max = Math.max(max, v);
+      let z = 0;
+      for (const v of logits.values()) z += Math.exp(v - max);
+      sum += logits.get(tokens[i + 1]! as Token)! - max - Math.log(z);
+    }
+    return sum / (tokens.length - 1);
   } finally {
     await ctx.dispose();
   }
