@@ -1,5 +1,5 @@
 // The narrow kernel interface ops call for matmul, and the dispatcher that picks a path per shape.
-// Small products stay in TypeScript (a native call costs ~20 µs); large ones go to onnxruntime.
+// Small products stay in TypeScript (a native call costs ~15 µs); large ones go to onnxruntime.
 import { ortAvailable, ortMatmul } from "./ort.js";
 import { referenceMatmul } from "./reference.js";
 
@@ -18,7 +18,7 @@ export interface MatmulDims {
 export type MatmulPath = "auto" | "reference" | "ort";
 
 /** Below this many multiply-adds the TypeScript kernel wins (measured: see bench/matmul.ts --crossover). */
-export let FAST_PATH_MIN_MACS = 32 * 1024;
+export let FAST_PATH_MIN_MACS = 8 * 1024;
 
 let forced: MatmulPath = "auto";
 

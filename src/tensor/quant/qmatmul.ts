@@ -1,6 +1,6 @@
-// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Q4_0/Q8_0 run
-// on onnxruntime's MatMulNBits (W repacked once, held prepacked); other types, and the backward, dequantize
-// tiles of W's rows into a reused f32 buffer and use the fast f32 path. W never lives whole in f32.
+// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Q4_0 (and Q8_0
+// when decoding) run on onnxruntime's MatMulNBits (W repacked once, held prepacked); the rest, and the
+// backward, dequantize tiles of W's rows into a reused f32 buffer for the fast f32 path.
 import { Tensor, withGrad } from "../tensor.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
@@ -11,32 +11,43 @@ import type { QuantTensor } from "./formats.js";
 /** Values dequantized per tile (4 MiB of f32): large enough to amortise a kernel call, small for cache. */
 const TILE_VALUES = 1 << 20;
 
-const nbitsKernels = new WeakMap<QuantTensor, OrtQuantWeight | null>();
+/** Rows of x up to which Q8_0 takes the int8-activation kernel (decode); above it the tiled f32 path. */
+export const Q8_DECODE_MAX_ROWS = 4;
 
-/** The MatMulNBits session of W, made on first use; null when W's type has no exact NBits form. */
-function nbitsKernel(w: QuantTensor): OrtQuantWeight | null {
-  let kernel = nbitsKernels.get(w);
+type Accuracy = 0 | 4;
+const nbitsKernels = new WeakMap<QuantTensor, Map<Accuracy, OrtQuantWeight | null>>();
+
+/** The MatMulNBits session of W at an accuracy level, made on first use; null when W has no NBits form. */
+function nbitsKernel(w: QuantTensor, accuracy: Accuracy): OrtQuantWeight | null {
+  let byLevel = nbitsKernels.get(w);
+  if (!byLevel) nbitsKernels.set(w, (byLevel = new Map()));
+  let kernel = byLevel.get(accuracy);
   if (kernel === undefined) {
     const form = toNBits(w);
-    kernel = form ? ortQuantWeight(form) : null;
-    nbitsKernels.set(w, kernel);
+    kernel = form ? ortQuantWeight(form, accuracy) : null;
+    byLevel.set(accuracy, kernel);
   }
   return kernel;
 }
 
-/** Frees the onnxruntime copy of W now (it is rebuilt if W is used again). */
+/** Frees the onnxruntime copies of W now (they are rebuilt if W is used again). */
 export function releaseQuantKernel(w: QuantTensor): void {
-  nbitsKernels.get(w)?.dispose();
+  for (const kernel of nbitsKernels.get(w)?.values() ?? []) kernel?.dispose();
   nbitsKernels.delete(w);
 }
 
-/** out (M, N) = x (M, K) · Wᵀ. */
+/**
+ * out (M, N) = x (M, K) · Wᵀ. Measured choice (bench/matmul.ts): Q4_0 → MatMulNBits in f32 accuracy
+ * (faster than f32 at every M); Q8_0 with M ≤ 4 → MatMulNBits with x quantized to int8 per block, as
+ * llama.cpp's Q8_0 dot does (~1e-3 relative difference); everything else → dequantized tiles.
+ */
 export function qmatmulRaw(x: Float32Array, w: QuantTensor, out: Float32Array, m: number): void {
   const n = w.rows;
   const k = w.rowLength;
   const dims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
-  if ((w.type === "q4_0" || w.type === "q8_0") && matmulPathFor(dims) === "ort") {
-    const kernel = nbitsKernel(w);
+  if (matmulPathFor(dims) === "ort") {
+    const kernel =
+      w.type === "q4_0" ? nbitsKernel(w, 0) : w.type === "q8_0" && m <= Q8_DECODE_MAX_ROWS ? nbitsKernel(w, 4) : null;
     if (kernel) return kernel.run(x, m, out);
   }
   qmatmulTiled(x, w, out, m);
