@@ -14,8 +14,18 @@ export async function loadOracleModel(modelPath: string): Promise<LlamaModel> {
 }
 
 /** Raw logits llama.cpp gives for the token after `tokens` (index = token id). */
-export async function oracleLogits(model: LlamaModel, tokens: number[], vocabSize: number): Promise<Float32Array> {
-  const ctx = await model.createContext({ contextSize: 128, batchSize: 128, threads: 1 });
+export async function oracleLogits(
+  model: LlamaModel,
+  tokens: number[],
+  vocabSize: number,
+  loraFile?: string,
+): Promise<Float32Array> {
+  const ctx = await model.createContext({
+    contextSize: 128,
+    batchSize: 128,
+    threads: 1,
+    ...(loraFile ? { lora: { adapters: [{ filePath: loraFile, scale: 1 }] } } : {}),
+  });
   try {
     const seq = ctx.getSequence();
     const input = tokens.map((t, i) =>
