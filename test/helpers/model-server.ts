@@ -26,6 +26,8 @@ export interface ModelServer {
   requests: RecordedRequest[];
   /** The next request is answered with this status and JSON body instead of a model. */
   failNext(status: number, body: unknown): void;
+  /** The next streamed answer breaks off (socket destroyed) after this many pieces. */
+  dropNextStreamAfter(pieces: number): void;
   /** Requests whose client went away before the answer was complete (aborted streams). */
   closedEarly: number;
   close(): Promise<void>;
@@ -33,11 +35,13 @@ export interface ModelServer {
 
 export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
   const failures: { status: number; body: unknown }[] = [];
+  let dropAfter: number | undefined;
   const state: ModelServer = {
     url: "",
     requests: [],
     closedEarly: 0,
     failNext: (status, body) => failures.push({ status, body }),
+    dropNextStreamAfter: (pieces) => (dropAfter = pieces),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server = createServer((req, res) => {
@@ -119,10 +123,16 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       });
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    const event = (delta: object, finish: string | null) =>
-      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    const sse = (delta: object, finish: string | null) =>
+      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const event = (delta: object, finish: string | null) => res.write(sse(delta, finish));
     event({ role: "assistant", content: "" }, null);
-    for await (const piece of chat.chat(messages, gen)) event({ content: piece }, null);
+    const drop = takeDrop();
+    let sent = 0;
+    for await (const piece of chat.chat(messages, gen)) {
+      if (++sent === drop) return void res.write(sse({ content: piece }, null), () => res.destroy());
+      res.write(sse({ content: piece }, null));
+    }
     event({}, "stop");
     res.end("data: [DONE]\n\n");
   }
@@ -148,8 +158,19 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       return void res.end(line(text, true));
     }
     res.writeHead(200, { "content-type": "application/x-ndjson" });
-    for await (const piece of chat.chat(messages, gen)) res.write(line(piece, false));
+    const drop = takeDrop();
+    let sent = 0;
+    for await (const piece of chat.chat(messages, gen)) {
+      if (++sent === drop) return void res.write(line(piece, false), () => res.destroy());
+      res.write(line(piece, false));
+    }
     res.end(line("", true));
+  }
+
+  function takeDrop(): number | undefined {
+    const n = dropAfter;
+    dropAfter = undefined;
+    return n;
   }
 
   function requireChat(): ChatModel {

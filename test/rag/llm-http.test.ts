@@ -103,6 +103,19 @@ describe("HTTP chat clients against a stories260K model server", () => {
     expect(o.message).toContain("out of memory");
   });
 
+  it("a stream that breaks off is a network error, not a short answer", async () => {
+    for (const model of [openai, ollama]) {
+      server.dropNextStreamAfter(2);
+      const pieces: string[] = [];
+      const e = await failure(async () => {
+        for await (const p of model.chat(ask, { maxTokens: 40, temperature: 0 })) pieces.push(p);
+      });
+      expect(e).toMatchObject({ code: "llm.stream_interrupted", kind: "network" });
+      expect(e.message).toContain(server.url);
+      expect(pieces).toHaveLength(2);
+    }
+  });
+
   it("a 401 says to check OPENAI_API_KEY", async () => {
     const env = { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: "sk-wrong" };
     const wrongKey = await createChatModel("openai:stories", { config, env });

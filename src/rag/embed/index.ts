@@ -36,11 +36,9 @@ export interface CreateEmbedderOptions {
 }
 
 export async function createEmbedder(spec: string | EndpointSpec, options: CreateEmbedderOptions): Promise<Embedder> {
-  if (typeof spec === "string") {
-    const hash = parseHashSpec(spec);
-    if (hash) return new HashingEmbedder(hash);
-  }
   const endpoint = parseEndpointSpec(spec);
+  const hash = endpoint.provider === "local" ? parseHashSpec(endpoint.model) : undefined;
+  if (hash) return new HashingEmbedder(hash);
   const env = options.env ?? process.env;
   const preset = presetFor(endpoint.model);
   const settings = {

@@ -127,3 +127,15 @@ export async function* readSseData(body: ReadableStream<Uint8Array>): AsyncGener
 export function joinUrl(base: string, pathname: string): string {
   return `${base.replace(/\/+$/, "")}/${pathname.replace(/^\/+/, "")}`;
 }
+
+/** Maps a failure while reading a stream: abort → cancelled; a dropped connection → network. */
+export function streamFailure(e: unknown, url: string, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return cancelledError(`generation from ${url}`, e);
+  if (e instanceof InfuseError) return e;
+  return new InfuseError("llm.stream_interrupted", `the stream from ${url} broke off: ${(e as Error).message}`, {
+    kind: "network",
+    hint: "the server closed the connection; check that it is still running and retry",
+    cause: e,
+    details: { url },
+  });
+}

@@ -3,8 +3,7 @@
 import { InfuseError } from "../../core/errors.js";
 import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
 import { OLLAMA_AUTH_HINT } from "./endpoints.js";
-import { badResponse, joinUrl, postJson, readLines } from "./http.js";
-import { streamFailure } from "./openai.js";
+import { badResponse, joinUrl, postJson, readLines, streamFailure } from "./http.js";
 
 interface OllamaChatLine {
   message?: { content?: string };

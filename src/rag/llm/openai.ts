@@ -1,9 +1,9 @@
 // Chat through an OpenAI-compatible `/v1/chat/completions` endpoint (OpenAI, vLLM, llama.cpp
 // server, LM Studio, ...), streamed as server-sent events. Leaves out tools and multimodal input.
-import { cancelledError, InfuseError } from "../../core/errors.js";
+import { InfuseError } from "../../core/errors.js";
 import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
 import { OPENAI_AUTH_HINT, openaiHeaders, type OpenAIEndpoint } from "./endpoints.js";
-import { badResponse, joinUrl, postJson, readSseData } from "./http.js";
+import { badResponse, joinUrl, postJson, readSseData, streamFailure } from "./http.js";
 
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
@@ -69,16 +69,4 @@ export class OpenAIChatModel implements ChatModel {
       throw streamFailure(e, url, options.signal);
     }
   }
-}
-
-/** Maps a failure while reading a stream: abort → cancelled; a dropped connection → network. */
-export function streamFailure(e: unknown, url: string, signal: AbortSignal | undefined): unknown {
-  if (signal?.aborted) return cancelledError(`generation from ${url}`, e);
-  if (e instanceof InfuseError) return e;
-  return new InfuseError("llm.stream_interrupted", `the stream from ${url} broke off: ${(e as Error).message}`, {
-    kind: "network",
-    hint: "the server closed the connection; check that it is still running and retry",
-    cause: e,
-    details: { url },
-  });
 }
