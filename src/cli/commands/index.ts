@@ -8,5 +8,7 @@ import { registerCollections } from "./collections.js";
 import { registerDemo } from "./demo.js";
 import { registerIngest } from "./ingest.js";
 import { registerEval } from "./eval.js";
+import { registerGenerate } from "./generate.js";
+import { registerInspect } from "./inspect.js";
 
-export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo, registerEval];
+export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo, registerEval, registerGenerate, registerInspect];

@@ -1,0 +1,23 @@
+// models/: decoders built from tensor ops with weights from formats/. Re-exports only.
+export { Linear, type LinearAdapter } from "./linear.js";
+export {
+  SUPPORTED_ARCHITECTURES,
+  configFromGguf,
+  configFromHf,
+  ropeFrequencies,
+  type LlamaConfig,
+} from "./llama/config.js";
+export { LlamaModel, positionsFromMask, type TokenBatch, type LossBatch } from "./llama/model.js";
+export { LlamaDecoder, KvCache, type EvalOptions } from "./llama/decode.js";
+export { loadLlama, loadLlamaGguf, loadLlamaFolder, type LoadLlamaOptions, type LoadedLlama } from "./llama/load.js";
+export type { LlamaWeights, LlamaLayer, WeightMode } from "./llama/weights.js";
+export { Sampler, argmax, type SamplingOptions } from "./sampling.js";
+export {
+  streamGenerate,
+  generate,
+  type GenerateOptions,
+  type GenerationChunk,
+  type GenerationResult,
+  type FinishReason,
+} from "./generate.js";
+export { renderChat, encodeChat, type ChatMessage } from "./chat.js";

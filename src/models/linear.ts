@@ -1,0 +1,67 @@
+// A linear layer y = x·Wᵀ + b with W (N, K) in f32 (a Tensor) or kept quantized (a QuantTensor), and a
+// slot for an adapter (LoRA) whose output is added. Leaves out the adapters themselves (train/, models/lora).
+import { InfuseError } from "../core/errors.js";
+import { add, matmul, qmatmul, QuantTensor, Tensor } from "../tensor/index.js";
+import { matmulKernel } from "../tensor/kernels/kernel.js";
+import { qmatmulRaw } from "../tensor/quant/qmatmul.js";
+
+/** Adds a learned delta to a linear layer's output: forward(x (…, K)) → (…, N). */
+export interface LinearAdapter {
+  forward(x: Tensor): Tensor;
+}
+
+export class Linear {
+  /** GGUF tensor name without `.weight` (blk.0.attn_q). */
+  readonly name: string;
+  readonly weight: Tensor | QuantTensor;
+  readonly bias: Tensor | null;
+  /** Set by a trainer (LoRA); its output is added to the layer's. */
+  adapter: LinearAdapter | null = null;
+
+  constructor(name: string, weight: Tensor | QuantTensor, bias: Tensor | null = null) {
+    const n = weight.shape[0];
+    if (weight.shape.length !== 2 || (bias && bias.size !== n)) {
+      throw new InfuseError("model.bad_weight", `${name}: weight must be (N, K) and bias (N)`, {
+        kind: "input",
+        details: { weight: [...weight.shape], bias: bias ? [...bias.shape] : null },
+      });
+    }
+    this.name = name;
+    this.weight = weight;
+    this.bias = bias;
+  }
+
+  /** N */
+  get outFeatures(): number {
+    return this.weight.shape[0]!;
+  }
+  /** K */
+  get inFeatures(): number {
+    return this.weight.shape[1]!;
+  }
+
+  /** Differentiable: x (…, K) → (…, N). Gradients reach x, an f32 weight that requires grad, and the adapter. */
+  forward(x: Tensor): Tensor {
+    let y = this.weight instanceof QuantTensor ? qmatmul(x, this.weight) : matmul(x, this.weight, { transB: true });
+    if (this.bias) y = add(y, this.bias);
+    if (this.adapter) y = add(y, this.adapter.forward(x));
+    return y;
+  }
+
+  /** Inference: out (M, N) = x (M, K)·Wᵀ + b (+ adapter), no graph, no intermediate copies. */
+  forwardRaw(x: Float32Array, m: number, out: Float32Array): void {
+    const n = this.outFeatures;
+    const k = this.inFeatures;
+    if (x.length !== m * k) x = x.subarray(0, m * k);
+    if (this.weight instanceof QuantTensor) qmatmulRaw(x, this.weight, out, m);
+    else matmulKernel(x, this.weight.data, out, { batch: 1, m, k, n, transA: false, transB: true, bBatched: true });
+    if (this.bias) {
+      const b = this.bias.data;
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j]! += b[j]!;
+    }
+    if (this.adapter) {
+      const delta = this.adapter.forward(new Tensor(x, [m, k])).data;
+      for (let i = 0; i < m * n; i++) out[i]! += delta[i]!;
+    }
+  }
+}

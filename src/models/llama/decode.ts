@@ -1,0 +1,246 @@
+// Incremental decoding with a KV cache: the inference forward over raw f32 arrays (no graph, buffers
+// reused), prompts in chunks of up to 512 tokens, matmuls through the engine's kernels. One sequence.
+// Shapes: T new tokens, S cached + new, C hidden, H heads, Hkv kv heads, G = H/Hkv, D head size, F ffn, V vocab.
+import { InfuseError } from "../../core/errors.js";
+import { noGrad, QuantTensor } from "../../tensor/index.js";
+import { matmulKernel } from "../../tensor/kernels/kernel.js";
+import type { LlamaModel } from "./model.js";
+
+const CHUNK = 512;
+
+/** Keys and values of every layer, (Hkv, capacity, D) each, grown as tokens arrive. */
+export class KvCache {
+  k: Float32Array[] = [];
+  v: Float32Array[] = [];
+  capacity = 0;
+  /** Tokens held. */
+  length = 0;
+
+  constructor(
+    readonly layers: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    readonly maxLength: number,
+  ) {}
+
+  /** Makes room for `n` tokens (doubling), keeping what is cached. */
+  reserve(n: number): void {
+    if (n > this.maxLength) {
+      throw new InfuseError("model.context_full", `${n} tokens exceed the model's context of ${this.maxLength}`, {
+        kind: "input",
+        hint: "shorten the prompt or ask for fewer tokens",
+      });
+    }
+    if (n <= this.capacity) return;
+    const cap = Math.min(this.maxLength, Math.max(n, this.capacity * 2, 64));
+    const d = this.headDim;
+    const grow = (old: Float32Array | undefined): Float32Array => {
+      const next = new Float32Array(this.kvHeads * cap * d);
+      if (old)
+        for (let g = 0; g < this.kvHeads; g++)
+          next.set(old.subarray(g * this.capacity * d, (g * this.capacity + this.length) * d), g * cap * d);
+      return next;
+    };
+    for (let l = 0; l < this.layers; l++) {
+      this.k[l] = grow(this.k[l]);
+      this.v[l] = grow(this.v[l]);
+    }
+    this.capacity = cap;
+  }
+
+  /** Forgets tokens from `n` on (keeps a shared prefix). */
+  truncate(n: number): void {
+    this.length = Math.min(this.length, n);
+  }
+}
+
+export interface EvalOptions {
+  /** "last" (default): logits (V) of the last token; "all": (T, V). */
+  logits?: "last" | "all";
+}
+
+/** Runs a model token by token (or chunk by chunk) over one KV cache. */
+export class LlamaDecoder {
+  readonly cache: KvCache;
+  private readonly cos: Float32Array[] = [];
+  private readonly sin: Float32Array[] = [];
+
+  constructor(readonly model: LlamaModel) {
+    const c = model.config;
+    this.cache = new KvCache(c.layers, c.kvHeads, c.headDim, c.contextLength);
+  }
+
+  /** Appends `ids` after the cached tokens and returns the requested logits. */
+  eval(ids: ArrayLike<number>, options: EvalOptions = {}): Float32Array {
+    const v = this.model.config.vocabSize;
+    const all = options.logits === "all";
+    const out = new Float32Array(all ? ids.length * v : v);
+    this.cache.reserve(this.cache.length + ids.length);
+    noGrad(() => {
+      for (let s = 0; s < ids.length; s += CHUNK) {
+        const part = Array.from({ length: Math.min(CHUNK, ids.length - s) }, (_, i) => ids[s + i]!);
+        const last = s + part.length === ids.length;
+        const logits = this.chunk(part, all || last ? (all ? "all" : "last") : "none");
+        if (all) out.set(logits!, s * v);
+        else if (last) out.set(logits!);
+      }
+    });
+    return out;
+  }
+
+  private ropeRow(pos: number): [Float32Array, Float32Array] {
+    const inv = this.model.invFreq;
+    if (!this.cos[pos]) {
+      this.cos[pos] = inv.map((f) => Math.cos(pos * f));
+      this.sin[pos] = inv.map((f) => Math.sin(pos * f));
+    }
+    return [this.cos[pos], this.sin[pos]!];
+  }
+
+  /** Rotates every head of x (T, heads·D) in place for positions p0 … p0+T−1. */
+  private rope(x: Float32Array, t: number, heads: number, p0: number): void {
+    const d = this.model.config.headDim;
+    const half = d / 2;
+    const interleaved = this.model.config.ropeLayout === "interleaved";
+    for (let i = 0; i < t; i++) {
+      const [cos, sin] = this.ropeRow(p0 + i);
+      for (let h = 0; h < heads; h++) {
+        const row = (i * heads + h) * d;
+        for (let j = 0; j < half; j++) {
+          const i0 = interleaved ? row + 2 * j : row + j;
+          const i1 = interleaved ? i0 + 1 : i0 + half;
+          const x0 = x[i0]!;
+          const x1 = x[i1]!;
+          x[i0] = x0 * cos[j]! - x1 * sin[j]!;
+          x[i1] = x0 * sin[j]! + x1 * cos[j]!;
+        }
+      }
+    }
+  }
+
+  private chunk(ids: number[], want: "last" | "all" | "none"): Float32Array | undefined {
+    const { dim: c, heads, kvHeads, headDim: d, ffnDim: f, rmsEps, vocabSize } = this.model.config;
+    const w = this.model.weights;
+    const t = ids.length;
+    const p0 = this.cache.length;
+    const x = new Float32Array(t * c); // (T, C) residual stream
+    const table = w.tokenEmbd;
+    for (let i = 0; i < t; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= vocabSize) {
+        throw new InfuseError("model.bad_token", `token id ${id} is outside the vocabulary of ${vocabSize}`, {
+          kind: "input",
+        });
+      }
+      if (table instanceof QuantTensor) table.dequantizeRows(id, id + 1, x.subarray(i * c, (i + 1) * c));
+      else x.set(table.data.subarray(id * c, (id + 1) * c), i * c);
+    }
+    const h = new Float32Array(t * c); // (T, C)
+    const q = new Float32Array(t * heads * d); // (T, H·D)
+    const k = new Float32Array(t * kvHeads * d); // (T, Hkv·D)
+    const v = new Float32Array(t * kvHeads * d);
+    const att = new Float32Array(t * heads * d); // (T, H·D)
+    const proj = new Float32Array(t * c); // (T, C)
+    const gate = new Float32Array(t * f); // (T, F)
+    const up = new Float32Array(t * f);
+    w.layers.forEach((layer, l) => {
+      rmsNormRows(x, layer.attnNorm.data, h, t, c, rmsEps);
+      layer.q.forwardRaw(h, t, q);
+      layer.k.forwardRaw(h, t, k);
+      layer.v.forwardRaw(h, t, v);
+      this.rope(q, t, heads, p0);
+      this.rope(k, t, kvHeads, p0);
+      this.store(l, k, v, t, p0);
+      this.attend(l, q, att, t, p0);
+      layer.o.forwardRaw(att, t, proj);
+      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+      rmsNormRows(x, layer.ffnNorm.data, h, t, c, rmsEps);
+      layer.gate.forwardRaw(h, t, gate);
+      layer.up.forwardRaw(h, t, up);
+      for (let i = 0; i < gate.length; i++) {
+        const g = gate[i]!;
+        gate[i] = (g / (1 + Math.exp(-g))) * up[i]!; // silu(gate)·up
+      }
+      layer.down.forwardRaw(gate, t, proj);
+      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+    });
+    this.cache.length = p0 + t;
+    if (want === "none") return undefined;
+    const rows = want === "all" ? t : 1;
+    const from = want === "all" ? x : x.subarray((t - 1) * c);
+    rmsNormRows(from, w.outputNorm.data, h, rows, c, rmsEps);
+    const logits = new Float32Array(rows * vocabSize); // (rows, V)
+    w.output.forwardRaw(h, rows, logits);
+    return logits;
+  }
+
+  /** Copies the new keys/values (T, Hkv·D) into the cache at p0. */
+  private store(l: number, k: Float32Array, v: Float32Array, t: number, p0: number): void {
+    const { kvHeads, headDim: d } = this.model.config;
+    const cap = this.cache.capacity;
+    const kc = this.cache.k[l]!;
+    const vc = this.cache.v[l]!;
+    for (let i = 0; i < t; i++) {
+      for (let g = 0; g < kvHeads; g++) {
+        const src = (i * kvHeads + g) * d;
+        const dst = (g * cap + p0 + i) * d;
+        kc.set(k.subarray(src, src + d), dst);
+        vc.set(v.subarray(src, src + d), dst);
+      }
+    }
+  }
+
+  /** Causal grouped-query attention of q (T, H·D) over the cache into out (T, H·D). */
+  private attend(l: number, q: Float32Array, out: Float32Array, t: number, p0: number): void {
+    const { heads, kvHeads, headDim: d } = this.model.config;
+    const group = heads / kvHeads;
+    const s = p0 + t;
+    const cap = this.cache.capacity;
+    const scale = 1 / Math.sqrt(d);
+    const qg = new Float32Array(group * t * d); // (G·T, D): the group's heads stacked
+    const scores = new Float32Array(group * t * s); // (G·T, S)
+    const og = new Float32Array(group * t * d); // (G·T, D)
+    for (let g = 0; g < kvHeads; g++) {
+      for (let gi = 0; gi < group; gi++) {
+        const hq = g * group + gi;
+        for (let i = 0; i < t; i++)
+          qg.set(q.subarray((i * heads + hq) * d, (i * heads + hq + 1) * d), (gi * t + i) * d);
+      }
+      const kg = this.cache.k[l]!.subarray(g * cap * d, (g * cap + s) * d); // (S, D)
+      const vg = this.cache.v[l]!.subarray(g * cap * d, (g * cap + s) * d); // (S, D)
+      const m = group * t;
+      matmulKernel(qg, kg, scores, { batch: 1, m, k: d, n: s, transA: false, transB: true, bBatched: true });
+      for (let r = 0; r < m; r++) {
+        const visible = p0 + (r % t) + 1; // keys 0 … p0+i
+        const row = r * s;
+        let max = -Infinity;
+        for (let j = 0; j < visible; j++) max = Math.max(max, scores[row + j]! * scale);
+        let sum = 0;
+        for (let j = 0; j < visible; j++) {
+          const e = Math.exp(scores[row + j]! * scale - max);
+          scores[row + j] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let j = 0; j < visible; j++) scores[row + j]! *= inv;
+        scores.fill(0, row + visible, row + s);
+      }
+      matmulKernel(scores, vg, og, { batch: 1, m, k: s, n: d, transA: false, transB: false, bBatched: true });
+      for (let gi = 0; gi < group; gi++) {
+        const hq = g * group + gi;
+        for (let i = 0; i < t; i++) out.set(og.subarray((gi * t + i) * d, (gi * t + i + 1) * d), (i * heads + hq) * d);
+      }
+    }
+  }
+}
+
+/** out[r] = x[r] / sqrt(mean(x[r]²) + eps) · w for `rows` rows of length c. */
+function rmsNormRows(x: Float32Array, w: Float32Array, out: Float32Array, rows: number, c: number, eps: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * c;
+    let ss = 0;
+    for (let j = 0; j < c; j++) ss += x[o + j]! * x[o + j]!;
+    const inv = 1 / Math.sqrt(ss / c + eps);
+    for (let j = 0; j < c; j++) out[o + j] = x[o + j]! * inv * w[j]!;
+  }
+}

@@ -1,0 +1,124 @@
+// The Llama-family decoder as differentiable tensor ops, for training and scoring: a padded batch in,
+// logits or the next-token loss out. Generation uses the cached path in decode.ts over the same weights.
+// Shapes: B batch, T tokens, C hidden, H query heads, Hkv key/value heads, D head size, F ffn, V vocab.
+import { InfuseError } from "../../core/errors.js";
+import {
+  add,
+  attention,
+  crossEntropy,
+  embedding,
+  mul,
+  paddingMask,
+  permute,
+  QuantTensor,
+  reshape,
+  rmsNorm,
+  rope,
+  silu,
+  Tensor,
+} from "../../tensor/index.js";
+import type { Linear } from "../linear.js";
+import { ropeFrequencies, type LlamaConfig } from "./config.js";
+import type { LlamaLayer, LlamaWeights } from "./weights.js";
+
+/** A batch of B sequences of T tokens, row-major (B·T). */
+export interface TokenBatch {
+  ids: Int32Array;
+  batch: number;
+  /** 1 = token, 0 = padding (B·T). Default: all tokens. Left or right padding both work. */
+  attentionMask?: Int32Array | Uint8Array;
+  /** Position of each token (B·T). Default: the number of real tokens before it in its row. */
+  positions?: Int32Array;
+}
+
+/** Labels aligned with ids: labels[b, t] is the token that should follow position t; −100 skips it. */
+export interface LossBatch extends TokenBatch {
+  labels: Int32Array;
+}
+
+export class LlamaModel {
+  readonly config: LlamaConfig;
+  readonly weights: LlamaWeights;
+  /** Per-pair inverse RoPE frequencies (D/2), scaling applied. */
+  readonly invFreq: Float32Array;
+
+  constructor(config: LlamaConfig, weights: LlamaWeights) {
+    this.config = config;
+    this.weights = weights;
+    this.invFreq = ropeFrequencies(config);
+  }
+
+  /** Every linear layer by GGUF name (blk.0.attn_q … output): where adapters attach. */
+  linears(): Map<string, Linear> {
+    const out = new Map<string, Linear>();
+    for (const layer of this.weights.layers) {
+      for (const lin of [layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down]) out.set(lin.name, lin);
+    }
+    out.set(this.weights.output.name, this.weights.output);
+    return out;
+  }
+
+  /** Logits (B, T, V) for every position. */
+  forward(input: TokenBatch): Tensor {
+    const { batch } = input;
+    const t = input.ids.length / batch;
+    if (!Number.isInteger(t) || (input.attentionMask && input.attentionMask.length !== input.ids.length)) {
+      throw new InfuseError("model.bad_batch", `${input.ids.length} ids (and mask) do not split into ${batch} rows`, {
+        kind: "input",
+        hint: "pad every sequence to the same length and give one mask value per id",
+      });
+    }
+    const positions = input.positions ?? positionsFromMask(input.attentionMask, batch, t);
+    const mask = input.attentionMask ? paddingMask(input.attentionMask, batch, t) : undefined; // (B, 1, 1, T)
+    let x = this.embed(input.ids, [batch, t]); // (B, T, C)
+    for (const layer of this.weights.layers) x = this.block(layer, x, positions, mask);
+    const h = rmsNorm(x, this.weights.outputNorm, this.config.rmsEps); // (B, T, C)
+    return this.weights.output.forward(h); // (B, T, V)
+  }
+
+  /** Mean cross-entropy of the labels not equal to −100. */
+  loss(input: LossBatch): Tensor {
+    const logits = this.forward(input); // (B, T, V)
+    return crossEntropy(reshape(logits, [-1, this.config.vocabSize]), input.labels, { ignoreIndex: -100 });
+  }
+
+  private embed(ids: Int32Array, shape: number[]): Tensor {
+    const table = this.weights.tokenEmbd;
+    if (!(table instanceof QuantTensor)) return embedding(table, ids, shape);
+    const c = this.config.dim;
+    const out = new Float32Array(ids.length * c); // (N, C), frozen: no gradient
+    for (let i = 0; i < ids.length; i++) table.dequantizeRows(ids[i]!, ids[i]! + 1, out.subarray(i * c, (i + 1) * c));
+    return new Tensor(out, [...shape, c]);
+  }
+
+  private block(layer: LlamaLayer, x: Tensor, positions: Int32Array, mask: Tensor | undefined): Tensor {
+    const { heads, kvHeads, headDim, rmsEps, ropeLayout } = this.config;
+    const [b, t] = x.shape as [number, number, number];
+    const ropeOpts = { layout: ropeLayout, invFreq: this.invFreq };
+    const split = (y: Tensor, h: number): Tensor => permute(reshape(y, [b, t, h, headDim]), [0, 2, 1, 3]);
+    const h = rmsNorm(x, layer.attnNorm, rmsEps); // (B, T, C)
+    const q = rope(split(layer.q.forward(h), heads), positions, ropeOpts); // (B, H, T, D)
+    const k = rope(split(layer.k.forward(h), kvHeads), positions, ropeOpts); // (B, Hkv, T, D)
+    const v = split(layer.v.forward(h), kvHeads); // (B, Hkv, T, D)
+    const a = attention(q, k, v, mask ? { causal: true, mask } : { causal: true }); // (B, H, T, D)
+    const merged = reshape(permute(a, [0, 2, 1, 3]), [b, t, heads * headDim]); // (B, T, H·D)
+    const x1 = add(x, layer.o.forward(merged)); // (B, T, C)
+    const h2 = rmsNorm(x1, layer.ffnNorm, rmsEps);
+    const act = mul(silu(layer.gate.forward(h2)), layer.up.forward(h2)); // (B, T, F)
+    return add(x1, layer.down.forward(act)); // (B, T, C)
+  }
+}
+
+/** Position of each token = real tokens before it in its row (0 for padding). */
+export function positionsFromMask(mask: Int32Array | Uint8Array | undefined, batch: number, t: number): Int32Array {
+  const pos = new Int32Array(batch * t);
+  for (let b = 0; b < batch; b++) {
+    let p = 0;
+    for (let i = 0; i < t; i++) {
+      const real = !mask || mask[b * t + i] !== 0;
+      pos[b * t + i] = real ? p : 0;
+      if (real) p++;
+    }
+  }
+  return pos;
+}

@@ -1,0 +1,170 @@
+// Loads a Llama-family decoder's weights by GGUF tensor name, from a GGUF file (quantized matrices kept
+// as stored when the engine has a kernel for their type) or a HF safetensors folder (names mapped).
+// Every name and shape is checked. Leaves out PyTorch .bin checkpoints.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { InfuseError, throwIfAborted } from "../../core/errors.js";
+import type { TaskOptions } from "../../core/progress.js";
+import { GgmlType, type GgufFile } from "../../formats/gguf/index.js";
+import { hfToGgufName } from "../../formats/hf/names.js";
+import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
+import { QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
+import { Linear } from "../linear.js";
+import type { LlamaConfig } from "./config.js";
+
+export interface LlamaLayer {
+  attnNorm: Tensor;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  ffnNorm: Tensor;
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+}
+
+export interface LlamaWeights {
+  /** (V, C); quantized tables are dequantized row by row on lookup. */
+  tokenEmbd: Tensor | QuantTensor;
+  layers: LlamaLayer[];
+  outputNorm: Tensor;
+  /** (V, C); shares token_embd when the model ties them. */
+  output: Linear;
+}
+
+/** How matrices are held: "native" keeps f16/bf16/q8_0/q4_0/q4_k as stored; "f32" dequantizes all. */
+export type WeightMode = "native" | "f32";
+
+/** One stored tensor: its row-major shape ([out, in] for a matrix) and how to read it. */
+interface SourceTensor {
+  shape: number[];
+  f32(): Promise<Float32Array>;
+  /** Raw bytes and engine type when the tensor can stay quantized. */
+  quant?: { type: QuantType; bytes: () => Promise<Uint8Array> };
+}
+
+const QUANT_TYPES: Partial<Record<GgmlType, QuantType>> = {
+  [GgmlType.F16]: "f16",
+  [GgmlType.BF16]: "bf16",
+  [GgmlType.Q8_0]: "q8_0",
+  [GgmlType.Q4_0]: "q4_0",
+  [GgmlType.Q4_K]: "q4_k",
+};
+
+export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, SourceTensor> {
+  const out = new Map<string, SourceTensor>();
+  for (const t of file.tensors) {
+    const qt = QUANT_TYPES[t.type];
+    const entry: SourceTensor = { shape: [...t.dims].reverse(), f32: () => file.readTensorF32(t.name, options) };
+    if (qt) entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options) };
+    out.set(t.name, entry);
+  }
+  return out;
+}
+
+async function openShards(dir: string): Promise<SafetensorsFile[]> {
+  const index = path.join(dir, "model.safetensors.index.json");
+  if (existsSync(index)) {
+    const { weight_map } = JSON.parse(await readFile(index, "utf8")) as { weight_map: Record<string, string> };
+    return Promise.all([...new Set(Object.values(weight_map))].map((f) => openSafetensors(path.join(dir, f))));
+  }
+  return [await openSafetensors(path.join(dir, "model.safetensors"))];
+}
+
+/** HF tensors under their GGUF names (f32 reads); the shards stay open until `close`. */
+export async function safetensorsSource(
+  dir: string,
+  options: TaskOptions,
+): Promise<{ tensors: Map<string, SourceTensor>; close: () => void }> {
+  const shards = await openShards(dir);
+  const out = new Map<string, SourceTensor>();
+  const storedAs = new Map<string, string>();
+  for (const shard of shards) {
+    // Tied weights saved once: __metadata__ maps the missing name to the stored one.
+    const aliases = Object.entries(shard.metadata)
+      .filter(([alias, target]) => !shard.tensor(alias) && shard.tensor(target) && hfToGgufName("llama", alias))
+      .map(([alias, target]) => ({ ...shard.tensor(target)!, name: alias }));
+    for (const t of [...shard.tensors, ...aliases]) {
+      const name = hfToGgufName("llama", t.name);
+      if (name === null) continue;
+      if (name === undefined) {
+        throw new InfuseError("model.unknown_tensor", `${shard.path}: tensor ${t.name} has no llama name`, {
+          kind: "input",
+          details: { file: shard.path, tensor: t.name },
+        });
+      }
+      const stored = shard.tensor(t.name) ? t.name : shard.metadata[t.name]!;
+      out.set(name, { shape: [...t.shape], f32: () => shard.readTensorF32(stored, options) });
+      storedAs.set(name, `${shard.path}:${stored}`);
+    }
+  }
+  // One stored tensor under both names: drop output.weight so the model ties it to token_embd.
+  if (
+    storedAs.get("output.weight") !== undefined &&
+    storedAs.get("output.weight") === storedAs.get("token_embd.weight")
+  ) {
+    out.delete("output.weight");
+  }
+  return { tensors: out, close: () => shards.forEach((s) => s.close()) };
+}
+
+/** Reads every tensor the config asks for; throws naming the first missing or mis-shaped one. */
+export async function loadWeights(
+  config: LlamaConfig,
+  source: Map<string, SourceTensor>,
+  mode: WeightMode,
+  where: string,
+  options: TaskOptions = {},
+): Promise<LlamaWeights> {
+  const { dim, ffnDim, vocabSize, heads, kvHeads, headDim } = config;
+  const take = (name: string, shape: number[]): SourceTensor => {
+    const t = source.get(name);
+    if (!t) {
+      throw new InfuseError("model.missing_tensor", `${where}: tensor ${name} is missing`, {
+        kind: "input",
+        hint: "the file is incomplete or not a llama-family decoder",
+        details: { tensor: name },
+      });
+    }
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new InfuseError(
+        "model.bad_shape",
+        `${where}: tensor ${name} is (${t.shape.join(", ")}), expected (${shape.join(", ")})`,
+        { kind: "input", details: { tensor: name, shape: t.shape, expected: shape } },
+      );
+    }
+    return t;
+  };
+  const vector = async (name: string, n: number): Promise<Tensor> => new Tensor(await take(name, [n]).f32(), [n]);
+  const matrix = async (name: string, rows: number, cols: number): Promise<Tensor | QuantTensor> => {
+    throwIfAborted(options.signal, `load ${where}`);
+    const t = take(name, [rows, cols]);
+    if (mode === "native" && t.quant) return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes());
+    return new Tensor(await t.f32(), [rows, cols]);
+  };
+  const linear = async (name: string, rows: number, cols: number): Promise<Linear> => {
+    const bias = source.has(`${name}.bias`) ? await vector(`${name}.bias`, rows) : null;
+    return new Linear(name, await matrix(`${name}.weight`, rows, cols), bias);
+  };
+  const tokenEmbd = await matrix("token_embd.weight", vocabSize, dim);
+  const layers: LlamaLayer[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    const p = `blk.${l}`;
+    layers.push({
+      attnNorm: await vector(`${p}.attn_norm.weight`, dim),
+      q: await linear(`${p}.attn_q`, heads * headDim, dim),
+      k: await linear(`${p}.attn_k`, kvHeads * headDim, dim),
+      v: await linear(`${p}.attn_v`, kvHeads * headDim, dim),
+      o: await linear(`${p}.attn_output`, dim, heads * headDim),
+      ffnNorm: await vector(`${p}.ffn_norm.weight`, dim),
+      gate: await linear(`${p}.ffn_gate`, ffnDim, dim),
+      up: await linear(`${p}.ffn_up`, ffnDim, dim),
+      down: await linear(`${p}.ffn_down`, dim, ffnDim),
+    });
+  }
+  const outputNorm = await vector("output_norm.weight", dim);
+  const output = source.has("output.weight") ? await linear("output", vocabSize, dim) : new Linear("output", tokenEmbd); // tied embeddings
+  return { tokenEmbd, layers, outputNorm, output };
+}
