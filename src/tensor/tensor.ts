@@ -1,13 +1,22 @@
 // Tensor (contiguous row-major f32) and reverse-mode autograd: each op records a GradFn whose
 // backward maps the output gradient to input gradients. Views: reshape shares storage; nothing else.
+// The graph links GradNodes, not tensors, so an activation's storage lives only while something
+// that backward needs (a closure's saved array) or the caller still holds it.
 import { InfuseError } from "../core/errors.js";
 import { numel, shapeStr } from "./shape.js";
 
-/** What an op records for backward: its inputs and the gradient rule (null = no gradient for that input). */
+/** What an op records for backward: its inputs' nodes (null: needs no grad) and the gradient rule. */
 export interface GradFn {
   op: string;
-  inputs: Tensor[];
+  inputs: (GradNode | null)[];
   backward: (grad: Float32Array) => (Float32Array | null)[];
+}
+
+/** A vertex of the graph: an op's output (gradFn set) or a leaf parameter (leaf set). Holds no data. */
+export interface GradNode {
+  gradFn: GradFn | null;
+  leaf: Tensor | null;
+  shape: readonly number[];
 }
 
 let gradEnabled = true;
@@ -42,8 +51,8 @@ export class Tensor {
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf after backward(); same shape as the tensor. */
   grad: Tensor | null = null;
-  /** The op that produced this tensor, while the graph is alive. */
-  gradFn: GradFn | null = null;
+  /** This tensor's vertex in the graph, while the graph is alive. */
+  node: GradNode | null = null;
   private released = false;
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
@@ -89,6 +98,11 @@ export class Tensor {
     return this.storage;
   }
 
+  /** The op that produced this tensor, while the graph is alive. */
+  get gradFn(): GradFn | null {
+    return this.node?.gradFn ?? null;
+  }
+
   get size(): number {
     return this.storage.length;
   }
@@ -118,7 +132,7 @@ export class Tensor {
   release(): void {
     this.released = true;
     this.storage = new Float32Array(0);
-    this.gradFn = null;
+    this.node = null;
     this.grad = null;
   }
 
@@ -136,31 +150,37 @@ export class Tensor {
 export function withGrad(out: Tensor, op: string, inputs: Tensor[], backward: GradFn["backward"]): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = { op, inputs, backward };
+    const nodes = inputs.map((t) => (t.requiresGrad ? nodeOf(t) : null));
+    out.node = { gradFn: { op, inputs: nodes, backward }, leaf: null, shape: out.shape };
   }
   return out;
 }
 
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
-  const stack: [Tensor, number][] = [[root, 0]];
+/** A tensor's node; a tensor that needs grad but came from no recorded op is a leaf. */
+function nodeOf(t: Tensor): GradNode {
+  if (!t.node) t.node = { gradFn: null, leaf: t, shape: t.shape };
+  return t.node;
+}
+
+function topoOrder(root: GradNode): GradNode[] {
+  const order: GradNode[] = [];
+  const seen = new Set<GradNode>();
+  const stack: [GradNode, number][] = [[root, 0]];
+  seen.add(root);
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
-    const [t, i] = top;
-    if (i === 0 && seen.has(t)) {
-      stack.pop();
-      continue;
-    }
-    seen.add(t);
-    const inputs = t.gradFn?.inputs ?? [];
+    const [n, i] = top;
+    const inputs = n.gradFn?.inputs ?? [];
     if (i < inputs.length) {
       top[1] = i + 1;
-      const next = inputs[i]!;
-      if (next.requiresGrad && !seen.has(next)) stack.push([next, 0]);
+      const next = inputs[i];
+      if (next && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
     } else {
       stack.pop();
-      order.push(t);
+      order.push(n);
     }
   }
   return order.reverse();
@@ -185,28 +205,29 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
     }
     seed = Float32Array.of(1);
   }
-  const grads = new Map<Tensor, Float32Array>([[root, seed]]);
+  const rootNode = nodeOf(root);
+  const grads = new Map<GradNode, Float32Array>([[rootNode, seed]]);
   const checkFinite = options.checkFinite ?? true;
-  for (const t of topoOrder(root)) {
-    const g = grads.get(t);
-    grads.delete(t);
+  for (const node of topoOrder(rootNode)) {
+    const g = grads.get(node);
+    grads.delete(node);
     if (!g) continue;
-    const fn = t.gradFn;
+    const fn = node.gradFn;
     if (!fn) {
-      accumulateLeaf(t, g);
+      if (node.leaf) accumulateLeaf(node.leaf, g);
       continue;
     }
     const inputGrads = fn.backward(g);
     fn.inputs.forEach((input, i) => {
       const ig = inputGrads[i];
-      if (!ig || !input.requiresGrad) return;
-      if (checkFinite) assertFinite(ig, fn.op, input, t);
+      if (!ig || !input) return;
+      if (checkFinite) assertFinite(ig, fn.op, input.shape, node.shape);
       const prev = grads.get(input);
       // An op may hand the same array to several inputs (add): copy before accumulating into it.
       if (!prev) grads.set(input, ig === g ? ig.slice() : ig);
       else for (let j = 0; j < prev.length; j++) prev[j]! += ig[j]!;
     });
-    if (!options.retainGraph) t.gradFn = null;
+    if (!options.retainGraph) node.gradFn = null;
   }
 }
 
@@ -219,15 +240,20 @@ function accumulateLeaf(t: Tensor, g: Float32Array): void {
   for (let j = 0; j < acc.length; j++) acc[j]! += g[j]!;
 }
 
-function assertFinite(g: Float32Array, op: string, input: Tensor, output: Tensor): void {
+function assertFinite(
+  g: Float32Array,
+  op: string,
+  inputShape: readonly number[],
+  outputShape: readonly number[],
+): void {
   for (let j = 0; j < g.length; j++) {
     if (!Number.isFinite(g[j]!)) {
       throw new InfuseError(
         "tensor.grad_not_finite",
-        `${op} backward: gradient for input ${shapeStr(input.shape)} (output ${shapeStr(output.shape)}) has ${g[j]} at index ${j}`,
+        `${op} backward: gradient for input ${shapeStr(inputShape)} (output ${shapeStr(outputShape)}) has ${g[j]} at index ${j}`,
         {
           hint: "lower the learning rate, check the inputs for NaN/Inf, or clip gradients",
-          details: { op, inputShape: [...input.shape], outputShape: [...output.shape], index: j },
+          details: { op, inputShape: [...inputShape], outputShape: [...outputShape], index: j },
         },
       );
     }

@@ -6,8 +6,9 @@ function pointwise(op: string, x: Tensor, f: (v: number) => number, df: (v: numb
   const xd = x.data;
   const y = new Float32Array(x.size);
   for (let i = 0; i < y.length; i++) y[i] = f(xd[i]!);
+  const size = x.size;
   return withGrad(new Tensor(y, x.shape), op, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = new Float32Array(size);
     for (let i = 0; i < gx.length; i++) gx[i] = g[i]! * df(xd[i]!);
     return [gx];
   });

@@ -58,67 +58,87 @@ function expand(t: Tensor, shape: number[]): Float32Array {
   return broadcastApply("expand", t, Tensor.zeros(shape), (x) => x).out;
 }
 
+// Backward closures capture only what the rule needs (shapes, or the other operand), never the
+// input tensors themselves, so activations not needed for gradients can be collected.
 export function add(a: Tensor, b: Tensor): Tensor {
   const { out, shape } = broadcastApply("add", a, b, (x, y) => x + y);
+  const [as, bs] = [a.shape, b.shape];
   return withGrad(new Tensor(out, shape), "add", [a, b], (g) => [
-    reduceToShape(g, shape, a.shape),
-    reduceToShape(g, shape, b.shape),
+    reduceToShape(g, shape, as),
+    reduceToShape(g, shape, bs),
   ]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
   const { out, shape } = broadcastApply("sub", a, b, (x, y) => x - y);
-  return withGrad(new Tensor(out, shape), "sub", [a, b], (g) => [
-    reduceToShape(g, shape, a.shape),
-    b.requiresGrad
+  const [as, bs, needB] = [a.shape, b.shape, b.requiresGrad];
+  return withGrad(new Tensor(out, shape), "sub", [a, b], (g) => {
+    const gb = needB
       ? reduceToShape(
           g.map((v) => -v),
           shape,
-          b.shape,
+          bs,
         )
-      : null,
-  ]);
+      : null;
+    return [reduceToShape(g, shape, as), gb];
+  });
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
   const { out, shape } = broadcastApply("mul", a, b, (x, y) => x * y);
+  const [as, bs] = [a.shape, b.shape];
+  const keepA = b.requiresGrad ? a : null; // d/db needs a
+  const keepB = a.requiresGrad ? b : null; // d/da needs b
   return withGrad(new Tensor(out, shape), "mul", [a, b], (g) => {
-    const ga = a.requiresGrad ? expand(b, shape).map((v, i) => v * g[i]!) : null;
-    const gb = b.requiresGrad ? expand(a, shape).map((v, i) => v * g[i]!) : null;
-    return [ga && reduceToShape(ga, shape, a.shape), gb && reduceToShape(gb, shape, b.shape)];
+    const ga = keepB ? expand(keepB, shape).map((v, i) => v * g[i]!) : null;
+    const gb = keepA ? expand(keepA, shape).map((v, i) => v * g[i]!) : null;
+    return [ga && reduceToShape(ga, shape, as), gb && reduceToShape(gb, shape, bs)];
   });
 }
 
 export function div(a: Tensor, b: Tensor): Tensor {
   const { out, shape } = broadcastApply("div", a, b, (x, y) => x / y);
+  const [as, bs, needA] = [a.shape, b.shape, a.requiresGrad];
+  const quotient = b.requiresGrad ? out : null; // d(a/b)/db = −out / b
   return withGrad(new Tensor(out, shape), "div", [a, b], (g) => {
     const be = expand(b, shape);
-    const ga = a.requiresGrad ? be.map((v, i) => g[i]! / v) : null;
-    // d(a/b)/db = -out / b
-    const gb = b.requiresGrad ? be.map((v, i) => (-g[i]! * out[i]!) / v) : null;
-    return [ga && reduceToShape(ga, shape, a.shape), gb && reduceToShape(gb, shape, b.shape)];
+    const ga = needA ? be.map((v, i) => g[i]! / v) : null;
+    const gb = quotient ? be.map((v, i) => (-g[i]! * quotient[i]!) / v) : null;
+    return [ga && reduceToShape(ga, shape, as), gb && reduceToShape(gb, shape, bs)];
   });
 }
 
-/** Elementwise f with derivative df(x, y) where y = f(x). */
-function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
+/** What a unary rule reads in backward: the input x, the output y, both, or neither. */
+type Saves = "x" | "y" | "xy" | "none";
+
+/** Elementwise f with derivative df(x, y) where y = f(x); only the arrays named by `saves` are kept. */
+function unary(
+  op: string,
+  x: Tensor,
+  saves: Saves,
+  f: (v: number) => number,
+  df: (v: number, y: number) => number,
+): Tensor {
   const xd = x.data;
   const out = new Float32Array(xd.length);
   for (let i = 0; i < xd.length; i++) out[i] = f(xd[i]!);
+  const xs = saves.includes("x") ? xd : null;
+  const ys = saves.includes("y") ? out : null;
   return withGrad(new Tensor(out, x.shape), op, [x], (g) => {
     const gx = new Float32Array(g.length);
-    for (let i = 0; i < g.length; i++) gx[i] = g[i]! * df(xd[i]!, out[i]!);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i]! * df(xs ? xs[i]! : 0, ys ? ys[i]! : 0);
     return [gx];
   });
 }
 
-export const exp = (x: Tensor): Tensor => unary("exp", x, Math.exp, (_v, y) => y);
-export const log = (x: Tensor): Tensor => unary("log", x, Math.log, (v) => 1 / v);
-export const sqrt = (x: Tensor): Tensor => unary("sqrt", x, Math.sqrt, (_v, y) => 0.5 / y);
+export const exp = (x: Tensor): Tensor => unary("exp", x, "y", Math.exp, (_v, y) => y);
+export const log = (x: Tensor): Tensor => unary("log", x, "x", Math.log, (v) => 1 / v);
+export const sqrt = (x: Tensor): Tensor => unary("sqrt", x, "y", Math.sqrt, (_v, y) => 0.5 / y);
 export const rsqrt = (x: Tensor): Tensor =>
   unary(
     "rsqrt",
     x,
+    "xy",
     (v) => 1 / Math.sqrt(v),
     (v, y) => (-0.5 * y) / v,
   );
@@ -126,6 +146,7 @@ export const neg = (x: Tensor): Tensor =>
   unary(
     "neg",
     x,
+    "none",
     (v) => -v,
     () => -1,
   );
@@ -133,6 +154,7 @@ export const scale = (x: Tensor, s: number): Tensor =>
   unary(
     "scale",
     x,
+    "none",
     (v) => v * s,
     () => s,
   );
@@ -140,6 +162,7 @@ export const addScalar = (x: Tensor, s: number): Tensor =>
   unary(
     "addScalar",
     x,
+    "none",
     (v) => v + s,
     () => 1,
   );
@@ -147,6 +170,7 @@ export const square = (x: Tensor): Tensor =>
   unary(
     "square",
     x,
+    "x",
     (v) => v * v,
     (v) => 2 * v,
   );
@@ -154,8 +178,9 @@ export const relu = (x: Tensor): Tensor =>
   unary(
     "relu",
     x,
+    "y",
     (v) => (v > 0 ? v : 0),
-    (v) => (v > 0 ? 1 : 0),
+    (_v, y) => (y > 0 ? 1 : 0),
   );
 
 /** Raises tensor.wrong_dtype-like errors for plain JS misuse: a non-finite scalar argument. */

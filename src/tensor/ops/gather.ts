@@ -69,8 +69,9 @@ export function scatterAdd(base: Tensor, ids: Int32Array, src: Tensor): Tensor {
   const out = scatterAddRows(src.data, ids, rows, dim);
   const bd = base.data;
   for (let i = 0; i < out.length; i++) out[i]! += bd[i]!;
+  const srcSize = src.size;
   return withGrad(new Tensor(out, base.shape), "scatterAdd", [base, src], (g) => {
-    const gs = new Float32Array(src.size);
+    const gs = new Float32Array(srcSize);
     for (let i = 0; i < ids.length; i++) gs.set(g.subarray(ids[i]! * dim, (ids[i]! + 1) * dim), i * dim);
     return [g, gs];
   });

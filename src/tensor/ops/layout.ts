@@ -91,8 +91,9 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
     out.set(xd.subarray((o * len + start) * inner, (o * len + end) * inner), o * width * inner);
   }
   const outShape = x.shape.map((d, i) => (i === a ? width : d));
+  const size = x.size;
   return withGrad(new Tensor(out, outShape), "slice", [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = new Float32Array(size);
     for (let o = 0; o < outer; o++)
       gx.set(g.subarray(o * width * inner, (o + 1) * width * inner), (o * len + start) * inner);
     return [gx];
@@ -127,11 +128,12 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     offset += len;
   });
   const outShape = first.shape.map((d, i) => (i === a ? total : d));
+  const sizes = xs.map((t) => t.size);
   return withGrad(new Tensor(out, outShape), "concat", [...xs], (g) => {
     let off = 0;
-    return xs.map((t, k) => {
+    return xs.map((_t, k) => {
       const len = lens[k]!;
-      const gx = new Float32Array(t.size);
+      const gx = new Float32Array(sizes[k]!);
       for (let o = 0; o < outer; o++)
         gx.set(g.subarray((o * total + off) * inner, (o * total + off + len) * inner), o * len * inner);
       off += len;

@@ -45,9 +45,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const batch = numel(lead);
   const dims: MatmulDims = { batch, m, k, n, transA, transB, bBatched: bBatched || batch === 1 };
   const out = mm(a.data, b.data, dims);
+  const aForB = b.requiresGrad ? a.data : null; // dB needs A
+  const bForA = a.requiresGrad ? b.data : null; // dA needs B
   return withGrad(new Tensor(out, [...lead, m, n]), "matmul", [a, b], (g) => [
-    a.requiresGrad ? gradA(g, b.data, dims) : null,
-    b.requiresGrad ? gradB(g, a.data, dims) : null,
+    bForA ? gradA(g, bForA, dims) : null,
+    aForB ? gradB(g, aForB, dims) : null,
   ]);
 }
 

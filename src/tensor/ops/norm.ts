@@ -31,8 +31,9 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-5): Tensor {
     inv[r] = ir;
     for (let j = 0; j < d; j++) y[r * d + j] = xd[r * d + j]! * ir * w[j]!;
   }
+  const size = x.size;
   return withGrad(new Tensor(y, x.shape), "rmsNorm", [x, weight], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = new Float32Array(size);
     const gw = new Float32Array(d);
     for (let r = 0; r < rows; r++) {
       const ir = inv[r]!;
@@ -77,8 +78,9 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
     }
   }
   const inputs = bias ? [x, weight, bias] : [x, weight];
+  const [size, hasBias] = [x.size, bias !== null];
   return withGrad(new Tensor(y, x.shape), "layerNorm", inputs, (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = new Float32Array(size);
     const gw = new Float32Array(d);
     const gb = new Float32Array(d);
     for (let r = 0; r < rows; r++) {
@@ -98,6 +100,6 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
         gx[r * d + j] = inv[r]! * (g[r * d + j]! * w[j]! - mean1 - xhat[r * d + j]! * mean2);
       }
     }
-    return bias ? [gx, gw, gb] : [gx, gw];
+    return hasBias ? [gx, gw, gb] : [gx, gw];
   });
 }

@@ -39,8 +39,9 @@ export function sum(x: Tensor, options: ReduceOptions = {}): Tensor {
       for (let i = 0; i < inner; i++) out[o * inner + i]! += xd[base + i]!;
     }
   }
+  const size = x.size;
   return withGrad(new Tensor(out, outShape), "sum", [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = new Float32Array(size);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < len; j++) gx.set(g.subarray(o * inner, (o + 1) * inner), (o * len + j) * inner);
     }
@@ -73,8 +74,9 @@ export function max(x: Tensor, options: ReduceOptions = {}): Tensor {
       }
     }
   }
+  const size = x.size;
   return withGrad(new Tensor(out, outShape), "max", [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = new Float32Array(size);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) gx[(o * len + arg[o * inner + i]!) * inner + i] = g[o * inner + i]!;
     }

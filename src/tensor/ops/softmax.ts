@@ -32,10 +32,11 @@ export function softmax(x: Tensor, axis = -1): Tensor {
     const inv = 1 / sum;
     for (let j = 0; j < len; j++) y[base + j * stride]! *= inv;
   });
+  const [xShape, xShapeSize] = [x.shape, x.size];
   return withGrad(new Tensor(y, x.shape), "softmax", [x], (g) => {
     // dx = y ⊙ (g − Σ g·y)
-    const gx = new Float32Array(x.size);
-    forEachLine(x.shape, a, (base, stride, len) => {
+    const gx = new Float32Array(xShapeSize);
+    forEachLine(xShape, a, (base, stride, len) => {
       let dot = 0;
       for (let j = 0; j < len; j++) dot += g[base + j * stride]! * y[base + j * stride]!;
       for (let j = 0; j < len; j++) gx[base + j * stride] = y[base + j * stride]! * (g[base + j * stride]! - dot);
@@ -56,10 +57,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
     const lse = max + Math.log(sum);
     for (let j = 0; j < len; j++) y[base + j * stride] = xd[base + j * stride]! - lse;
   });
+  const [xShape, xShapeSize] = [x.shape, x.size];
   return withGrad(new Tensor(y, x.shape), "logSoftmax", [x], (g) => {
     // dx = g − softmax · Σ g
-    const gx = new Float32Array(x.size);
-    forEachLine(x.shape, a, (base, stride, len) => {
+    const gx = new Float32Array(xShapeSize);
+    forEachLine(xShape, a, (base, stride, len) => {
       let total = 0;
       for (let j = 0; j < len; j++) total += g[base + j * stride]!;
       for (let j = 0; j < len; j++)
@@ -118,9 +120,10 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, options: Cross
     count++;
   }
   const div = options.reduction === "sum" ? 1 : Math.max(count, 1);
+  const size = logits.size; // the logits array itself is kept: softmax is recomputed from it
   return withGrad(Tensor.scalar(loss / div), "crossEntropy", [logits], (g) => {
     // d loss / d logit = (softmax − onehot) · g / div on rows not ignored
-    const gx = new Float32Array(logits.size);
+    const gx = new Float32Array(size);
     const s = g[0]! / div;
     for (let r = 0; r < rows; r++) {
       const t = targets[r]!;
