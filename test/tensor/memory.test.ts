@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { Tensor } from "../../src/tensor/tensor.js";
+import type { Tensor } from "../../src/tensor/tensor.js";
 import { add, mul } from "../../src/tensor/ops/elementwise.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { sum } from "../../src/tensor/ops/reduce.js";
