@@ -2,7 +2,10 @@
 // script defines them (lowercase, no punctuation, no articles), ROUGE-L F1 (longest common
 // subsequence of lowercase alphanumeric tokens), and cosine similarity of answer embeddings.
 // Every metric takes the best over several references. Leaves out BLEU and METEOR.
+import { cosine } from "../rag/multi/mmr.js";
 import type { Embedder } from "../rag/types.js";
+
+export { cosine };
 
 /** SQuAD normalisation: lowercase, drop punctuation and the articles a/an/the, collapse spaces. */
 export function normalizeAnswer(s: string): string {
@@ -80,18 +83,6 @@ export function lcsLength(a: string[], b: string[]): number {
     prev = row;
   }
   return prev[b.length]!;
-}
-
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
 }
 
 /** Best cosine similarity of each prediction's embedding to its references' embeddings. */

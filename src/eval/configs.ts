@@ -1,9 +1,13 @@
 // Retriever configurations by name, for evaluations that compare them: a base retriever
-// (`bm25`, `dense`, `hybrid`, `hybrid-weighted`) followed by techniques joined with `+`, applied
-// left to right, e.g. `bm25+rm3`, `hybrid+rerank`, `dense+mmr`. Leaves out per-technique options
+// (`bm25`, `dense`, `hybrid`, `hybrid-weighted`, `hyde`) followed by techniques joined with `+`,
+// applied left to right, e.g. `bm25+rm3`, `hybrid+rerank`, `dense+mmr`, `bm25+multiquery`. Leaves out per-technique options
 // beyond their defaults (the library classes take them).
 import { InfuseError } from "../core/errors.js";
+import { CompressingRetriever, EmbeddingCompressor, LlmExtractor } from "../rag/compress/compress.js";
+import { AnswerAsQueryRetriever, HydeRetriever, MultiQueryRetriever } from "../rag/expand/llm-query.js";
 import { Rm3Retriever } from "../rag/expand/rm3.js";
+import { MmrRetriever } from "../rag/multi/mmr.js";
+import { ExpandingRetriever } from "../rag/multi/window.js";
 import { RerankingRetriever, type Reranker } from "../rag/rerank/reranker.js";
 import type { TermStatistics } from "../rag/expand/term-stats.js";
 import { createRetriever } from "../rag/retrieve/index.js";
@@ -24,11 +28,20 @@ export interface ConfigContext {
 
 type Technique = (inner: Retriever, ctx: ConfigContext, spec: string) => Retriever;
 
-const BASES = ["bm25", "dense", "hybrid", "hybrid-weighted"] as const;
+const BASES = ["bm25", "dense", "hybrid", "hybrid-weighted", "hyde"] as const;
 
 const TECHNIQUES: Record<string, Technique> = {
   rm3: (inner, ctx) => new Rm3Retriever(inner, ctx.termStats ? { stats: ctx.termStats() } : {}),
   rerank: (inner, ctx, spec) => new RerankingRetriever(inner, need(ctx.reranker, "rerank", spec, "--reranker MODEL")),
+  mmr: (inner, ctx, spec) => new MmrRetriever(inner, need(ctx.embedder, "mmr", spec, "an embedder")),
+  multiquery: (inner, ctx, spec) => new MultiQueryRetriever(inner, need(ctx.llm, "multiquery", spec, "--llm SPEC")),
+  aaq: (inner, ctx, spec) => new AnswerAsQueryRetriever(inner, need(ctx.llm, "aaq", spec, "--llm SPEC")),
+  compress: (inner, ctx, spec) =>
+    new CompressingRetriever(inner, new EmbeddingCompressor(need(ctx.embedder, "compress", spec, "an embedder"))),
+  "compress-llm": (inner, ctx, spec) =>
+    new CompressingRetriever(inner, new LlmExtractor(need(ctx.llm, "compress-llm", spec, "--llm SPEC"))),
+  window1: (inner, ctx) => new ExpandingRetriever(inner, ctx.store, { mode: "window", size: 1 }),
+  parent: (inner, ctx) => new ExpandingRetriever(inner, ctx.store, { mode: "parent" }),
 };
 
 function need<T>(value: T | undefined, technique: string, spec: string, flag: string): T {
@@ -59,9 +72,15 @@ export function buildRetriever(spec: string, ctx: ConfigContext): Retriever {
     });
   }
   let retriever =
-    base === "hybrid-weighted"
-      ? createRetriever("hybrid", ctx.store, ctx.embedder, { fusion: "weighted" })
-      : createRetriever(base as "bm25" | "dense" | "hybrid", ctx.store, ctx.embedder);
+    base === "hyde"
+      ? new HydeRetriever(
+          ctx.store,
+          need(ctx.embedder, "hyde", spec, "an embedder"),
+          need(ctx.llm, "hyde", spec, "--llm SPEC"),
+        )
+      : base === "hybrid-weighted"
+        ? createRetriever("hybrid", ctx.store, ctx.embedder, { fusion: "weighted" })
+        : createRetriever(base as "bm25" | "dense" | "hybrid", ctx.store, ctx.embedder);
   for (const step of steps) {
     const technique = TECHNIQUES[step];
     if (!technique)

@@ -34,7 +34,7 @@ function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
     .option("--split <name>", "qrels split", "test")
     .option(
       "--retriever <configs...>",
-      "configurations: bm25|dense|hybrid|hybrid-weighted, then +technique (rm3, rerank, mmr, multiquery, hyde)",
+      "configurations: bm25|dense|hybrid|hybrid-weighted|hyde, then +technique (rm3, rerank, mmr, multiquery, aaq, compress, compress-llm, window1, parent)",
       ["bm25"],
     )
     .option("--embedder <spec>", 'embedding model for the corpus (default "hash", model-free)')
