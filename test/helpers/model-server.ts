@@ -25,7 +25,7 @@ export interface ModelServer {
   url: string;
   requests: RecordedRequest[];
   /** The next request is answered with this status and JSON body instead of a model. */
-  failNext(status: number, body: unknown): void;
+  failNext(status: number, body: unknown, headers?: Record<string, string>): void;
   /** The next streamed answer breaks off (socket destroyed) after this many pieces. */
   dropNextStreamAfter(pieces: number): void;
   /** Requests whose client went away before the answer was complete (aborted streams). */
@@ -34,13 +34,13 @@ export interface ModelServer {
 }
 
 export async function startModelServer(options: ModelServerOptions): Promise<ModelServer> {
-  const failures: { status: number; body: unknown }[] = [];
+  const failures: { status: number; body: unknown; headers?: Record<string, string> | undefined }[] = [];
   let dropAfter: number | undefined;
   const state: ModelServer = {
     url: "",
     requests: [],
     closedEarly: 0,
-    failNext: (status, body) => failures.push({ status, body }),
+    failNext: (status, body, headers) => failures.push({ status, body, headers }),
     dropNextStreamAfter: (pieces) => (dropAfter = pieces),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -56,7 +56,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     const path = (req.url ?? "/").split("?")[0]!;
     state.requests.push({ path, headers: req.headers, body });
     const failure = failures.shift();
-    if (failure) return sendJson(res, failure.status, failure.body);
+    if (failure) return sendJson(res, failure.status, failure.body, failure.headers);
     const openai = path.startsWith("/v1/");
     if (openai && options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
       return sendJson(res, 401, { error: { message: "Incorrect API key provided", type: "invalid_request_error" } });
@@ -187,8 +187,8 @@ function num<K extends string>(key: K, value: unknown): Partial<Record<K, number
   return typeof value === "number" ? ({ [key]: value } as Partial<Record<K, number>>) : {};
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify(body));
 }
 

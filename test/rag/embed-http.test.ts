@@ -107,6 +107,30 @@ describe("HTTP embedders against a model server running the tiny ONNX encoder", 
     expect(missing.id).toContain('passage="search_document: "');
   });
 
+  it("retries rate limits and overloaded servers, then reports the last failure", async () => {
+    const openai = await createEmbedder("openai:tiny", { config, env });
+    const first = server.requests.length;
+    server.failNext(429, { error: { message: "Rate limit reached" } }, { "retry-after": "0" });
+    server.failNext(503, { error: { message: "loading model" } }, { "retry-after": "0" });
+    const [v] = await openai.embedPassages(["cats"]);
+    expectSameVectors([v!], await local.embedPassages(["cats"]));
+    expect(server.requests.length - first).toBe(3);
+
+    for (let i = 0; i < 4; i++)
+      server.failNext(429, { error: { message: "Rate limit reached" } }, { "retry-after": "0" });
+    const e = await failure(() => openai.embedPassages(["cats"]));
+    expect(e).toMatchObject({ code: "embed.http_error", kind: "network" });
+    expect(e.message).toContain("HTTP 429: Rate limit reached");
+    expect(e.hint).toContain("rate-limiting");
+
+    server.failNext(429, { error: { message: "Rate limit reached" } }, { "retry-after": "30" });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    await expect(openai.embedPassages(["cats"], { signal: controller.signal })).rejects.toMatchObject({
+      kind: "cancelled",
+    });
+  });
+
   it("an unreachable server is a network error naming the URL; an aborted signal cancels", async () => {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { presetFor } from "../../src/rag/embed/presets.js";
 import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "../../src/rag/llm/endpoints.js";
+import { retryDelayMs } from "../../src/rag/llm/http.js";
 import { createChatModel } from "../../src/rag/llm/index.js";
 import { fixture } from "../helpers/fixtures.js";
 import { offlineConfig } from "../helpers/rag-config.js";
@@ -60,5 +61,15 @@ describe("endpoints and specs", () => {
       kind: "usage",
       hint: expect.stringContaining("openai:MODEL"),
     });
+  });
+});
+
+describe("retry pauses", () => {
+  it("follow Retry-After in seconds or as a date, capped at a minute; else double from 0.5 s", () => {
+    expect(retryDelayMs("2", 0)).toBe(2000);
+    expect(retryDelayMs("3600", 0)).toBe(60_000);
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryDelayMs("Thu, 01 Jan 2026 00:00:05 GMT", 0, now)).toBe(5000);
+    expect([0, 1, 2, 10].map((a) => retryDelayMs(null, a))).toEqual([500, 1000, 2000, 8000]);
   });
 });

@@ -1,6 +1,6 @@
 // The HTTP plumbing shared by the OpenAI-compatible and Ollama clients (chat and embeddings):
 // POST JSON with errors that name the URL, and line readers for SSE and NDJSON bodies.
-// It leaves out retries and rate-limit back-off; callers see the first failure.
+// Rate limits and overloaded servers (429/502/503/504) are retried; other failures are not.
 import { cancelledError, InfuseError } from "../../core/errors.js";
 
 export interface PostJsonOptions {
@@ -16,13 +16,31 @@ export interface PostJsonOptions {
   authHint: string;
   /** The fix to suggest on 404 (usually: the model name). */
   notFoundHint?: string;
+  /** Retries after 429/502/503/504; default 3. */
+  retries?: number;
 }
 
-/** POSTs `body` as JSON; returns the response when it is 2xx, else throws an InfuseError. */
+/** Statuses that mean "not now": rate limits and overloaded or restarting servers. */
+const RETRY_STATUS = new Set([429, 502, 503, 504]);
+
+/**
+ * POSTs `body` as JSON; returns the response when it is 2xx, else throws an InfuseError.
+ * 429/502/503/504 are retried (`retries` times, default 3) after Retry-After or a doubling pause.
+ */
 export async function postJson(url: string, body: unknown, options: PostJsonOptions): Promise<Response> {
-  let response: Response;
+  const retries = options.retries ?? 3;
+  for (let attempt = 0; ; attempt++) {
+    const response = await send(url, body, options);
+    if (response.ok) return response;
+    if (attempt >= retries || !RETRY_STATUS.has(response.status)) throw await httpFailure(url, response, options);
+    await response.body?.cancel();
+    await sleep(retryDelayMs(response.headers.get("retry-after"), attempt), options.signal, `${options.what} retry`);
+  }
+}
+
+async function send(url: string, body: unknown, options: PostJsonOptions): Promise<Response> {
   try {
-    response = await fetch(url, {
+    return await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json", ...options.headers },
       body: JSON.stringify(body),
@@ -38,7 +56,9 @@ export async function postJson(url: string, body: unknown, options: PostJsonOpti
       details: { url },
     });
   }
-  if (response.ok) return response;
+}
+
+async function httpFailure(url: string, response: Response, options: PostJsonOptions): Promise<InfuseError> {
   const text = await response.text().catch(() => "");
   const serverMessage = errorMessageFrom(text);
   const status = response.status;
@@ -47,14 +67,41 @@ export async function postJson(url: string, body: unknown, options: PostJsonOpti
     ? options.authHint
     : status === 404 && options.notFoundHint
       ? options.notFoundHint
-      : status >= 500
-        ? `the server at ${new URL(url).origin} failed; check its logs, then retry`
-        : "check the request settings (model name, parameters) against what the server supports";
-  throw new InfuseError(
+      : status === 429
+        ? "the server is rate-limiting this key; wait and retry, or send smaller batches (batchSize)"
+        : status >= 500
+          ? `the server at ${new URL(url).origin} failed; check its logs, then retry`
+          : "check the request settings (model name, parameters) against what the server supports";
+  return new InfuseError(
     auth ? `${options.area}.unauthorized` : `${options.area}.http_error`,
     `${options.what} at ${url} answered HTTP ${status}${serverMessage ? `: ${serverMessage}` : ""}`,
     { kind: "network", hint, details: { url, status, body: text.slice(0, 2000) } },
   );
+}
+
+/** Retry-After (seconds or an HTTP date), capped at a minute; else 0.5 s, 1 s, 2 s, … */
+export function retryDelayMs(retryAfter: string | null, attempt: number, now = Date.now()): number {
+  if (retryAfter !== null && retryAfter.trim() !== "") {
+    const seconds = Number(retryAfter);
+    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - now;
+    if (Number.isFinite(ms)) return Math.min(Math.max(ms, 0), 60_000);
+  }
+  return Math.min(500 * 2 ** attempt, 8_000);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelledError(what, signal.reason));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(cancelledError(what, signal?.reason));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** The error text of an OpenAI (`{error:{message}}`) or Ollama (`{error:"..."}`) error body. */
