@@ -4,28 +4,32 @@ import { Tensor, withGrad } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, numel, reduceToShape, sameShape, shapeStr } from "../shape.js";
 import { InfuseError } from "../../core/errors.js";
 
-type BinaryFn = (x: number, y: number) => number;
+type BinaryOp = "add" | "sub" | "mul" | "div";
+const BINARY: Record<BinaryOp, (x: number, y: number) => number> = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+};
 
-/** out[i] = f(a[ia], b[ib]) over the broadcast shape; fast paths for equal shapes and a trailing-row b. */
-function broadcastApply(op: string, a: Tensor, b: Tensor, f: BinaryFn): { out: Float32Array; shape: number[] } {
+/**
+ * out = a ∘ b over the broadcast shape. When b is a scalar or repeats along a's leading dims
+ * (equal shapes, (…, C) ∘ (C)), monomorphic loops run per op; other layouts walk strides.
+ */
+function broadcastApply(op: BinaryOp, a: Tensor, b: Tensor): { out: Float32Array; shape: number[] } {
   const shape = broadcastShapes(op, a.shape, b.shape);
   const ad = a.data;
   const bd = b.data;
   const out = new Float32Array(numel(shape));
-  if (sameShape(a.shape, b.shape)) {
-    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i]!);
-    return { out, shape };
-  }
   if (sameShape(a.shape, shape) && bd.length === 1) {
-    const y = bd[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, y);
+    scalarLoop(op, ad, bd[0]!, out);
     return { out, shape };
   }
   if (sameShape(a.shape, shape) && out.length % bd.length === 0 && isTrailing(b.shape, shape)) {
-    const n = bd.length; // b repeats along the leading dims: (…, C) + (C)
-    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i % n]!);
+    for (let base = 0; base < out.length; base += bd.length) rowLoop(op, ad, bd, out, base);
     return { out, shape };
   }
+  const f = BINARY[op];
   const sa = broadcastStrides(a.shape, shape);
   const sb = broadcastStrides(b.shape, shape);
   const rank = shape.length;
@@ -47,6 +51,42 @@ function broadcastApply(op: string, a: Tensor, b: Tensor, f: BinaryFn): { out: F
   return { out, shape };
 }
 
+/** out[base + j] = a[base + j] ∘ b[j] for one repetition of b. */
+function rowLoop(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array, base: number): void {
+  const n = b.length;
+  switch (op) {
+    case "add":
+      for (let j = 0; j < n; j++) out[base + j] = a[base + j]! + b[j]!;
+      break;
+    case "sub":
+      for (let j = 0; j < n; j++) out[base + j] = a[base + j]! - b[j]!;
+      break;
+    case "mul":
+      for (let j = 0; j < n; j++) out[base + j] = a[base + j]! * b[j]!;
+      break;
+    case "div":
+      for (let j = 0; j < n; j++) out[base + j] = a[base + j]! / b[j]!;
+      break;
+  }
+}
+
+function scalarLoop(op: BinaryOp, a: Float32Array, y: number, out: Float32Array): void {
+  switch (op) {
+    case "add":
+      for (let i = 0; i < a.length; i++) out[i] = a[i]! + y;
+      break;
+    case "sub":
+      for (let i = 0; i < a.length; i++) out[i] = a[i]! - y;
+      break;
+    case "mul":
+      for (let i = 0; i < a.length; i++) out[i] = a[i]! * y;
+      break;
+    case "div":
+      for (let i = 0; i < a.length; i++) out[i] = a[i]! / y;
+      break;
+  }
+}
+
 /** True when `small` equals the trailing dims of `big` after dropping leading 1s. */
 function isTrailing(small: readonly number[], big: readonly number[]): boolean {
   const s = small.slice(small.findIndex((d) => d !== 1));
@@ -54,14 +94,16 @@ function isTrailing(small: readonly number[], big: readonly number[]): boolean {
   return s.every((d, i) => d === big[big.length - s.length + i]);
 }
 
+/** t's values broadcast to `shape` (t + zeros). */
 function expand(t: Tensor, shape: number[]): Float32Array {
-  return broadcastApply("expand", t, Tensor.zeros(shape), (x) => x).out;
+  if (sameShape(t.shape, shape)) return t.data;
+  return broadcastApply("add", Tensor.zeros(shape), t).out;
 }
 
 // Backward closures capture only what the rule needs (shapes, or the other operand), never the
 // input tensors themselves, so activations not needed for gradients can be collected.
 export function add(a: Tensor, b: Tensor): Tensor {
-  const { out, shape } = broadcastApply("add", a, b, (x, y) => x + y);
+  const { out, shape } = broadcastApply("add", a, b);
   const [as, bs] = [a.shape, b.shape];
   return withGrad(new Tensor(out, shape), "add", [a, b], (g) => [
     reduceToShape(g, shape, as),
@@ -70,7 +112,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
-  const { out, shape } = broadcastApply("sub", a, b, (x, y) => x - y);
+  const { out, shape } = broadcastApply("sub", a, b);
   const [as, bs, needB] = [a.shape, b.shape, b.requiresGrad];
   return withGrad(new Tensor(out, shape), "sub", [a, b], (g) => {
     const gb = needB
@@ -85,7 +127,7 @@ export function sub(a: Tensor, b: Tensor): Tensor {
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
-  const { out, shape } = broadcastApply("mul", a, b, (x, y) => x * y);
+  const { out, shape } = broadcastApply("mul", a, b);
   const [as, bs] = [a.shape, b.shape];
   const keepA = b.requiresGrad ? a : null; // d/db needs a
   const keepB = a.requiresGrad ? b : null; // d/da needs b
@@ -97,7 +139,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 }
 
 export function div(a: Tensor, b: Tensor): Tensor {
-  const { out, shape } = broadcastApply("div", a, b, (x, y) => x / y);
+  const { out, shape } = broadcastApply("div", a, b);
   const [as, bs, needA] = [a.shape, b.shape, a.requiresGrad];
   const quotient = b.requiresGrad ? out : null; // d(a/b)/db = −out / b
   return withGrad(new Tensor(out, shape), "div", [a, b], (g) => {
