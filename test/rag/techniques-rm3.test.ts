@@ -1,20 +1,21 @@
 // RM3 on hand-made feedback whose relevance model is worked out by hand (Anserini's estimate:
 // per-document tf pruned to fbTerms, L1-normalised, weighted by score, summed, pruned, mixed).
+import { mkdtemp } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
+import { ingestRecords } from "../../src/rag/pipeline/ingest.js";
+import { createRetriever } from "../../src/rag/retrieve/index.js";
+import { openCollection } from "../../src/rag/store/index.js";
 import { englishAnalyzer } from "../../src/rag/expand/analyzer.js";
-import { Rm3Retriever, repeatedQuery } from "../../src/rag/expand/rm3.js";
+import { rm3Expand, Rm3Retriever, repeatedQuery } from "../../src/rag/expand/rm3.js";
 import { buildTermStatistics } from "../../src/rag/expand/term-stats.js";
-import type { Hit, Retriever } from "../../src/rag/types.js";
+import type { Hit } from "../../src/rag/types.js";
 
 function hit(id: string, text: string, score: number): Hit {
   return { chunk: { id, text, source: id, start: 0, end: text.length, metadata: {} }, score, retriever: "bm25" };
 }
-
-// Never called by expand(); RM3 only needs a base retriever for retrieve().
-const unused: Retriever = {
-  name: "bm25",
-  retrieve: () => Promise.reject(new Error("not used")),
-};
 
 const feedback = [hit("a", "tumor cells tumor growth", 2), hit("b", "tumor signaling", 1)];
 
@@ -27,10 +28,9 @@ describe("englishAnalyzer", () => {
   });
 });
 
-describe("Rm3Retriever.expand", () => {
+describe("rm3Expand", () => {
   it("mixes the query with the relevance model of the feedback documents", () => {
-    const rm3 = new Rm3Retriever(unused, { fbDocs: 2, fbTerms: 2, originalQueryWeight: 0.5 });
-    const terms = rm3.expand("cell growth", feedback);
+    const terms = rm3Expand("cell growth", feedback, { fbDocs: 2, fbTerms: 2, originalQueryWeight: 0.5 });
     // doc a → {tumor: 2, cell: 1} (growth pruned, tie broken by term), norm 3, score 2
     // doc b → {tumor: 1, signal: 1}, norm 2, score 1
     // model: tumor 4/3 + 1/2 = 11/6, cell 2/3, signal 1/2 → keep tumor, cell → 11/15, 4/15
@@ -48,8 +48,7 @@ describe("Rm3Retriever.expand", () => {
     const stats = buildTermStatistics(corpus, englishAnalyzer());
     expect(stats.numDocs).toBe(10);
     expect(stats.docFreq("tumor")).toBe(2);
-    const rm3 = new Rm3Retriever(unused, { fbDocs: 2, fbTerms: 2, stats });
-    const terms = rm3.expand("cell growth", feedback);
+    const terms = rm3Expand("cell growth", feedback, { fbDocs: 2, fbTerms: 2, stats });
     // doc a → {cell: 1, growth: 1}, doc b → {signal: 1}; model keeps cell, growth at 1/2 each
     expect(terms).toEqual([
       { term: "cell", text: "cell", weight: 0.5 },
@@ -58,8 +57,7 @@ describe("Rm3Retriever.expand", () => {
   });
 
   it("sends the most frequent surface form of a stem", () => {
-    const rm3 = new Rm3Retriever(unused, { fbDocs: 1, fbTerms: 1 });
-    const terms = rm3.expand("x", [hit("a", "studies studies study", 1)]);
+    const terms = rm3Expand("x", [hit("a", "studies studies study", 1)], { fbDocs: 1, fbTerms: 1 });
     expect(terms.find((t) => t.term === "studi")!.text).toBe("studies");
   });
 });
@@ -77,5 +75,33 @@ describe("repeatedQuery", () => {
     expect(q.split(" ").filter((w) => w === "alpha")).toHaveLength(6);
     expect(q.split(" ").filter((w) => w === "beta")).toHaveLength(4);
     expect(q.split(" ").filter((w) => w === "gamma")).toHaveLength(1);
+  });
+});
+
+describe("Rm3Retriever.retrieve on a real BM25 index", () => {
+  it("finds a relevant document that shares no word with the query through feedback terms", async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "infuse-rm3-"));
+    const docs = [
+      { id: "d1", text: "aspirin reduces fever and headache pain" },
+      { id: "d2", text: "aspirin is acetylsalicylic acid, dosage for fever" },
+      { id: "d3", text: "acetylsalicylic acid inhibits platelet aggregation" },
+      { id: "d4", text: "the weather in spring is mild and sunny" },
+      { id: "d5", text: "trains leave the station every hour" },
+    ];
+    await ingestRecords("rm3", docs, { dataDir, embedder: new HashingEmbedder(), splitter: { kind: "none" } });
+    const store = await openCollection(dataDir, "rm3");
+    try {
+      const bm25 = createRetriever("bm25", store, undefined);
+      const ids = (hits: { chunk: { metadata: Record<string, unknown> } }[]) =>
+        hits.map((h) => h.chunk.metadata["doc_id"]);
+      expect(ids(await bm25.retrieve("aspirin fever", { topK: 5 }))).not.toContain("d3");
+      const rm3 = new Rm3Retriever(bm25, { fbDocs: 2, fbTerms: 10 });
+      const hits = await rm3.retrieve("aspirin fever", { topK: 5 });
+      expect(ids(hits).slice(0, 2).sort()).toEqual(["d1", "d2"]);
+      expect(ids(hits)).toContain("d3");
+      expect(hits[0]!.retriever).toBe("bm25+rm3");
+    } finally {
+      store.close();
+    }
   });
 });

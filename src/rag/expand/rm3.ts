@@ -39,71 +39,73 @@ function hasWeighted(r: Retriever): r is WeightedQueryRetriever {
 
 export class Rm3Retriever implements Retriever {
   readonly name: string;
-  readonly #base: Retriever;
-  readonly #fbDocs: number;
-  readonly #fbTerms: number;
-  readonly #alpha: number;
-  readonly #analyzer: Analyzer;
-  readonly #options: Rm3Options;
 
-  constructor(base: Retriever, options: Rm3Options = {}) {
-    this.#base = base;
-    this.#fbDocs = options.fbDocs ?? 10;
-    this.#fbTerms = options.fbTerms ?? 10;
-    this.#alpha = options.originalQueryWeight ?? 0.5;
-    this.#analyzer = options.analyzer ?? englishAnalyzer();
-    this.#options = options;
+  constructor(
+    private readonly base: Retriever,
+    private readonly options: Rm3Options = {},
+  ) {
     this.name = `${base.name}+rm3`;
   }
 
   async retrieve(query: string, options: RetrieveOptions): Promise<Hit[]> {
-    const first = await this.#base.retrieve(query, { ...options, topK: Math.max(this.#fbDocs, 1) });
-    const terms = this.expand(query, first);
-    if (terms.length === 0) return this.#base.retrieve(query, options);
-    const hits = hasWeighted(this.#base)
-      ? await this.#base.retrieveWeighted(terms, options)
-      : await this.#base.retrieve(repeatedQuery(terms, this.#options.repeatBudget ?? 100), options);
+    const first = await this.base.retrieve(query, { ...options, topK: Math.max(this.options.fbDocs ?? 10, 1) });
+    const terms = rm3Expand(query, first, this.options);
+    if (terms.length === 0) return this.base.retrieve(query, options);
+    const hits = hasWeighted(this.base)
+      ? await this.base.retrieveWeighted(terms, options)
+      : await this.base.retrieve(repeatedQuery(terms, this.options.repeatBudget ?? 100), options);
     return hits.map((h) => ({ ...h, retriever: this.name }));
   }
+}
 
-  /** The expanded query: original terms and feedback terms, weights summing to 1, heaviest first. */
-  expand(query: string, feedback: Hit[]): WeightedTerm[] {
-    const surfaces = new Map<string, Map<string, number>>();
-    const queryVector = this.#vector(query, surfaces, false);
-    const model = new Map<string, number>();
-    for (const hit of feedback.slice(0, this.#fbDocs)) {
-      const doc = prune(this.#vector(hit.chunk.text, surfaces, true), this.#fbTerms);
-      const norm = sum(doc.values());
-      if (norm <= 0) continue;
-      for (const [term, tf] of doc) model.set(term, (model.get(term) ?? 0) + (tf / norm) * hit.score);
-    }
-    const relevance = normalize(prune(model, this.#fbTerms));
-    const mixed = new Map<string, number>();
-    for (const [t, w] of normalize(queryVector)) mixed.set(t, this.#alpha * w);
-    for (const [t, w] of relevance) mixed.set(t, (mixed.get(t) ?? 0) + (1 - this.#alpha) * w);
-    return [...mixed]
-      .filter(([, w]) => w > 0)
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .map(([term, weight]) => ({ term, text: commonest(surfaces.get(term)) ?? term, weight }));
+/** The expanded query: original terms and feedback terms, weights summing to 1, heaviest first. */
+export function rm3Expand(query: string, feedback: Hit[], options: Rm3Options = {}): WeightedTerm[] {
+  const fbTerms = options.fbTerms ?? 10;
+  const alpha = options.originalQueryWeight ?? 0.5;
+  const analyzer = options.analyzer ?? englishAnalyzer();
+  const surfaces = new Map<string, Map<string, number>>();
+  const queryVector = termVector(query, analyzer, surfaces, undefined);
+  const model = new Map<string, number>();
+  for (const hit of feedback.slice(0, options.fbDocs ?? 10)) {
+    const doc = prune(termVector(hit.chunk.text, analyzer, surfaces, options), fbTerms);
+    const norm = sum(doc.values());
+    if (norm <= 0) continue;
+    for (const [term, tf] of doc) model.set(term, (model.get(term) ?? 0) + (tf / norm) * hit.score);
   }
+  const relevance = normalize(prune(model, fbTerms));
+  const mixed = new Map<string, number>();
+  for (const [t, w] of normalize(queryVector)) mixed.set(t, alpha * w);
+  for (const [t, w] of relevance) mixed.set(t, (mixed.get(t) ?? 0) + (1 - alpha) * w);
+  return [...mixed]
+    .filter(([, w]) => w > 0)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([term, weight]) => ({ term, text: commonest(surfaces.get(term)) ?? term, weight }));
+}
 
-  /** Term frequencies of a text; feedback terms pass Anserini's filters (length, charset, df). */
-  #vector(text: string, surfaces: Map<string, Map<string, number>>, feedback: boolean): Map<string, number> {
-    const tf = new Map<string, number>();
-    const stats = this.#options.stats;
-    const maxDf = (this.#options.maxDfRatio ?? 0.1) * (stats?.numDocs ?? 0);
-    for (const { term, surface } of this.#analyzer.analyze(text)) {
-      if (feedback) {
-        if (term.length < 2 || term.length > 20 || !/^[a-z0-9]+$/.test(term)) continue;
-        if (stats && stats.docFreq(term) > maxDf) continue;
-      }
-      tf.set(term, (tf.get(term) ?? 0) + 1);
-      let forms = surfaces.get(term);
-      if (!forms) surfaces.set(term, (forms = new Map()));
-      forms.set(surface, (forms.get(surface) ?? 0) + 1);
+/**
+ * Term frequencies of a text, recording each term's surface words. Feedback documents (`filter`
+ * given) keep only Anserini's feedback terms: 2–20 characters of [a-z0-9], in at most maxDfRatio of the collection.
+ */
+function termVector(
+  text: string,
+  analyzer: Analyzer,
+  surfaces: Map<string, Map<string, number>>,
+  filter: Rm3Options | undefined,
+): Map<string, number> {
+  const tf = new Map<string, number>();
+  const stats = filter?.stats;
+  const maxDf = (filter?.maxDfRatio ?? 0.1) * (stats?.numDocs ?? 0);
+  for (const { term, surface } of analyzer.analyze(text)) {
+    if (filter) {
+      if (term.length < 2 || term.length > 20 || !/^[a-z0-9]+$/.test(term)) continue;
+      if (stats && stats.docFreq(term) > maxDf) continue;
     }
-    return tf;
+    tf.set(term, (tf.get(term) ?? 0) + 1);
+    let forms = surfaces.get(term);
+    if (!forms) surfaces.set(term, (forms = new Map()));
+    forms.set(surface, (forms.get(surface) ?? 0) + 1);
   }
+  return tf;
 }
 
 /** Spreads the weights over about `budget` words, each term at least once (BM25 sums repeated words). */

@@ -1,0 +1,66 @@
+// `infuse eval` as a user runs it: table and --json output, the HTML report, exit codes and hints.
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+let dir: string;
+let env: Record<string, string>;
+let beir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "infuse-evalcli-"));
+  env = { INFUSE_HOME: path.join(dir, "home"), INFUSE_CACHE: path.join(dir, "cache") };
+  beir = path.join(dir, "toy");
+  await mkdir(path.join(beir, "qrels"), { recursive: true });
+  const docs = [
+    { _id: "d1", title: "Penguins", text: "Emperor penguins breed in the Antarctic winter." },
+    { _id: "d2", title: "Tea", text: "Black tea leaves are oxidised before drying." },
+  ];
+  await writeFile(path.join(beir, "corpus.jsonl"), docs.map((d) => JSON.stringify(d)).join("\n"));
+  await writeFile(
+    path.join(beir, "queries.jsonl"),
+    [JSON.stringify({ _id: "q1", text: "penguins breed" }), JSON.stringify({ _id: "q2", text: "oxidised tea" })].join(
+      "\n",
+    ),
+  );
+  await writeFile(
+    path.join(beir, "qrels", "test.tsv"),
+    "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td1\t0\nq2\td2\t2\n",
+  );
+});
+
+describe("infuse eval retrieval", () => {
+  it("prints one JSON object per configuration and writes the HTML report", async () => {
+    const report = path.join(dir, "r.html");
+    const r = await runCli(
+      ["eval", "retrieval", "--beir", beir, "--retriever", "bm25,bm25+rm3", "--report", report, "--json"],
+      { env },
+    );
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { results: Record<string, unknown>[] };
+    expect(out.results.map((x) => x["retriever"])).toEqual(["bm25", "bm25+rm3"]);
+    expect(out.results[0]).toMatchObject({ "ndcg@10": 1, "recall@100": 1, "mrr@10": 1, map: 1 });
+    expect((await readFile(report, "utf8")).match(/<svg /g)!.length).toBeGreaterThanOrEqual(5);
+    const table = await runCli(["eval", "retrieval", "--beir", beir], { env });
+    expect(table.stdout).toMatch(/bm25\s+1\.0000\s+1\.0000\s+1\.0000\s+1\.0000\s+1\.0000\s+\(cached\)/);
+  });
+
+  it("exits 4 with the missing file named and a hint", async () => {
+    const missing = await runCli(["eval", "retrieval", "--beir", beir, "--split", "dev"], { env });
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain(path.join("qrels", "dev.tsv"));
+    expect(missing.stderr).toContain("hint:");
+  });
+});
+
+describe("infuse eval answers", () => {
+  it("scores given answers", async () => {
+    const data = path.join(dir, "qa.jsonl");
+    await writeFile(data, JSON.stringify({ question: "capital of France?", answer: "Paris", prediction: "Paris." }));
+    const r = await runCli(["eval", "answers", data], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("exact match 1.0000   F1 1.0000   ROUGE-L 1.0000");
+  });
+});
