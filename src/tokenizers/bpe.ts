@@ -11,10 +11,12 @@ const LLAMA3 =
 const QWEN2 =
   "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+const DEFAULT = ["[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]"];
+
 /** Pre-tokenizer regexes (applied in turn) and whether whole-word tokens skip merging. */
 const PRE_TOKENIZERS: Record<string, { regexes: string[]; ignoreMerges: boolean }> = {
-  default: { regexes: [GPT2], ignoreMerges: false },
-  gpt2: { regexes: [GPT2], ignoreMerges: false },
+  default: { regexes: DEFAULT, ignoreMerges: false },
+  "gpt-2": { regexes: [GPT2], ignoreMerges: false },
   "llama-bpe": { regexes: [LLAMA3], ignoreMerges: true },
   llama3: { regexes: [LLAMA3], ignoreMerges: true },
   qwen2: { regexes: [QWEN2], ignoreMerges: false },

@@ -1,0 +1,61 @@
+// Byte-level BPE ("gpt2") parity with llama.cpp for each pre-tokenizer we support, on a
+// vocabulary trained here from fixture text (the fixtures hold no byte-level BPE vocabulary).
+import { readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeGguf } from "../../src/formats/gguf/index.js";
+import { GgufTokenizer } from "../../src/tokenizers/gguf-tokenizer.js";
+import { oracle } from "../formats/oracle.js";
+import { tinyLlama } from "../formats/tiny-models.js";
+import { fixture } from "../helpers/fixtures.js";
+import { END_OF_TEXT, gpt2Vocab, trainByteLevelBpe } from "./bpe-train.js";
+import { parityStrings } from "./strings.js";
+
+const tmp = mkdtempSync(path.join(tmpdir(), "infuse-bpe-"));
+const STRINGS = [...parityStrings(), `a${END_OF_TEXT}b`, "don't DON'T 12345678 x=1+2", "a\n\n  b\r\n"];
+let trained: { tokens: string[]; merges: string[] };
+
+beforeAll(() => {
+  const alpaca = JSON.parse(readFileSync(fixture("datasets/alpaca/alpaca_data_1k.json"), "utf8")) as {
+    output: string;
+  }[];
+  const vi = readFileSync(fixture("datasets/vi-alpaca/vi_alpaca_reduced_1.jsonl"), "utf8").slice(0, 60_000);
+  trained = trainByteLevelBpe(
+    alpaca
+      .slice(0, 300)
+      .map((r) => r.output)
+      .join("\n") + vi,
+    400,
+  );
+});
+afterAll(async () => (await oracle()).dispose());
+
+describe.each(["default", "gpt-2", "llama-bpe", "qwen2", "smollm"])("byte-level BPE, pre %s", (pre) => {
+  it("gives llama.cpp's token ids on every string", async () => {
+    const md = gpt2Vocab(trained, pre);
+    const file = path.join(tmp, `bpe-${pre}.gguf`);
+    await writeGguf(
+      file,
+      tinyLlama({ vocabSize: trained.tokens.length + 1, embd: 32, ff: 32, heads: 2, kvHeads: 1, tokenizer: md }),
+    );
+    const model = await (await oracle()).loadModel({ modelPath: file, vocabOnly: true });
+    const ours = new GgufTokenizer(md, file);
+    try {
+      for (const special of [false, true]) {
+        const bad: string[] = [];
+        for (const s of STRINGS) {
+          const want = [...model.tokenize(s, special)];
+          const got = ours.encode(s, { addSpecial: false, parseSpecial: special });
+          if (want.join() !== got.join()) bad.push(`${JSON.stringify(s.slice(0, 60))}: [${want}] vs [${got}]`);
+        }
+        expect(bad.slice(0, 5), `parseSpecial=${special}: ${bad.length} differ`).toEqual([]);
+      }
+      const text = "Xin chào, world! 123";
+      expect(ours.decode(ours.encode(text, { addSpecial: false }))).toBe(text);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
