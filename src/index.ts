@@ -70,3 +70,41 @@ export {
 export { buildAnswerPrompt, type AnswerPrompt } from "./rag/generate/prompt.js";
 export { extractiveAnswer } from "./rag/generate/extractive.js";
 export type * from "./rag/types.js";
+export {
+  evaluateQuery,
+  evaluateRun,
+  trecSort,
+  type Qrels,
+  type Run,
+  type ScoredDoc,
+  type MetricOptions,
+  type RunMetrics,
+} from "./eval/metrics.js";
+export { parseQrels, loadQrels } from "./eval/qrels.js";
+export { loadBeir, readBeirCorpus, type BeirDataset, type BeirDocument, type BeirQuery } from "./eval/beir.js";
+export { ingestBeirCorpus } from "./eval/beir-collection.js";
+export { runRetrieval, evaluateRetriever, type RetrievalResult, type RunRetrievalOptions } from "./eval/retrieval.js";
+export { buildRetriever, registerTechnique, type ConfigContext } from "./eval/configs.js";
+export { evaluateRetrievalConfigs, type RetrievalReport, type RetrievalEvalOptions } from "./eval/run-retrieval.js";
+export { evaluateAnswers, type AnswersReport, type AnswersEvalOptions } from "./eval/run-answers.js";
+export { exactMatch, tokenF1, rougeL, normalizeAnswer, embeddingSimilarity } from "./eval/answers.js";
+export { LlmJudge, parseJudgment, type Judgment, type JudgeCriterion } from "./eval/judge.js";
+export { loadQaData, type QaItem } from "./eval/qa-data.js";
+export { renderHtmlReport, renderMetricsHtml } from "./eval/report-html.js";
+export { RerankingRetriever, type Reranker } from "./rag/rerank/reranker.js";
+export { CrossEncoderReranker } from "./rag/rerank/cross-encoder.js";
+export { LlmReranker } from "./rag/rerank/llm.js";
+export { Rm3Retriever, rm3Expand, type WeightedTerm, type WeightedQueryRetriever } from "./rag/expand/rm3.js";
+export { englishAnalyzer, type Analyzer } from "./rag/expand/analyzer.js";
+export { buildTermStatistics, type TermStatistics } from "./rag/expand/term-stats.js";
+export { MultiQueryRetriever, HydeRetriever, AnswerAsQueryRetriever } from "./rag/expand/llm-query.js";
+export {
+  CompressingRetriever,
+  EmbeddingCompressor,
+  LlmExtractor,
+  compressHits,
+  type Compressor,
+} from "./rag/compress/compress.js";
+export { MmrRetriever, mmrSelect } from "./rag/multi/mmr.js";
+export { MultiIndexRetriever, type IndexSource, type Routing } from "./rag/multi/multi-index.js";
+export { ExpandingRetriever, type ExpandMode } from "./rag/multi/window.js";
