@@ -64,7 +64,7 @@ describe("ask and chat", () => {
     expect(r.note).toContain("no language model");
     expect(r.answer).toContain("Passwords must be at least 14 characters long");
     expect(r.answer).toMatch(/\[1\]$/m);
-    expect(r.sources[0]).toMatchObject({ n: 1, source: "security-policy.pdf", page: 1, retriever: "hybrid(rrf)" });
+    expect(r.sources[0]).toMatchObject({ n: 1, source: "security-policy.pdf", page: 1, retriever: "bm25" });
     const log = (await readFile(path.join(dataDir, "logs/inference.jsonl"), "utf8")).trim().split("\n");
     const entry = JSON.parse(log[log.length - 1]!);
     expect(entry).toMatchObject({

@@ -95,7 +95,7 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
       page: null,
       chunk_id: expect.stringMatching(/^[0-9a-f]{24}$/),
       score: expect.any(Number),
-      retriever: "hybrid(rrf)",
+      retriever: "bm25",
       heading: "Ops › Backups",
     });
     const log = (await readFile(path.join(home, "logs/inference.jsonl"), "utf8")).trim().split("\n");

@@ -37,7 +37,13 @@ describe("hashing embedder", () => {
     expect(dot(a, b)).toBeGreaterThan(0.4);
     expect(Math.abs(dot(a, c))).toBeLessThan(0.2);
     expect(embedder.id).toBe("hash-512");
-    expect(parseHashSpec("hash-1024")).toEqual({ dimension: 1024, bigrams: true });
+    // with stop words dropped, texts sharing only stop words are orthogonal
+    const stop = new HashingEmbedder({ dimension: 1024, bigrams: false, stopWords: true });
+    expect(stop.id).toBe("hash-1024-unigram-stop");
+    expect(dot(stop.embed("the cat and the dog"), stop.embed("the quay and the tide"))).toBe(0);
+    expect(dot(embedder.embed("the cat and the dog"), embedder.embed("the quay and the tide"))).toBeGreaterThan(0.3);
+    expect(parseHashSpec("hash")).toEqual({ dimension: 512, bigrams: true, stopWords: false });
+    expect(parseHashSpec("hash-1024-unigram-stop")).toEqual({ dimension: 1024, bigrams: false, stopWords: true });
     expect(parseHashSpec("openai:x")).toBeUndefined();
     expect(() => new HashingEmbedder({ dimension: 3 })).toThrow(/dimension/);
   });

@@ -1,6 +1,8 @@
 // A lexical embedder that needs no model: feature hashing of lowercased word unigrams and
-// bigrams into a fixed number of signed dimensions, L2-normalised. It matches shared words,
-// not meanings (no synonyms, no paraphrase); it is the honest default when no neural model is installed.
+// bigrams into signed dimensions, L2-normalised. It matches shared words, not meanings (no
+// synonyms, no paraphrase): the honest default when no neural model is installed.
+// Measured on SciFact (dense nDCG@10): hash-512 (the default) 0.25; hash-512-stop 0.33;
+// hash-1024-unigram-stop 0.49. Hash collisions and stop words, not missing features, limit it.
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { TaskOptions } from "../../core/progress.js";
 import type { Embedder, TokenCounter } from "../types.js";
@@ -12,11 +14,20 @@ export interface HashingEmbedderOptions {
   dimension?: number;
   /** Add word bigrams as features as well as unigrams; default true. */
   bigrams?: boolean;
+  /** Drop English stop words before hashing; default false. */
+  stopWords?: boolean;
 }
 
 const WORD = /[\p{L}\p{N}]+/gu;
+const STOP_WORDS = new Set(
+  (
+    "a an and are as at be been but by can did do does for from had has have he her his i if in into is it its " +
+    "no not of on or our she so than that the their them then there these they this those to was we were what " +
+    "when where which while who whom why will with you your"
+  ).split(" "),
+);
 
-/** Lowercased word tokens, the unit the hashing embedder (and its token counter) sees. */
+/** Lowercased word tokens (stop words included), the unit the token counter counts. */
 export function hashTokens(text: string): string[] {
   return text.toLowerCase().match(WORD) ?? [];
 }
@@ -35,6 +46,7 @@ export class HashingEmbedder implements Embedder {
   readonly id: string;
   readonly #dimension: number;
   readonly #bigrams: boolean;
+  readonly #stopWords: boolean;
 
   constructor(options: HashingEmbedderOptions = {}) {
     const dimension = options.dimension ?? DEFAULT_HASH_DIMENSION;
@@ -50,7 +62,8 @@ export class HashingEmbedder implements Embedder {
     }
     this.#dimension = dimension;
     this.#bigrams = options.bigrams ?? true;
-    this.id = `hash-${dimension}${this.#bigrams ? "" : "-unigram"}`;
+    this.#stopWords = options.stopWords ?? false;
+    this.id = `hash-${dimension}${this.#bigrams ? "" : "-unigram"}${this.#stopWords ? "-stop" : ""}`;
   }
 
   dimension(): Promise<number> {
@@ -72,7 +85,8 @@ export class HashingEmbedder implements Embedder {
   /** The vector of one text: sublinear term frequency per hashed feature, signed, unit length. */
   embed(text: string): Float32Array {
     const counts = new Map<string, number>();
-    const words = hashTokens(text);
+    const all = hashTokens(text);
+    const words = this.#stopWords ? all.filter((w) => !STOP_WORDS.has(w)) : all;
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
       counts.set(w, (counts.get(w) ?? 0) + 1);
@@ -107,9 +121,13 @@ export class HashingEmbedder implements Embedder {
   }
 }
 
-/** Parses "hash" or "hash-N" (N dimensions); undefined for any other spec. */
+/** Parses "hash[-N][-unigram][-stop]" (N dimensions); undefined for any other spec. */
 export function parseHashSpec(spec: string): HashingEmbedderOptions | undefined {
-  const m = /^hash(?:-(\d+))?(-unigram)?$/.exec(spec.trim());
+  const m = /^hash(?:-(\d+))?(-unigram)?(-stop)?$/.exec(spec.trim());
   if (!m) return undefined;
-  return { dimension: m[1] ? Number(m[1]) : DEFAULT_HASH_DIMENSION, bigrams: !m[2] };
+  return {
+    dimension: m[1] ? Number(m[1]) : DEFAULT_HASH_DIMENSION,
+    bigrams: m[2] === undefined,
+    stopWords: m[3] !== undefined,
+  };
 }

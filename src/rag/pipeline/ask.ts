@@ -58,7 +58,7 @@ export async function askStore(
   const searched = options.standalone ?? question;
   const t0 = performance.now();
   const retriever = createRetriever(
-    options.mode ?? (options.embedder ? "hybrid" : "bm25"),
+    options.mode ?? defaultMode(options.embedder),
     store,
     options.embedder,
     options.fusion ? { fusion: options.fusion } : {},
@@ -124,6 +124,14 @@ export async function askStore(
     });
   }
   return result;
+}
+
+/**
+ * Hybrid with a neural embedder; BM25 alone with the hashing embedder, whose dense results
+ * only dilute BM25 (SciFact nDCG@10: BM25 0.685; hybrid RRF 0.528 with hash-512, 0.621 with hash-1024-unigram-stop).
+ */
+export function defaultMode(embedder: Embedder | undefined): RetrievalMode {
+  return embedder && !/^hash-/.test(embedder.id) ? "hybrid" : "bm25";
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
