@@ -4,8 +4,19 @@ import { execFileSync } from "node:child_process";
 import { emit, log, peakRssMb } from "./emit.js";
 import { matmulKernel, setMatmulPath, type MatmulDims } from "../src/tensor/kernels/kernel.js";
 import { Rng, randn } from "../src/tensor/rng.js";
-import { CODECS, quantize, type QuantType } from "../src/tensor/quant/formats.js";
-import { qmatmulRaw, qmatmulTiled } from "../src/tensor/quant/qmatmul.js";
+import { CODECS, quantize, type QuantTensor, type QuantType } from "../src/tensor/quant/formats.js";
+import { qmatmul, qmatmulRaw, qmatmulTiled } from "../src/tensor/quant/qmatmul.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import { add, mul, square } from "../src/tensor/ops/elementwise.js";
+import { matmul } from "../src/tensor/ops/matmul.js";
+import { mean } from "../src/tensor/ops/reduce.js";
+import { permute, reshape } from "../src/tensor/ops/layout.js";
+import { rmsNorm } from "../src/tensor/ops/norm.js";
+import { silu } from "../src/tensor/ops/activation.js";
+import { rope } from "../src/tensor/ops/rope.js";
+import { attention } from "../src/tensor/ops/attention.js";
+import { AdamW } from "../src/tensor/optim/adamw.js";
+import { clipGradNorm } from "../src/tensor/optim/grads.js";
 
 const SHAPES: [number, number, number][] = [
   [1024, 1024, 1024],
@@ -66,6 +77,7 @@ const gflops = (m: number, k: number, n: number, s: number): number => Number(((
 
 export default async function main(args: string[]): Promise<void> {
   const budget = args.includes("--quick") ? 0.3 : 1.5;
+  if (args.includes("--step")) return trainStep(new Rng(2), budget); // the training step alone
   const rng = new Rng(1);
   for (const [m, k, n] of SHAPES) {
     log(`f32 ${m}×${k}×${n} …`);
@@ -148,5 +160,59 @@ export default async function main(args: string[]): Promise<void> {
       ort_us: us["ort"],
     });
   }
+  await trainStep(rng, budget);
   emit({ bench: "matmul", peak_rss_mb: peakRssMb() });
+}
+
+/**
+ * One LoRA training step of a Llama-shaped block (SmolLM-135M dims: D 576, 9 heads / 3 KV heads, FFN
+ * 1536) on frozen Q4_0 weights with rank-8 adapters on q and v: forward, backward, AdamW. Prints ms per
+ * step and the resident memory it added over the weights.
+ */
+async function trainStep(rng: Rng, budget: number): Promise<void> {
+  const [B, T, D, H, HKV, F, R] = [4, 64, 576, 9, 3, 1536, 8];
+  const hd = D / H;
+  const frozen = (n: number, k: number) => quantize("q4_0", randn(rng, n * k, 0.02), [n, k]);
+  const w = { q: frozen(D, D), k: frozen(HKV * hd, D), v: frozen(HKV * hd, D), o: frozen(D, D) };
+  const mlp = { gate: frozen(F, D), up: frozen(F, D), down: frozen(D, F) };
+  const norm = Tensor.full([D], 1);
+  const lora = (n: number, k: number) => ({
+    a: new Tensor(randn(rng, R * k, 0.02), [R, k], true),
+    b: Tensor.zeros([n, R], true),
+  });
+  const lq = lora(D, D);
+  const lv = lora(HKV * hd, D);
+  const params = [lq.a, lq.b, lv.a, lv.b];
+  const opt = new AdamW(params, { lr: 1e-3 });
+  const x = new Tensor(randn(rng, B * T * D), [B, T, D]);
+  const pos = Int32Array.from({ length: T }, (_, i) => i);
+  const linear = (h: Tensor, q: QuantTensor, l?: { a: Tensor; b: Tensor }) => {
+    const base = qmatmul(h, q); // (B, T, N)
+    return l ? add(base, matmul(matmul(h, l.a, { transB: true }), l.b, { transB: true })) : base;
+  };
+  const heads = (t: Tensor, n: number) => permute(reshape(t, [B, T, n, hd]), [0, 2, 1, 3]); // (B, n, T, hd)
+  const step = () => {
+    opt.zeroGrad();
+    const h = rmsNorm(x, norm); // (B, T, D)
+    const q = rope(heads(linear(h, w.q, lq), H), pos, { layout: "half" });
+    const k = rope(heads(linear(h, w.k), HKV), pos, { layout: "half" });
+    const v = heads(linear(h, w.v, lv), HKV);
+    const att = reshape(permute(attention(q, k, v, { causal: true }), [0, 2, 1, 3]), [B, T, D]);
+    const x1 = add(x, linear(att, w.o));
+    const h2 = rmsNorm(x1, norm);
+    const out = add(x1, linear(mul(silu(linear(h2, mlp.gate)), linear(h2, mlp.up)), mlp.down));
+    const loss = mean(square(out));
+    loss.backward();
+    clipGradNorm(params, 1);
+    opt.step();
+  };
+  const rssBefore = peakRssMb();
+  const s = timeIt(step, budget * 2);
+  emit({
+    bench: "train_step",
+    shape: `B${B} T${T} D${D} H${H}/${HKV} F${F} lora r${R} q4_0`,
+    ms: Number((s * 1000).toFixed(1)),
+    peak_rss_mb: peakRssMb(),
+    rss_added_mb: peakRssMb() - rssBefore,
+  });
 }

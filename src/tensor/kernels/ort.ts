@@ -138,7 +138,6 @@ export function ortMatmul(a: Float32Array, b: Float32Array, out: Float32Array, d
   if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
   const aDims = transA ? [k, m] : [m, k];
   const bDims = transB ? [n, k] : [k, n];
-  let result: OrtTensor;
   if (batch === 1 || !bBatched) {
     // Broadcast B: fold the batch into rows when A is not transposed; else loop (rare: backward of A^T).
     if (!transA || batch === 1) {
@@ -146,12 +145,9 @@ export function ortMatmul(a: Float32Array, b: Float32Array, out: Float32Array, d
       const s = session(`gemm:${flag(transA)}${flag(transB)}`, () => gemmModel(transA, transB));
       // Plain MatMul (no transposes) runs faster than Gemm in MLAS; Gemm handles the transposed cases.
       const aShape = transA ? [k, rows] : [rows, k];
-      result = s.run(
-        { A: new mod.Tensor("float32", a, aShape), B: new mod.Tensor("float32", b, bDims) },
-        { Y: null },
-        {},
-      )["Y"]!;
-      out.set(result.data as Float32Array);
+      // `out` is passed as a pre-allocated output: ORT writes into it, no copy.
+      const feeds = { A: new mod.Tensor("float32", a, aShape), B: new mod.Tensor("float32", b, bDims) };
+      s.run(feeds, { Y: new mod.Tensor("float32", out, [rows, n]) }, {});
       return;
     }
     for (let i = 0; i < batch; i++) {
@@ -161,12 +157,11 @@ export function ortMatmul(a: Float32Array, b: Float32Array, out: Float32Array, d
     return;
   }
   const s = session(`bmm:${flag(transA)}${flag(transB)}`, () => batchedModel(transA, transB));
-  result = s.run(
-    { A: new mod.Tensor("float32", a, [batch, ...aDims]), B: new mod.Tensor("float32", b, [batch, ...bDims]) },
-    { Y: null },
-    {},
-  )["Y"]!;
-  out.set(result.data as Float32Array);
+  const feeds = {
+    A: new mod.Tensor("float32", a, [batch, ...aDims]),
+    B: new mod.Tensor("float32", b, [batch, ...bDims]),
+  };
+  s.run(feeds, { Y: new mod.Tensor("float32", out, [batch, m, n]) }, {});
 }
 
 function gemmModel(transA: boolean, transB: boolean): Uint8Array {
@@ -269,8 +264,11 @@ export function ortQuantWeight(w: NBitsWeight, accuracyLevel: 0 | 4 = 0): OrtQua
   });
   return {
     run(x, m, out) {
-      const y = s.run({ A: new mod.Tensor("float32", x, [m, w.k]) }, { Y: null }, {})["Y"]!;
-      out.set(y.data as Float32Array);
+      s.run(
+        { A: new mod.Tensor("float32", x, [m, w.k]) },
+        { Y: new mod.Tensor("float32", out.subarray(0, m * w.n), [m, w.n]) },
+        {},
+      );
     },
     dispose: () => s.dispose(),
   };

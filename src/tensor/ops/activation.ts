@@ -63,17 +63,21 @@ export function gelu(x: Tensor, approximate: GeluApproximation = "erf"): Tensor 
   );
 }
 
-/** SiLU (swish): x·σ(x), the gate activation of Llama's MLP. */
+/** SiLU (swish): x·σ(x), the gate activation of Llama's MLP. Loops are written out: it is hot. */
 export function silu(x: Tensor): Tensor {
-  return pointwise(
-    "silu",
-    x,
-    (v) => v * sigmoidOf(v),
-    (v) => {
-      const s = sigmoidOf(v);
-      return s * (1 + v * (1 - s));
-    },
-  );
+  const xd = x.data;
+  const y = new Float32Array(xd.length);
+  for (let i = 0; i < xd.length; i++) y[i] = xd[i]! / (1 + Math.exp(-xd[i]!));
+  return withGrad(new Tensor(y, x.shape), "silu", [x], (g) => {
+    // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x)))
+    const gx = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const v = xd[i]!;
+      const sg = 1 / (1 + Math.exp(-v));
+      gx[i] = g[i]! * sg * (1 + v * (1 - sg));
+    }
+    return [gx];
+  });
 }
 
 export function sigmoid(x: Tensor): Tensor {
