@@ -20,4 +20,4 @@ export {
   type GenerationResult,
   type FinishReason,
 } from "./generate.js";
-export { renderChat, encodeChat, type ChatMessage } from "./chat.js";
+export { encodeChat, type ChatMessage } from "./chat.js";
