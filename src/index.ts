@@ -94,7 +94,7 @@ export { renderHtmlReport, renderMetricsHtml } from "./eval/report-html.js";
 export { RerankingRetriever, type Reranker } from "./rag/rerank/reranker.js";
 export { CrossEncoderReranker } from "./rag/rerank/cross-encoder.js";
 export { LlmReranker } from "./rag/rerank/llm.js";
-export { Rm3Retriever, rm3Expand, type WeightedTerm, type WeightedQueryRetriever } from "./rag/expand/rm3.js";
+export { Rm3Retriever, rm3Expand, type WeightedTerm } from "./rag/expand/rm3.js";
 export { englishAnalyzer, type Analyzer } from "./rag/expand/analyzer.js";
 export { buildTermStatistics, type TermStatistics } from "./rag/expand/term-stats.js";
 export { MultiQueryRetriever, HydeRetriever, AnswerAsQueryRetriever } from "./rag/expand/llm-query.js";

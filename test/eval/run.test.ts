@@ -9,6 +9,7 @@ import { loadConfig, type ResolvedConfig } from "../../src/core/config.js";
 import { evaluateAnswers } from "../../src/eval/run-answers.js";
 import { evaluateRetrievalConfigs } from "../../src/eval/run-retrieval.js";
 import { fixture } from "../helpers/fixtures.js";
+import { writeTinyCrossEncoder } from "./helpers/tiny-cross-encoder.js";
 
 let dir: string;
 let config: ResolvedConfig;
@@ -109,5 +110,10 @@ describe("evaluateRetrievalConfigs", () => {
     await expect(evaluateRetrievalConfigs({ beir, configs: ["bm25+rerank"], config })).rejects.toThrow(
       /\+rerank needs --reranker/,
     );
+    // a cross-encoder named by path, as --reranker takes it
+    const reranker = await writeTinyCrossEncoder(path.join(dir, "ce"));
+    const reranked = await evaluateRetrievalConfigs({ beir, configs: ["dense+rerank"], topK: 10, config, reranker });
+    expect(reranked.results[0]!.retriever).toBe("dense+rerank");
+    expect(reranked.results[0]!["mrr@10"]).toBe(1);
   });
 });

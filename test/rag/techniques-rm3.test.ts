@@ -100,6 +100,11 @@ describe("Rm3Retriever.retrieve on a real BM25 index", () => {
       expect(ids(hits).slice(0, 2).sort()).toEqual(["d1", "d2"]);
       expect(ids(hits)).toContain("d3");
       expect(hits[0]!.retriever).toBe("bm25+rm3");
+      // the assumption repeatedQuery rests on: the index sums repeated query words
+      const score = async (q: string) =>
+        (await bm25.retrieve(q, { topK: 5 })).find((h) => h.chunk.metadata["doc_id"] === "d2")!.score;
+      const [a, f, aaf] = [await score("aspirin"), await score("fever"), await score("aspirin aspirin fever")];
+      expect(aaf).toBeCloseTo(2 * a + f, 4);
     } finally {
       store.close();
     }

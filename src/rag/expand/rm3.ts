@@ -12,11 +12,6 @@ export interface WeightedTerm {
   weight: number;
 }
 
-/** A retriever that can score a weighted bag of terms (e.g. a BM25 index with per-term boosts). */
-export interface WeightedQueryRetriever extends Retriever {
-  retrieveWeighted(terms: WeightedTerm[], options: RetrieveOptions): Promise<Hit[]>;
-}
-
 export interface Rm3Options {
   /** Feedback documents; default 10 (Anserini/Pyserini). */
   fbDocs?: number;
@@ -29,12 +24,8 @@ export interface Rm3Options {
   stats?: TermStatistics;
   /** Default 0.1, Anserini's threshold. */
   maxDfRatio?: number;
-  /** For retrievers without weights: how many query words the weights are spread over; default 100. */
+  /** How many query words the weights are spread over (BM25 sums repeated words); default 100. */
   repeatBudget?: number;
-}
-
-function hasWeighted(r: Retriever): r is WeightedQueryRetriever {
-  return typeof (r as Partial<WeightedQueryRetriever>).retrieveWeighted === "function";
 }
 
 export class Rm3Retriever implements Retriever {
@@ -51,9 +42,8 @@ export class Rm3Retriever implements Retriever {
     const first = await this.base.retrieve(query, { ...options, topK: Math.max(this.options.fbDocs ?? 10, 1) });
     const terms = rm3Expand(query, first, this.options);
     if (terms.length === 0) return this.base.retrieve(query, options);
-    const hits = hasWeighted(this.base)
-      ? await this.base.retrieveWeighted(terms, options)
-      : await this.base.retrieve(repeatedQuery(terms, this.options.repeatBudget ?? 100), options);
+    // LanceDB's BM25 sums repeated query words, so repetition is a per-term boost (measured equal)
+    const hits = await this.base.retrieve(repeatedQuery(terms, this.options.repeatBudget ?? 100), options);
     return hits.map((h) => ({ ...h, retriever: this.name }));
   }
 }
