@@ -143,6 +143,18 @@ describe("GGUF reader on bad input", () => {
     new DataView(hugeString.buffer).setBigUint64(24, 2n ** 62n, true); // first key's length
     await expectInfuseError(openGguf(variant("len.gguf", hugeString)), "gguf.corrupt", "byte 24");
 
+    const hugeDims = Uint8Array.from(original);
+    const dimsDv = new DataView(hugeDims.buffer);
+    const embEnd = findTensorInfoEnd(original, "token_embd.weight");
+    dimsDv.setBigUint64(embEnd - 12 - 16, 2n ** 40n, true); // dim 0
+    dimsDv.setBigUint64(embEnd - 12 - 8, 2n ** 40n, true); // dim 1: the product overflows 2^53
+    await expectInfuseError(
+      openGguf(variant("dims.gguf", hugeDims)),
+      "gguf.corrupt",
+      "token_embd.weight",
+      "too many elements",
+    );
+
     const hugeCount = Uint8Array.from(original);
     new DataView(hugeCount.buffer).setBigUint64(8, 2n ** 40n, true); // tensor count
     await expectInfuseError(openGguf(variant("count.gguf", hugeCount)), "gguf.corrupt", "tensor count");

@@ -113,7 +113,7 @@ export function tinyBert(o: TinyBertOptions): { metadata: Map<string, GgufKV>; t
     [archKey("bert", "attention.layer_norm_epsilon"), kv.f32(1e-12)],
     [archKey("bert", "attention.causal"), kv.bool(false)],
     [archKey("bert", "pooling_type"), kv.u32(o.pooling ?? 1)],
-    ["tokenizer.ggml.token_type_count", kv.u32(2)],
+    [GGUF_KEYS.tokenTypeCount, kv.u32(2)],
     ...o.tokenizer,
   ]);
   let n = o.seed ?? 1;

@@ -15,6 +15,9 @@ import { permuteQK } from "../hf/permute.js";
 import { openSafetensors, type SafetensorsFile } from "../safetensors.js";
 import { ggufVocabFromSentencePiece, ggufVocabFromTokenizerJson } from "./vocab.js";
 
+/** Tensors llama.cpp adds to activations (not matmuls): its CPU add needs them F32. */
+const ADDED_NOT_MULTIPLIED = /^(position_embd|token_types)\./;
+
 export type OutputType = "F32" | "F16" | "Q8_0" | "Q4_0";
 
 const OUTPUT_TYPES: Record<OutputType, { type: GgmlType; fileType: number }> = {
@@ -73,6 +76,7 @@ function hparams(cfg: HfConfig, arch: string, file: string): Map<string, GgufKV>
     md.set(k("attention.layer_norm_epsilon"), kv.f32(num(cfg, "layer_norm_eps", file, 1e-12)));
     md.set(k("attention.causal"), kv.bool(false));
     md.set(k("pooling_type"), kv.u32(1)); // mean, as sentence-transformers models pool
+    md.set(GGUF_KEYS.tokenTypeCount, kv.u32(num(cfg, "type_vocab_size", file, 2)));
   } else {
     md.set(k("attention.head_count_kv"), kv.u32(num(cfg, "num_key_value_heads", file, heads)));
     md.set(k("attention.layer_norm_rms_epsilon"), kv.f32(num(cfg, "rms_norm_eps", file, 1e-6)));
@@ -165,7 +169,8 @@ export async function convertHfToGguf(
         if (spec.permuteQK && /attn_k\.weight$/.test(name)) data = permuteQK(data, rows, kvHeads);
         const dims = [...t.shape].reverse();
         const matrix = dims.length === 2 && dims[0]! % QK === 0;
-        const type = dims.length === 1 ? GgmlType.F32 : matrix ? out.type : GgmlType.F16;
+        const type =
+          dims.length === 1 || ADDED_NOT_MULTIPLIED.test(name) ? GgmlType.F32 : matrix ? out.type : GgmlType.F16;
         tensors.push({ name, dims, type, data });
         parameters += t.elementCount;
       }

@@ -124,7 +124,6 @@ export function ggufVocabFromTokenizerJson(
       [GGUF_KEYS.clsId, id("[CLS]")],
       [GGUF_KEYS.bosId, id("[CLS]")],
       [GGUF_KEYS.sepId, id("[SEP]")],
-      [GGUF_KEYS.eosId, id("[SEP]")],
       [GGUF_KEYS.padId, id("[PAD]")],
       [GGUF_KEYS.maskId, id("[MASK]")],
     ]);
@@ -159,7 +158,7 @@ export function ggufVocabFromTokenizerJson(
   }
   setIds([
     [GGUF_KEYS.bosId, md.has(GGUF_KEYS.bosId) ? undefined : id(tokenName(config.bos_token))],
-    [GGUF_KEYS.eosId, md.has(GGUF_KEYS.eosId) ? undefined : id(tokenName(config.eos_token))],
+    [GGUF_KEYS.eosId, json.model.type === "WordPiece" ? undefined : id(tokenName(config.eos_token))],
     [GGUF_KEYS.unkId, md.has(GGUF_KEYS.unkId) ? undefined : id(tokenName(config.unk_token) ?? json.model.unk_token)],
     [GGUF_KEYS.padId, md.has(GGUF_KEYS.padId) ? undefined : id(tokenName(config.pad_token))],
   ]);

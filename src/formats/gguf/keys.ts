@@ -25,6 +25,8 @@ export const GGUF_KEYS = {
   addEos: "tokenizer.ggml.add_eos_token",
   addSpacePrefix: "tokenizer.ggml.add_space_prefix",
   chatTemplate: "tokenizer.chat_template",
+  /** BERT's segment (token type) vocabulary size; llama.cpp refuses a BERT GGUF without it. */
+  tokenTypeCount: "tokenizer.ggml.token_type_count",
   adapterType: "adapter.type",
   loraAlpha: "adapter.lora.alpha",
 } as const;
