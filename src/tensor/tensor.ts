@@ -56,6 +56,17 @@ export class Tensor {
   private released = false;
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
+    if (!(data instanceof Float32Array)) {
+      const got = (data as object | null)?.constructor?.name ?? typeof data;
+      throw new InfuseError(
+        "tensor.wrong_dtype",
+        `Tensor: values must be a Float32Array, got ${got} for shape ${shapeStr(shape)}`,
+        {
+          kind: "input",
+          hint: "compute tensors hold f32; convert with Float32Array.from(values), or keep frozen weights in a QuantTensor",
+        },
+      );
+    }
     if (data.length !== numel(shape)) {
       throw new InfuseError(
         "tensor.shape_mismatch",

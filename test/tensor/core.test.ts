@@ -33,6 +33,22 @@ describe("autograd core", () => {
     expect(() => h.data).toThrow(/released/);
   });
 
+  it("raises wrong_dtype for values that are not f32 and ids that are not int32", () => {
+    const code = (fn: () => unknown): string | undefined => {
+      try {
+        fn();
+      } catch (e) {
+        return e instanceof InfuseError ? `${e.code}: ${e.message}` : String(e);
+      }
+    };
+    expect(code(() => new Tensor(new Float64Array(4) as unknown as Float32Array, [2, 2]))).toMatch(
+      /^tensor\.wrong_dtype: Tensor: values must be a Float32Array, got Float64Array for shape \(2, 2\)/,
+    );
+    expect(code(() => embedding(rand([4, 2]), Float32Array.of(1) as unknown as Int32Array))).toMatch(
+      /^tensor\.wrong_dtype: embedding: ids must be an Int32Array \(table \(4, 2\)\)/,
+    );
+  });
+
   it("raises grad_not_finite naming the op and shapes", () => {
     const x = Tensor.from([0, 1], [2], true);
     const y = sum(log(x));

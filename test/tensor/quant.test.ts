@@ -90,6 +90,24 @@ describe("block layouts match GGUF", () => {
     },
   );
 
+  it("reads f16/bf16 bytes at any offset (a view into a file buffer), including negatives", () => {
+    const x = Float32Array.of(-1.5, 2, -0.25, 65504);
+    for (const type of ["f16", "bf16"] as const) {
+      const q = quantize(type, x, [4]);
+      const file = new Uint8Array(q.bytes.byteLength + 1);
+      file.set(q.bytes, 1); // odd offset: not 2-byte aligned
+      const view = new QuantTensor(type, [4], file.subarray(1));
+      expect(Array.from(view.dequantize())).toEqual(type === "f16" ? [-1.5, 2, -0.25, 65504] : [-1.5, 2, -0.25, 65536]);
+    }
+  });
+
+  it("refuses a quantized weight in matmul and an f32 one in qmatmul (wrong_dtype)", () => {
+    const w = quantize("q8_0", randn(rng, 64), [2, 32]);
+    const x = new Tensor(randn(rng, 32), [1, 32]);
+    expect(() => matmul(x, w as unknown as Tensor)).toThrow(/matmul: operands must be f32 Tensors, got QuantTensor/);
+    expect(() => qmatmul(x, x as unknown as QuantTensor)).toThrow(/qmatmul: W must be a QuantTensor, got Tensor/);
+  });
+
   it("refuses bytes that do not fit the type and shape", () => {
     expect(() => new QuantTensor("q8_0", [2, 32], new Uint8Array(60))).toThrow(
       /q8_0 \(2, 32\) needs .* 68 bytes, got 60/,

@@ -16,6 +16,12 @@ export function scatterAddRows(src: Float32Array, ids: Int32Array, rows: number,
 }
 
 function checkIds(op: string, ids: Int32Array, rows: number, table: readonly number[]): void {
+  if (!(ids instanceof Int32Array)) {
+    throw new InfuseError("tensor.wrong_dtype", `${op}: ids must be an Int32Array (table ${shapeStr(table)})`, {
+      kind: "input",
+      hint: "pass token ids as Int32Array.from(ids)",
+    });
+  }
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (id < 0 || id >= rows) {

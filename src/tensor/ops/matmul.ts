@@ -3,6 +3,7 @@
 import { Tensor, withGrad } from "../tensor.js";
 import { matmulKernel, type MatmulDims } from "../kernels/kernel.js";
 import { numel, sameShape, shapeError } from "../shape.js";
+import { InfuseError } from "../../core/errors.js";
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -20,6 +21,18 @@ export function mm(a: Float32Array, b: Float32Array, dims: MatmulDims): Float32A
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
+  for (const t of [a, b]) {
+    if (!(t instanceof Tensor)) {
+      throw new InfuseError(
+        "tensor.wrong_dtype",
+        `matmul: operands must be f32 Tensors, got ${(t as object).constructor.name}`,
+        {
+          kind: "input",
+          hint: "multiply by a quantized or half-precision weight with qmatmul(x, W)",
+        },
+      );
+    }
+  }
   if (a.ndim < 2 || b.ndim < 2) {
     throw shapeError(
       "matmul",

@@ -2,7 +2,7 @@
 // stores them so a GGUF tensor's bytes can be wrapped without copying. Rows are the last dim.
 import { InfuseError } from "../../core/errors.js";
 import { shapeStr } from "../shape.js";
-import { bf16ToF32, F16_TABLE, f32ToBf16, f32ToF16 } from "./half.js";
+import { F16_TABLE, f32ToBf16, f32ToF16 } from "./half.js";
 import {
   dequantizeNF4,
   dequantizeQ4_0,
@@ -25,7 +25,8 @@ interface Codec {
   dequantize: (src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array) => void;
 }
 
-function halfCodec(toBits: (v: number) => number, fromBits: (b: number) => number): Codec {
+/** 16-bit codecs (f16, bf16): one value per "block"; `widen` turns aligned u16 words into f32 values. */
+function halfCodec(toBits: (v: number) => number, widen: (words: Uint16Array, out: Float32Array) => void): Codec {
   return {
     blockValues: 1,
     blockBytes: 2,
@@ -37,14 +38,30 @@ function halfCodec(toBits: (v: number) => number, fromBits: (b: number) => numbe
       }
     },
     dequantize: (src, first, n, out) => {
-      for (let i = 0; i < n; i++) out[i] = fromBits(src[2 * (first + i)]! | (src[2 * (first + i) + 1]! << 8));
+      const at = src.byteOffset + 2 * first;
+      // A GGUF tensor's data is 32-byte aligned; copy only if handed an odd offset.
+      const words =
+        at % 2 === 0
+          ? new Uint16Array(src.buffer, at, n)
+          : new Uint16Array(src.slice(2 * first, 2 * (first + n)).buffer);
+      widen(words, out);
     },
   };
 }
 
+const widenF16 = (words: Uint16Array, out: Float32Array): void => {
+  for (let i = 0; i < words.length; i++) out[i] = F16_TABLE[words[i]!]!;
+};
+
+// bf16 is the top half of an f32: shift the bits into place through a u32 view of the output.
+const widenBf16 = (words: Uint16Array, out: Float32Array): void => {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, words.length);
+  for (let i = 0; i < words.length; i++) bits[i] = words[i]! << 16;
+};
+
 export const CODECS: Record<QuantType, Codec> = {
-  f16: halfCodec(f32ToF16, (b) => F16_TABLE[b]!),
-  bf16: halfCodec(f32ToBf16, bf16ToF32),
+  f16: halfCodec(f32ToF16, widenF16),
+  bf16: halfCodec(f32ToBf16, widenBf16),
   q8_0: { ...Q8_0, quantize: quantizeQ8_0, dequantize: dequantizeQ8_0 },
   q4_0: { ...Q4_0, quantize: quantizeQ4_0, dequantize: dequantizeQ4_0 },
   q4_k: { ...Q4_K, quantize: quantizeQ4_K, dequantize: dequantizeQ4_K },

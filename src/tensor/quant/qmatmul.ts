@@ -6,7 +6,8 @@ import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
 import { toNBits } from "./nbits.js";
 import { shapeError } from "../shape.js";
-import type { QuantTensor } from "./formats.js";
+import { QuantTensor } from "./formats.js";
+import { InfuseError } from "../../core/errors.js";
 
 /** Values dequantized per tile (4 MiB of f32): large enough to amortise a kernel call, small for cache. */
 const TILE_VALUES = 1 << 20;
@@ -104,6 +105,16 @@ function qmatmulGradInput(g: Float32Array, w: QuantTensor, m: number): Float32Ar
 
 /** y (…, N) = x (…, K) · Wᵀ for a frozen W (N, K); the gradient flows to x only. */
 export function qmatmul(x: Tensor, w: QuantTensor): Tensor {
+  if (!(w instanceof QuantTensor)) {
+    throw new InfuseError(
+      "tensor.wrong_dtype",
+      `qmatmul: W must be a QuantTensor, got ${(w as object).constructor.name}`,
+      {
+        kind: "input",
+        hint: "use matmul(x, W, { transB: true }) for an f32 weight",
+      },
+    );
+  }
   const k = w.rowLength;
   if (w.shape.length !== 2 || x.shape[x.ndim - 1] !== k) {
     throw shapeError(
