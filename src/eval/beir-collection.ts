@@ -1,6 +1,7 @@
 // Puts a BEIR corpus into a collection once per embedding model: one chunk per document (BEIR
-// scores documents), title + text indexed, the BEIR id kept as `doc_id`. Re-running finds every
-// record unchanged, so vectors are computed once. Leaves out splitting long documents.
+// scores documents), title + text indexed, the BEIR id kept as `doc_id`. Records are committed in
+// batches, so an interrupted ingest resumes after the last batch; re-running finds every record
+// unchanged, so vectors are computed once. Leaves out splitting long documents.
 import { createHash } from "node:crypto";
 import path from "node:path";
 import type { TaskOptions } from "../core/progress.js";
@@ -17,6 +18,8 @@ export interface BeirCollectionOptions extends TaskOptions {
   fts?: Partial<FtsSettings>;
   /** Collection name; default derived from the folder and the embedder. */
   collection?: string;
+  /** Records per commit; default 2000. */
+  batchRecords?: number;
 }
 
 /** `beir-<folder>-<hash of path>-<embedder id>`, safe as a collection name. */
@@ -39,15 +42,44 @@ export async function ingestBeirCorpus(
 ): Promise<{ collection: string; report: IngestReport }> {
   const collection = options.collection ?? beirCollectionName(dataset.dir, options.embedder.id, options.fts);
   const records = dataset.corpus.map((d) => ({ id: d.id, text: d.text, ...(d.title ? { title: d.title } : {}) }));
-  const report = await ingestRecords(collection, records, {
-    dataDir: options.dataDir,
-    embedder: options.embedder,
-    ...(options.embedderSpec ? { embedderSpec: options.embedderSpec } : {}),
-    splitter: { kind: "none" },
-    ...(options.fts ? { fts: options.fts } : {}),
-    source: "beir",
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  return { collection, report };
+  const batch = options.batchRecords ?? 2000;
+  let total: IngestReport | undefined;
+  for (let i = 0; i < records.length || i === 0; i += batch) {
+    const report = await ingestRecords(collection, records.slice(i, i + batch), {
+      dataDir: options.dataDir,
+      embedder: options.embedder,
+      ...(options.embedderSpec ? { embedderSpec: options.embedderSpec } : {}),
+      splitter: { kind: "none" },
+      ...(options.fts ? { fts: options.fts } : {}),
+      source: "beir",
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress
+        ? {
+            onProgress: (e) =>
+              options.onProgress!({ ...e, note: `documents ${i + 1}-${i + batch} of ${records.length}` }),
+          }
+        : {}),
+    });
+    total = total ? merge(total, report) : report;
+  }
+  return { collection, report: total! };
+}
+
+function merge(a: IngestReport, b: IngestReport): IngestReport {
+  return {
+    ...b,
+    added: [...a.added, ...b.added],
+    updated: [...a.updated, ...b.updated],
+    removed: [...a.removed, ...b.removed],
+    unchanged: a.unchanged + b.unchanged,
+    chunksAdded: a.chunksAdded + b.chunksAdded,
+    embedded: a.embedded + b.embedded,
+    cached: a.cached + b.cached,
+    ...(a.embeddedTokens !== undefined || b.embeddedTokens !== undefined
+      ? { embeddedTokens: (a.embeddedTokens ?? 0) + (b.embeddedTokens ?? 0) }
+      : {}),
+    failed: [...a.failed, ...b.failed],
+    warnings: [...a.warnings, ...b.warnings],
+    seconds: a.seconds + b.seconds,
+  };
 }

@@ -37,7 +37,11 @@ const embedder = new HashingEmbedder();
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), "infuse-evalret-"));
   const dataset: BeirDataset = { dir: path.join(dataDir, "toy"), split: "test", corpus, queries, qrels };
-  const { collection } = await ingestBeirCorpus(dataset, { dataDir, embedder });
+  // committed two records at a time, as a large corpus is, so an interrupted ingest keeps its batches
+  const { collection, report } = await ingestBeirCorpus(dataset, { dataDir, embedder, batchRecords: 2 });
+  expect(report.chunksAdded).toBe(5);
+  const again = await ingestBeirCorpus(dataset, { dataDir, embedder, batchRecords: 2 });
+  expect(again.report).toMatchObject({ chunksAdded: 0, unchanged: 5 });
   store = await openCollection(dataDir, collection);
 });
 afterAll(() => store?.close());
