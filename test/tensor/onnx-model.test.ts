@@ -37,6 +37,29 @@ describe("ONNX model encoder", () => {
     }
   });
 
+  it("encodes tensor attributes (Constant) and int64 inputs (Gather of an embedding table)", () => {
+    const model = () =>
+      encodeOnnxModel({
+        opset: 17,
+        inputs: [{ name: "ids", type: "int64", dims: ["batch", "seq"] }],
+        outputs: [{ name: "emb", type: "float", dims: ["batch", "seq", 2] }],
+        nodes: [
+          {
+            op: "Constant",
+            inputs: [],
+            outputs: ["table"],
+            attributes: [
+              { name: "value", tensor: { name: "t", dims: [3, 2], data: Float32Array.of(0, 1, 10, 11, 20, 21) } },
+            ],
+          },
+          { op: "Gather", inputs: ["table", "ids"], outputs: ["emb"], attributes: [{ name: "axis", int: 0 }] },
+        ],
+      });
+    const { emb } = runOnnxModel("gather-test", model, { ids: { data: BigInt64Array.of(2n, 0n), dims: [1, 2] } });
+    expect(emb!.dims).toEqual([1, 2, 2]);
+    expect(Array.from(emb!.data as Float32Array)).toEqual([20, 21, 0, 1]);
+  });
+
   it("names the model and hints the fix when a run fails", () => {
     const model = () =>
       encodeOnnxModel({

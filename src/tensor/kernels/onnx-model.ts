@@ -19,7 +19,8 @@ export type OnnxAttribute =
   | { name: string; float: number }
   | { name: string; ints: number[] }
   | { name: string; floats: number[] }
-  | { name: string; string: string };
+  | { name: string; string: string }
+  | { name: string; tensor: OnnxInitializer }; // e.g. Constant's "value"
 
 export interface OnnxNode {
   op: string;
@@ -85,7 +86,7 @@ function encodeNode(node: OnnxNode): Uint8Array {
   return w.finish();
 }
 
-// AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7.
+// AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, TENSOR 4, FLOATS 6, INTS 7.
 function encodeAttribute(a: OnnxAttribute): Uint8Array {
   const w = new Writer();
   w.string(1, a.name);
@@ -101,6 +102,9 @@ function encodeAttribute(a: OnnxAttribute): Uint8Array {
   } else if ("floats" in a) {
     for (const v of a.floats) w.float32(7, v);
     w.varint(20, 6);
+  } else if ("tensor" in a) {
+    w.message(5, encodeInitializer(a.tensor));
+    w.varint(20, 4);
   } else {
     w.bytes(4, new TextEncoder().encode(a.string));
     w.varint(20, 3);
