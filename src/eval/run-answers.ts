@@ -12,7 +12,7 @@ import { ingestRecords } from "../rag/pipeline/ingest.js";
 import type { RetrievalMode } from "../rag/retrieve/index.js";
 import { openCollection, type CollectionStore } from "../rag/store/index.js";
 import type { ChatModel, Embedder } from "../rag/types.js";
-import { embeddingSimilarity, exactMatch, rougeL, tokenF1 } from "./answers.js";
+import { embeddingSimilarity, exactMatch, normalizeAnswer, rougeL, tokenF1 } from "./answers.js";
 import { JUDGE_CRITERIA, LlmJudge, type JudgeCriterion } from "./judge.js";
 import { resolveChatModel, resolveEmbedder } from "./models.js";
 import { loadQaData, type QaFields, type QaItem } from "./qa-data.js";
@@ -47,6 +47,8 @@ export interface AnswerRow {
   f1: number;
   rouge_l: number;
   cosine: number;
+  /** 1 when a reference answer appears (normalised) in the retrieved passages; only for retrieved answers. */
+  answer_in_context?: number;
   latencyMs?: Record<string, number>;
   judge?: Partial<Record<JudgeCriterion, { score: number | null; reason: string }>>;
 }
@@ -63,6 +65,8 @@ export interface AnswersReport {
   f1: number;
   rouge_l: number;
   cosine: number;
+  /** Share of retrieved-answer questions whose retrieved passages contain a reference answer. */
+  answer_in_context?: number;
   latencyMs: Record<string, { mean: number; p95: number }>;
   judge?: { model: string } & Partial<Record<JudgeCriterion, { mean: number | null; unparsed: number }>>;
   rows: AnswerRow[];
@@ -183,6 +187,7 @@ async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport>
       f1: tokenF1(answer, item.references),
       rouge_l: rougeL(answer, item.references),
       cosine: 0,
+      ...(item.prediction === undefined ? { answer_in_context: answerInContext(item.references, context) } : {}),
       ...(latencyMs ? { latencyMs } : {}),
     };
     if (judge) {
@@ -203,6 +208,7 @@ async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport>
     ctx.signal ? { signal: ctx.signal } : {},
   );
   rows.forEach((r, i) => (r.cosine = cos[i] ?? 0));
+  const retrieved = rows.filter((r) => r.answer_in_context !== undefined);
   const mean = (key: "exact_match" | "f1" | "rouge_l" | "cosine") =>
     rows.reduce((s, r) => s + r[key], 0) / Math.max(1, rows.length);
   return {
@@ -216,10 +222,24 @@ async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport>
     f1: mean("f1"),
     rouge_l: mean("rouge_l"),
     cosine: mean("cosine"),
+    ...(retrieved.length > 0
+      ? { answer_in_context: retrieved.reduce((a, r) => a + r.answer_in_context!, 0) / retrieved.length }
+      : {}),
     latencyMs: Object.fromEntries(Object.entries(stageTimes).map(([s, v]) => [s, latencySummary(v)])),
     ...(judge ? { judge: judgeSummary(judge.id, rows) } : {}),
     rows,
   };
+}
+
+/** 1 when a non-empty reference, normalised, occurs in the normalised passages. */
+export function answerInContext(references: string[], passages: string[]): number {
+  const text = ` ${normalizeAnswer(passages.join(" "))} `;
+  return references.some((r) => {
+    const n = normalizeAnswer(r);
+    return n.length > 0 && text.includes(` ${n} `);
+  })
+    ? 1
+    : 0;
 }
 
 function judgeSummary(model: string, rows: AnswerRow[]): NonNullable<AnswersReport["judge"]> {

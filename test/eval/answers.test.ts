@@ -8,6 +8,7 @@ import { cosine, exactMatch, lcsLength, normalizeAnswer, rougeL, tokenF1 } from 
 import { judgePrompt, parseJudgment } from "../../src/eval/judge.js";
 import { loadQaData } from "../../src/eval/qa-data.js";
 import { renderMetricsHtml } from "../../src/eval/report-html.js";
+import { answerInContext } from "../../src/eval/run-answers.js";
 import { fixture } from "../helpers/fixtures.js";
 
 describe("exact match and token F1 (SQuAD rules)", () => {
@@ -25,6 +26,15 @@ describe("exact match and token F1 (SQuAD rules)", () => {
     expect(tokenF1("x y y", ["q", "y y z"])).toBeCloseTo(2 / 3, 12);
     expect(tokenF1("the", [""])).toBe(1); // both empty after normalisation
     expect(tokenF1("paris", ["the"])).toBe(0);
+  });
+});
+
+describe("answerInContext", () => {
+  it("finds a normalised reference as whole words in the passages", () => {
+    expect(answerInContext(["the Eiffel Tower"], ["Paris has an Eiffel tower.", "x"])).toBe(1);
+    expect(answerInContext(["Louvre"], ["Paris has an Eiffel tower."])).toBe(0);
+    expect(answerInContext(["tow"], ["a tower"])).toBe(0);
+    expect(answerInContext(["the"], ["the tower"])).toBe(0); // empty after normalisation
   });
 });
 

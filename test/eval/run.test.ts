@@ -41,6 +41,7 @@ describe("evaluateAnswers", () => {
     expect(r.f1).toBeCloseTo((1 + 0.5) / 2, 12);
     expect(r.rows[0]!.cosine).toBeCloseTo(1, 5);
     expect(r.latencyMs).toEqual({});
+    expect(r.answer_in_context).toBeUndefined();
   });
 
   it("answers SQuAD questions from their own paragraphs and times each stage", async () => {
@@ -51,6 +52,9 @@ describe("evaluateAnswers", () => {
     // extractive answers are whole passages: the reference is usually inside, so recall-heavy F1 is low but > 0
     expect(r.f1).toBeGreaterThan(0);
     expect(r.exact_match).toBe(0);
+    // BM25 over the article's paragraphs brings the answer's paragraph for these first questions
+    expect(r.rows.every((row) => row.answer_in_context === 1)).toBe(true);
+    expect(r.answer_in_context).toBe(1);
     expect(Object.keys(r.latencyMs).sort()).toEqual(["generate", "retrieve", "total"]);
   });
 

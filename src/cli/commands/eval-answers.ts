@@ -108,7 +108,7 @@ function answersHtml(r: AnswersReport): string {
       `${r.items} questions; answers ${r.answers.given} given, ${r.answers.generative} generated, ${r.answers.extractive} extracted`,
       `embedder ${r.embedder}${r.llm ? `, LLM ${r.llm}` : ""}${r.judge ? `, judge ${r.judge.model}` : ""}`,
     ],
-    metrics: ["exact_match", "f1", "rouge_l", "cosine", ...judged],
+    metrics: ["exact_match", "f1", "rouge_l", "cosine", "answer_in_context", ...judged],
     rows: [
       {
         name: r.llm ?? (r.answers.given === r.items ? "given answers" : "extractive"),
@@ -117,6 +117,7 @@ function answersHtml(r: AnswersReport): string {
           f1: r.f1,
           rouge_l: r.rouge_l,
           cosine: r.cosine,
+          answer_in_context: r.answer_in_context,
           ...Object.fromEntries(judged.map((c) => [c, r.judge?.[c]?.mean ?? undefined])),
         },
       },
@@ -129,6 +130,8 @@ function renderAnswers(r: AnswersReport): string {
     `${r.data}: ${r.items} questions (answers: ${r.answers.given} given, ${r.answers.generative} generated, ${r.answers.extractive} extracted)`,
     `exact match ${r.exact_match.toFixed(4)}   F1 ${r.f1.toFixed(4)}   ROUGE-L ${r.rouge_l.toFixed(4)}   cosine ${r.cosine.toFixed(4)} (${r.embedder})`,
   ];
+  if (r.answer_in_context !== undefined)
+    lines.push(`reference answer found in the retrieved passages: ${r.answer_in_context.toFixed(4)}`);
   for (const [stage, l] of Object.entries(r.latencyMs))
     lines.push(`latency ${stage.padEnd(9)} mean ${l.mean.toFixed(1)} ms   p95 ${l.p95.toFixed(1)} ms`);
   if (r.judge) {
