@@ -117,9 +117,11 @@ describe("HF → GGUF conversion of TinyStories-656K", () => {
   it("writes a GGUF llama.cpp loads and reads fluently; without the Q/K permutation it does not", async () => {
     const out = path.join(tmp, "tinystories-f32.gguf");
     const result = await convertHfToGguf(HF_DIR, out, { outType: "F32" });
-    expect(result).toMatchObject({ architecture: "llama", tensors: 20, parameters: 656_000 });
+    // 656,000 HF parameters plus 256 byte-fallback rows of 128 the vocabulary lacked.
+    expect(result).toMatchObject({ architecture: "llama", tensors: 20, parameters: 656_000 + 256 * 128 });
     const g = await openGguf(out);
     expect(g.get("llama.attention.head_count_kv")).toBe(4);
+    expect(g.tensor("token_embd.weight")?.dims).toEqual([128, 2048 + 256]);
     expect(g.tensor("output.weight")).toBeUndefined(); // tied to token_embd
     const tokens = new GgufTokenizer(g.metadata).encode(STORY);
     expect(tokens[0]).toBe(1);
@@ -135,7 +137,11 @@ describe("HF → GGUF conversion of TinyStories-656K", () => {
     await writeGguf(wrong, { metadata: g.metadata, tensors: unpermuted });
     g.close();
 
-    const fluent = await oracleMeanLogProb(await loadOracleModel(out), tokens);
+    const model = await loadOracleModel(out);
+    // Text outside the 2048-token vocabulary now falls back to byte tokens instead of aborting llama.cpp.
+    const foreign = "Xin chào 你好 😀";
+    expect([...model.tokenize(foreign)]).toEqual(new GgufTokenizer(g.metadata).encode(foreign, { addSpecial: false }));
+    const fluent = await oracleMeanLogProb(model, tokens);
     const broken = await oracleMeanLogProb(await loadOracleModel(wrong), tokens);
     console.log(`mean log-prob: converted ${fluent.toFixed(3)}, Q/K unpermuted ${broken.toFixed(3)}`);
     // A trained story model reads a story far better than uniform over 2048 tokens (-7.6).

@@ -92,7 +92,11 @@ async function tokenizerMetadata(dir: string): Promise<Map<string, GgufKV>> {
   const config = existsSync(configFile) ? await readJson<Record<string, unknown>>(configFile) : {};
   const jsonFile = path.join(dir, "tokenizer.json");
   if (existsSync(jsonFile))
-    return ggufVocabFromTokenizerJson(await readJson(jsonFile), config as never, { file: jsonFile });
+    // llama.cpp aborts on text its byte-fallback vocabulary cannot place; add the byte tokens.
+    return ggufVocabFromTokenizerJson(await readJson(jsonFile), config as never, {
+      file: jsonFile,
+      addMissingByteTokens: true,
+    });
   const spFile = path.join(dir, "tokenizer.model");
   if (existsSync(spFile)) {
     const md = ggufVocabFromSentencePiece(await readFile(spFile), spFile);
@@ -138,6 +142,10 @@ export async function convertHfToGguf(
     ...hparams(cfg, spec.arch, configFile),
     ...(await tokenizerMetadata(dir)),
   ]);
+  const vocab = metadata.get(GGUF_KEYS.tokens)!.value as string[];
+  const unkKv = metadata.get(GGUF_KEYS.unkId);
+  const unk = unkKv === undefined ? 0 : Number(unkKv.value);
+  metadata.set(archKey(spec.arch, "vocab_size"), kv.u32(vocab.length));
   const heads = num(cfg, "num_attention_heads", configFile);
   const kvHeads = num(cfg, "num_key_value_heads", configFile, heads);
   const shards = await openShards(dir);
@@ -167,12 +175,16 @@ export async function convertHfToGguf(
         const rows = t.shape[0]!;
         if (spec.permuteQK && /attn_q\.weight$/.test(name)) data = permuteQK(data, rows, heads);
         if (spec.permuteQK && /attn_k\.weight$/.test(name)) data = permuteQK(data, rows, kvHeads);
+        if ((name === "token_embd.weight" || name === "output.weight") && rows < vocab.length) {
+          data = padRows(data, rows, vocab.length, unk);
+        }
         const dims = [...t.shape].reverse();
+        dims[dims.length - 1] = data.length / (dims.length === 2 ? dims[0]! : 1);
         const matrix = dims.length === 2 && dims[0]! % QK === 0;
         const type =
           dims.length === 1 || ADDED_NOT_MULTIPLIED.test(name) ? GgmlType.F32 : matrix ? out.type : GgmlType.F16;
         tensors.push({ name, dims, type, data });
-        parameters += t.elementCount;
+        parameters += data.length;
       }
     }
   } finally {
@@ -180,4 +192,17 @@ export async function convertHfToGguf(
   }
   await writeGguf(outPath, { metadata, tensors }, options);
   return { path: outPath, architecture: spec.arch, tensors: tensors.length, parameters };
+}
+
+/**
+ * Rows for tokens the converter appended (byte-fallback tokens) copy the unknown token's row,
+ * so the model treats them as it treats <unk> (rarely predicted).
+ */
+function padRows(w: Float32Array, rows: number, want: number, copyRow: number): Float32Array {
+  const cols = w.length / rows;
+  const out = new Float32Array(want * cols);
+  out.set(w);
+  const src = w.subarray(copyRow * cols, (copyRow + 1) * cols);
+  for (let r = rows; r < want; r++) out.set(src, r * cols);
+  return out;
 }
