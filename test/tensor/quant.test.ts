@@ -7,6 +7,10 @@ import { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "../../src
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { Rng, randn } from "../../src/tensor/rng.js";
+// Oracle: the GGUF module's codecs, which its own tests check bit-exact against llama.cpp.
+import { quantize as ggufQuantize } from "../../src/formats/gguf/quantize.js";
+import { dequantize as ggufDequantize } from "../../src/formats/gguf/dequantize.js";
+import { GgmlType } from "../../src/formats/gguf/types.js";
 import { expectGrads, maxRelDiff } from "./helpers.js";
 
 const rng = new Rng(5);
@@ -99,6 +103,26 @@ describe("block layouts match GGUF", () => {
       const view = new QuantTensor(type, [4], file.subarray(1));
       expect(Array.from(view.dequantize())).toEqual(type === "f16" ? [-1.5, 2, -0.25, 65504] : [-1.5, 2, -0.25, 65536]);
     }
+  });
+
+  it("bytes and values equal the GGUF module's (llama.cpp-exact) codecs", () => {
+    const x = randn(rng, 8 * 256);
+    x[5] = 0; // a block edge case: exact zeros and a ±max tie
+    x[40] = -x.subarray(32, 64).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const ggml = { q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0, f16: GgmlType.F16, bf16: GgmlType.BF16 } as const;
+    for (const [type, id] of Object.entries(ggml) as [keyof typeof ggml, GgmlType][]) {
+      const ours = quantize(type, x, [8, 256]);
+      expect(Buffer.from(ours.bytes).equals(Buffer.from(ggufQuantize(id, x))), type).toBe(true);
+      expect(Array.from(ours.dequantize())).toEqual(Array.from(ggufDequantize(id, ours.bytes, x.length)));
+    }
+    // Q4_K: random super-blocks with finite scales, decoded by both.
+    const bytes = Uint8Array.from({ length: 4 * 144 }, () => rng.nextU32() & 0xff);
+    for (let b = 0; b < 4; b++) {
+      bytes.set([f32ToF16(0.01 * (b + 1)) & 0xff, f32ToF16(0.01 * (b + 1)) >> 8], b * 144);
+      bytes.set([f32ToF16(0.002) & 0xff, f32ToF16(0.002) >> 8], b * 144 + 2);
+    }
+    const q4k = new QuantTensor("q4_k", [4, 256], bytes).dequantize();
+    expect(Array.from(q4k)).toEqual(Array.from(ggufDequantize(GgmlType.Q4_K, bytes, 1024)));
   });
 
   it("refuses a quantized weight in matmul and an f32 one in qmatmul (wrong_dtype)", () => {

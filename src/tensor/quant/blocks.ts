@@ -1,7 +1,9 @@
 // Block quantizers with the GGUF/llama.cpp byte layouts: Q8_0 (34 B per 32 values), Q4_0 (18 B per 32),
-// and NF4 (QLoRA's 16-level table, 64 values: f32 absmax + 32 B). Quantizers are the simple reference
-// rounding (round-to-nearest on the block scale), not llama.cpp's importance-weighted search.
+// and NF4 (QLoRA's 16-level table, 64 values: f32 absmax + 32 B). Q8_0/Q4_0 follow ggml's reference
+// quantizers step for step in f32 arithmetic (Math.fround), so the bytes equal llama.cpp's.
 import { F16_TABLE, f32ToF16 } from "./half.js";
+
+const fr = Math.fround;
 
 export const Q8_0 = { blockValues: 32, blockBytes: 2 + 32 } as const; // d: f16, qs: int8[32]
 export const Q4_0 = { blockValues: 32, blockBytes: 2 + 16 } as const; // d: f16, qs: nibbles[16]
@@ -35,12 +37,17 @@ export function quantizeQ8_0(x: Float32Array, out: Uint8Array): void {
   for (let b = 0; b < blocks; b++) {
     let amax = 0;
     for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]!));
-    const d = amax / 127;
-    const id = d ? 1 / d : 0;
+    const d = fr(amax / 127);
+    const id = d ? fr(1 / d) : 0;
     const at = b * Q8_0.blockBytes;
     view.setUint16(at, f32ToF16(d), true);
-    for (let i = 0; i < 32; i++) view.setInt8(at + 2 + i, Math.round(x[b * 32 + i]! * id));
+    for (let i = 0; i < 32; i++) view.setInt8(at + 2 + i, roundAway(fr(x[b * 32 + i]! * id)));
   }
+}
+
+/** C's roundf: halves round away from zero (Math.round rounds them up). */
+function roundAway(v: number): number {
+  return v < 0 ? -Math.round(-v) : Math.round(v);
 }
 
 export function dequantizeQ8_0(src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array): void {
@@ -62,15 +69,15 @@ export function quantizeQ4_0(x: Float32Array, out: Uint8Array): void {
       const v = x[b * 32 + i]!;
       if (Math.abs(v) > Math.abs(max)) max = v;
     }
-    const d = max / -8;
-    const id = d ? 1 / d : 0;
+    const d = fr(max / -8);
+    const id = d ? fr(1 / d) : 0;
     const at = b * Q4_0.blockBytes;
     const h = f32ToF16(d);
     out[at] = h & 0xff;
     out[at + 1] = h >> 8;
     for (let j = 0; j < 16; j++) {
-      const lo = Math.min(15, Math.trunc(x[b * 32 + j]! * id + 8.5));
-      const hi = Math.min(15, Math.trunc(x[b * 32 + 16 + j]! * id + 8.5));
+      const lo = Math.min(15, Math.trunc(fr(fr(x[b * 32 + j]! * id) + 8.5)));
+      const hi = Math.min(15, Math.trunc(fr(fr(x[b * 32 + 16 + j]! * id) + 8.5)));
       out[at + 2 + j] = lo | (hi << 4); // element j in the low nibble, element j+16 in the high one
     }
   }
