@@ -11,7 +11,7 @@ export { matmul, mm, type MatmulOptions } from "./ops/matmul.js";
 export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from "./ops/softmax.js";
 export { rmsNorm, layerNorm } from "./ops/norm.js";
 export { gelu, silu, sigmoid, erf, type GeluApproximation } from "./ops/activation.js";
-export { rope, ropeInvFreq, type RopeLayout, type RopeOptions } from "./ops/rope.js";
+export { rope, ropeInvFreq, llama3InvFreq, type Llama3Scaling, type RopeLayout, type RopeOptions } from "./ops/rope.js";
 export { attention, causalMask, paddingMask, type AttentionOptions } from "./ops/attention.js";
 export { dropout } from "./ops/dropout.js";
 export { QuantTensor, quantize, CODECS, type QuantType } from "./quant/formats.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Tensor } from "../../src/tensor/tensor.js";
-import { rope, ropeInvFreq } from "../../src/tensor/ops/rope.js";
+import { llama3InvFreq, rope, ropeInvFreq } from "../../src/tensor/ops/rope.js";
 import { attention, causalMask, paddingMask } from "../../src/tensor/ops/attention.js";
 import { permute, reshape } from "../../src/tensor/ops/layout.js";
 import { expectGrads, maxRelDiff, rand } from "./helpers.js";
@@ -105,6 +105,25 @@ describe("rope", () => {
     expect(y.data[1]).toBeCloseTo(Math.sin(3), 6);
     expect([y.data[4], y.data[5]]).toEqual([5, 6]);
     expect(ropeInvFreq(4, 10000)[1]).toBeCloseTo(0.01, 8);
+  });
+
+  it("Llama 3 scaling keeps high frequencies, divides low ones by the factor, blends the band between", () => {
+    const scaling = { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192 };
+    const plain = ropeInvFreq(128, 500000);
+    const scaled = llama3InvFreq(128, 500000, scaling);
+    const wavelen = (f: number) => (2 * Math.PI) / f;
+    let medium = 0;
+    plain.forEach((f, i) => {
+      const w = wavelen(f);
+      if (w < 8192 / 4) expect(scaled[i]).toBe(f);
+      else if (w > 8192) expect(scaled[i]).toBeCloseTo(f / 8, 12);
+      else {
+        medium++;
+        expect(scaled[i]!).toBeGreaterThan(f / 8);
+        expect(scaled[i]!).toBeLessThan(f);
+      }
+    });
+    expect(medium).toBeGreaterThan(0);
   });
 
   it("gradients in both layouts, with per-sequence positions", () => {

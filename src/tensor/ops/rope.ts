@@ -22,6 +22,30 @@ export function ropeInvFreq(rotaryDims: number, base = 10000): Float32Array {
   return Float32Array.from({ length: rotaryDims / 2 }, (_, i) => base ** ((-2 * i) / rotaryDims));
 }
 
+/** Llama 3's frequency scaling (rope_type "llama3" in config.json, rope.scaling.* in GGUF). */
+export interface Llama3Scaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContextLength: number;
+}
+
+/**
+ * Inverse frequencies with Llama 3 scaling: wavelengths longer than ctx/lowFreqFactor are slowed by
+ * `factor`, shorter than ctx/highFreqFactor kept, and the band between interpolated smoothly.
+ */
+export function llama3InvFreq(rotaryDims: number, base: number, s: Llama3Scaling): Float32Array {
+  const lowWavelen = s.originalContextLength / s.lowFreqFactor;
+  const highWavelen = s.originalContextLength / s.highFreqFactor;
+  return ropeInvFreq(rotaryDims, base).map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / s.factor;
+    const smooth = (s.originalContextLength / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return (1 - smooth) * (f / s.factor) + smooth * f;
+  });
+}
+
 /** Rotates x (B, H, T, D); positions holds T values (shared by the batch) or B·T. */
 export function rope(x: Tensor, positions: Int32Array, options: RopeOptions): Tensor {
   if (x.ndim !== 4)
