@@ -1,21 +1,23 @@
 // The models an evaluation names on the command line: an embedder spec, a chat model spec, and a
-// reranker (`llm`, or a cross-encoder ONNX folder / hub reference). Leaves out model downloads'
-// progress display (the caller passes a listener).
+// reranker (`llm`, or a cross-encoder ONNX folder / hub reference). Model runtimes (transformers.js,
+// node-llama-cpp) are imported when first needed, so commands that use none start fast.
 import type { ResolvedConfig } from "../core/config.js";
 import { InfuseError } from "../core/errors.js";
 import { resolveModel } from "../hub/resolve.js";
-import { createEmbedder } from "../rag/embed/index.js";
-import { createChatModel } from "../rag/llm/index.js";
-import { CrossEncoderReranker } from "../rag/rerank/cross-encoder.js";
+import { HashingEmbedder, parseHashSpec } from "../rag/embed/hashing.js";
 import { LlmReranker } from "../rag/rerank/llm.js";
 import type { Reranker } from "../rag/rerank/reranker.js";
 import type { ChatModel, Embedder } from "../rag/types.js";
 
-export function resolveEmbedder(spec: string, config: ResolvedConfig): Promise<Embedder> {
+export async function resolveEmbedder(spec: string, config: ResolvedConfig): Promise<Embedder> {
+  const hash = parseHashSpec(spec);
+  if (hash) return new HashingEmbedder(hash);
+  const { createEmbedder } = await import("../rag/embed/index.js");
   return createEmbedder(spec, { config });
 }
 
-export function resolveChatModel(spec: string, config: ResolvedConfig): Promise<ChatModel> {
+export async function resolveChatModel(spec: string, config: ResolvedConfig): Promise<ChatModel> {
+  const { createChatModel } = await import("../rag/llm/index.js");
   return createChatModel(spec, { config });
 }
 
@@ -35,5 +37,6 @@ export async function resolveReranker(ref: string, config: ResolvedConfig, llm?:
       kind: "usage",
       hint: "give a cross-encoder export folder (config.json, tokenizer.json, onnx/model.onnx), or --reranker llm --llm FILE.gguf",
     });
+  const { CrossEncoderReranker } = await import("../rag/rerank/cross-encoder.js");
   return CrossEncoderReranker.load(ref, model.path, model.files);
 }
