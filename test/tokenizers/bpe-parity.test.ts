@@ -59,3 +59,50 @@ describe.each(["default", "gpt-2", "llama-bpe", "qwen2", "smollm"])("byte-level 
     }
   });
 });
+
+describe("byte-level BPE from tokenizer.json", () => {
+  it("gives the GGUF path's ids (pre gpt-2) through @huggingface/tokenizers", async () => {
+    const { HfJsonTokenizer } = await import("../../src/tokenizers/hf.js");
+    const { ggufVocabFromTokenizerJson } = await import("../../src/formats/convert/vocab.js");
+    const eot = trained.tokens.length;
+    const json = {
+      version: "1.0",
+      added_tokens: [
+        {
+          id: eot,
+          content: END_OF_TEXT,
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: true,
+        },
+      ],
+      normalizer: null,
+      pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+      post_processor: null,
+      decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+      model: {
+        type: "BPE",
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab: Object.fromEntries(trained.tokens.map((t, i) => [t, i])),
+        merges: trained.merges,
+      },
+    };
+    const hf = new HfJsonTokenizer(json, {});
+    const gguf = new GgufTokenizer(ggufVocabFromTokenizerJson(json as never, {}, { pre: "gpt-2" }));
+    expect(gguf.kind).toBe("bpe");
+    const bad = STRINGS.filter(
+      (s) =>
+        hf.encode(s, { addSpecial: false }).join() !== gguf.encode(s, { addSpecial: false, parseSpecial: true }).join(),
+    );
+    expect(bad).toEqual([]);
+    const text = "Xin chào, world! 123";
+    expect(hf.decode(hf.encode(text))).toBe(text);
+  });
+});
