@@ -16,6 +16,7 @@ export { attention, causalMask, paddingMask, type AttentionOptions } from "./ops
 export { dropout } from "./ops/dropout.js";
 export { QuantTensor, quantize, CODECS, type QuantType } from "./quant/formats.js";
 export { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "./quant/qmatmul.js";
+export { qembedding } from "./quant/qembedding.js";
 export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./quant/half.js";
 export { NF4_LEVELS } from "./quant/blocks.js";
 export { matmulKernel, matmulPathFor, setMatmulPath, type MatmulDims, type MatmulPath } from "./kernels/kernel.js";

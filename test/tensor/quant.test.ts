@@ -3,6 +3,8 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { CODECS, QuantTensor, quantize, type QuantType } from "../../src/tensor/quant/formats.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/tensor/quant/half.js";
 import { NF4_LEVELS } from "../../src/tensor/quant/blocks.js";
+import { qembedding } from "../../src/tensor/quant/qembedding.js";
+import { embedding } from "../../src/tensor/ops/gather.js";
 import { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "../../src/tensor/quant/qmatmul.js";
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
@@ -123,6 +125,15 @@ describe("block layouts match GGUF", () => {
     }
     const q4k = new QuantTensor("q4_k", [4, 256], bytes).dequantize();
     expect(Array.from(q4k)).toEqual(Array.from(ggufDequantize(GgmlType.Q4_K, bytes, 1024)));
+  });
+
+  it("qembedding gathers dequantized rows, equal to embedding on the dequantized table", () => {
+    const table = quantize("q4_k", randn(rng, 10 * 256), [10, 256]);
+    const ids = Int32Array.from([9, 0, 9, 3]);
+    const ours = qembedding(table, ids, [2, 2]);
+    expect(ours.shape).toEqual([2, 2, 256]);
+    expect(ours.toArray()).toEqual(embedding(new Tensor(table.dequantize(), [10, 256]), ids, [2, 2]).toArray());
+    expect(() => qembedding(table, Int32Array.of(10))).toThrow(/id 10 at position 0 is outside \[0, 10\)/);
   });
 
   it("refuses a quantized weight in matmul and an f32 one in qmatmul (wrong_dtype)", () => {
