@@ -21,6 +21,7 @@ export interface AskFlags {
   llm?: string | boolean;
   embedder?: string;
   log?: boolean;
+  maxTokens?: number;
 }
 
 export function positiveInt(value: string): number {
@@ -47,6 +48,7 @@ export function addAskOptions(command: Command): Command {
     .option("--filter <key=value...>", "metadata filters, AND-ed; repeat a key for OR (source, page, any metadata)")
     .option("--llm <spec>", "chat model: a GGUF path or hf: reference, openai:MODEL, ollama:MODEL (default: rag.llm)")
     .option("--no-llm", "answer extractively, without a language model")
+    .option("--max-tokens <n>", "longest generated answer, in tokens (default 512)", positiveInt)
     .option("--embedder <spec>", "query embedder (default: the one the collection was built with)")
     .option("--no-log", "do not append to the inference log");
 }
@@ -76,6 +78,7 @@ export async function askSetup(
     topK: flags.topK ?? config.rag.topK ?? 5,
     ...(flags.filter ? { filter: parseFilterArgs(flags.filter)! } : {}),
     ...(flags.log === false ? { log: false as const } : {}),
+    generate: { maxTokens: flags.maxTokens ?? 512 },
     signal: rt.signal,
     dispose: async () => {
       await choice.model?.dispose?.();

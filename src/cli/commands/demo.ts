@@ -69,6 +69,7 @@ export const registerDemo: RegisterCommand = (program, run) => {
               ...(choice.model ? { llm: choice.model } : {}),
               ...(choice.reason ? { noLlmReason: choice.reason } : {}),
               topK: 3,
+              generate: { maxTokens: 256 },
               signal: rt.signal,
               ...(rt.out.json ? {} : { onToken: (piece: string) => ((streamed = true), process.stdout.write(piece)) }),
             });
