@@ -45,13 +45,18 @@ export async function resolveEmbedder(spec: string | EndpointSpec, options: Mode
   return create(spec, options);
 }
 
-/** The embedder a collection was built with, unless another spec is given (then it must match). */
+/**
+ * The embedder a collection was built with, unless another spec is given (then it must match).
+ * The config's `rag.embedder` object is used when it names the stored spec (it keeps the base URL).
+ */
 export async function collectionEmbedder(
   stored: { spec: string },
   override: string | EndpointSpec | undefined,
   options: ModelOptions,
 ): Promise<Embedder> {
-  return resolveEmbedder(override ?? stored.spec, options);
+  const configured = options.config.rag.embedder;
+  const fromConfig = configured !== undefined && specString(configured) === stored.spec ? configured : undefined;
+  return resolveEmbedder(override ?? fromConfig ?? stored.spec, options);
 }
 
 export interface ChatModelChoice {
