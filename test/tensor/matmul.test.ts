@@ -83,6 +83,12 @@ describe("matmul op", () => {
     }
   });
 
+  it("handles empty products (no rows, or K = 0 giving zeros)", () => {
+    expect(matmul(Tensor.zeros([0, 3]), rand([3, 2])).shape).toEqual([0, 2]);
+    const out = matmul(Tensor.zeros([2, 0]), Tensor.zeros([0, 3]));
+    expect(out.toArray()).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
   it("computes x·Wᵀ for a (N, K) weight as linear layers store it", () => {
     const x = Tensor.from([1, 2], [1, 2]);
     const w = Tensor.from([1, 0, 0, 1, 1, 1], [3, 2]);

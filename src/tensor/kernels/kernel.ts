@@ -1,5 +1,6 @@
 // The narrow kernel interface ops call for matmul, and the dispatcher that picks a path per shape.
 // Small products stay in TypeScript (a native call costs ~15 µs); large ones go to onnxruntime.
+import { InfuseError } from "../../core/errors.js";
 import { ortAvailable, ortMatmul } from "./ort.js";
 import { referenceMatmul } from "./reference.js";
 
@@ -40,6 +41,24 @@ export function matmulPathFor(dims: MatmulDims): "reference" | "ort" {
 
 /** Writes op(A)·op(B) into `out` (length batch·M·N) by the path chosen for these dims. */
 export function matmulKernel(a: Float32Array, b: Float32Array, out: Float32Array, dims: MatmulDims): void {
-  if (matmulPathFor(dims) === "ort") ortMatmul(a, b, out, dims);
-  else referenceMatmul(a, b, out, dims);
+  if (dims.batch * dims.m * dims.n === 0) return;
+  if (dims.k === 0) {
+    out.fill(0, 0, dims.batch * dims.m * dims.n); // an empty sum
+    return;
+  }
+  if (matmulPathFor(dims) !== "ort") return referenceMatmul(a, b, out, dims);
+  try {
+    ortMatmul(a, b, out, dims);
+  } catch (cause) {
+    if (cause instanceof InfuseError) throw cause;
+    const { batch, m, k, n, transA, transB } = dims;
+    throw new InfuseError(
+      "tensor.kernel_failed",
+      `matmul kernel (onnxruntime) failed for batch ${batch}, M ${m}, K ${k}, N ${n}, transA ${transA}, transB ${transB}: ${String(cause)}`,
+      {
+        cause,
+        hint: 'out of memory is the usual cause: use smaller batches; setMatmulPath("reference") bypasses onnxruntime',
+      },
+    );
+  }
 }
