@@ -96,5 +96,7 @@ export function buildRetriever(spec: string, ctx: ConfigContext): Retriever {
 /** The same retriever under the configuration's name (reports and run files use it). */
 function named(inner: Retriever, name: string): Retriever {
   if (inner.name === name) return inner;
-  return { name, retrieve: (query, options) => inner.retrieve(query, options) };
+  const wrapper = { name, retrieve: inner.retrieve.bind(inner) };
+  // a compressing retriever's per-query token counts stay readable through the new name
+  return Object.defineProperty(wrapper, "lastStats", { get: () => (inner as { lastStats?: unknown }).lastStats });
 }

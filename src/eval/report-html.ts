@@ -20,12 +20,17 @@ export function renderHtmlReport(report: RetrievalReport): string {
       `${report.queries} queries, ${report.documents} documents, top ${report.topK} per query`,
       `corpus embedder ${report.embedder}; metrics as trec_eval computes them (nDCG with graded gains, log2 discount)`,
     ],
-    metrics: [...RETRIEVAL_METRICS, "latency ms"],
+    metrics: [
+      ...RETRIEVAL_METRICS,
+      "latency ms",
+      ...(report.results.some((r) => r.compression) ? ["token saving"] : []),
+    ],
     rows: report.results.map((r) => ({
       name: r.retriever,
       values: {
         ...Object.fromEntries(RETRIEVAL_METRICS.map((m) => [m, r[m as keyof typeof r] as number])),
         "latency ms": r.latencyMs?.mean,
+        "token saving": r.compression?.saving,
       },
     })),
   });

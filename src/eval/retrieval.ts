@@ -30,6 +30,8 @@ export interface RetrievalRun {
   latencies: number[];
   /** Queries read back from the cache file. */
   cached: number;
+  /** Tokens of the retrieved text before and after compression, summed over the queries run now. */
+  compression?: { tokensBefore: number; tokensAfter: number };
 }
 
 /** The BEIR document id of a hit: chunks of one document share it. */
@@ -67,6 +69,7 @@ export async function runRetrieval(
   if (options.cacheFile) await mkdir(path.dirname(options.cacheFile), { recursive: true });
   const progress = throttledProgress(options.onProgress);
   const latencies: number[] = [];
+  let compression: { tokensBefore: number; tokensAfter: number } | undefined;
   let done = cached;
   for (const q of queries) {
     if (run.has(q.id)) continue;
@@ -77,12 +80,18 @@ export async function runRetrieval(
       ...(options.signal ? { signal: options.signal } : {}),
     });
     latencies.push(performance.now() - started);
+    const stats = (retriever as { lastStats?: { tokensBefore: number; tokensAfter: number } }).lastStats;
+    if (stats) {
+      compression ??= { tokensBefore: 0, tokensAfter: 0 };
+      compression.tokensBefore += stats.tokensBefore;
+      compression.tokensAfter += stats.tokensAfter;
+    }
     const docs = hitsToDocs(hits, docId, topK);
     run.set(q.id, docs);
     if (options.cacheFile) await appendFile(options.cacheFile, JSON.stringify({ q: q.id, docs }) + "\n");
     progress({ task: retriever.name, done: ++done, total: queries.length, unit: "queries" });
   }
-  return { run, latencies, cached };
+  return { run, latencies, cached, ...(compression ? { compression } : {}) };
 }
 
 /** Reads a run file; a torn last line (the process stopped mid-write) is ignored. */
@@ -122,6 +131,8 @@ export interface RetrievalResult {
   /** Mean and 95th percentile retrieval time per query in this call; absent when all came from cache. */
   latencyMs?: { mean: number; p95: number };
   cachedQueries: number;
+  /** For compressing configurations: retrieved tokens before/after and the share saved. */
+  compression?: { tokensBefore: number; tokensAfter: number; saving: number };
 }
 
 /** Scores one retriever; `metricOptions` default to BEIR's cutoffs. */
@@ -131,7 +142,7 @@ export async function evaluateRetriever(
   qrels: Qrels,
   options: RunRetrievalOptions & { metrics?: MetricOptions } = {},
 ): Promise<RetrievalResult> {
-  const { run, latencies, cached } = await runRetrieval(retriever, queries, options);
+  const { run, latencies, cached, compression } = await runRetrieval(retriever, queries, options);
   const scored = evaluateRun(qrels, run, { ks: [1, 3, 5, 10, 100], ...options.metrics });
   const m = scored.mean;
   return {
@@ -146,6 +157,14 @@ export async function evaluateRetriever(
     emptyQueries: scored.emptyQueries,
     ...(latencies.length > 0 ? { latencyMs: latencySummary(latencies) } : {}),
     cachedQueries: cached,
+    ...(compression
+      ? {
+          compression: {
+            ...compression,
+            saving: compression.tokensBefore > 0 ? 1 - compression.tokensAfter / compression.tokensBefore : 0,
+          },
+        }
+      : {}),
   };
 }
 

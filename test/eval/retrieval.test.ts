@@ -58,6 +58,16 @@ describe("evaluateRetriever", () => {
     expect(r.latencyMs?.mean).toBeGreaterThan(0);
   });
 
+  it("reports the tokens a compressing configuration saves", async () => {
+    const r = await evaluateRetriever(buildRetriever("bm25+compress", { store, embedder }), queries, qrels, {
+      topK: 3,
+    });
+    expect(r.retriever).toBe("bm25+compress");
+    expect(r.compression!.tokensAfter).toBeLessThan(r.compression!.tokensBefore);
+    expect(r.compression!.saving).toBeCloseTo(1 - r.compression!.tokensAfter / r.compression!.tokensBefore, 12);
+    expect(r["mrr@10"]).toBe(1); // the answer documents keep a sentence
+  });
+
   it("names configurations and rejects unknown ones with the list", () => {
     expect(buildRetriever("bm25+rm3", { store }).name).toBe("bm25+rm3");
     expect(() => buildRetriever("sparse", { store })).toThrow(/unknown base retriever "sparse"/);

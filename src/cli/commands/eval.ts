@@ -99,7 +99,8 @@ function renderRetrieval(r: RetrievalReport): string {
     (x) =>
       x.retriever.padEnd(width) +
       cols.map((c) => x[c].toFixed(4).padStart(11)).join("") +
-      (x.latencyMs ? x.latencyMs.mean.toFixed(1).padStart(11) : "   (cached)"),
+      (x.latencyMs ? x.latencyMs.mean.toFixed(1).padStart(11) : "   (cached)") +
+      (x.compression ? `   ${(100 * x.compression.saving).toFixed(0)}% of tokens saved` : ""),
   );
   return [`${r.dataset} (${r.split}): ${r.queries} queries, ${r.documents} documents`, header, ...rows].join("\n");
 }
