@@ -9,7 +9,14 @@ import { describe, expect, it } from "vitest";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { ingestPath, ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import { createRetriever } from "../../src/rag/retrieve/index.js";
-import { deleteCollection, listCollections, openCollection, readManifest } from "../../src/rag/store/index.js";
+import { spawnSync } from "node:child_process";
+import {
+  deleteCollection,
+  listCollections,
+  openCollection,
+  openOrCreateCollection,
+  readManifest,
+} from "../../src/rag/store/index.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 const embedder = new HashingEmbedder();
@@ -214,5 +221,35 @@ describe("collection store", () => {
       removeMissing: true,
     });
     expect(second).toMatchObject({ added: ["beir#d3"], removed: ["beir#d2"], unchanged: 1, chunksTotal: 2 });
+  });
+
+  it("one writer at a time: a live lock is a clear error, a stale one is taken over, a stale snapshot is refused", async () => {
+    const docs = await corpus();
+    const dataDir = await tmp("data");
+    await ingestPath("c", docs, { dataDir, embedder });
+    const lock = path.join(dataDir, "collections/c/write.lock");
+    await writeFile(path.join(docs, "new.md"), "A new note.");
+    await writeFile(lock, String(process.pid));
+    await expect(ingestPath("c", docs, { dataDir, embedder })).rejects.toMatchObject({
+      code: "rag.collection_busy",
+      kind: "io",
+    });
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid!;
+    await writeFile(lock, String(gone));
+    expect(await ingestPath("c", docs, { dataDir, embedder })).toMatchObject({ added: ["new.md"] });
+
+    // a writer that opened the collection before another ingest committed must not overwrite it
+    const manifest = (await readManifest(dataDir, "c"))!;
+    const early = await openOrCreateCollection(dataDir, "c", {
+      embedder: manifest.embedder,
+      splitter: manifest.splitter,
+    });
+    await writeFile(path.join(docs, "later.md"), "Another note.");
+    await ingestPath("c", docs, { dataDir, embedder });
+    await expect(
+      early.commit({ removeUnits: ["tides.md"], add: [], units: { "tides.md": null } }),
+    ).rejects.toMatchObject({ code: "rag.collection_changed" });
+    early.close();
+    expect(Object.keys((await readManifest(dataDir, "c"))!.units)).toContain("tides.md");
   });
 });

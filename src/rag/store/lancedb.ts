@@ -7,8 +7,9 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { Chunk, MetadataValue } from "../types.js";
-import { collectionDir, writeManifest } from "./collections.js";
+import { collectionDir, readManifest, writeManifest } from "./collections.js";
 import { filterToSql, metadataTokens, sqlString } from "./filter.js";
+import { acquireWriteLock } from "./lock.js";
 import type {
   CollectionChange,
   CollectionManifest,
@@ -225,6 +226,27 @@ export class LanceCollection implements CollectionStore {
   }
 
   async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
+    const name = this.#manifest.name;
+    const release = await acquireWriteLock(collectionDir(this.#dataDir, name), name);
+    try {
+      const current = await readManifest(this.#dataDir, name);
+      if ((current?.tableVersion ?? 0) !== this.#manifest.tableVersion) {
+        throw new InfuseError(
+          "rag.collection_changed",
+          `collection "${name}" was changed by another ingest while this one ran`,
+          {
+            kind: "io",
+            hint: "run the ingest again: it starts from the collection as it is now",
+          },
+        );
+      }
+      return await this.#commitLocked(change, options);
+    } finally {
+      await release();
+    }
+  }
+
+  async #commitLocked(change: CollectionChange, options: CommitOptions): Promise<CollectionManifest> {
     const before = this.#manifest;
     const table = await this.#writer();
     try {
