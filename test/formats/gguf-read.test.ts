@@ -1,6 +1,6 @@
 // GGUF reader and writer on the real stories260K file: header, metadata types, lazy tensor
 // reads, byte-identical rewrite, and hostile files that must fail with InfuseError.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -103,6 +103,39 @@ describe("GGUF reader on stories260K", () => {
     expect(g.tensor("b")!.offset % 64).toBe(0);
     expect(await g.readTensorF32("b")).toEqual(data);
     g.close();
+  });
+});
+
+describe("GGUF reader on a multi-GB file", () => {
+  it("opens a 4.5 GB (sparse) model and reads one small tensor without reading the rest", async () => {
+    const file = path.join(tmp, "huge.gguf");
+    const small = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+    await writeGguf(file, {
+      metadata: { "general.architecture": kv.str("llama") },
+      tensors: [
+        { name: "small", dims: [8], type: GgmlType.F32, data: small },
+        { name: "big", dims: [32, 1], type: GgmlType.Q8_0, data: new Float32Array(32) },
+      ],
+    });
+    // Declare big as 32 x 2^27 Q8_0 rows (4.5 GB) and grow the file sparsely to hold it.
+    const bytes = readFileSync(file);
+    const dimAt = findTensorInfoEnd(bytes, "big") - 12 - 8;
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(dimAt, 2n ** 27n, true);
+    writeFileSync(file, bytes);
+    const rows = 2 ** 27;
+    const bigBytes = rows * 34;
+    const dataStart = Math.ceil((dimAt + 8 + 4 + 8) / 32) * 32;
+    truncateSync(file, dataStart + 32 + bigBytes);
+    expect(statSync(file).size).toBeGreaterThan(2 ** 32);
+    const g = await openGguf(file);
+    try {
+      const big = g.tensor("big")!;
+      expect(big.byteSize).toBe(bigBytes);
+      expect(big.offset + big.byteSize).toBe(g.fileSize);
+      expect(await g.readTensorF32("small")).toEqual(small);
+    } finally {
+      g.close();
+    }
   });
 });
 
