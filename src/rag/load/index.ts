@@ -19,14 +19,17 @@ export const DEFAULT_EXCLUDE = ["**/node_modules/**", "**/.*", "**/.*/**"];
 /** Loads one file; `source` is the name chunks cite (relative path). */
 export async function loadFile(file: string, source: string, options: TabularOptions = {}): Promise<LoadedFile> {
   const ext = path.extname(file).slice(1).toLowerCase();
+  checkSupported(ext, source);
+  return loadBytes(await readBytes(file, source), ext, source, options);
+}
+
+function checkSupported(ext: string, source: string): void {
   if (!SUPPORTED_EXTENSIONS.includes(ext)) {
     throw new InfuseError("rag.unsupported_format", `${source}: unsupported file type ".${ext}"`, {
       kind: "input",
       hint: `supported: ${SUPPORTED_EXTENSIONS.join(", ")}`,
     });
   }
-  const bytes = await readBytes(file, source);
-  return loadBytes(bytes, ext, source, options);
 }
 
 /** Loads file contents already read, by extension (no dot). */
@@ -36,6 +39,7 @@ export async function loadBytes(
   source: string,
   options: TabularOptions = {},
 ): Promise<LoadedFile> {
+  checkSupported(ext, source);
   switch (ext) {
     case "pdf":
       return loadPdf(bytes, source);
