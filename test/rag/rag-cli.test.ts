@@ -114,6 +114,12 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
     ]);
     const show = await runCli(["collections", "show", "ops"], { env });
     expect(show.stdout).toContain("embedder  hash-512 (512 dims");
+    expect(show.stdout).toContain("bm25      English, stem true, stop words true");
+    await runCli(["ingest", docs, "--collection", "plain", "--text-column", "a", "--no-stemming", "--no-stop-words"], {
+      env,
+    });
+    const plain = JSON.parse((await runCli(["collections", "show", "plain", "--json"], { env })).stdout);
+    expect(plain.fts).toMatchObject({ language: "English", stem: false, removeStopWords: false });
     const deleted = await runCli(["collections", "delete", "ops"], { env });
     expect(deleted.code).toBe(0);
     const missing = await runCli(["ask", "anything", "--collection", "ops"], { env });

@@ -18,6 +18,9 @@ interface IngestFlags {
   exclude?: string[];
   textColumn?: string;
   idColumn?: string;
+  bm25Language?: string;
+  stemming?: boolean;
+  stopWords?: boolean;
 }
 
 export const registerIngest: RegisterCommand = (program, run) => {
@@ -39,6 +42,9 @@ export const registerIngest: RegisterCommand = (program, run) => {
     .option("--exclude <glob...>", "skip files matching these globs")
     .option("--text-column <name>", "CSV column / JSON field holding the text (default: text, content, body)")
     .option("--id-column <name>", "CSV column / JSON field naming each record (kept as doc_id)")
+    .option("--bm25-language <language>", "full-text analyzer language of a new collection (default English)")
+    .option("--no-stemming", "new collection: index words unstemmed")
+    .option("--no-stop-words", "new collection: keep stop words in the full-text index")
     .addHelpText(
       "after",
       "\nExamples:\n" +
@@ -70,6 +76,11 @@ export const registerIngest: RegisterCommand = (program, run) => {
             embedder,
             embedderSpec: specString(spec),
             splitter,
+            fts: {
+              ...(flags.bm25Language ? { language: flags.bm25Language } : {}),
+              ...(flags.stemming === false ? { stem: false } : {}),
+              ...(flags.stopWords === false ? { removeStopWords: false } : {}),
+            },
             ...(flags.include ? { include: flags.include } : {}),
             ...(flags.exclude ? { exclude: flags.exclude } : {}),
             tabular: {
