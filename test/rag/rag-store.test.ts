@@ -182,6 +182,10 @@ describe("collection store", () => {
       code: "rag.embedder_mismatch",
       kind: "usage",
     });
+    await expect(ingestPath("c", docs, { dataDir, embedder, fts: { stem: false } })).rejects.toMatchObject({
+      code: "rag.fts_mismatch",
+    });
+    expect(await ingestPath("c", docs, { dataDir, embedder, fts: { stem: true } })).toMatchObject({ unchanged: 3 });
     await expect(ingestPath("c", docs, { dataDir, embedder, splitter: { kind: "sentence" } })).rejects.toMatchObject({
       code: "rag.splitter_mismatch",
     });

@@ -53,6 +53,17 @@ export async function openOrCreateCollection(
         },
       );
     }
+    const changed = Object.entries(init.fts ?? {}).filter(([k, v]) => existing.fts[k as keyof FtsSettings] !== v);
+    if (changed.length > 0) {
+      throw new InfuseError(
+        "rag.fts_mismatch",
+        `collection "${name}" has a full-text analyzer with other settings (${changed.map(([k]) => k).join(", ")})`,
+        {
+          kind: "usage",
+          hint: `the analyzer is fixed when a collection is created: ingest into a new collection, or delete "${name}" first`,
+        },
+      );
+    }
     return new LanceCollection(dataDir, existing);
   }
   const now = new Date().toISOString();
