@@ -1,0 +1,77 @@
+// The LoRA adapter of one linear layer: Δy = s · dropout(x)·Aᵀ·Bᵀ with A (r, K), B (N, r) trainable
+// and s = alpha/r (or alpha/√r, rsLoRA). Leaves out DoRA and bias adapters.
+// Shapes: K in features, N out features, r rank, M rows of x.
+import { InfuseError } from "../../core/errors.js";
+import type { Rng } from "../../tensor/index.js";
+import { dropout, isGradEnabled, matmul, scale, Tensor } from "../../tensor/index.js";
+import type { LinearAdapter } from "../linear.js";
+
+export interface LoraOptions {
+  r: number;
+  alpha: number;
+  /** Dropout on the adapter's input while training (default 0). */
+  dropout?: number;
+  /** rsLoRA: scale by alpha/√r instead of alpha/r. */
+  rslora?: boolean;
+}
+
+/** Scale the adapter's output is multiplied by. */
+export function loraScale(o: Pick<LoraOptions, "r" | "alpha" | "rslora">): number {
+  return o.rslora ? o.alpha / Math.sqrt(o.r) : o.alpha / o.r;
+}
+
+export class LoraAdapter implements LinearAdapter {
+  /** (r, K): initialised uniform in ±1/√K as PEFT's kaiming_uniform(a=√5) does. */
+  readonly a: Tensor;
+  /** (N, r): zeros, so a fresh adapter changes nothing. */
+  readonly b: Tensor;
+  readonly r: number;
+  readonly scale: number;
+  readonly dropout: number;
+  /** Dropout applies only while training and recording a graph. */
+  training = true;
+  private readonly rng: Rng;
+
+  constructor(inFeatures: number, outFeatures: number, options: LoraOptions, rng: Rng) {
+    const { r, alpha } = options;
+    if (!Number.isInteger(r) || r < 1 || !(alpha > 0)) {
+      throw new InfuseError("lora.bad_options", `LoRA rank ${r} and alpha ${alpha} must be positive`, {
+        kind: "usage",
+        hint: "use e.g. --rank 8 --alpha 16",
+      });
+    }
+    const bound = 1 / Math.sqrt(inFeatures);
+    const a = new Float32Array(r * inFeatures);
+    for (let i = 0; i < a.length; i++) a[i] = (2 * rng.uniform() - 1) * bound;
+    this.a = new Tensor(a, [r, inFeatures], true);
+    this.b = new Tensor(new Float32Array(outFeatures * r), [outFeatures, r], true);
+    this.r = r;
+    this.scale = loraScale(options);
+    this.dropout = options.dropout ?? 0;
+    this.rng = rng;
+  }
+
+  /** x (…, K) → (…, N). */
+  forward(x: Tensor): Tensor {
+    const xd = this.training && this.dropout > 0 && isGradEnabled() ? dropout(x, this.dropout, this.rng) : x;
+    const h = matmul(xd, this.a, { transB: true }); // (…, r)
+    return scale(matmul(h, this.b, { transB: true }), this.scale); // (…, N)
+  }
+
+  /** The dense update s·B·A (N, K) that merging adds to W. */
+  delta(): Float32Array {
+    const [n, r] = this.b.shape as [number, number];
+    const k = this.a.shape[1]!;
+    const a = this.a.data;
+    const b = this.b.data;
+    const out = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < r; j++) {
+        const bij = b[i * r + j]! * this.scale;
+        if (bij === 0) continue;
+        for (let c = 0; c < k; c++) out[i * k + c]! += bij * a[j * k + c]!;
+      }
+    }
+    return out;
+  }
+}

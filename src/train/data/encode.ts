@@ -1,0 +1,159 @@
+// Rendered records to token ids and next-token labels (−100 where no loss is taken), with truncation
+// counted, raw text cut into blocks, and optional packing of several examples into one row.
+// Prompt boundaries come from encoding the text up to each boundary, so tokens match whole-text encoding.
+import type { Tokenizer } from "../../tokenizers/types.js";
+import type { TrainRecord } from "./records.js";
+import type { Segment, Template } from "./templates.js";
+
+export const IGNORE = -100;
+
+export interface Example {
+  ids: Int32Array;
+  /** labels[t] = ids[t+1] when that token is learned, else −100. */
+  labels: Int32Array;
+}
+
+export interface EncodeOptions {
+  maxLength: number;
+  trainOnPrompt?: boolean;
+}
+
+export interface EncodeStats {
+  records: number;
+  examples: number;
+  truncated: number;
+  /** Records with no learned token left after truncation. */
+  dropped: number;
+  /** Token lengths before truncation. */
+  lengths: number[];
+  /** Tokens with a loss. */
+  trainedTokens: number;
+}
+
+/** Token ids of one chunk and a per-token flag: learned or not. */
+function encodeChunk(
+  tokenizer: Tokenizer,
+  segs: { text: string; train: boolean }[],
+  addSpecial: boolean,
+  all: boolean,
+): { ids: number[]; train: boolean[] } {
+  const opts = { addSpecial, parseSpecial: true };
+  const ids = tokenizer.encode(segs.map((s) => s.text).join(""), opts);
+  const train = new Array<boolean>(ids.length).fill(false);
+  let text = "";
+  let from = 0;
+  for (const s of segs) {
+    text += s.text;
+    const prefix = tokenizer.encode(text, opts);
+    let end = 0;
+    while (end < prefix.length && end < ids.length && prefix[end] === ids[end]) end++;
+    for (let i = from; i < end; i++) train[i] = all || s.train;
+    from = Math.max(from, end);
+  }
+  return { ids, train };
+}
+
+/** All tokens of a record and which are learned (BOS never is: nothing predicts it). */
+export function encodeRecord(
+  tokenizer: Tokenizer,
+  template: Template,
+  record: TrainRecord,
+  trainOnPrompt = false,
+): { ids: number[]; train: boolean[] } {
+  const segments: Segment[] = template.render(record);
+  const ids: number[] = [];
+  const train: boolean[] = [];
+  let chunk: { text: string; train: boolean }[] = [];
+  let first = true;
+  const flush = (): void => {
+    if (chunk.length === 0) return;
+    const c = encodeChunk(tokenizer, chunk, first || template.bosPerTurn, trainOnPrompt);
+    ids.push(...c.ids);
+    train.push(...c.train);
+    chunk = [];
+    first = false;
+  };
+  for (const s of segments) {
+    if ("eos" in s) {
+      flush();
+      if (tokenizer.eosId !== undefined) {
+        ids.push(tokenizer.eosId);
+        train.push(true);
+      }
+    } else chunk.push(s);
+  }
+  flush();
+  if (tokenizer.bosId !== undefined && ids[0] === tokenizer.bosId) train[0] = false;
+  return { ids, train };
+}
+
+function toExample(ids: number[], train: boolean[]): Example {
+  const labels = new Int32Array(ids.length).fill(IGNORE);
+  for (let t = 0; t + 1 < ids.length; t++) if (train[t + 1]) labels[t] = ids[t + 1]!;
+  return { ids: Int32Array.from(ids), labels };
+}
+
+const hasLabel = (e: Example): boolean => e.labels.some((l) => l !== IGNORE);
+
+/** Encodes every record; raw text is cut into blocks of maxLength, other records truncated (counted). */
+export function encodeRecords(
+  tokenizer: Tokenizer,
+  template: Template,
+  records: TrainRecord[],
+  options: EncodeOptions,
+): { examples: Example[]; stats: EncodeStats } {
+  const stats: EncodeStats = {
+    records: records.length,
+    examples: 0,
+    truncated: 0,
+    dropped: 0,
+    lengths: [],
+    trainedTokens: 0,
+  };
+  const examples: Example[] = [];
+  const max = options.maxLength;
+  for (const record of records) {
+    const { ids, train } = encodeRecord(tokenizer, template, record, options.trainOnPrompt ?? false);
+    stats.lengths.push(ids.length);
+    const parts: Example[] = [];
+    if (record.kind === "text") {
+      for (let s = 0; s < ids.length - 1; s += max)
+        parts.push(toExample(ids.slice(s, s + max), train.slice(s, s + max)));
+    } else {
+      if (ids.length > max) stats.truncated++;
+      parts.push(toExample(ids.slice(0, max), train.slice(0, max)));
+    }
+    const kept = parts.filter(hasLabel);
+    if (kept.length === 0) stats.dropped++;
+    examples.push(...kept);
+  }
+  stats.examples = examples.length;
+  stats.trainedTokens = examples.reduce((n, e) => n + e.labels.filter((l) => l !== IGNORE).length, 0);
+  return { examples, stats };
+}
+
+/** Concatenates examples in order into rows of at most maxLength tokens (an example never splits). */
+export function packExamples(examples: Example[], maxLength: number): Example[] {
+  const out: Example[] = [];
+  let ids: number[] = [];
+  let labels: number[] = [];
+  const emit = (): void => {
+    if (ids.length > 0) out.push({ ids: Int32Array.from(ids), labels: Int32Array.from(labels) });
+    ids = [];
+    labels = [];
+  };
+  for (const e of examples) {
+    if (ids.length + e.ids.length > maxLength) emit();
+    ids.push(...e.ids);
+    labels.push(...e.labels);
+  }
+  emit();
+  return out;
+}
+
+/** The prompt of a record as training tokenized it: its ids up to the first learned token. */
+export function promptIds(tokenizer: Tokenizer, template: Template, record: TrainRecord): number[] {
+  const { ids, train } = encodeRecord(tokenizer, template, record);
+  const first = train.indexOf(true);
+  return ids.slice(0, first < 0 ? ids.length : first);
+}

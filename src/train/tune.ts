@@ -1,0 +1,190 @@
+// `tune()`: base model + datasets → trained LoRA adapter in an output folder (PEFT files, adapter.gguf,
+// metrics.jsonl, loss.svg, tune-config.json), and `prepareTuneData()` behind --dry-run.
+// Leaves out full fine-tuning (only adapters train).
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { ResolvedConfig } from "../core/config.js";
+import type { TaskOptions } from "../core/progress.js";
+import { VERSION } from "../core/version.js";
+import { Linear } from "../models/linear.js";
+import { loadLlama, type LoadedLlama } from "../models/llama/load.js";
+import { attachLora } from "../models/lora/attach.js";
+import { writeLoraFiles } from "../models/lora/io.js";
+import type { Tensor } from "../tensor/index.js";
+import { quantize, QuantTensor } from "../tensor/index.js";
+import type { Tokenizer } from "../tokenizers/types.js";
+import { splitExamples } from "./data/batches.js";
+import { encodeRecords, IGNORE, packExamples, type EncodeStats, type Example } from "./data/encode.js";
+import { loadRecords, type DatasetSource } from "./data/records.js";
+import { resolveTemplate } from "./data/templates.js";
+import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
+import { resolveTuneOptions, type BaseQuant, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
+import { train, type TrainResult } from "./trainer.js";
+
+export interface TuneData {
+  train: Example[];
+  val: Example[];
+  stats: { train: EncodeStats; val: EncodeStats | null };
+  template: string;
+}
+
+async function loadAll(sources: DatasetSource[]) {
+  return (await Promise.all(sources.map((s) => loadRecords(s)))).flat();
+}
+
+/** Records → examples, split (by file or seed), optionally packed. */
+export async function prepareTuneData(tokenizer: Tokenizer, o: ResolvedTuneOptions): Promise<TuneData> {
+  const template = await resolveTemplate(o.template, tokenizer);
+  const enc = { maxLength: o.maxLength, trainOnPrompt: o.trainOnPrompt };
+  const main = encodeRecords(tokenizer, template, await loadAll(o.data), enc);
+  let trainEx: Example[];
+  let valEx: Example[];
+  let valStats: EncodeStats | null = null;
+  if (o.valData && o.valData.length > 0) {
+    const v = encodeRecords(tokenizer, template, await loadAll(o.valData), enc);
+    [trainEx, valEx, valStats] = [main.examples, v.examples, v.stats];
+  } else ({ train: trainEx, val: valEx } = splitExamples(main.examples, o.valFraction, o.seed));
+  if (o.pack) trainEx = packExamples(trainEx, o.maxLength);
+  return { train: trainEx, val: valEx, stats: { train: main.stats, val: valStats }, template: template.name };
+}
+
+/** Token-length statistics of a dataset (before truncation). */
+export function lengthStats(lengths: number[]): { min: number; mean: number; p50: number; p95: number; max: number } {
+  const s = [...lengths].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+  return {
+    min: s[0] ?? 0,
+    mean: s.length ? Math.round((s.reduce((a, b) => a + b, 0) / s.length) * 10) / 10 : 0,
+    p50: at(0.5),
+    p95: at(0.95),
+    max: s[s.length - 1] ?? 0,
+  };
+}
+
+/** An example as text: the whole sequence, and the part the loss is taken on. */
+export function renderExample(
+  tokenizer: Tokenizer,
+  e: Example,
+): { text: string; learned: string; tokens: number; learnedTokens: number } {
+  const learnedIds = [...e.labels].filter((l) => l !== IGNORE);
+  return {
+    text: tokenizer.decode([...e.ids], { skipSpecial: false }),
+    learned: tokenizer.decode(learnedIds, { skipSpecial: false }),
+    tokens: e.ids.length,
+    learnedTokens: learnedIds.length,
+  };
+}
+
+/** QLoRA: the attention and FFN matrices quantized (rows that do not fit the block size stay f32). */
+export function quantizeBase(loaded: LoadedLlama, type: BaseQuant): { quantized: number; kept: string[] } {
+  let quantized = 0;
+  const kept: string[] = [];
+  const keys = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+  for (const layer of loaded.model.weights.layers) {
+    for (const key of keys) {
+      const lin = layer[key];
+      const w = lin.weight;
+      if (w instanceof QuantTensor) continue;
+      try {
+        layer[key] = new Linear(lin.name, quantize(type, (w as Tensor).data, w.shape), lin.bias);
+        quantized++;
+      } catch {
+        kept.push(lin.name);
+      }
+    }
+  }
+  return { quantized, kept };
+}
+
+export interface TuneResult extends TrainResult {
+  out: string;
+  files: string[];
+  trainExamples: number;
+  valExamples: number;
+  trainableParams: number;
+  baseDtype: string;
+  stats: TuneData["stats"];
+}
+
+export interface TuneRunOptions extends TaskOptions {
+  config?: Pick<ResolvedConfig, "cacheDir" | "hub">;
+  onMetric?: (line: MetricLine) => void;
+}
+
+function fingerprint(o: ResolvedTuneOptions): string {
+  const keep = {
+    ...o,
+    out: undefined,
+    resume: undefined,
+    evalEvery: undefined,
+    saveEvery: undefined,
+    logEvery: undefined,
+    patience: undefined,
+    workers: undefined,
+  };
+  return createHash("sha256").update(JSON.stringify(keep)).digest("hex").slice(0, 16);
+}
+
+export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Promise<TuneResult> {
+  const o = resolveTuneOptions(options);
+  const { signal, onProgress } = run;
+  const task = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+  const loaded = await loadLlama(o.model, {
+    ...task,
+    ...(run.config ? { config: run.config } : {}),
+    weights: o.quantize ? "f32" : "native",
+  });
+  if (o.quantize) quantizeBase(loaded, o.quantize);
+  const data = await prepareTuneData(loaded.tokenizer, o);
+  const lora = attachLora(loaded.model, {
+    r: o.rank,
+    alpha: o.alpha,
+    dropout: o.dropout,
+    rslora: o.rslora,
+    targets: o.targets,
+    seed: o.seed,
+  });
+  await mkdir(o.out, { recursive: true });
+  await writeFile(path.join(o.out, "tune-config.json"), JSON.stringify({ infuse: VERSION, ...o }, null, 2) + "\n");
+  const metrics = new MetricsLog(path.join(o.out, "metrics.jsonl"));
+  const padId = loaded.tokenizer.eosId ?? 0;
+  const settings = { ...o, padId, ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}) };
+  let result: TrainResult;
+  try {
+    result = await train({
+      model: loaded.model,
+      lora,
+      train: data.train,
+      val: data.val,
+      settings,
+      out: o.out,
+      fingerprint: fingerprint(o),
+      resume: o.resume,
+      metrics,
+      ...task,
+      ...(run.onMetric ? { onMetric: run.onMetric } : {}),
+    });
+  } finally {
+    await writeFile(path.join(o.out, "loss.svg"), lossSvg(metrics.lines, `${path.basename(o.model)} LoRA r=${o.rank}`));
+  }
+  await writeLoraFiles(o.out, lora, o.model);
+  const files = [
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "adapter.gguf",
+    "metrics.jsonl",
+    "loss.svg",
+    "tune-config.json",
+  ];
+  return {
+    ...result,
+    out: o.out,
+    files: files.map((f) => path.join(o.out, f)),
+    trainExamples: data.train.length,
+    valExamples: data.val.length,
+    trainableParams: lora.params().reduce((n, p) => n + p.size, 0),
+    baseDtype: o.quantize ?? loaded.dtype,
+    stats: data.stats,
+  };
+}
