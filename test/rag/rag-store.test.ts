@@ -256,4 +256,30 @@ describe("collection store", () => {
     early.close();
     expect(Object.keys((await readManifest(dataDir, "c"))!.units)).toContain("tides.md");
   });
+
+  it("compaction drops old versions and deleted rows' files; the committed state reads the same", async () => {
+    const docs = await corpus();
+    const dataDir = await tmp("data");
+    await ingestPath("c", docs, { dataDir, embedder });
+    for (let i = 0; i < 3; i++) {
+      await writeFile(path.join(docs, "tides.md"), `# Tides\n\nRevision ${i}: the tide rises twice a day.`);
+      await ingestPath("c", docs, { dataDir, embedder });
+    }
+    const db = await lancedb.connect(path.join(dataDir, "collections/c/lance"));
+    const versionsBefore = (await (await db.openTable("chunks")).listVersions()).length;
+    const store = await openCollection(dataDir, "c");
+    const report = await store.compact();
+    expect(report.versionsRemoved).toBeGreaterThan(3);
+    expect(report.bytesRemoved).toBeGreaterThan(0);
+    store.close();
+    const versionsAfter = (await (await db.openTable("chunks")).listVersions()).length;
+    expect(versionsAfter).toBeLessThan(versionsBefore - 3);
+    const reopened = await openCollection(dataDir, "c");
+    expect(await reopened.count()).toBe(3);
+    const [hit] = await reopened.searchText("revision", { topK: 3 });
+    expect(hit!.chunk.text).toContain("Revision 2");
+    reopened.close();
+    await writeFile(path.join(docs, "later.md"), "Written after compaction.");
+    expect(await ingestPath("c", docs, { dataDir, embedder })).toMatchObject({ added: ["later.md"], chunksTotal: 4 });
+  });
 });

@@ -7,7 +7,8 @@ import {
   summarize,
   type CollectionSummary,
 } from "../../rag/store/index.js";
-import type { CollectionManifest } from "../../rag/store/index.js";
+import { openCollection, type CollectionManifest, type CompactReport } from "../../rag/store/index.js";
+import { humanBytes } from "../output.js";
 import type { RegisterCommand } from "../runtime.js";
 
 export const registerCollections: RegisterCommand = (program, run) => {
@@ -16,7 +17,7 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("list, show or delete collections")
     .addHelpText(
       "after",
-      "\nExamples:\n  infuse collections\n  infuse collections show handbook --json\n  infuse collections delete handbook",
+      "\nExamples:\n  infuse collections\n  infuse collections show handbook --json\n  infuse collections compact handbook\n  infuse collections delete handbook",
     )
     .action(
       run(async (rt) => {
@@ -57,6 +58,26 @@ export const registerCollections: RegisterCommand = (program, run) => {
           { ...summarize(m), fts: m.fts, splitterSettings: m.splitter, embedderSpec: m.embedder.spec, files: m.units },
           () => renderShow(m),
         );
+      }),
+    );
+  collections
+    .command("compact")
+    .argument("<name>", "collection name")
+    .description("compact storage and drop old versions (after many re-ingests)")
+    .action(
+      run(async (rt, name: string) => {
+        const config = await rt.config();
+        const store = await openCollection(config.dataDir, name);
+        try {
+          const report = await store.compact();
+          rt.out.result(
+            report,
+            (r: CompactReport) =>
+              `compacted "${r.collection}": ${r.versionsRemoved} old versions and ${humanBytes(r.bytesRemoved)} removed`,
+          );
+        } finally {
+          store.close();
+        }
       }),
     );
   collections

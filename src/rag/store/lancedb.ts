@@ -15,6 +15,7 @@ import type {
   CollectionManifest,
   CollectionStore,
   CommitOptions,
+  CompactReport,
   ScoredChunk,
   SearchOptions,
   StoredChunk,
@@ -241,6 +242,45 @@ export class LanceCollection implements CollectionStore {
         );
       }
       return await this.#commitLocked(change, options);
+    } finally {
+      await release();
+    }
+  }
+
+  async compact(): Promise<CompactReport> {
+    const name = this.#manifest.name;
+    if (this.#manifest.tableVersion === 0) {
+      return { collection: name, versionsRemoved: 0, bytesRemoved: 0, fragmentsRemoved: 0, fragmentsAdded: 0 };
+    }
+    const release = await acquireWriteLock(collectionDir(this.#dataDir, name), name);
+    try {
+      const current = await readManifest(this.#dataDir, name);
+      if (current?.tableVersion !== this.#manifest.tableVersion) {
+        throw new InfuseError("rag.collection_changed", `collection "${name}" was changed while compacting`, {
+          kind: "io",
+          hint: "run it again",
+        });
+      }
+      const table = await this.#writer();
+      try {
+        const committed = (await table.listVersions()).find((v) => v.version === this.#manifest.tableVersion);
+        // the committed version stays until the manifest points past it, so a crash here is harmless
+        const stats = await table.optimize(committed ? { cleanupOlderThan: committed.timestamp } : {});
+        const manifest: CollectionManifest = { ...this.#manifest, tableVersion: await table.version() };
+        await writeManifest(this.#dataDir, manifest);
+        this.#manifest = manifest;
+        this.#reader?.close();
+        this.#reader = undefined;
+        return {
+          collection: name,
+          versionsRemoved: stats.prune.oldVersionsRemoved,
+          bytesRemoved: stats.prune.bytesRemoved,
+          fragmentsRemoved: stats.compaction.fragmentsRemoved,
+          fragmentsAdded: stats.compaction.fragmentsAdded,
+        };
+      } finally {
+        table.close();
+      }
     } finally {
       await release();
     }

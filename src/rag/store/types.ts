@@ -77,6 +77,14 @@ export interface CommitOptions {
   onStored?: (rows: number) => void;
 }
 
+export interface CompactReport {
+  collection: string;
+  versionsRemoved: number;
+  bytesRemoved: number;
+  fragmentsRemoved: number;
+  fragmentsAdded: number;
+}
+
 export interface CollectionStore {
   readonly manifest: CollectionManifest;
   count(): Promise<number>;
@@ -86,6 +94,8 @@ export interface CollectionStore {
   vectorsByHash(hashes: string[]): Promise<Map<string, Float32Array>>;
   /** Applies a change atomically: on any failure (or abort) the previous state stays readable. */
   commit(change: CollectionChange, options?: CommitOptions): Promise<CollectionManifest>;
+  /** Compacts storage and drops versions older than the committed one (never the committed one). */
+  compact(): Promise<CompactReport>;
   /** Chunks of one unit, for `collections show` and tests. */
   chunksOf(unitKey: string): Promise<Chunk[]>;
   close(): void;
