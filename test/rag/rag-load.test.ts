@@ -110,7 +110,11 @@ describe("document loaders", () => {
     expect(report.failed.map((f) => f.source)).toEqual(["broken.pdf", "latin1.txt"]);
     expect(report.failed[0]!.reason).toContain("not a readable PDF");
     expect(report.failed[1]!.reason).toContain("not UTF-8");
-    const png = await ingestPath("png", dir, { dataDir: await tmp(), embedder: new HashingEmbedder(), include: ["*.png"] });
+    const png = await ingestPath("png", dir, {
+      dataDir: await tmp(),
+      embedder: new HashingEmbedder(),
+      include: ["*.png"],
+    });
     expect(png.failed).toEqual([{ source: "image.png", reason: 'unsupported file type ".png"' }]);
   });
 });
