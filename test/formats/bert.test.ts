@@ -1,6 +1,6 @@
 // BERT-architecture GGUFs that llama.cpp loads as embedding models: written directly with our
 // writer (WordPiece vocabulary of all-MiniLM-L6-v2), and converted from a HF BERT folder.
-import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,13 +9,14 @@ import { ggufVocabFromTokenizerJson } from "../../src/formats/convert/vocab.js";
 import { openGguf, writeGguf } from "../../src/formats/gguf/index.js";
 import { writeSafetensors, type SafetensorsTensorInput } from "../../src/formats/safetensors.js";
 import { fixture } from "../helpers/fixtures.js";
-import { oracle } from "./oracle.js";
+import { oracle, disposeOracle } from "./oracle.js";
 import { seededFloats, tinyBert } from "./tiny-models.js";
 import { readFileSync } from "node:fs";
 
 const MINILM = fixture("models/all-MiniLM-L6-v2-tokenizer");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-bert-"));
-afterAll(async () => (await oracle()).dispose());
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(disposeOracle);
 
 async function embed(file: string, texts: string[]): Promise<number[][]> {
   const model = await (await oracle()).loadModel({ modelPath: file });

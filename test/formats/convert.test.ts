@@ -1,6 +1,6 @@
 // safetensors read/write, HF ↔ GGUF names both ways, the Q/K permutation, and the HF → GGUF
 // conversion of the real TinyStories-656K checkpoint, checked by llama.cpp's fluency on a story.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,11 +12,12 @@ import { permuteQK, unpermuteQK } from "../../src/formats/hf/permute.js";
 import { openSafetensors, writeSafetensors } from "../../src/formats/safetensors.js";
 import { GgufTokenizer } from "../../src/tokenizers/gguf-tokenizer.js";
 import { fixture } from "../helpers/fixtures.js";
-import { loadOracleModel, oracle, oracleMeanLogProb } from "./oracle.js";
+import { loadOracleModel, oracleMeanLogProb, disposeOracle } from "./oracle.js";
 import { seededFloats } from "./tiny-models.js";
 
 const HF_DIR = fixture("models/tinystories-656k-hf");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-convert-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const STORY = [
   "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.",
   'One day, she saw a big red ball under a tree. "Can I play with the ball?" Lily asked her mom.',
@@ -24,7 +25,7 @@ const STORY = [
   "and ran after it. Then she saw a little dog. The dog wanted to play too. Lily and the dog played",
   "with the ball all day. When the sun went down, Lily went home. She was tired but happy.",
 ].join(" ");
-afterAll(async () => (await oracle()).dispose());
+afterAll(disposeOracle);
 
 describe("safetensors", () => {
   it("reads the real TinyStories checkpoint lazily and writes it back identically", async () => {
@@ -146,7 +147,10 @@ describe("HF → GGUF conversion of TinyStories-656K", () => {
     const foreign = "Xin chào 你好 😀";
     expect([...model.tokenize(foreign)]).toEqual(new GgufTokenizer(g.metadata).encode(foreign, { addSpecial: false }));
     const fluent = await oracleMeanLogProb(model, tokens);
-    const broken = await oracleMeanLogProb(await loadOracleModel(wrong), tokens);
+    await model.dispose();
+    const wrongModel = await loadOracleModel(wrong);
+    const broken = await oracleMeanLogProb(wrongModel, tokens);
+    await wrongModel.dispose();
     console.log(`mean log-prob: converted ${fluent.toFixed(3)}, Q/K unpermuted ${broken.toFixed(3)}`);
     // A trained story model reads a story far better than uniform over 2048 tokens (-7.6).
     expect(fluent).toBeGreaterThan(-3);
@@ -154,7 +158,9 @@ describe("HF → GGUF conversion of TinyStories-656K", () => {
 
     const q8 = path.join(tmp, "tinystories-q8.gguf");
     await convertHfToGguf(HF_DIR, q8, { outType: "Q8_0" });
-    const q8lp = await oracleMeanLogProb(await loadOracleModel(q8), tokens);
+    const q8Model = await loadOracleModel(q8);
+    const q8lp = await oracleMeanLogProb(q8Model, tokens);
+    await q8Model.dispose();
     expect(Math.abs(q8lp - fluent)).toBeLessThan(0.05);
   });
 });

@@ -1,7 +1,7 @@
 // Dequantizers checked against llama.cpp itself: a model whose token_embd is quantized gives
 // the same logits as one whose token_embd is our dequantization of those bytes. Also half
 // conversions and our Q8_0/Q4_0 quantizers (written models load and stay close to F32).
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,11 +19,12 @@ import {
   type GgufKV,
 } from "../../src/formats/gguf/index.js";
 import { fixture } from "../helpers/fixtures.js";
-import { loadOracleModel, oracle, oracleLogits } from "./oracle.js";
+import { loadOracleModel, oracleLogits, disposeOracle } from "./oracle.js";
 import { randomBlocks } from "./quant-blocks.js";
 import { seededFloats, tinyLlama } from "./tiny-models.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-quant-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const VOCAB = 512;
 const EMBD = 256; // k-quants need rows of 256
 const PROMPT = [1, 400, 300, 12];
@@ -34,7 +35,7 @@ beforeAll(async () => {
   tokenizer = new Map([...g.metadata].filter(([k]) => k.startsWith("tokenizer.")));
   g.close();
 });
-afterAll(async () => (await oracle()).dispose());
+afterAll(disposeOracle);
 
 async function logitsOf(file: string): Promise<Float32Array> {
   const model = await loadOracleModel(file);

@@ -1,15 +1,16 @@
 // GGUF reader and writer on the real stories260K file: header, metadata types, lazy tensor
 // reads, byte-identical rewrite, and hostile files that must fail with InfuseError.
-import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { InfuseError } from "../../src/core/errors.js";
 import { GgmlType, GgufValueType, kv, openGguf, writeGguf, type GgufFile } from "../../src/formats/gguf/index.js";
 import { fixture } from "../helpers/fixtures.js";
 
 const STORIES = fixture("models/stories260K-gguf/stories260K.gguf");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-gguf-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function expectInfuseError(p: Promise<unknown>, code: string, ...mentions: string[]): Promise<InfuseError> {
   const e = await p.then(

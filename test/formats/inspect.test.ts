@@ -1,9 +1,9 @@
 // `infuse inspect` on a real GGUF, a HF folder, a written Q8_0 model with a chat template,
 // and a truncated file (an InfuseError naming file and offset, exit code 3).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { GGUF_KEYS, GgmlType, kv, openGguf, writeGguf } from "../../src/formats/gguf/index.js";
 import { inspectGguf, inspectHfFolder } from "../../src/formats/inspect.js";
 import { runCli } from "../helpers/cli.js";
@@ -12,6 +12,7 @@ import { tinyLlama } from "./tiny-models.js";
 
 const STORIES = fixture("models/stories260K-gguf/stories260K.gguf");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-inspect-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("inspect", () => {
   it("reports a GGUF's architecture, parameters, types, context and tokenizer", async () => {

@@ -1,6 +1,6 @@
 // PEFT adapters round-trip, and a PEFT adapter converted to GGUF LoRA and applied by llama.cpp
 // gives the logits of the base model with the adapter merged into its HF weights.
-import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,16 +10,17 @@ import { peftToGgufLora, writeGgufLora } from "../../src/formats/gguf/lora.js";
 import { readPeftAdapter, writePeftAdapter, type PeftAdapter } from "../../src/formats/peft.js";
 import { openSafetensors, writeSafetensors, type SafetensorsTensorInput } from "../../src/formats/safetensors.js";
 import { fixture } from "../helpers/fixtures.js";
-import { loadOracleModel, oracle, oracleLogits } from "./oracle.js";
+import { loadOracleModel, oracleLogits, disposeOracle } from "./oracle.js";
 import { seededFloats } from "./tiny-models.js";
 
 const HF_DIR = fixture("models/tinystories-656k-hf");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-lora-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const R = 4;
 const ALPHA = 8;
 const HIDDEN = 128;
 const KV_OUT = 64; // 4 kv heads x 16
-afterAll(async () => (await oracle()).dispose());
+afterAll(disposeOracle);
 
 function adapter(): PeftAdapter {
   let seed = 100;
@@ -105,7 +106,10 @@ describe("LoRA adapters", () => {
     const baseModel = await loadOracleModel(base);
     const withLora = await oracleLogits(baseModel, prompt, 2048, loraFile);
     const plain = await oracleLogits(baseModel, prompt, 2048);
-    const mergedLogits = await oracleLogits(await loadOracleModel(merged), prompt, 2048);
+    await baseModel.dispose();
+    const mergedLlama = await loadOracleModel(merged);
+    const mergedLogits = await oracleLogits(mergedLlama, prompt, 2048);
+    await mergedLlama.dispose();
     let diff = 0;
     let effect = 0;
     for (let i = 0; i < 2048; i++) {

@@ -63,3 +63,13 @@ export async function oracleMeanLogProb(model: LlamaModel, tokens: number[]): Pr
     await ctx.dispose();
   }
 }
+
+const DISPOSE_WAIT_MS = 10_000;
+
+/** Frees llama.cpp at the end of a file; never holds the suite up if a native handle lingers. */
+export async function disposeOracle(): Promise<void> {
+  if (!llama) return;
+  const l = await llama;
+  llama = undefined;
+  await Promise.race([l.dispose(), new Promise((r) => setTimeout(r, DISPOSE_WAIT_MS).unref())]);
+}

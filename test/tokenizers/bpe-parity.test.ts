@@ -1,19 +1,20 @@
 // Byte-level BPE ("gpt2") parity with llama.cpp for each pre-tokenizer we support, on a
 // vocabulary trained here from fixture text (the fixtures hold no byte-level BPE vocabulary).
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeGguf } from "../../src/formats/gguf/index.js";
 import { GgufTokenizer } from "../../src/tokenizers/gguf-tokenizer.js";
-import { oracle } from "../formats/oracle.js";
+import { oracle, disposeOracle } from "../formats/oracle.js";
 import { tinyLlama } from "../formats/tiny-models.js";
 import { fixture } from "../helpers/fixtures.js";
 import { END_OF_TEXT, gpt2Vocab, trainByteLevelBpe } from "./bpe-train.js";
 import { parityStrings } from "./strings.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-bpe-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const STRINGS = [...parityStrings(), `a${END_OF_TEXT}b`, "don't DON'T 12345678 x=1+2", "a\n\n  b\r\n"];
 let trained: { tokens: string[]; merges: string[] };
 
@@ -30,7 +31,7 @@ beforeAll(() => {
     400,
   );
 });
-afterAll(async () => (await oracle()).dispose());
+afterAll(disposeOracle);
 
 describe.each(["default", "gpt-2", "llama-bpe", "qwen2", "smollm"])("byte-level BPE, pre %s", (pre) => {
   it("gives llama.cpp's token ids on every string", async () => {

@@ -1,7 +1,7 @@
 // Token ids equal llama.cpp's (node-llama-cpp model.tokenize) on the fixed string set for four
 // real vocabularies, with and without special-token parsing; and the tokenizer.json path gives
 // the GGUF path's ids for the same vocabulary.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
@@ -9,13 +9,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { GgufTokenizer } from "../../src/tokenizers/gguf-tokenizer.js";
 import { loadHfTokenizer } from "../../src/tokenizers/hf.js";
 import { fixture } from "../helpers/fixtures.js";
-import { oracle } from "../formats/oracle.js";
+import { oracle, disposeOracle } from "../formats/oracle.js";
 import { parityStrings } from "./strings.js";
 import { PARITY_VOCABS } from "./vocabs.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-parity-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const STRINGS = parityStrings();
-afterAll(async () => (await oracle()).dispose());
+afterAll(disposeOracle);
 
 function mismatches(strings: string[], a: (s: string) => number[], b: (s: string) => number[]): string[] {
   const out: string[] = [];
