@@ -188,3 +188,39 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
     stats: data.stats,
   };
 }
+
+export interface DryRunReport {
+  model: string;
+  template: string;
+  records: { train: number; val: number | null };
+  examples: { train: number; val: number };
+  truncated: number;
+  dropped: number;
+  maxLength: number;
+  tokens: ReturnType<typeof lengthStats>;
+  learnedTokens: number;
+  samples: ReturnType<typeof renderExample>[];
+}
+
+/** What training would see, without training: counts, token lengths, 3 rendered examples. */
+export async function dryRunTune(options: TuneOptions, run: TuneRunOptions = {}): Promise<DryRunReport> {
+  const o = resolveTuneOptions(options);
+  const loaded = await loadLlama(o.model, {
+    ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.config ? { config: run.config } : {}),
+  });
+  const data = await prepareTuneData(loaded.tokenizer, o);
+  const { train: tr, val } = data.stats;
+  return {
+    model: o.model,
+    template: data.template,
+    records: { train: tr.records, val: val ? val.records : null },
+    examples: { train: data.train.length, val: data.val.length },
+    truncated: tr.truncated + (val?.truncated ?? 0),
+    dropped: tr.dropped + (val?.dropped ?? 0),
+    maxLength: o.maxLength,
+    tokens: lengthStats(tr.lengths),
+    learnedTokens: tr.trainedTokens,
+    samples: data.train.slice(0, 3).map((e) => renderExample(loaded.tokenizer, e)),
+  };
+}

@@ -10,5 +10,6 @@ import { registerIngest } from "./ingest.js";
 import { registerEval } from "./eval.js";
 import { registerGenerate } from "./generate.js";
 import { registerInspect } from "./inspect.js";
+import { registerTune } from "./tune.js";
 
-export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo, registerEval, registerGenerate, registerInspect];
+export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo, registerEval, registerGenerate, registerInspect, registerTune];

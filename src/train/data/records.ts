@@ -109,12 +109,13 @@ function instructionRecord(obj: Record<string, unknown>, where: string, given: C
 
 /** `{prompt: [...], response: [...]}` turn lists (LIMA-style) as alternating user/assistant messages. */
 function turnLists(obj: Record<string, unknown>): unknown {
-  const p = obj["prompt"];
-  const r = obj["response"];
-  if (!Array.isArray(p) || !Array.isArray(r)) return undefined;
+  const list = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : typeof v === "string" ? [v] : undefined);
+  const p = list(obj["prompt"]);
+  const r = list(obj["response"]);
+  if (!p || !r) return undefined;
   return p.flatMap((u: unknown, i) => [
     { role: "user", content: u },
-    ...(i < r.length ? [{ role: "assistant", content: r[i] as unknown }] : []),
+    ...(i < r.length ? [{ role: "assistant", content: r[i] }] : []),
   ]);
 }
 

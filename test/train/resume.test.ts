@@ -1,0 +1,81 @@
+// Checkpoints: a run stopped by an abort after step 5 saves a checkpoint, and --resume continues it
+// bit for bit (dropout on, so the RNG state matters) to the adapter an uninterrupted run writes.
+// Also QLoRA: a base quantized on load (q8_0, nf4) trains and exports the same file layout.
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readPeftAdapter } from "../../src/formats/peft.js";
+import { latestCheckpoint } from "../../src/train/checkpoint.js";
+import type { TuneOptions } from "../../src/train/options.js";
+import { tune } from "../../src/train/tune.js";
+import { fixture } from "../helpers/fixtures.js";
+import { QA_TEMPLATE, factRecords, tempDir, writeJsonl } from "./helpers.js";
+
+const MODEL = fixture("models/stories260K-gguf/stories260K.gguf");
+const dir = tempDir();
+const data = writeJsonl(path.join(dir, "fact.jsonl"), factRecords(40));
+writeFileSync(path.join(dir, "qa.txt"), QA_TEMPLATE);
+const base = (out: string): TuneOptions => ({
+  model: MODEL,
+  data: [{ path: data }],
+  out,
+  template: path.join(dir, "qa.txt"),
+  maxSteps: 8,
+  batchSize: 3,
+  gradAccum: 2,
+  lr: 5e-3,
+  dropout: 0.1,
+  evalEvery: 4,
+  seed: 11,
+});
+const bytes = (out: string): Buffer => readFileSync(path.join(out, "adapter_model.safetensors"));
+const metricLines = (out: string): string[] =>
+  readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.stringify({ ...JSON.parse(l), tokens_per_s: 0, elapsed_s: 0 }));
+
+describe("checkpoints", () => {
+  it("resumes after an abort bit for bit", async () => {
+    const straight = path.join(dir, "straight");
+    await tune(base(straight));
+    const cut = path.join(dir, "cut");
+    const ctl = new AbortController();
+    await expect(
+      tune(base(cut), { signal: ctl.signal, onMetric: (m) => m.step === 5 && ctl.abort() }),
+    ).rejects.toMatchObject({ code: "cancelled" });
+    expect(path.basename((await latestCheckpoint(cut))!)).toBe("step-000005");
+    const resumed = await tune({ ...base(cut), resume: true });
+    expect(resumed.resumedFrom).toContain("step-000005");
+    expect(resumed.steps).toBe(3);
+    expect(bytes(cut).equals(bytes(straight))).toBe(true);
+    expect(metricLines(cut)).toEqual(metricLines(straight));
+  }, 300_000);
+
+  it("refuses to resume a checkpoint written with other settings", async () => {
+    const out = path.join(dir, "other");
+    await tune({ ...base(out), maxSteps: 2, saveEvery: 1 });
+    await expect(tune({ ...base(out), maxSteps: 2, rank: 4, resume: true })).rejects.toMatchObject({
+      code: "train.checkpoint_mismatch",
+    });
+  }, 300_000);
+});
+
+describe("QLoRA", () => {
+  it.each(["q8_0", "nf4"] as const)(
+    "trains on a %s base and lowers the loss",
+    async (q) => {
+      const out = path.join(dir, `qlora-${q}`);
+      const r = await tune({ ...base(out), quantize: q, dropout: 0, lr: 1e-2, evalEvery: 0 });
+      expect(r.baseDtype).toBe(q);
+      const lines = readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { eval_loss?: number });
+      const evals = lines.filter((l) => l.eval_loss !== undefined).map((l) => l.eval_loss!);
+      expect(evals.at(-1)!).toBeLessThan(evals[0]! * 0.6);
+      expect((await readPeftAdapter(out)).pairs).toHaveLength(10);
+    },
+    300_000,
+  );
+});
