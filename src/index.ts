@@ -108,3 +108,19 @@ export {
 export { MmrRetriever, mmrSelect } from "./rag/multi/mmr.js";
 export { MultiIndexRetriever, type IndexSource, type Routing } from "./rag/multi/multi-index.js";
 export { ExpandingRetriever, type ExpandMode } from "./rag/multi/window.js";
+export {
+  tune,
+  dryRunTune,
+  mergeAdapter,
+  resolveTuneOptions,
+  loadRecords,
+  resolveTemplate,
+  type TuneOptions,
+  type TuneRunOptions,
+  type TuneResult,
+  type DryRunReport,
+  type MergeResult,
+  type DatasetSource,
+  type TrainRecord,
+} from "./train/index.js";
+export { attachLora, loadLora, writeLoraFiles, LoraAdapter, LoraSet, type AttachOptions } from "./models/lora/index.js";

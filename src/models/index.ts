@@ -21,3 +21,4 @@ export {
   type FinishReason,
 } from "./generate.js";
 export { encodeChat, type ChatMessage } from "./chat.js";
+export * from "./lora/index.js";

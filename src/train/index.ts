@@ -2,6 +2,7 @@
 // metrics, merging. Re-exports only.
 export {
   tune,
+  dryRunTune,
   prepareTuneData,
   lengthStats,
   renderExample,
@@ -9,6 +10,7 @@ export {
   type TuneResult,
   type TuneRunOptions,
   type TuneData,
+  type DryRunReport,
 } from "./tune.js";
 export {
   resolveTuneOptions,

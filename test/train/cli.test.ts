@@ -1,6 +1,6 @@
 // `infuse tune` end to end in a child process: --dry-run on the financial QA CSV with named columns,
-// a record error's exit code and message, Ctrl-C saving a checkpoint that --resume finishes, and
-// `infuse tune merge`.
+// a record error's exit code and message, Ctrl-C saving a checkpoint that --resume finishes,
+// `infuse generate --adapter`, and `infuse tune merge`.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -104,6 +104,24 @@ describe("infuse tune", () => {
     expect(r.resumedFrom).toMatch(/step-0000\d\d/);
     expect(r.steps).toBeLessThan(12);
     for (const f of r.files) expect(existsSync(f)).toBe(true);
+    const gen = (extra: string[]) =>
+      runCli([
+        "generate",
+        MODEL,
+        "-p",
+        "Q: What is the dragon called? \nA:",
+        "--temperature",
+        "0",
+        "-n",
+        "16",
+        "--json",
+        ...extra,
+      ]);
+    const [withAdapter, without] = [await gen(["--adapter", out]), await gen([])];
+    expect(withAdapter.code).toBe(0);
+    expect((JSON.parse(withAdapter.stdout) as { text: string }).text).not.toBe(
+      (JSON.parse(without.stdout) as { text: string }).text,
+    );
     const merged = path.join(dir, "merged.gguf");
     const m = await runCli(["tune", "merge", MODEL, out, "--out", merged, "--json"]);
     expect(m.code).toBe(0);

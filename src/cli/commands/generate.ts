@@ -4,6 +4,7 @@ import { InfuseError } from "../../core/errors.js";
 import { encodeChat } from "../../models/chat.js";
 import { streamGenerate, type GenerateOptions, type GenerationResult } from "../../models/generate.js";
 import { loadLlama } from "../../models/llama/load.js";
+import { loadLora } from "../../models/lora/io.js";
 import type { RegisterCommand } from "../runtime.js";
 
 interface GenerateFlags {
@@ -19,6 +20,7 @@ interface GenerateFlags {
   seed?: string;
   stop?: string[];
   f32?: boolean;
+  adapter?: string;
 }
 
 function number(flag: string, value: string, integer = false): number {
@@ -50,6 +52,7 @@ export const registerGenerate: RegisterCommand = (program, run) => {
     .option("--repeat-penalty <r>", "penalty for tokens seen in the last 64 (1 = off)", "1")
     .option("--seed <n>", "seed for sampling (default random)")
     .option("--stop <text...>", "stop before any of these strings")
+    .option("--adapter <dir>", "apply a LoRA adapter folder (PEFT files, e.g. from infuse tune)")
     .option("--f32", "dequantize quantized weights to f32 at load (faster on small models, more memory)")
     .description("generate text with a Llama-family model (llama, mistral, qwen2) in infuse's engine")
     .addHelpText(
@@ -78,6 +81,7 @@ export const registerGenerate: RegisterCommand = (program, run) => {
         if (flags.seed !== undefined) options.seed = number("seed", flags.seed, true);
         const config = await rt.config();
         const loaded = await loadLlama(model, { config, signal: rt.signal, weights: flags.f32 ? "f32" : "native" });
+        if (flags.adapter !== undefined) await loadLora(loaded.model, flags.adapter);
         const prompt =
           flags.chat !== undefined
             ? encodeChat(loaded.tokenizer, [
