@@ -6,7 +6,6 @@ export {
   prepareTuneData,
   lengthStats,
   renderExample,
-  quantizeBase,
   type TuneResult,
   type TuneRunOptions,
   type TuneData,

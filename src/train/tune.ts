@@ -7,19 +7,16 @@ import path from "node:path";
 import type { ResolvedConfig } from "../core/config.js";
 import type { TaskOptions } from "../core/progress.js";
 import { VERSION } from "../core/version.js";
-import { Linear } from "../models/linear.js";
-import { loadLlama, type LoadedLlama } from "../models/llama/load.js";
+import { loadLlama } from "../models/llama/load.js";
 import { attachLora } from "../models/lora/attach.js";
 import { writeLoraFiles } from "../models/lora/io.js";
-import type { Tensor } from "../tensor/index.js";
-import { quantize, QuantTensor } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/types.js";
 import { splitExamples } from "./data/batches.js";
 import { encodeRecords, IGNORE, packExamples, type EncodeStats, type Example } from "./data/encode.js";
 import { loadRecords, type DatasetSource } from "./data/records.js";
 import { resolveTemplate } from "./data/templates.js";
 import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
-import { resolveTuneOptions, type BaseQuant, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
+import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
 import { train, type TrainResult } from "./trainer.js";
 
 export interface TuneData {
@@ -76,27 +73,6 @@ export function renderExample(
   };
 }
 
-/** QLoRA: the attention and FFN matrices quantized (rows that do not fit the block size stay f32). */
-export function quantizeBase(loaded: LoadedLlama, type: BaseQuant): { quantized: number; kept: string[] } {
-  let quantized = 0;
-  const kept: string[] = [];
-  const keys = ["q", "k", "v", "o", "gate", "up", "down"] as const;
-  for (const layer of loaded.model.weights.layers) {
-    for (const key of keys) {
-      const lin = layer[key];
-      const w = lin.weight;
-      if (w instanceof QuantTensor) continue;
-      try {
-        layer[key] = new Linear(lin.name, quantize(type, (w as Tensor).data, w.shape), lin.bias);
-        quantized++;
-      } catch {
-        kept.push(lin.name);
-      }
-    }
-  }
-  return { quantized, kept };
-}
-
 export interface TuneResult extends TrainResult {
   out: string;
   files: string[];
@@ -133,9 +109,8 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
   const loaded = await loadLlama(o.model, {
     ...task,
     ...(run.config ? { config: run.config } : {}),
-    weights: o.quantize ? "f32" : "native",
+    ...(o.quantize ? { quantize: o.quantize } : {}),
   });
-  if (o.quantize) quantizeBase(loaded, o.quantize);
   const data = await prepareTuneData(loaded.tokenizer, o);
   const lora = attachLora(loaded.model, {
     r: o.rank,

@@ -8,7 +8,7 @@ import { InfuseError } from "../../core/errors.js";
 import type { TaskOptions } from "../../core/progress.js";
 import { openGguf } from "../../formats/gguf/index.js";
 import { resolveLocalModel, resolveModel, type ResolvedModel } from "../../hub/resolve.js";
-import { QuantTensor, type Tensor } from "../../tensor/index.js";
+import { QuantTensor, type QuantType, type Tensor } from "../../tensor/index.js";
 import { loadHfTokenizer } from "../../tokenizers/hf.js";
 import { tokenizerFromGgufMetadata } from "../../tokenizers/gguf-tokenizer.js";
 import type { Tokenizer } from "../../tokenizers/types.js";
@@ -19,6 +19,8 @@ import { ggufSource, loadWeights, safetensorsSource, type WeightMode } from "./w
 export interface LoadLlamaOptions extends TaskOptions {
   /** "native" (default) keeps quantized matrices as stored; "f32" dequantizes everything. */
   weights?: WeightMode;
+  /** Quantize the attention/FFN matrices to this type as they load (QLoRA base). */
+  quantize?: QuantType;
   /** Needed only for hub references (cache folder, endpoint). */
   config?: Pick<ResolvedConfig, "cacheDir" | "hub">;
 }

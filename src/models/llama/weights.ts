@@ -9,7 +9,7 @@ import type { TaskOptions } from "../../core/progress.js";
 import { GgmlType, type GgufFile } from "../../formats/gguf/index.js";
 import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
-import { QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
+import { CODECS, quantize, QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
 import { Linear } from "../linear.js";
 import type { LlamaConfig } from "./config.js";
 
@@ -116,7 +116,7 @@ export async function loadWeights(
   source: Map<string, SourceTensor>,
   mode: WeightMode,
   where: string,
-  options: TaskOptions = {},
+  options: TaskOptions & { quantize?: QuantType } = {},
 ): Promise<LlamaWeights> {
   const { dim, ffnDim, vocabSize, heads, kvHeads, headDim } = config;
   const take = (name: string, shape: number[]): SourceTensor => {
@@ -141,6 +141,10 @@ export async function loadWeights(
   const matrix = async (name: string, rows: number, cols: number): Promise<Tensor | QuantTensor> => {
     throwIfAborted(options.signal, `load ${where}`);
     const t = take(name, [rows, cols]);
+    // QLoRA: block matrices quantized one at a time as they load; rows the block size does not divide stay f32.
+    if (options.quantize && name.startsWith("blk.") && cols % CODECS[options.quantize].blockValues === 0) {
+      return quantize(options.quantize, await t.f32(), [rows, cols]);
+    }
     if (mode === "native" && t.quant) return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes());
     return new Tensor(await t.f32(), [rows, cols]);
   };
