@@ -127,7 +127,11 @@ async function runChild(file: string, base: string, seq: number, steps: number):
   let linearParams = 0;
   for (const lin of model.linears().values()) linearParams += lin.inFeatures * lin.outFeatures;
   const attention = c.layers * 2 * 2 * seq * c.heads * c.headDim;
-  return { tokens_per_s: (steps * seq) / seconds, flops_per_token: 2 * (2 * linearParams + attention), peak_rss_mb: peakRssMb() };
+  return {
+    tokens_per_s: (steps * seq) / seconds,
+    flops_per_token: 2 * (2 * linearParams + attention),
+    peak_rss_mb: peakRssMb(),
+  };
 }
 
 /** numpy's fp32 1024³ matmul FLOP/s with the same thread count (median of several). */
@@ -166,13 +170,31 @@ export default async function main(args: string[]): Promise<void> {
   for (const { name, file } of files) {
     for (const base of bases) {
       log(`${name} ${base}: ${steps} steps of ${seq} tokens (${threads} threads)`);
-      const r = spawnSync(process.execPath, ["--import", "tsx", path.join(here, "run.ts"), "lora", "--child", base, "--model", file, "--seq", String(seq), "--steps", String(steps)], {
-        encoding: "utf8",
-        env: { ...process.env, INFUSE_THREADS: String(threads) },
-        maxBuffer: 1 << 24,
-      });
+      const r = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          path.join(here, "run.ts"),
+          "lora",
+          "--child",
+          base,
+          "--model",
+          file,
+          "--seq",
+          String(seq),
+          "--steps",
+          String(steps),
+        ],
+        {
+          encoding: "utf8",
+          env: { ...process.env, INFUSE_THREADS: String(threads) },
+          maxBuffer: 1 << 24,
+        },
+      );
       const line = r.stdout.trim().split("\n").pop() ?? "";
-      if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${name} ${base} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+      if (r.status !== 0 || !line.startsWith("{"))
+        throw new Error(`${name} ${base} failed (${r.status}): ${r.stderr.slice(-2000)}`);
       const f = JSON.parse(line) as Figures;
       const ref = numpyFlops(threads); // measured beside each run: the machine's load changes
       const achieved = f.tokens_per_s * f.flops_per_token;

@@ -18,6 +18,7 @@ import { resolveTemplate } from "./data/templates.js";
 import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
 import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
 import { train, type TrainResult } from "./trainer.js";
+import { workerGradStep } from "./workers.js";
 
 export interface TuneData {
   train: Example[];
@@ -125,6 +126,7 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
   const metrics = new MetricsLog(path.join(o.out, "metrics.jsonl"));
   const padId = loaded.tokenizer.eosId ?? 0;
   const settings = { ...o, padId, ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}) };
+  const pool = o.workers > 1 ? await workerGradStep(o, loaded.path, data.train, loaded.model, lora, padId) : undefined;
   let result: TrainResult;
   try {
     result = await train({
@@ -137,10 +139,12 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
       fingerprint: fingerprint(o),
       resume: o.resume,
       metrics,
+      ...(pool ? { gradStep: pool.step } : {}),
       ...task,
       ...(run.onMetric ? { onMetric: run.onMetric } : {}),
     });
   } finally {
+    await pool?.close();
     await writeFile(path.join(o.out, "loss.svg"), lossSvg(metrics.lines, `${path.basename(o.model)} LoRA r=${o.rank}`));
   }
   await writeLoraFiles(o.out, lora, o.model);
