@@ -61,6 +61,15 @@ describe("checkpoints", () => {
   }, 300_000);
 });
 
+describe("early stop", () => {
+  it("stops after `patience` evaluations without a better validation loss", async () => {
+    // lr 1e-12 leaves the f32 logits unchanged, so no evaluation beats the first.
+    const r = await tune({ ...base(path.join(dir, "early")), lr: 1e-12, evalEvery: 1, patience: 2, maxSteps: 8 });
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.steps).toBe(2);
+  }, 120_000);
+});
+
 describe("QLoRA", () => {
   it.each(["q8_0", "nf4"] as const)(
     "trains on a %s base and lowers the loss",
