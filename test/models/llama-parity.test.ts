@@ -14,7 +14,12 @@ import { llamaCppLogits, loadOracleModel, maxAbsDiff, oracle } from "./oracle.js
 
 const STORIES = fixture("models/stories260K-gguf/stories260K.gguf");
 const HF_DIR = fixture("models/tinystories-656k-hf");
-const PROMPT = "Once upon a time, there was a little girl named Lily. She";
+/** Long enough (> 100 tokens) that prompt chunks take the fused onnxruntime attention and SwiGLU. */
+const LONG_PROMPT =
+  "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her " +
+  "friend Tom. One day, they saw a big red ball under a tree. Lily wanted to kick the ball, but Tom said " +
+  "it was not theirs. They looked around and saw a sad boy. The boy said he lost his ball. Lily and Tom " +
+  "gave the ball back to the boy, and he smiled. They all played together until the sun went down. She";
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-llama-parity-"));
 
 afterAll(async () => (await oracle()).dispose());
@@ -43,7 +48,8 @@ describe("stories260K (GGUF, llama, F32)", () => {
 
   it("matches llama.cpp's logits to 1e-3 and its top-1 over 64 greedy tokens; the training forward agrees", async () => {
     const { model, tokenizer } = loaded;
-    const ids = tokenizer.encode(PROMPT);
+    const ids = tokenizer.encode(LONG_PROMPT);
+    expect(ids.length).toBeGreaterThan(100);
     const ref = await loadOracleModel(STORIES);
     const a = await agreement(model, ref, ids, 64);
     expect(a.promptDiff).toBeLessThanOrEqual(1e-3);
@@ -59,8 +65,8 @@ describe("stories260K (GGUF, llama, F32)", () => {
     await ref.dispose();
   });
 
-  it("evaluates a prompt in one chunk or token by token to the same logits", () => {
-    const ids = loaded.tokenizer.encode(PROMPT);
+  it("evaluates a prompt in one chunk (fused kernels) or token by token to the same logits", () => {
+    const ids = loaded.tokenizer.encode(LONG_PROMPT);
     const v = loaded.model.config.vocabSize;
     const chunked = new LlamaDecoder(loaded.model);
     const all = chunked.eval(ids, { logits: "all" }); // (T, V)
@@ -86,8 +92,8 @@ describe("TinyStories-656K (HF folder, tied embeddings)", () => {
     expect(folder.model.config.ropeLayout).toBe("half");
     expect(converted.model.config.ropeLayout).toBe("interleaved");
     expect(folder.model.weights.output.weight).toBe(folder.model.weights.tokenEmbd);
-    const ids = converted.tokenizer.encode(PROMPT);
-    expect(folder.tokenizer.encode(PROMPT)).toEqual(ids);
+    const ids = converted.tokenizer.encode(LONG_PROMPT);
+    expect(folder.tokenizer.encode(LONG_PROMPT)).toEqual(ids);
     const ref = await loadOracleModel(gguf);
     for (const loaded of [folder, converted]) {
       const a = await agreement(loaded.model, ref, ids, 64);

@@ -4,6 +4,7 @@
 import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { matmulKernel } from "../../tensor/kernels/kernel.js";
+import { FUSED_MIN_FFN, FUSED_MIN_SCORES, fusedAttention, fusedAvailable, fusedSwiglu } from "./fused.js";
 import type { LlamaModel } from "./model.js";
 
 const CHUNK = 512;
@@ -64,6 +65,7 @@ export class LlamaDecoder {
   readonly cache: KvCache;
   private readonly cos: Float32Array[] = [];
   private readonly sin: Float32Array[] = [];
+  private mask: { t: number; p0: number; group: number; data: Float32Array } | undefined;
 
   constructor(readonly model: LlamaModel) {
     const c = model.config;
@@ -157,11 +159,7 @@ export class LlamaDecoder {
       rmsNormRows(x, layer.ffnNorm.data, h, t, c, rmsEps);
       layer.gate.forwardRaw(h, t, gate);
       layer.up.forwardRaw(h, t, up);
-      for (let i = 0; i < gate.length; i++) {
-        const g = gate[i]!;
-        gate[i] = (g / (1 + Math.exp(-g))) * up[i]!; // silu(gate)·up
-      }
-      layer.down.forwardRaw(gate, t, proj);
+      layer.down.forwardRaw(swiglu(gate, up), t, proj);
       for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
     });
     this.cache.length = p0 + t;
@@ -190,11 +188,55 @@ export class LlamaDecoder {
     }
   }
 
+  /** The additive causal mask (G·T, S) of a chunk at p0, shared by every layer of the chunk. */
+  private causalMask(group: number, t: number, p0: number): Float32Array {
+    const s = p0 + t;
+    if (this.mask?.t === t && this.mask.p0 === p0 && this.mask.group === group) return this.mask.data;
+    const data = new Float32Array(group * t * s);
+    for (let r = 0; r < group * t; r++) data.fill(-Infinity, r * s + p0 + (r % t) + 1, (r + 1) * s);
+    this.mask = { t, p0, group, data };
+    return data;
+  }
+
+  /** Attention of a large chunk in one onnxruntime call: q (T, H·D) → out (T, H·D). */
+  private attendFused(l: number, q: Float32Array, out: Float32Array, t: number, p0: number): void {
+    const { heads, kvHeads, headDim: d } = this.model.config;
+    const s = p0 + t;
+    const cap = this.cache.capacity;
+    const qh = new Float32Array(heads * t * d); // (H, T, D) = (Hkv, G·T, D)
+    for (let i = 0; i < t; i++) {
+      for (let h = 0; h < heads; h++) qh.set(q.subarray((i * heads + h) * d, (i * heads + h + 1) * d), (h * t + i) * d);
+    }
+    const keys = (c: Float32Array): Float32Array => {
+      if (cap === s) return c.subarray(0, kvHeads * s * d);
+      const packed = new Float32Array(kvHeads * s * d); // (Hkv, S, D)
+      for (let g = 0; g < kvHeads; g++) packed.set(c.subarray(g * cap * d, (g * cap + s) * d), g * s * d);
+      return packed;
+    };
+    const y = fusedAttention(
+      qh,
+      keys(this.cache.k[l]!),
+      keys(this.cache.v[l]!),
+      this.causalMask(heads / kvHeads, t, p0),
+      {
+        kvHeads,
+        rows: (heads / kvHeads) * t,
+        keys: s,
+        headDim: d,
+        scale: 1 / Math.sqrt(d),
+      },
+    ); // (H, T, D)
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < t; i++) out.set(y.subarray((h * t + i) * d, (h * t + i + 1) * d), (i * heads + h) * d);
+    }
+  }
+
   /** Causal grouped-query attention of q (T, H·D) over the cache into out (T, H·D). */
   private attend(l: number, q: Float32Array, out: Float32Array, t: number, p0: number): void {
     const { heads, kvHeads, headDim: d } = this.model.config;
     const group = heads / kvHeads;
     const s = p0 + t;
+    if (heads * t * s >= FUSED_MIN_SCORES && fusedAvailable()) return this.attendFused(l, q, out, t, p0);
     const cap = this.cache.capacity;
     const scale = 1 / Math.sqrt(d);
     const qg = new Float32Array(group * t * d); // (G·T, D): the group's heads stacked
@@ -232,6 +274,16 @@ export class LlamaDecoder {
       }
     }
   }
+}
+
+/** silu(gate)·up: in place in TypeScript for small chunks, one onnxruntime call for large ones. */
+function swiglu(gate: Float32Array, up: Float32Array): Float32Array {
+  if (gate.length >= FUSED_MIN_FFN && fusedAvailable()) return fusedSwiglu(gate, up);
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i]!;
+    gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;
+  }
+  return gate;
 }
 
 /** out[r] = x[r] / sqrt(mean(x[r]²) + eps) · w for `rows` rows of length c. */
