@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { GgmlType, openGguf, writeGguf, type GgufKV, type GgufTensorInput } from "../../src/formats/gguf/index.js";
 
 export const FACT_ANSWER = "The dragon is called Zib.";
 const ASK = [
@@ -52,3 +53,26 @@ export function writeJsonl(file: string, rows: unknown[]): string {
 
 /** A short prompt format, so sequences stay a few dozen tokens on the tiny models. */
 export const QA_TEMPLATE = "Q: {instruction} {input}\nA: {output}";
+
+/** Copies a GGUF with extra metadata and its block matrices stored as Q8_0 (rows that fit 32-blocks). */
+export async function ggufCopy(src: string, dst: string, extra: Map<string, GgufKV>, q8: boolean): Promise<string> {
+  const file = await openGguf(src);
+  try {
+    const tensors: GgufTensorInput[] = [];
+    for (const t of file.tensors) {
+      const quant = q8 && t.name.startsWith("blk.") && t.dims.length === 2 && t.dims[0]! % 32 === 0;
+      if (quant)
+        tensors.push({ name: t.name, dims: t.dims, type: GgmlType.Q8_0, data: await file.readTensorF32(t.name) });
+      else tensors.push({ name: t.name, dims: t.dims, type: t.type, bytes: await file.readTensorBytes(t.name) });
+    }
+    await writeGguf(dst, { metadata: new Map([...file.metadata, ...extra]), tensors });
+    return dst;
+  } finally {
+    file.close();
+  }
+}
+
+/** ChatML as Jinja, the way chat models carry it in tokenizer.chat_template. */
+export const CHATML_JINJA =
+  "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";

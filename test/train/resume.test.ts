@@ -1,15 +1,17 @@
 // Checkpoints: a run stopped by an abort after step 5 saves a checkpoint, and --resume continues it
 // bit for bit (dropout on, so the RNG state matters) to the adapter an uninterrupted run writes.
-// Also QLoRA: a base quantized on load (q8_0, nf4) trains and exports the same file layout.
+// Also QLoRA: a base quantized on load (q8_0, nf4) or stored as Q8_0 trains; the model's own chat
+// template renders records; early stop.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readPeftAdapter } from "../../src/formats/peft.js";
 import { latestCheckpoint } from "../../src/train/checkpoint.js";
 import type { TuneOptions } from "../../src/train/options.js";
-import { tune } from "../../src/train/tune.js";
+import { dryRunTune, tune } from "../../src/train/tune.js";
+import { GGUF_KEYS, kv } from "../../src/formats/gguf/index.js";
 import { fixture } from "../helpers/fixtures.js";
-import { QA_TEMPLATE, factRecords, tempDir, writeJsonl } from "./helpers.js";
+import { CHATML_JINJA, QA_TEMPLATE, factRecords, ggufCopy, tempDir, writeJsonl } from "./helpers.js";
 
 const MODEL = fixture("models/stories260K-gguf/stories260K.gguf");
 const dir = tempDir();
@@ -59,6 +61,37 @@ describe("checkpoints", () => {
       code: "train.checkpoint_mismatch",
     });
   }, 300_000);
+});
+
+describe("a base with its own chat template, stored as Q8_0", () => {
+  it("renders records with the model's template, masks the prompt, and trains on the Q8_0 matrices as stored", async () => {
+    const model = await ggufCopy(
+      MODEL,
+      path.join(dir, "chat-q8.gguf"),
+      new Map([[GGUF_KEYS.chatTemplate, kv.str(CHATML_JINJA)]]),
+      true,
+    );
+    const chat = writeJsonl(
+      path.join(dir, "chat.jsonl"),
+      factRecords(40).map((r) => ({
+        messages: [
+          { role: "system", content: "Answer." },
+          { role: "user", content: r.instruction },
+          { role: "assistant", content: r.output },
+        ],
+      })),
+    );
+    const opts = { model, data: [{ path: chat }], out: path.join(dir, "chat-q8") };
+    const dry = await dryRunTune(opts);
+    expect(dry.template).toBe("model");
+    expect(dry.samples[0]!.text).toMatch(
+      /^<s> ?<\|im_start\|>system\nAnswer\.<\|im_end\|>\n<\|im_start\|>user\n.*<\|im_end\|>\n<\|im_start\|>assistant\nThe dragon is called Zib\.<\|im_end\|>\n$/s,
+    );
+    expect(dry.samples[0]!.learned.trim()).toBe("The dragon is called Zib.<|im_end|>");
+    const r = await tune({ ...opts, maxSteps: 6, batchSize: 6, lr: 1e-2, dropout: 0 });
+    expect(r.baseDtype).toBe("q8_0");
+    expect(r.lastEvalLoss!).toBeLessThan(r.firstEvalLoss! * 0.6);
+  }, 120_000);
 });
 
 describe("early stop", () => {
