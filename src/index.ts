@@ -123,4 +123,21 @@ export {
   type DatasetSource,
   type TrainRecord,
 } from "./train/index.js";
+export {
+  loadLlama,
+  LlamaModel,
+  LlamaDecoder,
+  Linear,
+  Sampler,
+  generate,
+  streamGenerate,
+  encodeChat,
+  SUPPORTED_ARCHITECTURES,
+  type LinearAdapter,
+  type LlamaConfig,
+  type LoadedLlama,
+  type GenerateOptions,
+  type GenerationResult,
+  type SamplingOptions,
+} from "./models/index.js";
 export { attachLora, loadLora, writeLoraFiles, LoraAdapter, LoraSet, type AttachOptions } from "./models/lora/index.js";
