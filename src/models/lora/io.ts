@@ -48,7 +48,7 @@ function hfName(layer: string): string {
 
 /** The adapter as PEFT files describe it (config + pairs in HF names and row order). */
 export function toPeft(set: LoraSet, baseModel = ""): { config: PeftConfig; pairs: LoraPair[] } {
-  const { r, alpha, dropout, rslora, targets } = set.options;
+  const { r, alpha, dropout, rslora } = set.options;
   const pairs: LoraPair[] = [];
   for (const [layer, ad] of set.adapters) {
     const [n, k] = [ad.b.shape[0]!, ad.a.shape[1]!];
@@ -67,7 +67,6 @@ export function toPeft(set: LoraSet, baseModel = ""): { config: PeftConfig; pair
     bias: "none",
     fan_in_fan_out: false,
     base_model_name_or_path: baseModel,
-    infuse_targets: targets,
   };
   return { config, pairs };
 }
