@@ -130,7 +130,16 @@ describe("templates and encoding", () => {
       { kind: "instruction" as const, instruction: "word ".repeat(200), input: "", output: "No.", where: "b" },
     ];
     const { examples, stats } = encodeRecords(tok, t, recs, { maxLength: 128 });
-    expect(stats).toMatchObject({ records: 2, truncated: 1, dropped: 1, examples: 1 });
+    expect(stats).toMatchObject({ records: 2, truncated: 1, dropped: 0, examples: 2 });
+    // The long prompt lost its middle: its head, the template's tail and the whole response stay.
+    const long = examples[1]!;
+    expect(long.ids.length).toBe(128);
+    const rendered = tok.decode([...long.ids], { skipSpecial: false });
+    expect(rendered).toMatch(/^<s> ?Below is an instruction/);
+    expect(rendered).toMatch(/### Response:\nNo\.<\/s>$/);
+    expect(learned(long.ids, long.labels)).toBe("No.</s>");
+    const tooLong = encodeRecords(tok, t, [{ ...recs[1]!, output: "yes ".repeat(200) }], { maxLength: 128 });
+    expect(tooLong.stats).toMatchObject({ truncated: 1, dropped: 1, examples: 0 }); // response alone overflows: prompt only
     const text = path.join(dir, "story.txt");
     writeFileSync(text, "Once upon a time there was a little dog. ".repeat(40));
     const raw = encodeRecords(tok, t, await loadRecords({ path: text }), { maxLength: 100 });
@@ -138,8 +147,9 @@ describe("templates and encoding", () => {
     expect(
       raw.examples.every((e) => e.ids.length <= 100 && e.labels.filter((l) => l !== IGNORE).length >= e.ids.length - 1),
     ).toBe(true);
-    const packed = packExamples([...examples, ...examples, ...examples], 2 * examples[0]!.ids.length);
-    expect(packed.map((e) => e.ids.length)).toEqual([2 * examples[0]!.ids.length, examples[0]!.ids.length]);
+    const short = examples.slice(0, 1);
+    const packed = packExamples([...short, ...short, ...short], 2 * short[0]!.ids.length);
+    expect(packed.map((e) => e.ids.length)).toEqual([2 * short[0]!.ids.length, short[0]!.ids.length]);
   });
 
   it("splits and shuffles by seed, and caps micro-batches by sequences and padded tokens", async () => {

@@ -1,5 +1,5 @@
 // Rendered records to token ids and next-token labels (−100 where no loss is taken), with truncation
-// counted, raw text cut into blocks, and optional packing of several examples into one row.
+// counted (long prompts lose their middle, so the response stays), raw text cut into blocks, and optional packing of several examples into one row.
 // Prompt boundaries come from encoding the text up to each boundary, so tokens match whole-text encoding.
 import type { Tokenizer } from "../../tokenizers/types.js";
 import type { TrainRecord } from "./records.js";
@@ -93,6 +93,27 @@ function toExample(ids: number[], train: boolean[]): Example {
   return { ids: Int32Array.from(ids), labels };
 }
 
+/** Longest prompt tokens kept after the cut (the template's tail: "### Response:" and the like). */
+const PROMPT_TAIL = 32;
+
+/**
+ * A record over `max` tokens keeps its response: tokens leave the middle of the prompt (its head and
+ * last PROMPT_TAIL tokens stay), and only a response longer than that room is cut at its end.
+ */
+function fitToLength(ids: number[], train: boolean[], max: number): { ids: number[]; train: boolean[] } {
+  if (ids.length <= max) return { ids, train };
+  const first = train.indexOf(true);
+  const room = max - (ids.length - first); // prompt tokens that fit beside the whole response
+  if (first < 0 || room < 2 * PROMPT_TAIL) return { ids: ids.slice(0, max), train: train.slice(0, max) };
+  const tail = Math.min(PROMPT_TAIL, Math.floor(room / 2));
+  const keep = (a: number, b: number): number[] => [
+    ...Array.from({ length: a }, (_, i) => i),
+    ...Array.from({ length: ids.length - b }, (_, i) => b + i),
+  ];
+  const idx = keep(room - tail, first - tail);
+  return { ids: idx.map((i) => ids[i]!), train: idx.map((i) => train[i]!) };
+}
+
 const hasLabel = (e: Example): boolean => e.labels.some((l) => l !== IGNORE);
 
 /** Encodes every record; raw text is cut into blocks of maxLength, other records truncated (counted). */
@@ -121,7 +142,8 @@ export function encodeRecords(
         parts.push(toExample(ids.slice(s, s + max), train.slice(s, s + max)));
     } else {
       if (ids.length > max) stats.truncated++;
-      parts.push(toExample(ids.slice(0, max), train.slice(0, max)));
+      const cut = fitToLength(ids, train, max);
+      parts.push(toExample(cut.ids, cut.train));
     }
     const kept = parts.filter(hasLabel);
     if (kept.length === 0) stats.dropped++;
