@@ -1,4 +1,4 @@
-// `npm run bench -- llama [--model PATH] [--threads N] [--prompt 512] [--gen 64]`: prompt processing and
+// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64]`: prompt processing and
 // generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads,
 // each in its own child process so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
@@ -23,7 +23,8 @@ import {
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
 import { argmax } from "../src/models/sampling.js";
-import { Rng, randn } from "../src/tensor/rng.js";
+import { Rng } from "../src/tensor/rng.js";
+import { quantize } from "../src/tensor/quant/formats.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -41,7 +42,12 @@ interface Shape {
 const SHAPES: Shape[] = [
   { name: "stories15M", dim: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, tied: false },
   { name: "SmolLM-135M", dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, tied: true },
+  // Only with --shapes TinyLlama-1.1B:Q4_0 (resident memory of a 4-bit 1B model).
+  { name: "TinyLlama-1.1B", dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000, tied: false },
 ];
+
+type FileType = "F32" | "Q8_0" | "Q4_0";
+const DEFAULT_RUNS = ["stories15M:F32", "stories15M:Q8_0", "SmolLM-135M:F32", "SmolLM-135M:Q8_0"];
 
 interface Figures {
   prompt_tokens_per_s: number;
@@ -73,7 +79,7 @@ function vocabMetadata(size: number) {
 }
 
 /** Writes (once, cached in the temp folder) a random-weight GGUF of `shape` with matrices in `type`. */
-async function makeModel(shape: Shape, type: "F32" | "Q8_0"): Promise<string> {
+async function makeModel(shape: Shape, type: FileType): Promise<string> {
   const dir = path.join(tmpdir(), "infuse-bench-llama");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${shape.name}-${type}.gguf`);
@@ -81,12 +87,18 @@ async function makeModel(shape: Shape, type: "F32" | "Q8_0"): Promise<string> {
   log(`writing ${file}`);
   const { dim, ffn, vocab, heads, kvHeads } = shape;
   const hd = dim / heads;
-  const mt = type === "F32" ? GgmlType.F32 : GgmlType.Q8_0;
+  const mt = GgmlType[type];
   const rng = new Rng(1);
+  // Uniform weights with variance 1/in; matrices quantized here so only their bytes stay in memory.
   const w = (name: string, dims: number[], t: GgmlType = mt): GgufTensorInput => {
     const n = dims.reduce((a, b) => a * b, 1);
-    const data = dims.length === 1 ? new Float32Array(n).fill(1) : randn(rng, n, 1 / Math.sqrt(dims[0]!));
-    return { name, dims, type: dims.length === 1 ? GgmlType.F32 : t, data };
+    const bound = Math.sqrt(3 / dims[0]!);
+    const data = new Float32Array(n);
+    if (dims.length === 1) data.fill(1);
+    else for (let i = 0; i < n; i++) data[i] = (rng.uniform() * 2 - 1) * bound;
+    if (dims.length === 1 || t === GgmlType.F32) return { name, dims, type: GgmlType.F32, data };
+    const q = quantize(t === GgmlType.Q8_0 ? "q8_0" : "q4_0", data, [dims[1]!, dims[0]!]);
+    return { name, dims, type: t, bytes: q.bytes };
   };
   const a = (k: Parameters<typeof archKey>[1]) => archKey("llama", k);
   const metadata = new Map([
@@ -141,7 +153,9 @@ function median(xs: number[]): number {
 async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Figures> {
   const { model } = await loadLlamaGguf(file);
   const prompt = promptTokens(nPrompt);
-  new LlamaDecoder(model).eval(prompt);
+  const warm = new LlamaDecoder(model);
+  let warmLogits = warm.eval(prompt);
+  for (let i = 0; i < 4; i++) warmLogits = warm.eval([argmax(warmLogits)]); // builds the decode-size kernels
   const times: number[] = [];
   let dec = new LlamaDecoder(model);
   let logits: Float32Array = new Float32Array(0);
@@ -227,8 +241,11 @@ export default async function (args: string[]): Promise<void> {
   const files: { name: string; file: string }[] = [];
   if (model) files.push({ name: path.basename(model, ".gguf"), file: path.resolve(model) });
   else {
-    for (const shape of SHAPES) {
-      for (const type of ["F32", "Q8_0"] as const) files.push({ name: shape.name, file: await makeModel(shape, type) });
+    for (const run of flag(args, "shapes", DEFAULT_RUNS.join(",")).split(",")) {
+      const [name, type] = run.split(":") as [string, FileType];
+      const shape = SHAPES.find((x) => x.name === name);
+      if (!shape || !["F32", "Q8_0", "Q4_0"].includes(type)) throw new Error(`unknown shape:type ${run}`);
+      files.push({ name, file: await makeModel(shape, type) });
     }
   }
   const pass = ["--threads", String(threads), "--prompt", String(nPrompt), "--gen", String(nGen)];
