@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -72,21 +73,21 @@ describe("infuse CLI", () => {
   });
 
   it("stops cleanly on Ctrl-C with exit code 130", async () => {
-    // a server that sends headers and a trickle of bytes, never the whole file
+    // a server that sends headers and a trickle of bytes, never the whole file; once the
+    // download is under way (the CLI's handlers are installed by then) the CLI gets SIGINT
+    let child: ChildProcess | undefined;
     const server = http.createServer((req, res) => {
       res.writeHead(200, { "content-length": "100000000" });
       if (req.method === "HEAD") return void res.end();
       const timer = setInterval(() => res.write(Buffer.alloc(1024)), 20);
+      setTimeout(() => child?.kill("SIGINT"), 300);
       res.on("close", () => clearInterval(timer));
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const r = await runCli(["pull", "hf:o/m/big.gguf"], {
       env: { HF_ENDPOINT: endpoint, INFUSE_CACHE: await tmp() },
-      onSpawn: (child) => {
-        child.stderr?.once("data", () => {}); // keep reading
-        setTimeout(() => child.kill("SIGINT"), 2500);
-      },
+      onSpawn: (c) => (child = c),
     });
     server.closeAllConnections();
     server.close();

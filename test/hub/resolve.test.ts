@@ -110,7 +110,13 @@ describe("resolveModel from the hub", () => {
     const before = hub.log.length;
     const m = await resolveModel(`hf:${REPO}/stories260K.gguf`, { config });
     expect(await sha256(m.path)).toBe(await sha256(GGUF));
-    expect(hub.log.slice(before).some((l) => l.includes("range=bytes=300000-"))).toBe(true);
+    // the retry asks only for the bytes it lacks (how many arrived before the cut depends on the socket)
+    const resumed = hub.log
+      .slice(before)
+      .map((l) => /range=bytes=(\d+)-/.exec(l)?.[1])
+      .filter((x) => x !== undefined);
+    expect(resumed.length).toBe(1);
+    expect(Number(resumed[0])).toBeGreaterThan(0);
   });
 
   it("continues a partial file left by an earlier run", async () => {
