@@ -1,6 +1,6 @@
 // The one node-llama-cpp runtime of the process (CPU build, prebuilt binary, never compiled at
 // run time) and GGUF model loading with errors that name the file. Shared by chat and embeddings.
-import os from "node:os";
+import { computeThreads } from "../../core/threads.js";
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
 import { cancelledError, InfuseError } from "../../core/errors.js";
 
@@ -8,10 +8,11 @@ let runtime: Promise<Llama> | undefined;
 
 /**
  * node-llama-cpp defaults to at least 4 threads; on a machine with fewer cores the extra
- * threads spin against each other and generation slows a hundredfold, so cap at the cores we have.
+ * threads spin against each other and generation slows a hundredfold, so cap at the cores we
+ * have (or INFUSE_THREADS).
  */
 export function llamaThreads(): number {
-  return Math.max(1, os.availableParallelism());
+  return computeThreads();
 }
 
 export function loadLlama(): Promise<Llama> {

@@ -1,8 +1,8 @@
 // The one file that imports onnxruntime-node: synchronous calls into its CPU kernels (MLAS sgemm)
 // through cached sessions whose graphs use symbolic dims, so one session serves every shape.
 // It uses the package's synchronous native session (dist/binding), pinned with onnxruntime-node 1.30.
+import { computeThreads } from "../../core/threads.js";
 import { createRequire } from "node:module";
-import { availableParallelism } from "node:os";
 import { InfuseError } from "../../core/errors.js";
 import type { MatmulDims } from "./kernel.js";
 import { encodeOnnxModel, type OnnxNode } from "./onnx-model.js";
@@ -37,8 +37,7 @@ const sessions = new Map<string, NativeSession>();
 
 /** Number of threads each ORT session uses inside one op; INFUSE_THREADS overrides. */
 export function ortThreads(): number {
-  const fromEnv = Number(process.env["INFUSE_THREADS"]);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, availableParallelism());
+  return computeThreads();
 }
 
 function loadOrt(): OrtModule | null {
