@@ -114,6 +114,7 @@ describe("block layouts match GGUF", () => {
     const ggml = { q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0, f16: GgmlType.F16, bf16: GgmlType.BF16 } as const;
     for (const [type, id] of Object.entries(ggml) as [keyof typeof ggml, GgmlType][]) {
       const ours = quantize(type, x, [8, 256]);
+      // the GGUF writer encodes with the same codecs: its bytes must decode identically in both modules
       expect(Buffer.from(ours.bytes).equals(Buffer.from(ggufQuantize(id, x))), type).toBe(true);
       expect(Array.from(ours.dequantize())).toEqual(Array.from(ggufDequantize(id, ours.bytes, x.length)));
     }
@@ -125,6 +126,29 @@ describe("block layouts match GGUF", () => {
     }
     const q4k = new QuantTensor("q4_k", [4, 256], bytes).dequantize();
     expect(Array.from(q4k)).toEqual(Array.from(ggufDequantize(GgmlType.Q4_K, bytes, 1024)));
+  });
+
+  it("Q8_0 and Q4_0 blocks hold the bytes ggml's reference quantizers give (worked by hand)", () => {
+    // Q8_0: amax 127 → d = 1 (f16 0x3c00), q = roundf(x): halves go away from zero
+    const x8 = new Float32Array(32);
+    x8.set([-127, 2.5, -2.5, 0.49, 126.5]);
+    const q8 = quantize("q8_0", x8, [1, 32]).bytes;
+    expect(Array.from(q8.subarray(0, 7))).toEqual([0x00, 0x3c, -127 & 0xff, 3, -3 & 0xff, 0, 127]);
+    // Q4_0: the value of largest magnitude is -8 → d = -8/-8 = 1; q = min(15, trunc(x + 8.5));
+    // byte j packs element j (low nibble) and element j+16 (high nibble)
+    const x4 = new Float32Array(32);
+    x4.set([-8, 2.5, -2.5, 7.4]);
+    x4[16] = 7;
+    x4[17] = -3.6;
+    const q4 = quantize("q4_0", x4, [1, 32]).bytes;
+    expect(Array.from(q4.subarray(0, 6))).toEqual([
+      0x00,
+      0x3c,
+      0 | (15 << 4),
+      11 | (4 << 4),
+      6 | (8 << 4),
+      15 | (8 << 4),
+    ]);
   });
 
   it("qembedding gathers dequantized rows, equal to embedding on the dequantized table", () => {
