@@ -1,4 +1,4 @@
-// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4]`: LoRA training tokens/s, model FLOPs
+// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4] [--checkpointing]`: LoRA training tokens/s, model FLOPs
 // utilisation (achieved FLOP/s ÷ numpy's 1024³ matmul FLOP/s measured in the same run) and peak RSS,
 // for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads). Each run is its own child process.
 // Default models: random weights in stories15M's and SmolLM-135M's shapes.
@@ -11,6 +11,7 @@ import { emit, log, peakRssMb } from "./emit.js";
 import { archKey, GGUF_KEYS, GgmlType, kv, writeGguf, type GgufTensorInput } from "../src/formats/gguf/index.js";
 import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
+import { checkpointedLoss } from "../src/train/checkpointing.js";
 import { AdamW, randn, Rng, type QuantType } from "../src/tensor/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -105,7 +106,7 @@ interface Figures {
  * the output head) plus attention 2·2·T·C per layer (QKᵀ, AV over T keys), and backward to the inputs
  * the same again (no weight gradients for the frozen base), so 2 × forward. Adapter FLOPs are ignored.
  */
-async function runChild(file: string, base: string, seq: number, steps: number): Promise<Figures> {
+async function runChild(file: string, base: string, seq: number, steps: number, ckpt: boolean): Promise<Figures> {
   const quant = base === "f32" ? {} : { quantize: base as QuantType };
   const { model } = await loadLlama(file, quant);
   const set = attachLora(model, { r: 8, alpha: 16, targets: ["q_proj", "v_proj"], seed: 1 });
@@ -115,7 +116,8 @@ async function runChild(file: string, base: string, seq: number, steps: number):
   const ids = Int32Array.from({ length: seq }, () => 3 + (rng.nextU32() % (c.vocabSize - 3)));
   const labels = Int32Array.from({ length: seq }, (_, i) => (i + 1 < seq ? ids[i + 1]! : -100));
   const step = (): void => {
-    const loss = model.loss({ ids, labels, batch: 1 });
+    const batch = { ids, labels, batch: 1 };
+    const loss = ckpt ? checkpointedLoss(model, batch, set.rng) : model.loss(batch);
     loss.backward();
     opt.step();
     opt.zeroGrad();
@@ -159,9 +161,10 @@ export default async function main(args: string[]): Promise<void> {
   const steps = Number(flag(args, "steps", "4"));
   const threads = Number(flag(args, "threads", String(availableParallelism())));
   const child = flag(args, "child", "");
+  const ckpt = args.includes("--checkpointing");
   const model = flag(args, "model", "");
   if (child) {
-    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps)) + "\n");
+    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt)) + "\n");
     return;
   }
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
@@ -185,6 +188,7 @@ export default async function main(args: string[]): Promise<void> {
           String(seq),
           "--steps",
           String(steps),
+          ...(ckpt ? ["--checkpointing"] : []),
         ],
         {
           encoding: "utf8",
@@ -204,6 +208,7 @@ export default async function main(args: string[]): Promise<void> {
         base,
         seq,
         threads,
+        checkpointing: ckpt,
         tokens_per_s: Math.round(f.tokens_per_s * 10) / 10,
         achieved_gflops: Math.round(achieved / 1e7) / 100,
         numpy_gflops: ref === null ? null : Math.round(ref / 1e7) / 100,

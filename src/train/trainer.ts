@@ -5,7 +5,16 @@ import { cancelledError } from "../core/errors.js";
 import type { TaskOptions } from "../core/progress.js";
 import type { LlamaModel } from "../models/llama/model.js";
 import type { LoraSet } from "../models/lora/attach.js";
-import { AdamW, clipGradNorm, cosineSchedule, linearSchedule, noGrad, type Schedule } from "../tensor/index.js";
+import {
+  AdamW,
+  clipGradNorm,
+  cosineSchedule,
+  linearSchedule,
+  noGrad,
+  type Rng,
+  type Schedule,
+} from "../tensor/index.js";
+import { checkpointedLoss } from "./checkpointing.js";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from "./checkpoint.js";
 import { collate, epochBatches, type BatchLimits } from "./data/batches.js";
 import type { Example } from "./data/encode.js";
@@ -32,6 +41,8 @@ export interface TrainSettings extends BatchLimits {
   saveEvery: number;
   logEvery: number;
   padId: number;
+  /** Recompute each block in backward instead of keeping its activations. */
+  gradientCheckpointing?: boolean;
 }
 
 /** Computes gradients of one optimizer step's micro-batches into the adapters' .grad; returns mean loss. */
@@ -66,11 +77,13 @@ export function evalLoss(model: LlamaModel, examples: Example[], limits: BatchLi
 }
 
 /** The default gradient step: every micro-batch in this thread, losses scaled by 1/micro-batches. */
-export function localGradStep(model: LlamaModel, examples: Example[], padId: number): GradStep {
+/** `checkpoint`: the adapters' RNG, to recompute blocks in backward (gradient checkpointing). */
+export function localGradStep(model: LlamaModel, examples: Example[], padId: number, checkpoint?: Rng): GradStep {
   return (batches) => {
     let total = 0;
     for (const idx of batches) {
-      const loss = model.loss(collate(examples, idx, padId));
+      const batch = collate(examples, idx, padId);
+      const loss = checkpoint ? checkpointedLoss(model, batch, checkpoint) : model.loss(batch);
       total += loss.item();
       loss.backward({ grad: Float32Array.of(1 / batches.length) });
     }
@@ -107,7 +120,8 @@ export async function train(input: TrainInput): Promise<TrainResult> {
   const perEpoch = Math.ceil(epochBatches(input.train, s, s.seed, 0).length / s.gradAccum);
   const totalSteps = Math.max(1, s.maxSteps ?? perEpoch * s.epochs);
   const lrAt = scheduleOf(s, totalSteps);
-  const gradStep = input.gradStep ?? localGradStep(model, input.train, s.padId);
+  const gradStep =
+    input.gradStep ?? localGradStep(model, input.train, s.padId, s.gradientCheckpointing ? lora.rng : undefined);
   let loop: LoopState = {
     step: 0,
     epoch: 0,

@@ -4,6 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { loadLlama } from "../models/llama/load.js";
 import { attachLora } from "../models/lora/attach.js";
 import { Rng, type QuantType } from "../tensor/index.js";
+import { checkpointedLoss } from "./checkpointing.js";
 import { collate } from "./data/batches.js";
 import type { WorkerInit, WorkerReply, WorkerTask } from "./workers.js";
 
@@ -24,7 +25,8 @@ try {
       let loss = 0;
       for (const part of task.parts) {
         if (part.weight === 0) continue;
-        const l = model.loss(collate(init.examples, part.rows, init.padId));
+        const batch = collate(init.examples, part.rows, init.padId);
+        const l = init.checkpointing ? checkpointedLoss(model, batch, lora.rng) : model.loss(batch);
         loss += l.item() * part.weight;
         l.backward({ grad: Float32Array.of(part.weight) });
       }

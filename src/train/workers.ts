@@ -9,6 +9,7 @@ import { InfuseError } from "../core/errors.js";
 import type { LlamaModel } from "../models/llama/model.js";
 import type { LoraSet } from "../models/lora/attach.js";
 import { Tensor } from "../tensor/index.js";
+import { checkpointedLoss } from "./checkpointing.js";
 import { collate } from "./data/batches.js";
 import { IGNORE, type Example } from "./data/encode.js";
 import type { ResolvedTuneOptions } from "./options.js";
@@ -23,6 +24,7 @@ export interface WorkerInit {
   padId: number;
   seed: number;
   index: number;
+  checkpointing: boolean;
 }
 
 /** One step's work for a worker: adapter weights, and its rows of each micro-batch with loss weights. */
@@ -98,6 +100,7 @@ export async function workerGradStep(
     examples,
     padId,
     seed: o.seed,
+    checkpointing: o.gradientCheckpointing,
   };
   const workers = Array.from({ length: n - 1 }, (_, i) => startWorker({ ...base, index: i + 1 }, threads));
   try {
@@ -122,7 +125,8 @@ export async function workerGradStep(
     let loss = 0;
     for (const part of parts[0]!) {
       if (part.weight === 0) continue;
-      const l = model.loss(collate(examples, part.rows, padId));
+      const batch = collate(examples, part.rows, padId);
+      const l = o.gradientCheckpointing ? checkpointedLoss(model, batch, lora.rng) : model.loss(batch);
       loss += l.item() * part.weight;
       l.backward({ grad: Float32Array.of(part.weight) });
     }

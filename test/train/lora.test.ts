@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LlamaDecoder } from "../../src/models/llama/decode.js";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { attachLora, loadLora, matchesTarget, writeLoraFiles } from "../../src/models/lora/index.js";
-import { randn, Rng } from "../../src/tensor/index.js";
+import { randn, Rng, type Tensor } from "../../src/tensor/index.js";
+import { checkpointedLoss } from "../../src/train/checkpointing.js";
 import { mergeAdapter } from "../../src/train/merge.js";
 import { fixture } from "../helpers/fixtures.js";
 import { tempDir } from "./helpers.js";
@@ -26,6 +27,36 @@ describe("LoRA adapters", () => {
     expect(matchesTarget("blk.1.attn_v", "blk.1.*")).toBe(true);
     expect(matchesTarget("blk.2.attn_v", "model.layers.2.self_attn.*")).toBe(true);
     expect(matchesTarget("blk.2.attn_v", "model.layers.3.*")).toBe(false);
+  });
+
+  it("gets the same loss and adapter gradients with gradient checkpointing (dropout on)", async () => {
+    const { model, tokenizer } = await loadLlama(MODEL);
+    const set = attachLora(model, { r: 4, alpha: 8, dropout: 0.2, targets: ["all-linear"], seed: 4 });
+    const rng = new Rng(5);
+    for (const ad of set.adapters.values()) ad.b.data.set(randn(rng, ad.b.size, 0.05));
+    const a = tokenizer.encode("The cat sat on the mat.");
+    const b = tokenizer.encode("A dog ran far away home.");
+    const t = Math.max(a.length, b.length);
+    const pad = (x: number[]) => [...x, ...Array<number>(t - x.length).fill(0)];
+    const ids = Int32Array.from([...pad(a), ...pad(b)]);
+    const attentionMask = Int32Array.from([...pad(a.map(() => 1)), ...pad(b.map(() => 1))]);
+    const labels = Int32Array.from(
+      [...ids].map((id, i) => (i % t < t - 1 && attentionMask[i + 1] ? ids[i + 1]! : -100)),
+    );
+    const batch = { ids, labels, attentionMask, batch: 2 };
+    const start = set.rng.state();
+    const run = (loss: () => Tensor): { value: number; grads: Float32Array[] } => {
+      set.rng.setState(start);
+      for (const p of set.params()) p.grad = null;
+      const l = loss();
+      l.backward();
+      return { value: l.item(), grads: set.params().map((p) => p.grad!.data.slice()) };
+    };
+    const plain = run(() => model.loss(batch));
+    const ckpt = run(() => checkpointedLoss(model, batch, set.rng));
+    expect(Math.abs(plain.value - ckpt.value)).toBeLessThan(1e-6);
+    plain.grads.forEach((g, i) => expect(maxAbsDiff(g, ckpt.grads[i]!)).toBeLessThan(1e-5));
+    expect(plain.grads.some((g) => g.some((v) => v !== 0))).toBe(true);
   });
 
   it("gives llama.cpp's logits through adapter.gguf, loads back from PEFT, and merges (rsLoRA, all linear layers)", async () => {

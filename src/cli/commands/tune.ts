@@ -45,6 +45,7 @@ interface TuneFlags {
   saveEvery?: string;
   resume?: boolean;
   workers?: string;
+  gradientCheckpointing?: boolean;
   dryRun?: boolean;
 }
 
@@ -104,6 +105,7 @@ function toOptions(model: string, f: TuneFlags): TuneOptions {
     saveEvery: num("save-every", f.saveEvery),
     resume: f.resume,
     workers: num("workers", f.workers),
+    gradientCheckpointing: f.gradientCheckpointing,
   };
   if (f.val) o["valData"] = f.val.map(source);
   return o as unknown as TuneOptions;
@@ -179,6 +181,7 @@ export const registerTune: RegisterCommand = (program, run) => {
     .option("--save-every <n>", "checkpoint every N steps (Ctrl-C always saves one)")
     .option("--resume", "continue from the newest checkpoint in --out")
     .option("--workers <n>", "data-parallel worker threads (1)")
+    .option("--gradient-checkpointing", "recompute blocks in backward: less memory, ~1/3 more compute")
     .option("--dry-run", "print record counts, token lengths and 3 rendered examples; do not train")
     .addHelpText(
       "after",

@@ -82,7 +82,8 @@ export class LlamaModel {
     return crossEntropy(reshape(logits, [-1, this.config.vocabSize]), input.labels, { ignoreIndex: -100 });
   }
 
-  private embed(ids: Int32Array, shape: number[]): Tensor {
+  /** Token embeddings (…shape, C); public for train/'s gradient checkpointing. */
+  embed(ids: Int32Array, shape: number[]): Tensor {
     const table = this.weights.tokenEmbd;
     if (!(table instanceof QuantTensor)) return embedding(table, ids, shape);
     const c = this.config.dim;
@@ -91,7 +92,8 @@ export class LlamaModel {
     return new Tensor(out, [...shape, c]);
   }
 
-  private block(layer: LlamaLayer, x: Tensor, positions: Int32Array, mask: Tensor | undefined): Tensor {
+  /** One decoder block (B, T, C) → (B, T, C); public for train/'s gradient checkpointing. */
+  block(layer: LlamaLayer, x: Tensor, positions: Int32Array, mask: Tensor | undefined): Tensor {
     const { heads, kvHeads, headDim, rmsEps, ropeLayout } = this.config;
     const [b, t] = x.shape as [number, number, number];
     const ropeOpts = { layout: ropeLayout, invFreq: this.invFreq };

@@ -1,0 +1,33 @@
+// Gradient checkpointing for LoRA training: each decoder block's forward keeps no graph, only its
+// input; backward runs the block again (same dropout draws: the RNG state is saved per block) and
+// backpropagates through it. Activation memory drops from every block's to one block's, for ~1/3 more
+// compute. Leaves out finer-grained (per-op) checkpoints.
+import type { LlamaModel, LossBatch } from "../models/llama/model.js";
+import { positionsFromMask } from "../models/llama/model.js";
+import { crossEntropy, paddingMask, reshape, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
+
+/** The same mean next-token loss as `model.loss(batch)`, with per-block recomputation in backward. */
+export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng): Tensor {
+  const b = batch.batch;
+  const t = batch.ids.length / b;
+  const positions = batch.positions ?? positionsFromMask(batch.attentionMask, b, t);
+  const mask = batch.attentionMask ? paddingMask(batch.attentionMask, b, t) : undefined; // (B, 1, 1, T)
+  let x = model.embed(batch.ids, [b, t]); // (B, T, C)
+  x.requiresGrad = true; // a leaf, so the first block's checkpoint records a node
+  for (const layer of model.weights.layers) {
+    const input = x;
+    const state = rng.state();
+    const out = model.block(layer, input, positions, mask); // graph built, then dropped with `out`
+    x = withGrad(new Tensor(out.data, out.shape), "checkpoint", [input], (g) => {
+      const after = rng.state();
+      rng.setState(state);
+      const xi = new Tensor(input.data, input.shape, true);
+      model.block(layer, xi, positions, mask).backward({ grad: g }); // LoRA leaves accumulate here
+      rng.setState(after);
+      return [xi.grad!.data];
+    });
+  }
+  const h = rmsNorm(x, model.weights.outputNorm, model.config.rmsEps); // (B, T, C)
+  const logits = model.weights.output.forward(h); // (B, T, V)
+  return crossEntropy(reshape(logits, [-1, model.config.vocabSize]), batch.labels, { ignoreIndex: -100 });
+}
