@@ -1,5 +1,6 @@
 // --workers 2: a worker thread computes half of every micro-batch; the summed gradients equal one
-// thread's, so the loss curve matches the single-thread run's (to float rounding) and the model learns.
+// thread's, so the loss curve matches the single-thread run's (to float rounding) and the model learns;
+// so does the curve with gradient checkpointing.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -42,5 +43,9 @@ describe("data-parallel workers", () => {
     expect(b).toHaveLength(6);
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(2e-3);
     expect(b[5]!).toBeLessThan(b[0]! * 0.5);
+    // Gradient checkpointing (with 2 workers too) follows the same curve.
+    const ckpt = path.join(dir, "ckpt");
+    await tune({ ...opts(ckpt, 2), gradientCheckpointing: true });
+    losses(ckpt).forEach((l, i) => expect(Math.abs(l - a[i]!)).toBeLessThan(2e-3));
   }, 300_000);
 });
