@@ -15,7 +15,20 @@ describe("infuse CLI", () => {
   it("prints help listing its commands, and the version", async () => {
     const help = await runCli(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["doctor", "pull"]) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    for (const command of [
+      "doctor",
+      "pull",
+      "inspect",
+      "generate",
+      "tune",
+      "ingest",
+      "ask",
+      "chat",
+      "collections",
+      "demo",
+      "eval",
+    ])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     const version = await runCli(["--version"]);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const pullHelp = await runCli(["pull", "--help"]);
