@@ -7,7 +7,16 @@ export { VERSION } from "./core/version.js";
 export * as tensor from "./tensor/index.js";
 export * as formats from "./formats/index.js";
 export * as tokenizers from "./tokenizers/index.js";
-export { openGguf, writeGguf, dequantize, quantize, GgmlType, kv, type GgufFile, type GgufTensorInfo } from "./formats/gguf/index.js";
+export {
+  openGguf,
+  writeGguf,
+  dequantize,
+  quantize,
+  GgmlType,
+  kv,
+  type GgufFile,
+  type GgufTensorInfo,
+} from "./formats/gguf/index.js";
 export { openSafetensors, writeSafetensors, convertHfToGguf, inspectGguf, type ModelReport } from "./formats/index.js";
 export { loadTokenizer, applyChatTemplate, type Tokenizer, type ChatMessage } from "./tokenizers/index.js";
 export {

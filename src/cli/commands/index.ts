@@ -12,4 +12,16 @@ import { registerGenerate } from "./generate.js";
 import { registerInspect } from "./inspect.js";
 import { registerTune } from "./tune.js";
 
-export const COMMANDS: RegisterCommand[] = [registerDoctor, registerPull, registerIngest, registerAsk, registerChat, registerCollections, registerDemo, registerEval, registerGenerate, registerInspect, registerTune];
+export const COMMANDS: RegisterCommand[] = [
+  registerDoctor,
+  registerPull,
+  registerIngest,
+  registerAsk,
+  registerChat,
+  registerCollections,
+  registerDemo,
+  registerEval,
+  registerGenerate,
+  registerInspect,
+  registerTune,
+];
