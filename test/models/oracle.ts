@@ -4,12 +4,16 @@ import type { LlamaModel, Token } from "node-llama-cpp";
 
 export { loadOracleModel, oracle } from "../formats/oracle.js";
 
-/** llama.cpp's logits after each of `tokens` at the positions in `at` (default: the last), each (V). */
+/**
+ * llama.cpp's logits after each of `tokens` at the positions in `at` (default: the last), each (V);
+ * with `loraFile`, that GGUF LoRA adapter is applied at scale 1.
+ */
 export async function llamaCppLogits(
   model: LlamaModel,
   tokens: number[],
   vocabSize: number,
   at: number[] = [tokens.length - 1],
+  loraFile?: string,
 ): Promise<Float32Array[]> {
   const size = Math.max(64, tokens.length + 1);
   const ctx = await model.createContext({
@@ -19,6 +23,7 @@ export async function llamaCppLogits(
     flashAttention: false,
     experimentalKvCacheKeyType: "F32",
     experimentalKvCacheValueType: "F32",
+    ...(loraFile ? { lora: { adapters: [{ filePath: loraFile, scale: 1 }] } } : {}),
   });
   try {
     const want = new Set(at);
