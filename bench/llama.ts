@@ -28,7 +28,7 @@ import { quantize } from "../src/tensor/quant/formats.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Shape {
+export interface Shape {
   name: string;
   dim: number;
   layers: number;
@@ -39,14 +39,14 @@ interface Shape {
   tied: boolean;
 }
 
-const SHAPES: Shape[] = [
+export const SHAPES: Shape[] = [
   { name: "stories15M", dim: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, tied: false },
   { name: "SmolLM-135M", dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, tied: true },
   // Only with --shapes TinyLlama-1.1B:Q4_0 (resident memory of a 4-bit 1B model).
   { name: "TinyLlama-1.1B", dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000, tied: false },
 ];
 
-type FileType = "F32" | "Q8_0" | "Q4_0";
+export type FileType = "F32" | "Q8_0" | "Q4_0";
 const DEFAULT_RUNS = ["stories15M:F32", "stories15M:Q8_0", "SmolLM-135M:F32", "SmolLM-135M:Q8_0"];
 
 interface Figures {
@@ -55,7 +55,7 @@ interface Figures {
   peak_rss_mb: number;
 }
 
-function flag(args: string[], name: string, fallback: string): string {
+export function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
 }
@@ -79,7 +79,7 @@ function vocabMetadata(size: number) {
 }
 
 /** Writes (once, cached in the temp folder) a random-weight GGUF of `shape` with matrices in `type`. */
-async function makeModel(shape: Shape, type: FileType): Promise<string> {
+export async function makeModel(shape: Shape, type: FileType): Promise<string> {
   const dir = path.join(tmpdir(), "infuse-bench-llama");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${shape.name}-${type}.gguf`);

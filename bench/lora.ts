@@ -3,96 +3,20 @@
 // for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads). Each run is its own child process.
 // Default models: random weights in stories15M's and SmolLM-135M's shapes.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { emit, log, peakRssMb } from "./emit.js";
-import { archKey, GGUF_KEYS, GgmlType, kv, writeGguf, type GgufTensorInput } from "../src/formats/gguf/index.js";
+import { flag, makeModel, SHAPES } from "./llama.js";
 import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
 import { checkpointedLoss } from "../src/train/checkpointing.js";
-import { AdamW, randn, Rng, type QuantType } from "../src/tensor/index.js";
+import { AdamW, Rng, type QuantType } from "../src/tensor/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Shape {
-  name: string;
-  dim: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  ffn: number;
-  vocab: number;
-  tied: boolean;
-}
-
-const SHAPES: Shape[] = [
-  { name: "stories15M", dim: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, tied: false },
-  { name: "SmolLM-135M", dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, tied: true },
-];
-
-function flag(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
-
-/** A random-weight F32 GGUF of `shape` with a placeholder SentencePiece vocabulary (cached in tmp). */
-async function makeModel(shape: Shape): Promise<string> {
-  const dir = path.join(tmpdir(), "infuse-bench-lora");
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${shape.name}-F32.gguf`);
-  if (existsSync(file)) return file;
-  log(`writing ${file}`);
-  const { dim, ffn, vocab, heads, kvHeads } = shape;
-  const hd = dim / heads;
-  const rng = new Rng(1);
-  const w = (name: string, dims: number[]): GgufTensorInput => {
-    const n = dims.reduce((a, b) => a * b, 1);
-    const data = dims.length === 1 ? new Float32Array(n).fill(1) : randn(rng, n, 1 / Math.sqrt(dims[0]!));
-    return { name, dims, type: GgmlType.F32, data };
-  };
-  const a = (k: Parameters<typeof archKey>[1]) => archKey("llama", k);
-  const tokens = ["<unk>", "<s>", "</s>", ...Array.from({ length: vocab - 3 }, (_, i) => `▁t${i}`)];
-  const metadata = new Map([
-    [GGUF_KEYS.architecture, kv.str("llama")],
-    [GGUF_KEYS.name, kv.str(`${shape.name} random`)],
-    [a("context_length"), kv.u32(2048)],
-    [a("embedding_length"), kv.u32(dim)],
-    [a("block_count"), kv.u32(shape.layers)],
-    [a("feed_forward_length"), kv.u32(ffn)],
-    [a("attention.head_count"), kv.u32(heads)],
-    [a("attention.head_count_kv"), kv.u32(kvHeads)],
-    [a("attention.layer_norm_rms_epsilon"), kv.f32(1e-5)],
-    [a("rope.dimension_count"), kv.u32(hd)],
-    [a("vocab_size"), kv.u32(vocab)],
-    [GGUF_KEYS.tokenizerModel, kv.str("llama")],
-    [GGUF_KEYS.tokens, kv.strs(tokens)],
-    [GGUF_KEYS.scores, kv.f32s(tokens.map((_, i) => -i))],
-    [GGUF_KEYS.tokenType, kv.i32s(tokens.map((_, i) => (i < 3 ? 3 : 1)))],
-    [GGUF_KEYS.bosId, kv.u32(1)],
-    [GGUF_KEYS.eosId, kv.u32(2)],
-  ]);
-  const tensors: GgufTensorInput[] = [w("token_embd.weight", [dim, vocab])];
-  for (let l = 0; l < shape.layers; l++) {
-    const p = `blk.${l}`;
-    tensors.push(
-      w(`${p}.attn_norm.weight`, [dim]),
-      w(`${p}.attn_q.weight`, [dim, dim]),
-      w(`${p}.attn_k.weight`, [dim, kvHeads * hd]),
-      w(`${p}.attn_v.weight`, [dim, kvHeads * hd]),
-      w(`${p}.attn_output.weight`, [dim, dim]),
-      w(`${p}.ffn_norm.weight`, [dim]),
-      w(`${p}.ffn_gate.weight`, [dim, ffn]),
-      w(`${p}.ffn_up.weight`, [dim, ffn]),
-      w(`${p}.ffn_down.weight`, [ffn, dim]),
-    );
-  }
-  tensors.push(w("output_norm.weight", [dim]));
-  if (!shape.tied) tensors.push(w("output.weight", [dim, vocab]));
-  await writeGguf(file, { metadata, tensors });
-  return file;
-}
+// the two shapes the issue names, written by the Llama benchmark's model writer
+const LORA_SHAPES = SHAPES.filter((s) => s.name === "stories15M" || s.name === "SmolLM-135M");
 
 interface Figures {
   tokens_per_s: number;
@@ -168,7 +92,7 @@ export default async function main(args: string[]): Promise<void> {
     return;
   }
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
-  if (!model) for (const s of SHAPES) files.push({ name: s.name, file: await makeModel(s) });
+  if (!model) for (const s of LORA_SHAPES) files.push({ name: s.name, file: await makeModel(s, "F32") });
   const bases = flag(args, "bases", "f32,q4_0,nf4").split(",");
   for (const { name, file } of files) {
     for (const base of bases) {
