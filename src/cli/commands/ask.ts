@@ -120,6 +120,28 @@ export function renderAnswer(r: AskResult, streamed: boolean): string {
   return `${head}${streamed && r.mode === "generative" ? "\n" : "\n"}${sources}`.replace(/^\n/, "");
 }
 
+/** Streams answer pieces to stdout as they come (not under --json); `end()` closes the line. */
+export function answerStream(rt: CommandRuntime): {
+  options: { onToken?: (piece: string) => void };
+  readonly streamed: boolean;
+  end(): void;
+} {
+  let streamed = false;
+  const onToken = (piece: string) => {
+    streamed = true;
+    process.stdout.write(piece);
+  };
+  return {
+    options: rt.out.json ? {} : { onToken },
+    get streamed() {
+      return streamed;
+    },
+    end() {
+      if (streamed) process.stdout.write("\n");
+    },
+  };
+}
+
 export const registerAsk: RegisterCommand = (program, run) => {
   addAskOptions(program.command("ask").argument("<question>", "the question"))
     .description("answer a question from a collection, citing the passages used")
@@ -137,21 +159,11 @@ export const registerAsk: RegisterCommand = (program, run) => {
         if (question.trim().length === 0)
           throw new InfuseError("rag.empty_question", "the question is empty", { kind: "usage" });
         const options = await askSetup(rt, flags);
-        let streamed = false;
+        const stream = answerStream(rt);
         try {
-          const result = await ask(question, {
-            ...options,
-            ...(rt.out.json
-              ? {}
-              : {
-                  onToken: (piece: string) => {
-                    streamed = true;
-                    process.stdout.write(piece);
-                  },
-                }),
-          });
-          if (streamed) process.stdout.write("\n");
-          rt.out.result(rt.out.json ? askJson(result) : result, (r: AskResult) => renderAnswer(r, streamed));
+          const result = await ask(question, { ...options, ...stream.options });
+          stream.end();
+          rt.out.result(rt.out.json ? askJson(result) : result, (r: AskResult) => renderAnswer(r, stream.streamed));
         } finally {
           await options.dispose();
         }

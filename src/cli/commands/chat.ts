@@ -3,7 +3,7 @@
 import readline from "node:readline";
 import { ChatSession, type ChatTurn } from "../../rag/pipeline/chat.js";
 import type { RegisterCommand } from "../runtime.js";
-import { addAskOptions, askJson, askSetup, renderAnswer, type AskFlags } from "./ask.js";
+import { addAskOptions, answerStream, askJson, askSetup, renderAnswer, type AskFlags } from "./ask.js";
 
 export const registerChat: RegisterCommand = (program, run) => {
   addAskOptions(program.command("chat"))
@@ -27,22 +27,13 @@ export const registerChat: RegisterCommand = (program, run) => {
           for await (const line of lines) {
             const question = line.trim();
             if (question === "" || question === "/exit") break;
-            let streamed = false;
-            const turn = await session.ask(question, {
-              signal: rt.signal,
-              ...(rt.out.json
-                ? {}
-                : {
-                    onToken: (piece: string) => {
-                      streamed = true;
-                      process.stdout.write(piece);
-                    },
-                  }),
-            });
-            if (streamed) process.stdout.write("\n");
+            const stream = answerStream(rt);
+            const turn = await session.ask(question, { signal: rt.signal, ...stream.options });
+            stream.end();
             rt.out.result(
               rt.out.json ? { ...askJson(turn), question, rewrite: turn.rewrite } : turn,
-              (t: ChatTurn) => `${t.standalone ? `(searched: ${t.standalone})\n` : ""}${renderAnswer(t, streamed)}\n`,
+              (t: ChatTurn) =>
+                `${t.standalone ? `(searched: ${t.standalone})\n` : ""}${renderAnswer(t, stream.streamed)}\n`,
             );
             if (interactive) process.stdout.write("> ");
           }
