@@ -17,7 +17,7 @@ export const registerDoctor: RegisterCommand = (program, run) => {
           const failed = report.native.filter((n) => !n.ok).map((n) => n.name);
           throw new InfuseError("doctor.native_missing", `native parts failed to load: ${failed.join(", ")}`, {
             kind: "internal",
-            hint: "reinstall with `npm ci`; for llama.cpp run `npx --no node-llama-cpp source build` to build it from the bundled source",
+            hint: "reinstall with `npm install`; for llama.cpp run `npx --no node-llama-cpp source build` to build it from the bundled source",
           });
         }
       }),

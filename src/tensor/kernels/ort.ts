@@ -35,6 +35,17 @@ interface OrtModule {
 let ort: OrtModule | null | undefined;
 const sessions = new Map<string, NativeSession>();
 
+/** Options every session shares: our thread count, sequential execution, no memory arena. */
+function sessionOptions() {
+  return {
+    intraOpNumThreads: ortThreads(),
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    enableCpuMemArena: false,
+  } as const;
+}
+
 /** Number of threads each ORT session uses inside one op; INFUSE_THREADS overrides. */
 export function ortThreads(): number {
   return computeThreads();
@@ -68,17 +79,11 @@ function session(key: string, build: () => Uint8Array): NativeSession {
   const mod = loadOrt();
   if (!mod)
     throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded", {
-      hint: "reinstall dependencies (npm ci)",
+      hint: "reinstall dependencies (npm install)",
     });
   const bytes = build();
   const s = new mod.native.InferenceSession();
-  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-    intraOpNumThreads: ortThreads(),
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-    enableCpuMemArena: false,
-  });
+  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions());
   sessions.set(key, s);
   return s;
 }
@@ -103,7 +108,7 @@ export function runOnnxModel(
   const mod = loadOrt();
   if (!mod)
     throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded", {
-      hint: "reinstall dependencies (npm ci)",
+      hint: "reinstall dependencies (npm install)",
     });
   const s = session(`user:${key}`, model);
   const ortFeeds: Record<string, OrtTensor> = {};
@@ -255,11 +260,7 @@ export function ortQuantWeight(w: NBitsWeight, accuracyLevel: 0 | 4 = 0): OrtQua
   });
   const s = new mod.native.InferenceSession();
   s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-    intraOpNumThreads: ortThreads(),
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-    enableCpuMemArena: false,
+    ...sessionOptions(),
     // One session per weight means hundreds of intra-op pools; spinning ones starve each other (Q8_0
     // decode on stories15M: 8.9 → 190 tokens/s with spinning off).
     extra: { session: { intra_op: { allow_spinning: "0" } } },
