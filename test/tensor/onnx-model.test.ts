@@ -60,6 +60,27 @@ describe("ONNX model encoder", () => {
     expect(Array.from(emb!.data as Float32Array)).toEqual([20, 21, 0, 1]);
   });
 
+  it("writes an output into a buffer the caller pre-allocated", () => {
+    const model = () =>
+      encodeOnnxModel({
+        opset: 17,
+        inputs: [{ name: "A", type: "float", dims: ["n"] }],
+        outputs: [{ name: "B", type: "float", dims: ["n"] }],
+        nodes: [{ op: "Relu", inputs: ["A"], outputs: ["B"] }],
+      });
+    const into = new Float32Array(3).fill(7);
+    const { B } = runOnnxModel(
+      "relu-into",
+      model,
+      { A: { data: Float32Array.of(-1, 2, -3), dims: [3] } },
+      {
+        B: { data: into, dims: [3] },
+      },
+    );
+    expect(B!.data).toBe(into);
+    expect(Array.from(into)).toEqual([0, 2, 0]);
+  });
+
   it("names the model and hints the fix when a run fails", () => {
     const model = () =>
       encodeOnnxModel({

@@ -99,11 +99,14 @@ export interface OrtValue {
 /**
  * Runs an encoded ONNX model synchronously. The session is created once per `key` and cached,
  * so build the bytes lazily: `runOnnxModel("my-graph", () => encodeOnnxModel(spec), feeds)`.
+ * `into` names outputs ORT writes straight into (pre-allocated, exact dims): no copy, no allocation;
+ * the other outputs are allocated by ORT and returned.
  */
 export function runOnnxModel(
   key: string,
   model: () => Uint8Array,
   feeds: Record<string, OrtValue>,
+  into: Record<string, OrtValue> = {},
 ): Record<string, OrtValue> {
   const mod = loadOrt();
   if (!mod)
@@ -117,7 +120,11 @@ export function runOnnxModel(
   }
   let results: Record<string, OrtTensor>;
   try {
-    const fetches = Object.fromEntries(s.outputMetadata.map((m) => [m.name, null]));
+    const fetches: Record<string, OrtTensor | null> = {};
+    for (const { name } of s.outputMetadata) {
+      const v = into[name];
+      fetches[name] = v ? new mod.Tensor(v.data instanceof Float32Array ? "float32" : "int64", v.data, v.dims) : null;
+    }
     results = s.run(ortFeeds, fetches, {});
   } catch (cause) {
     throw new InfuseError("tensor.ort_run_failed", `onnxruntime run of "${key}" failed: ${String(cause)}`, {
@@ -127,7 +134,7 @@ export function runOnnxModel(
   }
   const out: Record<string, OrtValue> = {};
   for (const [name, t] of Object.entries(results))
-    out[name] = { data: t.data as Float32Array | BigInt64Array, dims: t.dims };
+    out[name] = into[name] ?? { data: t.data as Float32Array | BigInt64Array, dims: t.dims };
   return out;
 }
 
