@@ -1,5 +1,5 @@
 // Tiny Hugging Face decoder folders with seeded random weights in mistral and qwen2 shapes (GQA,
-// q/k/v biases, tied embeddings, RoPE θ and linear scaling), beside the TinyStories tokenizer, for the
+// q/k/v biases, tied embeddings, RoPE θ and scaling), beside the TinyStories tokenizer, for the
 // llama.cpp oracle after conversion by our GGUF writer. Leaves out training.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -17,7 +17,8 @@ export interface TinyHfOptions {
   bias?: boolean;
   tied?: boolean;
   ropeTheta?: number;
-  ropeScaling?: { type: "linear"; factor: number };
+  /** config.json's rope_scaling object as Hugging Face writes it. */
+  ropeScaling?: Record<string, unknown>;
   seed?: number;
 }
 
@@ -63,7 +64,9 @@ export async function writeTinyHfModel(dir: string, o: TinyHfOptions): Promise<s
   if (!o.tied) add("lm_head.weight", [VOCAB, hidden]);
   await writeSafetensors(path.join(dir, "model.safetensors"), tensors);
   const config = {
-    architectures: [o.modelType === "qwen2" ? "Qwen2ForCausalLM" : "MistralForCausalLM"],
+    architectures: [
+      { qwen2: "Qwen2ForCausalLM", mistral: "MistralForCausalLM", llama: "LlamaForCausalLM" }[o.modelType],
+    ],
     model_type: o.modelType,
     hidden_size: hidden,
     intermediate_size: ffn,

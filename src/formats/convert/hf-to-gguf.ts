@@ -12,6 +12,7 @@ import { GgmlType, QK, type GgufKV } from "../gguf/types.js";
 import { writeGguf, type GgufTensorInput } from "../gguf/writer.js";
 import { MODEL_TYPES, hfToGgufName } from "../hf/names.js";
 import { permuteQK } from "../hf/permute.js";
+import { llama3FreqFactors, ropeScalingFromHf, type RopeScaling } from "../hf/rope-scaling.js";
 import { openSafetensors, type SafetensorsFile } from "../safetensors.js";
 import { ggufVocabFromSentencePiece, ggufVocabFromTokenizerJson } from "./vocab.js";
 
@@ -82,9 +83,41 @@ function hparams(cfg: HfConfig, arch: string, file: string): Map<string, GgufKV>
     md.set(k("attention.layer_norm_rms_epsilon"), kv.f32(num(cfg, "rms_norm_eps", file, 1e-6)));
     md.set(k("rope.freq_base"), kv.f32(num(cfg, "rope_theta", file, 10000)));
     md.set(k("rope.dimension_count"), kv.u32(num(cfg, "head_dim", file, hidden / heads)));
+    for (const [key, value] of ropeScalingKeys(ropeScalingFromHf(cfg, file))) md.set(k(key), value);
   }
   md.set(k("vocab_size"), kv.u32(num(cfg, "vocab_size", file)));
   return md;
+}
+
+/** llama.cpp's rope.scaling.* keys for linear and YaRN scaling (llama3 is a tensor, rope_freqs.weight). */
+function ropeScalingKeys(s: RopeScaling): [Parameters<typeof archKey>[1], GgufKV][] {
+  if (s.type === "linear")
+    return [
+      ["rope.scaling.type", kv.str("linear")],
+      ["rope.scaling.factor", kv.f32(s.factor)],
+    ];
+  if (s.type !== "yarn") return [];
+  const keys: [Parameters<typeof archKey>[1], GgufKV][] = [
+    ["rope.scaling.type", kv.str("yarn")],
+    ["rope.scaling.factor", kv.f32(s.factor)],
+    ["rope.scaling.original_context_length", kv.u32(s.originalContextLength)],
+  ];
+  if (s.attnFactor !== 1) keys.push(["rope.scaling.attn_factor", kv.f32(s.attnFactor)]);
+  // llama.cpp reads neither yet (it uses 32 and 1); written when they differ so our reader keeps them.
+  if (s.betaFast !== 32) keys.push(["rope.scaling.yarn_beta_fast", kv.f32(s.betaFast)]);
+  if (s.betaSlow !== 1) keys.push(["rope.scaling.yarn_beta_slow", kv.f32(s.betaSlow)]);
+  return keys;
+}
+
+/** llama3 scaling as llama.cpp stores it: per-frequency divisors in rope_freqs.weight (D/2, F32). */
+function ropeFreqsTensor(cfg: HfConfig, file: string): GgufTensorInput | undefined {
+  const s = ropeScalingFromHf(cfg, file);
+  if (s.type !== "llama3") return undefined;
+  const heads = num(cfg, "num_attention_heads", file);
+  const headDim = num(cfg, "head_dim", file, num(cfg, "hidden_size", file) / heads);
+  const base = num(cfg, "rope_theta", file, 10000);
+  const data = llama3FreqFactors(s, headDim, base);
+  return { name: "rope_freqs.weight", dims: [data.length], type: GgmlType.F32, data };
 }
 
 async function tokenizerMetadata(dir: string): Promise<Map<string, GgufKV>> {
@@ -190,6 +223,8 @@ export async function convertHfToGguf(
   } finally {
     for (const s of shards) s.close();
   }
+  const ropeFreqs = spec.arch === "bert" ? undefined : ropeFreqsTensor(cfg, configFile);
+  if (ropeFreqs) tensors.push(ropeFreqs);
   await writeGguf(outPath, { metadata, tensors }, options);
   return { path: outPath, architecture: spec.arch, tensors: tensors.length, parameters };
 }

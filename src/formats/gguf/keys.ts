@@ -44,6 +44,12 @@ export const ARCH_KEYS = {
   causal: "attention.causal",
   ropeDims: "rope.dimension_count",
   ropeFreqBase: "rope.freq_base",
+  ropeScalingType: "rope.scaling.type",
+  ropeScalingFactor: "rope.scaling.factor",
+  ropeScalingOrigContext: "rope.scaling.original_context_length",
+  ropeScalingAttnFactor: "rope.scaling.attn_factor",
+  ropeYarnBetaFast: "rope.scaling.yarn_beta_fast",
+  ropeYarnBetaSlow: "rope.scaling.yarn_beta_slow",
   vocabSize: "vocab_size",
   poolingType: "pooling_type",
 } as const;

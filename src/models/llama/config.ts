@@ -1,7 +1,15 @@
 // Hyperparameters of a Llama-family decoder (llama, mistral, qwen2) read from GGUF metadata or a
-// Hugging Face config.json, with RoPE frequencies (linear and llama3 scaling). Leaves out YaRN/LongRoPE.
+// Hugging Face config.json, with RoPE frequencies (linear, llama3 and YaRN scaling). Leaves out
+// dynamic NTK and LongRoPE.
 import { InfuseError } from "../../core/errors.js";
 import type { GgufValue } from "../../formats/gguf/types.js";
+import {
+  llama3FreqFactors,
+  ropeScalingFromGguf,
+  ropeScalingFromHf,
+  yarnMagnitude,
+  type RopeScaling,
+} from "../../formats/hf/rope-scaling.js";
 import { ropeInvFreq, type RopeLayout } from "../../tensor/index.js";
 
 /** GGUF `general.architecture` values (and HF `model_type`s) this decoder runs. */
@@ -24,17 +32,44 @@ export interface LlamaConfig {
   /** Pairs (2i, 2i+1) for GGUF llama (Q/K permuted), halves for HF folders and NeoX-rope archs (qwen2). */
   ropeLayout: RopeLayout;
   ropeBase: number;
-  /** Linear position scaling: positions are multiplied by this (1/factor). */
-  ropeFreqScale: number;
-  /** llama3-style per-frequency divisors (GGUF rope_freqs.weight or computed from config.json). */
+  /** How positions are stretched beyond the trained context (from the metadata). */
+  ropeScaling: RopeScaling;
+  /** Per-frequency divisors from GGUF's rope_freqs.weight or a llama3 rope_scaling. */
   ropeFreqFactors?: Float32Array;
 }
 
-/** Inverse RoPE frequencies after scaling: base^(−2i/D) · freqScale / factor_i. */
+/**
+ * Inverse RoPE frequencies after scaling, as llama.cpp computes its angles: base^(−2i/D) / factor_i,
+ * then linear scaling multiplies by 1/factor, and YaRN blends that with the unscaled frequency per
+ * dimension (kept above βfast rotations in the original context, interpolated below βslow).
+ */
 export function ropeFrequencies(c: LlamaConfig): Float32Array {
   const inv = ropeInvFreq(c.headDim, c.ropeBase);
-  for (let i = 0; i < inv.length; i++) inv[i] = (inv[i]! * c.ropeFreqScale) / (c.ropeFreqFactors?.[i] ?? 1);
+  for (let i = 0; i < inv.length; i++) inv[i] = inv[i]! / (c.ropeFreqFactors?.[i] ?? 1);
+  const s = c.ropeScaling;
+  if (s.type === "linear") for (let i = 0; i < inv.length; i++) inv[i] = inv[i]! / s.factor;
+  if (s.type === "yarn") {
+    // Dimension whose wavelength turns `beta` times in the original context (llama.cpp's corr dims).
+    const dimFor = (beta: number): number =>
+      (c.headDim * Math.log(s.originalContextLength / (beta * 2 * Math.PI))) / (2 * Math.log(c.ropeBase));
+    const low = Math.max(0, Math.floor(dimFor(s.betaFast)));
+    const high = Math.min(c.headDim - 1, Math.ceil(dimFor(s.betaSlow)));
+    for (let i = 0; i < inv.length; i++) {
+      const keep = 1 - Math.min(1, Math.max(0, (i - low) / Math.max(0.001, high - low)));
+      inv[i] = inv[i]! * ((1 - keep) / s.factor + keep);
+    }
+  }
   return inv;
+}
+
+/**
+ * Attention score scale: 1/√D, times YaRN's magnitude scale squared (YaRN scales the rotated q and
+ * k each by 0.1·ln(factor) + 1).
+ */
+export function attentionScale(c: LlamaConfig): number {
+  const s = c.ropeScaling;
+  const magnitude = s.type === "yarn" ? yarnMagnitude(s.factor) * s.attnFactor : 1;
+  return (magnitude * magnitude) / Math.sqrt(c.headDim);
 }
 
 export function unsupportedArchitecture(arch: string, source: string): InfuseError {
@@ -57,13 +92,6 @@ function missing(source: string, key: string): InfuseError {
   });
 }
 
-function rejectScaling(source: string, type: string): InfuseError {
-  return new InfuseError("model.unsupported_rope_scaling", `${source}: RoPE scaling "${type}" is not supported`, {
-    kind: "input",
-    hint: "supported: none, linear, llama3",
-  });
-}
-
 /** From GGUF metadata; `freqFactors` is the rope_freqs.weight tensor when the file has one. */
 export function configFromGguf(
   get: (key: string) => GgufValue | undefined,
@@ -81,9 +109,6 @@ export function configFromGguf(
   const dim = num("embedding_length");
   const heads = num("attention.head_count");
   const tokens = get("tokenizer.ggml.tokens");
-  const scalingType = String(get(`${arch}.rope.scaling.type`) ?? "none");
-  if (scalingType !== "none" && scalingType !== "linear") throw rejectScaling(source, scalingType);
-  const factor = scalingType === "linear" ? num("rope.scaling.factor", 1) : 1;
   const config: LlamaConfig = {
     arch,
     vocabSize: num("vocab_size", Array.isArray(tokens) ? tokens.length : undefined),
@@ -97,29 +122,13 @@ export function configFromGguf(
     contextLength: num("context_length", 2048),
     ropeLayout: arch === "qwen2" ? "half" : "interleaved",
     ropeBase: num("rope.freq_base", 10000),
-    ropeFreqScale: factor > 0 ? 1 / factor : 1,
+    ropeScaling: ropeScalingFromGguf(get, arch, source),
   };
   if (freqFactors) config.ropeFreqFactors = freqFactors;
   return config;
 }
 
 type Json = Record<string, unknown>;
-
-/** llama3 rope_scaling: low frequencies divided by `factor`, high kept, the band between blended. */
-function llama3Factors(s: Json, headDim: number, base: number): Float32Array {
-  const factor = Number(s["factor"] ?? 8);
-  const low = Number(s["low_freq_factor"] ?? 1);
-  const high = Number(s["high_freq_factor"] ?? 4);
-  const original = Number(s["original_max_position_embeddings"] ?? 8192);
-  const inv = ropeInvFreq(headDim, base);
-  return inv.map((f) => {
-    const wavelen = (2 * Math.PI) / f;
-    if (wavelen < original / high) return 1;
-    if (wavelen > original / low) return factor;
-    const smooth = (original / wavelen - low) / (high - low);
-    return 1 / ((1 - smooth) / factor + smooth);
-  });
-}
 
 /** From a HF config.json; HF checkpoints keep Q/K unpermuted, so RoPE rotates halves. */
 export function configFromHf(cfg: Json, source: string): LlamaConfig {
@@ -137,9 +146,7 @@ export function configFromHf(cfg: Json, source: string): LlamaConfig {
   const heads = num("num_attention_heads");
   const headDim = num("head_dim", dim / heads);
   const ropeBase = num("rope_theta", 10000);
-  const scaling = (cfg["rope_scaling"] ?? null) as Json | null;
-  const type = scaling ? String(scaling["rope_type"] ?? scaling["type"] ?? "default") : "default";
-  if (!["default", "linear", "llama3"].includes(type)) throw rejectScaling(source, type);
+  const scaling = ropeScalingFromHf(cfg, source);
   const config: LlamaConfig = {
     arch: modelType === "qwen2" ? "qwen2" : "llama",
     vocabSize: num("vocab_size"),
@@ -153,8 +160,8 @@ export function configFromHf(cfg: Json, source: string): LlamaConfig {
     contextLength: num("max_position_embeddings", 2048),
     ropeLayout: "half",
     ropeBase,
-    ropeFreqScale: type === "linear" ? 1 / Number(scaling?.["factor"] ?? 1) : 1,
+    ropeScaling: scaling.type === "llama3" ? { type: "none" } : scaling,
   };
-  if (type === "llama3" && scaling) config.ropeFreqFactors = llama3Factors(scaling, headDim, ropeBase);
+  if (scaling.type === "llama3") config.ropeFreqFactors = llama3FreqFactors(scaling, headDim, ropeBase);
   return config;
 }

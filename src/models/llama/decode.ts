@@ -223,7 +223,7 @@ export class LlamaDecoder {
         rows: (heads / kvHeads) * t,
         keys: s,
         headDim: d,
-        scale: 1 / Math.sqrt(d),
+        scale: this.model.attnScale,
       },
     ); // (H, T, D)
     for (let h = 0; h < heads; h++) {
@@ -238,7 +238,7 @@ export class LlamaDecoder {
     const s = p0 + t;
     if (heads * t * s >= FUSED_MIN_SCORES && fusedAvailable()) return this.attendFused(l, q, out, t, p0);
     const cap = this.cache.capacity;
-    const scale = 1 / Math.sqrt(d);
+    const scale = this.model.attnScale;
     const qg = new Float32Array(group * t * d); // (G·T, D): the group's heads stacked
     const scores = new Float32Array(group * t * s); // (G·T, S)
     const og = new Float32Array(group * t * d); // (G·T, D)

@@ -18,7 +18,7 @@ import {
   Tensor,
 } from "../../tensor/index.js";
 import type { Linear } from "../linear.js";
-import { ropeFrequencies, type LlamaConfig } from "./config.js";
+import { attentionScale, ropeFrequencies, type LlamaConfig } from "./config.js";
 import type { LlamaLayer, LlamaWeights } from "./weights.js";
 
 /** A batch of B sequences of T tokens, row-major (B·T). */
@@ -41,11 +41,14 @@ export class LlamaModel {
   readonly weights: LlamaWeights;
   /** Per-pair inverse RoPE frequencies (D/2), scaling applied. */
   readonly invFreq: Float32Array;
+  /** Attention score scale: 1/√D, with YaRN's magnitude scaling. */
+  readonly attnScale: number;
 
   constructor(config: LlamaConfig, weights: LlamaWeights) {
     this.config = config;
     this.weights = weights;
     this.invFreq = ropeFrequencies(config);
+    this.attnScale = attentionScale(config);
   }
 
   /** Every linear layer by GGUF name (blk.0.attn_q … output): where adapters attach. */
@@ -102,7 +105,7 @@ export class LlamaModel {
     const q = rope(split(layer.q.forward(h), heads), positions, ropeOpts); // (B, H, T, D)
     const k = rope(split(layer.k.forward(h), kvHeads), positions, ropeOpts); // (B, Hkv, T, D)
     const v = split(layer.v.forward(h), kvHeads); // (B, Hkv, T, D)
-    const a = attention(q, k, v, mask ? { causal: true, mask } : { causal: true }); // (B, H, T, D)
+    const a = attention(q, k, v, { causal: true, scale: this.attnScale, ...(mask ? { mask } : {}) }); // (B, H, T, D)
     const merged = reshape(permute(a, [0, 2, 1, 3]), [b, t, heads * headDim]); // (B, T, H·D)
     const x1 = add(x, layer.o.forward(merged)); // (B, T, C)
     const h2 = rmsNorm(x1, layer.ffnNorm, rmsEps);
