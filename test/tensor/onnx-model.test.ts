@@ -2,6 +2,15 @@ import { describe, expect, it } from "vitest";
 import { encodeOnnxModel } from "../../src/tensor/kernels/onnx-model.js";
 import { runOnnxModel } from "../../src/tensor/kernels/ort.js";
 
+/** B = relu(A) over a vector of any length. */
+const reluModel = () =>
+  encodeOnnxModel({
+    opset: 17,
+    inputs: [{ name: "A", type: "float", dims: ["n"] }],
+    outputs: [{ name: "B", type: "float", dims: ["n"] }],
+    nodes: [{ op: "Relu", inputs: ["A"], outputs: ["B"] }],
+  });
+
 describe("ONNX model encoder", () => {
   it("builds a graph with initializers, int/float/ints/string attributes and symbolic dims that onnxruntime runs", () => {
     const model = () =>
@@ -61,17 +70,10 @@ describe("ONNX model encoder", () => {
   });
 
   it("writes an output into a buffer the caller pre-allocated", () => {
-    const model = () =>
-      encodeOnnxModel({
-        opset: 17,
-        inputs: [{ name: "A", type: "float", dims: ["n"] }],
-        outputs: [{ name: "B", type: "float", dims: ["n"] }],
-        nodes: [{ op: "Relu", inputs: ["A"], outputs: ["B"] }],
-      });
     const into = new Float32Array(3).fill(7);
     const { B } = runOnnxModel(
       "relu-into",
-      model,
+      reluModel,
       { A: { data: Float32Array.of(-1, 2, -3), dims: [3] } },
       {
         B: { data: into, dims: [3] },
@@ -82,14 +84,7 @@ describe("ONNX model encoder", () => {
   });
 
   it("names the model and hints the fix when a run fails", () => {
-    const model = () =>
-      encodeOnnxModel({
-        opset: 17,
-        inputs: [{ name: "A", type: "float", dims: ["n"] }],
-        outputs: [{ name: "B", type: "float", dims: ["n"] }],
-        nodes: [{ op: "Relu", inputs: ["A"], outputs: ["B"] }],
-      });
-    expect(() => runOnnxModel("relu-test", model, { Wrong: { data: Float32Array.of(1), dims: [1] } })).toThrow(
+    expect(() => runOnnxModel("relu-test", reluModel, { Wrong: { data: Float32Array.of(1), dims: [1] } })).toThrow(
       /relu-test/,
     );
   });
