@@ -9,6 +9,7 @@ export { reshape, permute, transpose, slice, concat } from "./ops/layout.js";
 export { embedding, scatterAdd, scatterAddRows } from "./ops/gather.js";
 export { matmul, mm, type MatmulOptions } from "./ops/matmul.js";
 export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from "./ops/softmax.js";
+export { linearCrossEntropy, type LinearCrossEntropyOptions } from "./ops/linear-cross-entropy.js";
 export { rmsNorm, layerNorm } from "./ops/norm.js";
 export { gelu, silu, sigmoid, erf, type GeluApproximation } from "./ops/activation.js";
 export { rope, ropeInvFreq, llama3InvFreq, type Llama3Scaling, type RopeLayout, type RopeOptions } from "./ops/rope.js";

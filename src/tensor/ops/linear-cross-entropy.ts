@@ -1,0 +1,171 @@
+// Output head and cross-entropy fused: loss = CE(h·Wᵀ, targets) over chunks of rows, so the (N, V)
+// logits, their softmax and their gradient never exist whole — one (R, V) chunk at a time. The loss is a
+// scalar, so the gradients are computed in forward while each chunk's logits are at hand (no recompute)
+// and backward only scales them; nothing is computed for gradients when nothing needs them (eval).
+// Rows whose target is ignored get no logits at all. W is f32 (its gradient too when it requires grad)
+// or a frozen QuantTensor. Leaves out a bias and adapters: callers use matmul + crossEntropy for those.
+import { InfuseError } from "../../core/errors.js";
+import { matmulKernel, type MatmulDims } from "../kernels/kernel.js";
+import { QuantTensor } from "../quant/formats.js";
+import { Q8_DECODE_MAX_ROWS, qmatmulRaw, qmatmulTiled } from "../quant/qmatmul.js";
+import { shapeError, shapeStr } from "../shape.js";
+import { isGradEnabled, Tensor, withGrad } from "../tensor.js";
+import type { CrossEntropyOptions } from "./softmax.js";
+
+/** Logit values per chunk (16 MiB of f32): big enough for the matmul kernel, small beside activations. */
+const CHUNK_VALUES = 1 << 22;
+
+export interface LinearCrossEntropyOptions extends CrossEntropyOptions {
+  /** Rows of logits per chunk; default fits CHUNK_VALUES. */
+  chunkRows?: number;
+}
+
+/**
+ * crossEntropy(h (…, K) · Wᵀ, targets) for W (V, K), without materialising the (…, V) logits. Same
+ * loss and gradients as the unfused pair (mean over targets not ignored; 0 when all are ignored).
+ */
+export function linearCrossEntropy(
+  h: Tensor,
+  w: Tensor | QuantTensor,
+  targets: Int32Array,
+  options: LinearCrossEntropyOptions = {},
+): Tensor {
+  const [vocab, k] = w.shape as [number, number];
+  const rows = h.size / k;
+  if (w.shape.length !== 2 || h.shape[h.ndim - 1] !== k || rows !== targets.length) {
+    throw shapeError(
+      "linearCrossEntropy",
+      `h's last dim must equal W's row length and give one row per target (${targets.length} targets)`,
+      [h.shape, w.shape, [targets.length]],
+      "pass h (…, K), W (V, K) and one target per row of h",
+    );
+  }
+  const ignore = options.ignoreIndex ?? -100;
+  const active = activeRows(targets, ignore, vocab, h.shape);
+  const div = options.reduction === "sum" ? 1 : Math.max(active.length, 1);
+  const wTrain = w instanceof Tensor && w.requiresGrad;
+  const grads = isGradEnabled() && (h.requiresGrad || wTrain);
+  const dh = grads && h.requiresGrad ? new Float32Array(h.size) : null;
+  const dw = grads && wTrain ? new Float32Array(w.size) : null;
+  const chunk = Math.max(1, options.chunkRows ?? Math.floor(CHUNK_VALUES / vocab));
+  const hd = h.data;
+  const logits = new Float32Array(Math.min(chunk, active.length) * vocab); // (R, V), reused
+  const hc = new Float32Array(Math.min(chunk, active.length) * k); // (R, K) rows of h with a target
+  const dhc = dh ? new Float32Array(hc.length) : null;
+  const dwPart = dw ? new Float32Array(dw.length) : null;
+  let loss = 0;
+  for (let c0 = 0; c0 < active.length; c0 += chunk) {
+    const n = Math.min(chunk, active.length - c0);
+    for (let i = 0; i < n; i++) hc.set(hd.subarray(active[c0 + i]! * k, (active[c0 + i]! + 1) * k), i * k);
+    const x = logits.subarray(0, n * vocab);
+    headForward(hc.subarray(0, n * k), w, x, n);
+    for (let i = 0; i < n; i++) {
+      const t = targets[active[c0 + i]!]!;
+      loss += rowLoss(x.subarray(i * vocab, (i + 1) * vocab), t, grads, 1 / div);
+    }
+    if (!grads) continue;
+    // x now holds d loss / d logits (softmax − onehot) / div for these rows.
+    if (dh && dhc) {
+      headBackward(x, w, dhc.subarray(0, n * k), n);
+      for (let i = 0; i < n; i++) dh.set(dhc.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
+    }
+    if (dw && dwPart) {
+      matmulKernel(x, hc.subarray(0, n * k), dwPart, dims(vocab, n, k, true, false)); // gᵀ (V, R) · hc (R, K)
+      for (let i = 0; i < dw.length; i++) dw[i]! += dwPart[i]!;
+    }
+  }
+  const inputs = w instanceof Tensor ? [h, w] : [h];
+  return withGrad(Tensor.scalar(loss / div), "linearCrossEntropy", inputs, (g) => {
+    const s = g[0]!;
+    return [dh ? scaled(dh, s) : null, dw ? scaled(dw, s) : null];
+  });
+}
+
+/** Indices of rows whose target is not ignored; a target outside [0, V) is an error naming its row. */
+function activeRows(targets: Int32Array, ignore: number, vocab: number, hShape: readonly number[]): Int32Array {
+  const out: number[] = [];
+  for (let r = 0; r < targets.length; r++) {
+    const t = targets[r]!;
+    if (t === ignore) continue;
+    if (t < 0 || t >= vocab) {
+      throw new InfuseError(
+        "tensor.index_out_of_range",
+        `linearCrossEntropy: target ${t} at row ${r} is outside [0, ${vocab}) for h ${shapeStr(hShape)}`,
+        { kind: "input", hint: `targets must be token ids below the vocabulary size, or ${ignore} to skip` },
+      );
+    }
+    out.push(r);
+  }
+  return Int32Array.from(out);
+}
+
+/**
+ * −log softmax(x)[t] by log-sum-exp with the max subtracted (sums in f64). With `grad`, x is overwritten
+ * with (softmax(x) − onehot(t))·scale: the exponentials of the sum are reused, so one exp per logit.
+ */
+function rowLoss(x: Float32Array, t: number, grad: boolean, scale: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < x.length; j++) if (x[j]! > max) max = x[j]!;
+  const target = x[t]!;
+  let sum = 0;
+  if (grad) {
+    for (let j = 0; j < x.length; j++) {
+      const e = Math.exp(x[j]! - max);
+      x[j] = e;
+      sum += e;
+    }
+    const inv = scale / sum;
+    for (let j = 0; j < x.length; j++) x[j]! *= inv;
+    x[t]! -= scale;
+  } else {
+    for (let j = 0; j < x.length; j++) sum += Math.exp(x[j]! - max);
+  }
+  return max + Math.log(sum) - target;
+}
+
+const dims = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulDims => ({
+  batch: 1,
+  m,
+  k,
+  n,
+  transA,
+  transB,
+  bBatched: true,
+});
+
+/** out (R, V) = hc (R, K) · Wᵀ */
+function headForward(hc: Float32Array, w: Tensor | QuantTensor, out: Float32Array, n: number): void {
+  if (w instanceof QuantTensor) {
+    // a chunk of a few rows would take the decode kernel (int8 activations); training keeps f32 ones
+    return n <= Q8_DECODE_MAX_ROWS ? qmatmulTiled(hc, w, out, n) : qmatmulRaw(hc, w, out, n);
+  }
+  const [vocab, k] = w.shape as [number, number];
+  matmulKernel(hc, w.data, out, dims(n, k, vocab, false, true));
+}
+
+/** Rows of W per dequantized tile in headBackward (4 MiB of f32, as qmatmul's tiles). */
+const TILE_VALUES = 1 << 20;
+
+/** out (R, K) = g (R, V) · W; a QuantTensor W is dequantized a tile of rows at a time. */
+function headBackward(g: Float32Array, w: Tensor | QuantTensor, out: Float32Array, n: number): void {
+  const [vocab, k] = w.shape as [number, number];
+  if (!(w instanceof QuantTensor)) return matmulKernel(g, w.data, out, dims(n, vocab, k, false, false));
+  const tileRows = Math.max(1, Math.min(vocab, Math.floor(TILE_VALUES / k)));
+  const tile = new Float32Array(tileRows * k); // (rows, K)
+  const gTile = new Float32Array(n * tileRows); // (R, rows): g's columns of this tile
+  const part = new Float32Array(n * k);
+  out.fill(0);
+  for (let v0 = 0; v0 < vocab; v0 += tileRows) {
+    const rows = Math.min(tileRows, vocab - v0);
+    w.dequantizeRows(v0, v0 + rows, tile.subarray(0, rows * k));
+    for (let i = 0; i < n; i++) gTile.set(g.subarray(i * vocab + v0, i * vocab + v0 + rows), i * rows);
+    matmulKernel(gTile.subarray(0, n * rows), tile.subarray(0, rows * k), part, dims(n, rows, k, false, false));
+    for (let i = 0; i < part.length; i++) out[i]! += part[i]!;
+  }
+}
+
+function scaled(a: Float32Array, s: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! * s;
+  return out;
+}
