@@ -3,8 +3,9 @@
 // backpropagates through it. Activation memory drops from every block's to one block's, for ~1/3 more
 // compute. Leaves out finer-grained (per-op) checkpoints.
 import type { LlamaModel, LossBatch } from "../models/llama/model.js";
+import { headLoss } from "../models/llama/head-loss.js";
 import { positionsFromMask } from "../models/llama/model.js";
-import { crossEntropy, paddingMask, reshape, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
+import { paddingMask, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
 
 /** The same mean next-token loss as `model.loss(batch)`, with per-block recomputation in backward. */
 export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng): Tensor {
@@ -28,6 +29,5 @@ export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng):
     });
   }
   const h = rmsNorm(x, model.weights.outputNorm, model.config.rmsEps); // (B, T, C)
-  const logits = model.weights.output.forward(h); // (B, T, V)
-  return crossEntropy(reshape(logits, [-1, model.config.vocabSize]), batch.labels, { ignoreIndex: -100 });
+  return headLoss(model.weights.output, h, batch.labels); // fused head + loss: no (B·T, V) logits kept
 }

@@ -5,7 +5,6 @@ import { InfuseError } from "../../core/errors.js";
 import {
   add,
   attention,
-  crossEntropy,
   embedding,
   mul,
   paddingMask,
@@ -18,6 +17,7 @@ import {
   Tensor,
 } from "../../tensor/index.js";
 import type { Linear } from "../linear.js";
+import { headLoss } from "./head-loss.js";
 import { attentionScale, ropeFrequencies, type LlamaConfig } from "./config.js";
 import type { LlamaLayer, LlamaWeights } from "./weights.js";
 
@@ -79,10 +79,25 @@ export class LlamaModel {
     return this.weights.output.forward(h); // (B, T, V)
   }
 
-  /** Mean cross-entropy of the labels not equal to −100. */
+  /**
+   * Mean cross-entropy of the labels not equal to −100. Runs forward's blocks, then the output head
+   * fused with the loss (headLoss): the (B·T, V) logits are never all alive.
+   */
   loss(input: LossBatch): Tensor {
-    const logits = this.forward(input); // (B, T, V)
-    return crossEntropy(reshape(logits, [-1, this.config.vocabSize]), input.labels, { ignoreIndex: -100 });
+    const { batch } = input;
+    const t = input.ids.length / batch;
+    if (!Number.isInteger(t) || (input.attentionMask && input.attentionMask.length !== input.ids.length)) {
+      throw new InfuseError("model.bad_batch", `${input.ids.length} ids (and mask) do not split into ${batch} rows`, {
+        kind: "input",
+        hint: "pad every sequence to the same length and give one mask value per id",
+      });
+    }
+    const positions = input.positions ?? positionsFromMask(input.attentionMask, batch, t);
+    const mask = input.attentionMask ? paddingMask(input.attentionMask, batch, t) : undefined; // (B, 1, 1, T)
+    let x = this.embed(input.ids, [batch, t]); // (B, T, C)
+    for (const layer of this.weights.layers) x = this.block(layer, x, positions, mask);
+    const h = rmsNorm(x, this.weights.outputNorm, this.config.rmsEps); // (B, T, C)
+    return headLoss(this.weights.output, h, input.labels);
   }
 
   /** Token embeddings (…shape, C); public for train/'s gradient checkpointing. */

@@ -1,0 +1,46 @@
+// model.loss and checkpointedLoss run the output head fused with the loss (linearCrossEntropy); here
+// they are compared with crossEntropy over model.forward's full logits on the real stories260K: same
+// loss and LoRA gradients, with the plain head and with an adapter on lm_head (which takes the
+// unfused path), f32 and quantized (q8_0) bases.
+import { describe, expect, it } from "vitest";
+import { loadLlama } from "../../src/models/llama/load.js";
+import { attachLora } from "../../src/models/lora/index.js";
+import { crossEntropy, randn, reshape, Rng, type Tensor } from "../../src/tensor/index.js";
+import { checkpointedLoss } from "../../src/train/checkpointing.js";
+import { fixture } from "../helpers/fixtures.js";
+import { maxRelDiff } from "../tensor/helpers.js";
+
+const MODEL = fixture("models/stories260K-gguf/stories260K.gguf");
+
+describe("the fused head loss", () => {
+  for (const [quantize, targets] of [
+    [undefined, ["q_proj", "v_proj"]],
+    [undefined, ["q_proj", "lm_head"]],
+    ["q8_0", ["all-linear"]],
+  ] as const) {
+    it(`equals crossEntropy(forward) in loss and adapter gradients (${quantize ?? "f32"}, ${targets.join(",")})`, async () => {
+      const { model } = await loadLlama(MODEL, quantize ? { quantize } : {});
+      const set = attachLora(model, { r: 4, alpha: 8, targets: [...targets], seed: 3 });
+      const rng = new Rng(6);
+      for (const ad of set.adapters.values()) ad.b.data.set(randn(rng, ad.b.size, 0.05));
+      const t = 24;
+      const ids = Int32Array.from({ length: 2 * t }, () => 1 + (rng.nextU32() % (model.config.vocabSize - 1)));
+      const labels = Int32Array.from(ids, (_, i) => (i % t < t - 1 && i % t >= 5 ? ids[i + 1]! : -100));
+      const batch = { ids, labels, batch: 2 };
+      const run = (loss: () => Tensor): { value: number; grads: Float32Array[] } => {
+        for (const p of set.params()) p.grad = null;
+        const l = loss();
+        l.backward();
+        return { value: l.item(), grads: set.params().map((p) => p.grad!.data.slice()) };
+      };
+      const unfused = run(() =>
+        crossEntropy(reshape(model.forward(batch), [-1, model.config.vocabSize]), labels, { ignoreIndex: -100 }),
+      );
+      for (const fused of [run(() => model.loss(batch)), run(() => checkpointedLoss(model, batch, set.rng))]) {
+        expect(Math.abs(fused.value - unfused.value) / unfused.value).toBeLessThan(1e-5);
+        fused.grads.forEach((g, i) => expect(maxRelDiff(g, unfused.grads[i]!)).toBeLessThan(1e-5));
+      }
+      expect(unfused.grads.every((g) => g.some((v) => v !== 0))).toBe(true);
+    });
+  }
+});
