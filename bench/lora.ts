@@ -11,6 +11,7 @@ import { flag, makeModel, SHAPES } from "./llama.js";
 import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
 import { checkpointedLoss } from "../src/train/checkpointing.js";
+import { defaultGradientCheckpointing, type BaseQuant } from "../src/train/options.js";
 import { AdamW, Rng, type QuantType } from "../src/tensor/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -96,6 +97,7 @@ export default async function main(args: string[]): Promise<void> {
   const bases = flag(args, "bases", "f32,q4_0,nf4").split(",");
   for (const { name, file } of files) {
     for (const base of bases) {
+      const ck = ckpt || defaultGradientCheckpointing(base === "f32" ? undefined : (base as BaseQuant)); // the trainer's default
       log(`${name} ${base}: ${steps} steps of ${seq} tokens (${threads} threads)`);
       const r = spawnSync(
         process.execPath,
@@ -112,7 +114,7 @@ export default async function main(args: string[]): Promise<void> {
           String(seq),
           "--steps",
           String(steps),
-          ...(ckpt ? ["--checkpointing"] : []),
+          ...(ck ? ["--checkpointing"] : []),
         ],
         {
           encoding: "utf8",
@@ -132,7 +134,7 @@ export default async function main(args: string[]): Promise<void> {
         base,
         seq,
         threads,
-        checkpointing: ckpt,
+        checkpointing: ck,
         tokens_per_s: Math.round(f.tokens_per_s * 10) / 10,
         achieved_gflops: Math.round(achieved / 1e7) / 100,
         numpy_gflops: ref === null ? null : Math.round(ref / 1e7) / 100,

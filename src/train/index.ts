@@ -14,6 +14,7 @@ export {
 export {
   resolveTuneOptions,
   TUNE_DEFAULTS,
+  defaultGradientCheckpointing,
   type TuneOptions,
   type ResolvedTuneOptions,
   type BaseQuant,

@@ -41,7 +41,10 @@ export interface TuneOptions {
   saveEvery?: number;
   logEvery?: number;
   resume?: boolean;
-  /** Recompute each block in backward instead of keeping its activations (less memory, ~1/3 more compute). */
+  /**
+   * Recompute each block in backward instead of keeping its activations (less memory, ~1/3 more
+   * compute). Default: on for a quantized base (QLoRA, where memory is the point), off otherwise.
+   */
   gradientCheckpointing?: boolean;
   /** Data-parallel worker threads (1 = this thread only). */
   workers?: number;
@@ -76,8 +79,12 @@ export const TUNE_DEFAULTS = {
   logEvery: 1,
   resume: false,
   workers: 1,
-  gradientCheckpointing: false,
 } as const;
+
+/** Gradient checkpointing unless asked otherwise: on for a quantized base (QLoRA), as QLoRA users expect. */
+export function defaultGradientCheckpointing(quantize: BaseQuant | undefined): boolean {
+  return quantize !== undefined;
+}
 
 function bad(option: string, value: unknown, want: string): InfuseError {
   return new InfuseError("train.bad_option", `${option} = ${JSON.stringify(value)}: ${want}`, {
@@ -91,6 +98,7 @@ export function resolveTuneOptions(o: TuneOptions): ResolvedTuneOptions {
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const r = { ...TUNE_DEFAULTS, ...given } as unknown as ResolvedTuneOptions;
   r.targets = [...r.targets];
+  r.gradientCheckpointing = o.gradientCheckpointing ?? defaultGradientCheckpointing(o.quantize);
   const positiveInt = ["maxLength", "rank", "batchSize", "gradAccum", "workers", "logEvery"] as const;
   for (const k of positiveInt) if (!Number.isInteger(r[k]) || r[k] < 1) throw bad(k, r[k], "a positive integer");
   const nonNegInt = ["warmupSteps", "evalEvery", "patience", "saveEvery", "seed"] as const;

@@ -181,7 +181,11 @@ export const registerTune: RegisterCommand = (program, run) => {
     .option("--save-every <n>", "checkpoint every N steps (Ctrl-C always saves one)")
     .option("--resume", "continue from the newest checkpoint in --out")
     .option("--workers <n>", "data-parallel worker threads (1)")
-    .option("--gradient-checkpointing", "recompute blocks in backward: less memory, ~1/3 more compute")
+    .option(
+      "--gradient-checkpointing",
+      "recompute blocks in backward: less memory, ~1/3 more compute (default with --quantize)",
+    )
+    .option("--no-gradient-checkpointing", "keep every block's activations (the default without --quantize)")
     .option("--dry-run", "print record counts, token lengths and 3 rendered examples; do not train")
     .addHelpText(
       "after",
