@@ -9,6 +9,7 @@ import { numel, shapeStr } from "./shape.js";
 export interface GradFn {
   op: string;
   inputs: (GradNode | null)[];
+  /** Must not write into `grad`; may return it (or one array for several inputs) as is. */
   backward: (grad: Float32Array) => (Float32Array | null)[];
 }
 
@@ -219,10 +220,14 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
   const rootNode = nodeOf(root);
   const grads = new Map<GradNode, Float32Array>([[rootNode, seed]]);
   const checkFinite = options.checkFinite ?? true;
+  // Gradients pass through by reference (reshape, add hand `g` on); only a sum this loop allocated
+  // is accumulated into in place, so an array shared by several inputs is never written.
+  const owned = new Set<Float32Array>();
   for (const node of topoOrder(rootNode)) {
     const g = grads.get(node);
     grads.delete(node);
     if (!g) continue;
+    owned.delete(g);
     const fn = node.gradFn;
     if (!fn) {
       if (node.leaf) accumulateLeaf(node.leaf, g);
@@ -234,9 +239,14 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
       if (!ig || !input) return;
       if (checkFinite) assertFinite(ig, fn.op, input.shape, node.shape);
       const prev = grads.get(input);
-      // An op may hand the same array to several inputs (add): copy before accumulating into it.
-      if (!prev) grads.set(input, ig === g ? ig.slice() : ig);
-      else for (let j = 0; j < prev.length; j++) prev[j]! += ig[j]!;
+      if (!prev) grads.set(input, ig);
+      else if (owned.has(prev)) for (let j = 0; j < prev.length; j++) prev[j]! += ig[j]!;
+      else {
+        const sum = new Float32Array(prev.length);
+        for (let j = 0; j < sum.length; j++) sum[j] = prev[j]! + ig[j]!;
+        grads.set(input, sum);
+        owned.add(sum);
+      }
     });
     if (!options.retainGraph) node.gradFn = null;
   }
@@ -257,6 +267,10 @@ function assertFinite(
   inputShape: readonly number[],
   outputShape: readonly number[],
 ): void {
+  // NaN and ±Inf turn x·0 into NaN: one branch-free pass, and a search only when it is not 0.
+  let probe = 0;
+  for (let j = 0; j < g.length; j++) probe += g[j]! * 0;
+  if (probe === 0) return;
   for (let j = 0; j < g.length; j++) {
     if (!Number.isFinite(g[j]!)) {
       throw new InfuseError(
