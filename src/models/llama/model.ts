@@ -6,14 +6,12 @@ import {
   add,
   attention,
   embedding,
-  mul,
   paddingMask,
-  permute,
   QuantTensor,
   reshape,
   rmsNorm,
   rope,
-  silu,
+  swiglu,
   Tensor,
 } from "../../tensor/index.js";
 import type { Linear } from "../linear.js";
@@ -110,21 +108,24 @@ export class LlamaModel {
     return new Tensor(out, [...shape, c]);
   }
 
-  /** One decoder block (B, T, C) → (B, T, C); public for train/'s gradient checkpointing. */
+  /**
+   * One decoder block (B, T, C) → (B, T, C); public for train/'s gradient checkpointing. Heads stay
+   * token-major (B, T, H, D) from the projections through RoPE and attention: reshapes, no permutes.
+   */
   block(layer: LlamaLayer, x: Tensor, positions: Int32Array, mask: Tensor | undefined): Tensor {
     const { heads, kvHeads, headDim, rmsEps, ropeLayout } = this.config;
     const [b, t] = x.shape as [number, number, number];
-    const ropeOpts = { layout: ropeLayout, invFreq: this.invFreq };
-    const split = (y: Tensor, h: number): Tensor => permute(reshape(y, [b, t, h, headDim]), [0, 2, 1, 3]);
+    const ropeOpts = { layout: ropeLayout, invFreq: this.invFreq, order: "bthd" } as const;
+    const split = (y: Tensor, h: number): Tensor => reshape(y, [b, t, h, headDim]);
     const h = rmsNorm(x, layer.attnNorm, rmsEps); // (B, T, C)
-    const q = rope(split(layer.q.forward(h), heads), positions, ropeOpts); // (B, H, T, D)
-    const k = rope(split(layer.k.forward(h), kvHeads), positions, ropeOpts); // (B, Hkv, T, D)
-    const v = split(layer.v.forward(h), kvHeads); // (B, Hkv, T, D)
-    const a = attention(q, k, v, { causal: true, scale: this.attnScale, ...(mask ? { mask } : {}) }); // (B, H, T, D)
-    const merged = reshape(permute(a, [0, 2, 1, 3]), [b, t, heads * headDim]); // (B, T, H·D)
-    const x1 = add(x, layer.o.forward(merged)); // (B, T, C)
+    const q = rope(split(layer.q.forward(h), heads), positions, ropeOpts); // (B, T, H, D)
+    const k = rope(split(layer.k.forward(h), kvHeads), positions, ropeOpts); // (B, T, Hkv, D)
+    const v = split(layer.v.forward(h), kvHeads); // (B, T, Hkv, D)
+    const attnOpts = { causal: true, scale: this.attnScale, order: "bthd", ...(mask ? { mask } : {}) } as const;
+    const a = attention(q, k, v, attnOpts); // (B, T, H, D)
+    const x1 = add(x, layer.o.forward(reshape(a, [b, t, heads * headDim]))); // (B, T, C)
     const h2 = rmsNorm(x1, layer.ffnNorm, rmsEps);
-    const act = mul(silu(layer.gate.forward(h2)), layer.up.forward(h2)); // (B, T, F)
+    const act = swiglu(layer.gate.forward(h2), layer.up.forward(h2)); // (B, T, F)
     return add(x1, layer.down.forward(act)); // (B, T, C)
   }
 }

@@ -23,7 +23,7 @@ export let FAST_PATH_MIN_MACS = 8 * 1024;
 
 let forced: MatmulPath = "auto";
 
-/** Forces one path for every matmul (tests compare the paths); "auto" restores the dispatcher. */
+/** Forces one path for every matmul and fused op (tests compare the paths); "auto" restores the dispatcher. */
 export function setMatmulPath(path: MatmulPath): void {
   forced = path;
 }
@@ -37,6 +37,15 @@ export function matmulPathFor(dims: MatmulDims): "reference" | "ort" {
   if (forced !== "auto") return forced === "ort" && !ortAvailable() ? "reference" : forced;
   const macs = dims.batch * dims.m * dims.k * dims.n;
   return macs >= FAST_PATH_MIN_MACS && ortAvailable() ? "ort" : "reference";
+}
+
+/**
+ * Which path a fused op (attention, SwiGLU…) of `work` multiply-adds or values takes: the forced
+ * path if any, else onnxruntime from `minWork` up (a native call costs tens of µs).
+ */
+export function fastPathFor(work: number, minWork: number): "reference" | "ort" {
+  if (forced !== "auto") return forced === "ort" && !ortAvailable() ? "reference" : forced;
+  return work >= minWork && ortAvailable() ? "ort" : "reference";
 }
 
 /** Writes op(A)·op(B) into `out` (length batch·M·N) by the path chosen for these dims. */

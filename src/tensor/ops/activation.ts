@@ -1,6 +1,9 @@
-// Activations with their derivatives: GELU (tanh approximation and exact erf form), SiLU, sigmoid.
-// erf uses a rational approximation with |error| < 1.2e-7, below f32 resolution near 1.
+// Activations with their derivatives: GELU (tanh approximation and exact erf form), SiLU, sigmoid,
+// and SwiGLU (silu(gate)·up fused). erf's rational approximation errs < 1.2e-7, below f32 resolution.
 import { Tensor, withGrad } from "../tensor.js";
+import { sameShape, shapeError } from "../shape.js";
+import { fastPathFor } from "../kernels/kernel.js";
+import { ortSwiglu, ortSwigluBackward } from "../kernels/pointwise-ort.js";
 
 function pointwise(op: string, x: Tensor, f: (v: number) => number, df: (v: number) => number): Tensor {
   const xd = x.data;
@@ -84,5 +87,38 @@ export function sigmoid(x: Tensor): Tensor {
   return pointwise("sigmoid", x, sigmoidOf, (v) => {
     const s = sigmoidOf(v);
     return s * (1 - s);
+  });
+}
+
+/** Below this many values the SwiGLU loops stay in TypeScript. */
+export const SWIGLU_MIN_VALUES = 64 * 1024;
+
+/**
+ * SwiGLU: silu(gate)·up, Llama's MLP activation, as one op (one pass forward, one backward; keeps
+ * gate and up only). Large inputs run as onnxruntime graphs on every compute thread.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  if (!sameShape(gate.shape, up.shape)) {
+    throw shapeError("swiglu", "gate and up must have the same shape", [gate.shape, up.shape], "pass both projections");
+  }
+  const [gd, ud] = [gate.data, up.data];
+  const ort = fastPathFor(gd.length, SWIGLU_MIN_VALUES) === "ort";
+  const y = new Float32Array(gd.length);
+  if (ort) ortSwiglu(gd, ud, y);
+  else for (let i = 0; i < gd.length; i++) y[i] = (gd[i]! / (1 + Math.exp(-gd[i]!))) * ud[i]!;
+  return withGrad(new Tensor(y, gate.shape), "swiglu", [gate, up], (g) => {
+    const dg = new Float32Array(g.length);
+    const du = new Float32Array(g.length);
+    if (ort) ortSwigluBackward(gd, ud, g, dg, du);
+    else {
+      for (let i = 0; i < g.length; i++) {
+        // d silu(v)/dv = σ(v)·(1 + v·(1 − σ(v)))
+        const v = gd[i]!;
+        const sg = 1 / (1 + Math.exp(-v));
+        du[i] = g[i]! * v * sg;
+        dg[i] = g[i]! * ud[i]! * sg * (1 + v * (1 - sg));
+      }
+    }
+    return [dg, du];
   });
 }

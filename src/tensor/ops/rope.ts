@@ -15,6 +15,8 @@ export interface RopeOptions {
   rotaryDims?: number;
   /** Per-pair inverse frequencies (rotaryDims / 2 values), e.g. already llama3-scaled. */
   invFreq?: Float32Array;
+  /** "bhtd" (default): x (B, H, T, D); "bthd": x (B, T, H, D), a linear layer's output reshaped, no permute. */
+  order?: "bhtd" | "bthd";
 }
 
 /** Inverse frequencies base^(−2i/d) for i < d/2. */
@@ -46,11 +48,15 @@ export function llama3InvFreq(rotaryDims: number, base: number, s: Llama3Scaling
   });
 }
 
-/** Rotates x (B, H, T, D); positions holds T values (shared by the batch) or B·T. */
+/** Rotates x (B, H, T, D) or (B, T, H, D); positions holds T values (shared by the batch) or B·T. */
 export function rope(x: Tensor, positions: Int32Array, options: RopeOptions): Tensor {
-  if (x.ndim !== 4)
-    throw shapeError("rope", "input must be (B, H, T, D)", [x.shape], "reshape to (batch, heads, tokens, head_dim)");
-  const [bsz, heads, t, d] = x.shape as [number, number, number, number];
+  const tokensFirst = options.order === "bthd";
+  const want = tokensFirst ? "(B, T, H, D)" : "(B, H, T, D)";
+  if (x.ndim !== 4) throw shapeError("rope", `input must be ${want}`, [x.shape], `reshape to ${want}`);
+  const [bsz, d] = [x.shape[0]!, x.shape[3]!];
+  const [heads, t] = tokensFirst ? [x.shape[2]!, x.shape[1]!] : [x.shape[1]!, x.shape[2]!];
+  // element offset of (b, h, s) in either order
+  const [sb, sh, ss] = tokensFirst ? [t * heads * d, d, heads * d] : [heads * t * d, t * d, d];
   const rd = options.rotaryDims ?? d;
   if (rd % 2 !== 0 || rd > d)
     throw shapeError(
@@ -77,18 +83,19 @@ export function rope(x: Tensor, positions: Int32Array, options: RopeOptions): Te
     }
   }
   const perBatch = positions.length !== t;
+  const interleaved = options.layout === "interleaved";
   const apply = (src: Float32Array, sign: number): Float32Array => {
-    const out = src.slice();
+    const out = rd === d ? new Float32Array(src.length) : src.slice();
     for (let b = 0; b < bsz; b++) {
       for (let h = 0; h < heads; h++) {
         for (let s = 0; s < t; s++) {
-          const row = ((b * heads + h) * t + s) * d;
+          const row = b * sb + h * sh + s * ss;
           const p = (perBatch ? b * t + s : s) * half;
           for (let i = 0; i < half; i++) {
             const c = cos[p + i]!;
             const sn = sign * sin[p + i]!;
-            const i0 = options.layout === "interleaved" ? row + 2 * i : row + i;
-            const i1 = options.layout === "interleaved" ? i0 + 1 : row + i + half;
+            const i0 = interleaved ? row + 2 * i : row + i;
+            const i1 = interleaved ? i0 + 1 : row + i + half;
             const x0 = src[i0]!;
             const x1 = src[i1]!;
             out[i0] = x0 * c - x1 * sn;
