@@ -272,11 +272,13 @@ export function ortQuantWeight(w: NBitsWeight, accuracyLevel: 0 | 4 = 0): OrtQua
     // decode on stories15M: 8.9 → 190 tokens/s with spinning off).
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   });
+  // Capture the dims only: holding `w` would keep the repacked bytes alive next to ORT's own copy.
+  const { n, k } = w;
   return {
     run(x, m, out) {
       s.run(
-        { A: new mod.Tensor("float32", x, [m, w.k]) },
-        { Y: new mod.Tensor("float32", out.subarray(0, m * w.n), [m, w.n]) },
+        { A: new mod.Tensor("float32", x, [m, k]) },
+        { Y: new mod.Tensor("float32", out.subarray(0, m * n), [m, n]) },
         {},
       );
     },
