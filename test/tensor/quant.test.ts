@@ -167,6 +167,25 @@ describe("block layouts match GGUF", () => {
     expect(() => qmatmul(x, x as unknown as QuantTensor)).toThrow(/qmatmul: W must be a QuantTensor, got Tensor/);
   });
 
+  it("drops its bytes only when it can reload them, and reads them back on use", () => {
+    const x = randn(rng, 2 * 64);
+    const stored = quantize("q4_0", x, [2, 64]);
+    const plain = new QuantTensor("q4_0", [2, 64], stored.bytes);
+    expect(plain.releaseBytes()).toBe(false); // nothing to reload from: the bytes stay
+    expect(plain.resident).toBe(true);
+    let reads = 0;
+    const reloadable = new QuantTensor("q4_0", [2, 64], stored.bytes.slice(), () => (reads++, stored.bytes.slice()));
+    expect(reloadable.releaseBytes()).toBe(true);
+    expect(reloadable.resident).toBe(false);
+    expect(Array.from(reloadable.dequantize())).toEqual(Array.from(stored.dequantize()));
+    expect(reloadable.resident).toBe(true);
+    reloadable.dequantize();
+    expect(reads).toBe(1); // kept after one reload
+    const short = new QuantTensor("q4_0", [2, 64], stored.bytes, () => new Uint8Array(4));
+    short.releaseBytes();
+    expect(() => short.dequantize()).toThrow(/reloaded 4 bytes for q4_0 \(2, 64\), expected 72/);
+  });
+
   it("refuses bytes that do not fit the type and shape", () => {
     expect(() => new QuantTensor("q8_0", [2, 32], new Uint8Array(60))).toThrow(
       /q8_0 \(2, 32\) needs .* 68 bytes, got 60/,
@@ -194,6 +213,26 @@ describe("quantized matmul", () => {
     const nf4 = quantize("nf4", randn(rng, n * k, 0.02), [n, k]);
     const denseNf4 = matmul(x, new Tensor(nf4.dequantize(), [n, k]), { transB: true });
     expect(maxRelDiff(qmatmul(x, nf4).data, denseNf4.data)).toBeLessThan(1e-5);
+  });
+
+  it("a Q4_0 weight's bytes are dropped once MatMulNBits holds it, and the backward reads them back", () => {
+    const [m, k, n] = [5, 96, 130];
+    const stored = quantize("q4_0", randn(rng, n * k), [n, k]);
+    let reads = 0;
+    const w = new QuantTensor("q4_0", [n, k], stored.bytes.slice(), () => (reads++, stored.bytes.slice()));
+    const x = new Tensor(randn(rng, m * k), [m, k], true);
+    const y = qmatmul(x, w);
+    expect(w.resident).toBe(false); // onnxruntime's prepacked copy is the only one now
+    const dense = matmul(x, new Tensor(stored.dequantize(), [n, k]), { transB: true });
+    expect(maxRelDiff(y.data, dense.data)).toBeLessThan(1e-5);
+    const g = randn(rng, m * n);
+    y.backward({ grad: g });
+    const gx = x.grad!.data.slice();
+    x.grad = null;
+    dense.backward({ grad: g });
+    expect(maxRelDiff(gx, x.grad!.data)).toBeLessThan(1e-5);
+    expect(reads).toBe(1);
+    releaseQuantKernel(w);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 // Loads a Llama-family decoder's weights by GGUF tensor name, from a GGUF file (quantized matrices kept
 // as stored when the engine has a kernel for their type) or a HF safetensors folder (names mapped).
 // Every name and shape is checked. Leaves out PyTorch .bin checkpoints.
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
@@ -10,6 +10,7 @@ import { GgmlType, type GgufFile } from "../../formats/gguf/index.js";
 import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
 import { CODECS, quantize, QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
+import type { ByteReloader } from "../../tensor/quant/formats.js";
 import { Linear } from "../linear.js";
 import type { LlamaConfig } from "./config.js";
 
@@ -41,8 +42,8 @@ export type WeightMode = "native" | "f32";
 interface SourceTensor {
   shape: number[];
   f32(): Promise<Float32Array>;
-  /** Raw bytes and engine type when the tensor can stay quantized. */
-  quant?: { type: QuantType; bytes: () => Promise<Uint8Array> };
+  /** Raw bytes and engine type when the tensor can stay quantized; `reload` reads them again later. */
+  quant?: { type: QuantType; bytes: () => Promise<Uint8Array>; reload?: ByteReloader };
 }
 
 const QUANT_TYPES: Partial<Record<GgmlType, QuantType>> = {
@@ -55,11 +56,56 @@ const QUANT_TYPES: Partial<Record<GgmlType, QuantType>> = {
 
 export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, SourceTensor> {
   const out = new Map<string, SourceTensor>();
+  const stamp = fileStamp(file.path);
   for (const t of file.tensors) {
     const qt = QUANT_TYPES[t.type];
     const entry: SourceTensor = { shape: [...t.dims].reverse(), f32: () => file.readTensorF32(t.name, options) };
-    if (qt) entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options) };
+    if (qt) {
+      const reload = () => readRange(file.path, stamp, t.offset, t.byteSize, t.name);
+      entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options), reload };
+    }
     out.set(t.name, entry);
+  }
+  return out;
+}
+
+const fileStamp = (file: string): string => {
+  const st = statSync(file);
+  return `${st.size}:${st.mtimeMs}`;
+};
+
+/**
+ * Reads a tensor's bytes again, synchronously, for a quantized weight whose bytes were dropped while
+ * onnxruntime held its own copy (a generation-only load keeps one copy of each weight, not two).
+ */
+function readRange(file: string, stamp: string, offset: number, size: number, name: string): Uint8Array {
+  let now: string | undefined;
+  try {
+    now = fileStamp(file);
+  } catch {
+    now = undefined;
+  }
+  if (now !== stamp) {
+    throw new InfuseError(
+      "model.file_changed",
+      `${file}: changed or removed since it was loaded; ${name} cannot be read again`,
+      {
+        kind: "input",
+        hint: "load the model again (its weights are read back from the file when a backward pass needs them)",
+        details: { file, tensor: name },
+      },
+    );
+  }
+  const out = new Uint8Array(size);
+  const fd = openSync(file, "r");
+  try {
+    for (let got = 0; got < size;) {
+      const n = readSync(fd, out, got, size - got, offset + got);
+      if (n === 0) throw new InfuseError("model.file_changed", `${file}: ${name} ends early`, { kind: "input" });
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
   }
   return out;
 }
@@ -145,7 +191,8 @@ export async function loadWeights(
     if (options.quantize && name.startsWith("blk.") && cols % CODECS[options.quantize].blockValues === 0) {
       return quantize(options.quantize, await t.f32(), [rows, cols]);
     }
-    if (mode === "native" && t.quant) return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes());
+    if (mode === "native" && t.quant)
+      return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes(), t.quant.reload);
     return new Tensor(await t.f32(), [rows, cols]);
   };
   const linear = async (name: string, rows: number, cols: number): Promise<Linear> => {

@@ -68,13 +68,21 @@ export const CODECS: Record<QuantType, Codec> = {
   nf4: { ...NF4, quantize: quantizeNF4, dequantize: dequantizeNF4 },
 };
 
-/** A frozen weight in a storage type; `bytes` may be a view into a memory-mapped GGUF file. */
+/** Reads a weight's bytes again (e.g. its range of a GGUF file) after `releaseBytes()` dropped them. */
+export type ByteReloader = () => Uint8Array;
+
+/**
+ * A frozen weight in a storage type; `bytes` may be a view into a file buffer. With a `reload`, the
+ * bytes can be dropped while a kernel holds its own copy (see qmatmul.ts) and are read back on use.
+ */
 export class QuantTensor {
   readonly type: QuantType;
   readonly shape: readonly number[];
-  readonly bytes: Uint8Array;
+  private held: Uint8Array | null;
+  private readonly reload: ByteReloader | undefined;
+  private readonly byteLength: number;
 
-  constructor(type: QuantType, shape: readonly number[], bytes: Uint8Array) {
+  constructor(type: QuantType, shape: readonly number[], bytes: Uint8Array, reload?: ByteReloader) {
     const codec = CODECS[type];
     if (!codec) {
       throw new InfuseError("tensor.wrong_dtype", `QuantTensor: unknown storage type "${String(type)}"`, {
@@ -97,7 +105,35 @@ export class QuantTensor {
     }
     this.type = type;
     this.shape = [...shape];
-    this.bytes = bytes;
+    this.held = bytes;
+    this.reload = reload;
+    this.byteLength = bytes.byteLength;
+  }
+
+  /** The stored bytes; read back through the reloader if they were released. */
+  get bytes(): Uint8Array {
+    if (this.held) return this.held;
+    const bytes = this.reload!();
+    if (bytes.byteLength !== this.byteLength) {
+      throw new InfuseError(
+        "tensor.reload_failed",
+        `QuantTensor: reloaded ${bytes.byteLength} bytes for ${this.type} ${shapeStr(this.shape)}, expected ${this.byteLength}`,
+        { hint: "the file the weight came from changed; load the model again" },
+      );
+    }
+    return (this.held = bytes);
+  }
+
+  /** True while the bytes are in memory (not released). */
+  get resident(): boolean {
+    return this.held !== null;
+  }
+
+  /** Drops the bytes if they can be reloaded (a kernel holds its own copy); returns whether it did. */
+  releaseBytes(): boolean {
+    if (!this.reload) return false;
+    this.held = null;
+    return true;
   }
 
   get rows(): number {

@@ -27,6 +27,9 @@ function nbitsKernel(w: QuantTensor, accuracy: Accuracy): OrtQuantWeight | null 
     const form = toNBits(w);
     kernel = form ? ortQuantWeight(form, accuracy) : null;
     byLevel.set(accuracy, kernel);
+    // Q4_0 runs on this kernel at every M, so onnxruntime's copy is the only one inference needs; the
+    // bytes come back from their file if a backward pass or a small-shape fallback reads them.
+    if (kernel && w.type === "q4_0") w.releaseBytes();
   }
   return kernel;
 }
