@@ -5,7 +5,13 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/tensor/quant
 import { NF4_LEVELS } from "../../src/tensor/quant/blocks.js";
 import { qembedding } from "../../src/tensor/quant/qembedding.js";
 import { embedding } from "../../src/tensor/ops/gather.js";
-import { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "../../src/tensor/quant/qmatmul.js";
+import {
+  Q8_INT8_MAX_ROWS,
+  qmatmul,
+  qmatmulRaw,
+  qmatmulTiled,
+  releaseQuantKernel,
+} from "../../src/tensor/quant/qmatmul.js";
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { Rng, randn } from "../../src/tensor/rng.js";
@@ -205,7 +211,7 @@ describe("quantized matmul", () => {
   });
 
   it("handles weights larger than one dequantization tile", () => {
-    const [m, k, n] = [8, 4096, 300]; // 1.2 M values: two tiles; M > 4 keeps Q8_0 on the tiled path
+    const [m, k, n] = [8, 4096, 300]; // 1.2 M values: two tiles (qmatmul keeps Q8_0 exact)
     const w = quantize("q8_0", randn(rng, n * k, 0.02), [n, k]);
     const x = new Tensor(randn(rng, m * k), [m, k]);
     const dense = matmul(x, new Tensor(w.dequantize(), [n, k]), { transB: true });
@@ -232,6 +238,35 @@ describe("quantized matmul", () => {
     dense.backward({ grad: g });
     expect(maxRelDiff(gx, x.grad!.data)).toBeLessThan(1e-5);
     expect(reads).toBe(1);
+    releaseQuantKernel(w);
+  });
+
+  it("Q8_0 switches from int8 activations to exact tiles above Q8_INT8_MAX_ROWS; exact when asked and in qmatmul", () => {
+    const [k, n] = [64, 520]; // M·K·N ≥ the fast-path threshold at every M below
+    const w = quantize("q8_0", randn(rng, n * k), [n, k]);
+    const errAt = (m: number, options: { exact?: boolean } = {}): number => {
+      const x = randn(rng, m * k);
+      const ours = new Float32Array(m * n);
+      const dense = new Float32Array(m * n);
+      qmatmulRaw(x, w, ours, m, options);
+      setMatmulPath("reference");
+      try {
+        qmatmulTiled(x, w, dense, m);
+      } finally {
+        setMatmulPath("auto");
+      }
+      return maxRelDiff(ours, dense);
+    };
+    for (const m of [1, Q8_INT8_MAX_ROWS]) {
+      expect(errAt(m)).toBeGreaterThan(1e-5); // the int8 kernel ran (~5e-3)
+      expect(errAt(m)).toBeLessThan(1e-2);
+      expect(errAt(m, { exact: true })).toBeLessThan(1e-5);
+    }
+    expect(errAt(Q8_INT8_MAX_ROWS + 1)).toBeLessThan(1e-5);
+    // The differentiable qmatmul is exact at any M and grad mode: its backward differentiates dequant(W).
+    const x = new Tensor(randn(rng, 2 * k), [2, k]);
+    const dense = matmul(x, new Tensor(w.dequantize(), [n, k]), { transB: true });
+    expect(maxRelDiff(qmatmul(x, w).data, dense.data)).toBeLessThan(1e-5);
     releaseQuantKernel(w);
   });
 

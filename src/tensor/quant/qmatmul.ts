@@ -1,6 +1,6 @@
 // Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Q4_0 (and Q8_0
-// when decoding) run on onnxruntime's MatMulNBits (W repacked once, held prepacked); the rest, and the
-// backward, dequantize tiles of W's rows into a reused f32 buffer for the fast f32 path.
+// for up to 128 rows) run on onnxruntime's MatMulNBits (W repacked once, held prepacked); the rest, and
+// the backward, dequantize tiles of W's rows into reused f32 buffers for the fast f32 path.
 import { Tensor, withGrad } from "../tensor.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
@@ -12,8 +12,22 @@ import { InfuseError } from "../../core/errors.js";
 /** Values dequantized per tile (4 MiB of f32): large enough to amortise a kernel call, small for cache. */
 const TILE_VALUES = 1 << 20;
 
-/** Rows of x up to which Q8_0 takes the int8-activation kernel (decode); above it the tiled f32 path. */
-export const Q8_DECODE_MAX_ROWS = 4;
+/**
+ * Rows of x up to which Q8_0 takes the int8-activation kernel; above it the exact tiled f32 path, whose
+ * dequantization costs the same at any M and so is amortised only by many rows. Measured (2 threads,
+ * time over f32): int8 1.1–2.0× and tiles 2.2–9.7× for 32–128 rows; at 256 rows tiles 1.1–2.0×, int8 1.6–1.9×.
+ */
+export const Q8_INT8_MAX_ROWS = 128;
+/** Kept for callers that pick the exact tiles themselves at or below the int8 threshold. */
+export const Q8_DECODE_MAX_ROWS = Q8_INT8_MAX_ROWS;
+
+/** Grow-only scratch arrays reused across calls: a fresh 4 MiB tile per call cost page faults and GC. */
+const scratch: Float32Array[] = [];
+function scratchBuffer(slot: number, length: number): Float32Array {
+  let b = scratch[slot];
+  if (!b || b.length < length) scratch[slot] = b = new Float32Array(length);
+  return b.subarray(0, length);
+}
 
 type Accuracy = 0 | 4;
 const nbitsKernels = new WeakMap<QuantTensor, Map<Accuracy, OrtQuantWeight | null>>();
@@ -40,18 +54,29 @@ export function releaseQuantKernel(w: QuantTensor): void {
   nbitsKernels.delete(w);
 }
 
+export interface QmatmulOptions {
+  /** Only paths that agree with x · dequant(W)ᵀ to f32 rounding (no int8 activations). */
+  exact?: boolean;
+}
+
 /**
  * out (M, N) = x (M, K) · Wᵀ. Measured choice (bench/matmul.ts): Q4_0 → MatMulNBits in f32 accuracy
- * (faster than f32 at every M); Q8_0 with M ≤ 4 → MatMulNBits with x quantized to int8 per block, as
- * llama.cpp's Q8_0 dot does (~1e-3 relative difference); everything else → dequantized tiles.
+ * (faster than f32 at every M); Q8_0 with M ≤ Q8_INT8_MAX_ROWS → MatMulNBits with x quantized to int8
+ * per block, as llama.cpp's Q8_0 dot does (~1e-2 relative difference at most); the rest → dequantized tiles.
  */
-export function qmatmulRaw(x: Float32Array, w: QuantTensor, out: Float32Array, m: number): void {
+export function qmatmulRaw(
+  x: Float32Array,
+  w: QuantTensor,
+  out: Float32Array,
+  m: number,
+  options: QmatmulOptions = {},
+): void {
   const n = w.rows;
   const k = w.rowLength;
   const dims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
   if (matmulPathFor(dims) === "ort") {
-    const kernel =
-      w.type === "q4_0" ? nbitsKernel(w, 0) : w.type === "q8_0" && m <= Q8_DECODE_MAX_ROWS ? nbitsKernel(w, 4) : null;
+    const int8 = w.type === "q8_0" && !options.exact && m <= Q8_INT8_MAX_ROWS;
+    const kernel = w.type === "q4_0" ? nbitsKernel(w, 0) : int8 ? nbitsKernel(w, 4) : null;
     if (kernel) return kernel.run(x, m, out);
   }
   qmatmulTiled(x, w, out, m);
@@ -62,8 +87,8 @@ export function qmatmulTiled(x: Float32Array, w: QuantTensor, out: Float32Array,
   const n = w.rows;
   const k = w.rowLength;
   const tileRows = Math.max(1, Math.min(n, Math.floor(TILE_VALUES / k)));
-  const tile = new Float32Array(tileRows * k);
-  const part = new Float32Array(m * tileRows);
+  const tile = scratchBuffer(0, tileRows * k);
+  const part = tileRows === n ? tile : scratchBuffer(1, m * tileRows); // unused when one tile holds W
   for (let r0 = 0; r0 < n; r0 += tileRows) {
     const rows = Math.min(tileRows, n - r0);
     const wTile = tile.subarray(0, rows * k); // (rows, K)
@@ -84,9 +109,9 @@ function qmatmulGradInput(g: Float32Array, w: QuantTensor, m: number): Float32Ar
   const k = w.rowLength;
   const dx = new Float32Array(m * k);
   const tileRows = Math.max(1, Math.min(n, Math.floor(TILE_VALUES / k)));
-  const tile = new Float32Array(tileRows * k);
-  const gTile = new Float32Array(m * tileRows);
-  const part = new Float32Array(m * k);
+  const tile = scratchBuffer(0, tileRows * k);
+  const gTile = scratchBuffer(1, m * tileRows);
+  const part = scratchBuffer(2, m * k);
   for (let r0 = 0; r0 < n; r0 += tileRows) {
     const rows = Math.min(tileRows, n - r0);
     w.dequantizeRows(r0, r0 + rows, tile.subarray(0, rows * k));
@@ -129,7 +154,9 @@ export function qmatmul(x: Tensor, w: QuantTensor): Tensor {
   }
   const m = x.size / k;
   const out = new Float32Array(m * w.rows);
-  qmatmulRaw(x.data, w, out, m);
+  // Exact whatever the grad mode: training, checkpoint recomputation and scoring must see the same
+  // function, the one the backward differentiates. Int8 activations are for qmatmulRaw (decoding).
+  qmatmulRaw(x.data, w, out, m, { exact: true });
   return withGrad(new Tensor(out, [...x.shape.slice(0, -1), w.rows]), "qmatmul", [x], (g) => [
     qmatmulGradInput(g, w, m),
   ]);
