@@ -4,16 +4,12 @@
 // compute. Leaves out finer-grained (per-op) checkpoints.
 import type { LlamaModel, LossBatch } from "../models/llama/model.js";
 import { headLoss } from "../models/llama/head-loss.js";
-import { positionsFromMask } from "../models/llama/model.js";
-import { paddingMask, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
+import { rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
 
 /** The same mean next-token loss as `model.loss(batch)`, with per-block recomputation in backward. */
 export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng): Tensor {
-  const b = batch.batch;
-  const t = batch.ids.length / b;
-  const positions = batch.positions ?? positionsFromMask(batch.attentionMask, b, t);
-  const mask = batch.attentionMask ? paddingMask(batch.attentionMask, b, t) : undefined; // (B, 1, 1, T)
-  let x = model.embed(batch.ids, [b, t]); // (B, T, C)
+  const { t, positions, mask } = model.attentionInputs(batch);
+  let x = model.embed(batch.ids, [batch.batch, t]); // (B, T, C)
   x.requiresGrad = true; // a leaf, so the first block's checkpoint records a node
   for (const layer of model.weights.layers) {
     const input = x;

@@ -4,7 +4,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadLlama } from "../../src/models/llama/load.js";
-import { epochBatches, splitExamples } from "../../src/train/data/batches.js";
+import type { LlamaModel } from "../../src/models/llama/model.js";
+import { Rng } from "../../src/tensor/index.js";
+import { checkpointedLoss } from "../../src/train/checkpointing.js";
+import { collate, epochBatches, splitExamples } from "../../src/train/data/batches.js";
 import { encodeRecords, IGNORE, packExamples } from "../../src/train/data/encode.js";
 import { loadRecords } from "../../src/train/data/records.js";
 import { resolveTemplate } from "../../src/train/data/templates.js";
@@ -13,9 +16,10 @@ import { fixture } from "../helpers/fixtures.js";
 import { tempDir } from "./helpers.js";
 
 let tok: Tokenizer;
+let model: LlamaModel;
 const dir = tempDir();
 beforeAll(async () => {
-  tok = (await loadLlama(fixture("models/stories260K-gguf/stories260K.gguf"))).tokenizer;
+  ({ tokenizer: tok, model } = await loadLlama(fixture("models/stories260K-gguf/stories260K.gguf")));
 });
 
 const learned = (ids: Int32Array, labels: Int32Array): string =>
@@ -150,6 +154,43 @@ describe("templates and encoding", () => {
     const short = examples.slice(0, 1);
     const packed = packExamples([...short, ...short, ...short], 2 * short[0]!.ids.length);
     expect(packed.map((e) => e.ids.length)).toEqual([2 * short[0]!.ids.length, short[0]!.ids.length]);
+  });
+
+  it("packed examples neither attend to each other nor share positions: logits and loss as if apart", async () => {
+    const t = await resolveTemplate("alpaca", tok);
+    const recs = ["Name a color.", "Tell me about the big brown dog in the park."].map((instruction, i) => ({
+      kind: "instruction" as const,
+      instruction,
+      input: "",
+      output: i ? "The dog ran and played." : "Blue.",
+      where: `r${i}`,
+    }));
+    const { examples } = encodeRecords(tok, t, recs, { maxLength: 256 });
+    const [a, b] = examples as [(typeof examples)[0], (typeof examples)[0]];
+    const packed = packExamples([a, b, a], a.ids.length + b.ids.length);
+    expect(packed.map((e) => Array.from(new Set(e.segments)))).toEqual([[0, 1], [0]]);
+    const batch = collate(packed, [0, 1]); // row 1 is right-padded
+    const logits = model.forward(batch).data;
+    const V = model.config.vocabSize;
+    const T = a.ids.length + b.ids.length;
+    const alone = (e: typeof a) => model.forward({ ids: e.ids, batch: 1 }).data;
+    let diff = 0;
+    const compare = (ref: Float32Array, at: number) => {
+      for (let i = 0; i < ref.length; i++) diff = Math.max(diff, Math.abs(ref[i]! - logits[at * V + i]!));
+    };
+    compare(alone(a), 0);
+    compare(alone(b), a.ids.length);
+    compare(alone(a), T);
+    expect(diff).toBeLessThan(1e-4);
+    // The loss is the token-weighted mean of the examples' own losses, with and without checkpointing.
+    const count = (e: typeof a) => e.labels.filter((l) => l !== IGNORE).length;
+    const lossOf = (e: typeof a) => model.loss({ ids: e.ids, labels: e.labels, batch: 1 }).item();
+    const expected = (2 * count(a) * lossOf(a) + count(b) * lossOf(b)) / (2 * count(a) + count(b));
+    expect(model.loss(batch).item()).toBeCloseTo(expected, 5);
+    expect(checkpointedLoss(model, batch, new Rng(1)).item()).toBeCloseTo(expected, 5);
+    // Without the segments the second example reads the first: the check above can fail.
+    const { segments: _, ...unsegmented } = batch;
+    expect(model.loss(unsegmented).item()).not.toBeCloseTo(expected, 3);
   });
 
   it("splits and shuffles by seed, and caps micro-batches by sequences and padded tokens", async () => {

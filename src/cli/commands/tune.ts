@@ -156,7 +156,7 @@ export const registerTune: RegisterCommand = (program, run) => {
     .option("--system-column <name>", "field holding a system message")
     .option("--template <t>", "auto (model's chat template, else alpaca)|model|alpaca|llama2|chatml|none|FILE")
     .option("--train-on-prompt", "take the loss on prompt tokens too (default: responses only)")
-    .option("--pack", "pack several examples into each sequence")
+    .option("--pack", "pack several examples into each sequence (each still attends only to itself)")
     .option("--max-length <n>", "tokens per sequence; longer records are truncated and counted (512)")
     .option("--val-fraction <f>", "held-out share when no --val is given (0.1)")
     .option("-r, --rank <n>", "LoRA rank (8)")

@@ -25,8 +25,14 @@ export interface TokenBatch {
   batch: number;
   /** 1 = token, 0 = padding (B·T). Default: all tokens. Left or right padding both work. */
   attentionMask?: Int32Array | Uint8Array;
-  /** Position of each token (B·T). Default: the number of real tokens before it in its row. */
+  /** Position of each token (B·T). Default: the number of real tokens before it in its row (in its segment). */
   positions?: Int32Array;
+  /**
+   * Packed rows: the example each token belongs to (B·T). A token attends only to earlier tokens of
+   * its own segment, and default positions restart at each segment, so packed examples do not see
+   * each other.
+   */
+  segments?: Int32Array;
 }
 
 /** Labels aligned with ids: labels[b, t] is the token that should follow position t; −100 skips it. */
@@ -61,20 +67,7 @@ export class LlamaModel {
 
   /** Logits (B, T, V) for every position. */
   forward(input: TokenBatch): Tensor {
-    const { batch } = input;
-    const t = input.ids.length / batch;
-    if (!Number.isInteger(t) || (input.attentionMask && input.attentionMask.length !== input.ids.length)) {
-      throw new InfuseError("model.bad_batch", `${input.ids.length} ids (and mask) do not split into ${batch} rows`, {
-        kind: "input",
-        hint: "pad every sequence to the same length and give one mask value per id",
-      });
-    }
-    const positions = input.positions ?? positionsFromMask(input.attentionMask, batch, t);
-    const mask = input.attentionMask ? paddingMask(input.attentionMask, batch, t) : undefined; // (B, 1, 1, T)
-    let x = this.embed(input.ids, [batch, t]); // (B, T, C)
-    for (const layer of this.weights.layers) x = this.block(layer, x, positions, mask);
-    const h = rmsNorm(x, this.weights.outputNorm, this.config.rmsEps); // (B, T, C)
-    return this.weights.output.forward(h); // (B, T, V)
+    return this.weights.output.forward(this.hidden(input)); // (B, T, V)
   }
 
   /**
@@ -82,20 +75,43 @@ export class LlamaModel {
    * fused with the loss (headLoss): the (B·T, V) logits are never all alive.
    */
   loss(input: LossBatch): Tensor {
-    const { batch } = input;
-    const t = input.ids.length / batch;
-    if (!Number.isInteger(t) || (input.attentionMask && input.attentionMask.length !== input.ids.length)) {
-      throw new InfuseError("model.bad_batch", `${input.ids.length} ids (and mask) do not split into ${batch} rows`, {
-        kind: "input",
-        hint: "pad every sequence to the same length and give one mask value per id",
-      });
-    }
-    const positions = input.positions ?? positionsFromMask(input.attentionMask, batch, t);
-    const mask = input.attentionMask ? paddingMask(input.attentionMask, batch, t) : undefined; // (B, 1, 1, T)
-    let x = this.embed(input.ids, [batch, t]); // (B, T, C)
+    return headLoss(this.weights.output, this.hidden(input), input.labels);
+  }
+
+  /** The final-norm hidden states (B, T, C) the output head reads. */
+  private hidden(input: TokenBatch): Tensor {
+    const { t, positions, mask } = this.attentionInputs(input);
+    let x = this.embed(input.ids, [input.batch, t]); // (B, T, C)
     for (const layer of this.weights.layers) x = this.block(layer, x, positions, mask);
-    const h = rmsNorm(x, this.weights.outputNorm, this.config.rmsEps); // (B, T, C)
-    return headLoss(this.weights.output, h, input.labels);
+    return rmsNorm(x, this.weights.outputNorm, this.config.rmsEps); // (B, T, C)
+  }
+
+  /**
+   * A batch's row length, token positions and additive attention mask: (B, 1, 1, T) for padding,
+   * (B, 1, T, T) for packed segments, none for full rows. Public for train/'s gradient checkpointing.
+   */
+  attentionInputs(input: TokenBatch): { t: number; positions: Int32Array; mask: Tensor | undefined } {
+    const { batch, attentionMask, segments } = input;
+    const t = input.ids.length / batch;
+    const bad = (what: string) =>
+      new InfuseError("model.bad_batch", `${input.ids.length} ids (and ${what}) do not split into ${batch} rows`, {
+        kind: "input",
+        hint: `pad every sequence to the same length and give one ${what} value per id`,
+      });
+    if (!Number.isInteger(t) || (attentionMask && attentionMask.length !== input.ids.length)) throw bad("mask");
+    if (segments && segments.length !== input.ids.length) throw bad("segment");
+    if (segments) {
+      return {
+        t,
+        positions: input.positions ?? positionsFromMask(attentionMask, batch, t, segments),
+        mask: segmentMask(segments, attentionMask, batch, t),
+      };
+    }
+    return {
+      t,
+      positions: input.positions ?? positionsFromMask(attentionMask, batch, t),
+      mask: attentionMask ? paddingMask(attentionMask, batch, t) : undefined,
+    };
   }
 
   /** Token embeddings (…shape, C); public for train/'s gradient checkpointing. */
@@ -130,16 +146,38 @@ export class LlamaModel {
   }
 }
 
-/** Position of each token = real tokens before it in its row (0 for padding). */
-export function positionsFromMask(mask: Int32Array | Uint8Array | undefined, batch: number, t: number): Int32Array {
+/** Position of each token = real tokens before it in its row (in its segment, when given); 0 for padding. */
+export function positionsFromMask(
+  mask: Int32Array | Uint8Array | undefined,
+  batch: number,
+  t: number,
+  segments?: Int32Array,
+): Int32Array {
   const pos = new Int32Array(batch * t);
   for (let b = 0; b < batch; b++) {
     let p = 0;
     for (let i = 0; i < t; i++) {
-      const real = !mask || mask[b * t + i] !== 0;
-      pos[b * t + i] = real ? p : 0;
+      const at = b * t + i;
+      if (segments && i > 0 && segments[at] !== segments[at - 1]) p = 0;
+      const real = !mask || mask[at] !== 0;
+      pos[at] = real ? p : 0;
       if (real) p++;
     }
   }
   return pos;
+}
+
+/** Additive mask (B, 1, T, T): key j is visible to query i when both are in one segment and j is real. */
+function segmentMask(segments: Int32Array, attention: Int32Array | Uint8Array | undefined, batch: number, t: number) {
+  const m = new Float32Array(batch * t * t).fill(-Infinity);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < t; i++) {
+      const row = (b * t + i) * t;
+      for (let j = 0; j < t; j++) {
+        const same = segments[b * t + i] === segments[b * t + j];
+        if (same && (!attention || attention[b * t + j] !== 0)) m[row + j] = 0;
+      }
+    }
+  }
+  return new Tensor(m, [batch, 1, t, t]);
 }

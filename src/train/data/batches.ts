@@ -65,20 +65,26 @@ export function epochBatches(
   return batches;
 }
 
-/** Right-padded (B, T) batch; padding has mask 0 and label −100. */
+/** Right-padded (B, T) batch; padding has mask 0 and label −100. Packed examples keep their segments. */
 export function collate(examples: Example[], indices: number[], padId = 0): LossBatch & { tokens: number } {
   const t = Math.max(...indices.map((i) => examples[i]!.ids.length));
   const b = indices.length;
   const ids = new Int32Array(b * t).fill(padId);
   const labels = new Int32Array(b * t).fill(IGNORE);
   const attentionMask = new Int32Array(b * t);
+  const packed = indices.some((i) => examples[i]!.segments);
+  const segments = packed ? new Int32Array(b * t).fill(-1) : undefined; // −1: padding
   let tokens = 0;
   indices.forEach((ex, row) => {
     const e = examples[ex]!;
     ids.set(e.ids, row * t);
     labels.set(e.labels, row * t);
     attentionMask.fill(1, row * t, row * t + e.ids.length);
+    if (segments) {
+      if (e.segments) segments.set(e.segments, row * t);
+      else segments.fill(0, row * t, row * t + e.ids.length);
+    }
     tokens += e.ids.length;
   });
-  return { ids, labels, attentionMask, batch: b, tokens };
+  return { ids, labels, attentionMask, batch: b, tokens, ...(segments ? { segments } : {}) };
 }

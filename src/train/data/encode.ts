@@ -11,6 +11,8 @@ export interface Example {
   ids: Int32Array;
   /** labels[t] = ids[t+1] when that token is learned, else −100. */
   labels: Int32Array;
+  /** Packed rows: which example each token came from (attention and positions stay within it). */
+  segments?: Int32Array;
 }
 
 export interface EncodeOptions {
@@ -154,20 +156,34 @@ export function encodeRecords(
   return { examples, stats };
 }
 
-/** Concatenates examples in order into rows of at most maxLength tokens (an example never splits). */
+/**
+ * Concatenates examples in order into rows of at most maxLength tokens (an example never splits).
+ * Each token records its example (segments), so attention does not cross from one to the next.
+ */
 export function packExamples(examples: Example[], maxLength: number): Example[] {
   const out: Example[] = [];
-  let ids: number[] = [];
-  let labels: number[] = [];
+  let row: Example[] = [];
+  let length = 0;
   const emit = (): void => {
-    if (ids.length > 0) out.push({ ids: Int32Array.from(ids), labels: Int32Array.from(labels) });
-    ids = [];
-    labels = [];
+    if (row.length === 0) return;
+    const ids = new Int32Array(length);
+    const labels = new Int32Array(length);
+    const segments = new Int32Array(length);
+    let at = 0;
+    row.forEach((e, k) => {
+      ids.set(e.ids, at);
+      labels.set(e.labels, at);
+      segments.fill(k, at, at + e.ids.length);
+      at += e.ids.length;
+    });
+    out.push({ ids, labels, segments });
+    row = [];
+    length = 0;
   };
   for (const e of examples) {
-    if (ids.length + e.ids.length > maxLength) emit();
-    ids.push(...e.ids);
-    labels.push(...e.labels);
+    if (length + e.ids.length > maxLength) emit();
+    row.push(e);
+    length += e.ids.length;
   }
   emit();
   return out;
