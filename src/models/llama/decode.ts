@@ -66,10 +66,19 @@ export class LlamaDecoder {
   private readonly cos: Float32Array[] = [];
   private readonly sin: Float32Array[] = [];
   private mask: { t: number; p0: number; group: number; data: Float32Array } | undefined;
+  /** Buffers the fused graphs write into, reused by every layer of a chunk (not per-layer garbage). */
+  private scratch = new Map<string, Float32Array>();
 
   constructor(readonly model: LlamaModel) {
     const c = model.config;
     this.cache = new KvCache(c.layers, c.kvHeads, c.headDim, c.contextLength);
+  }
+
+  /** A reused buffer of at least `n` values, viewed as exactly `n`. */
+  private buffer(name: string, n: number): Float32Array {
+    let b = this.scratch.get(name);
+    if (!b || b.length < n) this.scratch.set(name, (b = new Float32Array(n)));
+    return b.subarray(0, n);
   }
 
   /** Appends `ids` after the cached tokens and returns the requested logits. */
@@ -159,7 +168,11 @@ export class LlamaDecoder {
       rmsNormRows(x, layer.ffnNorm.data, h, t, c, rmsEps);
       layer.gate.forwardRaw(h, t, gate);
       layer.up.forwardRaw(h, t, up);
-      layer.down.forwardRaw(swiglu(gate, up), t, proj);
+      layer.down.forwardRaw(
+        swiglu(gate, up, () => this.buffer("act", gate.length)),
+        t,
+        proj,
+      );
       for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
     });
     this.cache.length = p0 + t;
@@ -203,7 +216,7 @@ export class LlamaDecoder {
     const { heads, kvHeads, headDim: d } = this.model.config;
     const s = p0 + t;
     const cap = this.cache.capacity;
-    const qh = new Float32Array(heads * t * d); // (H, T, D) = (Hkv, G·T, D)
+    const qh = this.buffer("qh", heads * t * d); // (H, T, D) = (Hkv, G·T, D)
     for (let i = 0; i < t; i++) {
       for (let h = 0; h < heads; h++) qh.set(q.subarray((i * heads + h) * d, (i * heads + h + 1) * d), (h * t + i) * d);
     }
@@ -225,6 +238,7 @@ export class LlamaDecoder {
         headDim: d,
         scale: this.model.attnScale,
       },
+      this.buffer("y", heads * t * d),
     ); // (H, T, D)
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < t; i++) out.set(y.subarray((h * t + i) * d, (h * t + i + 1) * d), (i * heads + h) * d);
@@ -276,9 +290,9 @@ export class LlamaDecoder {
   }
 }
 
-/** silu(gate)·up: in place in TypeScript for small chunks, one onnxruntime call for large ones. */
-function swiglu(gate: Float32Array, up: Float32Array): Float32Array {
-  if (gate.length >= FUSED_MIN_FFN && fusedAvailable()) return fusedSwiglu(gate, up);
+/** silu(gate)·up: in place in TypeScript for small chunks, one onnxruntime call (into `out`) for large ones. */
+function swiglu(gate: Float32Array, up: Float32Array, out: () => Float32Array): Float32Array {
+  if (gate.length >= FUSED_MIN_FFN && fusedAvailable()) return fusedSwiglu(gate, up, out());
   for (let i = 0; i < gate.length; i++) {
     const g = gate[i]!;
     gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;

@@ -48,11 +48,16 @@ function swigluGraph(): Uint8Array {
   });
 }
 
-/** silu(gate)·up elementwise, (T·F) values. */
-export function fusedSwiglu(gate: Float32Array, up: Float32Array): Float32Array {
+/** out = silu(gate)·up elementwise, (T·F) values; written into the caller's buffer (no per-layer garbage). */
+export function fusedSwiglu(gate: Float32Array, up: Float32Array, out: Float32Array): Float32Array {
   const n = [gate.length];
-  return runOnnxModel("llama-swiglu", swigluGraph, { G: { data: gate, dims: n }, U: { data: up, dims: n } })["Y"]!
-    .data as Float32Array;
+  runOnnxModel(
+    "llama-swiglu",
+    swigluGraph,
+    { G: { data: gate, dims: n }, U: { data: up, dims: n } },
+    { Y: { data: out.subarray(0, gate.length), dims: n } },
+  );
+  return out.subarray(0, gate.length);
 }
 
 export function fusedAvailable(): boolean {
@@ -61,7 +66,7 @@ export function fusedAvailable(): boolean {
 
 /**
  * softmax(q·kᵀ·scale + mask)·v. q (Hkv, G·T, D) with a group's heads adjacent, k and v (Hkv, S, D),
- * mask (G·T, S) additive (0 or −∞; every row keeps at least one key). Returns (Hkv, G·T, D).
+ * mask (G·T, S) additive (0 or −∞; every row keeps at least one key). Writes (Hkv, G·T, D) into `out`.
  */
 export function fusedAttention(
   q: Float32Array,
@@ -69,14 +74,21 @@ export function fusedAttention(
   v: Float32Array,
   mask: Float32Array,
   dims: { kvHeads: number; rows: number; keys: number; headDim: number; scale: number },
+  out: Float32Array,
 ): Float32Array {
   const { kvHeads: h, rows: m, keys: s, headDim: d } = dims;
-  const out = runOnnxModel("llama-attention", attentionGraph, {
-    Q: { data: q, dims: [h, m, d] },
-    K: { data: k, dims: [h, s, d] },
-    V: { data: v, dims: [h, s, d] },
-    M: { data: mask, dims: [m, s] },
-    scale: { data: Float32Array.of(dims.scale), dims: [1] },
-  });
-  return out["Y"]!.data as Float32Array;
+  const y = out.subarray(0, h * m * d);
+  runOnnxModel(
+    "llama-attention",
+    attentionGraph,
+    {
+      Q: { data: q, dims: [h, m, d] },
+      K: { data: k, dims: [h, s, d] },
+      V: { data: v, dims: [h, s, d] },
+      M: { data: mask, dims: [m, s] },
+      scale: { data: Float32Array.of(dims.scale), dims: [1] },
+    },
+    { Y: { data: y, dims: [h, m, d] } },
+  );
+  return y;
 }
