@@ -7,7 +7,7 @@
 import { InfuseError } from "../../core/errors.js";
 import { matmulKernel, type MatmulDims } from "../kernels/kernel.js";
 import { QuantTensor } from "../quant/formats.js";
-import { Q8_DECODE_MAX_ROWS, qmatmulRaw, qmatmulTiled } from "../quant/qmatmul.js";
+import { qmatmulRaw } from "../quant/qmatmul.js";
 import { shapeError, shapeStr } from "../shape.js";
 import { isGradEnabled, Tensor, withGrad } from "../tensor.js";
 import type { CrossEntropyOptions } from "./softmax.js";
@@ -135,10 +135,7 @@ const dims = (m: number, k: number, n: number, transA: boolean, transB: boolean)
 
 /** out (R, V) = hc (R, K) · Wᵀ */
 function headForward(hc: Float32Array, w: Tensor | QuantTensor, out: Float32Array, n: number): void {
-  if (w instanceof QuantTensor) {
-    // a chunk of a few rows would take the decode kernel (int8 activations); training keeps f32 ones
-    return n <= Q8_DECODE_MAX_ROWS ? qmatmulTiled(hc, w, out, n) : qmatmulRaw(hc, w, out, n);
-  }
+  if (w instanceof QuantTensor) return qmatmulRaw(hc, w, out, n, { exact: true }); // no int8 activations
   const [vocab, k] = w.shape as [number, number];
   matmulKernel(hc, w.data, out, dims(n, k, vocab, false, true));
 }
