@@ -13,11 +13,24 @@ export interface GradFn {
   backward: (grad: Float32Array) => (Float32Array | null)[];
 }
 
-/** A vertex of the graph: an op's output (gradFn set) or a leaf parameter (leaf set). Holds no data. */
+/**
+ * A vertex of the graph: an op's output (gradFn set) or a leaf parameter (leaf set). Holds no data
+ * outside backward; during it, `grad` is the gradient summed so far (fields, not Maps/Sets: cheaper).
+ */
 export interface GradNode {
   gradFn: GradFn | null;
   leaf: Tensor | null;
   shape: readonly number[];
+  /** Backward's running gradient for this node. */
+  grad: Float32Array | null;
+  /** True when `grad` is a sum backward allocated, so adding into it in place is safe. */
+  ownsGrad: boolean;
+  /** The backward pass that last visited this node (topological sort marker). */
+  visit: number;
+}
+
+function newNode(gradFn: GradFn | null, leaf: Tensor | null, shape: readonly number[]): GradNode {
+  return { gradFn, leaf, shape, grad: null, ownsGrad: false, visit: 0 };
 }
 
 let gradEnabled = true;
@@ -163,35 +176,42 @@ export function withGrad(out: Tensor, op: string, inputs: Tensor[], backward: Gr
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     const nodes = inputs.map((t) => (t.requiresGrad ? nodeOf(t) : null));
-    out.node = { gradFn: { op, inputs: nodes, backward }, leaf: null, shape: out.shape };
+    out.node = newNode({ op, inputs: nodes, backward }, null, out.shape);
   }
   return out;
 }
 
 /** A tensor's node; a tensor that needs grad but came from no recorded op is a leaf. */
 function nodeOf(t: Tensor): GradNode {
-  if (!t.node) t.node = { gradFn: null, leaf: t, shape: t.shape };
+  if (!t.node) t.node = newNode(null, t, t.shape);
   return t.node;
 }
 
+let visitCount = 0;
+
+/** Nodes reachable from root, each after every node that feeds on it (iterative DFS, no Set). */
 function topoOrder(root: GradNode): GradNode[] {
+  const visit = ++visitCount;
   const order: GradNode[] = [];
-  const seen = new Set<GradNode>();
-  const stack: [GradNode, number][] = [[root, 0]];
-  seen.add(root);
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    const [n, i] = top;
-    const inputs = n.gradFn?.inputs ?? [];
-    if (i < inputs.length) {
-      top[1] = i + 1;
-      const next = inputs[i];
-      if (next && !seen.has(next)) {
-        seen.add(next);
-        stack.push([next, 0]);
+  const nodes: GradNode[] = [root];
+  const next: number[] = [0]; // per stack entry: the input to look at next
+  root.visit = visit;
+  while (nodes.length > 0) {
+    const top = nodes.length - 1;
+    const n = nodes[top]!;
+    const inputs = n.gradFn?.inputs;
+    const i = next[top]!;
+    if (inputs && i < inputs.length) {
+      next[top] = i + 1;
+      const input = inputs[i];
+      if (input && input.visit !== visit) {
+        input.visit = visit;
+        nodes.push(input);
+        next.push(0);
       }
     } else {
-      stack.pop();
+      nodes.pop();
+      next.pop();
       order.push(n);
     }
   }
@@ -218,47 +238,61 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
     seed = Float32Array.of(1);
   }
   const rootNode = nodeOf(root);
-  const grads = new Map<GradNode, Float32Array>([[rootNode, seed]]);
   const checkFinite = options.checkFinite ?? true;
-  // Gradients pass through by reference (reshape, add hand `g` on); only a sum this loop allocated
-  // is accumulated into in place, so an array shared by several inputs is never written.
-  const owned = new Set<Float32Array>();
-  for (const node of topoOrder(rootNode)) {
-    const g = grads.get(node);
-    grads.delete(node);
-    if (!g) continue;
-    owned.delete(g);
-    const fn = node.gradFn;
-    if (!fn) {
-      if (node.leaf) accumulateLeaf(node.leaf, g);
-      continue;
-    }
-    const inputGrads = fn.backward(g);
-    fn.inputs.forEach((input, i) => {
-      const ig = inputGrads[i];
-      if (!ig || !input) return;
-      if (checkFinite) assertFinite(ig, fn.op, input.shape, node.shape);
-      const prev = grads.get(input);
-      if (!prev) grads.set(input, ig);
-      else if (owned.has(prev)) for (let j = 0; j < prev.length; j++) prev[j]! += ig[j]!;
-      else {
-        const sum = new Float32Array(prev.length);
-        for (let j = 0; j < sum.length; j++) sum[j] = prev[j]! + ig[j]!;
-        grads.set(input, sum);
-        owned.add(sum);
-      }
-    });
-    if (!options.retainGraph) node.gradFn = null;
+  const order = topoOrder(rootNode);
+  rootNode.grad = seed;
+  rootNode.ownsGrad = false;
+  try {
+    for (const node of order) visitNode(node, checkFinite, options.retainGraph ?? false);
+  } finally {
+    for (const node of order) node.grad = null; // an error midway leaves no gradient behind
   }
 }
 
-function accumulateLeaf(t: Tensor, g: Float32Array): void {
-  if (!t.grad) {
-    t.grad = new Tensor(g.slice(), t.shape);
+/**
+ * Hands a node's gradient to its op's rule and sums the results into its inputs. Gradients pass
+ * through by reference (reshape, add hand `g` on); only a sum this pass allocated is added into in
+ * place, so an array shared by several inputs is never written.
+ */
+function visitNode(node: GradNode, checkFinite: boolean, retainGraph: boolean): void {
+  const g = node.grad;
+  const owned = node.ownsGrad;
+  node.grad = null;
+  node.ownsGrad = false;
+  if (!g) return;
+  const fn = node.gradFn;
+  if (!fn) {
+    if (node.leaf) accumulateLeaf(node.leaf, g, owned);
     return;
   }
-  const acc = t.grad.data;
+  const inputGrads = fn.backward(g);
+  const inputs = fn.inputs;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i];
+    const ig = inputGrads[i];
+    if (!ig || !input) continue;
+    if (checkFinite) assertFinite(ig, fn.op, input.shape, node.shape);
+    const prev = input.grad;
+    if (!prev) input.grad = ig;
+    else if (input.ownsGrad) addInto(prev, ig);
+    else {
+      const sum = new Float32Array(prev.length);
+      for (let j = 0; j < sum.length; j++) sum[j] = prev[j]! + ig[j]!;
+      input.grad = sum;
+      input.ownsGrad = true;
+    }
+  }
+  if (!retainGraph) node.gradFn = null;
+}
+
+function addInto(acc: Float32Array, g: Float32Array): void {
   for (let j = 0; j < acc.length; j++) acc[j]! += g[j]!;
+}
+
+/** A sum backward allocated becomes the leaf's gradient as is; anything else is copied (it may be shared). */
+function accumulateLeaf(t: Tensor, g: Float32Array, owned: boolean): void {
+  if (!t.grad) t.grad = new Tensor(owned ? g : g.slice(), t.shape);
+  else addInto(t.grad.data, g);
 }
 
 function assertFinite(
@@ -268,9 +302,17 @@ function assertFinite(
   outputShape: readonly number[],
 ): void {
   // NaN and ±Inf turn x·0 into NaN: one branch-free pass, and a search only when it is not 0.
-  let probe = 0;
-  for (let j = 0; j < g.length; j++) probe += g[j]! * 0;
-  if (probe === 0) return;
+  // Four running sums so the adds do not wait on each other (a single chain is latency-bound).
+  let [p0, p1, p2, p3] = [0, 0, 0, 0];
+  const n4 = g.length - (g.length % 4);
+  for (let j = 0; j < n4; j += 4) {
+    p0 += g[j]! * 0;
+    p1 += g[j + 1]! * 0;
+    p2 += g[j + 2]! * 0;
+    p3 += g[j + 3]! * 0;
+  }
+  for (let j = n4; j < g.length; j++) p0 += g[j]! * 0;
+  if (p0 + p1 + p2 + p3 === 0) return;
   for (let j = 0; j < g.length; j++) {
     if (!Number.isFinite(g[j]!)) {
       throw new InfuseError(
