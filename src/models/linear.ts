@@ -8,6 +8,11 @@ import { qmatmulRaw } from "../tensor/quant/qmatmul.js";
 /** Adds a learned delta to a linear layer's output: forward(x (…, K)) → (…, N). */
 export interface LinearAdapter {
   forward(x: Tensor): Tensor;
+  /**
+   * Optional: the layer's whole output x·Wᵀ + delta as one op (fewer kernel calls and arrays than
+   * the product plus forward(x)); null where it does not apply.
+   */
+  forwardWithBase?(x: Tensor, weight: Tensor): Tensor | null;
 }
 
 export class Linear {
@@ -42,9 +47,11 @@ export class Linear {
 
   /** Differentiable: x (…, K) → (…, N). Gradients reach x, an f32 weight that requires grad, and the adapter. */
   forward(x: Tensor): Tensor {
-    let y = this.weight instanceof QuantTensor ? qmatmul(x, this.weight) : matmul(x, this.weight, { transB: true });
+    const w = this.weight;
+    const fused = w instanceof Tensor ? (this.adapter?.forwardWithBase?.(x, w) ?? null) : null;
+    let y = fused ?? (w instanceof QuantTensor ? qmatmul(x, w) : matmul(x, w, { transB: true }));
     if (this.bias) y = add(y, this.bias);
-    if (this.adapter) y = add(y, this.adapter.forward(x));
+    if (this.adapter && !fused) y = add(y, this.adapter.forward(x));
     return y;
   }
 

@@ -8,6 +8,7 @@ export { sum, mean, max, type ReduceOptions } from "./ops/reduce.js";
 export { reshape, permute, transpose, slice, concat } from "./ops/layout.js";
 export { embedding, scatterAdd, scatterAddRows } from "./ops/gather.js";
 export { matmul, mm, type MatmulOptions } from "./ops/matmul.js";
+export { lowRankLinear } from "./ops/low-rank-linear.js";
 export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from "./ops/softmax.js";
 export { linearCrossEntropy, type LinearCrossEntropyOptions } from "./ops/linear-cross-entropy.js";
 export { rmsNorm, layerNorm } from "./ops/norm.js";

@@ -3,7 +3,7 @@
 // Shapes: K in features, N out features, r rank, M rows of x.
 import { InfuseError } from "../../core/errors.js";
 import type { Rng } from "../../tensor/index.js";
-import { dropout, isGradEnabled, matmul, scale, Tensor } from "../../tensor/index.js";
+import { dropout, isGradEnabled, lowRankLinear, matmul, scale, Tensor } from "../../tensor/index.js";
 import type { LinearAdapter } from "../linear.js";
 
 export interface LoraOptions {
@@ -53,9 +53,18 @@ export class LoraAdapter implements LinearAdapter {
 
   /** x (…, K) → (…, N). */
   forward(x: Tensor): Tensor {
-    const xd = this.training && this.dropout > 0 && isGradEnabled() ? dropout(x, this.dropout, this.rng) : x;
-    const h = matmul(xd, this.a, { transB: true }); // (…, r)
+    const h = matmul(this.input(x), this.a, { transB: true }); // (…, r)
     return scale(matmul(h, this.b, { transB: true }), this.scale); // (…, N)
+  }
+
+  /** x·Wᵀ + Δy as one op (lowRankLinear): the base product and the adapter share one kernel call. */
+  forwardWithBase(x: Tensor, weight: Tensor): Tensor {
+    return lowRankLinear(x, weight, this.a, this.b, this.scale, this.input(x));
+  }
+
+  /** The adapter's input: dropout(x) while training and recording a graph, else x itself (no copy). */
+  private input(x: Tensor): Tensor {
+    return this.training && this.dropout > 0 && isGradEnabled() ? dropout(x, this.dropout, this.rng) : x;
   }
 
   /** The dense update s·B·A (N, K) that merging adds to W. */
