@@ -1,6 +1,6 @@
 // The fused ops a LoRA step runs natively (attention, SwiGLU) and the token-major head order: the
 // onnxruntime graphs and the TypeScript loops agree (1e-5 relative), gradients match finite differences
-// on both paths, and "bthd" equals "bhtd" through permutes.
+// on both paths, and "bthd" equals "bhtd" through permutes. RMSNorm's graphs likewise.
 import { afterEach, describe, expect, it } from "vitest";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { attention, paddingMask } from "../../src/tensor/ops/attention.js";
@@ -8,6 +8,7 @@ import { silu, swiglu } from "../../src/tensor/ops/activation.js";
 import { mul } from "../../src/tensor/ops/elementwise.js";
 import { permute } from "../../src/tensor/ops/layout.js";
 import { rope } from "../../src/tensor/ops/rope.js";
+import { rmsNorm } from "../../src/tensor/ops/norm.js";
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { ortAvailable } from "../../src/tensor/kernels/ort.js";
 import { expectGrads, maxRelDiff, rand } from "./helpers.js";
@@ -118,5 +119,30 @@ describe("swiglu", () => {
 
   it("names the shapes when gate and up differ", () => {
     expect(() => swiglu(rand([2, 3]), rand([3, 2]))).toThrow(/swiglu:.*\(2, 3\), \(3, 2\)/);
+  });
+});
+
+describe("rmsNorm", () => {
+  it.skipIf(!ortAvailable())("onnxruntime graph = TypeScript loops, forward and gradients", () => {
+    expectPathsAgree(([x, w]) => rmsNorm(x!, w!, 1e-5), [rand([2, 9, 40]), rand([40])]);
+  });
+
+  it("gradients match finite differences on both paths", () => {
+    for (const p of ortAvailable() ? paths : (["reference"] as const)) {
+      setMatmulPath(p);
+      expectGrads(([x, w]) => rmsNorm(x!, w!, 1e-3), [rand([3, 6]), rand([6])]);
+    }
+  });
+
+  it("a frozen weight gets no gradient on either path; x's gradient is the same", () => {
+    const [seed, x0, w] = [rand([4, 8], false).data, rand([4, 8], false), rand([8], false)];
+    const grads = paths.map((p) => {
+      setMatmulPath(p);
+      const x = new Tensor(x0.data, x0.shape, true);
+      rmsNorm(x, w).backward({ grad: seed });
+      expect(w.grad).toBeNull();
+      return x.grad!.data;
+    });
+    expect(maxRelDiff(grads[1]!, grads[0]!)).toBeLessThan(1e-5);
   });
 });

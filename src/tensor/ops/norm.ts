@@ -1,7 +1,10 @@
 // RMSNorm (Llama) and LayerNorm (BERT) over the last dim, fused: forward keeps the per-row inverse
-// std and backward uses the closed form. Statistics are accumulated in float64.
+// std and backward uses the closed form. The TypeScript loops accumulate statistics in float64;
+// large RMSNorms run as onnxruntime graphs (norm-ort.ts) instead.
 import { Tensor, withGrad } from "../tensor.js";
 import { shapeError } from "../shape.js";
+import { fastPathFor } from "../kernels/kernel.js";
+import { ortRmsNorm, ortRmsNormBackward } from "../kernels/norm-ort.js";
 
 function checkParam(op: string, x: Tensor, p: Tensor | null, name: string): void {
   const d = x.shape[x.ndim - 1];
@@ -15,7 +18,13 @@ function checkParam(op: string, x: Tensor, p: Tensor | null, name: string): void
   }
 }
 
-/** y = x / sqrt(mean(x²) + eps) · weight. x (…, D), weight (D). */
+/** Below this many values RMSNorm stays in TypeScript (an onnxruntime call costs tens of µs). */
+export const RMSNORM_MIN_VALUES = 16 * 1024;
+
+/**
+ * y = x / sqrt(mean(x²) + eps) · weight. x (…, D), weight (D). Large inputs run as onnxruntime graphs;
+ * the weight's gradient is computed only when it requires grad (a frozen base's norms do not).
+ */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-5): Tensor {
   checkParam("rmsNorm", x, weight, "weight");
   const d = weight.size;
@@ -24,31 +33,48 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-5): Tensor {
   const w = weight.data;
   const y = new Float32Array(x.size);
   const inv = new Float32Array(rows); // (N)
-  for (let r = 0; r < rows; r++) {
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += xd[r * d + j]! * xd[r * d + j]!;
-    const ir = 1 / Math.sqrt(ss / d + eps);
-    inv[r] = ir;
-    for (let j = 0; j < d; j++) y[r * d + j] = xd[r * d + j]! * ir * w[j]!;
-  }
-  const size = x.size;
+  const ort = fastPathFor(x.size, RMSNORM_MIN_VALUES) === "ort";
+  if (ort) ortRmsNorm(xd, w, eps, y, inv);
+  else rmsNormRows(xd, w, eps, y, inv);
+  const needW = weight.requiresGrad;
   return withGrad(new Tensor(y, x.shape), "rmsNorm", [x, weight], (g) => {
-    const gx = new Float32Array(size);
-    const gw = new Float32Array(d);
-    for (let r = 0; r < rows; r++) {
-      const ir = inv[r]!;
-      let dot = 0; // Σ (g·w)·x̂
-      for (let j = 0; j < d; j++) {
-        const xh = xd[r * d + j]! * ir;
-        const gr = g[r * d + j]!;
-        dot += gr * w[j]! * xh;
-        gw[j]! += gr * xh;
-      }
-      dot /= d;
-      for (let j = 0; j < d; j++) gx[r * d + j] = ir * (g[r * d + j]! * w[j]! - xd[r * d + j]! * ir * dot);
-    }
+    const gx = new Float32Array(xd.length);
+    const gw = needW ? new Float32Array(d) : null;
+    if (ort) ortRmsNormBackward(g, xd, w, inv, gx, gw);
+    else rmsNormRowsBackward(g, xd, w, inv, gx, gw);
     return [gx, gw];
   });
+}
+
+function rmsNormRows(x: Float32Array, w: Float32Array, eps: number, y: Float32Array, inv: Float32Array): void {
+  const d = w.length;
+  for (let r = 0; r < inv.length; r++) {
+    let ss = 0; // float64
+    for (let j = 0; j < d; j++) ss += x[r * d + j]! * x[r * d + j]!;
+    const ir = 1 / Math.sqrt(ss / d + eps);
+    inv[r] = ir;
+    for (let j = 0; j < d; j++) y[r * d + j] = x[r * d + j]! * ir * w[j]!;
+  }
+}
+
+/** The closed form: dx = ir·(g·w − x̂·mean(g·w·x̂)), dw = Σ_rows g·x̂. */
+function rmsNormRowsBackward(
+  g: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  inv: Float32Array,
+  gx: Float32Array,
+  gw: Float32Array | null,
+): void {
+  const d = w.length;
+  for (let r = 0; r < inv.length; r++) {
+    const ir = inv[r]!;
+    let dot = 0; // Σ (g·w)·x̂
+    for (let j = 0; j < d; j++) dot += g[r * d + j]! * w[j]! * x[r * d + j]! * ir;
+    dot /= d;
+    for (let j = 0; j < d; j++) gx[r * d + j] = ir * (g[r * d + j]! * w[j]! - x[r * d + j]! * ir * dot);
+    if (gw) for (let j = 0; j < d; j++) gw[j]! += g[r * d + j]! * x[r * d + j]! * ir;
+  }
 }
 
 /** y = (x − mean) / sqrt(var + eps) · weight + bias over the last dim. */
