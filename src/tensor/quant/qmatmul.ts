@@ -1,6 +1,7 @@
 // Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Q4_0 (and Q8_0
 // for up to 128 rows) run on onnxruntime's MatMulNBits (W repacked once, held prepacked); the rest, and
-// the backward, dequantize tiles of W's rows into reused f32 buffers for the fast f32 path.
+// the backward, dequantize tiles of W's rows into reused f32 buffers for the fast f32 path. The decoder
+// takes int8-activation kernels (llama.cpp's arithmetic); training asks for exact products.
 import { Tensor, withGrad } from "../tensor.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
@@ -18,8 +19,6 @@ const TILE_VALUES = 1 << 20;
  * time over f32): int8 1.1–2.0× and tiles 2.2–9.7× for 32–128 rows; at 256 rows tiles 1.1–2.0×, int8 1.6–1.9×.
  */
 export const Q8_INT8_MAX_ROWS = 128;
-/** Kept for callers that pick the exact tiles themselves at or below the int8 threshold. */
-export const Q8_DECODE_MAX_ROWS = Q8_INT8_MAX_ROWS;
 
 /** Grow-only scratch arrays reused across calls: a fresh 4 MiB tile per call cost page faults and GC. */
 const scratch: Float32Array[] = [];
@@ -60,9 +59,11 @@ export interface QmatmulOptions {
 }
 
 /**
- * out (M, N) = x (M, K) · Wᵀ. Measured choice (bench/matmul.ts): Q4_0 → MatMulNBits in f32 accuracy
- * (faster than f32 at every M); Q8_0 with M ≤ Q8_INT8_MAX_ROWS → MatMulNBits with x quantized to int8
- * per block, as llama.cpp's Q8_0 dot does (~1e-2 relative difference at most); the rest → dequantized tiles.
+ * out (M, N) = x (M, K) · Wᵀ. Measured choice (bench/matmul.ts): Q4_0 → MatMulNBits with x quantized to
+ * int8 per block, as llama.cpp's Q4_0 dot does (2 threads, K 2048, N 5632: 0.16× the f32-accuracy
+ * kernel's time at M = 1, 0.7× at 16, 0.9–1× at 128–512); Q8_0 with M ≤ Q8_INT8_MAX_ROWS → the same
+ * for Q8_0; the rest → dequantized tiles. Int8 activations differ from x · dequant(W)ᵀ by ~1e-2
+ * relative at most; `exact` keeps to f32 rounding (Q4_0's f32-accuracy kernel, or tiles).
  */
 export function qmatmulRaw(
   x: Float32Array,
@@ -76,7 +77,8 @@ export function qmatmulRaw(
   const dims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
   if (matmulPathFor(dims) === "ort") {
     const int8 = w.type === "q8_0" && !options.exact && m <= Q8_INT8_MAX_ROWS;
-    const kernel = w.type === "q4_0" ? nbitsKernel(w, 0) : int8 ? nbitsKernel(w, 4) : null;
+    const accuracy = options.exact ? 0 : 4;
+    const kernel = w.type === "q4_0" ? nbitsKernel(w, accuracy) : int8 ? nbitsKernel(w, 4) : null;
     if (kernel) return kernel.run(x, m, out);
   }
   qmatmulTiled(x, w, out, m);
