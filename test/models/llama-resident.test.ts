@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { GgmlType } from "../../src/formats/gguf/index.js";
 import { loadLlamaGguf } from "../../src/models/llama/load.js";
-import type { QuantTensor} from "../../src/tensor/index.js";
+import type { QuantTensor } from "../../src/tensor/index.js";
 import { Tensor } from "../../src/tensor/index.js";
 import { qmatmul } from "../../src/tensor/quant/qmatmul.js";
 import { rewriteGguf } from "./gguf-rewrite.js";
