@@ -12,8 +12,8 @@ import { shapeError, shapeStr } from "../shape.js";
 import { isGradEnabled, Tensor, withGrad } from "../tensor.js";
 import type { CrossEntropyOptions } from "./softmax.js";
 
-/** Logit values per chunk (16 MiB of f32): big enough for the matmul kernel, small beside activations. */
-const CHUNK_VALUES = 1 << 22;
+/** Logit values per chunk (8 MiB of f32): big enough for the matmul kernel, small beside activations. */
+const CHUNK_VALUES = 1 << 21;
 
 export interface LinearCrossEntropyOptions extends CrossEntropyOptions {
   /** Rows of logits per chunk; default fits CHUNK_VALUES. */
@@ -52,6 +52,7 @@ export function linearCrossEntropy(
   const logits = new Float32Array(Math.min(chunk, active.length) * vocab); // (R, V), reused
   const hc = new Float32Array(Math.min(chunk, active.length) * k); // (R, K) rows of h with a target
   const dhc = dh ? new Float32Array(hc.length) : null;
+  const backward = dh ? headBackward(w, Math.min(chunk, active.length)) : null; // scratch made once per call
   const dwPart = dw ? new Float32Array(dw.length) : null;
   let loss = 0;
   for (let c0 = 0; c0 < active.length; c0 += chunk) {
@@ -65,8 +66,8 @@ export function linearCrossEntropy(
     }
     if (!grads) continue;
     // x now holds d loss / d logits (softmax − onehot) / div for these rows.
-    if (dh && dhc) {
-      headBackward(x, w, dhc.subarray(0, n * k), n);
+    if (dh && dhc && backward) {
+      backward(x, dhc.subarray(0, n * k), n);
       for (let i = 0; i < n; i++) dh.set(dhc.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
     }
     if (dw && dwPart) {
@@ -143,22 +144,30 @@ function headForward(hc: Float32Array, w: Tensor | QuantTensor, out: Float32Arra
 /** Rows of W per dequantized tile in headBackward (4 MiB of f32, as qmatmul's tiles). */
 const TILE_VALUES = 1 << 20;
 
-/** out (R, K) = g (R, V) · W; a QuantTensor W is dequantized a tile of rows at a time. */
-function headBackward(g: Float32Array, w: Tensor | QuantTensor, out: Float32Array, n: number): void {
+/** A function out (R, K) = g (R, V) · W; a QuantTensor W is dequantized a tile of rows at a time. */
+function headBackward(
+  w: Tensor | QuantTensor,
+  maxRows: number,
+): (g: Float32Array, out: Float32Array, n: number) => void {
   const [vocab, k] = w.shape as [number, number];
-  if (!(w instanceof QuantTensor)) return matmulKernel(g, w.data, out, dims(n, vocab, k, false, false));
+  if (!(w instanceof QuantTensor)) {
+    return (g, out, n) => matmulKernel(g, w.data, out, dims(n, vocab, k, false, false));
+  }
   const tileRows = Math.max(1, Math.min(vocab, Math.floor(TILE_VALUES / k)));
   const tile = new Float32Array(tileRows * k); // (rows, K)
-  const gTile = new Float32Array(n * tileRows); // (R, rows): g's columns of this tile
-  const part = new Float32Array(n * k);
-  out.fill(0);
-  for (let v0 = 0; v0 < vocab; v0 += tileRows) {
-    const rows = Math.min(tileRows, vocab - v0);
-    w.dequantizeRows(v0, v0 + rows, tile.subarray(0, rows * k));
-    for (let i = 0; i < n; i++) gTile.set(g.subarray(i * vocab + v0, i * vocab + v0 + rows), i * rows);
-    matmulKernel(gTile.subarray(0, n * rows), tile.subarray(0, rows * k), part, dims(n, rows, k, false, false));
-    for (let i = 0; i < part.length; i++) out[i]! += part[i]!;
-  }
+  const gTile = new Float32Array(maxRows * tileRows); // (R, rows): g's columns of this tile
+  const part = new Float32Array(maxRows * k);
+  return (g, out, n) => {
+    out.fill(0);
+    for (let v0 = 0; v0 < vocab; v0 += tileRows) {
+      const rows = Math.min(tileRows, vocab - v0);
+      w.dequantizeRows(v0, v0 + rows, tile.subarray(0, rows * k));
+      for (let i = 0; i < n; i++) gTile.set(g.subarray(i * vocab + v0, i * vocab + v0 + rows), i * rows);
+      const p = part.subarray(0, n * k);
+      matmulKernel(gTile.subarray(0, n * rows), tile.subarray(0, rows * k), p, dims(n, rows, k, false, false));
+      for (let i = 0; i < p.length; i++) out[i]! += p[i]!;
+    }
+  };
 }
 
 function scaled(a: Float32Array, s: number): Float32Array {
