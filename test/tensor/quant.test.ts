@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Tensor } from "../../src/tensor/tensor.js";
-import { CODECS, QuantTensor, quantize, type QuantType } from "../../src/tensor/quant/formats.js";
+import { CODECS, QuantTensor, quantize } from "../../src/tensor/quant/formats.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/tensor/quant/half.js";
 import { NF4_LEVELS } from "../../src/tensor/quant/blocks.js";
 import { qembedding } from "../../src/tensor/quant/qembedding.js";
@@ -15,13 +15,19 @@ import {
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { Rng, randn } from "../../src/tensor/rng.js";
-// Oracle: the GGUF module's codecs, which its own tests check bit-exact against llama.cpp.
-import { quantize as ggufQuantize } from "../../src/formats/gguf/quantize.js";
-import { dequantize as ggufDequantize } from "../../src/formats/gguf/dequantize.js";
 import { GgmlType } from "../../src/formats/gguf/types.js";
+import { randomBlocks } from "../formats/quant-blocks.js";
 import { expectGrads, maxRelDiff } from "./helpers.js";
 
 const rng = new Rng(5);
+/** Types we read from GGUF files and decode, but do not write. */
+const STORAGE_ONLY = [
+  ["q4_1", GgmlType.Q4_1],
+  ["q5_0", GgmlType.Q5_0],
+  ["q5_1", GgmlType.Q5_1],
+  ["q5_k", GgmlType.Q5_K],
+  ["q6_k", GgmlType.Q6_K],
+] as const;
 
 describe("half precision", () => {
   it("round-trips f16 and bf16 with round-to-nearest-even", () => {
@@ -86,7 +92,7 @@ describe("block layouts match GGUF", () => {
     expect(v[4]).toBe(0);
   });
 
-  it.each(["f16", "bf16", "q8_0", "q4_0", "q4_k", "nf4"] as QuantType[])(
+  it.each(["f16", "bf16", "q8_0", "q4_0", "q4_k", "nf4"] as const)(
     "%s round-trip error is within its precision",
     (type) => {
       const x = randn(rng, 4 * 256);
@@ -111,27 +117,6 @@ describe("block layouts match GGUF", () => {
       const view = new QuantTensor(type, [4], file.subarray(1));
       expect(Array.from(view.dequantize())).toEqual(type === "f16" ? [-1.5, 2, -0.25, 65504] : [-1.5, 2, -0.25, 65536]);
     }
-  });
-
-  it("bytes and values equal the GGUF module's (llama.cpp-exact) codecs", () => {
-    const x = randn(rng, 8 * 256);
-    x[5] = 0; // a block edge case: exact zeros and a ±max tie
-    x[40] = -x.subarray(32, 64).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    const ggml = { q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0, f16: GgmlType.F16, bf16: GgmlType.BF16 } as const;
-    for (const [type, id] of Object.entries(ggml) as [keyof typeof ggml, GgmlType][]) {
-      const ours = quantize(type, x, [8, 256]);
-      // the GGUF writer encodes with the same codecs: its bytes must decode identically in both modules
-      expect(Buffer.from(ours.bytes).equals(Buffer.from(ggufQuantize(id, x))), type).toBe(true);
-      expect(Array.from(ours.dequantize())).toEqual(Array.from(ggufDequantize(id, ours.bytes, x.length)));
-    }
-    // Q4_K: random super-blocks with finite scales, decoded by both.
-    const bytes = Uint8Array.from({ length: 4 * 144 }, () => rng.nextU32() & 0xff);
-    for (let b = 0; b < 4; b++) {
-      bytes.set([f32ToF16(0.01 * (b + 1)) & 0xff, f32ToF16(0.01 * (b + 1)) >> 8], b * 144);
-      bytes.set([f32ToF16(0.002) & 0xff, f32ToF16(0.002) >> 8], b * 144 + 2);
-    }
-    const q4k = new QuantTensor("q4_k", [4, 256], bytes).dequantize();
-    expect(Array.from(q4k)).toEqual(Array.from(ggufDequantize(GgmlType.Q4_K, bytes, 1024)));
   });
 
   it("Q8_0 and Q4_0 blocks hold the bytes ggml's reference quantizers give (worked by hand)", () => {
@@ -190,6 +175,29 @@ describe("block layouts match GGUF", () => {
     const short = new QuantTensor("q4_0", [2, 64], stored.bytes, () => new Uint8Array(4));
     short.releaseBytes();
     expect(() => short.dequantize()).toThrow(/reloaded 4 bytes for q4_0 \(2, 64\), expected 72/);
+  });
+
+  // Their values are checked bit-exact against llama.cpp in test/formats/gguf-quant.test.ts.
+  it.each(STORAGE_ONLY)("%s is storage-only: decodes by rows, refuses to be written", (type, ggml) => {
+    const [n, k] = [6, 512];
+    const w = new QuantTensor(type, [n, k], randomBlocks(ggml, n * k, 7));
+    const all = w.dequantize();
+    expect(all.every(Number.isFinite)).toBe(true);
+    expect(new Set(all).size).toBeGreaterThan(64);
+    const rows = new Float32Array(2 * k);
+    w.dequantizeRows(3, 5, rows);
+    expect(Array.from(rows)).toEqual(Array.from(all.subarray(3 * k, 5 * k)));
+    const err = (() => {
+      try {
+        quantize(type, all, [n, k]);
+      } catch (e) {
+        return e as { code: string; message: string };
+      }
+      return null;
+    })();
+    expect(err?.code).toBe("tensor.quantize_unsupported");
+    expect(err?.message).toContain(`cannot write ${type}`);
+    expect(err?.message).toContain("f16, bf16, q8_0, q4_0, q4_k, nf4");
   });
 
   it("refuses bytes that do not fit the type and shape", () => {
@@ -269,6 +277,28 @@ describe("quantized matmul", () => {
     expect(maxRelDiff(qmatmul(x, w).data, dense.data)).toBeLessThan(1e-5);
     releaseQuantKernel(w);
   });
+
+  it.each(STORAGE_ONLY)(
+    "%s runs on dequantized tiles: exact for the decoder and for qmatmul, with gradients",
+    (type, ggml) => {
+      const [k, n] = [512, 2100]; // 1.08 M values: two tiles
+      const w = new QuantTensor(type, [n, k], randomBlocks(ggml, n * k, 11));
+      const dequantized = new Tensor(w.dequantize(), [n, k]);
+      for (const m of [1, 5]) {
+        const x = randn(rng, m * k);
+        const raw = new Float32Array(m * n);
+        qmatmulRaw(x, w, raw, m); // the decoder's call: no int8 path for these types
+        const dense = matmul(new Tensor(x, [m, k]), dequantized, { transB: true });
+        expect(maxRelDiff(raw, dense.data)).toBeLessThan(1e-5);
+      }
+      const small = new QuantTensor(
+        type,
+        [3, k],
+        w.bytes.subarray(0, (3 * k * CODECS[type].blockBytes) / CODECS[type].blockValues),
+      );
+      expectGrads(([a]) => qmatmul(a!, small), [new Tensor(randn(rng, 2 * k), [2, k], true)]);
+    },
+  );
 
   it.each([
     ["q4_0", 7, 1e-2], // Q4_0 at any M, and decode-sized Q8_0: x is quantized to int8 per block, as llama.cpp does

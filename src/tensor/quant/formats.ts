@@ -1,5 +1,6 @@
-// Frozen-weight storage: raw bytes + a type tag (f16, bf16, q8_0, q4_0, q4_k, nf4), laid out as GGUF
-// stores them so a GGUF tensor's bytes can be wrapped without copying. Rows are the last dim.
+// Frozen-weight storage: raw bytes + a type tag, laid out as GGUF stores them so a GGUF tensor's bytes can
+// be wrapped without copying. Rows are the last dim. f16, bf16, q8_0, q4_0, q4_k and nf4 can be written
+// (`quantize`); q4_1, q5_0, q5_1, q5_k and q6_k are storage-only: read from GGUF files and decoded.
 import { InfuseError } from "../../core/errors.js";
 import { shapeStr } from "../shape.js";
 import { F16_TABLE, f32ToBf16, f32ToF16 } from "./half.js";
@@ -15,14 +16,30 @@ import {
   quantizeQ8_0,
 } from "./blocks.js";
 import { dequantizeQ4_K, Q4_K, quantizeQ4_K } from "./q4k.js";
+import {
+  dequantizeQ4_1,
+  dequantizeQ5_0,
+  dequantizeQ5_1,
+  dequantizeQ5_K,
+  dequantizeQ6_K,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q5_K,
+  Q6_K,
+} from "./ggml-blocks.js";
 
-export type QuantType = "f16" | "bf16" | "q8_0" | "q4_0" | "q4_k" | "nf4";
+export type QuantType = "f16" | "bf16" | "q8_0" | "q4_0" | "q4_k" | "nf4" | "q4_1" | "q5_0" | "q5_1" | "q5_k" | "q6_k";
 
-interface Codec {
+/** Decodes `blocks` blocks starting at block `firstBlock` of `src` into `out` (from its index 0). */
+export type BlockDecoder = (src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array) => void;
+
+export interface Codec {
   blockValues: number;
   blockBytes: number;
-  quantize: (x: Float32Array, out: Uint8Array) => void;
-  dequantize: (src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array) => void;
+  /** Absent for storage-only types (we read them, we do not write them). */
+  quantize?: (x: Float32Array, out: Uint8Array) => void;
+  dequantize: BlockDecoder;
 }
 
 /** 16-bit codecs (f16, bf16): one value per "block"; `widen` turns aligned u16 words into f32 values. */
@@ -66,7 +83,15 @@ export const CODECS: Record<QuantType, Codec> = {
   q4_0: { ...Q4_0, quantize: quantizeQ4_0, dequantize: dequantizeQ4_0 },
   q4_k: { ...Q4_K, quantize: quantizeQ4_K, dequantize: dequantizeQ4_K },
   nf4: { ...NF4, quantize: quantizeNF4, dequantize: dequantizeNF4 },
+  q4_1: { ...Q4_1, dequantize: dequantizeQ4_1 },
+  q5_0: { ...Q5_0, dequantize: dequantizeQ5_0 },
+  q5_1: { ...Q5_1, dequantize: dequantizeQ5_1 },
+  q5_k: { ...Q5_K, dequantize: dequantizeQ5_K },
+  q6_k: { ...Q6_K, dequantize: dequantizeQ6_K },
 };
+
+/** The types `quantize` can write. */
+export const WRITABLE_TYPES = (Object.keys(CODECS) as QuantType[]).filter((t) => CODECS[t].quantize);
 
 /** Reads a weight's bytes again (e.g. its range of a GGUF file) after `releaseBytes()` dropped them. */
 export type ByteReloader = () => Uint8Array;
@@ -158,9 +183,29 @@ export class QuantTensor {
   }
 }
 
-/** Quantizes f32 values of `shape` to `type` (reference rounding; see blocks.ts and q4k.ts). */
+/** The codec of a type `quantize` can write; `tensor.quantize_unsupported` for storage-only or unknown types. */
+export function writableCodec(type: QuantType): Codec & Required<Pick<Codec, "quantize">> {
+  const codec = CODECS[type] as Codec | undefined;
+  if (!codec?.quantize) {
+    throw new InfuseError(
+      "tensor.quantize_unsupported",
+      `quantize: cannot write ${String(type)}${codec ? " (storage-only: read from GGUF files, not written)" : ""}; writable types: ${WRITABLE_TYPES.join(", ")}`,
+      {
+        kind: "usage",
+        hint: `pick one of ${WRITABLE_TYPES.join(", ")}`,
+        details: { type, writable: [...WRITABLE_TYPES] },
+      },
+    );
+  }
+  return { ...codec, quantize: codec.quantize };
+}
+
+/**
+ * Quantizes f32 values of `shape` to `type` (reference rounding; see blocks.ts and q4k.ts). Storage-only
+ * types are `tensor.quantize_unsupported`.
+ */
 export function quantize(type: QuantType, values: Float32Array, shape: readonly number[]): QuantTensor {
-  const codec = CODECS[type];
+  const codec = writableCodec(type);
   const rowLen = shape[shape.length - 1] ?? 1;
   if (rowLen % codec.blockValues !== 0 || values.length !== shape.reduce((a, b) => a * b, 1)) {
     throw new InfuseError(

@@ -5,32 +5,40 @@ import { F16_TABLE, f32ToF16 } from "./half.js";
 
 export const Q4_K = { blockValues: 256, blockBytes: 2 + 2 + 12 + 128 } as const;
 
-/** Sub-block j's 6-bit scale and min from the 12 packed bytes at `at`. */
-function scaleMin(src: Uint8Array, at: number, j: number): [number, number] {
-  if (j < 4) return [src[at + j]! & 63, src[at + j + 4]! & 63];
-  const sc = (src[at + j + 4]! & 0x0f) | ((src[at + j - 4]! >> 6) << 4);
-  const m = (src[at + j + 4]! >> 4) | ((src[at + j]! >> 6) << 4);
-  return [sc, m];
+/** get_scale_min_k4 for all 8 sub-blocks: the 6-bit scales and mins packed in the 12 bytes at `at` (Q4_K, Q5_K). */
+export function unpackScaleMinK4(src: Uint8Array, at: number, scales: Uint8Array, mins: Uint8Array): void {
+  for (let j = 0; j < 4; j++) {
+    scales[j] = src[at + j]! & 63;
+    mins[j] = src[at + j + 4]! & 63;
+  }
+  for (let j = 4; j < 8; j++) {
+    scales[j] = (src[at + j + 4]! & 0x0f) | ((src[at + j - 4]! >> 6) << 4);
+    mins[j] = (src[at + j + 4]! >> 4) | ((src[at + j]! >> 6) << 4);
+  }
 }
 
+const fr = Math.fround;
+const kScales = new Uint8Array(8);
+const kMins = new Uint8Array(8);
+
+// As ggml-quants.c's dequantize_row_q4_K, in float32 arithmetic and order (bit-exact with llama.cpp).
 export function dequantizeQ4_K(src: Uint8Array, firstBlock: number, blocks: number, out: Float32Array): void {
   for (let b = 0; b < blocks; b++) {
     const at = (firstBlock + b) * Q4_K.blockBytes;
     const d = F16_TABLE[src[at]! | (src[at + 1]! << 8)]!;
     const dmin = F16_TABLE[src[at + 2]! | (src[at + 3]! << 8)]!;
+    unpackScaleMinK4(src, at + 4, kScales, kMins);
     const qs = at + 16;
     let o = b * 256;
     for (let chunk = 0; chunk < 4; chunk++) {
       // 64 values: 32 low nibbles use sub-block 2·chunk, 32 high nibbles sub-block 2·chunk+1.
-      const [sc1, m1] = scaleMin(src, at + 4, 2 * chunk);
-      const [sc2, m2] = scaleMin(src, at + 4, 2 * chunk + 1);
-      const d1 = d * sc1;
-      const min1 = dmin * m1;
-      const d2 = d * sc2;
-      const min2 = dmin * m2;
+      const d1 = fr(d * kScales[2 * chunk]!);
+      const m1 = fr(dmin * kMins[2 * chunk]!);
+      const d2 = fr(d * kScales[2 * chunk + 1]!);
+      const m2 = fr(dmin * kMins[2 * chunk + 1]!);
       const q = qs + chunk * 32;
-      for (let l = 0; l < 32; l++) out[o + l] = d1 * (src[q + l]! & 0x0f) - min1;
-      for (let l = 0; l < 32; l++) out[o + 32 + l] = d2 * (src[q + l]! >> 4) - min2;
+      for (let l = 0; l < 32; l++) out[o + l] = fr(d1 * (src[q + l]! & 0x0f)) - m1;
+      for (let l = 0; l < 32; l++) out[o + 32 + l] = fr(d2 * (src[q + l]! >> 4)) - m2;
       o += 64;
     }
   }
