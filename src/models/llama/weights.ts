@@ -1,6 +1,6 @@
 // Loads a Llama-family decoder's weights by GGUF tensor name, from a GGUF file (quantized matrices kept
-// as stored when the engine has a kernel for their type) or a HF safetensors folder (names mapped).
-// Every name and shape is checked. Leaves out PyTorch .bin checkpoints.
+// as stored when the engine decodes their type: all that Q4_K_M/Q5_K_M files mix) or a HF safetensors
+// folder (names mapped). Every name and shape is checked. Leaves out PyTorch .bin checkpoints.
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -10,7 +10,7 @@ import { GgmlType, type GgufFile } from "../../formats/gguf/index.js";
 import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
 import { CODECS, quantize, QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
-import type { ByteReloader } from "../../tensor/quant/formats.js";
+import { writableCodec, type ByteReloader } from "../../tensor/quant/formats.js";
 import { Linear } from "../linear.js";
 import type { LlamaConfig } from "./config.js";
 
@@ -35,7 +35,10 @@ export interface LlamaWeights {
   output: Linear;
 }
 
-/** How matrices are held: "native" keeps f16/bf16/q8_0/q4_0/q4_k as stored; "f32" dequantizes all. */
+/**
+ * How matrices are held: "native" keeps f16/bf16 and q8_0/q4_0/q4_1/q5_0/q5_1/q4_k/q5_k/q6_k as stored
+ * (the token-embedding table and output head too); "f32" dequantizes all.
+ */
 export type WeightMode = "native" | "f32";
 
 /** One stored tensor: its row-major shape ([out, in] for a matrix) and how to read it. */
@@ -52,6 +55,11 @@ const QUANT_TYPES: Partial<Record<GgmlType, QuantType>> = {
   [GgmlType.Q8_0]: "q8_0",
   [GgmlType.Q4_0]: "q4_0",
   [GgmlType.Q4_K]: "q4_k",
+  [GgmlType.Q4_1]: "q4_1",
+  [GgmlType.Q5_0]: "q5_0",
+  [GgmlType.Q5_1]: "q5_1",
+  [GgmlType.Q5_K]: "q5_k",
+  [GgmlType.Q6_K]: "q6_k",
 };
 
 export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, SourceTensor> {
@@ -165,6 +173,7 @@ export async function loadWeights(
   options: TaskOptions & { quantize?: QuantType } = {},
 ): Promise<LlamaWeights> {
   const { dim, ffnDim, vocabSize, heads, kvHeads, headDim } = config;
+  if (options.quantize) writableCodec(options.quantize); // a storage-only type fails before any read
   const take = (name: string, shape: number[]): SourceTensor => {
     const t = source.get(name);
     if (!t) {
