@@ -35,7 +35,13 @@ interface OrtModule {
 let ort: OrtModule | null | undefined;
 const sessions = new Map<string, NativeSession>();
 
-/** Options every session shares: our thread count, sequential execution, no memory arena. */
+/**
+ * Options every session shares: our thread count, sequential execution, no memory arena, and intra-op
+ * threads that sleep rather than spin between ops. Every cached session (matmul, each fused graph,
+ * each quantized weight) has its own pool, and spinning pools starve each other and the JS thread:
+ * LoRA training of SmolLM-135M's shape ran 38 → 108 tokens/s with spinning off (2 threads); large
+ * matmuls are unchanged (one op, its threads busy throughout).
+ */
 function sessionOptions() {
   return {
     intraOpNumThreads: ortThreads(),
@@ -43,6 +49,7 @@ function sessionOptions() {
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     enableCpuMemArena: false,
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
   } as const;
 }
 
@@ -266,12 +273,9 @@ export function ortQuantWeight(w: NBitsWeight, accuracyLevel: 0 | 4 = 0): OrtQua
     ],
   });
   const s = new mod.native.InferenceSession();
-  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-    ...sessionOptions(),
-    // One session per weight means hundreds of intra-op pools; spinning ones starve each other (Q8_0
-    // decode on stories15M: 8.9 → 190 tokens/s with spinning off).
-    extra: { session: { intra_op: { allow_spinning: "0" } } },
-  });
+  // One session per weight means hundreds of intra-op pools (Q8_0 decode on stories15M: 8.9 → 190
+  // tokens/s once they stopped spinning).
+  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions());
   // Capture the dims only: holding `w` would keep the repacked bytes alive next to ORT's own copy.
   const { n, k } = w;
   return {
