@@ -11,7 +11,7 @@ import { flag, makeModel, SHAPES } from "./llama.js";
 import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
 import { checkpointedLoss } from "../src/train/checkpointing.js";
-import { halfFrozenTables } from "../src/train/frozen.js";
+import { quantizeFrozenTables } from "../src/train/frozen.js";
 import { defaultGradientCheckpointing, type BaseQuant } from "../src/train/options.js";
 import { AdamW, Rng, type QuantType } from "../src/tensor/index.js";
 
@@ -35,7 +35,7 @@ interface Figures {
 async function runChild(file: string, base: string, seq: number, steps: number, ckpt: boolean): Promise<Figures> {
   const quant = base === "f32" ? {} : { quantize: base as QuantType };
   const { model } = await loadLlama(file, quant);
-  if (base !== "f32") halfFrozenTables(model); // as `infuse tune --quantize` holds the base
+  if (base !== "f32") quantizeFrozenTables(model); // as `infuse tune --quantize` holds the base
   const set = attachLora(model, { r: 8, alpha: 16, targets: ["q_proj", "v_proj"], seed: 1 });
   const opt = new AdamW(set.params(), { lr: 1e-4 });
   const c = model.config;

@@ -17,7 +17,7 @@ import { loadRecords, type DatasetSource } from "./data/records.js";
 import { resolveTemplate } from "./data/templates.js";
 import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
 import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
-import { halfFrozenTables } from "./frozen.js";
+import { quantizeFrozenTables } from "./frozen.js";
 import { train, type TrainResult } from "./trainer.js";
 import { workerGradStep } from "./workers.js";
 
@@ -113,7 +113,7 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
     ...(run.config ? { config: run.config } : {}),
     ...(o.quantize ? { quantize: o.quantize } : {}),
   });
-  if (o.quantize) halfFrozenTables(loaded.model); // QLoRA: 16-bit vocabulary tables
+  if (o.quantize) quantizeFrozenTables(loaded.model); // QLoRA: 8-bit vocabulary tables
   const data = await prepareTuneData(loaded.tokenizer, o);
   const lora = attachLora(loaded.model, {
     r: o.rank,

@@ -6,7 +6,7 @@ import { attachLora } from "../models/lora/attach.js";
 import { Rng, type QuantType } from "../tensor/index.js";
 import { checkpointedLoss } from "./checkpointing.js";
 import { collate } from "./data/batches.js";
-import { halfFrozenTables } from "./frozen.js";
+import { quantizeFrozenTables } from "./frozen.js";
 import type { WorkerInit, WorkerReply, WorkerTask } from "./workers.js";
 
 const init = workerData as WorkerInit;
@@ -15,7 +15,7 @@ const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postM
 
 try {
   const { model } = await loadLlama(init.model, init.quantize ? { quantize: init.quantize as QuantType } : {});
-  if (init.quantize) halfFrozenTables(model); // as the main thread holds the base
+  if (init.quantize) quantizeFrozenTables(model); // as the main thread holds the base
   const lora = attachLora(model, { ...init.lora, seed: init.seed });
   const params = lora.params();
   port.on("message", (task: WorkerTask) => {

@@ -1,13 +1,13 @@
 // model.loss and checkpointedLoss run the output head fused with the loss (linearCrossEntropy); here
 // they are compared with crossEntropy over model.forward's full logits on the real stories260K: same
 // loss and LoRA gradients, with the plain head and with an adapter on lm_head (which takes the
-// unfused path), f32 and quantized (q8_0) bases, the latter with QLoRA's f16 vocabulary tables.
+// unfused path), f32 and quantized (q8_0) bases, the latter with QLoRA's Q8_0 vocabulary tables.
 import { describe, expect, it } from "vitest";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { attachLora } from "../../src/models/lora/index.js";
 import { crossEntropy, QuantTensor, randn, reshape, Rng, type Tensor } from "../../src/tensor/index.js";
 import { checkpointedLoss } from "../../src/train/checkpointing.js";
-import { halfFrozenTables } from "../../src/train/frozen.js";
+import { quantizeFrozenTables } from "../../src/train/frozen.js";
 import { fixture } from "../helpers/fixtures.js";
 import { maxRelDiff } from "../tensor/helpers.js";
 
@@ -21,7 +21,7 @@ describe("the fused head loss", () => {
   ] as const) {
     it(`equals crossEntropy(forward) in loss and adapter gradients (${quantize ?? "f32"}, ${targets.join(",")})`, async () => {
       const { model } = await loadLlama(MODEL, quantize ? { quantize } : {});
-      if (quantize) halfFrozenTables(model); // the head is a QuantTensor then
+      if (quantize) quantizeFrozenTables(model); // the head is a QuantTensor then
       const set = attachLora(model, { r: 4, alpha: 8, targets: [...targets], seed: 3 });
       const rng = new Rng(6);
       for (const ad of set.adapters.values()) ad.b.data.set(randn(rng, ad.b.size, 0.05));
@@ -46,17 +46,17 @@ describe("the fused head loss", () => {
     });
   }
 
-  it("QLoRA's f16 vocabulary tables keep the loss within 1e-3 and a tied head tied", async () => {
+  it("QLoRA's Q8_0 vocabulary tables keep the loss within 1e-3 and a tied head tied", async () => {
     const { model } = await loadLlama(MODEL);
     const rng = new Rng(2);
     const ids = Int32Array.from({ length: 32 }, () => 1 + (rng.nextU32() % (model.config.vocabSize - 1)));
     const batch = { ids, labels: Int32Array.from(ids, (_, i) => ids[i + 1] ?? -100), batch: 1 };
     const before = model.loss(batch).item();
     const tied = model.weights.output.weight === model.weights.tokenEmbd;
-    halfFrozenTables(model);
+    quantizeFrozenTables(model);
     const { tokenEmbd, output } = model.weights;
-    expect(tokenEmbd instanceof QuantTensor && tokenEmbd.type === "f16").toBe(true);
-    expect(output.weight instanceof QuantTensor && output.weight.type === "f16").toBe(true);
+    expect(tokenEmbd instanceof QuantTensor && tokenEmbd.type === "q8_0").toBe(true);
+    expect(output.weight instanceof QuantTensor && output.weight.type === "q8_0").toBe(true);
     expect(output.weight === tokenEmbd).toBe(tied);
     expect(Math.abs(model.loss(batch).item() - before) / before).toBeLessThan(1e-3);
   });
