@@ -1,7 +1,10 @@
 // The fused output head + cross-entropy against the unfused pair (matmul or qmatmul, then crossEntropy):
 // loss and gradients to 1e-5 relative over several chunkings, finite differences, ignored rows, f32 and
 // quantized heads (a vocabulary wider than one dequantized tile), and the errors it shares with crossEntropy.
-import { describe, expect, it } from "vitest";
+// The onnxruntime chunk graphs against the TypeScript loops, each path forced (setMatmulPath).
+import { afterEach, describe, expect, it } from "vitest";
+import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
+import { ortAvailable } from "../../src/tensor/kernels/ort.js";
 import { linearCrossEntropy } from "../../src/tensor/ops/linear-cross-entropy.js";
 import { crossEntropy } from "../../src/tensor/ops/softmax.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
@@ -103,5 +106,85 @@ describe("linearCrossEntropy", () => {
     expect(() => linearCrossEntropy(h, rand([3, 5]), Int32Array.from([0, 1]))).toThrow(
       /last dim must equal W's row length/,
     );
+  });
+});
+
+describe.runIf(ortAvailable())("linearCrossEntropy through onnxruntime", () => {
+  afterEach(() => setMatmulPath("auto"));
+
+  /** The same call on the TypeScript path and on the ORT path. */
+  function bothPaths(fn: () => Tensor, params: Tensor[], g = 1) {
+    setMatmulPath("reference");
+    const ref = lossAndGrads(fn, params, g);
+    setMatmulPath("ort");
+    const ort = lossAndGrads(fn, params, g);
+    return { ref, ort };
+  }
+
+  it("equals the TypeScript path in loss, dh and dW for several chunkings, W trained or frozen", () => {
+    const v = 300;
+    const h = rand([3, 7, 24]);
+    const targets = Int32Array.from({ length: 21 }, (_, i) => (i % 5 === 2 ? -100 : (i * 37) % v));
+    for (const wGrad of [true, false]) {
+      const w = rand([v, 24], wGrad, 0.3);
+      const params = wGrad ? [h, w] : [h];
+      for (const chunkRows of [1, 4, 7, 100, undefined]) {
+        const opts = chunkRows === undefined ? {} : { chunkRows };
+        const { ref, ort } = bothPaths(() => linearCrossEntropy(h, w, targets, opts), params, 0.7);
+        expectSame(ort, ref);
+      }
+    }
+    const w = rand([v, 24], true, 0.3);
+    const sum = bothPaths(() => linearCrossEntropy(h, w, targets, { reduction: "sum", chunkRows: 5 }), [h, w]);
+    expectSame(sum.ort, sum.ref);
+    // Only W trains: the graph variant without dH.
+    const hFrozen = rand([21, 24], false);
+    const wOnly = bothPaths(() => linearCrossEntropy(hFrozen, w, targets, { chunkRows: 6 }), [w]);
+    expectSame(wOnly.ort, wOnly.ref);
+  });
+
+  it("is stable for large logits on both paths", () => {
+    const h = rand([6, 16], true, 200);
+    const w = rand([50, 16], true);
+    const targets = Int32Array.from([0, 49, 7, 7, 20, 3]);
+    const { ref, ort } = bothPaths(() => linearCrossEntropy(h, w, targets, { chunkRows: 4 }), [h, w]);
+    expect(Number.isFinite(ort.loss) && ort.grads.every((g) => g!.every(Number.isFinite))).toBe(true);
+    expectSame(ort, ref);
+  });
+
+  for (const type of ["q8_0", "q4_0"] as QuantType[]) {
+    it(`equals the TypeScript path for a ${type} head`, () => {
+      const [v, k] = [4100, 32];
+      const w = quantize(type, rand([v, k], false, 0.2).data, [v, k]);
+      const h = rand([9, k]);
+      const targets = Int32Array.from([4099, 3, -100, 2050, 0, 1, -100, 17, 4000]);
+      for (const chunkRows of [2, 3, 64]) {
+        const { ref, ort } = bothPaths(() => linearCrossEntropy(h, w, targets, { chunkRows }), [h]);
+        expectSame(ort, ref);
+      }
+      setMatmulPath("ort");
+      const evalOrt = noGrad(() => linearCrossEntropy(h, w, targets)).item();
+      setMatmulPath("reference");
+      const evalRef = noGrad(() => linearCrossEntropy(h, w, targets)).item();
+      expect(Math.abs(evalOrt - evalRef) / evalRef).toBeLessThan(1e-5);
+    });
+  }
+
+  it("gives the same eval loss without gradients, and 0 with zero gradients when every target is ignored", () => {
+    const h = rand([10, 12]);
+    const w = rand([80, 12], true, 0.5);
+    const t = Int32Array.from([1, 2, 79, 0, 5, 5, 6, 70, 8, 9]);
+    setMatmulPath("ort");
+    const evalOrt = noGrad(() => linearCrossEntropy(h, w, t, { chunkRows: 3 }));
+    expect(evalOrt.requiresGrad).toBe(false);
+    setMatmulPath("reference");
+    const evalRef = noGrad(() => linearCrossEntropy(h, w, t, { chunkRows: 3 })).item();
+    expect(Math.abs(evalOrt.item() - evalRef) / evalRef).toBeLessThan(1e-5);
+    setMatmulPath("ort");
+    h.grad = w.grad = null;
+    const none = linearCrossEntropy(h, w, new Int32Array(10).fill(-100));
+    expect(none.item()).toBe(0);
+    none.backward();
+    expect(h.grad!.data.every((x) => x === 0) && w.grad!.data.every((x) => x === 0)).toBe(true);
   });
 });

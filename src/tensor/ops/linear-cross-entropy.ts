@@ -4,8 +4,12 @@
 // and backward only scales them; nothing is computed for gradients when nothing needs them (eval).
 // Rows whose target is ignored get no logits at all. W is f32 (its gradient too when it requires grad)
 // or a frozen QuantTensor. Leaves out a bias and adapters: callers use matmul + crossEntropy for those.
+// Chunks of ≥ LCE_MIN_VALUES logits run as one onnxruntime graph each (kernels/cross-entropy-ort.ts:
+// logits, loss, gradient and dH/dW for an f32 head; loss and gradient over a quantized head's logits);
+// smaller ones, and everything without onnxruntime, take the TypeScript loops below.
 import { InfuseError } from "../../core/errors.js";
-import { matmulKernel, type MatmulDims } from "../kernels/kernel.js";
+import { ortHeadCrossEntropy, ortLogitsCrossEntropy, type ChunkLabels } from "../kernels/cross-entropy-ort.js";
+import { fastPathFor, matmulKernel, type MatmulDims } from "../kernels/kernel.js";
 import { QuantTensor } from "../quant/formats.js";
 import { qmatmulRaw } from "../quant/qmatmul.js";
 import { shapeError, shapeStr } from "../shape.js";
@@ -14,6 +18,8 @@ import type { CrossEntropyOptions } from "./softmax.js";
 
 /** Logit values per chunk (8 MiB of f32): big enough for the matmul kernel, small beside activations. */
 const CHUNK_VALUES = 1 << 21;
+/** Logits per chunk from which the onnxruntime graph beats the TypeScript loop (one session call). */
+const LCE_MIN_VALUES = 1 << 15;
 
 export interface LinearCrossEntropyOptions extends CrossEntropyOptions {
   /** Rows of logits per chunk; default fits CHUNK_VALUES. */
@@ -49,10 +55,15 @@ export function linearCrossEntropy(
   const dw = grads && wTrain ? new Float32Array(w.size) : null;
   const chunk = Math.max(1, options.chunkRows ?? Math.floor(CHUNK_VALUES / vocab));
   const hd = h.data;
-  const logits = new Float32Array(Math.min(chunk, active.length) * vocab); // (R, V), reused
-  const hc = new Float32Array(Math.min(chunk, active.length) * k); // (R, K) rows of h with a target
+  const maxRows = Math.min(chunk, active.length);
+  if (maxRows > 0 && fastPathFor(maxRows * vocab, LCE_MIN_VALUES) === "ort") {
+    const loss = ortChunks(hd, w, targets, active, chunk, 1 / div, dh, dw);
+    return finish(h, w, loss / div, dh, dw);
+  }
+  const logits = new Float32Array(maxRows * vocab); // (R, V), reused
+  const hc = new Float32Array(maxRows * k); // (R, K) rows of h with a target
   const dhc = dh ? new Float32Array(hc.length) : null;
-  const backward = dh ? headBackward(w, Math.min(chunk, active.length)) : null; // scratch made once per call
+  const backward = dh ? headBackward(w, maxRows) : null; // scratch made once per call
   const dwPart = dw ? new Float32Array(dw.length) : null;
   let loss = 0;
   for (let c0 = 0; c0 < active.length; c0 += chunk) {
@@ -75,11 +86,76 @@ export function linearCrossEntropy(
       for (let i = 0; i < dw.length; i++) dw[i]! += dwPart[i]!;
     }
   }
+  return finish(h, w, loss / div, dh, dw);
+}
+
+function finish(
+  h: Tensor,
+  w: Tensor | QuantTensor,
+  loss: number,
+  dh: Float32Array | null,
+  dw: Float32Array | null,
+): Tensor {
   const inputs = w instanceof Tensor ? [h, w] : [h];
-  return withGrad(Tensor.scalar(loss / div), "linearCrossEntropy", inputs, (g) => {
+  return withGrad(Tensor.scalar(loss), "linearCrossEntropy", inputs, (g) => {
     const s = g[0]!;
     return [dh ? scaled(dh, s) : null, dw ? scaled(dw, s) : null];
   });
+}
+
+/**
+ * The chunks through onnxruntime; returns the summed row losses (in f64) and fills dh, and dw when
+ * given. dW accumulates inside the graph (dW_out = dW_in + Gᵀ·H) between two buffers in turn, so no
+ * (V, K) sum runs in TypeScript.
+ */
+function ortChunks(
+  hd: Float32Array,
+  w: Tensor | QuantTensor,
+  targets: Int32Array,
+  active: Int32Array,
+  chunk: number,
+  scale: number,
+  dh: Float32Array | null,
+  dw: Float32Array | null,
+): number {
+  const [vocab, k] = w.shape as [number, number];
+  const maxRows = Math.min(chunk, active.length);
+  const grads = dh !== null || dw !== null;
+  const labels: ChunkLabels = { t: new BigInt64Array(maxRows), u: new Float32Array(maxRows).fill(-scale), scale };
+  const rowLosses = new Float32Array(maxRows);
+  const hc = new Float32Array(maxRows * k);
+  const dhc = dh ? new Float32Array(hc.length) : null;
+  const quant = w instanceof QuantTensor;
+  const logits = quant ? new Float32Array(maxRows * vocab) : null;
+  const g = quant && grads ? new Float32Array(maxRows * vocab) : null;
+  const backward = quant && dh ? headBackward(w, maxRows) : null;
+  // dw starts at 0; each chunk reads one buffer and writes the other.
+  let dwPair: { in: Float32Array; out: Float32Array } | null = dw ? { in: dw, out: new Float32Array(dw.length) } : null;
+  let loss = 0;
+  for (let c0 = 0; c0 < active.length; c0 += chunk) {
+    const n = Math.min(chunk, active.length - c0);
+    for (let i = 0; i < n; i++) {
+      const r = active[c0 + i]!;
+      hc.set(hd.subarray(r * k, (r + 1) * k), i * k);
+      labels.t[i] = BigInt(targets[r]!);
+    }
+    const h = hc.subarray(0, n * k);
+    const dhn = dhc ? dhc.subarray(0, n * k) : null;
+    if (w instanceof QuantTensor) {
+      const x = logits!.subarray(0, n * vocab);
+      qmatmulRaw(h, w, x, n, { exact: true });
+      const gn = g ? g.subarray(0, n * vocab) : null;
+      ortLogitsCrossEntropy(x, labels, n, rowLosses, gn);
+      if (gn && dhn && backward) backward(gn, dhn, n);
+    } else {
+      ortHeadCrossEntropy(h, w.data, labels, n, rowLosses, dhn, dwPair);
+      if (dwPair) dwPair = { in: dwPair.out, out: dwPair.in };
+    }
+    for (let i = 0; i < n; i++) loss += rowLosses[i]!;
+    if (dh && dhn) for (let i = 0; i < n; i++) dh.set(dhn.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
+  }
+  if (dw && dwPair && dwPair.in !== dw) dw.set(dwPair.in); // the last sum landed in the spare buffer
+  return loss;
 }
 
 /** Indices of rows whose target is not ignored; a target outside [0, V) is an error naming its row. */
