@@ -1,12 +1,6 @@
 // Model formats: GGUF, safetensors, PEFT, HF name mapping and conversion, inspect. Re-exports only.
 export * from "./gguf/index.js";
-export {
-  writeGgufLora,
-  peftToGgufLora,
-  type GgufLoraInput,
-  type GgufLoraPair,
-  type LoraBaseModel,
-} from "./gguf/lora.js";
+export { writeGgufLora, peftToGgufLora, type GgufLoraInput, type LoraBaseModel } from "./gguf/lora.js";
 export {
   openSafetensors,
   writeSafetensors,

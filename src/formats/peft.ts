@@ -19,8 +19,9 @@ export interface PeftConfig {
   [key: string]: unknown;
 }
 
+/** One adapted weight's A and B, for PEFT files and GGUF LoRA adapters alike. */
 export interface LoraPair {
-  /** HF name of the adapted weight, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+  /** Name of the adapted weight in the file's naming: HF (`model.layers.0.self_attn.q_proj.weight`) or GGUF (`blk.0.attn_q.weight`). */
   target: string;
   /** lora_A: row-major [r, in]. */
   a: Float32Array;

@@ -5,28 +5,20 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { GgmlType } from "../../src/formats/gguf/index.js";
 import { loadLlamaGguf } from "../../src/models/llama/load.js";
 import { QuantTensor } from "../../src/tensor/index.js";
 import { rewriteGguf } from "./gguf-rewrite.js";
 import { agreement, greedy } from "./helpers.js";
 import { loadOracleModel, maxAbsDiff, oracle } from "./oracle.js";
-import { writeTinyHfModel } from "./tiny-decoders.js";
+import { writeTinyLlamaF32Gguf } from "./tiny-decoders.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-llama-quant-"));
 const PROMPT = "Once upon a time, a little bird wanted to fly over the big hill.";
 let f32Path: string;
 
 beforeAll(async () => {
-  const dir = await writeTinyHfModel(path.join(tmp, "hf"), {
-    modelType: "llama",
-    hidden: 256,
-    heads: 4,
-    kvHeads: 2,
-    ffn: 512,
-  });
-  f32Path = (await convertHfToGguf(dir, path.join(tmp, "f32.gguf"), { outType: "F32" })).path;
+  f32Path = await writeTinyLlamaF32Gguf(tmp);
 });
 afterAll(async () => (await oracle()).dispose());
 

@@ -4,7 +4,6 @@ import { appendFileSync, copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { GgmlType } from "../../src/formats/gguf/index.js";
 import { loadLlamaGguf } from "../../src/models/llama/load.js";
 import type { QuantTensor } from "../../src/tensor/index.js";
@@ -12,20 +11,13 @@ import { Tensor } from "../../src/tensor/index.js";
 import { qmatmul } from "../../src/tensor/quant/qmatmul.js";
 import { rewriteGguf } from "./gguf-rewrite.js";
 import { greedy } from "./helpers.js";
-import { writeTinyHfModel } from "./tiny-decoders.js";
+import { writeTinyLlamaF32Gguf } from "./tiny-decoders.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-llama-resident-"));
 let q4Path: string;
 
 beforeAll(async () => {
-  const dir = await writeTinyHfModel(path.join(tmp, "hf"), {
-    modelType: "llama",
-    hidden: 256,
-    heads: 4,
-    kvHeads: 2,
-    ffn: 512,
-  });
-  const f32 = (await convertHfToGguf(dir, path.join(tmp, "f32.gguf"), { outType: "F32" })).path;
+  const f32 = await writeTinyLlamaF32Gguf(tmp);
   q4Path = await rewriteGguf(f32, path.join(tmp, "q4_0.gguf"), { matrixType: GgmlType.Q4_0 });
 });
 

@@ -3,6 +3,7 @@
 // llama.cpp oracle after conversion by our GGUF writer. Leaves out training.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { writeSafetensors, type SafetensorsTensorInput } from "../../src/formats/safetensors.js";
 import { seededFloats } from "../formats/tiny-models.js";
 import { fixture } from "../helpers/fixtures.js";
@@ -87,4 +88,19 @@ export async function writeTinyHfModel(dir: string, o: TinyHfOptions): Promise<s
     copyFileSync(fixture(`${TOKENIZER}/${f}`), path.join(dir, f));
   }
   return dir;
+}
+
+/**
+ * A tiny llama (width 256, so every GGML block type divides its rows) converted to an F32 GGUF in
+ * `dir`: the base the quantized-weight tests rewrite into other storage types.
+ */
+export async function writeTinyLlamaF32Gguf(dir: string): Promise<string> {
+  const hf = await writeTinyHfModel(path.join(dir, "hf"), {
+    modelType: "llama",
+    hidden: 256,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 512,
+  });
+  return (await convertHfToGguf(hf, path.join(dir, "f32.gguf"), { outType: "F32" })).path;
 }

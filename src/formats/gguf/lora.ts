@@ -7,27 +7,17 @@ import { MODEL_TYPES, hfToGgufName } from "../hf/names.js";
 import { permuteQK } from "../hf/permute.js";
 import type { PeftAdapter } from "../peft.js";
 import { GGUF_KEYS } from "./keys.js";
+import type { LoraPair } from "../peft.js";
 import { kv } from "./kv.js";
 import { GgmlType } from "./types.js";
 import { writeGguf, type GgufTensorInput } from "./writer.js";
-
-export interface GgufLoraPair {
-  /** GGUF name of the adapted weight, e.g. `blk.0.attn_q.weight`. */
-  target: string;
-  /** Row-major [r, in] (GGML dims [in, r]). */
-  a: Float32Array;
-  /** Row-major [out, r] (GGML dims [r, out]), rows already in GGUF order. */
-  b: Float32Array;
-  r: number;
-  in: number;
-  out: number;
-}
 
 export interface GgufLoraInput {
   /** general.architecture of the base model. */
   architecture: string;
   alpha: number;
-  pairs: GgufLoraPair[];
+  /** Targets named as in GGUF (`blk.0.attn_q.weight`); B rows already in GGUF order. */
+  pairs: LoraPair[];
   name?: string;
 }
 

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
-import { writeGgufLora, type GgufLoraPair } from "../../formats/gguf/lora.js";
+import { writeGgufLora } from "../../formats/gguf/lora.js";
 import { ggufToHfName, hfToGgufName } from "../../formats/hf/names.js";
 import { permuteQK, unpermuteQK } from "../../formats/hf/permute.js";
 import { readPeftAdapter, writePeftAdapter, type LoraPair, type PeftConfig } from "../../formats/peft.js";
@@ -72,9 +72,9 @@ export function toPeft(set: LoraSet, baseModel = ""): { config: PeftConfig; pair
 }
 
 /** Pairs in GGUF names and row order, and the alpha llama.cpp should use (it divides by r itself). */
-export function toGgufLora(set: LoraSet): { alpha: number; pairs: GgufLoraPair[] } {
+export function toGgufLora(set: LoraSet): { alpha: number; pairs: LoraPair[] } {
   const { r, alpha, rslora } = set.options;
-  const pairs: GgufLoraPair[] = [];
+  const pairs: LoraPair[] = [];
   for (const [layer, ad] of set.adapters) {
     const [n, k] = [ad.b.shape[0]!, ad.a.shape[1]!];
     const b = moveB(set.model.config, layer, ad.b.data, n, "gguf", false);
