@@ -49,7 +49,7 @@ function badField(source: string, field: string, value: unknown): InfuseError {
   );
 }
 
-/** config.json's `rope_scaling` (null or absent = none); `maxPositions` is max_position_embeddings. */
+/** config.json's `rope_scaling` (null or absent = none); YaRN's original context defaults to max_position_embeddings. */
 export function ropeScalingFromHf(cfg: Record<string, unknown>, source: string): RopeScaling {
   const s = cfg["rope_scaling"] as Record<string, unknown> | null | undefined;
   if (s === null || s === undefined) return { type: "none" };
