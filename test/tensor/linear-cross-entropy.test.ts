@@ -152,6 +152,32 @@ describe.runIf(ortAvailable())("linearCrossEntropy through onnxruntime", () => {
     expectSame(ort, ref);
   });
 
+  it("gives the exact loss of a row whose target's softmax underflows in f32 (frozen, trained and quantized heads)", () => {
+    // Row 0's target logit sits ~400 below the others: softmax[t] is 0 in f32, the loss ~400.
+    const k = 8;
+    const hd = new Float32Array(2 * k).fill(1);
+    const wd = new Float32Array(40 * k).fill(5);
+    wd.fill(-45, 0, k); // target 0's row: logit −360 against 40 elsewhere
+    const targets = Int32Array.from([0, 3]);
+    const expected = (400 + Math.log(39)) / 2; // mean of row 0 (≈ 403.7) and row 1 (log 40 − tiny)
+    for (const wGrad of [false, true]) {
+      const h = rand([2, k]);
+      h.data.set(hd);
+      const w = rand([40, k], wGrad);
+      w.data.set(wd);
+      const { ref, ort } = bothPaths(() => linearCrossEntropy(h, w, targets), wGrad ? [h, w] : [h]);
+      expect(ort.loss).toBeCloseTo(ref.loss, 3);
+      expect(ort.loss).toBeGreaterThan(expected);
+      expectSame(ort, ref);
+    }
+    const q = quantize("q8_0", Float32Array.from({ length: 1100 * 32 }, (_, i) => (i < 32 ? -12 : 1)), [1100, 32]);
+    const hq = rand([2, 32]);
+    hq.data.fill(1);
+    const { ref, ort } = bothPaths(() => linearCrossEntropy(hq, q, targets), [hq]);
+    expect(ref.loss).toBeGreaterThan(100);
+    expectSame(ort, ref);
+  });
+
   for (const type of ["q8_0", "q4_0"] as QuantType[]) {
     it(`equals the TypeScript path for a ${type} head`, () => {
       const [v, k] = [4100, 32];

@@ -1,8 +1,8 @@
 // One chunk of the fused output head + cross-entropy as an onnxruntime graph: logits (or given
-// logits of a quantized head), log-sum-exp with the max subtracted, each row's loss, and when asked
-// the gradient (softmax − one-hot)·scale and its products dH = G·W and dW += Gᵀ·H. The exp over
-// (rows × vocab) runs vectorized on every compute thread, where the TypeScript loop was single-threaded
-// and most of a small model's step. Rows are those with a target (the caller compacts them).
+// logits of a quantized head), their softmax, each row's loss, and when asked the gradient
+// (softmax − one-hot)·scale and its products dH = G·W and dW += Gᵀ·H. The softmax over (rows × vocab)
+// runs vectorized on every compute thread, where the TypeScript loop was single-threaded and most of
+// a small model's step. Rows are those with a target (the caller compacts them).
 import { encodeOnnxModel, type OnnxNode } from "./onnx-model.js";
 import { runOnnxModel } from "./ort.js";
 
@@ -23,43 +23,48 @@ export interface ChunkGrads {
 }
 
 /**
- * Z = L − max(L); S = Σ exp(Z); loss = log S − Z[t] (stable for large logits: Z ≤ 0). With grads,
- * G = exp(Z)·(scale/S) then −scale added at each row's target (ScatterElements "add": no one-hot).
+ * P = softmax(L) (one vectorized pass in onnxruntime's kernel); loss = −log P[t]. A row whose P[t]
+ * underflows gives a loss of +∞ (or a large, imprecise one): the caller recomputes those rows exactly
+ * (`LOSS_RECOMPUTE_ABOVE`); the gradient needs no such care (P[t] ≈ 0 there is right).
  */
-function lossNodes(logits: string, grads: boolean): OnnxNode[] {
+function lossNodes(logits: string): OnnxNode[] {
   return [
-    op("ReduceMax", [logits], "M", [
-      { name: "axes", ints: [1] },
-      { name: "keepdims", int: 1 },
-    ]),
-    op("Sub", [logits, "M"], "Z"),
-    op("Exp", ["Z"], "E"),
-    op("ReduceSum", ["E", "axes"], "S", [{ name: "keepdims", int: 1 }]),
-    op("Log", ["S"], "LS"),
-    op("GatherElements", ["Z", "T"], "ZT", [lastAxis]),
-    op("Sub", ["LS", "ZT"], "Loss"),
-    ...(grads
-      ? [
-          op("Div", ["Scale", "S"], "R"),
-          op("Mul", ["E", "R"], "P"),
-          op("ScatterElements", ["P", "T", "U"], "G", [lastAxis, { name: "reduction", string: "add" }]),
-        ]
-      : []),
+    op("Softmax", [logits], "P", [lastAxis]),
+    op("GatherElements", ["P", "T"], "PT", [lastAxis]),
+    op("Log", ["PT"], "LPT"),
+    op("Neg", ["LPT"], "Loss"),
   ];
 }
 
-const axesInit = { name: "axes", dims: [1], data: BigInt64Array.of(1n) };
+/** G = P·scale with −scale added at each row's target (ScatterElements "add": no one-hot). */
+const gradientNodes = (): OnnxNode[] => [
+  op("Mul", ["P", "Scale"], "Ps"),
+  op("ScatterElements", ["Ps", "T", "U"], "G", [lastAxis, { name: "reduction", string: "add" }]),
+];
 
-/** Inputs H (n, k), W (v, k): L = H·Wᵀ inside the graph; dH = G·W, dW = Gᵀ·H + DW (running sum). */
+/**
+ * Rows whose loss from the graph is above this are recomputed exactly by the caller: below it P[t] ≥
+ * e^-60 ≈ 1e-26 is a normal float with full precision, so −log P[t] is exact to f32 rounding.
+ */
+export const LOSS_RECOMPUTE_ABOVE = 60;
+
+/**
+ * Inputs H (n, k), W (v, k): L = H·Wᵀ inside the graph. With dH only (a LoRA step's frozen head) the
+ * one-hot term is a gather of W's target rows: dH = (P·W − W[t])·scale, so the (n, v) gradient is
+ * never written. With dW: G as above, dH = G·W and dW = Gᵀ·H + DW (running sum).
+ */
 function headGraph(g: ChunkGrads): Uint8Array {
   const grads = g.dh || g.dw;
+  const dhOnly = g.dh && !g.dw;
   return encodeOnnxModel({
     opset: 17,
     inputs: [
       f32("H", ["n", "k"]),
       f32("W", ["v", "k"]),
       i64("T", ["n", 1]),
-      ...(grads ? [f32("U", ["n", 1]), f32("Scale", [1])] : []),
+      ...(dhOnly ? [i64("Tn", ["n"])] : []),
+      ...(g.dw ? [f32("U", ["n", 1])] : []),
+      ...(grads ? [f32("Scale", [1])] : []),
       ...(g.dw ? [f32("DW", ["v", "k"])] : []),
     ],
     outputs: [
@@ -67,11 +72,20 @@ function headGraph(g: ChunkGrads): Uint8Array {
       ...(g.dh ? [f32("dH", ["n", "k"])] : []),
       ...(g.dw ? [f32("dW", ["v", "k"])] : []),
     ],
-    initializers: [axesInit],
+    initializers: [],
     nodes: [
       op("Gemm", ["H", "W"], "L", [{ name: "transB", int: 1 }]),
-      ...lossNodes("L", grads),
-      ...(g.dh ? [op("MatMul", ["G", "W"], "dH")] : []),
+      ...lossNodes("L"),
+      ...(dhOnly
+        ? [
+            op("MatMul", ["P", "W"], "PW"),
+            op("Gather", ["W", "Tn"], "WT", [{ name: "axis", int: 0 }]),
+            op("Sub", ["PW", "WT"], "D"),
+            op("Mul", ["D", "Scale"], "dH"),
+          ]
+        : []),
+      ...(g.dw ? gradientNodes() : []),
+      ...(g.dh && g.dw ? [op("MatMul", ["G", "W"], "dH")] : []),
       ...(g.dw ? [op("Gemm", ["G", "H", "DW"], "dW", [{ name: "transA", int: 1 }])] : []),
     ],
   });
@@ -83,8 +97,8 @@ function logitsGraph(grads: boolean): Uint8Array {
     opset: 17,
     inputs: [f32("L", ["n", "v"]), i64("T", ["n", 1]), ...(grads ? [f32("U", ["n", 1]), f32("Scale", [1])] : [])],
     outputs: [f32("Loss", ["n", 1]), ...(grads ? [f32("G", ["n", "v"])] : [])],
-    initializers: [axesInit],
-    nodes: lossNodes("L", grads),
+    initializers: [],
+    nodes: [...lossNodes("L"), ...(grads ? gradientNodes() : [])],
   });
 }
 
@@ -116,12 +130,9 @@ export function ortHeadCrossEntropy(
     H: { data: hc, dims: [n, k] },
     W: { data: w, dims: [v, k] },
     T: { data: labels.t.subarray(0, n), dims: [n, 1] },
-    ...(grads
-      ? {
-          U: { data: labels.u.subarray(0, n), dims: [n, 1] },
-          Scale: { data: Float32Array.of(labels.scale), dims: [1] },
-        }
-      : {}),
+    ...(g.dh && !g.dw ? { Tn: { data: labels.t.subarray(0, n), dims: [n] } } : {}),
+    ...(g.dw ? { U: { data: labels.u.subarray(0, n), dims: [n, 1] } } : {}),
+    ...(grads ? { Scale: { data: Float32Array.of(labels.scale), dims: [1] } } : {}),
     ...(dw ? { DW: { data: dw.in, dims: [v, k] } } : {}),
   };
   const into = {

@@ -8,7 +8,12 @@
 // logits, loss, gradient and dH/dW for an f32 head; loss and gradient over a quantized head's logits);
 // smaller ones, and everything without onnxruntime, take the TypeScript loops below.
 import { InfuseError } from "../../core/errors.js";
-import { ortHeadCrossEntropy, ortLogitsCrossEntropy, type ChunkLabels } from "../kernels/cross-entropy-ort.js";
+import {
+  LOSS_RECOMPUTE_ABOVE,
+  ortHeadCrossEntropy,
+  ortLogitsCrossEntropy,
+  type ChunkLabels,
+} from "../kernels/cross-entropy-ort.js";
 import { fastPathFor, matmulKernel, type MatmulDims } from "../kernels/kernel.js";
 import { QuantTensor } from "../quant/formats.js";
 import { qmatmulRaw } from "../quant/qmatmul.js";
@@ -129,6 +134,7 @@ function ortChunks(
   const logits = quant ? new Float32Array(maxRows * vocab) : null;
   const g = quant && grads ? new Float32Array(maxRows * vocab) : null;
   const backward = quant && dh ? headBackward(w, maxRows) : null;
+  let rowLogits: Float32Array | undefined; // an f32 head's logits of a row recomputed exactly
   // dw starts at 0; each chunk reads one buffer and writes the other.
   let dwPair: { in: Float32Array; out: Float32Array } | null = dw ? { in: dw, out: new Float32Array(dw.length) } : null;
   let loss = 0;
@@ -151,7 +157,15 @@ function ortChunks(
       ortHeadCrossEntropy(h, w.data, labels, n, rowLosses, dhn, dwPair);
       if (dwPair) dwPair = { in: dwPair.out, out: dwPair.in };
     }
-    for (let i = 0; i < n; i++) loss += rowLosses[i]!;
+    for (let i = 0; i < n; i++) {
+      // the graph's −log softmax[t] loses precision once softmax[t] nears underflow: redo the row exactly
+      if (!(rowLosses[i]! <= LOSS_RECOMPUTE_ABOVE)) {
+        const x = logits ? logits.subarray(i * vocab, (i + 1) * vocab) : (rowLogits ??= new Float32Array(vocab));
+        if (!logits) headForward(h.subarray(i * k, (i + 1) * k), w, x, 1);
+        rowLosses[i] = rowLoss(x, targets[active[c0 + i]!]!, false, 1);
+      }
+      loss += rowLosses[i]!;
+    }
     if (dh && dhn) for (let i = 0; i < n; i++) dh.set(dhn.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
   }
   if (dw && dwPair && dwPair.in !== dw) dw.set(dwPair.in); // the last sum landed in the spare buffer
