@@ -45,8 +45,12 @@ export interface TrainSettings extends BatchLimits {
   gradientCheckpointing?: boolean;
 }
 
-/** Computes gradients of one optimizer step's micro-batches into the adapters' .grad; returns mean loss. */
-export type GradStep = (batches: number[][]) => Promise<number>;
+/**
+ * Computes gradients of one optimizer step's micro-batches into the adapters' .grad; returns mean loss.
+ * `step` is the optimizer step being computed (0-based, counted from the run's start, not the resume),
+ * so a gradient step that seeds randomness by step (workers' dropout) repeats it after --resume.
+ */
+export type GradStep = (batches: number[][], step: number) => Promise<number>;
 
 export interface TrainResult {
   steps: number;
@@ -194,7 +198,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     const group = batches.slice(loop.batch, loop.batch + s.gradAccum);
     const tStep = performance.now();
     optimizer.zeroGrad();
-    const loss = await gradStep(group);
+    const loss = await gradStep(group, loop.step);
     const norm = s.clip > 0 ? clipGradNorm(params, s.clip) : NaN;
     optimizer.lr = lrAt(loop.step);
     optimizer.step();

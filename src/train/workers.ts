@@ -110,8 +110,8 @@ export async function workerGradStep(
     throw e;
   }
   const params = lora.params();
-  let stepNo = 0;
-  const step: GradStep = async (batches) => {
+  // stepNo is the trainer's step (not a count kept here), so a resumed run seeds the same dropout.
+  const step: GradStep = async (batches, stepNo) => {
     const parts: { rows: number[]; weight: number }[][] = Array.from({ length: n }, () => []);
     for (const idx of batches) {
       const total = Math.max(1, labelled(examples, idx));
@@ -141,7 +141,6 @@ export async function workerGradStep(
         }
       });
     }
-    stepNo++;
     return loss;
   };
   return { step, close: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
