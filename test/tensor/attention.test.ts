@@ -98,6 +98,21 @@ describe("rope", () => {
     expect(maxRelDiff(deint(inter).data, half.data)).toBeLessThan(1e-6);
   });
 
+  it("follows a positions array refilled in place and new frequencies (its angle tables are cached)", () => {
+    const x = rand([1, 2, 3, 4]);
+    const invFreq = ropeInvFreq(4, 100);
+    const pos = Int32Array.of(0, 1, 2);
+    const first = rope(x, pos, { layout: "half", invFreq }).data;
+    pos.set([5, 9, 2]);
+    const refilled = rope(x, pos, { layout: "half", invFreq }).data;
+    expect(refilled).toEqual(rope(x, Int32Array.of(5, 9, 2), { layout: "half", invFreq }).data);
+    expect(refilled).not.toEqual(first);
+    const other = ropeInvFreq(4, 10000);
+    expect(rope(x, pos, { layout: "half", invFreq: other }).data).toEqual(
+      rope(x, Int32Array.of(5, 9, 2), { layout: "half", invFreq: ropeInvFreq(4, 10000) }).data,
+    );
+  });
+
   it("rotates by pos·θ_i: one pair checked by hand; partial rotary leaves the tail", () => {
     const x = Tensor.from([1, 0, 0, 0, 5, 6], [1, 1, 1, 6]);
     const y = rope(x, Int32Array.of(3), { layout: "interleaved", rotaryDims: 4 });

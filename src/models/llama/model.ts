@@ -88,7 +88,7 @@ export class LlamaModel {
 
   /**
    * A batch's row length, token positions and additive attention mask: (B, 1, 1, T) for padding,
-   * (B, 1, T, T) for packed segments, none for full rows. Public for train/'s gradient checkpointing.
+   * (B, 1, T, T) for packed segments, none when no row is padded. Public for train/'s gradient checkpointing.
    */
   attentionInputs(input: TokenBatch): { t: number; positions: Int32Array; mask: Tensor | undefined } {
     const { batch, attentionMask, segments } = input;
@@ -110,7 +110,8 @@ export class LlamaModel {
     return {
       t,
       positions: input.positions ?? positionsFromMask(attentionMask, batch, t),
-      mask: attentionMask ? paddingMask(attentionMask, batch, t) : undefined,
+      // a mask with no padding changes nothing: the attention kernels run without one
+      mask: attentionMask && attentionMask.includes(0) ? paddingMask(attentionMask, batch, t) : undefined,
     };
   }
 

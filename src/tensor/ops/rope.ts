@@ -73,6 +73,76 @@ export function rope(x: Tensor, positions: Int32Array, options: RopeOptions): Te
   }
   const invFreq = options.invFreq ?? ropeInvFreq(rd, options.base ?? 10000);
   const half = rd / 2;
+  const { cos, sin } = angleTables(positions, invFreq, half);
+  const perBatch = positions.length !== t;
+  const interleaved = options.layout === "interleaved";
+  // The two lanes of pair i: (2i, 2i+1) interleaved, (i, i + D/2) half.
+  const [lane0, lane1] = interleaved ? [2, 1] : [1, half];
+  const g: Geometry = { bsz, t, heads, half, sb, sh, ss, lane0, lane1, perBatch };
+  const apply = (src: Float32Array, sign: number): Float32Array => {
+    const out = rd === d ? new Float32Array(src.length) : src.slice();
+    rotate(src, out, cos, sin, sign, g);
+    return out;
+  };
+  // A rotation's transpose is the rotation by −θ, so backward rotates the gradient back.
+  return withGrad(new Tensor(apply(x.data, 1), x.shape), "rope", [x], (g) => [apply(g, -1)]);
+}
+
+/** Where rope's pairs lie: strides of (b, h, s), the two lanes of pair i, positions per batch row or shared. */
+interface Geometry {
+  bsz: number;
+  t: number;
+  heads: number;
+  half: number;
+  sb: number;
+  sh: number;
+  ss: number;
+  lane0: number;
+  lane1: number;
+  perBatch: boolean;
+}
+
+/** out = src rotated by sign·angle; a module-level loop with its numbers in locals (JITs tighter than a closure). */
+function rotate(src: Float32Array, out: Float32Array, cos: Float32Array, sin: Float32Array, sign: number, g: Geometry) {
+  const { bsz, t, heads, half, sb, sh, ss, lane0, lane1, perBatch } = g;
+  for (let b = 0; b < bsz; b++) {
+    for (let s = 0; s < t; s++) {
+      const p = (perBatch ? b * t + s : s) * half;
+      for (let h = 0; h < heads; h++) {
+        const row = b * sb + h * sh + s * ss;
+        for (let i = 0; i < half; i++) {
+          const c = cos[p + i]!;
+          const sn = sign * sin[p + i]!;
+          const i0 = row + lane0 * i;
+          const i1 = i0 + lane1;
+          const x0 = src[i0]!;
+          const x1 = src[i1]!;
+          out[i0] = x0 * c - x1 * sn;
+          out[i1] = x0 * sn + x1 * c;
+        }
+      }
+    }
+  }
+}
+
+interface AngleTables {
+  positions: Int32Array; // a copy: the caller's array may be refilled
+  invFreq: Float32Array;
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+/**
+ * cos and sin of positions × invFreq, (P, D/2) each. Every layer of a forward (and its recompute)
+ * rotates by the same positions, so the last tables are kept per positions array and reused while
+ * its values and the frequencies are unchanged.
+ */
+const tableCache = new WeakMap<Int32Array, AngleTables>();
+
+function angleTables(positions: Int32Array, invFreq: Float32Array, half: number): AngleTables {
+  const hit = tableCache.get(positions);
+  if (hit && hit.invFreq === invFreq && hit.cos.length === positions.length * half && same(hit.positions, positions))
+    return hit;
   const cos = new Float32Array(positions.length * half); // (P, D/2)
   const sin = new Float32Array(positions.length * half);
   for (let p = 0; p < positions.length; p++) {
@@ -82,30 +152,13 @@ export function rope(x: Tensor, positions: Int32Array, options: RopeOptions): Te
       sin[p * half + i] = Math.sin(angle);
     }
   }
-  const perBatch = positions.length !== t;
-  const interleaved = options.layout === "interleaved";
-  const apply = (src: Float32Array, sign: number): Float32Array => {
-    const out = rd === d ? new Float32Array(src.length) : src.slice();
-    for (let b = 0; b < bsz; b++) {
-      for (let h = 0; h < heads; h++) {
-        for (let s = 0; s < t; s++) {
-          const row = b * sb + h * sh + s * ss;
-          const p = (perBatch ? b * t + s : s) * half;
-          for (let i = 0; i < half; i++) {
-            const c = cos[p + i]!;
-            const sn = sign * sin[p + i]!;
-            const i0 = interleaved ? row + 2 * i : row + i;
-            const i1 = interleaved ? i0 + 1 : row + i + half;
-            const x0 = src[i0]!;
-            const x1 = src[i1]!;
-            out[i0] = x0 * c - x1 * sn;
-            out[i1] = x0 * sn + x1 * c;
-          }
-        }
-      }
-    }
-    return out;
-  };
-  // A rotation's transpose is the rotation by −θ, so backward rotates the gradient back.
-  return withGrad(new Tensor(apply(x.data, 1), x.shape), "rope", [x], (g) => [apply(g, -1)]);
+  const tables = { positions: positions.slice(), invFreq, cos, sin };
+  tableCache.set(positions, tables);
+  return tables;
+}
+
+function same(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
