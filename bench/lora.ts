@@ -10,10 +10,10 @@ import { emit, log, peakRssMb } from "./emit.js";
 import { flag, makeModel, SHAPES } from "./llama.js";
 import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
-import { checkpointedLoss } from "../src/train/checkpointing.js";
+import { localGradStep } from "../src/train/trainer.js";
 import { quantizeFrozenTables } from "../src/train/frozen.js";
 import { defaultGradientCheckpointing, type BaseQuant } from "../src/train/options.js";
-import { AdamW, Rng, type QuantType } from "../src/tensor/index.js";
+import { AdamW, clipGradNorm, Rng, type QuantType } from "../src/tensor/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -27,7 +27,8 @@ interface Figures {
 }
 
 /**
- * Child: LoRA (r 8, q_proj/v_proj) training steps on one sequence of `seq` tokens. FLOPs per token
+ * Child: LoRA (r 8, q_proj/v_proj) training steps on one sequence of `seq` tokens, each the trainer's
+ * micro-step (`localGradStep`), gradient clipping and AdamW. FLOPs per token
  * count the matmuls a frozen-base LoRA step runs: forward 2·P (P = weights of every linear layer incl.
  * the output head) plus attention 2·2·T·C per layer (QKᵀ, AV over T keys), and backward to the inputs
  * the same again (no weight gradients for the frozen base), so 2 × forward. Adapter FLOPs are ignored.
@@ -42,16 +43,18 @@ async function runChild(file: string, base: string, seq: number, steps: number, 
   const rng = new Rng(3);
   const ids = Int32Array.from({ length: seq }, () => 3 + (rng.nextU32() % (c.vocabSize - 3)));
   const labels = Int32Array.from({ length: seq }, (_, i) => (i + 1 < seq ? ids[i + 1]! : -100));
-  const step = (): void => {
-    const batch = { ids, labels, batch: 1 };
-    const loss = ckpt ? checkpointedLoss(model, batch, set.rng) : model.loss(batch);
-    loss.backward();
-    opt.step();
+  // the trainer's own micro-step (collate, loss, backward), then clipping and AdamW as `train` runs them
+  const gradStep = localGradStep(model, [{ ids, labels }], 0, ckpt ? set.rng : undefined);
+  const params = set.params();
+  const step = async (): Promise<void> => {
     opt.zeroGrad();
+    await gradStep([[0]], 0);
+    clipGradNorm(params, 1);
+    opt.step();
   };
-  step(); // warm-up: kernel sessions
+  await step(); // warm-up: kernel sessions
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) await step();
   const seconds = (performance.now() - t0) / 1000;
   let linearParams = 0;
   for (const lin of model.linears().values()) linearParams += lin.inFeatures * lin.outFeatures;
