@@ -123,6 +123,7 @@ export {
   mergeAdapter,
   resolveTuneOptions,
   loadRecords,
+  readRecords,
   resolveTemplate,
   type TuneOptions,
   type TuneRunOptions,
@@ -131,6 +132,7 @@ export {
   type MergeResult,
   type DatasetSource,
   type TrainRecord,
+  type SkipReport,
 } from "./train/index.js";
 export {
   loadLlama,

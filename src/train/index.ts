@@ -30,6 +30,11 @@ export {
 } from "./trainer.js";
 export {
   loadRecords,
+  readRecords,
+  skippedSummary,
+  type SkipReport,
+  type SkippedRecord,
+  type LoadOptions,
   type TrainRecord,
   type DatasetSource,
   type DatasetFormat,

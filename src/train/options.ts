@@ -12,6 +12,12 @@ export interface TuneOptions {
   data: DatasetSource[];
   /** Validation files; without them `valFraction` of the examples is held out by seed. */
   valData?: DatasetSource[];
+  /**
+   * Skip malformed records (bad JSON line, missing or mistyped field, CSV row of the wrong width) in
+   * `data` and `valData`, counting them and reporting the first few, instead of failing on the first.
+   * A file with no good record is still an error. Default: off (strict).
+   */
+  skipBadRecords?: boolean;
   out: string;
   template?: string;
   trainOnPrompt?: boolean;
@@ -54,6 +60,7 @@ export type ResolvedTuneOptions = Required<Omit<TuneOptions, "valData" | "maxSte
   Pick<TuneOptions, "valData" | "maxSteps" | "maxTokens" | "quantize">;
 
 export const TUNE_DEFAULTS = {
+  skipBadRecords: false,
   template: "auto",
   trainOnPrompt: false,
   pack: false,

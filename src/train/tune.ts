@@ -13,7 +13,14 @@ import { writeLoraFiles } from "../models/lora/io.js";
 import type { Tokenizer } from "../tokenizers/types.js";
 import { splitExamples } from "./data/batches.js";
 import { encodeRecords, IGNORE, packExamples, type EncodeStats, type Example } from "./data/encode.js";
-import { loadRecords, type DatasetSource } from "./data/records.js";
+import {
+  addSkips,
+  emptySkipReport,
+  readRecords,
+  skippedSummary,
+  type DatasetSource,
+  type SkipReport,
+} from "./data/records.js";
 import { resolveTemplate } from "./data/templates.js";
 import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
 import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
@@ -26,26 +33,37 @@ export interface TuneData {
   val: Example[];
   stats: { train: EncodeStats; val: EncodeStats | null };
   template: string;
+  /** Malformed records left out of every file read (`skipBadRecords`; count 0 when strict). */
+  skipped: SkipReport;
 }
 
-async function loadAll(sources: DatasetSource[]) {
-  return (await Promise.all(sources.map((s) => loadRecords(s)))).flat();
+async function loadAll(sources: DatasetSource[], skipBadRecords: boolean) {
+  const files = await Promise.all(sources.map((s) => readRecords(s, { skipBadRecords })));
+  return {
+    records: files.flatMap((f) => f.records),
+    skipped: files.reduce((sum, f) => addSkips(sum, f.skipped), emptySkipReport()),
+  };
 }
 
 /** Records → examples, split (by file or seed), optionally packed. */
 export async function prepareTuneData(tokenizer: Tokenizer, o: ResolvedTuneOptions): Promise<TuneData> {
   const template = await resolveTemplate(o.template, tokenizer);
   const enc = { maxLength: o.maxLength, trainOnPrompt: o.trainOnPrompt };
-  const main = encodeRecords(tokenizer, template, await loadAll(o.data), enc);
+  const loaded = await loadAll(o.data, o.skipBadRecords);
+  let skipped = loaded.skipped;
+  const main = encodeRecords(tokenizer, template, loaded.records, enc);
   let trainEx: Example[];
   let valEx: Example[];
   let valStats: EncodeStats | null = null;
   if (o.valData && o.valData.length > 0) {
-    const v = encodeRecords(tokenizer, template, await loadAll(o.valData), enc);
+    const vl = await loadAll(o.valData, o.skipBadRecords);
+    skipped = addSkips(skipped, vl.skipped);
+    const v = encodeRecords(tokenizer, template, vl.records, enc);
     [trainEx, valEx, valStats] = [main.examples, v.examples, v.stats];
   } else ({ train: trainEx, val: valEx } = splitExamples(main.examples, o.valFraction, o.seed));
   if (o.pack) trainEx = packExamples(trainEx, o.maxLength);
-  return { train: trainEx, val: valEx, stats: { train: main.stats, val: valStats }, template: template.name };
+  const stats = { train: main.stats, val: valStats };
+  return { train: trainEx, val: valEx, stats, template: template.name, skipped };
 }
 
 /** Token-length statistics of a dataset (before truncation). */
@@ -83,11 +101,14 @@ export interface TuneResult extends TrainResult {
   trainableParams: number;
   baseDtype: string;
   stats: TuneData["stats"];
+  skipped: SkipReport;
 }
 
 export interface TuneRunOptions extends TaskOptions {
   config?: Pick<ResolvedConfig, "cacheDir" | "hub">;
   onMetric?: (line: MetricLine) => void;
+  /** Called once the data is read, before training, when records were skipped (`skipBadRecords`). */
+  onSkipped?: (report: SkipReport) => void;
 }
 
 function fingerprint(o: ResolvedTuneOptions): string {
@@ -100,6 +121,8 @@ function fingerprint(o: ResolvedTuneOptions): string {
     logEvery: undefined,
     patience: undefined,
     workers: undefined,
+    // Off (the default) leaves the key out, so strict runs keep the fingerprint they had before it existed.
+    skipBadRecords: o.skipBadRecords || undefined,
   };
   return createHash("sha256").update(JSON.stringify(keep)).digest("hex").slice(0, 16);
 }
@@ -115,6 +138,17 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
   });
   if (o.quantize) quantizeFrozenTables(loaded.model); // QLoRA: 8-bit vocabulary tables
   const data = await prepareTuneData(loaded.tokenizer, o);
+  if (data.skipped.count > 0) {
+    run.onSkipped?.(data.skipped);
+    const n = data.skipped.count;
+    onProgress?.({
+      task: "read data",
+      done: n,
+      total: n,
+      unit: "bad records skipped",
+      note: skippedSummary(data.skipped),
+    });
+  }
   const lora = attachLora(loaded.model, {
     r: o.rank,
     alpha: o.alpha,
@@ -124,7 +158,8 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
     seed: o.seed,
   });
   await mkdir(o.out, { recursive: true });
-  await writeFile(path.join(o.out, "tune-config.json"), JSON.stringify({ infuse: VERSION, ...o }, null, 2) + "\n");
+  const record = { infuse: VERSION, ...o, ...(o.skipBadRecords ? { skippedRecords: data.skipped } : {}) };
+  await writeFile(path.join(o.out, "tune-config.json"), JSON.stringify(record, null, 2) + "\n");
   const metrics = new MetricsLog(path.join(o.out, "metrics.jsonl"));
   const padId = loaded.tokenizer.eosId ?? 0;
   const settings = { ...o, padId, ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}) };
@@ -167,6 +202,7 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
     trainableParams: lora.params().reduce((n, p) => n + p.size, 0),
     baseDtype: o.quantize ?? loaded.dtype,
     stats: data.stats,
+    skipped: data.skipped,
   };
 }
 
@@ -174,6 +210,8 @@ export interface DryRunReport {
   model: string;
   template: string;
   records: { train: number; val: number | null };
+  /** Malformed records left out (`skipBadRecords`); count 0 when none or strict. */
+  skipped: SkipReport;
   examples: { train: number; val: number };
   truncated: number;
   dropped: number;
@@ -196,6 +234,7 @@ export async function dryRunTune(options: TuneOptions, run: TuneRunOptions = {})
     model: o.model,
     template: data.template,
     records: { train: tr.records, val: val ? val.records : null },
+    skipped: data.skipped,
     examples: { train: data.train.length, val: data.val.length },
     truncated: tr.truncated + (val?.truncated ?? 0),
     dropped: tr.dropped + (val?.dropped ?? 0),

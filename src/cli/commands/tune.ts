@@ -2,7 +2,13 @@
 // --dry-run for counts, token lengths and 3 rendered examples; `infuse tune merge` writes a merged GGUF.
 import type { Command } from "commander";
 import { InfuseError } from "../../core/errors.js";
-import type { ColumnMap, DatasetFormat, DatasetSource } from "../../train/data/records.js";
+import {
+  skippedSummary,
+  type ColumnMap,
+  type DatasetFormat,
+  type DatasetSource,
+  type SkipReport,
+} from "../../train/data/records.js";
 import { mergeAdapter, type MergeResult } from "../../train/merge.js";
 import type { MetricLine } from "../../train/metrics.js";
 import type { BaseQuant, TuneOptions } from "../../train/options.js";
@@ -18,6 +24,7 @@ interface TuneFlags {
   inputColumn?: string;
   outputColumn?: string;
   systemColumn?: string;
+  skipBadRecords?: boolean;
   template?: string;
   trainOnPrompt?: boolean;
   pack?: boolean;
@@ -75,6 +82,7 @@ function toOptions(model: string, f: TuneFlags): TuneOptions {
     model,
     data: f.data.map(source),
     out: f.out ?? "",
+    skipBadRecords: f.skipBadRecords,
     template: f.template,
     trainOnPrompt: f.trainOnPrompt,
     pack: f.pack,
@@ -121,6 +129,7 @@ function renderDryRun(r: DryRunReport): string {
     `examples: ${r.examples.train} train, ${r.examples.val} validation; truncated to ${r.maxLength} tokens: ${r.truncated}; dropped (nothing to learn): ${r.dropped}`,
     `tokens per record: min ${t.min}, mean ${t.mean}, median ${t.p50}, p95 ${t.p95}, max ${t.max}; learned tokens ${r.learnedTokens}`,
   ];
+  if (r.skipped.count > 0) lines.splice(1, 0, skippedSummary(r.skipped));
   r.samples.forEach((s, i) =>
     lines.push(
       `\n--- example ${i + 1} (${s.tokens} tokens, ${s.learnedTokens} learned) ---\n${s.text}\n--- learned ---\n${s.learned}`,
@@ -137,6 +146,7 @@ function renderResult(r: TuneResult): string {
   return [
     `${r.steps} steps${r.resumedFrom ? ` (resumed from ${r.resumedFrom})` : ""}${r.stoppedEarly ? ", stopped early" : ""}: loss ${r3(r.finalLoss)}${ev}`,
     `${r.tokens} tokens in ${r.seconds.toFixed(1)} s (${(r.tokens / Math.max(r.seconds, 1e-9)).toFixed(0)} tokens/s); ${r.trainableParams} trainable parameters; base ${r.baseDtype}`,
+    ...(r.skipped.count > 0 ? [skippedSummary(r.skipped)] : []),
     `wrote ${r.files.join(", ")}`,
   ].join("\n");
 }
@@ -154,6 +164,10 @@ export const registerTune: RegisterCommand = (program, run) => {
     .option("--input-column <name>", "field holding extra context (default input)")
     .option("--output-column <name>", "field holding the response (default output)")
     .option("--system-column <name>", "field holding a system message")
+    .option(
+      "--skip-bad-records",
+      "skip malformed records (bad JSON line, missing or mistyped field, CSV row of the wrong width) and report them; default: stop at the first",
+    )
     .option("--template <t>", "auto (model's chat template, else alpaca)|model|alpaca|llama2|chatml|none|FILE")
     .option("--train-on-prompt", "take the loss on prompt tokens too (default: responses only)")
     .option("--pack", "pack several examples into each sequence (each still attends only to itself)")
@@ -218,9 +232,11 @@ export const registerTune: RegisterCommand = (program, run) => {
         const onMetric = (m: MetricLine): void => {
           if (m.eval_loss !== undefined) rt.out.info(`step ${m.step}: loss ${r3(m.loss)} eval ${r3(m.eval_loss)}`);
         };
+        const onSkipped = (s: SkipReport): void => rt.out.warn(skippedSummary(s));
         let result: TuneResult;
         try {
-          result = await tune(toOptions(model, flags), { config, signal: rt.signal, onProgress: progress, onMetric });
+          const run = { config, signal: rt.signal, onProgress: progress, onMetric, onSkipped };
+          result = await tune(toOptions(model, flags), run);
         } finally {
           progress.done();
         }

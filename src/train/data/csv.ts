@@ -2,11 +2,11 @@
 // the line it starts on for error messages. Leaves out dialect sniffing.
 import { InfuseError } from "../../core/errors.js";
 
-export function parseCsvRecords(
-  text: string,
-  file: string,
-  sep = ",",
-): { row: Record<string, string>; where: string }[] {
+/** A data row keyed by the header, or the error of a row whose width differs from the header's. */
+export type CsvRow = { row: Record<string, string>; where: string } | { error: InfuseError; where: string };
+
+/** Rows in file order; an unclosed quote (which swallows the rest of the file) throws. */
+export function parseCsvRecords(text: string, file: string, sep = ","): CsvRow[] {
   const rows: { cells: string[]; line: number }[] = [];
   let cells: string[] = [];
   let cell = "";
@@ -51,11 +51,16 @@ export function parseCsvRecords(
   return rows.map(({ cells: c, line: l }) => {
     const where = `${file}:${l}`;
     if (c.length !== header.length) {
-      throw new InfuseError("train.bad_record", `${where}: ${c.length} fields, the header has ${header.length}`, {
-        kind: "input",
-        hint: "quote fields that contain the separator or a newline",
-        details: { record: where },
-      });
+      const error = new InfuseError(
+        "train.bad_record",
+        `${where}: ${c.length} fields, the header has ${header.length}`,
+        {
+          kind: "input",
+          hint: "quote fields that contain the separator or a newline (or skip such rows with --skip-bad-records)",
+          details: { record: where },
+        },
+      );
+      return { error, where };
     }
     return { row: Object.fromEntries(header.map((h, i) => [h, c[i]!])), where };
   });

@@ -1,9 +1,10 @@
 // Training records from files: Alpaca JSON/JSONL (instruction/input/output), chat JSONL (`messages`
 // with roles), CSV or JSON(L) with user-named columns, and raw text. Every bad record is an error
-// naming the file, the record (line) and the field. Leaves out Parquet and remote datasets.
+// naming the file, the record (line) and the field, unless `skipBadRecords`: then it is counted and
+// skipped (a file with no good record is still an error). Leaves out Parquet and remote datasets.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { InfuseError } from "../../core/errors.js";
+import { InfuseError, isInfuseError } from "../../core/errors.js";
 import type { ChatMessage } from "../../tokenizers/chat.js";
 import { parseCsvRecords } from "./csv.js";
 
@@ -28,18 +29,57 @@ export interface DatasetSource {
   columns?: ColumnMap;
 }
 
+/** A record left out under `skipBadRecords`: where it is, the field at fault, and the error's message. */
+export interface SkippedRecord {
+  record: string;
+  field?: string;
+  message: string;
+}
+
+/** How many records were skipped, and the first few of them. */
+export interface SkipReport {
+  count: number;
+  first: SkippedRecord[];
+}
+
+/** Skipped records kept in a report (the count covers all). */
+export const SKIPPED_SHOWN = 5;
+
+export interface LoadOptions {
+  /** Skip malformed records (counted and reported) instead of failing on the first. */
+  skipBadRecords?: boolean;
+}
+
+export const emptySkipReport = (): SkipReport => ({ count: 0, first: [] });
+
+/** Adds `b`'s skipped records to `a` (first few kept, in order). */
+export function addSkips(a: SkipReport, b: SkipReport): SkipReport {
+  return { count: a.count + b.count, first: [...a.first, ...b.first].slice(0, SKIPPED_SHOWN) };
+}
+
+/** One line on skipped records: the count and the first few, each `file:record: what is wrong`. */
+export function skippedSummary(s: SkipReport): string {
+  const more = s.count > s.first.length ? `; ${s.count - s.first.length} more` : "";
+  return `skipped ${s.count} bad record${s.count === 1 ? "" : "s"}: ${s.first.map((r) => r.message).join("; ")}${more}`;
+}
+
 const ROLES = new Set(["system", "user", "assistant"]);
 
 function recordError(where: string, message: string, hint: string, field?: string): InfuseError {
   return new InfuseError("train.bad_record", `${where}: ${message}`, {
     kind: "input",
-    hint,
+    hint: `${hint} (or skip such records with --skip-bad-records)`,
     details: { record: where, ...(field ? { field } : {}) },
   });
 }
 
-/** One JSON object per line (JSONL) or one JSON array; each with where = file:line or file[index]. */
-function jsonObjects(text: string, file: string): { value: unknown; where: string }[] {
+type Parsed = { value: unknown; where: string } | { error: InfuseError; where: string };
+
+/**
+ * One JSON object per line (JSONL) or one JSON array; each with where = file:line or file record N.
+ * A line that is not JSON is kept as its error (in file order); a broken array fails the whole file.
+ */
+function jsonObjects(text: string, file: string): Parsed[] {
   const trimmed = text.trimStart();
   if (trimmed.startsWith("[")) {
     let parsed: unknown[];
@@ -50,14 +90,15 @@ function jsonObjects(text: string, file: string): { value: unknown; where: strin
     }
     return parsed.map((value, i) => ({ value, where: `${file} record ${i + 1}` }));
   }
-  const out: { value: unknown; where: string }[] = [];
+  const out: Parsed[] = [];
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     const where = `${file}:${i + 1}`;
     try {
       out.push({ value: JSON.parse(line), where });
     } catch (e) {
-      throw recordError(where, `not valid JSON (${(e as Error).message})`, "each line must be one JSON object");
+      const error = recordError(where, `not valid JSON (${(e as Error).message})`, "each line must be one JSON object");
+      out.push({ error, where });
     }
   });
   return out;
@@ -170,8 +211,41 @@ function detect(file: string, first: unknown): Exclude<DatasetFormat, "auto"> {
   return "alpaca";
 }
 
-/** Reads every record of one dataset file. */
+/** Collects skipped records when skipping; rethrows otherwise (and always for errors other than a bad record). */
+function skipper(skip: boolean): { report: SkipReport; onBad: (e: unknown) => void; cause: () => unknown } {
+  const report = emptySkipReport();
+  let firstError: unknown;
+  const onBad = (e: unknown): void => {
+    if (!skip || !isInfuseError(e) || e.code !== "train.bad_record") throw e;
+    firstError ??= e;
+    report.count++;
+    if (report.first.length < SKIPPED_SHOWN) {
+      const field = e.details["field"];
+      report.first.push({
+        record: String(e.details["record"]),
+        ...(typeof field === "string" ? { field } : {}),
+        message: e.message,
+      });
+    }
+  };
+  return { report, onBad, cause: () => firstError };
+}
+
+/** Reads every record of one dataset file; a bad record is an error naming file, record and field. */
 export async function loadRecords(source: DatasetSource): Promise<TrainRecord[]> {
+  return (await readRecords(source)).records;
+}
+
+/**
+ * Reads the records of one dataset file. With `skipBadRecords`, malformed records (bad JSON line, not
+ * an object, missing or mistyped field, bad role, CSV row of the wrong width) are skipped and reported;
+ * a file where every record is bad is still an error (`train.no_good_records`), as are whole-file faults
+ * (unreadable, a broken JSON array, an unclosed CSV quote).
+ */
+export async function readRecords(
+  source: DatasetSource,
+  options: LoadOptions = {},
+): Promise<{ records: TrainRecord[]; skipped: SkipReport }> {
   const file = source.path;
   let text: string;
   try {
@@ -185,21 +259,53 @@ export async function loadRecords(source: DatasetSource): Promise<TrainRecord[]>
   }
   const cols = source.columns ?? {};
   const ext = path.extname(file).toLowerCase();
+  const { report, onBad, cause } = skipper(options.skipBadRecords ?? false);
+  // Items in file order: a parse error, or a value that makes a record (or throws a record error).
+  type Bad = { error: InfuseError; where: string };
+  const keep = <T extends object>(items: (T | Bad)[], make: (item: T) => TrainRecord): TrainRecord[] => {
+    const out: TrainRecord[] = [];
+    for (const item of items) {
+      try {
+        if ("error" in item) throw item.error;
+        out.push(make(item as T));
+      } catch (e) {
+        onBad(e);
+      }
+    }
+    return out;
+  };
   let format = source.format ?? "auto";
   if (format === "auto" && (ext === ".csv" || ext === ".tsv" || ext === ".txt" || ext === ".md"))
     format = detect(file, null);
-  if (format === "text") return [{ kind: "text", text, where: file }];
-  if (format === "csv") {
-    return parseCsvRecords(text, file, ext === ".tsv" ? "\t" : ",").map(({ row, where }) =>
+  let records: TrainRecord[];
+  if (format === "text") records = [{ kind: "text", text, where: file }];
+  else if (format === "csv") {
+    const rows = parseCsvRecords(text, file, ext === ".tsv" ? "\t" : ",");
+    records = keep<{ row: Record<string, string>; where: string }>(rows, ({ row, where }) =>
       instructionRecord(row, where, cols),
     );
+  } else {
+    const objects = jsonObjects(text, file);
+    const first = objects.find((o) => "value" in o);
+    const fmt = format === "auto" ? detect(file, first && "value" in first ? first.value : undefined) : format;
+    records = keep<{ value: unknown; where: string }>(objects, ({ value, where }) => {
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw recordError(where, "is not a JSON object", "each record is an object");
+      const obj = value as Record<string, unknown>;
+      return fmt === "chat" ? chatRecord(obj, where) : instructionRecord(obj, where, cols);
+    });
   }
-  const objects = jsonObjects(text, file);
-  if (format === "auto") format = detect(file, objects[0]?.value);
-  return objects.map(({ value, where }) => {
-    if (typeof value !== "object" || value === null || Array.isArray(value))
-      throw recordError(where, "is not a JSON object", "each record is an object");
-    const obj = value as Record<string, unknown>;
-    return format === "chat" ? chatRecord(obj, where) : instructionRecord(obj, where, cols);
-  });
+  if (records.length === 0 && report.count > 0) {
+    throw new InfuseError(
+      "train.no_good_records",
+      `${file}: all ${report.count} records are malformed; the first: ${report.first[0]!.message}`,
+      {
+        kind: "input",
+        hint: "check --format and the column flags (--instruction-column, --output-column …) against the file",
+        details: { file, skipped: report.count },
+        cause: cause(),
+      },
+    );
+  }
+  return { records, skipped: report };
 }
