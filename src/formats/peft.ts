@@ -16,6 +16,7 @@ export interface PeftConfig {
   bias?: string;
   task_type?: string;
   fan_in_fan_out?: boolean;
+  inference_mode?: boolean;
   [key: string]: unknown;
 }
 
@@ -102,5 +103,7 @@ export async function writePeftAdapter(dir: string, adapter: PeftAdapter): Promi
     );
   }
   await writeSafetensors(path.join(dir, WEIGHTS_FILE), tensors, { format: "pt" });
-  await writeFile(path.join(dir, CONFIG_FILE), JSON.stringify(adapter.config, null, 2) + "\n");
+  // PEFT's save_pretrained always writes inference_mode true (a saved adapter loads for inference).
+  const config = { ...adapter.config, inference_mode: true };
+  await writeFile(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
 }
