@@ -19,11 +19,25 @@ export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng):
       const after = rng.state();
       rng.setState(state);
       const xi = new Tensor(input.data, input.shape, true);
-      model.block(layer, xi, positions, mask).backward({ grad: g }); // LoRA leaves accumulate here
+      // LoRA leaves accumulate here; finiteness is checked once on the step's gradient norm
+      model.block(layer, xi, positions, mask).backward({ grad: g, checkFinite: false });
       rng.setState(after);
       return [xi.grad!.data];
     });
   }
   const h = rmsNorm(x, model.weights.outputNorm, model.config.rmsEps); // (B, T, C)
   return headLoss(model.weights.output, h, batch.labels); // fused head + loss: no (B·T, V) logits kept
+}
+
+/**
+ * One micro-batch's loss (checkpointed when `checkpoint` is the adapters' RNG) and its backward with the
+ * loss scaled by `weight`; returns the unscaled loss. The one micro-step of the trainer and of every
+ * worker. Backward skips its per-op finiteness scan (~3% of a step): the trainer checks the summed
+ * gradient's norm before every optimizer step (clipGradNorm), so NaN/Inf still stop the step.
+ */
+export function lossAndBackward(model: LlamaModel, batch: LossBatch, weight: number, checkpoint?: Rng): number {
+  const loss = checkpoint ? checkpointedLoss(model, batch, checkpoint) : model.loss(batch);
+  const value = loss.item();
+  loss.backward({ grad: Float32Array.of(weight), checkFinite: false });
+  return value;
 }

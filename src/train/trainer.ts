@@ -14,7 +14,7 @@ import {
   type Rng,
   type Schedule,
 } from "../tensor/index.js";
-import { checkpointedLoss } from "./checkpointing.js";
+import { lossAndBackward } from "./checkpointing.js";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from "./checkpoint.js";
 import { collate, epochBatches, type BatchLimits } from "./data/batches.js";
 import type { Example } from "./data/encode.js";
@@ -86,10 +86,7 @@ export function localGradStep(model: LlamaModel, examples: Example[], padId: num
   return (batches) => {
     let total = 0;
     for (const idx of batches) {
-      const batch = collate(examples, idx, padId);
-      const loss = checkpoint ? checkpointedLoss(model, batch, checkpoint) : model.loss(batch);
-      total += loss.item();
-      loss.backward({ grad: Float32Array.of(1 / batches.length) });
+      total += lossAndBackward(model, collate(examples, idx, padId), 1 / batches.length, checkpoint);
     }
     return Promise.resolve(total / batches.length);
   };
@@ -199,7 +196,8 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     const tStep = performance.now();
     optimizer.zeroGrad();
     const loss = await gradStep(group, loop.step);
-    const norm = s.clip > 0 ? clipGradNorm(params, s.clip) : NaN;
+    // always measured: it is also the step's NaN/Inf check (backward skips its per-op scan)
+    const norm = clipGradNorm(params, s.clip > 0 ? s.clip : Infinity);
     optimizer.lr = lrAt(loop.step);
     optimizer.step();
     const tokens = group.reduce((n, idx) => n + idx.reduce((m, i) => m + input.train[i]!.ids.length, 0), 0);
@@ -217,7 +215,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
       tokens: loop.tokensSeen,
       tokens_per_s: tokens / Math.max(1e-9, (performance.now() - tStep) / 1000),
     };
-    if (!Number.isNaN(norm)) line.grad_norm = norm;
+    line.grad_norm = norm;
     const evalNow = s.evalEvery > 0 && loop.step % s.evalEvery === 0;
     if (evalNow || loop.step === totalSteps) {
       const v = evaluate();

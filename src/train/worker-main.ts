@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { loadLlama } from "../models/llama/load.js";
 import { attachLora } from "../models/lora/attach.js";
 import { Rng, type QuantType } from "../tensor/index.js";
-import { checkpointedLoss } from "./checkpointing.js";
+import { lossAndBackward } from "./checkpointing.js";
 import { collate } from "./data/batches.js";
 import { quantizeFrozenTables } from "./frozen.js";
 import type { WorkerInit, WorkerReply, WorkerTask } from "./workers.js";
@@ -28,9 +28,7 @@ try {
       for (const part of task.parts) {
         if (part.weight === 0) continue;
         const batch = collate(init.examples, part.rows, init.padId);
-        const l = init.checkpointing ? checkpointedLoss(model, batch, lora.rng) : model.loss(batch);
-        loss += l.item() * part.weight;
-        l.backward({ grad: Float32Array.of(part.weight) });
+        loss += lossAndBackward(model, batch, part.weight, init.checkpointing ? lora.rng : undefined) * part.weight;
       }
       const grads = params.map((p) => p.grad?.data.slice() ?? new Float32Array(p.size));
       reply(

@@ -9,7 +9,7 @@ import { InfuseError } from "../core/errors.js";
 import type { LlamaModel } from "../models/llama/model.js";
 import type { LoraSet } from "../models/lora/attach.js";
 import { Tensor } from "../tensor/index.js";
-import { checkpointedLoss } from "./checkpointing.js";
+import { lossAndBackward } from "./checkpointing.js";
 import { collate } from "./data/batches.js";
 import { IGNORE, type Example } from "./data/encode.js";
 import type { ResolvedTuneOptions } from "./options.js";
@@ -126,9 +126,7 @@ export async function workerGradStep(
     for (const part of parts[0]!) {
       if (part.weight === 0) continue;
       const batch = collate(examples, part.rows, padId);
-      const l = o.gradientCheckpointing ? checkpointedLoss(model, batch, lora.rng) : model.loss(batch);
-      loss += l.item() * part.weight;
-      l.backward({ grad: Float32Array.of(part.weight) });
+      loss += lossAndBackward(model, batch, part.weight, o.gradientCheckpointing ? lora.rng : undefined) * part.weight;
     }
     for (const reply of await Promise.all(pending)) {
       loss += reply.loss!;
