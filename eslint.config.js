@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "bench/out/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", "bench/out/", ".bench-build/"] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,6 +1,8 @@
 // `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4] [--checkpointing]`: LoRA training tokens/s, model FLOPs
 // utilisation (achieved FLOP/s ÷ numpy's 1024³ matmul FLOP/s measured in the same run) and peak RSS,
-// for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads). Each run is its own child process.
+// for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads), and the QLoRA peak over the F32
+// peak. Each run is its own child process of compiled JavaScript (tsc into .bench-build/, plain node),
+// as `infuse tune` runs from dist/: under tsx the loader's own thread and heap added ~90 MB to every peak.
 // Default models: random weights in stories15M's and SmolLM-135M's shapes.
 import { execFileSync, spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -16,6 +18,15 @@ import { defaultGradientCheckpointing, type BaseQuant } from "../src/train/optio
 import { AdamW, clipGradNorm, Rng, type QuantType } from "../src/tensor/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+
+/** Compiles src/ and bench/ into .bench-build/ (the children run there); returns the compiled run.js. */
+function compileChildren(): string {
+  log("compiling the benchmark children (tsc -p tsconfig.bench.json)");
+  const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
+  execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.bench.json")], { stdio: "inherit" });
+  return path.join(root, ".bench-build", "bench", "run.js");
+}
 
 // the two shapes the issue names, written by the Llama benchmark's model writer
 const LORA_SHAPES = SHAPES.filter((s) => s.name === "stories15M" || s.name === "SmolLM-135M");
@@ -100,16 +111,16 @@ export default async function main(args: string[]): Promise<void> {
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
   if (!model) for (const s of LORA_SHAPES) files.push({ name: s.name, file: await makeModel(s, "F32") });
   const bases = flag(args, "bases", "f32,q4_0,nf4").split(",");
+  const runJs = compileChildren();
   for (const { name, file } of files) {
+    const peaks = new Map<string, number>();
     for (const base of bases) {
       const ck = ckpt || defaultGradientCheckpointing(base === "f32" ? undefined : (base as BaseQuant)); // the trainer's default
       log(`${name} ${base}: ${steps} steps of ${seq} tokens (${threads} threads)`);
       const r = spawnSync(
         process.execPath,
         [
-          "--import",
-          "tsx",
-          path.join(here, "run.ts"),
+          runJs,
           "lora",
           "--child",
           base,
@@ -146,6 +157,13 @@ export default async function main(args: string[]): Promise<void> {
         mfu: ref === null ? null : Math.round((achieved / ref) * 1000) / 1000,
         peak_rss_mb: f.peak_rss_mb,
       });
+      peaks.set(base, f.peak_rss_mb);
+    }
+    // the issue's memory figure: each QLoRA base's peak over the F32 base's, same model, same run
+    const f32 = peaks.get("f32");
+    for (const [base, peak] of peaks) {
+      if (base === "f32" || f32 === undefined) continue;
+      emit({ bench: "lora", model: name, base, peak_rss_ratio_to_f32: Math.round((peak / f32) * 1000) / 1000 });
     }
   }
 }
