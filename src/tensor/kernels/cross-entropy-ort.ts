@@ -91,14 +91,18 @@ function headGraph(g: ChunkGrads): Uint8Array {
   });
 }
 
-/** Input logits L (n, v) (a quantized head's, computed apart); outputs the row losses and G. */
-function logitsGraph(grads: boolean): Uint8Array {
+/**
+ * Input logits L (n, v) (a quantized head's, computed apart); outputs the row losses and, for the
+ * gradient, the softmax P itself, written straight into the caller's buffer: the caller subtracts the
+ * one-hot and scales dH afterwards, so the graph holds no (n, v) intermediate of its own.
+ */
+function logitsGraph(probs: boolean): Uint8Array {
   return encodeOnnxModel({
     opset: 17,
-    inputs: [f32("L", ["n", "v"]), i64("T", ["n", 1]), ...(grads ? [f32("U", ["n", 1]), f32("Scale", [1])] : [])],
-    outputs: [f32("Loss", ["n", 1]), ...(grads ? [f32("G", ["n", "v"])] : [])],
+    inputs: [f32("L", ["n", "v"]), i64("T", ["n", 1])],
+    outputs: [f32("Loss", ["n", 1]), ...(probs ? [f32("P", ["n", "v"])] : [])],
     initializers: [],
-    nodes: [...lossNodes("L"), ...(grads ? gradientNodes() : [])],
+    nodes: lossNodes("L"),
   });
 }
 
@@ -143,28 +147,19 @@ export function ortHeadCrossEntropy(
   runOnnxModel(`lce-head${g.dh ? "-h" : ""}${g.dw ? "-w" : ""}`, () => headGraph(g), feeds, into);
 }
 
-/** For logits x (n, v): writes each row's loss into `loss` (n) and, when given, G into `grad` (n, v). */
+/** For logits x (n, v): writes each row's loss into `loss` (n) and, when given, softmax(x) into `probs` (n, v). */
 export function ortLogitsCrossEntropy(
   x: Float32Array,
   labels: ChunkLabels,
   n: number,
   loss: Float32Array,
-  grad: Float32Array | null,
+  probs: Float32Array | null,
 ): void {
   const v = x.length / n;
-  const feeds = {
-    L: { data: x, dims: [n, v] },
-    T: { data: labels.t.subarray(0, n), dims: [n, 1] },
-    ...(grad
-      ? {
-          U: { data: labels.u.subarray(0, n), dims: [n, 1] },
-          Scale: { data: Float32Array.of(labels.scale), dims: [1] },
-        }
-      : {}),
-  };
+  const feeds = { L: { data: x, dims: [n, v] }, T: { data: labels.t.subarray(0, n), dims: [n, 1] } };
   const into = {
     Loss: { data: loss.subarray(0, n), dims: [n, 1] },
-    ...(grad ? { G: { data: grad, dims: [n, v] } } : {}),
+    ...(probs ? { P: { data: probs, dims: [n, v] } } : {}),
   };
-  runOnnxModel(`lce-logits${grad ? "-g" : ""}`, () => logitsGraph(grad !== null), feeds, into);
+  runOnnxModel(`lce-logits${probs ? "-p" : ""}`, () => logitsGraph(probs !== null), feeds, into);
 }

@@ -151,8 +151,12 @@ function ortChunks(
       const x = logits!.subarray(0, n * vocab);
       qmatmulRaw(h, w, x, n, { exact: true });
       const gn = g ? g.subarray(0, n * vocab) : null;
-      ortLogitsCrossEntropy(x, labels, n, rowLosses, gn);
-      if (gn && dhn && backward) backward(gn, dhn, n);
+      ortLogitsCrossEntropy(x, labels, n, rowLosses, gn); // gn = softmax
+      if (gn && dhn && backward) {
+        for (let i = 0; i < n; i++) gn[i * vocab + Number(labels.t[i])]! -= 1; // − one-hot
+        backward(gn, dhn, n);
+        for (let i = 0; i < dhn.length; i++) dhn[i]! *= scale;
+      }
     } else {
       ortHeadCrossEntropy(h, w.data, labels, n, rowLosses, dhn, dwPair);
       if (dwPair) dwPair = { in: dwPair.out, out: dwPair.in };
