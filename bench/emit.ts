@@ -1,6 +1,10 @@
-// Benchmarks print one JSON object per line per figure; progress goes to stderr.
+// Benchmarks print one JSON object per line per figure; progress goes to stderr. Children that measure
+// us run compiled JavaScript, as the product runs from dist/.
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { memoryUsage } from "node:process";
+import { fileURLToPath } from "node:url";
 
 export function emit(figure: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(figure) + "\n");
@@ -19,4 +23,18 @@ export function peakRssMb(): number {
     // not Linux
   }
   return Math.round(memoryUsage.rss() / 2 ** 20);
+}
+
+/**
+ * Compiles src/ and bench/ with tsc into .bench-build/ and returns its bench/run.js, for child processes
+ * run by plain node: under tsx, the loader's worker thread and heap added ~90 MB to every peak RSS.
+ */
+export function compiledBenchRunner(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  const runJs = path.join(root, ".bench-build", "bench", "run.js");
+  if (import.meta.url.endsWith(".js")) return runJs; // already compiled: a child's child
+  log("compiling the benchmark children (tsc -p tsconfig.bench.json)");
+  const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
+  execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.bench.json")], { stdio: "inherit" });
+  return runJs;
 }

@@ -1,139 +1,25 @@
 // `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64]`: prompt processing and
 // generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads,
-// each in its own child process so peak RSS is its own. No --model: random-weight GGUFs our writer makes
+// each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { getLlama, type Token } from "node-llama-cpp";
-import { emit, log, peakRssMb } from "./emit.js";
-import { ggufVocabFromSentencePiece } from "../src/formats/convert/vocab.js";
-import {
-  GGUF_KEYS,
-  GgmlType,
-  archKey,
-  ggmlTypeName,
-  kv,
-  openGguf,
-  writeGguf,
-  type GgufTensorInput,
-} from "../src/formats/gguf/index.js";
+import type { Token } from "node-llama-cpp";
+import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
+import { ggmlTypeName, openGguf } from "../src/formats/gguf/index.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
 import { argmax } from "../src/models/sampling.js";
 import { Rng } from "../src/tensor/rng.js";
-import { quantize } from "../src/tensor/quant/formats.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-export interface Shape {
-  name: string;
-  dim: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  ffn: number;
-  vocab: number;
-  tied: boolean;
-}
-
-export const SHAPES: Shape[] = [
-  { name: "stories15M", dim: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, tied: false },
-  { name: "SmolLM-135M", dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, tied: true },
-  // Only with --shapes TinyLlama-1.1B:Q4_0 (resident memory of a 4-bit 1B model).
-  { name: "TinyLlama-1.1B", dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000, tied: false },
-];
-
-export type FileType = "F32" | "Q8_0" | "Q4_0";
 const DEFAULT_RUNS = ["stories15M:F32", "stories15M:Q8_0", "SmolLM-135M:F32", "SmolLM-135M:Q8_0"];
 
 interface Figures {
   prompt_tokens_per_s: number;
   generate_tokens_per_s: number;
   peak_rss_mb: number;
-}
-
-export function flag(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
-
-/** Llama 2's SentencePiece vocabulary (32000), padded with unused tokens to `size`. */
-function vocabMetadata(size: number) {
-  const file = path.resolve(here, "../../shared/fixtures/models/llama2c-tokenizer/tokenizer.model");
-  const md = ggufVocabFromSentencePiece(readFileSync(file), file);
-  const tokens = md.get(GGUF_KEYS.tokens)!.value as string[];
-  const scores = Array.from(md.get(GGUF_KEYS.scores)!.value as Float32Array);
-  const types = Array.from(md.get(GGUF_KEYS.tokenType)!.value as Int32Array);
-  for (let i = tokens.length; i < size; i++) {
-    tokens.push(`<unused_${i}>`);
-    scores.push(0);
-    types.push(5); // UNUSED
-  }
-  md.set(GGUF_KEYS.tokens, kv.strs(tokens));
-  md.set(GGUF_KEYS.scores, kv.f32s(scores));
-  md.set(GGUF_KEYS.tokenType, kv.i32s(types));
-  return md;
-}
-
-/** Writes (once, cached in the temp folder) a random-weight GGUF of `shape` with matrices in `type`. */
-export async function makeModel(shape: Shape, type: FileType): Promise<string> {
-  const dir = path.join(tmpdir(), "infuse-bench-llama");
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${shape.name}-${type}.gguf`);
-  if (existsSync(file)) return file;
-  log(`writing ${file}`);
-  const { dim, ffn, vocab, heads, kvHeads } = shape;
-  const hd = dim / heads;
-  const mt = GgmlType[type];
-  const rng = new Rng(1);
-  // Uniform weights with variance 1/in; matrices quantized here so only their bytes stay in memory.
-  const w = (name: string, dims: number[], t: GgmlType = mt): GgufTensorInput => {
-    const n = dims.reduce((a, b) => a * b, 1);
-    const bound = Math.sqrt(3 / dims[0]!);
-    const data = new Float32Array(n);
-    if (dims.length === 1) data.fill(1);
-    else for (let i = 0; i < n; i++) data[i] = (rng.uniform() * 2 - 1) * bound;
-    if (dims.length === 1 || t === GgmlType.F32) return { name, dims, type: GgmlType.F32, data };
-    const q = quantize(t === GgmlType.Q8_0 ? "q8_0" : "q4_0", data, [dims[1]!, dims[0]!]);
-    return { name, dims, type: t, bytes: q.bytes };
-  };
-  const a = (k: Parameters<typeof archKey>[1]) => archKey("llama", k);
-  const metadata = new Map([
-    [GGUF_KEYS.architecture, kv.str("llama")],
-    [GGUF_KEYS.name, kv.str(`${shape.name} random`)],
-    [a("context_length"), kv.u32(2048)],
-    [a("embedding_length"), kv.u32(dim)],
-    [a("block_count"), kv.u32(shape.layers)],
-    [a("feed_forward_length"), kv.u32(ffn)],
-    [a("attention.head_count"), kv.u32(heads)],
-    [a("attention.head_count_kv"), kv.u32(kvHeads)],
-    [a("attention.layer_norm_rms_epsilon"), kv.f32(1e-5)],
-    [a("rope.dimension_count"), kv.u32(hd)],
-    [a("vocab_size"), kv.u32(vocab)],
-    ...vocabMetadata(vocab),
-  ]);
-  const tensors: GgufTensorInput[] = [w("token_embd.weight", [dim, vocab])];
-  for (let l = 0; l < shape.layers; l++) {
-    const p = `blk.${l}`;
-    tensors.push(
-      w(`${p}.attn_norm.weight`, [dim]),
-      w(`${p}.attn_q.weight`, [dim, dim]),
-      w(`${p}.attn_k.weight`, [dim, kvHeads * hd]),
-      w(`${p}.attn_v.weight`, [dim, kvHeads * hd]),
-      w(`${p}.attn_output.weight`, [dim, dim]),
-      w(`${p}.ffn_norm.weight`, [dim]),
-      w(`${p}.ffn_gate.weight`, [dim, ffn]),
-      w(`${p}.ffn_up.weight`, [dim, ffn]),
-      w(`${p}.ffn_down.weight`, [ffn, dim]),
-    );
-  }
-  tensors.push(w("output_norm.weight", [dim]));
-  if (!shape.tied) tensors.push(w("output.weight", [dim, vocab]));
-  await writeGguf(file, { metadata, tensors });
-  return file;
 }
 
 /** BOS then seeded ids from the Llama 2 range every benchmark model has. */
@@ -173,6 +59,7 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
 
 /** Child: llama.cpp through node-llama-cpp, CPU, same threads, F32 KV cache like ours. */
 async function runRef(file: string, nPrompt: number, nGen: number, threads: number): Promise<Figures> {
+  const { getLlama } = await import("node-llama-cpp"); // only in the reference child: importing it slows ours
   const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false });
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
   const ctx = await model.createContext({
@@ -215,12 +102,12 @@ async function matrixType(file: string): Promise<string> {
   return t === undefined ? "unknown" : ggmlTypeName(t).toLowerCase();
 }
 
-function child(which: "ours" | "ref", file: string, args: string[], threads: number): Figures {
-  const r = spawnSync(
-    process.execPath,
-    ["--import", "tsx", path.join(here, "run.ts"), "llama", "--child", which, "--model", file, ...args],
-    { encoding: "utf8", env: { ...process.env, INFUSE_THREADS: String(threads) }, maxBuffer: 1 << 24 },
-  );
+function child(which: "ours" | "ref", runJs: string, file: string, args: string[], threads: number): Figures {
+  const r = spawnSync(process.execPath, [runJs, "llama", "--child", which, "--model", file, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, INFUSE_THREADS: String(threads) },
+    maxBuffer: 1 << 24,
+  });
   const line = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{"))
     throw new Error(`${which} child failed (${r.status}): ${r.stderr.slice(-2000)}`);
@@ -249,10 +136,11 @@ export default async function (args: string[]): Promise<void> {
     }
   }
   const pass = ["--threads", String(threads), "--prompt", String(nPrompt), "--gen", String(nGen)];
+  const runJs = compiledBenchRunner();
   for (const { name, file } of files) {
     log(`${name}: ${file} (${threads} threads)`);
-    const ours = child("ours", file, pass, threads);
-    const ref = child("ref", file, pass, threads);
+    const ours = child("ours", runJs, file, pass, threads);
+    const ref = child("ref", runJs, file, pass, threads);
     const dtype = await matrixType(file);
     for (const phase of ["prompt", "generate"] as const) {
       const key = phase === "prompt" ? "prompt_tokens_per_s" : "generate_tokens_per_s";

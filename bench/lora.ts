@@ -7,26 +7,14 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { emit, log, peakRssMb } from "./emit.js";
-import { flag, makeModel, SHAPES } from "./llama.js";
+import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { flag, makeModel, SHAPES } from "./shapes.js";
 import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
 import { localGradStep } from "../src/train/trainer.js";
 import { quantizeFrozenTables } from "../src/train/frozen.js";
 import { defaultGradientCheckpointing, type BaseQuant } from "../src/train/options.js";
 import { AdamW, clipGradNorm, Rng, type QuantType } from "../src/tensor/index.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
-
-/** Compiles src/ and bench/ into .bench-build/ (the children run there); returns the compiled run.js. */
-function compileChildren(): string {
-  log("compiling the benchmark children (tsc -p tsconfig.bench.json)");
-  const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
-  execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.bench.json")], { stdio: "inherit" });
-  return path.join(root, ".bench-build", "bench", "run.js");
-}
 
 // the two shapes the issue names, written by the Llama benchmark's model writer
 const LORA_SHAPES = SHAPES.filter((s) => s.name === "stories15M" || s.name === "SmolLM-135M");
@@ -111,7 +99,7 @@ export default async function main(args: string[]): Promise<void> {
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
   if (!model) for (const s of LORA_SHAPES) files.push({ name: s.name, file: await makeModel(s, "F32") });
   const bases = flag(args, "bases", "f32,q4_0,nf4").split(",");
-  const runJs = compileChildren();
+  const runJs = compiledBenchRunner();
   for (const { name, file } of files) {
     const peaks = new Map<string, number>();
     for (const base of bases) {

@@ -9,7 +9,7 @@ const here = path.dirname(self);
 const ext = path.extname(self); // ".ts" under tsx, ".js" compiled
 const [name, ...args] = process.argv.slice(2);
 const available = readdirSync(here)
-  .filter((f) => f.endsWith(ext) && ![`run${ext}`, `emit${ext}`].includes(f))
+  .filter((f) => f.endsWith(ext) && ![`run${ext}`, `emit${ext}`, `shapes${ext}`].includes(f))
   .map((f) => f.slice(0, -ext.length));
 
 if (!name || name === "--help" || !available.includes(name)) {
