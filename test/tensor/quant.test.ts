@@ -229,14 +229,15 @@ describe("quantized matmul", () => {
     expect(maxRelDiff(qmatmul(x, nf4).data, denseNf4.data)).toBeLessThan(1e-5);
   });
 
-  it("a Q4_0 weight's bytes are dropped once MatMulNBits holds it, and the backward reads them back", () => {
+  it("a Q4_0 weight's bytes are dropped once MatMulNBits holds it (decoding), and qmatmul reads them back", () => {
     const [m, k, n] = [5, 96, 130];
     const stored = quantize("q4_0", randn(rng, n * k), [n, k]);
     let reads = 0;
     const w = new QuantTensor("q4_0", [n, k], stored.bytes.slice(), () => (reads++, stored.bytes.slice()));
-    const x = new Tensor(randn(rng, m * k), [m, k], true);
-    const y = qmatmul(x, w);
+    qmatmulRaw(randn(rng, m * k), w, new Float32Array(m * n), m);
     expect(w.resident).toBe(false); // onnxruntime's prepacked copy is the only one now
+    const x = new Tensor(randn(rng, m * k), [m, k], true);
+    const y = qmatmul(x, w); // training's exact product: tiles, from the bytes read back
     const dense = matmul(x, new Tensor(stored.dequantize(), [n, k]), { transB: true });
     expect(maxRelDiff(y.data, dense.data)).toBeLessThan(1e-5);
     const g = randn(rng, m * n);
@@ -247,6 +248,17 @@ describe("quantized matmul", () => {
     expect(maxRelDiff(gx, x.grad!.data)).toBeLessThan(1e-5);
     expect(reads).toBe(1);
     releaseQuantKernel(w);
+  });
+
+  it("qmatmul leaves a Q4_0 weight resident with no onnxruntime copy (its backward needs the bytes)", () => {
+    const [m, k, n] = [128, 256, 520]; // above the fast-path threshold: Q4_0 would take MatMulNBits
+    const stored = quantize("q4_0", randn(rng, n * k), [n, k]);
+    let reads = 0;
+    const w = new QuantTensor("q4_0", [n, k], stored.bytes.slice(), () => (reads++, stored.bytes.slice()));
+    const y = qmatmul(new Tensor(randn(rng, m * k), [m, k], true), w);
+    expect(w.resident).toBe(true);
+    y.backward({ grad: randn(rng, m * n) });
+    expect(reads).toBe(0);
   });
 
   it("Q8_0 switches from int8 activations to exact tiles above Q8_INT8_MAX_ROWS; exact when asked and in qmatmul", () => {
