@@ -84,7 +84,14 @@ export async function loadLlama(ref: string, options: LoadLlamaOptions = {}): Pr
       ...(onProgress ? { onProgress } : {}),
     });
   } else resolved = await resolveLocalModel(ref);
-  return resolved.kind === "gguf" ? loadLlamaGguf(resolved.path, options) : loadLlamaFolder(resolved.path, options);
+  const loaded = await (resolved.kind === "gguf"
+    ? loadLlamaGguf(resolved.path, options)
+    : loadLlamaFolder(resolved.path, options));
+  // Training runs synchronously from here, inside the callback scope of the last file read, whose
+  // handles keep that read's buffer alive: stories15M's f32 output matrix (35 MiB) stayed resident
+  // after QLoRA had quantized it. One turn of the event loop lets that scope close.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return loaded;
 }
 
 function dtypeOf(w: Tensor | QuantTensor | undefined): string {
