@@ -1,7 +1,7 @@
-// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. Q4_0 (and Q8_0
-// for up to 128 rows) run on onnxruntime's MatMulNBits (W repacked once, held prepacked); the rest, and
-// the backward, dequantize tiles of W's rows into reused f32 buffers for the fast f32 path. The decoder
-// takes int8-activation kernels (llama.cpp's arithmetic); training asks for exact products.
+// Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. In the decoder's
+// qmatmulRaw, Q4_0 (and Q8_0 for up to 128 rows) run on onnxruntime's MatMulNBits (W repacked once, held
+// prepacked, int8 activations as llama.cpp); the rest dequantize tiles of W's rows into reused f32
+// buffers for the fast f32 path. The differentiable qmatmul (training) always takes the exact tiles.
 import { Tensor, withGrad } from "../tensor.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
