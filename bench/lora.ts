@@ -13,7 +13,7 @@ import { loadLlama } from "../src/models/llama/load.js";
 import { attachLora } from "../src/models/lora/index.js";
 import { localGradStep } from "../src/train/trainer.js";
 import { quantizeFrozenTables } from "../src/train/frozen.js";
-import { defaultGradientCheckpointing, type BaseQuant } from "../src/train/options.js";
+import { defaultGradientCheckpointing, TUNE_DEFAULTS, type BaseQuant } from "../src/train/options.js";
 import { AdamW, clipGradNorm, Rng, type QuantType } from "../src/tensor/index.js";
 
 // the two shapes the issue names, written by the Llama benchmark's model writer
@@ -32,11 +32,19 @@ interface Figures {
  * the output head) plus attention 2·2·T·C per layer (QKᵀ, AV over T keys), and backward to the inputs
  * the same again (no weight gradients for the frozen base), so 2 × forward. Adapter FLOPs are ignored.
  */
-async function runChild(file: string, base: string, seq: number, steps: number, ckpt: boolean): Promise<Figures> {
+async function runChild(
+  file: string,
+  base: string,
+  seq: number,
+  steps: number,
+  ckpt: boolean,
+  dropout: number,
+): Promise<Figures> {
   const quant = base === "f32" ? {} : { quantize: base as QuantType };
   const { model } = await loadLlama(file, quant);
   if (base !== "f32") quantizeFrozenTables(model); // as `infuse tune --quantize` holds the base
-  const set = attachLora(model, { r: 8, alpha: 16, targets: ["q_proj", "v_proj"], seed: 1 });
+  // the trainer's defaults: r 8, alpha 16, q_proj/v_proj, dropout 0.05 (`--dropout` overrides)
+  const set = attachLora(model, { r: 8, alpha: 16, targets: ["q_proj", "v_proj"], seed: 1, dropout });
   const opt = new AdamW(set.params(), { lr: 1e-4 });
   const c = model.config;
   const rng = new Rng(3);
@@ -91,9 +99,10 @@ export default async function main(args: string[]): Promise<void> {
   const threads = Number(flag(args, "threads", String(availableParallelism())));
   const child = flag(args, "child", "");
   const ckpt = args.includes("--checkpointing");
+  const dropout = Number(flag(args, "dropout", String(TUNE_DEFAULTS.dropout)));
   const model = flag(args, "model", "");
   if (child) {
-    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt)) + "\n");
+    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt, dropout)) + "\n");
     return;
   }
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
@@ -118,6 +127,8 @@ export default async function main(args: string[]): Promise<void> {
           String(seq),
           "--steps",
           String(steps),
+          "--dropout",
+          String(dropout),
           ...(ck ? ["--checkpointing"] : []),
         ],
         {
