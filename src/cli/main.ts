@@ -3,10 +3,11 @@
 import { Command, CommanderError } from "commander";
 import { exitCodeFor, InfuseError, isInfuseError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
-import { COMMANDS } from "./commands/index.js";
-import { runtimeFor, type CommandRunner, type CommandRuntime } from "./runtime.js";
+import { commandsFor } from "./commands/index.js";
+import { runtimeFor, type CommandRunner, type CommandRuntime, type RegisterCommand } from "./runtime.js";
 
-export function buildProgram(signal: AbortSignal): Command {
+/** The program with `commands` registered (all of them for help: `commandsFor`). */
+export function buildProgram(signal: AbortSignal, commands: RegisterCommand[]): Command {
   const program = new Command("infuse")
     .description(
       "Put your own knowledge into language models: RAG over your documents, LoRA/QLoRA\n" +
@@ -39,7 +40,7 @@ export function buildProgram(signal: AbortSignal): Command {
         ...args.slice(0, -1),
       );
     };
-  for (const register of COMMANDS) register(program, run);
+  for (const register of commands) register(program, run);
   program.commands.forEach((c) => c.exitOverride());
   return program;
 }
@@ -57,7 +58,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   process.on("SIGINT", onSigint);
   const json = argv.includes("--json");
   try {
-    await buildProgram(controller.signal).parseAsync(argv);
+    await buildProgram(controller.signal, await commandsFor(argv)).parseAsync(argv);
     return 0;
   } catch (e) {
     return reportError(e, json);
