@@ -1,7 +1,7 @@
 // Benchmarks print one JSON object per line per figure; progress goes to stderr. Children that measure
 // us run compiled JavaScript, as the product runs from dist/.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { memoryUsage } from "node:process";
 import { fileURLToPath } from "node:url";
@@ -36,5 +36,6 @@ export function compiledBenchRunner(): string {
   log("compiling the benchmark children (tsc -p tsconfig.bench.json)");
   const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
   execFileSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.bench.json")], { stdio: "inherit" });
+  copyFileSync(path.join(root, "package.json"), path.join(root, ".bench-build", "package.json")); // core/version reads it
   return runJs;
 }

@@ -1,20 +1,22 @@
-// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4] [--checkpointing]`: LoRA training tokens/s, model FLOPs
+// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4] [--checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
 // utilisation (achieved FLOP/s ÷ numpy's 1024³ matmul FLOP/s measured in the same run) and peak RSS,
 // for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads), and the QLoRA peak over the F32
 // peak. Each run is its own child process of compiled JavaScript (tsc into .bench-build/, plain node),
 // as `infuse tune` runs from dist/: under tsx the loader's own thread and heap added ~90 MB to every peak.
 // Default models: random weights in stories15M's and SmolLM-135M's shapes.
 import { execFileSync, spawnSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
 import { flag, makeModel, SHAPES } from "./shapes.js";
-import { loadLlama } from "../src/models/llama/load.js";
-import { attachLora } from "../src/models/lora/index.js";
-import { localGradStep } from "../src/train/trainer.js";
-import { quantizeFrozenTables } from "../src/train/frozen.js";
+import { openGguf } from "../src/formats/gguf/index.js";
+import type { MetricLine } from "../src/train/metrics.js";
 import { defaultGradientCheckpointing, TUNE_DEFAULTS, type BaseQuant } from "../src/train/options.js";
-import { AdamW, clipGradNorm, Rng, type QuantType } from "../src/tensor/index.js";
+import { tune } from "../src/train/tune.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 // the two shapes the issue names, written by the Llama benchmark's model writer
 const LORA_SHAPES = SHAPES.filter((s) => s.name === "stories15M" || s.name === "SmolLM-135M");
@@ -26,11 +28,15 @@ interface Figures {
 }
 
 /**
- * Child: LoRA (r 8, q_proj/v_proj) training steps on one sequence of `seq` tokens, each the trainer's
- * micro-step (`localGradStep`), gradient clipping and AdamW. FLOPs per token
- * count the matmuls a frozen-base LoRA step runs: forward 2·P (P = weights of every linear layer incl.
- * the output head) plus attention 2·2·T·C per layer (QKᵀ, AV over T keys), and backward to the inputs
- * the same again (no weight gradients for the frozen base), so 2 × forward. Adapter FLOPs are ignored.
+ * Child: `tune()` — the library call `infuse tune` makes, defaults and all (r 8, alpha 16, q_proj/v_proj,
+ * dropout 0.05, AdamW, clipping, and for a quantized base checkpointing and Q8_0 vocabulary tables) —
+ * on a text document cut into `seq`-token blocks, one block per step, for 1 + `steps` steps. Tokens/s
+ * is over the steps after the first (kernel sessions are made in it), from the trainer's own per-step
+ * figures; peak RSS is the whole run's (load, data, training, writing the adapter).
+ * FLOPs per token count the matmuls a frozen-base LoRA step runs: forward 2·P (P = weights of every
+ * linear layer incl. the output head) plus attention 2·2·T·C per layer (QKᵀ, AV over T keys), and
+ * backward to the inputs the same again (no weight gradients for the frozen base), so 2 × forward.
+ * Adapter FLOPs and recomputation (checkpointing) are not counted.
  */
 async function runChild(
   file: string,
@@ -38,39 +44,81 @@ async function runChild(
   seq: number,
   steps: number,
   ckpt: boolean,
+  doc: string,
   dropout: number,
 ): Promise<Figures> {
-  const quant = base === "f32" ? {} : { quantize: base as QuantType };
-  const { model } = await loadLlama(file, quant);
-  if (base !== "f32") quantizeFrozenTables(model); // as `infuse tune --quantize` holds the base
-  // the trainer's defaults: r 8, alpha 16, q_proj/v_proj, dropout 0.05 (`--dropout` overrides)
-  const set = attachLora(model, { r: 8, alpha: 16, targets: ["q_proj", "v_proj"], seed: 1, dropout });
-  const opt = new AdamW(set.params(), { lr: 1e-4 });
-  const c = model.config;
-  const rng = new Rng(3);
-  const ids = Int32Array.from({ length: seq }, () => 3 + (rng.nextU32() % (c.vocabSize - 3)));
-  const labels = Int32Array.from({ length: seq }, (_, i) => (i + 1 < seq ? ids[i + 1]! : -100));
-  // the trainer's own micro-step (collate, loss, backward), then clipping and AdamW as `train` runs them
-  const gradStep = localGradStep(model, [{ ids, labels }], 0, ckpt ? set.rng : undefined);
-  const params = set.params();
-  const step = async (): Promise<void> => {
-    opt.zeroGrad();
-    await gradStep([[0]], 0);
-    clipGradNorm(params, 1);
-    opt.step();
-  };
-  await step(); // warm-up: kernel sessions
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await step();
-  const seconds = (performance.now() - t0) / 1000;
-  let linearParams = 0;
-  for (const lin of model.linears().values()) linearParams += lin.inFeatures * lin.outFeatures;
-  const attention = c.layers * 2 * 2 * seq * c.heads * c.headDim;
-  return {
-    tokens_per_s: (steps * seq) / seconds,
-    flops_per_token: 2 * (2 * linearParams + attention),
-    peak_rss_mb: peakRssMb(),
-  };
+  const out = mkdtempSync(path.join(tmpdir(), "infuse-bench-lora-"));
+  const lines: MetricLine[] = [];
+  try {
+    await tune(
+      {
+        model: file,
+        data: [{ path: doc, format: "text" }],
+        maxLength: seq,
+        maxSteps: steps + 1,
+        batchSize: 1,
+        valFraction: 0,
+        dropout,
+        out,
+        ...(base === "f32" ? {} : { quantize: base as BaseQuant }),
+        ...(ckpt ? { gradientCheckpointing: true } : {}),
+      },
+      { onMetric: (m) => m.tokens !== undefined && m.tokens_per_s !== undefined && lines.push(m) },
+    );
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  // `tokens` is cumulative; each line's tokens_per_s is that step's tokens over the step's own time
+  let [tokens, seconds] = [0, 0];
+  for (let i = 1; i < lines.length; i++) {
+    const n = lines[i]!.tokens! - lines[i - 1]!.tokens!;
+    tokens += n;
+    seconds += n / lines[i]!.tokens_per_s!;
+  }
+  return { tokens_per_s: tokens / seconds, flops_per_token: await flopsPerToken(file, seq), peak_rss_mb: peakRssMb() };
+}
+
+/** 2 × (2·P_linear + 4·L·T·C) from the GGUF's tensor shapes (the output head is token_embd when tied). */
+async function flopsPerToken(file: string, seq: number): Promise<number> {
+  const g = await openGguf(file);
+  try {
+    const linear = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
+    const byName = new Map(g.tensors.map((t) => [t.name, t]));
+    let params = 0;
+    let layers = 0;
+    let qRows = 0;
+    for (const t of g.tensors) {
+      if (linear.test(t.name)) params += t.elementCount;
+      if (t.name.endsWith(".attn_q.weight")) [layers, qRows] = [layers + 1, t.dims[1]!];
+    }
+    params += (byName.get("output.weight") ?? byName.get("token_embd.weight"))!.elementCount;
+    return 2 * (2 * params + layers * 4 * seq * qRows);
+  } finally {
+    g.close();
+  }
+}
+
+/**
+ * A text document for the children to train on: abstracts from the SciFact corpus fixture, enough for
+ * `blocks` blocks of `seq` tokens at ~1.3 tokens per word. Written once into the temp folder.
+ */
+function trainingDocument(seq: number, blocks: number): string {
+  const file = path.join(tmpdir(), `infuse-bench-lora-${seq}x${blocks}.txt`);
+  if (existsSync(file)) return file;
+  const corpus = path.resolve(root, "../shared/fixtures/datasets/scifact/corpus.jsonl");
+  if (!existsSync(corpus)) throw new Error(`${corpus} is missing: the LoRA benchmark trains on its abstracts`);
+  const words = Math.ceil((seq * blocks) / 1.3) * 2;
+  const parts: string[] = [];
+  let n = 0;
+  for (const line of readFileSync(corpus, "utf8").split("\n")) {
+    if (!line.trim() || n >= words) continue;
+    const r = JSON.parse(line) as { title?: string; abstract?: string[] | string; text?: string };
+    const text = `${r.title ?? ""}. ${Array.isArray(r.abstract) ? r.abstract.join(" ") : (r.abstract ?? r.text ?? "")}`;
+    parts.push(text);
+    n += text.split(/\s+/).length;
+  }
+  writeFileSync(file, parts.join("\n\n"));
+  return file;
 }
 
 /** numpy's fp32 1024³ matmul FLOP/s with the same thread count (median of several). */
@@ -102,13 +150,15 @@ export default async function main(args: string[]): Promise<void> {
   const dropout = Number(flag(args, "dropout", String(TUNE_DEFAULTS.dropout)));
   const model = flag(args, "model", "");
   if (child) {
-    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt, dropout)) + "\n");
+    const doc = flag(args, "doc", "");
+    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt, doc, dropout)) + "\n");
     return;
   }
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
   if (!model) for (const s of LORA_SHAPES) files.push({ name: s.name, file: await makeModel(s, "F32") });
   const bases = flag(args, "bases", "f32,q4_0,nf4").split(",");
   const runJs = compiledBenchRunner();
+  const doc = trainingDocument(seq, steps + 2);
   for (const { name, file } of files) {
     const peaks = new Map<string, number>();
     for (const base of bases) {
@@ -129,6 +179,8 @@ export default async function main(args: string[]): Promise<void> {
           String(steps),
           "--dropout",
           String(dropout),
+          "--doc",
+          doc,
           ...(ck ? ["--checkpointing"] : []),
         ],
         {
