@@ -1,4 +1,4 @@
-// lowRankLinear (x·Wᵀ + s·(xa·Aᵀ)·Bᵀ as one op): the onnxruntime graphs and the kernel-by-kernel path
+// lowRankLinear (x·Wᵀ + s·((x⊙M)·Aᵀ)·Bᵀ as one op, M an optional dropout mask): the onnxruntime graphs and the kernel-by-kernel path
 // agree (1e-5 relative), gradients match finite differences, it equals the unfused composition, and a
 // frozen W gets no gradient.
 import { afterEach, describe, expect, it } from "vitest";
@@ -74,19 +74,32 @@ describe("lowRankLinear", () => {
     }
   });
 
-  it.skipIf(!ortAvailable())("a separate adapter input (dropout) on both paths equals the composition", () => {
-    const inputs = shapes.map((s) => rand(s));
-    const seed = rand([2, 5, 4], false).data;
-    const drop = (x: Tensor) => dropout(x, 0.3, new Rng(5));
-    const fused = ([x, w, a, b]: Tensor[]) => lowRankLinear(x!, w!, a!, b!, S, drop(x!));
-    const unfused = ([x, w, a, b]: Tensor[]) =>
-      add(
-        matmul(x!, w!, { transB: true }),
-        scale(matmul(matmul(drop(x!), a!, { transB: true }), b!, { transB: true }), S),
+  it.skipIf(!ortAvailable())(
+    "a dropout mask on the adapter's input, on both paths, equals dropout then the composition",
+    () => {
+      const inputs = shapes.map((s) => rand(s));
+      const seed = rand([2, 5, 4], false).data;
+      const mask = new Float32Array(2 * 5 * 6);
+      new Rng(5).fillDropoutMask(mask, 0.3, 1 / 0.7);
+      const fused = ([x, w, a, b]: Tensor[]) => lowRankLinear(x!, w!, a!, b!, S, mask);
+      const unfused = ([x, w, a, b]: Tensor[]) =>
+        add(
+          matmul(x!, w!, { transB: true }),
+          scale(matmul(matmul(dropout(x!, 0.3, new Rng(5)), a!, { transB: true }), b!, { transB: true }), S),
+        );
+      const want = run("reference", unfused, inputs, seed);
+      for (const path of ["reference", "ort"] as const) expectSame(run(path, fused, inputs, seed), want);
+      for (const xGrad of [true, false]) {
+        const frozenX = [new Tensor(inputs[0]!.data, inputs[0]!.shape, xGrad), ...inputs.slice(1)];
+        expectSame(run("ort", fused, frozenX, seed), run("reference", fused, frozenX, seed));
+      }
+      setMatmulPath("reference");
+      expectGrads(
+        ([x, w, a, b]) => lowRankLinear(x!, w!, a!, b!, S, mask),
+        shapes.map((s) => rand(s)),
       );
-    const want = run("reference", unfused, inputs, seed);
-    for (const path of ["reference", "ort"] as const) expectSame(run(path, fused, inputs, seed), want);
-  });
+    },
+  );
 
   it("a frozen W gets no gradient and its product keeps nothing for one", () => {
     const [x, , a, b] = shapes.map((s) => rand(s));

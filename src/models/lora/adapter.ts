@@ -59,12 +59,21 @@ export class LoraAdapter implements LinearAdapter {
 
   /** x·Wᵀ + Δy as one op (lowRankLinear): the base product and the adapter share one kernel call. */
   forwardWithBase(x: Tensor, weight: Tensor): Tensor {
-    return lowRankLinear(x, weight, this.a, this.b, this.scale, this.input(x));
+    if (!this.dropping()) return lowRankLinear(x, weight, this.a, this.b, this.scale);
+    // the same draws as dropout(x): a checkpoint resumes the stream wherever the adapter ran
+    const mask = new Float32Array(x.size);
+    this.rng.fillDropoutMask(mask, this.dropout, 1 / (1 - this.dropout));
+    return lowRankLinear(x, weight, this.a, this.b, this.scale, mask);
   }
 
-  /** The adapter's input: dropout(x) while training and recording a graph, else x itself (no copy). */
+  /** Dropout applies while training and recording a graph. */
+  private dropping(): boolean {
+    return this.training && this.dropout > 0 && isGradEnabled();
+  }
+
+  /** The adapter's input: dropout(x) while dropping, else x itself (no copy). */
   private input(x: Tensor): Tensor {
-    return this.training && this.dropout > 0 && isGradEnabled() ? dropout(x, this.dropout, this.rng) : x;
+    return this.dropping() ? dropout(x, this.dropout, this.rng) : x;
   }
 
   /** The dense update s·B·A (N, K) that merging adds to W. */

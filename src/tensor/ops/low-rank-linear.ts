@@ -1,5 +1,5 @@
-// A linear layer with a low-rank (LoRA) update as one op: y = x·Wᵀ + s·(xa·Aᵀ)·Bᵀ, xa = x unless the
-// adapter reads a dropped-out copy. One onnxruntime graph each way for large shapes (lora-ort.ts);
+// A linear layer with a low-rank (LoRA) update as one op: y = x·Wᵀ + s·((x⊙M)·Aᵀ)·Bᵀ, M the adapter's
+// dropout mask when it has one. One onnxruntime graph each way for large shapes (lora-ort.ts);
 // otherwise the same products through the matmul kernel. W gets a gradient only if it requires one.
 // Shapes: x (…, K) flattened to M rows, W (N, K), A (r, K), B (N, r).
 import { Tensor, withGrad } from "../tensor.js";
@@ -9,48 +9,54 @@ import {
   ortLowRankLinearBackward,
   type LowRankArrays,
   type LowRankDims,
-  type LowRankGradX,
+  type LowRankGrads,
 } from "../kernels/lora-ort.js";
-import { sameShape, shapeError } from "../shape.js";
+import { shapeError } from "../shape.js";
 import { mm } from "./matmul.js";
 
-/** y = x·Wᵀ + scale·(xa·Aᵀ)·Bᵀ; `xa` (same shape as x) defaults to x. */
-export function lowRankLinear(x: Tensor, w: Tensor, a: Tensor, b: Tensor, scale: number, xa: Tensor = x): Tensor {
+/**
+ * y = x·Wᵀ + scale·((x⊙mask)·Aᵀ)·Bᵀ: `mask` (one value per element of x) is the adapter's dropout
+ * mask, applied to the adapter's input only (PEFT's lora_dropout); without it the adapter reads x.
+ */
+export function lowRankLinear(x: Tensor, w: Tensor, a: Tensor, b: Tensor, scale: number, mask?: Float32Array): Tensor {
   const k = x.shape[x.ndim - 1]!;
   const [n, r] = [w.shape[0]!, a.shape[0]!];
   const ok = w.ndim === 2 && w.shape[1] === k && a.ndim === 2 && a.shape[1] === k && b.ndim === 2;
-  if (!ok || b.shape[0] !== n || b.shape[1] !== r || !sameShape(xa.shape, x.shape)) {
+  if (!ok || b.shape[0] !== n || b.shape[1] !== r || (mask !== undefined && mask.length !== x.size)) {
     throw shapeError(
       "lowRankLinear",
-      "need x (…, K), W (N, K), A (r, K), B (N, r) and the adapter input shaped as x",
-      [x.shape, w.shape, a.shape, b.shape, xa.shape],
+      "need x (…, K), W (N, K), A (r, K), B (N, r) and a dropout mask of x's size",
+      [x.shape, w.shape, a.shape, b.shape, ...(mask ? [[mask.length]] : [])],
       "pass the layer's weight and the adapter's A and B as stored",
     );
   }
   const d: LowRankDims = { m: x.size / k, k, n, r };
-  const split = xa !== x;
-  const v: LowRankArrays = { x: x.data, xa: split ? xa.data : null, w: w.data, a: a.data, b: b.data, scale };
+  const v: LowRankArrays = { x: x.data, mask: mask ?? null, w: w.data, a: a.data, b: b.data, scale };
   const ort = fastPathFor(d.m * d.k * d.n, FAST_PATH_MIN_MACS) === "ort";
   const y = new Float32Array(d.m * n);
   const h = new Float32Array(d.m * r); // (M, r), kept for dB
   if (ort) ortLowRankLinear(v, d, y, h);
   else referenceForward(v, d, y, h);
-  const needX = x.requiresGrad || (split && xa.requiresGrad);
-  const gradX: LowRankGradX = !needX ? "none" : split ? "split" : "sum";
   const xForW = w.requiresGrad ? x.data : null; // dW = Gᵀ·x, only for a trainable base
-  const inputs = split ? [x, w, a, b, xa] : [x, w, a, b];
-  return withGrad(new Tensor(y, [...x.shape.slice(0, -1), n]), "lowRankLinear", inputs, (g) => {
+  return withGrad(new Tensor(y, [...x.shape.slice(0, -1), n]), "lowRankLinear", [x, w, a, b], (g) => {
     const grads = {
       da: new Float32Array(r * k),
       db: new Float32Array(n * r),
-      dx: gradX === "none" ? null : new Float32Array(d.m * k),
-      dxa: gradX === "split" ? new Float32Array(d.m * k) : null,
+      dx: x.requiresGrad ? new Float32Array(d.m * k) : null,
     };
-    if (ort) ortLowRankLinearBackward(v, h, g, d, gradX, grads);
+    if (ort) ortLowRankLinearBackward(v, h, g, d, grads);
     else referenceBackward(v, h, g, d, grads);
     const dw = xForW ? mm(g, xForW, dims(n, d.m, k, { transA: true })) : null;
-    return [grads.dx, dw, grads.da, grads.db, ...(split ? [grads.dxa] : [])];
+    return [grads.dx, dw, grads.da, grads.db];
   });
+}
+
+/** x⊙mask, or x itself without a mask. */
+function adapterInput(v: LowRankArrays): Float32Array {
+  if (!v.mask) return v.x;
+  const out = new Float32Array(v.x.length);
+  for (let i = 0; i < out.length; i++) out[i] = v.x[i]! * v.mask[i]!;
+  return out;
 }
 
 function dims(m: number, k: number, n: number, t: { transA?: boolean; transB?: boolean } = {}): MatmulDims {
@@ -61,7 +67,7 @@ function dims(m: number, k: number, n: number, t: { transA?: boolean; transB?: b
 function referenceForward(v: LowRankArrays, d: LowRankDims, y: Float32Array, h: Float32Array): void {
   const { m, k, n, r } = d;
   matmulKernel(v.x, v.w, y, dims(m, k, n, { transB: true }));
-  matmulKernel(v.xa ?? v.x, v.a, h, dims(m, k, r, { transB: true }));
+  matmulKernel(adapterInput(v), v.a, h, dims(m, k, r, { transB: true }));
   const delta = mm(h, v.b, dims(m, r, n, { transB: true }));
   for (let i = 0; i < y.length; i++) y[i]! += v.scale * delta[i]!;
 }
@@ -71,17 +77,18 @@ function referenceBackward(
   h: Float32Array,
   g: Float32Array,
   d: LowRankDims,
-  out: { da: Float32Array; db: Float32Array; dx: Float32Array | null; dxa: Float32Array | null },
+  out: LowRankGrads,
 ): void {
   const { m, k, n, r } = d;
   const dh = mm(g, v.b, dims(m, n, r)); // (M, r)
   for (let i = 0; i < dh.length; i++) dh[i]! *= v.scale;
-  matmulKernel(dh, v.xa ?? v.x, out.da, dims(r, m, k, { transA: true }));
+  matmulKernel(dh, adapterInput(v), out.da, dims(r, m, k, { transA: true }));
   const db = mm(g, h, dims(n, m, r, { transA: true }));
   for (let i = 0; i < db.length; i++) out.db[i] = v.scale * db[i]!;
   if (!out.dx) return;
   matmulKernel(g, v.w, out.dx, dims(m, n, k));
   const dxa = mm(dh, v.a, dims(m, r, k));
-  if (out.dxa) out.dxa.set(dxa);
+  const mask = v.mask;
+  if (mask) for (let i = 0; i < dxa.length; i++) out.dx[i]! += dxa[i]! * mask[i]!;
   else for (let i = 0; i < dxa.length; i++) out.dx[i]! += dxa[i]!;
 }
