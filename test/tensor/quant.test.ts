@@ -92,6 +92,30 @@ describe("block layouts match GGUF", () => {
     expect(v[4]).toBe(0);
   });
 
+  it("NF4 picks each value's nearest level, the lower on a tie, as a scan of all 16 does", () => {
+    // one block of exact levels and midpoints (and their neighbours one float apart), then random ones
+    const edges = [...NF4_LEVELS, ...NF4_LEVELS.slice(1).map((l, i) => (l + NF4_LEVELS[i]!) / 2)];
+    const special = edges.flatMap((e) => [e, Math.fround(e) + 1e-7, Math.fround(e) - 1e-7]).slice(0, 63);
+    const x = new Float32Array(64 * 200);
+    x.set([1, ...special]); // absmax 1: the values are their own scaled values
+    x.set(randn(rng, 64 * 199, 0.05), 64);
+    const bytes = quantize("nf4", x, [x.length]).bytes;
+    for (let b = 0; b < 200; b++) {
+      const block = x.subarray(b * 64, (b + 1) * 64);
+      const amax = block.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const nearest = (v: number): number => {
+        let best = 0;
+        for (let i = 1; i < 16; i++) if (Math.abs(NF4_LEVELS[i]! - v) < Math.abs(NF4_LEVELS[best]! - v)) best = i;
+        return best;
+      };
+      for (let j = 0; j < 32; j++) {
+        const byte = bytes[b * 36 + 4 + j]!;
+        expect(byte >> 4, `block ${b} value ${2 * j}`).toBe(nearest(block[2 * j]! * (1 / amax)));
+        expect(byte & 15, `block ${b} value ${2 * j + 1}`).toBe(nearest(block[2 * j + 1]! * (1 / amax)));
+      }
+    }
+  });
+
   it.each(["f16", "bf16", "q8_0", "q4_0", "q4_k", "nf4"] as const)(
     "%s round-trip error is within its precision",
     (type) => {
