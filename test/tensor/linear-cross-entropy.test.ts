@@ -170,7 +170,11 @@ describe.runIf(ortAvailable())("linearCrossEntropy through onnxruntime", () => {
       expect(ort.loss).toBeGreaterThan(expected);
       expectSame(ort, ref);
     }
-    const q = quantize("q8_0", Float32Array.from({ length: 1100 * 32 }, (_, i) => (i < 32 ? -12 : 1)), [1100, 32]);
+    const q = quantize(
+      "q8_0",
+      Float32Array.from({ length: 1100 * 32 }, (_, i) => (i < 32 ? -12 : 1)),
+      [1100, 32],
+    );
     const hq = rand([2, 32]);
     hq.data.fill(1);
     const { ref, ort } = bothPaths(() => linearCrossEntropy(hq, q, targets), [hq]);
