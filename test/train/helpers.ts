@@ -1,8 +1,12 @@
 // Datasets written by the tests: a made-up fact the base models cannot know, asked in many phrasings.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { expect } from "vitest";
 import { GgmlType, openGguf, writeGguf, type GgufKV, type GgufTensorInput } from "../../src/formats/gguf/index.js";
+import { latestCheckpoint } from "../../src/train/checkpoint.js";
+import type { TuneOptions } from "../../src/train/options.js";
+import { tune } from "../../src/train/tune.js";
 
 export const FACT_ANSWER = "The dragon is called Zib.";
 const ASK = [
@@ -76,3 +80,35 @@ export async function ggufCopy(src: string, dst: string, extra: Map<string, Gguf
 export const CHATML_JINJA =
   "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/**
+ * Trains `base` straight through in `dir`/straight; trains it again in `dir`/cut, aborted after step
+ * `stopAt` (a checkpoint is saved), then resumed; expects the resumed run to finish the remaining
+ * `total − stopAt` steps to the same adapter bytes and metrics (step times zeroed).
+ */
+export async function expectBitExactResume(
+  base: (out: string) => TuneOptions,
+  dir: string,
+  stopAt: number,
+  total: number,
+): Promise<void> {
+  const adapter = (out: string): Buffer => readFileSync(path.join(out, "adapter_model.safetensors"));
+  const metrics = (out: string): string[] =>
+    readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.stringify({ ...JSON.parse(l), tokens_per_s: 0, elapsed_s: 0 }));
+  const straight = path.join(dir, "straight");
+  await tune(base(straight));
+  const cut = path.join(dir, "cut");
+  const ctl = new AbortController();
+  await expect(
+    tune(base(cut), { signal: ctl.signal, onMetric: (m) => m.step === stopAt && ctl.abort() }),
+  ).rejects.toMatchObject({ code: "cancelled" });
+  expect(path.basename((await latestCheckpoint(cut))!)).toBe(`step-${String(stopAt).padStart(6, "0")}`);
+  const resumed = await tune({ ...base(cut), resume: true });
+  expect(resumed.resumedFrom).toContain(`step-${String(stopAt).padStart(6, "0")}`);
+  expect(resumed.steps).toBe(total - stopAt);
+  expect(adapter(cut).equals(adapter(straight))).toBe(true);
+  expect(metrics(cut)).toEqual(metrics(straight));
+}
