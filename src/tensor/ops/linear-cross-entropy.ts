@@ -108,6 +108,47 @@ function finish(
   });
 }
 
+/** The rows of one chunk gathered for the graphs: h's rows with a target, and those targets. */
+interface ChunkRows {
+  hc: Float32Array; // (R, K)
+  labels: ChunkLabels;
+}
+
+function gatherChunk(
+  hd: Float32Array,
+  targets: Int32Array,
+  active: Int32Array,
+  c0: number,
+  n: number,
+  into: ChunkRows,
+) {
+  const k = into.hc.length / into.labels.t.length;
+  for (let i = 0; i < n; i++) {
+    const r = active[c0 + i]!;
+    into.hc.set(hd.subarray(r * k, (r + 1) * k), i * k);
+    into.labels.t[i] = BigInt(targets[r]!);
+  }
+  return into.hc.subarray(0, n * k);
+}
+
+/**
+ * Sums a chunk's row losses (f64); a row whose −log softmax[t] came near f32 underflow in the graph
+ * (loss > LOSS_RECOMPUTE_ABOVE) is redone exactly from its logits, which `logitsOf(i)` gives.
+ */
+function chunkLoss(
+  rowLosses: Float32Array,
+  n: number,
+  targetOf: (i: number) => number,
+  logitsOf: (i: number) => Float32Array,
+) {
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    if (!(rowLosses[i]! <= LOSS_RECOMPUTE_ABOVE)) rowLosses[i] = rowLoss(logitsOf(i), targetOf(i), false, 1);
+    loss += rowLosses[i]!;
+  }
+  return loss;
+}
+
 /**
  * The chunks through onnxruntime; returns the summed row losses (in f64) and fills dh, and dw when
  * given. dW accumulates inside the graph (dW_out = dW_in + Gᵀ·H) between two buffers in turn, so no
@@ -123,57 +164,132 @@ function ortChunks(
   dh: Float32Array | null,
   dw: Float32Array | null,
 ): number {
+  if (w instanceof QuantTensor) return quantHeadChunks(hd, w, targets, active, chunk, scale, dh);
   const [vocab, k] = w.shape as [number, number];
   const maxRows = Math.min(chunk, active.length);
-  const grads = dh !== null || dw !== null;
-  const labels: ChunkLabels = { t: new BigInt64Array(maxRows), u: new Float32Array(maxRows).fill(-scale), scale };
+  const rows: ChunkRows = {
+    hc: new Float32Array(maxRows * k),
+    labels: { t: new BigInt64Array(maxRows), u: new Float32Array(maxRows).fill(-scale), scale },
+  };
   const rowLosses = new Float32Array(maxRows);
-  const hc = new Float32Array(maxRows * k);
-  const dhc = dh ? new Float32Array(hc.length) : null;
-  const quant = w instanceof QuantTensor;
-  const logits = quant ? new Float32Array(maxRows * vocab) : null;
-  const g = quant && grads ? new Float32Array(maxRows * vocab) : null;
-  const backward = quant && dh ? headBackward(w, maxRows) : null;
-  let rowLogits: Float32Array | undefined; // an f32 head's logits of a row recomputed exactly
+  const dhc = dh ? new Float32Array(maxRows * k) : null;
+  const rowLogits = new Float32Array(vocab); // a row recomputed exactly
   // dw starts at 0; each chunk reads one buffer and writes the other.
   let dwPair: { in: Float32Array; out: Float32Array } | null = dw ? { in: dw, out: new Float32Array(dw.length) } : null;
   let loss = 0;
   for (let c0 = 0; c0 < active.length; c0 += chunk) {
     const n = Math.min(chunk, active.length - c0);
-    for (let i = 0; i < n; i++) {
-      const r = active[c0 + i]!;
-      hc.set(hd.subarray(r * k, (r + 1) * k), i * k);
-      labels.t[i] = BigInt(targets[r]!);
-    }
-    const h = hc.subarray(0, n * k);
+    const h = gatherChunk(hd, targets, active, c0, n, rows);
     const dhn = dhc ? dhc.subarray(0, n * k) : null;
-    if (w instanceof QuantTensor) {
-      const x = logits!.subarray(0, n * vocab);
-      qmatmulRaw(h, w, x, n, { exact: true });
-      const gn = g ? g.subarray(0, n * vocab) : null;
-      ortLogitsCrossEntropy(x, labels, n, rowLosses, gn); // gn = softmax
-      if (gn && dhn && backward) {
-        for (let i = 0; i < n; i++) gn[i * vocab + Number(labels.t[i])]! -= 1; // − one-hot
-        backward(gn, dhn, n);
-        for (let i = 0; i < dhn.length; i++) dhn[i]! *= scale;
-      }
-    } else {
-      ortHeadCrossEntropy(h, w.data, labels, n, rowLosses, dhn, dwPair);
-      if (dwPair) dwPair = { in: dwPair.out, out: dwPair.in };
-    }
-    for (let i = 0; i < n; i++) {
-      // the graph's −log softmax[t] loses precision once softmax[t] nears underflow: redo the row exactly
-      if (!(rowLosses[i]! <= LOSS_RECOMPUTE_ABOVE)) {
-        const x = logits ? logits.subarray(i * vocab, (i + 1) * vocab) : (rowLogits ??= new Float32Array(vocab));
-        if (!logits) headForward(h.subarray(i * k, (i + 1) * k), w, x, 1);
-        rowLosses[i] = rowLoss(x, targets[active[c0 + i]!]!, false, 1);
-      }
-      loss += rowLosses[i]!;
-    }
+    ortHeadCrossEntropy(h, w.data, rows.labels, n, rowLosses, dhn, dwPair);
+    if (dwPair) dwPair = { in: dwPair.out, out: dwPair.in };
+    loss += chunkLoss(
+      rowLosses,
+      n,
+      (i) => targets[active[c0 + i]!]!,
+      (i) => (headForward(h.subarray(i * k, (i + 1) * k), w, rowLogits, 1), rowLogits),
+    );
     if (dh && dhn) for (let i = 0; i < n; i++) dh.set(dhn.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
   }
   if (dw && dwPair && dwPair.in !== dw) dw.set(dwPair.in); // the last sum landed in the spare buffer
   return loss;
+}
+
+/**
+ * A frozen quantized head: each chunk's logits come from dequantized tiles of W, the graph gives the
+ * row losses and the softmax, and dH = (softmax − one-hot)·W·scale runs over the same tiles. A pass
+ * over W's tiles computes this chunk's logits and the previous chunk's dH together, so W is decoded
+ * once per chunk, not twice (SmolLM-135M's Q8_0 head: ~14% of a QLoRA step was this decoding).
+ * The logits equal qmatmulRaw's exact tiles, so eval and training see the same function.
+ */
+function quantHeadChunks(
+  hd: Float32Array,
+  w: QuantTensor,
+  targets: Int32Array,
+  active: Int32Array,
+  chunk: number,
+  scale: number,
+  dh: Float32Array | null,
+): number {
+  const [vocab, k] = w.shape as [number, number];
+  const maxRows = Math.min(chunk, active.length);
+  const rows: ChunkRows = {
+    hc: new Float32Array(maxRows * k),
+    labels: { t: new BigInt64Array(maxRows), u: new Float32Array(0), scale },
+  };
+  const rowLosses = new Float32Array(maxRows);
+  const logits = new Float32Array(maxRows * vocab);
+  const probs = dh ? new Float32Array(maxRows * vocab) : null; // softmax − one-hot of the pending chunk
+  const dhc = dh ? new Float32Array(maxRows * k) : null;
+  const tiles = headTiles(w, maxRows);
+  let pending: { c0: number; n: number } | null = null; // a chunk whose dH is still to run
+  /** Scales the pending chunk's dH (now in dhc) and puts its rows in place. */
+  const finish = ({ c0, n }: { c0: number; n: number }): void => {
+    if (!dh || !dhc) return;
+    for (let i = 0; i < n * k; i++) dhc[i]! *= scale;
+    for (let i = 0; i < n; i++) dh.set(dhc.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
+  };
+  let loss = 0;
+  for (let c0 = 0; c0 < active.length; c0 += chunk) {
+    const n = Math.min(chunk, active.length - c0);
+    const h = gatherChunk(hd, targets, active, c0, n, rows);
+    const x = logits.subarray(0, n * vocab);
+    tiles.pass({ h, n, out: x }, pending && probs && dhc ? { g: probs, n: pending.n, out: dhc } : null);
+    if (pending) finish(pending);
+    const pn = probs ? probs.subarray(0, n * vocab) : null;
+    ortLogitsCrossEntropy(x, rows.labels, n, rowLosses, pn); // pn = softmax
+    loss += chunkLoss(
+      rowLosses,
+      n,
+      (i) => targets[active[c0 + i]!]!,
+      (i) => x.subarray(i * vocab, (i + 1) * vocab),
+    );
+    if (pn) for (let i = 0; i < n; i++) pn[i * vocab + Number(rows.labels.t[i])]! -= 1; // − one-hot
+    pending = pn ? { c0, n } : null;
+  }
+  if (pending && probs && dhc) {
+    tiles.pass(null, { g: probs, n: pending.n, out: dhc });
+    finish(pending);
+  }
+  return loss;
+}
+
+/**
+ * Passes over W's rows a dequantized tile at a time: `fwd.out` (n, V) = h · Wᵀ and/or `bwd.out` (n, K)
+ * = g (n, V) · W, sharing each tile's decoding. Tiles and scratch are made once per call of the head.
+ */
+function headTiles(w: QuantTensor, maxRows: number) {
+  const [vocab, k] = w.shape as [number, number];
+  const tileRows = Math.max(1, Math.min(vocab, Math.floor(TILE_VALUES / k)));
+  const tile = new Float32Array(tileRows * k); // (rows, K)
+  const part = new Float32Array(maxRows * Math.max(tileRows, k)); // (R, rows) logits or (R, K) dH part
+  const gTile = new Float32Array(maxRows * tileRows); // (R, rows): g's columns of this tile
+  return {
+    pass(
+      fwd: { h: Float32Array; n: number; out: Float32Array } | null,
+      bwd: { g: Float32Array; n: number; out: Float32Array } | null,
+    ): void {
+      if (bwd) bwd.out.fill(0, 0, bwd.n * k);
+      for (let v0 = 0; v0 < vocab; v0 += tileRows) {
+        const rows = Math.min(tileRows, vocab - v0);
+        const wt = tile.subarray(0, rows * k);
+        w.dequantizeRows(v0, v0 + rows, wt);
+        if (fwd) {
+          const p = part.subarray(0, fwd.n * rows);
+          matmulKernel(fwd.h, wt, p, dims(fwd.n, k, rows, false, true)); // (n, rows) = h · tileᵀ
+          for (let i = 0; i < fwd.n; i++) fwd.out.set(p.subarray(i * rows, (i + 1) * rows), i * vocab + v0);
+        }
+        if (bwd) {
+          const gt = gTile.subarray(0, bwd.n * rows);
+          for (let i = 0; i < bwd.n; i++) gt.set(bwd.g.subarray(i * vocab + v0, i * vocab + v0 + rows), i * rows);
+          const p = part.subarray(0, bwd.n * k);
+          matmulKernel(gt, wt, p, dims(bwd.n, rows, k, false, false)); // (n, K) = gTile · tile
+          const out = bwd.out;
+          for (let i = 0; i < p.length; i++) out[i]! += p[i]!;
+        }
+      }
+    },
+  };
 }
 
 /** Indices of rows whose target is not ignored; a target outside [0, V) is an error naming its row. */
