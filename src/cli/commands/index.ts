@@ -19,11 +19,21 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
 };
 
 /**
- * The commands to register for `argv`: the named one alone when the first argument names a command,
- * else all (help, global flags before the command, an unknown name: commander reports it).
+ * The commands to register for `argv`: the named one alone when the first word after the global flags
+ * (--json, -q, -c FILE) names a command, else all (help, no command, an unknown name: commander
+ * reports it).
  */
 export async function commandsFor(argv: readonly string[]): Promise<RegisterCommand[]> {
-  const name = argv[2];
+  let name: string | undefined;
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-c" || a === "--config")
+      i++; // its value
+    else if (!a.startsWith("-")) {
+      name = a;
+      break;
+    }
+  }
   const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
   return Promise.all(loaders.map((load) => load()));
 }
