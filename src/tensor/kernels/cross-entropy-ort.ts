@@ -109,7 +109,7 @@ function logitsGraph(probs: boolean): Uint8Array {
 /** Per-chunk targets and the constant −scale each target row gets, reused across chunks. */
 export interface ChunkLabels {
   t: BigInt64Array; // (n): target ids of the chunk's rows
-  u: Float32Array; // (n): −scale
+  u: Float32Array; // (n): −scale, read only by the graph that trains W (may be empty otherwise)
   scale: number;
 }
 

@@ -169,11 +169,11 @@ function ortChunks(
   const maxRows = Math.min(chunk, active.length);
   const rows: ChunkRows = {
     hc: new Float32Array(maxRows * k),
-    labels: { t: new BigInt64Array(maxRows), u: new Float32Array(maxRows).fill(-scale), scale },
+    labels: { t: new BigInt64Array(maxRows), u: new Float32Array(dw ? maxRows : 0).fill(-scale), scale },
   };
   const rowLosses = new Float32Array(maxRows);
   const dhc = dh ? new Float32Array(maxRows * k) : null;
-  const rowLogits = new Float32Array(vocab); // a row recomputed exactly
+  let rowLogits: Float32Array | undefined; // a row recomputed exactly (rare: made on first use)
   // dw starts at 0; each chunk reads one buffer and writes the other.
   let dwPair: { in: Float32Array; out: Float32Array } | null = dw ? { in: dw, out: new Float32Array(dw.length) } : null;
   let loss = 0;
@@ -187,7 +187,11 @@ function ortChunks(
       rowLosses,
       n,
       (i) => targets[active[c0 + i]!]!,
-      (i) => (headForward(h.subarray(i * k, (i + 1) * k), w, rowLogits, 1), rowLogits),
+      (i) => {
+        rowLogits ??= new Float32Array(vocab);
+        headForward(h.subarray(i * k, (i + 1) * k), w, rowLogits, 1);
+        return rowLogits;
+      },
     );
     if (dh && dhn) for (let i = 0; i < n; i++) dh.set(dhn.subarray(i * k, (i + 1) * k), active[c0 + i]! * k);
   }
