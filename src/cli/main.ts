@@ -2,6 +2,7 @@
 // where errors become messages and exit codes (only cli/ may exit the process).
 import { Command, CommanderError } from "commander";
 import { exitCodeFor, InfuseError, isInfuseError } from "../core/errors.js";
+import { toWire } from "../core/wire.js";
 import { VERSION } from "../core/version.js";
 import { commandsFor } from "./commands/index.js";
 import { runtimeFor, type CommandRunner, type CommandRuntime, type RegisterCommand } from "./runtime.js";
@@ -74,7 +75,7 @@ function reportError(e: unknown, json: boolean): number {
     return 2;
   }
   if (isInfuseError(e)) {
-    if (json) process.stdout.write(JSON.stringify(e.toJSON()) + "\n");
+    if (json) process.stdout.write(JSON.stringify(toWire(e.toJSON())) + "\n");
     else {
       process.stderr.write(`error: ${e.message}\n`);
       if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);

@@ -2,6 +2,7 @@
 // progress bars on stderr (only on a TTY, and never in --json mode).
 import cliProgress from "cli-progress";
 import type { ProgressEvent, ProgressListener } from "../core/progress.js";
+import { toWire } from "../core/wire.js";
 
 export interface Output {
   readonly json: boolean;
@@ -9,7 +10,7 @@ export interface Output {
   info(text: string): void;
   /** A warning on stderr, shown in both modes. */
   warn(text: string): void;
-  /** The command's result: printed as JSON with --json, else rendered by `human`. */
+  /** The command's result: printed as wire JSON (snake_case keys) with --json, else rendered by `human`. */
   result(value: unknown, human: (value: never) => string): void;
   /** A progress listener that draws bars; call `done()` when the work ends. */
   progress(): ProgressListener & { done(): void };
@@ -35,7 +36,7 @@ export function createOutput(options: OutputOptions): Output {
       stderr.write(`warning: ${text}\n`);
     },
     result(value, human) {
-      if (options.json) stdout.write(JSON.stringify(value) + "\n");
+      if (options.json) stdout.write(JSON.stringify(toWire(value)) + "\n");
       else stdout.write(human(value as never) + "\n");
     },
     progress() {

@@ -81,7 +81,7 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
     expect(JSON.parse(ingest.stdout)).toMatchObject({
       collection: "ops",
       added: ["faq.csv", "ops.md"],
-      chunksTotal: 2,
+      chunks_total: 2,
       failed: [],
     });
 
@@ -119,7 +119,7 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
       env,
     });
     const plain = JSON.parse((await runCli(["collections", "show", "plain", "--json"], { env })).stdout);
-    expect(plain.fts).toMatchObject({ language: "English", stem: false, removeStopWords: false });
+    expect(plain.fts).toMatchObject({ language: "English", stem: false, remove_stop_words: false });
     const deleted = await runCli(["collections", "delete", "ops"], { env });
     expect(deleted.code).toBe(0);
     const missing = await runCli(["ask", "anything", "--collection", "ops"], { env });

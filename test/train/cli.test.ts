@@ -101,8 +101,8 @@ describe("infuse tune", () => {
     const second = await runCli([...args, "--resume", "--json"]);
     expect(second.stderr).toBe("");
     expect(second.code).toBe(0);
-    const r = JSON.parse(second.stdout) as { steps: number; resumedFrom: string; files: string[] };
-    expect(r.resumedFrom).toMatch(/step-0000\d\d/);
+    const r = JSON.parse(second.stdout) as { steps: number; resumed_from: string; files: string[] };
+    expect(r.resumed_from).toMatch(/step-0000\d\d/);
     expect(r.steps).toBeLessThan(12);
     for (const f of r.files) expect(existsSync(f)).toBe(true);
     const gen = (extra: string[]) =>
