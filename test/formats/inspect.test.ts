@@ -50,7 +50,10 @@ describe("inspect", () => {
 
     const json = await runCli(["inspect", q8, "--json", "--tensors"]);
     expect(json.code).toBe(0);
-    const r = JSON.parse(json.stdout) as { tensor_types: { type: string }[]; tensors: { name: string; type: string }[] };
+    const r = JSON.parse(json.stdout) as {
+      tensor_types: { type: string }[];
+      tensors: { name: string; type: string }[];
+    };
     expect(r.tensor_types.map((t) => t.type).sort()).toEqual(["F32", "Q8_0"]);
     expect(r.tensors.find((t) => t.name === "blk.0.attn_q.weight")?.type).toBe("Q8_0");
 
