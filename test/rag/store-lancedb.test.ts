@@ -143,6 +143,12 @@ describe("LanceDB store provider", () => {
     expect((await s.commit(change({ "a.md": [{ text: "A." }] }))).revision).toBe(2);
     await expect(readFile(lockFile)).rejects.toMatchObject({ code: "ENOENT" });
     s.close();
+
+    // releasing removes the file only while it is still this lock's (not one taken over since)
+    const lock = await provider.lock("c");
+    await writeFile(lockFile, `${process.pid} another-writer`);
+    await lock.release();
+    expect(await readFile(lockFile, "utf8")).toBe(`${process.pid} another-writer`);
   });
 
   it("compaction prunes old table versions and the files of deleted rows", async () => {

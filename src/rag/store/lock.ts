@@ -1,5 +1,7 @@
-// One writer per collection: a lock file created exclusively (O_EXCL) holding the writer's pid.
-// A lock whose process is gone is stale and taken over. Local disk only (no NFS semantics).
+// One writer per collection: a lock file created exclusively (O_EXCL) holding the writer's pid
+// and a token of this lock. A lock whose process is gone is stale and taken over; releasing
+// removes the file only while it is still this lock's. Local disk only (no NFS semantics).
+import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
@@ -20,6 +22,7 @@ class FileLock implements WriteLock {
     readonly collection: string,
     readonly store: string,
     private readonly file: string,
+    private readonly token: string,
   ) {}
 
   get held(): boolean {
@@ -29,7 +32,8 @@ class FileLock implements WriteLock {
   async release(): Promise<void> {
     if (!this.#held) return;
     this.#held = false;
-    await unlink(this.file).catch(() => undefined);
+    const content = await readFile(this.file, "utf8").catch(() => "");
+    if (content.includes(this.token)) await unlink(this.file).catch(() => undefined);
   }
 }
 
@@ -40,12 +44,13 @@ export async function acquireWriteLock(dir: string, collection: string, store: s
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(file, "wx");
-      await handle.writeFile(String(process.pid));
+      const token = randomUUID();
+      await handle.writeFile(`${process.pid} ${token}`);
       await handle.close();
-      return new FileLock(collection, store, file);
+      return new FileLock(collection, store, file, token);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim().split(/\s+/)[0]);
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
         throw new InfuseError("rag.collection_busy", `collection "${collection}" is being written by process ${pid}`, {
           kind: "io",
