@@ -18,6 +18,15 @@ const endpointSchema = z.strictObject({
   baseUrl: z.url().optional(),
 });
 
+/** Where collections live. One object per provider, told apart by `provider`. */
+export const STORE_PROVIDERS = ["lancedb"] as const; // "postgres" joins here (issue 20)
+const storeSchema = z.strictObject({
+  /** LanceDB on local disk. */
+  provider: z.literal("lancedb"),
+  /** The folder that holds the collections; default `<dataDir>/collections`. */
+  path: z.string().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   /** Where downloaded models go; `INFUSE_CACHE` overrides. */
@@ -38,11 +47,14 @@ export const configSchema = z.strictObject({
       topK: z.int().positive().optional(),
     })
     .optional(),
+  store: storeSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
 /** A model behind a provider: `rag.llm`, or `rag.embedder` in object form. */
 export type EndpointSpec = z.infer<typeof endpointSchema>;
+/** The `store` section with its paths resolved. */
+export type StoreConfig = z.infer<typeof storeSchema>;
 
 export interface ResolvedConfig {
   /** The config file that was read, if any. */
@@ -51,6 +63,8 @@ export interface ResolvedConfig {
   dataDir: string;
   hub: { endpoint: string; token: string | undefined; offline: boolean };
   rag: NonNullable<ConfigFile["rag"]>;
+  /** The store provider; absent means LanceDB in `<dataDir>/collections`. */
+  store?: StoreConfig;
 }
 
 export interface LoadConfigOptions {
@@ -79,7 +93,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
       offline: offlineEnv !== undefined ? offlineEnv === "1" || offlineEnv === "true" : (parsed?.hub?.offline ?? false),
     },
     rag: parsed?.rag ?? {},
+    ...(parsed?.store ? { store: resolveStore(parsed.store, fromFile) } : {}),
   };
+}
+
+function resolveStore(store: StoreConfig, fromFile: (p: string | undefined) => string | undefined): StoreConfig {
+  return store.path === undefined ? store : { ...store, path: fromFile(store.path)! };
 }
 
 async function readConfigFile(file: string, mustExist: boolean): Promise<ConfigFile | undefined> {
@@ -113,6 +132,16 @@ export function parseConfig(json: unknown, file: string): ConfigFile {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const at = issue.path.map(String).join(".");
+  if (at === "store.provider") {
+    const given = (json as { store?: { provider?: unknown } }).store?.provider;
+    const what =
+      given === undefined ? `"store.provider" is missing` : `unknown store provider ${JSON.stringify(given)}`;
+    throw new InfuseError("config.store_provider", `${file}: ${what}`, {
+      kind: "usage",
+      hint: `set "store.provider" to one of: ${STORE_PROVIDERS.join(", ")}`,
+      details: { file, key: at, known: [...STORE_PROVIDERS] },
+    });
+  }
   if (issue.code === "unrecognized_keys") {
     const key = [at, issue.keys[0]].filter(Boolean).join(".");
     throw new InfuseError("config.unknown_key", `${file}: unknown key "${key}"`, {

@@ -47,16 +47,18 @@ export async function resolveEmbedder(spec: string | EndpointSpec, options: Mode
 
 /**
  * The embedder a collection was built with, unless another spec is given (then it must match).
- * The config's `rag.embedder` object is used when it names the stored spec (it keeps the base URL).
+ * A remote embedder's stored endpoint (with its base URL) reconnects to the server it was built
+ * with; a collection stored before endpoints were kept uses the config's `rag.embedder` object
+ * when it names the stored spec.
  */
 export async function collectionEmbedder(
-  stored: { spec: string },
+  stored: { spec: string; endpoint?: EndpointSpec },
   override: string | EndpointSpec | undefined,
   options: ModelOptions,
 ): Promise<Embedder> {
   const configured = options.config.rag.embedder;
   const fromConfig = configured !== undefined && specString(configured) === stored.spec ? configured : undefined;
-  return resolveEmbedder(override ?? fromConfig ?? stored.spec, options);
+  return resolveEmbedder(override ?? stored.endpoint ?? fromConfig ?? stored.spec, options);
 }
 
 export interface ChatModelChoice {

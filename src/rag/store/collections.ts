@@ -1,34 +1,59 @@
-// Named collections on local disk: <dataDir>/collections/<name>/{collection.json, lance/}.
-// collection.json is the manifest and the commit point (written to a temp file, then renamed).
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+// LanceDB collections on local disk: <root>/<name>/{collection.json, lance/, write.lock}, root
+// being <dataDir>/collections unless the config's `store.path` says otherwise. collection.json
+// holds the neutral manifest plus this provider's private `lancedb.tableVersion` (the table
+// version its revision maps to); writing it (temp file, then rename) is the commit point.
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
+import { checkCollectionName, isCollectionName } from "./manifest.js";
 import type { CollectionManifest } from "./types.js";
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const MANIFEST_FILE = "collection.json";
+
+/** A committed LanceDB collection: its manifest and the table version its revision maps to. */
+export interface LanceState {
+  manifest: CollectionManifest;
+  tableVersion: number;
+}
 
 export function collectionsDir(dataDir: string): string {
   return path.join(dataDir, "collections");
 }
 
-export function checkCollectionName(name: string): string {
-  if (!NAME.test(name)) {
-    throw new InfuseError("rag.collection_name", `invalid collection name "${name}"`, {
-      kind: "usage",
-      hint: "use letters, digits, '.', '_' or '-' (at most 64, starting with a letter or digit)",
-    });
+export function collectionDir(root: string, name: string): string {
+  return path.join(root, checkCollectionName(name));
+}
+
+type StoredFile = Omit<CollectionManifest, "tableVersion"> & { lancedb?: { tableVersion: number } };
+
+function integer(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) throw new Error(`${what} is not a count`);
+  return value;
+}
+
+/**
+ * The manifest from collection.json. Format 1 (before revisions) kept LanceDB's table version
+ * as the manifest's version; it becomes the revision, so revisions stay increasing.
+ */
+export function parseManifestFile(json: unknown): LanceState {
+  const raw = json as Record<string, unknown>;
+  if (raw["format"] === 1) {
+    const tableVersion = integer(raw["tableVersion"], "tableVersion");
+    const rest = { ...raw };
+    delete rest["tableVersion"];
+    const manifest = { ...rest, format: 2, revision: tableVersion, tableVersion } as CollectionManifest;
+    return { manifest, tableVersion };
   }
-  return name;
+  if (raw["format"] !== 2) throw new Error(`unknown format ${String(raw["format"])}`);
+  const { lancedb, ...rest } = raw as unknown as StoredFile;
+  const revision = integer(rest.revision, "revision");
+  const tableVersion = revision === 0 ? 0 : integer(lancedb?.tableVersion, "lancedb.tableVersion");
+  return { manifest: { ...rest, tableVersion: revision }, tableVersion };
 }
 
-export function collectionDir(dataDir: string, name: string): string {
-  return path.join(collectionsDir(dataDir), checkCollectionName(name));
-}
-
-/** The manifest, or undefined if the collection does not exist (never committed). */
-export async function readManifest(dataDir: string, name: string): Promise<CollectionManifest | undefined> {
-  const file = path.join(collectionDir(dataDir, name), MANIFEST_FILE);
+/** The committed state, or undefined if the collection does not exist (never committed). */
+export async function readManifestFile(root: string, name: string): Promise<LanceState | undefined> {
+  const file = path.join(collectionDir(root, name), MANIFEST_FILE);
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -37,9 +62,7 @@ export async function readManifest(dataDir: string, name: string): Promise<Colle
     throw new InfuseError("rag.collection_unreadable", `cannot read ${file}`, { kind: "io", cause: e });
   }
   try {
-    const manifest = JSON.parse(text) as CollectionManifest;
-    if (manifest.format !== 1) throw new Error(`unknown format ${String(manifest.format)}`);
-    return manifest;
+    return parseManifestFile(JSON.parse(text));
   } catch (e) {
     throw new InfuseError(
       "rag.collection_corrupt",
@@ -53,81 +76,27 @@ export async function readManifest(dataDir: string, name: string): Promise<Colle
   }
 }
 
-/** Writes the manifest atomically (temp file + rename): the commit point of every ingest. */
-export async function writeManifest(dataDir: string, manifest: CollectionManifest): Promise<void> {
-  const dir = collectionDir(dataDir, manifest.name);
+/** Writes the manifest (format 2) atomically: the commit point of every write. */
+export async function writeManifestFile(root: string, state: LanceState): Promise<void> {
+  const dir = collectionDir(root, state.manifest.name);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, MANIFEST_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(manifest, null, 1));
+  const { tableVersion: _alias, ...manifest } = state.manifest;
+  const stored: StoredFile = { ...manifest, lancedb: { tableVersion: state.tableVersion } };
+  await writeFile(tmp, JSON.stringify(stored, null, 1));
   await rename(tmp, file);
 }
 
-export interface CollectionSummary {
-  name: string;
-  embedder: string;
-  dimension: number;
-  splitter: string;
-  chunks: number;
-  units: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export function summarize(m: CollectionManifest): CollectionSummary {
-  return {
-    name: m.name,
-    embedder: m.embedder.id,
-    dimension: m.embedder.dimension,
-    splitter: `${m.splitter.kind} ${m.splitter.chunkSize}/${m.splitter.overlap}`,
-    chunks: m.chunks,
-    units: Object.keys(m.units).length,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt,
-  };
-}
-
-/** Committed collections, by name. */
-export async function listCollections(dataDir: string): Promise<CollectionSummary[]> {
-  let names: string[];
+/** Folder names under root that are valid collection names (committed or not). */
+export async function collectionNames(root: string): Promise<string[]> {
   try {
-    names = (await readdir(collectionsDir(dataDir), { withFileTypes: true }))
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
+    return (await readdir(root, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && isCollectionName(d.name))
+      .map((d) => d.name)
+      .sort();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new InfuseError("rag.collections_unreadable", `cannot list ${collectionsDir(dataDir)}`, {
-      kind: "io",
-      cause: e,
-    });
+    throw new InfuseError("rag.collections_unreadable", `cannot list ${root}`, { kind: "io", cause: e });
   }
-  const out: CollectionSummary[] = [];
-  for (const name of names.filter((n) => NAME.test(n)).sort()) {
-    const m = await readManifest(dataDir, name);
-    if (m) out.push(summarize(m));
-  }
-  return out;
-}
-
-export async function requireManifest(dataDir: string, name: string): Promise<CollectionManifest> {
-  const m = await readManifest(dataDir, name);
-  if (m) return m;
-  const names = (await listCollections(dataDir)).map((c) => c.name);
-  throw new InfuseError(
-    "rag.collection_not_found",
-    `collection "${name}" does not exist in ${collectionsDir(dataDir)}`,
-    {
-      kind: "not_found",
-      hint:
-        names.length > 0
-          ? `existing collections: ${names.join(", ")}`
-          : `create it with \`infuse ingest PATH --collection ${name}\``,
-      details: { collection: name, existing: names },
-    },
-  );
-}
-
-export async function deleteCollection(dataDir: string, name: string): Promise<void> {
-  await requireManifest(dataDir, name);
-  await rm(collectionDir(dataDir, name), { recursive: true, force: true });
 }

@@ -1,101 +1,40 @@
-// Opening collections: an existing one at its committed state, or a new one that exists only
-// once its first ingest commits. The embedder a collection was built with is enforced here.
-import { InfuseError } from "../../core/errors.js";
-import type { SplitterSettings } from "../split/index.js";
-import { readManifest, requireManifest } from "./collections.js";
-import { LanceCollection } from "./lancedb.js";
-import { DEFAULT_FTS, type CollectionStore, type FtsSettings } from "./types.js";
+// The store seam's public face: the provider interface and its LanceDB implementation, the
+// config's provider factory, and the data-folder functions older callers use (thin wrappers
+// over `new LanceDbStoreProvider(dataDir)`, kept until every caller takes a provider).
+import { LanceDbStoreProvider } from "./lancedb-provider.js";
+import type { CollectionInit, CollectionManifest, CollectionStore, CollectionSummary } from "./types.js";
 
 export * from "./types.js";
-export {
-  listCollections,
-  deleteCollection,
-  readManifest,
-  requireManifest,
-  summarize,
-  type CollectionSummary,
-} from "./collections.js";
+export { checkCollectionName, checkEmbedder, summarize } from "./manifest.js";
 export { filterToSql, parseFilterArgs } from "./filter.js";
 export { LanceCollection } from "./lancedb.js";
+export { LanceDbStoreProvider, type LanceDbStoreOptions } from "./lancedb-provider.js";
+export { storeProvider } from "./provider.js";
 
 /** Opens an existing collection; `rag.collection_not_found` (with the existing names) if absent. */
-export async function openCollection(dataDir: string, name: string): Promise<CollectionStore> {
-  return new LanceCollection(dataDir, await requireManifest(dataDir, name));
+export function openCollection(dataDir: string, name: string): Promise<CollectionStore> {
+  return new LanceDbStoreProvider(dataDir).open(name);
 }
 
-export interface CollectionInit {
-  embedder: { id: string; spec: string; dimension: number };
-  splitter: SplitterSettings;
-  fts?: Partial<FtsSettings>;
+/** Opens a collection for ingest, creating it (uncommitted) if needed; see `StoreProvider.openOrCreate`. */
+export function openOrCreateCollection(dataDir: string, name: string, init: CollectionInit): Promise<CollectionStore> {
+  return new LanceDbStoreProvider(dataDir).openOrCreate(name, init);
 }
 
-/**
- * Opens a collection for ingest, creating it (uncommitted) if needed. An existing collection
- * must have been built with the same embedder and splitter: vectors and chunks would not match.
- */
-export async function openOrCreateCollection(
-  dataDir: string,
-  name: string,
-  init: CollectionInit,
-): Promise<CollectionStore> {
-  const existing = await readManifest(dataDir, name);
-  if (existing) {
-    checkEmbedder(existing.name, existing.embedder, init.embedder);
-    const a = existing.splitter;
-    const b = init.splitter;
-    if (a.kind !== b.kind || a.chunkSize !== b.chunkSize || a.overlap !== b.overlap) {
-      throw new InfuseError(
-        "rag.splitter_mismatch",
-        `collection "${name}" was split with ${a.kind} ${a.chunkSize}/${a.overlap}, not ${b.kind} ${b.chunkSize}/${b.overlap}`,
-        {
-          kind: "usage",
-          hint: `ingest with the collection's splitter settings, or into a new collection (or delete "${name}" first)`,
-        },
-      );
-    }
-    const changed = Object.entries(init.fts ?? {}).filter(([k, v]) => existing.fts[k as keyof FtsSettings] !== v);
-    if (changed.length > 0) {
-      throw new InfuseError(
-        "rag.fts_mismatch",
-        `collection "${name}" has a full-text analyzer with other settings (${changed.map(([k]) => k).join(", ")})`,
-        {
-          kind: "usage",
-          hint: `the analyzer is fixed when a collection is created: ingest into a new collection, or delete "${name}" first`,
-        },
-      );
-    }
-    return new LanceCollection(dataDir, existing);
-  }
-  const now = new Date().toISOString();
-  return new LanceCollection(dataDir, {
-    format: 1,
-    name,
-    embedder: init.embedder,
-    splitter: init.splitter,
-    fts: { ...DEFAULT_FTS, ...init.fts },
-    createdAt: now,
-    updatedAt: now,
-    tableVersion: 0,
-    chunks: 0,
-    units: {},
-  });
+/** The manifest, or undefined if the collection does not exist (never committed). */
+export function readManifest(dataDir: string, name: string): Promise<CollectionManifest | undefined> {
+  return new LanceDbStoreProvider(dataDir).manifest(name);
 }
 
-/** A clear error when a collection is used with another embedder than it was built with. */
-export function checkEmbedder(
-  collection: string,
-  built: { id: string; dimension: number },
-  used: { id: string; dimension?: number },
-): void {
-  if (built.id !== used.id || (used.dimension !== undefined && used.dimension !== built.dimension)) {
-    throw new InfuseError(
-      "rag.embedder_mismatch",
-      `collection "${collection}" was built with embedder ${built.id} (${built.dimension} dims), not ${used.id}`,
-      {
-        kind: "usage",
-        hint: `use --embedder with the collection's embedder, or re-ingest into a new collection with ${used.id}`,
-        details: { collection, built: built.id, used: used.id },
-      },
-    );
-  }
+export function requireManifest(dataDir: string, name: string): Promise<CollectionManifest> {
+  return new LanceDbStoreProvider(dataDir).requireManifest(name);
+}
+
+/** Committed collections, by name. */
+export function listCollections(dataDir: string): Promise<CollectionSummary[]> {
+  return new LanceDbStoreProvider(dataDir).list();
+}
+
+export function deleteCollection(dataDir: string, name: string): Promise<void> {
+  return new LanceDbStoreProvider(dataDir).delete(name);
 }

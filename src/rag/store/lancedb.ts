@@ -1,15 +1,17 @@
 // The embedded store: one LanceDB table per collection on local disk, with exact cosine kNN,
 // a BM25 full-text index, SQL metadata filters, and commits made atomic by LanceDB versions
-// plus the manifest swap. No ANN index (exact search is fast enough below ~1M chunks).
+// plus the manifest swap (which maps the neutral revision to a table version). No ANN index
+// (exact search is fast enough below ~1M chunks).
 import type * as lancedb from "@lancedb/lancedb";
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from "apache-arrow";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { Chunk, MetadataValue } from "../types.js";
-import { collectionDir, readManifest, writeManifest } from "./collections.js";
+import { collectionDir, readManifestFile, writeManifestFile, type LanceState } from "./collections.js";
 import { filterToSql, metadataTokens, sqlString } from "./filter.js";
-import { acquireWriteLock } from "./lock.js";
+import { acquireWriteLock, withWriteLock } from "./lock.js";
+import { changedError, committedManifest } from "./manifest.js";
 import type {
   CollectionChange,
   CollectionManifest,
@@ -19,6 +21,7 @@ import type {
   ScoredChunk,
   SearchOptions,
   StoredChunk,
+  WriteLock,
 } from "./types.js";
 
 type LanceModule = typeof lancedb;
@@ -86,24 +89,36 @@ function fromRow(r: Record<string, unknown>): Chunk {
   };
 }
 
+/** The provider id of a LanceDB root folder, as messages and locks name it. */
+export function lanceStoreId(root: string): string {
+  return `lancedb:${root}`;
+}
+
 export class LanceCollection implements CollectionStore {
   #manifest: CollectionManifest;
-  readonly #dataDir: string;
+  /** The table version the manifest's revision maps to (0 while never committed). */
+  #tableVersion: number;
+  readonly #root: string;
   #db: lancedb.Connection | undefined;
   #reader: lancedb.Table | undefined;
 
-  /** A collection at its committed manifest; `tableVersion` 0 means not yet committed (new). */
-  constructor(dataDir: string, manifest: CollectionManifest) {
-    this.#dataDir = dataDir;
-    this.#manifest = manifest;
+  /** A collection at its committed state under `root`; revision 0 means not yet committed (new). */
+  constructor(root: string, state: LanceState) {
+    this.#root = root;
+    this.#manifest = state.manifest;
+    this.#tableVersion = state.tableVersion;
   }
 
   get manifest(): CollectionManifest {
     return this.#manifest;
   }
 
+  get #dir(): string {
+    return collectionDir(this.#root, this.#manifest.name);
+  }
+
   get #lanceDir(): string {
-    return path.join(collectionDir(this.#dataDir, this.#manifest.name), "lance");
+    return path.join(this.#dir, "lance");
   }
 
   async #connect(): Promise<lancedb.Connection> {
@@ -113,10 +128,10 @@ export class LanceCollection implements CollectionStore {
 
   /** The table as of the committed version (writes in progress are invisible). */
   async #read(): Promise<lancedb.Table | undefined> {
-    if (this.#manifest.tableVersion === 0) return undefined;
+    if (this.#manifest.revision === 0) return undefined;
     if (!this.#reader) {
       const table = await (await this.#connect()).openTable(TABLE);
-      await table.checkout(this.#manifest.tableVersion);
+      await table.checkout(this.#tableVersion);
       this.#reader = table;
     }
     return this.#reader;
@@ -201,7 +216,8 @@ export class LanceCollection implements CollectionStore {
   /** The table at its latest version, rolled back first if a previous writer died uncommitted. */
   async #writer(): Promise<lancedb.Table> {
     const db = await this.#connect();
-    const { tableVersion, embedder } = this.#manifest;
+    const tableVersion = this.#tableVersion;
+    const { embedder } = this.#manifest;
     const exists = (await db.tableNames()).includes(TABLE);
     if (tableVersion === 0 || !exists) {
       if (tableVersion !== 0) {
@@ -226,51 +242,48 @@ export class LanceCollection implements CollectionStore {
     await table.restore();
   }
 
-  async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
+  /**
+   * Runs `fn` under the writer lock once the collection on disk is still at this revision (or
+   * `rag.collection_changed`); a compaction since then moved only the table version, adopted here.
+   */
+  async #locked<T>(lock: WriteLock | undefined, doing: string, fn: () => Promise<T>): Promise<T> {
     const name = this.#manifest.name;
-    const release = await acquireWriteLock(collectionDir(this.#dataDir, name), name);
-    try {
-      const current = await readManifest(this.#dataDir, name);
-      if ((current?.tableVersion ?? 0) !== this.#manifest.tableVersion) {
-        throw new InfuseError(
-          "rag.collection_changed",
-          `collection "${name}" was changed by another ingest while this one ran`,
-          {
-            kind: "io",
-            hint: "run the ingest again: it starts from the collection as it is now",
-          },
-        );
-      }
-      return await this.#commitLocked(change, options);
-    } finally {
-      await release();
-    }
+    const store = lanceStoreId(this.#root);
+    return withWriteLock(
+      lock,
+      () => acquireWriteLock(this.#dir, name, store),
+      { collection: name, store },
+      async () => {
+        const current = await readManifestFile(this.#root, name);
+        if ((current?.manifest.revision ?? 0) !== this.#manifest.revision) throw changedError(name, doing);
+        if (current && current.tableVersion !== this.#tableVersion) {
+          this.#tableVersion = current.tableVersion;
+          this.#closeReader();
+        }
+        return fn();
+      },
+    );
+  }
+
+  async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
+    return this.#locked(options.lock, "this one was writing", () => this.#commitLocked(change, options));
   }
 
   async compact(): Promise<CompactReport> {
     const name = this.#manifest.name;
-    if (this.#manifest.tableVersion === 0) {
+    if (this.#manifest.revision === 0) {
       return { collection: name, versionsRemoved: 0, bytesRemoved: 0, fragmentsRemoved: 0, fragmentsAdded: 0 };
     }
-    const release = await acquireWriteLock(collectionDir(this.#dataDir, name), name);
-    try {
-      const current = await readManifest(this.#dataDir, name);
-      if (current?.tableVersion !== this.#manifest.tableVersion) {
-        throw new InfuseError("rag.collection_changed", `collection "${name}" was changed while compacting`, {
-          kind: "io",
-          hint: "run it again",
-        });
-      }
+    return this.#locked(undefined, "compacting", async () => {
       const table = await this.#writer();
       try {
-        const committed = (await table.listVersions()).find((v) => v.version === this.#manifest.tableVersion);
+        const committed = (await table.listVersions()).find((v) => v.version === this.#tableVersion);
         // the committed version stays until the manifest points past it, so a crash here is harmless
         const stats = await table.optimize(committed ? { cleanupOlderThan: committed.timestamp } : {});
-        const manifest: CollectionManifest = { ...this.#manifest, tableVersion: await table.version() };
-        await writeManifest(this.#dataDir, manifest);
-        this.#manifest = manifest;
-        this.#reader?.close();
-        this.#reader = undefined;
+        const tableVersion = await table.version();
+        await writeManifestFile(this.#root, { manifest: this.#manifest, tableVersion });
+        this.#tableVersion = tableVersion;
+        this.#closeReader();
         return {
           collection: name,
           versionsRemoved: stats.prune.oldVersionsRemoved,
@@ -281,13 +294,12 @@ export class LanceCollection implements CollectionStore {
       } finally {
         table.close();
       }
-    } finally {
-      await release();
-    }
+    });
   }
 
   async #commitLocked(change: CollectionChange, options: CommitOptions): Promise<CollectionManifest> {
     const before = this.#manifest;
+    const beforeVersion = this.#tableVersion;
     const table = await this.#writer();
     try {
       for (let i = 0; i < change.removeUnits.length; i += IN_BATCH) {
@@ -307,42 +319,34 @@ export class LanceCollection implements CollectionStore {
       throwIfAborted(options.signal, "ingest");
       const chunks = await table.countRows();
       if (chunks > 0) await table.createIndex("text", { config: (await lance()).Index.fts(before.fts), replace: true });
-      const units = { ...before.units };
-      for (const [key, unit] of Object.entries(change.units)) {
-        if (unit) units[key] = unit;
-        else delete units[key];
-      }
-      const now = new Date().toISOString();
-      const manifest: CollectionManifest = {
-        ...before,
-        tableVersion: await table.version(),
-        chunks,
-        units,
-        updatedAt: now,
-      };
-      if (before.tableVersion === 0) manifest.createdAt = now;
+      const manifest = committedManifest(before, change, chunks);
+      const tableVersion = await table.version();
       throwIfAborted(options.signal, "ingest");
-      await writeManifest(this.#dataDir, manifest);
+      await writeManifestFile(this.#root, { manifest, tableVersion });
       this.#manifest = manifest;
-      this.#reader?.close();
-      this.#reader = undefined;
+      this.#tableVersion = tableVersion;
+      this.#closeReader();
       return manifest;
     } catch (e) {
-      if (before.tableVersion === 0) {
+      if (before.revision === 0) {
         table.close();
         this.#db?.close();
         this.#db = undefined;
         await rm(this.#lanceDir, { recursive: true, force: true });
-      } else await this.#rollback(table, before.tableVersion);
+      } else await this.#rollback(table, beforeVersion);
       throw e;
     } finally {
       if (table.isOpen()) table.close();
     }
   }
 
-  close(): void {
+  #closeReader(): void {
     this.#reader?.close();
     this.#reader = undefined;
+  }
+
+  close(): void {
+    this.#closeReader();
     this.#db?.close();
     this.#db = undefined;
   }

@@ -1,8 +1,11 @@
-// One writer per collection: a lock file created exclusively (O_EXCL) holding the writer's pid.
-// A lock whose process is gone is stale and taken over. Local disk only (no NFS semantics).
+// One writer per collection: a lock file created exclusively (O_EXCL) holding the writer's pid
+// and a token of this lock. A lock whose process is gone is stale and taken over; releasing
+// removes the file only while it is still this lock's. Local disk only (no NFS semantics).
+import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
+import type { WriteLock } from "./types.js";
 
 function alive(pid: number): boolean {
   try {
@@ -13,23 +16,45 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Takes `<dir>/write.lock`; the returned function releases it. */
-export async function acquireWriteLock(dir: string, collection: string): Promise<() => Promise<void>> {
+class FileLock implements WriteLock {
+  #held = true;
+  constructor(
+    readonly collection: string,
+    readonly store: string,
+    private readonly file: string,
+    private readonly token: string,
+  ) {}
+
+  get held(): boolean {
+    return this.#held;
+  }
+
+  async release(): Promise<void> {
+    if (!this.#held) return;
+    this.#held = false;
+    const content = await readFile(this.file, "utf8").catch(() => "");
+    if (content.includes(this.token)) await unlink(this.file).catch(() => undefined);
+  }
+}
+
+/** Takes `<dir>/write.lock` for `collection` of `store`; `rag.collection_busy` if a live process holds it. */
+export async function acquireWriteLock(dir: string, collection: string, store: string): Promise<WriteLock> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, "write.lock");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(file, "wx");
-      await handle.writeFile(String(process.pid));
+      const token = randomUUID();
+      await handle.writeFile(`${process.pid} ${token}`);
       await handle.close();
-      return () => unlink(file).catch(() => undefined);
+      return new FileLock(collection, store, file, token);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim().split(/\s+/)[0]);
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
         throw new InfuseError("rag.collection_busy", `collection "${collection}" is being written by process ${pid}`, {
           kind: "io",
-          hint: `wait for that ingest to finish (or stop it); if no infuse process is running, delete ${file}`,
+          hint: `wait for that writer to finish (or stop it); if no infuse process is running, delete ${file}`,
           details: { collection, pid },
         });
       }
@@ -37,4 +62,32 @@ export async function acquireWriteLock(dir: string, collection: string): Promise
     }
   }
   throw new InfuseError("rag.collection_busy", `could not lock collection "${collection}"`, { kind: "io" });
+}
+
+/** Runs `fn` under the collection's lock: the caller's (checked to be this collection's) or a new one. */
+export async function withWriteLock<T>(
+  held: WriteLock | undefined,
+  take: () => Promise<WriteLock>,
+  expect: { collection: string; store: string },
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (held) {
+    if (!held.held || held.collection !== expect.collection || held.store !== expect.store) {
+      throw new InfuseError(
+        "rag.lock_invalid",
+        `the lock passed to commit is ${held.held ? `for "${held.collection}" in ${held.store}` : "released"}, not a held lock of "${expect.collection}" in ${expect.store}`,
+        {
+          kind: "internal",
+          hint: "pass the lock from StoreProvider.lock(name) of this collection, before releasing it",
+        },
+      );
+    }
+    return fn();
+  }
+  const lock = await take();
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
 }

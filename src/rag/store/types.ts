@@ -1,5 +1,7 @@
-// The store seam: a named collection of embedded chunks with dense and full-text search and
-// one atomic `commit`. LanceDB on local disk implements it; a server-based store can too.
+// The store seam: a provider of named collections (open, create, list, delete, lock), each a
+// set of embedded chunks with dense and full-text search and one atomic `commit`. LanceDB on
+// local disk implements it; a server store (Postgres) will too, passing the same conformance suite.
+import type { EndpointSpec } from "../../core/config.js";
 import type { SplitterSettings } from "../split/index.js";
 import type { Chunk, MetadataFilter } from "../types.js";
 
@@ -30,16 +32,28 @@ export interface IngestedUnit {
   ingestedAt: string;
 }
 
-/** What lives with a collection (collection.json) and is swapped atomically on commit. */
+/** The embedder a collection was built with. */
+export interface CollectionEmbedder {
+  id: string;
+  /** How to recreate it: "hash-512", a model reference, or `provider:model` for a remote one. */
+  spec: string;
+  /** A remote embedder's whole spec (provider, model, base URL; never an API key). */
+  endpoint?: EndpointSpec;
+  dimension: number;
+}
+
+/** What lives with a collection and is swapped atomically on commit (neutral of the provider). */
 export interface CollectionManifest {
-  format: 1;
+  format: 2;
   name: string;
-  embedder: { id: string; spec: string; dimension: number };
+  embedder: CollectionEmbedder;
   splitter: SplitterSettings;
   fts: FtsSettings;
   createdAt: string;
   updatedAt: string;
-  /** The store version readers see; a write not yet committed is invisible. */
+  /** Commits so far: 0 until the first commit; readers see the committed revision only. */
+  revision: number;
+  /** @deprecated the same number as `revision`, for callers not yet moved to it; to be removed. */
   tableVersion: number;
   chunks: number;
   /** Keyed by unit key: the file's source path, or `source#doc_id` for records. */
@@ -73,6 +87,8 @@ export interface CollectionChange {
 
 export interface CommitOptions {
   signal?: AbortSignal;
+  /** The collection's writer lock, already held by the caller (from `StoreProvider.lock`). */
+  lock?: WriteLock;
   /** Called after each batch of rows is written (rows written so far). */
   onStored?: (rows: number) => void;
 }
@@ -85,6 +101,7 @@ export interface CompactReport {
   fragmentsAdded: number;
 }
 
+/** A collection opened at its committed revision; reads never see later or half-done writes. */
 export interface CollectionStore {
   readonly manifest: CollectionManifest;
   count(): Promise<number>;
@@ -92,11 +109,67 @@ export interface CollectionStore {
   searchText(query: string, options: SearchOptions): Promise<ScoredChunk[]>;
   /** Stored vectors for chunk text hashes already in the collection (the embedding cache). */
   vectorsByHash(hashes: string[]): Promise<Map<string, Float32Array>>;
-  /** Applies a change atomically: on any failure (or abort) the previous state stays readable. */
+  /**
+   * Applies a change atomically under the writer lock and increments the revision: on any
+   * failure (or abort) the previous revision stays readable. `rag.collection_busy` if another
+   * writer holds the lock, `rag.collection_changed` if another commit landed since this opened.
+   */
   commit(change: CollectionChange, options?: CommitOptions): Promise<CollectionManifest>;
-  /** Compacts storage and drops versions older than the committed one (never the committed one). */
+  /** Compacts storage and drops versions older than the committed one; data and revision stay. */
   compact(): Promise<CompactReport>;
   /** Chunks of one unit, for `collections show` and tests. */
   chunksOf(unitKey: string): Promise<Chunk[]>;
   close(): void;
+}
+
+/** What a new collection is made with; an existing one must match it. */
+export interface CollectionInit {
+  embedder: { id: string; spec: string | EndpointSpec; dimension: number };
+  splitter: SplitterSettings;
+  fts?: Partial<FtsSettings>;
+}
+
+export interface CollectionSummary {
+  name: string;
+  embedder: string;
+  dimension: number;
+  splitter: string;
+  chunks: number;
+  units: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A collection's writer lock: one writer per collection, across processes. */
+export interface WriteLock {
+  readonly collection: string;
+  /** The provider it was taken from (`StoreProvider.describe()`). */
+  readonly store: string;
+  readonly held: boolean;
+  release(): Promise<void>;
+}
+
+/** Where collections live: one implementation per backend, chosen by the config's `store`. */
+export interface StoreProvider {
+  /** A short id for messages, such as `lancedb:/home/me/.infuse/collections`. */
+  describe(): string;
+  /** Committed collections, by name. */
+  list(): Promise<CollectionSummary[]>;
+  /** The committed manifest, or undefined if the collection does not exist. */
+  manifest(name: string): Promise<CollectionManifest | undefined>;
+  /** The manifest; `rag.collection_not_found` (with the existing names) if absent. */
+  requireManifest(name: string): Promise<CollectionManifest>;
+  /** An existing collection at its committed revision; `rag.collection_not_found` if absent. */
+  open(name: string): Promise<CollectionStore>;
+  /**
+   * A collection for writing: the existing one (which must match `init`'s embedder, splitter and
+   * analyzer) or a new one that exists only once its first commit lands.
+   */
+  openOrCreate(name: string, init: CollectionInit): Promise<CollectionStore>;
+  /** Deletes a collection (under its writer lock); `rag.collection_not_found` if absent. */
+  delete(name: string): Promise<void>;
+  /** Takes the writer lock, for a writer that commits several times (pass it as `CommitOptions.lock`). */
+  lock(name: string): Promise<WriteLock>;
+  compact(name: string): Promise<CompactReport>;
+  close(): Promise<void>;
 }
