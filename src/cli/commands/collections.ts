@@ -1,13 +1,12 @@
-// `infuse collections [list|show NAME|delete NAME]`: the collections in the data folder.
+// `infuse collections [list|show NAME|compact NAME|delete NAME]`: the collections of the configured store.
 import { InfuseError } from "../../core/errors.js";
 import {
-  deleteCollection,
-  listCollections,
-  requireManifest,
+  storeProvider,
   summarize,
+  type CollectionManifest,
   type CollectionSummary,
+  type CompactReport,
 } from "../../rag/store/index.js";
-import { openCollection, type CollectionManifest, type CompactReport } from "../../rag/store/index.js";
 import { humanBytes } from "../output.js";
 import type { RegisterCommand } from "../runtime.js";
 
@@ -21,10 +20,10 @@ export const registerCollections: RegisterCommand = (program, run) => {
     )
     .action(
       run(async (rt) => {
-        const config = await rt.config();
-        rt.out.result(await listCollections(config.dataDir), (list: CollectionSummary[]) =>
+        const provider = storeProvider(await rt.config());
+        rt.out.result(await provider.list(), (list: CollectionSummary[]) =>
           list.length === 0
-            ? `no collections in ${config.dataDir} (create one with \`infuse ingest PATH --collection NAME\`)`
+            ? `no collections in ${provider.describe()} (create one with \`infuse ingest PATH --collection NAME\`)`
             : list
                 .map(
                   (c) =>
@@ -39,9 +38,8 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("list collections (the default)")
     .action(
       run(async (rt) => {
-        const config = await rt.config();
         rt.out.result(
-          await listCollections(config.dataDir),
+          await storeProvider(await rt.config()).list(),
           (list: CollectionSummary[]) => list.map((c) => c.name).join("\n") || "(none)",
         );
       }),
@@ -52,10 +50,17 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("show a collection's settings and files")
     .action(
       run(async (rt, name: string) => {
-        const config = await rt.config();
-        const m = await requireManifest(config.dataDir, name);
+        const m = await storeProvider(await rt.config()).requireManifest(name);
         rt.out.result(
-          { ...summarize(m), fts: m.fts, splitterSettings: m.splitter, embedderSpec: m.embedder.spec, files: m.units },
+          {
+            ...summarize(m),
+            fts: m.fts,
+            splitterSettings: m.splitter,
+            embedderSpec: m.embedder.spec,
+            ...(m.embedder.endpoint ? { embedderEndpoint: m.embedder.endpoint } : {}),
+            revision: m.revision,
+            files: m.units,
+          },
           () => renderShow(m),
         );
       }),
@@ -66,18 +71,12 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("compact storage and drop old versions (after many re-ingests)")
     .action(
       run(async (rt, name: string) => {
-        const config = await rt.config();
-        const store = await openCollection(config.dataDir, name);
-        try {
-          const report = await store.compact();
-          rt.out.result(
-            report,
-            (r: CompactReport) =>
-              `compacted "${r.collection}": ${r.versionsRemoved} old versions and ${humanBytes(r.bytesRemoved)} removed`,
-          );
-        } finally {
-          store.close();
-        }
+        const report = await storeProvider(await rt.config()).compact(name);
+        rt.out.result(
+          report,
+          (r: CompactReport) =>
+            `compacted "${r.collection}": ${r.versionsRemoved} old versions and ${humanBytes(r.bytesRemoved)} removed`,
+        );
       }),
     );
   collections
@@ -86,9 +85,8 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("delete a collection and its index")
     .action(
       run(async (rt, name: string) => {
-        const config = await rt.config();
         if (!name) throw new InfuseError("rag.collection_name", "name the collection to delete", { kind: "usage" });
-        await deleteCollection(config.dataDir, name);
+        await storeProvider(await rt.config()).delete(name);
         rt.out.result({ deleted: name }, () => `deleted collection "${name}"`);
       }),
     );
@@ -98,7 +96,7 @@ function renderShow(m: CollectionManifest): string {
   const units = Object.entries(m.units);
   return [
     `collection ${m.name}`,
-    `  embedder  ${m.embedder.id} (${m.embedder.dimension} dims; spec "${m.embedder.spec}")`,
+    `  embedder  ${m.embedder.id} (${m.embedder.dimension} dims; spec "${m.embedder.spec}"${m.embedder.endpoint?.baseUrl ? ` at ${m.embedder.endpoint.baseUrl}` : ""})`,
     `  splitter  ${m.splitter.kind}, chunk ${m.splitter.chunkSize}, overlap ${m.splitter.overlap}`,
     `  bm25      ${m.fts.language}, stem ${m.fts.stem}, stop words ${m.fts.removeStopWords}`,
     `  chunks    ${m.chunks} from ${units.length} files/records`,
