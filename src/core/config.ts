@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { TuneConfigSchema, type TuneConfig } from "../train/options.js";
 import { InfuseError } from "./errors.js";
 import { defaultCacheDir, defaultDataDir } from "./paths.js";
 
@@ -38,6 +39,8 @@ export const configSchema = z.strictObject({
       topK: z.int().positive().optional(),
     })
     .optional(),
+  /** Defaults for `infuse tune` (flags override them): the same schema as tune()'s options. */
+  tune: TuneConfigSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -51,6 +54,8 @@ export interface ResolvedConfig {
   dataDir: string;
   hub: { endpoint: string; token: string | undefined; offline: boolean };
   rag: NonNullable<ConfigFile["rag"]>;
+  /** The `tune` section: defaults under `infuse tune`'s flags. */
+  tune?: TuneConfig;
 }
 
 export interface LoadConfigOptions {
@@ -79,6 +84,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
       offline: offlineEnv !== undefined ? offlineEnv === "1" || offlineEnv === "true" : (parsed?.hub?.offline ?? false),
     },
     rag: parsed?.rag ?? {},
+    tune: parsed?.tune ?? {},
   };
 }
 
