@@ -161,7 +161,8 @@ export const registerTune: RegisterCommand = (program, run) => {
         "  infuse tune merge model.gguf ./adapter --out merged.gguf\n" +
         "\nThe output folder holds adapter_config.json + adapter_model.safetensors (PEFT), adapter.gguf\n" +
         "(llama.cpp/Ollama LoRA), metrics.jsonl, loss.svg and tune-config.json. Ctrl-C saves a checkpoint;\n" +
-        "--resume continues from it exactly as an uninterrupted run would have.",
+        "--resume continues from it exactly as an uninterrupted run would have. Defaults for the training\n" +
+        'flags can live in infuse.config.json as a "tune" section ({"tune": {"rank": 16, "lr": 1e-4}}).',
     )
     .action(
       run(async (rt, model: string | undefined, flags: DataFlags & Record<string, unknown>) => {
