@@ -18,6 +18,8 @@ export interface MetricLine {
 
 export class MetricsLog {
   readonly lines: MetricLine[] = [];
+  /** Whether `open` ran (a run refused before it leaves the folder's files as they were). */
+  opened = false;
   constructor(readonly file: string) {}
 
   /** Starts the file afresh, keeping earlier lines up to `step` (a resume). */
@@ -31,6 +33,7 @@ export class MetricsLog {
       }
     }
     await writeFile(this.file, this.lines.map((l) => JSON.stringify(l) + "\n").join(""));
+    this.opened = true;
   }
 
   async add(line: MetricLine): Promise<void> {

@@ -102,7 +102,8 @@ export async function runTraining<W>(task: TrainingTask<W>, options: LoopOptions
     return await loop(task, options, metrics, pool?.step ?? localGradStep(task));
   } finally {
     await pool?.close();
-    await writeFile(path.join(options.out, "loss.svg"), lossSvg(metrics.lines, options.title));
+    // not after a refused resume, whose folder keeps the plot of the run it holds
+    if (metrics.opened) await writeFile(path.join(options.out, "loss.svg"), lossSvg(metrics.lines, options.title));
   }
 }
 

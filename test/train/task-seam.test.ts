@@ -2,6 +2,7 @@
 // through the same runTraining — metrics.jsonl with its own eval metrics, loss.svg, checkpoints, resume
 // bit for bit in one thread and with 2 workers, early stop on a metric of its choice, refusal of a
 // checkpoint written with other settings — and a worker's error reaches the main thread with its code.
+// (task-conformance.ts checks what each task must do; this file checks what the loop does with one.)
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -103,12 +104,14 @@ describe("runTraining with a task that is not LoRA", () => {
   it("refuses a checkpoint written with other task or loop settings", async () => {
     const out = path.join(dir, "mismatch");
     await runTraining(new TinyClassifierTask(settings), loop(out, { saveEvery: 2 }));
+    const plot = readFileSync(path.join(out, "loss.svg"), "utf8");
     const other = new TinyClassifierTask({ ...settings, batchSize: 4 });
     await expect(runTraining(other, loop(out, { resume: true, saveEvery: 2 }))).rejects.toMatchObject({
       code: "train.checkpoint_mismatch",
     });
     const lr = runTraining(new TinyClassifierTask(settings), loop(out, { resume: true, saveEvery: 2, lr: 0.1 }));
     await expect(lr).rejects.toMatchObject({ code: "train.checkpoint_mismatch", message: /optimizer or schedule/ });
+    expect(readFileSync(path.join(out, "loss.svg"), "utf8")).toBe(plot); // a refused run leaves the plot alone
   });
 });
 
