@@ -99,7 +99,7 @@ export async function runTraining<W>(task: TrainingTask<W>, options: LoopOptions
   const metrics = new MetricsLog(path.join(options.out, "metrics.jsonl"));
   const pool = workers > 1 ? await startWorkers(task, workers) : undefined;
   try {
-    return await loop(task, options, metrics, pool?.step ?? localGradStep(task));
+    return await trainLoop(task, options, metrics, pool?.step ?? localGradStep(task));
   } finally {
     await pool?.close();
     // not after a refused resume, whose folder keeps the plot of the run it holds
@@ -107,7 +107,7 @@ export async function runTraining<W>(task: TrainingTask<W>, options: LoopOptions
   }
 }
 
-async function loop<W>(
+async function trainLoop<W>(
   task: TrainingTask<W>,
   s: LoopOptions,
   metrics: MetricsLog,
@@ -155,7 +155,13 @@ async function loop<W>(
     if (m === null) return null;
     result.firstEvalLoss ??= m.eval_loss;
     result.lastEvalLoss = m.eval_loss;
-    const v = m[monitor.metric]!;
+    const v = m[monitor.metric];
+    if (v === undefined) {
+      throw new InfuseError("train.no_metric", `the task's evaluation gave no ${monitor.metric}`, {
+        hint: `return ${monitor.metric} from evaluate(), or monitor a metric it returns`,
+        details: { metrics: Object.keys(m) },
+      });
+    }
     if (loop.bestEval === null || (monitor.higherIsBetter ? v > loop.bestEval : v < loop.bestEval)) {
       loop.bestEval = v;
       loop.badEvals = 0;
