@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { TuneConfigSchema, type TuneConfig } from "../train/options.js";
 import { InfuseError } from "./errors.js";
 import { defaultCacheDir, defaultDataDir } from "./paths.js";
 
@@ -48,6 +49,8 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   store: storeSchema.optional(),
+  /** Defaults for `infuse tune` (flags override them): the same schema as tune()'s options. */
+  tune: TuneConfigSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -65,6 +68,8 @@ export interface ResolvedConfig {
   rag: NonNullable<ConfigFile["rag"]>;
   /** The store provider; absent means LanceDB in `<dataDir>/collections`. */
   store?: StoreConfig;
+  /** The `tune` section: defaults under `infuse tune`'s flags. */
+  tune?: TuneConfig;
 }
 
 export interface LoadConfigOptions {
@@ -94,6 +99,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     },
     rag: parsed?.rag ?? {},
     ...(parsed?.store ? { store: resolveStore(parsed.store, fromFile) } : {}),
+    tune: parsed?.tune ?? {},
   };
 }
 

@@ -1,12 +1,12 @@
-// Training checkpoints: LoRA parameters, optimizer moments and the loop's position (step, epoch,
-// micro-batch, dropout RNG, early-stop counters) so a resumed run continues bit for bit.
-// Layout: <out>/checkpoints/step-NNNNNN/{state.safetensors, state.json}. Leaves out pruning old ones.
+// Training checkpoints: a task's parameters, optimizer moments, the loop's position (step, epoch,
+// micro-batch, early-stop counters) and the task's own state (e.g. its dropout RNG), so a resumed run
+// continues bit for bit. Layout: <out>/checkpoints/step-NNNNNN/{state.safetensors, state.json}.
+// Leaves out pruning old ones.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../core/errors.js";
 import { openSafetensors, writeSafetensors, type SafetensorsTensorInput } from "../formats/safetensors.js";
-import type { LoraSet } from "../models/lora/attach.js";
-import type { Optimizer, OptimizerState } from "../tensor/index.js";
+import type { Optimizer, OptimizerState, Tensor } from "../tensor/index.js";
 
 export interface LoopState {
   /** Optimizer steps taken. */
@@ -14,40 +14,63 @@ export interface LoopState {
   epoch: number;
   /** Micro-batches of this epoch already consumed. */
   batch: number;
-  rng: number[];
+  /** Best value of the monitored eval metric so far. */
   bestEval: number | null;
   badEvals: number;
   tokensSeen: number;
 }
 
-interface StateFile extends LoopState {
-  optimizer: Omit<OptimizerState, "tensors">;
-  /** Fingerprint of the settings that must match for a resume. */
+/** What a checkpoint holds besides the tensors. */
+export interface Checkpoint {
+  loop: LoopState;
+  /** The task's own state (TrainingTask.saveState). */
+  task: unknown;
+  /** Fingerprint of the task's settings, which must match for a resume. */
   fingerprint: string;
+  /** Fingerprint of the loop's settings (optimizer, schedule, accumulation), which must match too. */
+  loopFingerprint: string;
+}
+
+interface StateFile extends LoopState {
+  task?: unknown;
+  /** Before tasks: the LoRA adapters' RNG state. */
+  rng?: number[];
+  optimizer: Omit<OptimizerState, "tensors">;
+  fingerprint: string;
+  loopFingerprint?: string;
 }
 
 const dirName = (step: number): string => `step-${String(step).padStart(6, "0")}`;
 
 export async function saveCheckpoint(
   out: string,
-  set: LoraSet,
+  params: Tensor[],
   optimizer: Optimizer,
-  loop: LoopState,
-  fingerprint: string,
+  c: Checkpoint,
 ): Promise<string> {
+  const { loop } = c;
   const root = path.join(out, "checkpoints");
   const dir = path.join(root, dirName(loop.step));
   const tmp = `${dir}.partial`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const opt = optimizer.saveState();
-  const tensors: SafetensorsTensorInput[] = set
-    .params()
-    .map((p, i) => ({ name: `param.${i}`, shape: [...p.shape], dtype: "F32", data: p.data }));
+  const tensors: SafetensorsTensorInput[] = params.map((p, i) => ({
+    name: `param.${i}`,
+    shape: [...p.shape],
+    dtype: "F32",
+    data: p.data,
+  }));
   for (const [name, data] of Object.entries(opt.tensors))
     tensors.push({ name: `opt.${name}`, shape: [data.length], dtype: "F32", data });
   await writeSafetensors(path.join(tmp, "state.safetensors"), tensors);
-  const state: StateFile = { ...loop, optimizer: { kind: opt.kind, step: opt.step, meta: opt.meta }, fingerprint };
+  const state: StateFile = {
+    ...loop,
+    task: c.task,
+    optimizer: { kind: opt.kind, step: opt.step, meta: opt.meta },
+    fingerprint: c.fingerprint,
+    loopFingerprint: c.loopFingerprint,
+  };
   await writeFile(path.join(tmp, "state.json"), JSON.stringify(state, null, 2) + "\n");
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
@@ -67,13 +90,13 @@ export async function latestCheckpoint(out: string): Promise<string | null> {
   return done.length ? path.join(root, done[done.length - 1]!) : null;
 }
 
-/** Restores parameters and optimizer in place; returns the loop position. */
+/** Restores parameters and optimizer in place after checking both fingerprints; returns the rest. */
 export async function loadCheckpoint(
   dir: string,
-  set: LoraSet,
+  params: Tensor[],
   optimizer: Optimizer,
-  fingerprint: string,
-): Promise<LoopState> {
+  want: Pick<Checkpoint, "fingerprint" | "loopFingerprint">,
+): Promise<Checkpoint> {
   const stateFile = path.join(dir, "state.json");
   let state: StateFile;
   try {
@@ -84,16 +107,22 @@ export async function loadCheckpoint(
       cause: e,
     });
   }
-  if (state.fingerprint !== fingerprint) {
+  if (state.fingerprint !== want.fingerprint) {
     throw new InfuseError("train.checkpoint_mismatch", `${dir}: written with other model, data or LoRA settings`, {
       kind: "usage",
       hint: "resume with the same model, datasets, template, LoRA and batch settings, or start a new output folder",
-      details: { checkpoint: state.fingerprint, now: fingerprint },
+      details: { checkpoint: state.fingerprint, now: want.fingerprint },
+    });
+  }
+  if (state.loopFingerprint !== undefined && state.loopFingerprint !== want.loopFingerprint) {
+    throw new InfuseError("train.checkpoint_mismatch", `${dir}: written with other optimizer or schedule settings`, {
+      kind: "usage",
+      hint: "resume with the same learning rate, schedule, warmup, weight decay, accumulation, clipping, epochs and max steps",
+      details: { checkpoint: state.loopFingerprint, now: want.loopFingerprint },
     });
   }
   const st = await openSafetensors(path.join(dir, "state.safetensors"));
   try {
-    const params = set.params();
     for (let i = 0; i < params.length; i++) params[i]!.data.set(await st.readTensorF32(`param.${i}`));
     const tensors: Record<string, Float32Array> = {};
     for (const t of st.tensors)
@@ -102,7 +131,11 @@ export async function loadCheckpoint(
   } finally {
     st.close();
   }
-  set.rng.setState(state.rng);
-  const { step, epoch, batch, rng, bestEval, badEvals, tokensSeen } = state;
-  return { step, epoch, batch, rng, bestEval, badEvals, tokensSeen };
+  const { step, epoch, batch, bestEval, badEvals, tokensSeen } = state;
+  return {
+    loop: { step, epoch, batch, bestEval, badEvals, tokensSeen },
+    task: state.task ?? { rng: state.rng },
+    fingerprint: state.fingerprint,
+    loopFingerprint: state.loopFingerprint ?? want.loopFingerprint,
+  };
 }

@@ -1,5 +1,5 @@
-// train/: LoRA/QLoRA fine-tuning of Llama-family models: datasets, templates, the loop, checkpoints,
-// metrics, merging. Re-exports only.
+// train/: the shared training loop and its task seam, LoRA/QLoRA fine-tuning of Llama-family models as
+// its first task: datasets, templates, checkpoints, workers, metrics, merging. Re-exports only.
 export {
   tune,
   dryRunTune,
@@ -13,21 +13,37 @@ export {
 } from "./tune.js";
 export {
   resolveTuneOptions,
+  TuneOptionsSchema,
+  TuneConfigSchema,
+  DatasetSourceSchema,
   TUNE_DEFAULTS,
   defaultGradientCheckpointing,
+  tuneFlag,
   type TuneOptions,
+  type TuneConfig,
+  type TuneFlag,
   type ResolvedTuneOptions,
   type BaseQuant,
 } from "./options.js";
+export { runTraining, type LoopOptions, type LoopSettings, type TrainResult, type GradStep } from "./trainer.js";
+export type {
+  TrainingTask,
+  TaskReplica,
+  ParallelTask,
+  TaskDescription,
+  ReplicaFactory,
+  EvalMetrics,
+  Share,
+} from "./task.js";
+export { registerTaskKind } from "./task-kinds.js";
 export {
-  train,
+  LoraTask,
+  LoraReplica,
   evalLoss,
-  localGradStep,
-  type TrainSettings,
-  type TrainResult,
-  type TrainInput,
-  type GradStep,
-} from "./trainer.js";
+  createLoraReplica,
+  type LoraTaskInput,
+  type LoraTaskInit,
+} from "./lora-task.js";
 export {
   loadRecords,
   readRecords,
@@ -51,6 +67,6 @@ export {
   type EncodeStats,
 } from "./data/encode.js";
 export { splitExamples, epochBatches, collate, permutation, type BatchLimits } from "./data/batches.js";
-export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type LoopState } from "./checkpoint.js";
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type LoopState, type Checkpoint } from "./checkpoint.js";
 export { MetricsLog, lossSvg, type MetricLine } from "./metrics.js";
 export { mergeAdapter, type MergeResult } from "./merge.js";

@@ -1,5 +1,5 @@
-// Training metrics: one JSON line per logged step (step, loss, lr, tokens/s, eval loss) in
-// metrics.jsonl, and loss.svg plotted from them (train and eval loss against step). No chart library.
+// Training metrics: one JSON line per logged step (step, loss, lr, tokens/s, eval loss and any other
+// eval_<name> metric of the task) in metrics.jsonl, and loss.svg plotted from them (train and eval loss against step). No chart library.
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 
 export interface MetricLine {
@@ -12,10 +12,14 @@ export interface MetricLine {
   tokens_per_s?: number;
   eval_loss?: number;
   elapsed_s?: number;
+  /** A task's other evaluation metrics (eval_ndcg@10, eval_accuracy, …). */
+  [metric: `eval_${string}`]: number | undefined;
 }
 
 export class MetricsLog {
   readonly lines: MetricLine[] = [];
+  /** Whether `open` ran (a run refused before it leaves the folder's files as they were). */
+  opened = false;
   constructor(readonly file: string) {}
 
   /** Starts the file afresh, keeping earlier lines up to `step` (a resume). */
@@ -29,6 +33,7 @@ export class MetricsLog {
       }
     }
     await writeFile(this.file, this.lines.map((l) => JSON.stringify(l) + "\n").join(""));
+    this.opened = true;
   }
 
   async add(line: MetricLine): Promise<void> {

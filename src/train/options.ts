@@ -1,63 +1,166 @@
-// Everything `infuse tune` / `tune()` accepts, the defaults (PEFT's where they exist), and validation
-// with errors naming the option. Leaves out reading these from infuse.config.json.
+// Everything `infuse tune` / `tune()` / the config file's `tune` section accepts, as one zod schema:
+// each field's type, its error wording, its command-line flag and help line. The library validates
+// with it, the CLI builds its flags from it, the config file checks its `tune` section with it.
+// Defaults are PEFT's where they exist.
+import { z } from "zod";
 import { InfuseError } from "../core/errors.js";
 import type { QuantType } from "../tensor/index.js";
 import type { DatasetSource } from "./data/records.js";
 
 export type BaseQuant = Extract<QuantType, "q8_0" | "q4_0" | "nf4">;
 
-export interface TuneOptions {
+/** A field's command line: `flag` names it in errors; fields with `help` are flags the CLI makes itself. */
+export type TuneFlag = {
+  /** `--max-length`, or `MODEL` for the positional argument. */
+  flag: string;
+  /** The value's placeholder (`<n>`); absent for a boolean switch. */
+  arg?: string;
+  short?: string;
+  help?: string;
+  /** Help of the `--no-…` form, for a switch whose default depends on other options. */
+  off?: string;
+};
+
+const want = {
+  posInt: "a positive integer",
+  nonNegInt: "an integer ≥ 0",
+  pos: "a positive number",
+  nonNeg: "a number ≥ 0",
+  unit: "a number in [0, 1)",
+  bool: "true or false",
+  text: "a string",
+} as const;
+
+const posInt = () => z.int({ error: want.posInt }).min(1, { error: want.posInt });
+const nonNegInt = () => z.int({ error: want.nonNegInt }).min(0, { error: want.nonNegInt });
+const pos = () => z.number({ error: want.pos }).gt(0, { error: want.pos });
+const nonNeg = () => z.number({ error: want.nonNeg }).min(0, { error: want.nonNeg });
+const unit = () => z.number({ error: want.unit }).min(0, { error: want.unit }).lt(1, { error: want.unit });
+const bool = () => z.boolean({ error: want.bool });
+const text = () => z.string({ error: want.text });
+const opt = <T extends z.ZodType>(t: T, meta: TuneFlag) => t.optional().meta(meta);
+
+const DATASET_FORMATS = ["auto", "alpaca", "chat", "csv", "text"] as const;
+const column = z.string({ error: "a column name" }).min(1, { error: "a column name" }).exactOptional();
+export const DatasetSourceSchema = z.strictObject({
+  path: z.string({ error: "a file path" }).min(1, { error: "a file path" }),
+  format: z.enum(DATASET_FORMATS, { error: DATASET_FORMATS.join(", ") }).exactOptional(),
+  columns: z.strictObject({ instruction: column, input: column, output: column, system: column }).exactOptional(),
+}) satisfies z.ZodType<DatasetSource>;
+const datasets = (w: string) => z.array(DatasetSourceSchema, { error: w }).min(1, { error: w });
+
+export const TuneOptionsSchema = z.strictObject({
   /** Base model: .gguf, HF folder, or hf: reference. */
-  model: string;
-  data: DatasetSource[];
+  model: z.string({ error: "a model path" }).min(1, { error: "a model path" }).meta({ flag: "MODEL" }),
+  data: datasets("at least one dataset file").meta({ flag: "--data" }),
   /** Validation files; without them `valFraction` of the examples is held out by seed. */
-  valData?: DatasetSource[];
+  valData: opt(datasets("at least one dataset file"), { flag: "--val" }),
   /**
    * Skip malformed records (bad JSON line, missing or mistyped field, CSV row of the wrong width) in
    * `data` and `valData`, counting them and reporting the first few, instead of failing on the first.
    * A file with no good record is still an error. Default: off (strict).
    */
-  skipBadRecords?: boolean;
-  out: string;
-  template?: string;
-  trainOnPrompt?: boolean;
-  pack?: boolean;
-  maxLength?: number;
-  valFraction?: number;
-  rank?: number;
-  alpha?: number;
-  dropout?: number;
-  targets?: string[];
-  rslora?: boolean;
+  skipBadRecords: opt(bool(), {
+    flag: "--skip-bad-records",
+    help: "skip malformed records (bad JSON line, missing or mistyped field, CSV row of the wrong width) and report them; default: stop at the first",
+  }),
+  /** Output folder ("" only for a dry run). */
+  out: text().meta({ flag: "--out" }),
+  template: opt(text(), {
+    flag: "--template",
+    arg: "<t>",
+    help: "auto (model's chat template, else alpaca)|model|alpaca|llama2|chatml|none|FILE",
+  }),
+  trainOnPrompt: opt(bool(), {
+    flag: "--train-on-prompt",
+    help: "take the loss on prompt tokens too (default: responses only)",
+  }),
+  pack: opt(bool(), {
+    flag: "--pack",
+    help: "pack several examples into each sequence (each still attends only to itself)",
+  }),
+  maxLength: opt(posInt(), {
+    flag: "--max-length",
+    arg: "<n>",
+    help: "tokens per sequence; longer records are truncated and counted (512)",
+  }),
+  valFraction: opt(unit(), { flag: "--val-fraction", arg: "<f>", help: "held-out share when no --val is given (0.1)" }),
+  rank: opt(posInt(), { flag: "--rank", short: "-r", arg: "<n>", help: "LoRA rank (8)" }),
+  alpha: opt(pos(), { flag: "--alpha", arg: "<a>", help: "LoRA alpha (16)" }),
+  dropout: opt(unit(), { flag: "--dropout", arg: "<p>", help: "LoRA dropout (0.05)" }),
+  targets: opt(z.array(z.string(), { error: "a list of module names" }).min(1, { error: "a list of module names" }), {
+    flag: "--targets",
+    arg: "<list>",
+    help: "comma-separated modules: q_proj,v_proj (default), all-linear, attn_q, globs",
+  }),
+  rslora: opt(bool(), { flag: "--rslora", help: "scale by alpha/√r (rank-stabilised LoRA)" }),
   /** Quantize the frozen base on load (QLoRA). */
-  quantize?: BaseQuant;
-  lr?: number;
-  schedule?: "cosine" | "linear" | "constant";
-  warmupSteps?: number;
-  weightDecay?: number;
-  epochs?: number;
-  maxSteps?: number;
-  batchSize?: number;
-  maxTokens?: number;
-  gradAccum?: number;
-  clip?: number;
-  seed?: number;
-  evalEvery?: number;
-  patience?: number;
-  saveEvery?: number;
-  logEvery?: number;
-  resume?: boolean;
+  quantize: opt(z.enum(["q8_0", "q4_0", "nf4"], { error: "q8_0, q4_0 or nf4" }), {
+    flag: "--quantize",
+    arg: "<type>",
+    help: "QLoRA: quantize the frozen base on load: q8_0|q4_0|nf4",
+  }),
+  lr: opt(pos(), { flag: "--lr", arg: "<lr>", help: "peak learning rate (2e-4)" }),
+  schedule: opt(z.enum(["cosine", "linear", "constant"], { error: "cosine, linear or constant" }), {
+    flag: "--schedule",
+    arg: "<s>",
+    help: "cosine|linear|constant (cosine)",
+  }),
+  warmupSteps: opt(nonNegInt(), { flag: "--warmup", arg: "<steps>", help: "warmup steps (0)" }),
+  weightDecay: opt(nonNeg(), { flag: "--weight-decay", arg: "<w>", help: "AdamW weight decay (0)" }),
+  epochs: opt(pos(), { flag: "--epochs", arg: "<n>", help: "passes over the data (1)" }),
+  maxSteps: opt(posInt(), { flag: "--max-steps", arg: "<n>", help: "stop after this many optimizer steps" }),
+  batchSize: opt(posInt(), { flag: "--batch-size", short: "-b", arg: "<n>", help: "sequences per micro-batch (4)" }),
+  maxTokens: opt(posInt(), { flag: "--max-tokens", arg: "<n>", help: "padded tokens per micro-batch at most" }),
+  gradAccum: opt(posInt(), { flag: "--grad-accum", arg: "<n>", help: "micro-batches per optimizer step (1)" }),
+  clip: opt(nonNeg(), { flag: "--clip", arg: "<norm>", help: "max gradient norm, 0 = off (1)" }),
+  seed: opt(nonNegInt(), { flag: "--seed", arg: "<n>", help: "seed for split, shuffling, init and dropout (0)" }),
+  evalEvery: opt(nonNegInt(), {
+    flag: "--eval-every",
+    arg: "<n>",
+    help: "validation loss every N steps (0 = at the end)",
+  }),
+  patience: opt(nonNegInt(), {
+    flag: "--patience",
+    arg: "<n>",
+    help: "stop after N evaluations without improvement (0 = never)",
+  }),
+  saveEvery: opt(nonNegInt(), {
+    flag: "--save-every",
+    arg: "<n>",
+    help: "checkpoint every N steps (Ctrl-C always saves one)",
+  }),
+  logEvery: opt(posInt(), { flag: "--log-every", arg: "<n>", help: "a metrics.jsonl line every N steps (1)" }),
+  resume: opt(bool(), { flag: "--resume", help: "continue from the newest checkpoint in --out" }),
   /**
    * Recompute each block in backward instead of keeping its activations (less memory, ~1/3 more
    * compute). Default: on for a quantized base (QLoRA, where memory is the point), off otherwise.
    */
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing: opt(bool(), {
+    flag: "--gradient-checkpointing",
+    help: "recompute blocks in backward: less memory, ~1/3 more compute (default with --quantize)",
+    off: "keep every block's activations (the default without --quantize)",
+  }),
   /** Data-parallel worker threads (1 = this thread only). */
-  workers?: number;
-}
+  workers: opt(posInt(), { flag: "--workers", arg: "<n>", help: "data-parallel worker threads (1)" }),
+});
 
-export type ResolvedTuneOptions = Required<Omit<TuneOptions, "valData" | "maxSteps" | "maxTokens" | "quantize">> &
-  Pick<TuneOptions, "valData" | "maxSteps" | "maxTokens" | "quantize">;
+/** What `tune()` accepts (every field but model, data and out optional). */
+export type TuneOptions = z.input<typeof TuneOptionsSchema>;
+
+/** The config file's `tune` section: defaults for every option but the run's model, data, output and resume. */
+export const TuneConfigSchema = TuneOptionsSchema.omit({
+  model: true,
+  data: true,
+  valData: true,
+  out: true,
+  resume: true,
+}).partial();
+export type TuneConfig = z.input<typeof TuneConfigSchema>;
+
+type Defined<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+type Unset = "valData" | "maxSteps" | "maxTokens" | "quantize";
+export type ResolvedTuneOptions = Defined<Omit<TuneOptions, Unset>> & Pick<TuneOptions, Unset>;
 
 export const TUNE_DEFAULTS = {
   skipBadRecords: false,
@@ -93,36 +196,49 @@ export function defaultGradientCheckpointing(quantize: BaseQuant | undefined): b
   return quantize !== undefined;
 }
 
-function bad(option: string, value: unknown, want: string): InfuseError {
-  return new InfuseError("train.bad_option", `${option} = ${JSON.stringify(value)}: ${want}`, {
+/** The flag of a top-level field (`maxLength` → `--max-length`). */
+export function tuneFlag(field: string): string | undefined {
+  const shape = TuneOptionsSchema.shape as Record<string, z.ZodType>;
+  return (shape[field]?.meta() as TuneFlag | undefined)?.flag;
+}
+
+function valueAt(input: unknown, at: PropertyKey[]): unknown {
+  let v = input;
+  for (const k of at) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+/** The schema's first complaint as `train.bad_option`, naming the field and its flag. */
+function badOption(error: z.ZodError, input: unknown): InfuseError {
+  const issue = error.issues[0]!;
+  if (issue.code === "unrecognized_keys") {
+    const key = [...issue.path.map(String), issue.keys[0]].join(".");
+    return new InfuseError("train.bad_option", `${key}: not a tune option`, {
+      kind: "usage",
+      hint: `remove ${key} or fix its spelling`,
+      details: { option: key },
+    });
+  }
+  const option = issue.path.map(String).join(".");
+  const top = String(issue.path[0] ?? "");
+  const flag = tuneFlag(top);
+  const value = valueAt(input, issue.path);
+  const where = flag && flag !== "MODEL" ? `${option} (${flag})` : option;
+  return new InfuseError("train.bad_option", `${option} = ${JSON.stringify(value)}: ${issue.message}`, {
     kind: "usage",
-    hint: `set ${option} to ${want}`,
-    details: { option },
+    hint: `set ${where} to ${issue.message}`,
+    details: { option, ...(flag ? { flag } : {}) },
   });
 }
 
+/** Validates `o` with TuneOptionsSchema and fills in the defaults; errors are `train.bad_option`. */
 export function resolveTuneOptions(o: TuneOptions): ResolvedTuneOptions {
+  const parsed = TuneOptionsSchema.safeParse(o);
+  if (!parsed.success) throw badOption(parsed.error, o);
+  // the caller's key order (not the schema's): tune-config.json and the checkpoint fingerprint keep it
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const r = { ...TUNE_DEFAULTS, ...given } as unknown as ResolvedTuneOptions;
   r.targets = [...r.targets];
   r.gradientCheckpointing = o.gradientCheckpointing ?? defaultGradientCheckpointing(o.quantize);
-  const positiveInt = ["maxLength", "rank", "batchSize", "gradAccum", "workers", "logEvery"] as const;
-  for (const k of positiveInt) if (!Number.isInteger(r[k]) || r[k] < 1) throw bad(k, r[k], "a positive integer");
-  const nonNegInt = ["warmupSteps", "evalEvery", "patience", "saveEvery", "seed"] as const;
-  for (const k of nonNegInt) if (!Number.isInteger(r[k]) || r[k] < 0) throw bad(k, r[k], "an integer ≥ 0");
-  if (!(r.lr > 0)) throw bad("lr", r.lr, "a positive number");
-  if (!(r.alpha > 0)) throw bad("alpha", r.alpha, "a positive number");
-  if (!(r.dropout >= 0 && r.dropout < 1)) throw bad("dropout", r.dropout, "a number in [0, 1)");
-  if (!(r.valFraction >= 0 && r.valFraction < 1)) throw bad("valFraction", r.valFraction, "a number in [0, 1)");
-  if (!(r.epochs > 0)) throw bad("epochs", r.epochs, "a positive number");
-  if (r.maxSteps !== undefined && (!Number.isInteger(r.maxSteps) || r.maxSteps < 1))
-    throw bad("maxSteps", r.maxSteps, "a positive integer");
-  if (r.maxTokens !== undefined && (!Number.isInteger(r.maxTokens) || r.maxTokens < 1))
-    throw bad("maxTokens", r.maxTokens, "a positive integer");
-  if (!["cosine", "linear", "constant"].includes(r.schedule))
-    throw bad("schedule", r.schedule, "cosine, linear or constant");
-  if (r.quantize !== undefined && !["q8_0", "q4_0", "nf4"].includes(r.quantize))
-    throw bad("quantize", r.quantize, "q8_0, q4_0 or nf4");
-  if (r.data.length === 0) throw bad("data", [], "at least one dataset file");
   return r;
 }

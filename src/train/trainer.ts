@@ -1,27 +1,19 @@
-// The LoRA training loop: micro-batches → loss → backward (accumulated), clip, AdamW with a warmup
-// schedule, eval loss every N steps with early stop, checkpoints every N steps and on abort, metrics.
-// Only the adapters train: the base model's tensors never require grad.
-import { cancelledError } from "../core/errors.js";
+// The shared training loop: a task's micro-batches → loss → backward (accumulated, or spread over
+// worker threads), the gradient norm's finiteness check and clipping, AdamW with a warmup schedule,
+// evaluation every N steps with early stop, checkpoints every N steps and on abort (resume is exact),
+// metrics.jsonl and loss.svg. What is trained, and how, is the task's (task.ts).
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { cancelledError, InfuseError } from "../core/errors.js";
 import type { TaskOptions } from "../core/progress.js";
-import type { LlamaModel } from "../models/llama/model.js";
-import type { LoraSet } from "../models/lora/attach.js";
-import {
-  AdamW,
-  clipGradNorm,
-  cosineSchedule,
-  linearSchedule,
-  noGrad,
-  type Rng,
-  type Schedule,
-} from "../tensor/index.js";
-import { lossAndBackward } from "./checkpointing.js";
+import { AdamW, clipGradNorm, cosineSchedule, linearSchedule, type Schedule } from "../tensor/index.js";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from "./checkpoint.js";
-import { collate, epochBatches, type BatchLimits } from "./data/batches.js";
-import type { Example } from "./data/encode.js";
-import type { MetricsLog } from "./metrics.js";
-import { type MetricLine } from "./metrics.js";
+import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
+import type { TrainingTask } from "./task.js";
+import { startWorkers } from "./workers.js";
 
-export interface TrainSettings extends BatchLimits {
+export interface LoopSettings {
   lr: number;
   schedule: "cosine" | "linear" | "constant";
   warmupSteps: number;
@@ -31,26 +23,28 @@ export interface TrainSettings extends BatchLimits {
   clip: number;
   epochs: number;
   /** Stop after this many optimizer steps (default: epochs decide). */
-  maxSteps?: number;
-  seed: number;
-  /** Eval loss every N steps (0 = only at the end). */
+  maxSteps?: number | undefined;
+  /** Evaluate every N steps (0 = only at the end). */
   evalEvery: number;
-  /** Stop after this many evaluations without a better eval loss (0 = never). */
+  /** Stop after this many evaluations without a better monitored metric (0 = never). */
   patience: number;
-  /** Checkpoint every N steps (0 = only on abort and at the end). */
+  /** Checkpoint every N steps (0 = only on abort). */
   saveEvery: number;
   logEvery: number;
-  padId: number;
-  /** Recompute each block in backward instead of keeping its activations. */
-  gradientCheckpointing?: boolean;
 }
 
-/**
- * Computes gradients of one optimizer step's micro-batches into the adapters' .grad; returns mean loss.
- * `step` is the optimizer step being computed (0-based, counted from the run's start, not the resume),
- * so a gradient step that seeds randomness by step (workers' dropout) repeats it after --resume.
- */
-export type GradStep = (batches: number[][], step: number) => Promise<number>;
+export interface LoopOptions extends LoopSettings, TaskOptions {
+  /** Output folder: checkpoints/, metrics.jsonl, loss.svg. */
+  out: string;
+  /** Continue from the newest checkpoint in `out` (none: start afresh). */
+  resume: boolean;
+  /** Threads sharing every step (the task must be `parallel` when > 1). */
+  workers?: number;
+  /** loss.svg's title. */
+  title?: string;
+  /** Called after each logged step (the CLI prints it). */
+  onMetric?: (line: MetricLine) => void;
+}
 
 export interface TrainResult {
   steps: number;
@@ -64,83 +58,80 @@ export interface TrainResult {
   resumedFrom: string | null;
 }
 
-/** Mean next-token loss over `examples` (token-weighted), no graph, no dropout. */
-export function evalLoss(model: LlamaModel, examples: Example[], limits: BatchLimits, padId: number): number {
-  let sum = 0;
-  let count = 0;
-  noGrad(() => {
-    for (const idx of epochBatches(examples, limits, 0, 0, false)) {
-      const batch = collate(examples, idx, padId);
-      const n = batch.labels.reduce((c, l) => c + (l !== -100 ? 1 : 0), 0);
-      if (n === 0) continue;
-      sum += model.loss(batch).item() * n;
-      count += n;
-    }
-  });
-  return count ? sum / count : NaN;
-}
+/**
+ * Computes the gradients of one optimizer step's micro-batches into the params' .grad; returns the mean
+ * loss. `step` counts from the run's start (not the resume), so randomness seeded by it repeats.
+ */
+export type GradStep = (batches: number[][], step: number) => Promise<number>;
 
-/** The default gradient step: every micro-batch in this thread, losses scaled by 1/micro-batches. */
-/** `checkpoint`: the adapters' RNG, to recompute blocks in backward (gradient checkpointing). */
-export function localGradStep(model: LlamaModel, examples: Example[], padId: number, checkpoint?: Rng): GradStep {
-  return (batches) => {
-    let total = 0;
-    for (const idx of batches) {
-      total += lossAndBackward(model, collate(examples, idx, padId), 1 / batches.length, checkpoint);
-    }
-    return Promise.resolve(total / batches.length);
-  };
-}
-
-function scheduleOf(s: TrainSettings, totalSteps: number): Schedule {
+function scheduleOf(s: LoopSettings, totalSteps: number): Schedule {
   const o = { peakLr: s.lr, warmupSteps: Math.min(s.warmupSteps, totalSteps), totalSteps };
   if (s.schedule === "constant") return (step) => (step < o.warmupSteps ? (s.lr * (step + 1)) / o.warmupSteps : s.lr);
   return s.schedule === "linear" ? linearSchedule(o) : cosineSchedule(o);
 }
 
-export interface TrainInput extends TaskOptions {
-  model: LlamaModel;
-  lora: LoraSet;
-  train: Example[];
-  val: Example[];
-  settings: TrainSettings;
-  out: string;
-  /** Settings a checkpoint must share to be resumed. */
-  fingerprint: string;
-  resume: boolean;
-  metrics: MetricsLog;
-  gradStep?: GradStep;
-  /** Called after each logged step (the CLI prints it). */
-  onMetric?: (line: MetricLine) => void;
+/** The loop settings a resumed run must share (they shape the optimizer's trajectory). */
+function loopFingerprint(s: LoopSettings): string {
+  const { lr, schedule, warmupSteps, weightDecay, gradAccum, clip, epochs } = s;
+  const keep = { lr, schedule, warmupSteps, weightDecay, gradAccum, clip, epochs, maxSteps: s.maxSteps ?? null };
+  return createHash("sha256").update(JSON.stringify(keep)).digest("hex").slice(0, 16);
 }
 
-export async function train(input: TrainInput): Promise<TrainResult> {
-  const { model, lora, settings: s, signal } = input;
-  const params = lora.params();
+/** Every micro-batch in this thread, each loss scaled by 1/micro-batches. */
+function localGradStep<W>(task: TrainingTask<W>): GradStep {
+  return (batches, step) => {
+    let total = 0;
+    for (const idx of batches) total += task.microStep(idx, 1 / batches.length, step);
+    return Promise.resolve(total / batches.length);
+  };
+}
+
+/** Trains `task` to the end (or early stop); throws `cancelled` (after saving a checkpoint) on abort. */
+export async function runTraining<W>(task: TrainingTask<W>, options: LoopOptions): Promise<TrainResult> {
+  const workers = options.workers ?? 1;
+  if (workers > 1 && !task.parallel) {
+    throw new InfuseError("train.no_workers", "this training task runs in one thread only", {
+      kind: "usage",
+      hint: "run with workers = 1",
+    });
+  }
+  await mkdir(options.out, { recursive: true });
+  const metrics = new MetricsLog(path.join(options.out, "metrics.jsonl"));
+  const pool = workers > 1 ? await startWorkers(task, workers) : undefined;
+  try {
+    return await trainLoop(task, options, metrics, pool?.step ?? localGradStep(task));
+  } finally {
+    await pool?.close();
+    // not after a refused resume, whose folder keeps the plot of the run it holds
+    if (metrics.opened) await writeFile(path.join(options.out, "loss.svg"), lossSvg(metrics.lines, options.title));
+  }
+}
+
+async function trainLoop<W>(
+  task: TrainingTask<W>,
+  s: LoopOptions,
+  metrics: MetricsLog,
+  gradStep: GradStep,
+): Promise<TrainResult> {
+  const { params, monitor = { metric: "eval_loss", higherIsBetter: false } } = task;
+  const signal = s.signal;
   const optimizer = new AdamW(params, { lr: s.lr, weightDecay: s.weightDecay });
-  const perEpoch = Math.ceil(epochBatches(input.train, s, s.seed, 0).length / s.gradAccum);
+  const perEpoch = Math.ceil(task.epochBatches(0).length / s.gradAccum);
   const totalSteps = Math.max(1, s.maxSteps ?? perEpoch * s.epochs);
   const lrAt = scheduleOf(s, totalSteps);
-  const gradStep =
-    input.gradStep ?? localGradStep(model, input.train, s.padId, s.gradientCheckpointing ? lora.rng : undefined);
-  let loop: LoopState = {
-    step: 0,
-    epoch: 0,
-    batch: 0,
-    rng: lora.rng.state(),
-    bestEval: null,
-    badEvals: 0,
-    tokensSeen: 0,
-  };
+  const fingerprints = { fingerprint: task.fingerprint, loopFingerprint: loopFingerprint(s) };
+  let loop: LoopState = { step: 0, epoch: 0, batch: 0, bestEval: null, badEvals: 0, tokensSeen: 0 };
   let resumedFrom: string | null = null;
-  if (input.resume) {
-    const dir = await latestCheckpoint(input.out);
+  if (s.resume) {
+    const dir = await latestCheckpoint(s.out);
     if (dir) {
-      loop = await loadCheckpoint(dir, lora, optimizer, input.fingerprint);
+      const c = await loadCheckpoint(dir, params, optimizer, fingerprints);
+      task.loadState(c.task);
+      loop = c.loop;
       resumedFrom = dir;
     }
   }
-  await input.metrics.open(resumedFrom ? loop.step : null);
+  await metrics.open(resumedFrom ? loop.step : null);
   const result: TrainResult = {
     steps: 0,
     finalLoss: null,
@@ -152,33 +143,39 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     seconds: 0,
     resumedFrom,
   };
-  const firstEval = input.metrics.lines.find((l) => l.eval_loss !== undefined)?.eval_loss;
+  const firstEval = metrics.lines.find((l) => l.eval_loss !== undefined)?.eval_loss;
   if (firstEval !== undefined) result.firstEvalLoss = firstEval;
   const save = async (): Promise<void> => {
-    loop.rng = lora.rng.state();
-    await saveCheckpoint(input.out, lora, optimizer, loop, input.fingerprint);
+    await saveCheckpoint(s.out, params, optimizer, { loop, task: task.saveState(), ...fingerprints });
   };
-  const evaluate = (): number | null => {
-    if (input.val.length === 0) return null;
-    lora.setTraining(false);
-    const v = evalLoss(model, input.val, s, s.padId);
-    lora.setTraining(true);
-    result.firstEvalLoss ??= v;
-    result.lastEvalLoss = v;
-    if (loop.bestEval === null || v < loop.bestEval) {
+  const evaluate = () => {
+    task.setTraining(false);
+    const m = task.evaluate();
+    task.setTraining(true);
+    if (m === null) return null;
+    result.firstEvalLoss ??= m.eval_loss;
+    result.lastEvalLoss = m.eval_loss;
+    const v = m[monitor.metric];
+    if (v === undefined) {
+      throw new InfuseError("train.no_metric", `the task's evaluation gave no ${monitor.metric}`, {
+        hint: `return ${monitor.metric} from evaluate(), or monitor a metric it returns`,
+        details: { metrics: Object.keys(m) },
+      });
+    }
+    if (loop.bestEval === null || (monitor.higherIsBetter ? v > loop.bestEval : v < loop.bestEval)) {
       loop.bestEval = v;
       loop.badEvals = 0;
     } else loop.badEvals++;
     result.bestEvalLoss = loop.bestEval;
-    return v;
+    return m;
   };
-  if (!resumedFrom && input.val.length > 0) {
-    const v = evaluate()!;
-    await input.metrics.add({ step: 0, epoch: 0, eval_loss: v });
+  if (!resumedFrom) {
+    const m = evaluate();
+    if (m) await metrics.add({ step: 0, epoch: 0, ...m });
   }
-  lora.setTraining(true);
+  task.setTraining(true);
   const t0 = performance.now();
-  let batches = epochBatches(input.train, s, s.seed, loop.epoch);
+  let batches = task.epochBatches(loop.epoch);
   while (loop.step < totalSteps && loop.epoch < Math.max(s.epochs, s.maxSteps ? Infinity : 0)) {
     if (signal?.aborted) {
       await save();
@@ -189,7 +186,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     if (loop.batch >= batches.length) {
       loop.epoch++;
       loop.batch = 0;
-      batches = epochBatches(input.train, s, s.seed, loop.epoch);
+      batches = task.epochBatches(loop.epoch);
       continue;
     }
     const group = batches.slice(loop.batch, loop.batch + s.gradAccum);
@@ -200,14 +197,14 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     const norm = clipGradNorm(params, s.clip > 0 ? s.clip : Infinity);
     optimizer.lr = lrAt(loop.step);
     optimizer.step();
-    const tokens = group.reduce((n, idx) => n + idx.reduce((m, i) => m + input.train[i]!.ids.length, 0), 0);
+    const tokens = group.reduce((n, idx) => n + task.tokens(idx), 0);
     loop.tokensSeen += tokens;
     loop.batch += group.length;
     loop.step++;
     result.steps++;
     result.tokens += tokens;
     result.finalLoss = loss;
-    const line: MetricLine = {
+    let line: MetricLine = {
       step: loop.step,
       epoch: loop.epoch,
       loss,
@@ -218,15 +215,15 @@ export async function train(input: TrainInput): Promise<TrainResult> {
     line.grad_norm = norm;
     const evalNow = s.evalEvery > 0 && loop.step % s.evalEvery === 0;
     if (evalNow || loop.step === totalSteps) {
-      const v = evaluate();
-      if (v !== null) line.eval_loss = v;
+      const m = evaluate();
+      if (m) line = { ...line, ...m };
     }
     line.elapsed_s = (performance.now() - t0) / 1000;
     if (loop.step % s.logEvery === 0 || line.eval_loss !== undefined || loop.step === totalSteps) {
-      await input.metrics.add(line);
-      input.onMetric?.(line);
+      await metrics.add(line);
+      s.onMetric?.(line);
     }
-    input.onProgress?.({
+    s.onProgress?.({
       task: "train",
       done: loop.step,
       total: totalSteps,
@@ -239,7 +236,7 @@ export async function train(input: TrainInput): Promise<TrainResult> {
       break;
     }
   }
-  lora.setTraining(false);
+  task.setTraining(false);
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }

@@ -1,6 +1,6 @@
 // `tune()`: base model + datasets → trained LoRA adapter in an output folder (PEFT files, adapter.gguf,
-// metrics.jsonl, loss.svg, tune-config.json), and `prepareTuneData()` behind --dry-run.
-// Leaves out full fine-tuning (only adapters train).
+// metrics.jsonl, loss.svg, tune-config.json): the LoRA task (lora-task.ts) run by the shared loop
+// (trainer.ts); and `prepareTuneData()` behind --dry-run. Leaves out full fine-tuning (only adapters train).
 import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -22,11 +22,11 @@ import {
   type SkipReport,
 } from "./data/records.js";
 import { resolveTemplate } from "./data/templates.js";
-import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
-import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
 import { quantizeFrozenTables } from "./frozen.js";
-import { train, type TrainResult } from "./trainer.js";
-import { workerGradStep } from "./workers.js";
+import { LoraTask } from "./lora-task.js";
+import type { MetricLine } from "./metrics.js";
+import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
+import { runTraining, type TrainResult } from "./trainer.js";
 
 export interface TuneData {
   train: Example[];
@@ -160,30 +160,25 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
   await mkdir(o.out, { recursive: true });
   const record = { infuse: VERSION, ...o, ...(o.skipBadRecords ? { skippedRecords: data.skipped } : {}) };
   await writeFile(path.join(o.out, "tune-config.json"), JSON.stringify(record, null, 2) + "\n");
-  const metrics = new MetricsLog(path.join(o.out, "metrics.jsonl"));
   const padId = loaded.tokenizer.eosId ?? 0;
-  const settings = { ...o, padId, ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}) };
-  const pool = o.workers > 1 ? await workerGradStep(o, loaded.path, data.train, loaded.model, lora, padId) : undefined;
-  let result: TrainResult;
-  try {
-    result = await train({
-      model: loaded.model,
-      lora,
-      train: data.train,
-      val: data.val,
-      settings,
-      out: o.out,
-      fingerprint: fingerprint(o),
-      resume: o.resume,
-      metrics,
-      ...(pool ? { gradStep: pool.step } : {}),
-      ...task,
-      ...(run.onMetric ? { onMetric: run.onMetric } : {}),
-    });
-  } finally {
-    await pool?.close();
-    await writeFile(path.join(o.out, "loss.svg"), lossSvg(metrics.lines, `${path.basename(o.model)} LoRA r=${o.rank}`));
-  }
+  const loraTask = new LoraTask({
+    model: loaded.model,
+    lora,
+    train: data.train,
+    val: data.val,
+    limits: { batchSize: o.batchSize, ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}) },
+    padId,
+    seed: o.seed,
+    gradientCheckpointing: o.gradientCheckpointing,
+    fingerprint: fingerprint(o),
+    source: { model: loaded.path, quantize: o.quantize },
+  });
+  const result = await runTraining(loraTask, {
+    ...o,
+    title: `${path.basename(o.model)} LoRA r=${o.rank}`,
+    ...task,
+    ...(run.onMetric ? { onMetric: run.onMetric } : {}),
+  });
   await writeLoraFiles(o.out, lora, o.model);
   const files = [
     "adapter_config.json",

@@ -1,48 +1,80 @@
-// Data parallelism over worker threads (--workers N): every micro-batch's rows are split between this
-// thread and N−1 workers, each holding the base model and a copy of the adapters; gradients come back
-// and are summed with weights that make the result the gradient of the whole micro-batch's mean loss.
-// Leaves out multi-machine training. Workers load the model themselves (no shared weight memory).
+// Data parallelism over worker threads (workers > 1), for any parallel TrainingTask: N−1 workers each
+// rebuild the task from its description (task-kinds.ts); every optimizer step the task splits its
+// micro-batches into N shares, this thread computes share 0, each worker one more on a copy of the
+// parameters, and the gradients come back and are summed. A worker's InfuseError reaches this thread
+// with its code, kind, hint and details. Leaves out multi-machine training; no shared weight memory.
 import { availableParallelism } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { InfuseError } from "../core/errors.js";
-import type { LlamaModel } from "../models/llama/model.js";
-import type { LoraSet } from "../models/lora/attach.js";
+import { InfuseError, type ErrorKind } from "../core/errors.js";
 import { Tensor } from "../tensor/index.js";
-import { lossAndBackward } from "./checkpointing.js";
-import { collate } from "./data/batches.js";
-import { IGNORE, type Example } from "./data/encode.js";
-import type { ResolvedTuneOptions } from "./options.js";
+import type { TaskDescription, TrainingTask } from "./task.js";
 import type { GradStep } from "./trainer.js";
 
-/** What a worker needs to rebuild the model and adapters (sent once as workerData). */
+/** Sent once as workerData: the task to rebuild and this worker's replica index (1…). */
 export interface WorkerInit {
-  model: string;
-  quantize?: string;
-  lora: { r: number; alpha: number; dropout: number; rslora: boolean; targets: string[] };
-  examples: Example[];
-  padId: number;
-  seed: number;
-  index: number;
-  checkpointing: boolean;
+  task: TaskDescription;
+  replica: number;
 }
 
-/** One step's work for a worker: adapter weights, and its rows of each micro-batch with loss weights. */
-export interface WorkerTask {
+/** One step's work for a worker: the parameters' values and its share of the step. */
+export interface WorkerStep {
   step: number;
   params: Float32Array[];
-  parts: { rows: number[]; weight: number }[];
+  work: unknown;
+}
+
+/** An error as it crosses the thread boundary (an Error's class does not survive structured clone). */
+export interface WireError {
+  message: string;
+  code?: string;
+  kind?: ErrorKind;
+  hint?: string;
+  details?: Record<string, unknown>;
+  stack?: string;
 }
 
 export interface WorkerReply {
   grads?: Float32Array[];
   loss?: number;
   ready?: boolean;
-  error?: string;
+  error?: WireError;
 }
 
-const labelled = (examples: Example[], rows: number[]): number =>
-  rows.reduce((n, i) => n + examples[i]!.labels.reduce((c, l) => c + (l !== IGNORE ? 1 : 0), 0), 0);
+/** What a worker sends for a failure: an InfuseError's fields (details only if they can be cloned). */
+export function toWire(e: unknown): WireError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const wire: WireError = { message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  if (e instanceof InfuseError) {
+    wire.code = e.code;
+    wire.kind = e.kind;
+    if (e.hint !== undefined) wire.hint = e.hint;
+    try {
+      wire.details = structuredClone(e.details);
+    } catch {
+      // details holding functions or handles stay behind
+    }
+  }
+  return wire;
+}
+
+/** The error this thread throws for a worker's failure: the worker's own code and kind when it had one. */
+export function fromWire(w: WireError, replica: number): InfuseError {
+  const cause = Object.assign(new Error(w.message), w.stack ? { stack: w.stack } : {});
+  if (w.code) {
+    return new InfuseError(w.code, w.message, {
+      kind: w.kind ?? "internal",
+      hint: w.hint ?? "run with --workers 1 to see the error in this thread",
+      details: { ...w.details, worker: replica },
+      cause,
+    });
+  }
+  return new InfuseError("train.worker_failed", `training worker ${replica}: ${w.message}`, {
+    hint: "run with --workers 1 to see the error in this thread",
+    details: { worker: replica },
+    cause,
+  });
+}
 
 /** Starts the worker script: compiled JS directly, TypeScript sources through tsx's ESM hooks. */
 function startWorker(init: WorkerInit, threads: number): Worker {
@@ -56,21 +88,16 @@ function startWorker(init: WorkerInit, threads: number): Worker {
   return new Worker(code, { eval: true, workerData: init, env });
 }
 
-function call(w: Worker, msg?: WorkerTask): Promise<WorkerReply> {
+function call(w: Worker, replica: number, msg?: WorkerStep): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: WorkerReply): void => {
       cleanup();
-      if (m.error)
-        reject(
-          new InfuseError("train.worker_failed", `training worker: ${m.error}`, {
-            hint: "run with --workers 1 to see the error in this thread",
-          }),
-        );
+      if (m.error) reject(fromWire(m.error, replica));
       else resolve(m);
     };
     const onError = (e: Error): void => {
       cleanup();
-      reject(new InfuseError("train.worker_failed", `training worker: ${e.message}`, { cause: e }));
+      reject(new InfuseError("train.worker_failed", `training worker ${replica}: ${e.message}`, { cause: e }));
     };
     const cleanup = (): void => {
       w.off("message", onMessage);
@@ -82,51 +109,34 @@ function call(w: Worker, msg?: WorkerTask): Promise<WorkerReply> {
   });
 }
 
-/** `modelPath`: the resolved local file or folder (workers do not resolve hub references again). */
-export async function workerGradStep(
-  o: ResolvedTuneOptions,
-  modelPath: string,
-  examples: Example[],
-  model: LlamaModel,
-  lora: LoraSet,
-  padId: number,
+/** Starts `n − 1` workers for `task` (each rebuilds it) and returns the step that uses them. */
+export async function startWorkers<W>(
+  task: TrainingTask<W>,
+  n: number,
 ): Promise<{ step: GradStep; close: () => Promise<void> }> {
-  const n = o.workers;
+  const parallel = task.parallel!;
   const threads = Math.max(1, Math.floor(availableParallelism() / n));
-  const base = {
-    model: modelPath,
-    ...(o.quantize ? { quantize: o.quantize } : {}),
-    lora: { ...lora.options },
-    examples,
-    padId,
-    seed: o.seed,
-    checkpointing: o.gradientCheckpointing,
-  };
-  const workers = Array.from({ length: n - 1 }, (_, i) => startWorker({ ...base, index: i + 1 }, threads));
+  const description = parallel.describe();
+  const workers = Array.from({ length: n - 1 }, (_, i) => startWorker({ task: description, replica: i + 1 }, threads));
+  const close = async (): Promise<void> => void (await Promise.all(workers.map((w) => w.terminate())));
   try {
-    await Promise.all(workers.map((w) => call(w)));
+    await Promise.all(workers.map((w, i) => call(w, i + 1)));
   } catch (e) {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await close();
     throw e;
   }
-  const params = lora.params();
-  // stepNo is the trainer's step (not a count kept here), so a resumed run seeds the same dropout.
+  const params = task.params;
+  // stepNo is the loop's step (not a count kept here), so a resumed run seeds what it seeded before.
   const step: GradStep = async (batches, stepNo) => {
-    const parts: { rows: number[]; weight: number }[][] = Array.from({ length: n }, () => []);
-    for (const idx of batches) {
-      const total = Math.max(1, labelled(examples, idx));
-      for (let k = 0; k < n; k++) {
-        const rows = idx.filter((_, j) => j % n === k);
-        if (rows.length > 0) parts[k]!.push({ rows, weight: labelled(examples, rows) / total / batches.length });
-      }
-    }
+    const shares = parallel.split(batches, n);
     const snapshot = params.map((p) => p.data.slice());
-    const pending = workers.map((w, i) => call(w, { step: stepNo, params: snapshot, parts: parts[i + 1]! }));
-    let loss = 0;
-    for (const part of parts[0]!) {
-      if (part.weight === 0) continue;
-      const batch = collate(examples, part.rows, padId);
-      loss += lossAndBackward(model, batch, part.weight, o.gradientCheckpointing ? lora.rng : undefined) * part.weight;
+    const pending = workers.map((w, i) => call(w, i + 1, { step: stepNo, params: snapshot, work: shares[i + 1] }));
+    let loss: number;
+    try {
+      loss = task.runShare(shares[0]!, stepNo, 0);
+    } catch (e) {
+      await Promise.allSettled(pending); // the workers' replies (or errors) are not left unhandled
+      throw e;
     }
     for (const reply of await Promise.all(pending)) {
       loss += reply.loss!;
@@ -141,5 +151,5 @@ export async function workerGradStep(
     }
     return loss;
   };
-  return { step, close: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
+  return { step, close };
 }

@@ -1,6 +1,7 @@
 // `infuse tune MODEL --data FILE --out DIR`: LoRA/QLoRA fine-tuning (train/tune.ts does the work), with
 // --dry-run for counts, token lengths and 3 rendered examples; `infuse tune merge` writes a merged GGUF.
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import type { z } from "zod";
 import { InfuseError } from "../../core/errors.js";
 import {
   skippedSummary,
@@ -11,11 +12,12 @@ import {
 } from "../../train/data/records.js";
 import { mergeAdapter, type MergeResult } from "../../train/merge.js";
 import type { MetricLine } from "../../train/metrics.js";
-import type { BaseQuant, TuneOptions } from "../../train/options.js";
+import { TuneOptionsSchema, type TuneConfig, type TuneFlag, type TuneOptions } from "../../train/options.js";
 import { dryRunTune, tune, type DryRunReport, type TuneResult } from "../../train/tune.js";
 import type { CommandRunner, RegisterCommand } from "../runtime.js";
 
-interface TuneFlags {
+/** The flags this command defines itself; every other flag is a TuneOptionsSchema field's. */
+interface DataFlags {
   data: string[];
   val?: string[];
   out?: string;
@@ -24,48 +26,62 @@ interface TuneFlags {
   inputColumn?: string;
   outputColumn?: string;
   systemColumn?: string;
-  skipBadRecords?: boolean;
-  template?: string;
-  trainOnPrompt?: boolean;
-  pack?: boolean;
-  maxLength?: string;
-  valFraction?: string;
-  rank?: string;
-  alpha?: string;
-  dropout?: string;
-  targets?: string;
-  rslora?: boolean;
-  quantize?: string;
-  lr?: string;
-  schedule?: string;
-  warmup?: string;
-  weightDecay?: string;
-  epochs?: string;
-  maxSteps?: string;
-  batchSize?: string;
-  maxTokens?: string;
-  gradAccum?: string;
-  clip?: string;
-  seed?: string;
-  evalEvery?: string;
-  patience?: string;
-  saveEvery?: string;
-  resume?: boolean;
-  workers?: string;
-  gradientCheckpointing?: boolean;
   dryRun?: boolean;
 }
 
-function num(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
-    throw new InfuseError("cli.bad_number", `--${flag} must be a number, got "${value}"`, { kind: "usage" });
-  }
-  return n;
+/** A schema field that is a flag: its name, its schema, its flag, and commander's key for it. */
+interface FieldFlag {
+  field: string;
+  schema: z.ZodType;
+  meta: TuneFlag & { help: string };
+  spec: string;
+  key: string;
 }
 
-function toOptions(model: string, f: TuneFlags): TuneOptions {
+const FIELD_FLAGS: FieldFlag[] = Object.entries(TuneOptionsSchema.shape as Record<string, z.ZodType>).flatMap(
+  ([field, schema]) => {
+    const meta = schema.meta() as TuneFlag | undefined;
+    if (!meta?.help) return [];
+    const spec = [meta.short, `${meta.flag}${meta.arg ? ` ${meta.arg}` : ""}`].filter(Boolean).join(", ");
+    return [{ field, schema, meta: { ...meta, help: meta.help }, spec, key: new Option(spec).attributeName() }];
+  },
+);
+
+/** The commander options of the schema's fields (new ones for each command built). */
+function fieldOptions(): Option[] {
+  return FIELD_FLAGS.flatMap(({ meta, spec }) => [
+    new Option(spec, meta.help),
+    ...(meta.off ? [new Option(`--no-${meta.flag.slice(2)}`, meta.off)] : []),
+  ]);
+}
+
+/** The field's type under `.optional()`: how a flag's text becomes its value. */
+function valueType(schema: z.ZodType): string {
+  const def = schema.def as { type: string; innerType?: z.ZodType };
+  return def.type === "optional" && def.innerType ? valueType(def.innerType) : def.type;
+}
+
+/**
+ * A flag's text as the field's value: numbers parsed, lists split at commas. Text that is not a number
+ * stays text, so the schema rejects it with the same error `tune()` gives for that value.
+ */
+function fromFlag(schema: z.ZodType, raw: unknown): unknown {
+  if (typeof raw !== "string") return raw;
+  const type = valueType(schema);
+  if (type === "number") {
+    const n = Number(raw);
+    return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+  }
+  if (type === "array")
+    return raw
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
+  return raw;
+}
+
+/** Flags → TuneOptions over the config file's `tune` defaults; tune() validates the result. */
+function toOptions(model: string, f: DataFlags & Record<string, unknown>, defaults: TuneConfig = {}): TuneOptions {
   const columns: ColumnMap = {};
   if (f.instructionColumn) columns.instruction = f.instructionColumn;
   if (f.inputColumn) columns.input = f.inputColumn;
@@ -78,45 +94,13 @@ function toOptions(model: string, f: TuneFlags): TuneOptions {
     });
   }
   const source = (p: string): DatasetSource => ({ path: p, format: f.format as DatasetFormat, columns });
-  const o: Record<string, unknown> = {
-    model,
-    data: f.data.map(source),
-    out: f.out ?? "",
-    skipBadRecords: f.skipBadRecords,
-    template: f.template,
-    trainOnPrompt: f.trainOnPrompt,
-    pack: f.pack,
-    maxLength: num("max-length", f.maxLength),
-    valFraction: num("val-fraction", f.valFraction),
-    rank: num("rank", f.rank),
-    alpha: num("alpha", f.alpha),
-    dropout: num("dropout", f.dropout),
-    targets: f.targets
-      ?.split(",")
-      .map((t) => t.trim())
-      .filter(Boolean),
-    rslora: f.rslora,
-    quantize: f.quantize as BaseQuant | undefined,
-    lr: num("lr", f.lr),
-    schedule: f.schedule,
-    warmupSteps: num("warmup", f.warmup),
-    weightDecay: num("weight-decay", f.weightDecay),
-    epochs: num("epochs", f.epochs),
-    maxSteps: num("max-steps", f.maxSteps),
-    batchSize: num("batch-size", f.batchSize),
-    maxTokens: num("max-tokens", f.maxTokens),
-    gradAccum: num("grad-accum", f.gradAccum),
-    clip: num("clip", f.clip),
-    seed: num("seed", f.seed),
-    evalEvery: num("eval-every", f.evalEvery),
-    patience: num("patience", f.patience),
-    saveEvery: num("save-every", f.saveEvery),
-    resume: f.resume,
-    workers: num("workers", f.workers),
-    gradientCheckpointing: f.gradientCheckpointing,
-  };
+  const o: Record<string, unknown> = { model, data: f.data.map(source), out: f.out ?? "", ...defaults };
+  for (const { field, schema, key } of FIELD_FLAGS) {
+    const raw = f[key];
+    if (raw !== undefined) o[field] = fromFlag(schema, raw);
+  }
   if (f.val) o["valData"] = f.val.map(source);
-  return o as unknown as TuneOptions;
+  return o as TuneOptions;
 }
 
 const r3 = (x: number | null | undefined): number | null =>
@@ -164,43 +148,9 @@ export const registerTune: RegisterCommand = (program, run) => {
     .option("--input-column <name>", "field holding extra context (default input)")
     .option("--output-column <name>", "field holding the response (default output)")
     .option("--system-column <name>", "field holding a system message")
-    .option(
-      "--skip-bad-records",
-      "skip malformed records (bad JSON line, missing or mistyped field, CSV row of the wrong width) and report them; default: stop at the first",
-    )
-    .option("--template <t>", "auto (model's chat template, else alpaca)|model|alpaca|llama2|chatml|none|FILE")
-    .option("--train-on-prompt", "take the loss on prompt tokens too (default: responses only)")
-    .option("--pack", "pack several examples into each sequence (each still attends only to itself)")
-    .option("--max-length <n>", "tokens per sequence; longer records are truncated and counted (512)")
-    .option("--val-fraction <f>", "held-out share when no --val is given (0.1)")
-    .option("-r, --rank <n>", "LoRA rank (8)")
-    .option("--alpha <a>", "LoRA alpha (16)")
-    .option("--dropout <p>", "LoRA dropout (0.05)")
-    .option("--targets <list>", "comma-separated modules: q_proj,v_proj (default), all-linear, attn_q, globs")
-    .option("--rslora", "scale by alpha/√r (rank-stabilised LoRA)")
-    .option("--quantize <type>", "QLoRA: quantize the frozen base on load: q8_0|q4_0|nf4")
-    .option("--lr <lr>", "peak learning rate (2e-4)")
-    .option("--schedule <s>", "cosine|linear|constant (cosine)")
-    .option("--warmup <steps>", "warmup steps (0)")
-    .option("--weight-decay <w>", "AdamW weight decay (0)")
-    .option("--epochs <n>", "passes over the data (1)")
-    .option("--max-steps <n>", "stop after this many optimizer steps")
-    .option("-b, --batch-size <n>", "sequences per micro-batch (4)")
-    .option("--max-tokens <n>", "padded tokens per micro-batch at most")
-    .option("--grad-accum <n>", "micro-batches per optimizer step (1)")
-    .option("--clip <norm>", "max gradient norm, 0 = off (1)")
-    .option("--seed <n>", "seed for split, shuffling, init and dropout (0)")
-    .option("--eval-every <n>", "validation loss every N steps (0 = at the end)")
-    .option("--patience <n>", "stop after N evaluations without improvement (0 = never)")
-    .option("--save-every <n>", "checkpoint every N steps (Ctrl-C always saves one)")
-    .option("--resume", "continue from the newest checkpoint in --out")
-    .option("--workers <n>", "data-parallel worker threads (1)")
-    .option(
-      "--gradient-checkpointing",
-      "recompute blocks in backward: less memory, ~1/3 more compute (default with --quantize)",
-    )
-    .option("--no-gradient-checkpointing", "keep every block's activations (the default without --quantize)")
-    .option("--dry-run", "print record counts, token lengths and 3 rendered examples; do not train")
+    .option("--dry-run", "print record counts, token lengths and 3 rendered examples; do not train");
+  for (const o of fieldOptions()) cmd.addOption(o);
+  cmd
     .addHelpText(
       "after",
       "\nExamples:\n" +
@@ -211,10 +161,11 @@ export const registerTune: RegisterCommand = (program, run) => {
         "  infuse tune merge model.gguf ./adapter --out merged.gguf\n" +
         "\nThe output folder holds adapter_config.json + adapter_model.safetensors (PEFT), adapter.gguf\n" +
         "(llama.cpp/Ollama LoRA), metrics.jsonl, loss.svg and tune-config.json. Ctrl-C saves a checkpoint;\n" +
-        "--resume continues from it exactly as an uninterrupted run would have.",
+        "--resume continues from it exactly as an uninterrupted run would have. Defaults for the training\n" +
+        'flags can live in infuse.config.json as a "tune" section ({"tune": {"rank": 16, "lr": 1e-4}}).',
     )
     .action(
-      run(async (rt, model: string | undefined, flags: TuneFlags) => {
+      run(async (rt, model: string | undefined, flags: DataFlags & Record<string, unknown>) => {
         if (!model)
           throw new InfuseError("cli.model_required", "give the base model", {
             kind: "usage",
@@ -223,7 +174,7 @@ export const registerTune: RegisterCommand = (program, run) => {
         if (!flags.data?.length) throw new InfuseError("cli.data_required", "give --data FILE", { kind: "usage" });
         const config = await rt.config();
         if (flags.dryRun) {
-          const report = await dryRunTune(toOptions(model, flags), { config, signal: rt.signal });
+          const report = await dryRunTune(toOptions(model, flags, config.tune), { config, signal: rt.signal });
           rt.out.result(report, renderDryRun);
           return;
         }
@@ -236,7 +187,7 @@ export const registerTune: RegisterCommand = (program, run) => {
         let result: TuneResult;
         try {
           const run = { config, signal: rt.signal, onProgress: progress, onMetric, onSkipped };
-          result = await tune(toOptions(model, flags), run);
+          result = await tune(toOptions(model, flags, config.tune), run);
         } finally {
           progress.done();
         }
