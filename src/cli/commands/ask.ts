@@ -65,11 +65,6 @@ export function flagsRecipe(flags: AskFlags): Recipe {
     ?.split(",")
     .map((n) => n.trim())
     .filter(Boolean);
-  if (flags.route && !(names && names.length > 1))
-    throw new InfuseError("rag.route_needs_collections", "--route picks one of several collections", {
-      kind: "usage",
-      hint: "name them: --collection a,b --route",
-    });
   if (flags.window !== undefined && flags.parent)
     throw new InfuseError("rag.window_and_parent", "--window and --parent both expand the passages", {
       kind: "usage",
@@ -110,7 +105,7 @@ export function flagsRecipe(flags: AskFlags): Recipe {
       : {}),
     ...(flags.topK ? { top_k: flags.topK } : {}),
     ...(flags.filter ? { filter: parseFilterArgs(flags.filter)! } : {}),
-    ...(names && names.length > 1 ? { collections: { names, combine: flags.route ? "route" : "fuse" } } : {}),
+    ...(names && names.length > 1 ? { collections: { names } } : {}),
   };
   return parseRecipe(recipe, "flags");
 }
@@ -123,6 +118,15 @@ export async function askRecipe(flags: AskFlags, config: ResolvedConfig): Promis
     flags.recipe ? await readRecipeFile(flags.recipe) : undefined,
     flagsRecipe(flags),
   );
+  if (flags.route) {
+    // --route routes the collections named by --collection a,b, a recipe file or the config
+    if (!recipe.collections || recipe.collections.names.length < 2)
+      throw new InfuseError("rag.route_needs_collections", "--route picks one of several collections", {
+        kind: "usage",
+        hint: "name them: --collection a,b --route",
+      });
+    recipe.collections = { ...recipe.collections, combine: "route" };
+  }
   if (flags.rerankTop !== undefined) {
     // --rerank-top alone tunes the reranker the config or recipe file names
     if (!recipe.reranker)
