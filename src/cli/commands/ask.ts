@@ -260,14 +260,14 @@ export function stageSummary(stages: StageTrace[]): string {
       const d = s.details ?? {};
       const effect =
         s.stage === "compress" && typeof d["tokens_before"] === "number"
-          ? ` ${String(d["tokens_before"])}→${String(d["tokens_after"])} tokens`
+          ? `, ${String(d["tokens_before"])}→${String(d["tokens_after"])} tokens`
           : s.stage === "rerank" || s.stage === "mmr"
-            ? ` ${(d["moved"] as unknown[] | undefined)?.length ?? 0} moved`
+            ? `, ${(d["moved"] as unknown[] | undefined)?.length ?? 0} moved`
             : s.stage === "window"
-              ? ` ${(d["expanded"] as unknown[] | undefined)?.length ?? 0} expanded`
+              ? `, ${(d["expanded"] as unknown[] | undefined)?.length ?? 0} expanded`
               : "";
       const counts = s.input === undefined ? `${s.output}` : `${s.input}→${s.output}`;
-      return `${s.stage === "retrieve" || s.stage === "generate" ? s.name : s.stage} ${s.ms}ms (${counts}${effect})`;
+      return `${["retrieve", "expand", "generate"].includes(s.stage) ? s.name : s.stage} ${s.ms}ms (${counts}${effect})`;
     })
     .join(" → ");
 }
