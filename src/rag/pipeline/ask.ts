@@ -7,10 +7,8 @@ import { buildAnswerPrompt, type PromptOptions } from "../generate/prompt.js";
 import { streamChat } from "../generate/answer.js";
 import { citedSources, type CitedSource } from "../generate/sources.js";
 import { buildRecipeRetriever, type RecipeContext, type RecipeRetriever } from "../recipe/build.js";
-import { defaultMode as defaultModeFor } from "../recipe/recipe.js";
 import type { Recipe, ResolvedRecipe } from "../recipe/schema.js";
 import { roundMs, type StageTrace } from "../recipe/trace.js";
-import type { RetrievalMode } from "../retrieve/index.js";
 import { openCollection, type CollectionStore } from "../store/index.js";
 import type { ChatModel, Embedder, GenerateOptions, Hit } from "../types.js";
 import { appendInferenceLog, defaultLogFile } from "./log.js";
@@ -160,11 +158,6 @@ export async function askStore(
     });
   }
   return result;
-}
-
-/** The default retrieval mode for an embedder (see `defaultMode` in rag/recipe). */
-export function defaultMode(embedder: Embedder | undefined): RetrievalMode {
-  return defaultModeFor(embedder?.id);
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
