@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { loadBeir } from "../src/eval/beir.js";
 import { ingestBeirCorpus } from "../src/eval/beir-collection.js";
-import { buildRetriever } from "../src/eval/configs.js";
+import { buildRecipeRetriever } from "../src/rag/recipe/build.js";
+import { parseRecipeShorthand } from "../src/rag/recipe/shorthand.js";
 import { evaluateRetriever, type RetrievalResult } from "../src/eval/retrieval.js";
 import { Rm3Retriever } from "../src/rag/expand/rm3.js";
 import { createRetriever } from "../src/rag/retrieve/index.js";
@@ -44,7 +45,11 @@ export default async function scifact(args: string[]): Promise<void> {
     );
   try {
     for (const config of configs) {
-      const retriever = buildRetriever(config, { store, embedder, termStats });
+      const retriever = await buildRecipeRetriever(parseRecipeShorthand(config), {
+        stores: [store],
+        embedder,
+        termStats,
+      });
       const t0 = performance.now();
       const r = await evaluateRetriever(retriever, dataset.queries, dataset.qrels, { topK: 100 });
       emit({

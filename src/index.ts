@@ -54,6 +54,23 @@ export {
   type ChatTurn,
   type InferenceLogEntry,
 } from "./rag/pipeline/index.js";
+export {
+  RecipeSchema,
+  parseRecipe,
+  readRecipeFile,
+  mergeRecipes,
+  resolveRecipe,
+  parseRecipeShorthand,
+  recipeName,
+  buildRecipeRetriever,
+  rerankerLoader,
+  type Recipe,
+  type ResolvedRecipe,
+  type RecipeContext,
+  type RecipeRetriever,
+  type TracedRetrieval,
+  type StageTrace,
+} from "./rag/recipe/index.js";
 export { loadFile, findFiles, type LoadedFile, type LoadWarning, type TabularOptions } from "./rag/load/index.js";
 export { Splitter, type SplitterSettings, type SplitterKind } from "./rag/split/index.js";
 export { HashingEmbedder } from "./rag/embed/hashing.js";
@@ -98,7 +115,6 @@ export { parseQrels, loadQrels } from "./eval/qrels.js";
 export { loadBeir, readBeirCorpus, type BeirDataset, type BeirDocument, type BeirQuery } from "./eval/beir.js";
 export { ingestBeirCorpus } from "./eval/beir-collection.js";
 export { runRetrieval, evaluateRetriever, type RetrievalResult, type RunRetrievalOptions } from "./eval/retrieval.js";
-export { buildRetriever, registerTechnique, type ConfigContext } from "./eval/configs.js";
 export { evaluateRetrievalConfigs, type RetrievalReport, type RetrievalEvalOptions } from "./eval/run-retrieval.js";
 export { evaluateAnswers, type AnswersReport, type AnswersEvalOptions } from "./eval/run-answers.js";
 export { exactMatch, tokenF1, rougeL, normalizeAnswer, embeddingSimilarity } from "./eval/answers.js";

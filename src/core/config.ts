@@ -5,6 +5,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { TuneConfigSchema, type TuneConfig } from "../train/options.js";
+// the one recipe schema (it imports zod only), so `rag.retrieval` is checked like a recipe file
+import { RecipeSchema } from "../rag/recipe/schema.js";
 import { InfuseError } from "./errors.js";
 import { defaultCacheDir, defaultDataDir } from "./paths.js";
 
@@ -46,6 +48,8 @@ export const configSchema = z.strictObject({
       embedder: z.union([z.string().min(1), endpointSchema]).optional(),
       llm: endpointSchema.optional(),
       topK: z.int().positive().optional(),
+      /** The default retrieval recipe of ask and chat; a recipe file and flags override it key by key. */
+      retrieval: RecipeSchema.optional(),
     })
     .optional(),
   store: storeSchema.optional(),

@@ -1,10 +1,12 @@
 // Runs retrievers over a query set and scores them with the trec_eval metrics. A run is appended
 // to a JSONL file query by query, so an interrupted evaluation resumes where it stopped and a
-// finished one is read back instead of recomputed. Leaves out building retrievers (see cli/eval).
+// finished one is read back instead of recomputed. Leaves out building retrievers (rag/recipe).
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { throwIfAborted } from "../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../core/progress.js";
+import type { RecipeRetriever } from "../rag/recipe/build.js";
+import type { StageTrace } from "../rag/recipe/trace.js";
 import type { Hit, Retriever } from "../rag/types.js";
 import { evaluateRun, type MetricOptions, type QueryMetrics, type Qrels, type Run, type ScoredDoc } from "./metrics.js";
 
@@ -75,12 +77,18 @@ export async function runRetrieval(
     if (run.has(q.id)) continue;
     throwIfAborted(options.signal, `retrieval with ${retriever.name}`);
     const started = performance.now();
-    const hits = await retriever.retrieve(q.text, {
+    const retrieveOptions = {
       topK: topK * (options.overfetch ?? 1),
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    };
+    // a recipe's retriever reports compression in its trace; a plain CompressingRetriever in lastStats
+    const traced =
+      "retrieveWithTrace" in retriever
+        ? await (retriever as RecipeRetriever).retrieveWithTrace(q.text, retrieveOptions)
+        : undefined;
+    const hits = traced ? traced.hits : await retriever.retrieve(q.text, retrieveOptions);
     latencies.push(performance.now() - started);
-    const stats = (retriever as { lastStats?: { tokensBefore: number; tokensAfter: number } }).lastStats;
+    const stats = traced ? compressionOf(traced.stages) : (retriever as { lastStats?: TokenCounts }).lastStats;
     if (stats) {
       compression ??= { tokensBefore: 0, tokensAfter: 0 };
       compression.tokensBefore += stats.tokensBefore;
@@ -92,6 +100,15 @@ export async function runRetrieval(
     progress({ task: retriever.name, done: ++done, total: queries.length, unit: "queries" });
   }
   return { run, latencies, cached, ...(compression ? { compression } : {}) };
+}
+
+type TokenCounts = { tokensBefore: number; tokensAfter: number };
+
+function compressionOf(stages: StageTrace[]): TokenCounts | undefined {
+  const d = stages.find((s) => s.stage === "compress")?.details;
+  return d && typeof d["tokens_before"] === "number" && typeof d["tokens_after"] === "number"
+    ? { tokensBefore: d["tokens_before"], tokensAfter: d["tokens_after"] }
+    : undefined;
 }
 
 /** Reads a run file; a torn last line (the process stopped mid-write) is ignored. */

@@ -168,8 +168,7 @@ async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport>
         dataDir: ctx.config.dataDir,
         embedder: ctx.embedder,
         ...(ctx.llm ? { llm: ctx.llm } : {}),
-        ...(ctx.retriever ? { mode: ctx.retriever } : {}),
-        topK: ctx.topK ?? 5,
+        recipe: { ...(ctx.retriever ? { retriever: { mode: ctx.retriever } } : {}), top_k: ctx.topK ?? 5 },
         log: false,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });

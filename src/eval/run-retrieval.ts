@@ -1,30 +1,38 @@
 // A whole retrieval evaluation as `infuse eval retrieval` runs it: load BEIR data, put the corpus
-// in a collection once per embedder, build each configuration, run it (cached per configuration)
-// and score it. Leaves out rendering (cli/) and HTML (report-html.ts).
+// in a collection once per embedder, build each recipe's retriever (rag/recipe, as `ask` does),
+// run it (cached per recipe) and score it. An interrupted evaluation returns the recipes already
+// finished. Leaves out rendering (cli/) and HTML (report-html.ts).
 import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig } from "../core/config.js";
+import { isInfuseError } from "../core/errors.js";
 import type { TaskOptions } from "../core/progress.js";
 import { englishAnalyzer } from "../rag/expand/analyzer.js";
 import { buildTermStatistics, type TermStatistics } from "../rag/expand/term-stats.js";
+import { buildRecipeRetriever } from "../rag/recipe/build.js";
+import { rerankerLoader } from "../rag/recipe/models.js";
+import type { Recipe } from "../rag/recipe/schema.js";
+import { recipeName } from "../rag/recipe/shorthand.js";
 import { openCollection } from "../rag/store/index.js";
 import type { ChatModel } from "../rag/types.js";
 import { loadBeir } from "./beir.js";
 import { ingestBeirCorpus } from "./beir-collection.js";
-import { buildRetriever, type ConfigContext } from "./configs.js";
-import { resolveChatModel, resolveEmbedder, resolveReranker } from "./models.js";
+import { resolveChatModel, resolveEmbedder } from "./models.js";
 import { evaluateRetriever, type RetrievalResult } from "./retrieval.js";
 
 export interface RetrievalEvalOptions extends TaskOptions {
   beir: string;
   split?: string;
-  configs: string[];
+  /** The recipes compared (`parseRecipeShorthand("bm25+rm3")`, recipe files); top_k is the eval's. */
+  recipes: Recipe[];
   topK?: number;
+  /** Evaluate only the first N queries (in the order of queries.jsonl): a quick subset. */
+  limit?: number;
   config: ResolvedConfig;
   /** Embedder spec for the corpus; default "hash". */
   embedder?: string;
-  reranker?: string;
+  /** Chat model for LLM techniques and an `llm` reranker. */
   llm?: string;
   /** Drop cached runs first. */
   fresh?: boolean;
@@ -40,6 +48,10 @@ export interface RetrievalReport {
   collection: string;
   embedder: string;
   topK: number;
+  /** The --limit the queries were cut to. */
+  limit?: number;
+  /** Set when the evaluation was interrupted: `results` holds the recipes finished before. */
+  interrupted?: boolean;
   results: RetrievalResult[];
 }
 
@@ -49,12 +61,15 @@ export async function evaluateRetrievalConfigs(options: RetrievalEvalOptions): P
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
-  const dataset = await loadBeir(options.beir, { split: options.split ?? "test" });
+  const loaded = await loadBeir(options.beir, { split: options.split ?? "test" });
+  const queries = options.limit !== undefined ? loaded.queries.slice(0, options.limit) : loaded.queries;
+  const ids = new Set(queries.map((q) => q.id));
+  const qrels = options.limit !== undefined ? new Map([...loaded.qrels].filter(([q]) => ids.has(q))) : loaded.qrels;
   const embedderSpec = options.embedder ?? "hash";
   const embedder = await resolveEmbedder(embedderSpec, options.config);
   let llm: ChatModel | undefined;
   try {
-    const { collection, report } = await ingestBeirCorpus(dataset, {
+    const { collection, report } = await ingestBeirCorpus(loaded, {
       dataDir: options.config.dataDir,
       embedder,
       embedderSpec,
@@ -64,47 +79,61 @@ export async function evaluateRetrievalConfigs(options: RetrievalEvalOptions): P
       `collection ${collection}: ${report.chunksAdded} documents embedded, ${report.unchanged} already there`,
     );
     llm = options.llm ? await resolveChatModel(options.llm, options.config) : undefined;
-    const reranker = options.reranker ? await resolveReranker(options.reranker, options.config, llm) : undefined;
     const store = await openCollection(options.config.dataDir, collection);
     let stats: TermStatistics | undefined;
     const analyzer = englishAnalyzer();
-    const ctx: ConfigContext = {
-      store,
-      embedder,
-      termStats: () =>
-        (stats ??= buildTermStatistics(
-          dataset.corpus.map((d) => `${d.title}\n${d.text}`),
-          analyzer,
-        )),
-      ...(llm ? { llm } : {}),
-      ...(reranker ? { reranker } : {}),
-    };
+    const termStats = () =>
+      (stats ??= buildTermStatistics(
+        loaded.corpus.map((d) => `${d.title}\n${d.text}`),
+        analyzer,
+      ));
     const results: RetrievalResult[] = [];
+    let interrupted = false;
     try {
-      for (const spec of options.configs) {
-        const retriever = buildRetriever(spec, ctx);
-        const key = [spec, topK, options.reranker ?? "", options.llm ?? ""].join("|");
+      for (const recipe of options.recipes) {
+        const retriever = await buildRecipeRetriever(recipe, {
+          stores: [store],
+          embedder,
+          termStats,
+          loadReranker: rerankerLoader(options.config, options.signal),
+          ...(llm ? { llm } : {}),
+        });
+        const name = recipeName(recipe);
+        const key = JSON.stringify([retriever.recipe, topK, options.llm ?? ""]);
         const cacheFile = path.join(
           options.config.dataDir,
           "eval",
           "runs",
           collection,
-          `${spec.replace(/[^a-zA-Z0-9+-]+/g, "_")}-${sha(key).slice(0, 8)}.jsonl`,
+          `${name.replace(/[^a-zA-Z0-9+-]+/g, "_")}-${sha(key).slice(0, 8)}.jsonl`,
         );
-        if (options.fresh) await rm(cacheFile, { force: true });
-        results.push(await evaluateRetriever(retriever, dataset.queries, dataset.qrels, { topK, cacheFile, ...task }));
+        try {
+          if (options.fresh) await rm(cacheFile, { force: true });
+          results.push(await evaluateRetriever(retriever, queries, qrels, { topK, cacheFile, ...task }));
+        } catch (e) {
+          // Ctrl-C: report what finished (the cache keeps this recipe's queries for a resume)
+          if (isInfuseError(e) && e.kind === "cancelled") {
+            interrupted = true;
+            break;
+          }
+          throw e;
+        } finally {
+          await retriever.dispose();
+        }
       }
     } finally {
       store.close();
     }
     return {
-      dataset: path.basename(dataset.dir),
-      split: dataset.split,
-      queries: dataset.queries.length,
-      documents: dataset.corpus.length,
+      dataset: path.basename(loaded.dir),
+      split: loaded.split,
+      queries: queries.length,
+      documents: loaded.corpus.length,
       collection,
       embedder: embedder.id,
       topK,
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(interrupted ? { interrupted } : {}),
       results,
     };
   } finally {

@@ -47,6 +47,29 @@ describe("infuse eval retrieval", () => {
     expect(table.stdout).toMatch(/bm25\s+1\.0000\s+1\.0000\s+1\.0000\s+1\.0000\s+1\.0000\s+\(cached\)/);
   });
 
+  it("compares recipe files with shorthands, on the first --limit queries", async () => {
+    const recipe = path.join(dir, "mmr.json");
+    await writeFile(
+      recipe,
+      JSON.stringify({ name: "bm25-diverse", retriever: { mode: "bm25" }, mmr: { lambda: 0.9 } }),
+    );
+    const r = await runCli(
+      ["eval", "retrieval", "--beir", beir, "--retriever", "bm25", "--recipe", recipe, "--limit", "1", "--json"],
+      { env },
+    );
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { queries: number; limit: number; results: Record<string, unknown>[] };
+    expect(out).toMatchObject({ queries: 1, limit: 1 });
+    expect(out.results.map((x) => [x["retriever"], x["queries"]])).toEqual([
+      ["bm25", 1],
+      ["bm25-diverse", 1],
+    ]);
+    await writeFile(recipe, JSON.stringify({ mmr: { lambda: "high" } }));
+    const bad = await runCli(["eval", "retrieval", "--beir", beir, "--recipe", recipe], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${recipe}: "mmr.lambda"`);
+  });
+
   it("exits 4 with the missing file named and a hint", async () => {
     const missing = await runCli(["eval", "retrieval", "--beir", beir, "--split", "dev"], { env });
     expect(missing.code).toBe(4);

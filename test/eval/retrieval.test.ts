@@ -6,9 +6,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BeirDataset } from "../../src/eval/beir.js";
 import { ingestBeirCorpus } from "../../src/eval/beir-collection.js";
-import { buildRetriever } from "../../src/eval/configs.js";
 import { evaluateRetriever, hitsToDocs, runRetrieval } from "../../src/eval/retrieval.js";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
+import { buildRecipeRetriever } from "../../src/rag/recipe/build.js";
+import { parseRecipeShorthand } from "../../src/rag/recipe/shorthand.js";
 import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
 import type { Hit } from "../../src/rag/types.js";
 
@@ -46,9 +47,13 @@ beforeAll(async () => {
 });
 afterAll(() => store?.close());
 
+/** The retriever a shorthand recipe builds over the toy collection. */
+const buildRetriever = async (spec: string) =>
+  buildRecipeRetriever(parseRecipeShorthand(spec), { stores: [store], embedder });
+
 describe("evaluateRetriever", () => {
   it("scores BM25 on questions whose answer document shares their words", async () => {
-    const r = await evaluateRetriever(buildRetriever("bm25", { store }), queries, qrels, { topK: 5 });
+    const r = await evaluateRetriever(await buildRetriever("bm25"), queries, qrels, { topK: 5 });
     expect(r.retriever).toBe("bm25");
     expect(r.queries).toBe(3);
     expect(r["mrr@10"]).toBe(1);
@@ -59,7 +64,7 @@ describe("evaluateRetriever", () => {
   });
 
   it("reports the tokens a compressing configuration saves", async () => {
-    const r = await evaluateRetriever(buildRetriever("bm25+compress", { store, embedder }), queries, qrels, {
+    const r = await evaluateRetriever(await buildRetriever("bm25+compress"), queries, qrels, {
       topK: 3,
     });
     expect(r.retriever).toBe("bm25+compress");
@@ -68,17 +73,17 @@ describe("evaluateRetriever", () => {
     expect(r["mrr@10"]).toBe(1); // the answer documents keep a sentence
   });
 
-  it("names configurations and rejects unknown ones with the list", () => {
-    expect(buildRetriever("bm25+rm3", { store }).name).toBe("bm25+rm3");
-    expect(() => buildRetriever("sparse", { store })).toThrow(/unknown base retriever "sparse"/);
-    expect(() => buildRetriever("bm25+magic", { store })).toThrow(/unknown technique "magic"/);
+  it("names configurations and rejects unknown ones with the list", async () => {
+    expect((await buildRetriever("bm25+rm3")).name).toBe("bm25+rm3");
+    await expect(buildRetriever("sparse")).rejects.toThrow(/unknown base retriever "sparse"/);
+    await expect(buildRetriever("bm25+magic")).rejects.toThrow(/unknown technique "magic"/);
   });
 });
 
 describe("runRetrieval", () => {
   it("writes a run file and resumes from it, ignoring a torn last line", async () => {
     const cacheFile = path.join(dataDir, "runs", "bm25.jsonl");
-    const bm25 = buildRetriever("bm25", { store });
+    const bm25 = await buildRetriever("bm25");
     const first = await runRetrieval(bm25, queries.slice(0, 2), { topK: 3, cacheFile });
     expect(first.cached).toBe(0);
     expect(first.latencies).toHaveLength(2);

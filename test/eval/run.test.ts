@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type ResolvedConfig } from "../../src/core/config.js";
 import { evaluateAnswers } from "../../src/eval/run-answers.js";
 import { evaluateRetrievalConfigs } from "../../src/eval/run-retrieval.js";
+import { parseRecipeShorthand } from "../../src/rag/recipe/shorthand.js";
 import { fixture } from "../helpers/fixtures.js";
 import { writeTinyCrossEncoder } from "./helpers/tiny-cross-encoder.js";
 
@@ -101,23 +102,62 @@ describe("evaluateRetrievalConfigs", () => {
         .join("\n"),
     );
     await writeFile(path.join(beir, "qrels", "test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
-    const first = await evaluateRetrievalConfigs({ beir, configs: ["bm25", "bm25+rm3", "dense"], topK: 10, config });
+    const recipes = (...specs: string[]) => specs.map((s) => parseRecipeShorthand(s));
+    const first = await evaluateRetrievalConfigs({
+      beir,
+      recipes: recipes("bm25", "bm25+rm3", "dense"),
+      topK: 10,
+      config,
+    });
     expect(first.queries).toBe(2);
     expect(first.results.map((r) => r.retriever)).toEqual(["bm25", "bm25+rm3", "dense"]);
     expect(first.results[0]!["ndcg@10"]).toBe(1);
     expect(first.results.every((r) => r.cachedQueries === 0)).toBe(true);
-    const second = await evaluateRetrievalConfigs({ beir, configs: ["bm25"], topK: 10, config });
+    const second = await evaluateRetrievalConfigs({ beir, recipes: recipes("bm25"), topK: 10, config });
     expect(second.results[0]!.cachedQueries).toBe(2);
     expect(second.results[0]!["ndcg@10"]).toBe(1);
     const runs = await readdir(path.join(config.dataDir, "eval", "runs", first.collection));
     expect(runs).toHaveLength(3);
-    await expect(evaluateRetrievalConfigs({ beir, configs: ["bm25+rerank"], config })).rejects.toThrow(
-      /\+rerank needs --reranker/,
-    );
+    expect(() => parseRecipeShorthand("bm25+rerank")).toThrow(/\+rerank needs a reranker/);
     // a cross-encoder named by path, as --reranker takes it
     const reranker = await writeTinyCrossEncoder(path.join(dir, "ce"));
-    const reranked = await evaluateRetrievalConfigs({ beir, configs: ["dense+rerank"], topK: 10, config, reranker });
+    const reranked = await evaluateRetrievalConfigs({
+      beir,
+      recipes: [parseRecipeShorthand("dense+rerank", { reranker })],
+      topK: 10,
+      config,
+    });
     expect(reranked.results[0]!.retriever).toBe("dense+rerank");
     expect(reranked.results[0]!["mrr@10"]).toBe(1);
+  });
+
+  it("evaluates the first --limit queries, and returns the finished recipes when interrupted", async () => {
+    const beir = path.join(dir, "toy-beir");
+    const limited = await evaluateRetrievalConfigs({
+      beir,
+      recipes: [parseRecipeShorthand("bm25")],
+      topK: 10,
+      limit: 1,
+      config,
+    });
+    // q1 only (queries.jsonl order); its qrels alone are scored
+    expect(limited).toMatchObject({ queries: 1, limit: 1 });
+    expect(limited.results[0]!.queries).toBe(1);
+    expect(limited.results[0]!["ndcg@10"]).toBe(1);
+    // Ctrl-C while the second recipe runs: the first is reported, the second is not
+    const controller = new AbortController();
+    const report = await evaluateRetrievalConfigs({
+      beir,
+      recipes: [parseRecipeShorthand("bm25"), parseRecipeShorthand("bm25+mmr")],
+      topK: 10,
+      config,
+      fresh: true,
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.task === "bm25+mmr") controller.abort();
+      },
+    });
+    expect(report.interrupted).toBe(true);
+    expect(report.results.map((r) => r.retriever)).toEqual(["bm25"]);
   });
 });

@@ -46,7 +46,7 @@ describe("ask and chat", () => {
       dataDir,
       collection: "demo",
       embedder,
-      topK: 2,
+      recipe: { top_k: 2 },
       prompt: { maxContextChars: 500 },
       generate: { maxTokens: 12, temperature: 0 },
     };
@@ -127,7 +127,7 @@ describe("ask and chat", () => {
     expect(second.rewrite).toBe("previous-question");
     expect(second.standalone).toBe("How long must passwords be? And where are they stored?");
     expect(second.sources[0]!.source).toBe("security-policy.pdf");
-    lexical.close();
+    await lexical.close();
 
     const withModel = await ChatSession.open({ ...base, llm: gguf });
     await withModel.ask("How do I claim travel expenses?");
@@ -135,7 +135,7 @@ describe("ask and chat", () => {
     expect(followUp.rewrite).toBe("llm");
     expect(followUp.standalone).toBeTruthy();
     expect(withModel.history.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
-    withModel.close();
+    await withModel.close();
   });
 
   it("extractive answers quote the question's best sentences and skip unrelated passages", () => {

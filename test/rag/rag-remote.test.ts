@@ -63,8 +63,7 @@ describe("ingest with a remote embedder", () => {
       dataDir,
       collection: "remote",
       embedder: again,
-      mode: "dense",
-      topK: 1,
+      recipe: { retriever: { mode: "dense" }, top_k: 1 },
       log: false,
     });
     expect(r.sources[0]).toMatchObject({ source: "a.md", heading: "Fuel", retriever: "dense" });

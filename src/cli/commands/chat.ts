@@ -39,7 +39,7 @@ export const registerChat: RegisterCommand = (program, run) => {
           }
         } finally {
           lines.close();
-          session.close();
+          await session.close();
           await options.dispose();
         }
       }),

@@ -68,7 +68,7 @@ export const registerDemo: RegisterCommand = (program, run) => {
               embedder,
               ...(choice.model ? { llm: choice.model } : {}),
               ...(choice.reason ? { noLlmReason: choice.reason } : {}),
-              topK: 3,
+              recipe: { top_k: 3 },
               generate: { maxTokens: 256 },
               signal: rt.signal,
               ...(rt.out.json ? {} : { onToken: (piece: string) => ((streamed = true), process.stdout.write(piece)) }),

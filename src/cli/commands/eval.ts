@@ -3,6 +3,9 @@
 import type { Command } from "commander";
 import { InfuseError } from "../../core/errors.js";
 import { evaluateRetrievalConfigs, type RetrievalReport } from "../../eval/run-retrieval.js";
+import { readRecipeFile } from "../../rag/recipe/recipe.js";
+import { parseRecipeShorthand, SHORTHAND_BASES, SHORTHAND_TECHNIQUES } from "../../rag/recipe/shorthand.js";
+import { positiveInt } from "./ask.js";
 import { writeFile } from "node:fs/promises";
 import { renderHtmlReport } from "../../eval/report-html.js";
 import type { CommandRunner, RegisterCommand } from "../runtime.js";
@@ -11,7 +14,9 @@ import { registerEvalAnswers } from "./eval-answers.js";
 interface RetrievalFlags {
   beir: string;
   split: string;
-  retriever: string[];
+  retriever?: string[];
+  recipe?: string[];
+  limit?: number;
   embedder?: string;
   reranker?: string;
   llm?: string;
@@ -34,11 +39,15 @@ function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
     .option("--split <name>", "qrels split", "test")
     .option(
       "--retriever <configs...>",
-      "configurations: bm25|dense|hybrid|hybrid-weighted|hyde, then +technique (rm3, rerank, mmr, multiquery, aaq, compress, compress-llm, window1, parent)",
-      ["bm25"],
+      `recipes in shorthand: ${SHORTHAND_BASES.join("|")}, then +technique (${SHORTHAND_TECHNIQUES.join(", ")}); default bm25`,
     )
+    .option("--recipe <file.json...>", "recipe files, compared with the --retriever ones (repeatable)")
+    .option("--limit <n>", "evaluate only the first n queries (queries.jsonl order): a quick subset", positiveInt)
     .option("--embedder <spec>", 'embedding model for the corpus (default "hash", model-free)')
-    .option("--reranker <model>", "cross-encoder ONNX folder or hub reference, or llm (uses --llm), for +rerank")
+    .option(
+      "--reranker <model>",
+      "what +rerank uses: a cross-encoder ONNX folder or hub reference, or llm (uses --llm)",
+    )
     .option("--llm <spec>", "chat model for LLM techniques (+multiquery, +hyde, llm reranker)")
     .option("--top-k <n>", "documents retrieved per query", "100")
     .option("--report <file.html>", "also write an HTML report with a chart per metric")
@@ -50,8 +59,12 @@ function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
         "  infuse eval retrieval --beir ./scifact --retriever bm25 bm25+rm3 --report scifact.html\n" +
         "  infuse eval retrieval --beir ./scifact --embedder hf:BAAI/bge-small-en-v1.5 --retriever dense hybrid --json\n" +
         "  infuse eval retrieval --beir ./scifact --retriever bm25+rerank --reranker ./ms-marco-MiniLM-L-6-v2\n" +
-        "\nThe corpus is embedded once per embedder (kept as a collection in the data folder); each\n" +
-        "configuration's run is cached, so an interrupted evaluation resumes where it stopped.",
+        "  infuse eval retrieval --beir ./scifact --retriever bm25 --recipe mine.json --limit 50\n" +
+        "\nA shorthand is a way to write a recipe (the same recipe `ask --recipe` takes); stages run in the\n" +
+        "recipe's order (expansion, rerank, mmr, window, compression) whatever order they are written in.\n" +
+        "The corpus is embedded once per embedder (kept as a collection in the data folder); each\n" +
+        "recipe's run is cached, so an interrupted evaluation resumes where it stopped. Ctrl-C prints the\n" +
+        "recipes already finished.",
     )
     .action(
       run(async (rt, flags: RetrievalFlags) => {
@@ -61,18 +74,30 @@ function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
             kind: "usage",
             hint: "use --top-k 100 (recall@100 needs at least 100)",
           });
-        const configs = flags.retriever.flatMap((r) => r.split(",")).filter(Boolean);
+        const shorthands = (flags.retriever ?? (flags.recipe ? [] : ["bm25"]))
+          .flatMap((r) => r.split(","))
+          .filter(Boolean);
+        const recipes = [
+          ...shorthands.map((spec) => parseRecipeShorthand(spec, flags.reranker ? { reranker: flags.reranker } : {})),
+          ...(await Promise.all((flags.recipe ?? []).map((file) => readRecipeFile(file)))),
+        ];
+        for (const r of recipes)
+          if (r.collections)
+            throw new InfuseError("eval.recipe_collections", "eval retrieval searches the BEIR corpus's collection", {
+              kind: "usage",
+              hint: "remove collections from the recipe file",
+            });
         const progress = rt.out.progress();
         let report: RetrievalReport;
         try {
           report = await evaluateRetrievalConfigs({
             beir: flags.beir,
             split: flags.split,
-            configs,
+            recipes,
             topK,
+            ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
             config: await rt.config(),
             ...(flags.embedder ? { embedder: flags.embedder } : {}),
-            ...(flags.reranker ? { reranker: flags.reranker } : {}),
             ...(flags.llm ? { llm: flags.llm } : {}),
             fresh: flags.fresh === true,
             signal: rt.signal,
@@ -87,6 +112,12 @@ function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
           rt.out.info(`report: ${flags.report}`);
         }
         rt.out.result(report, renderRetrieval);
+        if (report.interrupted)
+          throw new InfuseError(
+            "cancelled",
+            `interrupted: ${report.results.length} of ${recipes.length} recipes finished (shown above)`,
+            { kind: "cancelled", hint: "run the same command again to resume: finished queries are cached" },
+          );
       }),
     );
 }
@@ -102,5 +133,12 @@ function renderRetrieval(r: RetrievalReport): string {
       (x.latencyMs ? x.latencyMs.mean.toFixed(1).padStart(11) : "   (cached)") +
       (x.compression ? `   ${(100 * x.compression.saving).toFixed(0)}% of tokens saved` : ""),
   );
-  return [`${r.dataset} (${r.split}): ${r.queries} queries, ${r.documents} documents`, header, ...rows].join("\n");
+  const subset = r.limit !== undefined ? ` (first ${r.limit})` : "";
+  const stopped = r.interrupted ? ["(interrupted: the recipes above finished)"] : [];
+  return [
+    `${r.dataset} (${r.split}): ${r.queries} queries${subset}, ${r.documents} documents`,
+    header,
+    ...rows,
+    ...stopped,
+  ].join("\n");
 }

@@ -30,6 +30,8 @@ export interface Rm3Options {
 
 export class Rm3Retriever implements Retriever {
   readonly name: string;
+  /** The expanded query of the last call (empty when feedback found no terms). */
+  lastTerms: WeightedTerm[] = [];
 
   constructor(
     private readonly base: Retriever,
@@ -41,6 +43,7 @@ export class Rm3Retriever implements Retriever {
   async retrieve(query: string, options: RetrieveOptions): Promise<Hit[]> {
     const first = await this.base.retrieve(query, { ...options, topK: Math.max(this.options.fbDocs ?? 10, 1) });
     const terms = rm3Expand(query, first, this.options);
+    this.lastTerms = terms;
     if (terms.length === 0) return this.base.retrieve(query, options);
     // LanceDB's BM25 sums repeated query words, so repetition is a per-term boost (measured equal)
     const hits = await this.base.retrieve(repeatedQuery(terms, this.options.repeatBudget ?? 100), options);

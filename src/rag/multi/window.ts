@@ -40,7 +40,8 @@ export class ExpandingRetriever implements Retriever {
 
   constructor(
     private readonly base: Retriever,
-    private readonly store: CollectionStore,
+    /** The store a hit's document is read from: one, or per hit (hits of several collections). */
+    private readonly store: CollectionStore | ((hit: Hit) => CollectionStore),
     private readonly expand: ExpandMode,
   ) {
     this.name = `${base.name}+${expand.mode === "window" ? `window${expand.size}` : "parent"}`;
@@ -51,8 +52,9 @@ export class ExpandingRetriever implements Retriever {
     const units = new Map<string, Promise<Chunk[]>>();
     const out: (Hit & { range: [string, number, number] })[] = [];
     for (const hit of hits) {
-      const key = unitKeyOf(hit.chunk);
-      if (!units.has(key)) units.set(key, this.store.chunksOf(key));
+      const store = typeof this.store === "function" ? this.store(hit) : this.store;
+      const key = `${store.manifest.name}\u0000${unitKeyOf(hit.chunk)}`;
+      if (!units.has(key)) units.set(key, store.chunksOf(unitKeyOf(hit.chunk)));
       const doc = sameDocument(hit.chunk, await units.get(key)!);
       const at = doc.findIndex((c) => c.id === hit.chunk.id);
       const picked = at < 0 ? [hit.chunk] : this.#pick(doc, at);

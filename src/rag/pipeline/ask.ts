@@ -1,17 +1,21 @@
-// Asking a collection: retrieve → (generate with citations | extract) → log. The answer is
-// generative when a chat model answers, extractive (the best passages, cited) otherwise.
+// Asking a collection: retrieve (by a recipe) → (generate with citations | extract) → log. The
+// answer is generative when a chat model answers, extractive (the best passages, cited) otherwise.
+// The result carries the resolved recipe and each stage's time and effect on the passages.
 import { InfuseError, isInfuseError } from "../../core/errors.js";
 import { extractiveAnswer } from "../generate/extractive.js";
 import { buildAnswerPrompt, type PromptOptions } from "../generate/prompt.js";
 import { streamChat } from "../generate/answer.js";
 import { citedSources, type CitedSource } from "../generate/sources.js";
-import { createRetriever, type HybridOptions, type RetrievalMode } from "../retrieve/index.js";
+import { buildRecipeRetriever, type RecipeContext, type RecipeRetriever } from "../recipe/build.js";
+import type { Recipe, ResolvedRecipe } from "../recipe/schema.js";
+import { roundMs, type StageTrace } from "../recipe/trace.js";
 import { openCollection, type CollectionStore } from "../store/index.js";
-import type { ChatModel, Embedder, GenerateOptions, Hit, MetadataFilter } from "../types.js";
+import type { ChatModel, Embedder, GenerateOptions, Hit } from "../types.js";
 import { appendInferenceLog, defaultLogFile } from "./log.js";
 
 export interface AskOptions {
   dataDir: string;
+  /** The collection searched; a recipe's `collections.names` searches several instead. */
   collection: string;
   /** The collection's embedder (needed for dense and hybrid retrieval). */
   embedder?: Embedder;
@@ -19,10 +23,12 @@ export interface AskOptions {
   llm?: ChatModel;
   /** Why there is no chat model, told to the user with an extractive answer. */
   noLlmReason?: string;
-  mode?: RetrievalMode;
-  fusion?: HybridOptions["fusion"];
-  topK?: number;
-  filter?: MetadataFilter;
+  /** How to retrieve; default: hybrid (bm25 with the `hash` embedder), top 5. */
+  recipe?: Recipe;
+  /** A retriever already built from the recipe (a chat session builds one for all its turns). */
+  retriever?: RecipeRetriever;
+  /** Loads the recipe's cross-encoder or LLM reranker model (see `rerankerLoader`). */
+  loadReranker?: RecipeContext["loadReranker"];
   prompt?: PromptOptions;
   generate?: Omit<GenerateOptions, "signal">;
   /** Called with each streamed piece of a generative answer. */
@@ -42,32 +48,48 @@ export interface AskResult {
   note?: string;
   sources: CitedSource[];
   hits: Hit[];
+  /** The recipe's short name (`hybrid+rm3+rerank`). */
   retriever: string;
+  /** The recipe that ran, every default filled in. */
+  recipe: ResolvedRecipe;
+  /** Each retrieval stage, then generation: time and effect on the passages. */
+  stages: StageTrace[];
   promptChars: number;
   latencyMs: Record<string, number>;
 }
 
-/** Retrieves and answers one question against an open collection. */
+/** The retriever a recipe builds for open collections and the ask's models. */
+export function recipeRetriever(
+  stores: CollectionStore[],
+  options: Pick<AskOptions, "recipe" | "embedder" | "llm" | "loadReranker">,
+): Promise<RecipeRetriever> {
+  return buildRecipeRetriever(options.recipe ?? {}, {
+    stores,
+    ...(options.embedder ? { embedder: options.embedder } : {}),
+    ...(options.llm ? { llm: options.llm } : {}),
+    ...(options.loadReranker ? { loadReranker: options.loadReranker } : {}),
+  });
+}
+
+/** Retrieves and answers one question against open collections (one, or those the recipe names). */
 export async function askStore(
-  store: CollectionStore,
+  store: CollectionStore | CollectionStore[],
   question: string,
   options: Omit<AskOptions, "dataDir" | "collection"> & { dataDir: string; standalone?: string },
 ): Promise<AskResult> {
   if (question.trim().length === 0)
     throw new InfuseError("rag.empty_question", "the question is empty", { kind: "usage" });
+  const stores = Array.isArray(store) ? store : [store];
   const searched = options.standalone ?? question;
+  const retriever = options.retriever ?? (await recipeRetriever(stores, options));
   const t0 = performance.now();
-  const retriever = createRetriever(
-    options.mode ?? defaultMode(options.embedder),
-    store,
-    options.embedder,
-    options.fusion ? { fusion: options.fusion } : {},
-  );
-  const hits = await retriever.retrieve(searched, {
-    topK: options.topK ?? 5,
-    ...(options.filter ? { filter: options.filter } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  let traced;
+  try {
+    traced = await retriever.retrieveWithTrace(searched, options.signal ? { signal: options.signal } : {});
+  } finally {
+    if (!options.retriever) await retriever.dispose();
+  }
+  const hits = traced.hits;
   const t1 = performance.now();
   let answer: string | undefined;
   let note: string | undefined = options.llm ? undefined : (options.noLlmReason ?? "no language model is configured");
@@ -104,18 +126,30 @@ export async function askStore(
     sources: citedSources(cited),
     hits: cited,
     retriever: retriever.name,
+    recipe: retriever.recipe,
+    stages: [
+      ...traced.stages,
+      {
+        stage: "generate",
+        name: answer === undefined ? "extractive" : options.llm!.id,
+        ms: roundMs(t2 - t1),
+        input: hits.length,
+        output: cited.length,
+        details: { prompt_chars: promptChars },
+      },
+    ],
     promptChars,
     latencyMs: { retrieve: round(t1 - t0), generate: round(t2 - t1), total: round(t2 - t0) },
   };
   if (options.log !== false) {
     await appendInferenceLog(options.log ?? defaultLogFile(options.dataDir), {
       time: new Date().toISOString(),
-      collection: store.manifest.name,
+      collection: stores.map((s) => s.manifest.name).join(","),
       question,
       ...(result.standalone ? { standalone: result.standalone } : {}),
       mode,
       retriever: retriever.name,
-      embedder: options.embedder?.id ?? store.manifest.embedder.id,
+      embedder: options.embedder?.id ?? stores[0]!.manifest.embedder.id,
       llm: options.llm?.id ?? null,
       retrieved: cited.map((h) => ({ chunk_id: h.chunk.id, source: h.chunk.source, score: h.score })),
       prompt_chars: promptChars,
@@ -126,22 +160,29 @@ export async function askStore(
   return result;
 }
 
-/**
- * Hybrid with a neural embedder; BM25 alone with the hashing embedder, whose dense results
- * only dilute BM25 (SciFact nDCG@10: BM25 0.685; hybrid RRF 0.528 with hash-512, 0.621 with hash-1024-unigram-stop).
- */
-export function defaultMode(embedder: Embedder | undefined): RetrievalMode {
-  return embedder && !/^hash-/.test(embedder.id) ? "hybrid" : "bm25";
-}
-
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
-/** Opens the collection, answers one question, closes it. */
-export async function ask(question: string, options: AskOptions): Promise<AskResult> {
-  const store = await openCollection(options.dataDir, options.collection);
+/** Opens the collections an ask searches: the recipe's `collections.names`, else `collection`. */
+export async function openAskCollections(
+  options: Pick<AskOptions, "dataDir" | "collection" | "recipe">,
+): Promise<CollectionStore[]> {
+  const names = options.recipe?.collections?.names ?? [options.collection];
+  const stores: CollectionStore[] = [];
   try {
-    return await askStore(store, question, options);
+    for (const name of names) stores.push(await openCollection(options.dataDir, name));
+  } catch (e) {
+    for (const s of stores) s.close();
+    throw e;
+  }
+  return stores;
+}
+
+/** Opens the collection(s), answers one question, closes them. */
+export async function ask(question: string, options: AskOptions): Promise<AskResult> {
+  const stores = await openAskCollections(options);
+  try {
+    return await askStore(stores, question, options);
   } finally {
-    store.close();
+    for (const s of stores) s.close();
   }
 }

@@ -2,9 +2,10 @@
 // retrieval (by the chat model; without one, by prefixing the previous question), then asked.
 import { buildRewritePrompt } from "../generate/prompt.js";
 import { streamChat } from "../generate/answer.js";
-import { openCollection, type CollectionStore } from "../store/index.js";
+import type { RecipeRetriever } from "../recipe/build.js";
+import type { CollectionStore } from "../store/index.js";
 import type { ChatMessage } from "../types.js";
-import { askStore, type AskOptions, type AskResult } from "./ask.js";
+import { askStore, openAskCollections, recipeRetriever, type AskOptions, type AskResult } from "./ask.js";
 
 export interface ChatTurn extends AskResult {
   /** How the searched question was made: as asked, rewritten by the model, or prefixed. */
@@ -16,12 +17,20 @@ export class ChatSession {
   #lastStandalone: string | undefined;
 
   private constructor(
-    private readonly store: CollectionStore,
+    private readonly stores: CollectionStore[],
+    private readonly retriever: RecipeRetriever,
     private readonly options: AskOptions,
   ) {}
 
+  /** Opens the collection(s) and builds the recipe's retriever once, for every turn. */
   static async open(options: AskOptions): Promise<ChatSession> {
-    return new ChatSession(await openCollection(options.dataDir, options.collection), options);
+    const stores = await openAskCollections(options);
+    try {
+      return new ChatSession(stores, options.retriever ?? (await recipeRetriever(stores, options)), options);
+    } catch (e) {
+      for (const s of stores) s.close();
+      throw e;
+    }
   }
 
   /** The question to search for a follow-up: rewritten to stand alone. */
@@ -50,13 +59,20 @@ export class ChatSession {
   async ask(question: string, extra: Pick<AskOptions, "onToken" | "signal"> = {}): Promise<ChatTurn> {
     const signal = extra.signal ?? this.options.signal;
     const { text, rewrite } = await this.standalone(question, signal);
-    const result = await askStore(this.store, question, { ...this.options, ...extra, standalone: text });
+    const result = await askStore(this.stores, question, {
+      ...this.options,
+      ...extra,
+      retriever: this.retriever,
+      standalone: text,
+    });
     this.#lastStandalone = text;
     this.history.push({ role: "user", content: question }, { role: "assistant", content: result.answer });
     return { ...result, rewrite };
   }
 
-  close(): void {
-    this.store.close();
+  /** Closes the collections and what the recipe loaded (a reranker). */
+  async close(): Promise<void> {
+    if (!this.options.retriever) await this.retriever.dispose();
+    for (const s of this.stores) s.close();
   }
 }

@@ -8,7 +8,7 @@ export {
   type IngestRecordsOptions,
   type IngestReport,
 } from "./ingest.js";
-export { ask, askStore, type AskOptions, type AskResult } from "./ask.js";
+export { ask, askStore, recipeRetriever, openAskCollections, type AskOptions, type AskResult } from "./ask.js";
 export { ChatSession, type ChatTurn } from "./chat.js";
 export { appendInferenceLog, defaultLogFile, type InferenceLogEntry } from "./log.js";
 export {
