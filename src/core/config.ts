@@ -1,12 +1,11 @@
 // The optional project file `infuse.config.json`, validated with zod. Unknown or wrongly
-// typed keys are errors that name the key and the file. Sections for later layers are
-// declared here so one schema (and one error style) covers the whole file.
+// typed keys are errors that name the key and the file. Sections whose schema belongs to a
+// higher layer (`tune` → train/options, `rag.retrieval` → rag/recipe) are read here as plain
+// objects and checked by that layer's schema through `configSection`, with the same errors:
+// core/ imports nothing above it.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { TuneConfigSchema, type TuneConfig } from "../train/options.js";
-// the one recipe schema (it imports zod only), so `rag.retrieval` is checked like a recipe file
-import { RecipeSchema } from "../rag/recipe/schema.js";
 import { InfuseError } from "./errors.js";
 import { defaultCacheDir, defaultDataDir } from "./paths.js";
 
@@ -49,12 +48,12 @@ export const configSchema = z.strictObject({
       llm: endpointSchema.optional(),
       topK: z.int().positive().optional(),
       /** The default retrieval recipe of ask and chat; a recipe file and flags override it key by key. */
-      retrieval: RecipeSchema.optional(),
+      retrieval: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
   store: storeSchema.optional(),
-  /** Defaults for `infuse tune` (flags override them): the same schema as tune()'s options. */
-  tune: TuneConfigSchema.optional(),
+  /** Defaults for `infuse tune` (flags override them), checked by tune()'s own schema. */
+  tune: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -72,8 +71,8 @@ export interface ResolvedConfig {
   rag: NonNullable<ConfigFile["rag"]>;
   /** The store provider; absent means LanceDB in `<dataDir>/collections`. */
   store?: StoreConfig;
-  /** The `tune` section: defaults under `infuse tune`'s flags. */
-  tune?: TuneConfig;
+  /** The `tune` section as written: read it through `configSection(config, "tune", schema)`. */
+  tune?: Record<string, unknown>;
 }
 
 export interface LoadConfigOptions {
@@ -136,17 +135,39 @@ async function readConfigFile(file: string, mustExist: boolean): Promise<ConfigF
   return parseConfig(json, file);
 }
 
+/** The sections a higher layer validates with its own schema. */
+export type ConfigSectionKey = "tune" | "rag.retrieval";
+
+/**
+ * A section checked by the schema of the layer that owns it (tune's options, the recipe); errors
+ * name the file and the key path as every other config error does. Undefined when absent.
+ */
+export function configSection<S extends z.ZodType>(
+  config: Pick<ResolvedConfig, "file" | "rag" | "tune">,
+  key: ConfigSectionKey,
+  schema: S,
+): z.output<S> | undefined {
+  const value = key === "tune" ? config.tune : config.rag.retrieval;
+  if (value === undefined) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw configIssue(result.error.issues[0]!, config.file ?? "infuse.config.json", key.split("."), value);
+}
+
 /** Validates a config object; errors name the first bad key and the file. */
 export function parseConfig(json: unknown, file: string): ConfigFile {
   const result = configSchema.safeParse(json);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const at = issue.path.map(String).join(".");
+  throw configIssue(result.error.issues[0]!, file, [], json);
+}
+
+function configIssue(issue: z.core.$ZodIssue, file: string, prefix: string[], json: unknown): InfuseError {
+  const at = [...prefix, ...issue.path.map(String)].join(".");
   if (at === "store.provider") {
     const given = (json as { store?: { provider?: unknown } }).store?.provider;
     const what =
       given === undefined ? `"store.provider" is missing` : `unknown store provider ${JSON.stringify(given)}`;
-    throw new InfuseError("config.store_provider", `${file}: ${what}`, {
+    return new InfuseError("config.store_provider", `${file}: ${what}`, {
       kind: "usage",
       hint: `set "store.provider" to one of: ${STORE_PROVIDERS.join(", ")}`,
       details: { file, key: at, known: [...STORE_PROVIDERS] },
@@ -154,13 +175,13 @@ export function parseConfig(json: unknown, file: string): ConfigFile {
   }
   if (issue.code === "unrecognized_keys") {
     const key = [at, issue.keys[0]].filter(Boolean).join(".");
-    throw new InfuseError("config.unknown_key", `${file}: unknown key "${key}"`, {
+    return new InfuseError("config.unknown_key", `${file}: unknown key "${key}"`, {
       kind: "usage",
       hint: `remove "${key}" or fix its spelling; see docs/configuration.md for the keys infuse reads`,
       details: { file, key },
     });
   }
-  throw new InfuseError("config.invalid_value", `${file}: "${at || "(root)"}" ${issue.message}`, {
+  return new InfuseError("config.invalid_value", `${file}: "${at || "(root)"}" ${issue.message}`, {
     kind: "usage",
     hint: `fix the value of "${at}"; see docs/configuration.md`,
     details: { file, key: at },

@@ -4,8 +4,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/core/config.js";
+import { configSection, loadConfig } from "../../src/core/config.js";
 import { mergeRecipes, parseRecipe, readRecipeFile, resolveRecipe } from "../../src/rag/recipe/recipe.js";
+import { RecipeSchema } from "../../src/rag/recipe/schema.js";
 import {
   parseRecipeShorthand,
   recipeName,
@@ -56,8 +57,12 @@ describe("RecipeSchema", () => {
     await writeFile(file, JSON.stringify({ rag: { retrieval: { mmr: { lambda: 0.3 }, top_k: 2 } } }));
     const config = await loadConfig({ cwd: dir, env: {} });
     expect(config.rag.retrieval).toEqual({ mmr: { lambda: 0.3 }, top_k: 2 });
+    expect(configSection(config, "rag.retrieval", RecipeSchema)).toEqual({ mmr: { lambda: 0.3 }, top_k: 2 });
     await writeFile(file, JSON.stringify({ rag: { retrieval: { window: 0 } } }));
-    await expect(loadConfig({ cwd: dir, env: {} })).rejects.toThrow(/"rag\.retrieval\.window"/);
+    const bad = await loadConfig({ cwd: dir, env: {} });
+    expect(() => configSection(bad, "rag.retrieval", RecipeSchema)).toThrow(
+      /infuse\.config\.json: "rag\.retrieval\.window"/,
+    );
   });
 });
 

@@ -4,9 +4,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/core/config.js";
+import { configSection, parseConfig } from "../../src/core/config.js";
 import type { InfuseError } from "../../src/core/errors.js";
-import { resolveTuneOptions, type TuneOptions } from "../../src/train/options.js";
+import { resolveTuneOptions, TuneConfigSchema, type TuneOptions } from "../../src/train/options.js";
 import { runCli } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixtures.js";
 import { factRecords, tempDir, writeJsonl } from "./helpers.js";
@@ -88,11 +88,17 @@ describe("TuneOptionsSchema, shared by tune(), the CLI and the config file", () 
   }, 60_000);
 
   it("checks the config file's tune section with the same schema", () => {
-    expect(() => parseConfig({ tune: { rank: 0 } }, "infuse.config.json")).toThrow(
-      'infuse.config.json: "tune.rank" a positive integer',
-    );
-    expect(() => parseConfig({ tune: { model: "m.gguf" } }, "infuse.config.json")).toThrow('unknown key "tune.model"');
-    expect(parseConfig({ tune: { rank: 4, targets: ["q_proj"] } }, "f").tune).toEqual({ rank: 4, targets: ["q_proj"] });
+    const section = (tune: Record<string, unknown>) => {
+      const parsed = parseConfig({ tune }, "infuse.config.json");
+      return configSection(
+        { file: "infuse.config.json", rag: {}, ...(parsed.tune ? { tune: parsed.tune } : {}) },
+        "tune",
+        TuneConfigSchema,
+      );
+    };
+    expect(() => section({ rank: 0 })).toThrow('infuse.config.json: "tune.rank" a positive integer');
+    expect(() => section({ model: "m.gguf" })).toThrow('unknown key "tune.model"');
+    expect(section({ rank: 4, targets: ["q_proj"] })).toEqual({ rank: 4, targets: ["q_proj"] });
   });
 
   it("takes the config file's tune section as defaults under the flags", async () => {

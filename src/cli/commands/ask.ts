@@ -2,14 +2,14 @@
 // streaming a generative answer, or quoting the best passages when no language model is available.
 // The recipe is layered: rag.retrieval in the config < --recipe FILE.json < flags.
 import { InvalidArgumentError, Option } from "commander";
-import type { ResolvedConfig } from "../../core/config.js";
+import { configSection, type ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import { renderSources } from "../../rag/generate/sources.js";
 import { ask, type AskOptions, type AskResult } from "../../rag/pipeline/ask.js";
 import { collectionEmbedder, resolveChatModel } from "../../rag/pipeline/models.js";
 import { rerankerLoader } from "../../rag/recipe/models.js";
 import { mergeRecipes, parseRecipe, readRecipeFile } from "../../rag/recipe/recipe.js";
-import type { Recipe } from "../../rag/recipe/schema.js";
+import { RecipeSchema, type Recipe } from "../../rag/recipe/schema.js";
 import type { StageTrace } from "../../rag/recipe/trace.js";
 import { RETRIEVAL_MODES, type FusionMethod, type RetrievalMode } from "../../rag/retrieve/index.js";
 import { parseFilterArgs, requireManifest } from "../../rag/store/index.js";
@@ -114,7 +114,7 @@ export function flagsRecipe(flags: AskFlags): Recipe {
 export async function askRecipe(flags: AskFlags, config: ResolvedConfig): Promise<Recipe> {
   const recipe = mergeRecipes(
     config.rag.topK !== undefined ? { top_k: config.rag.topK } : undefined,
-    config.rag.retrieval,
+    configSection(config, "rag.retrieval", RecipeSchema),
     flags.recipe ? await readRecipeFile(flags.recipe) : undefined,
     flagsRecipe(flags),
   );

@@ -2,6 +2,7 @@
 // --dry-run for counts, token lengths and 3 rendered examples; `infuse tune merge` writes a merged GGUF.
 import { Option, type Command } from "commander";
 import type { z } from "zod";
+import { configSection } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import {
   skippedSummary,
@@ -12,7 +13,13 @@ import {
 } from "../../train/data/records.js";
 import { mergeAdapter, type MergeResult } from "../../train/merge.js";
 import type { MetricLine } from "../../train/metrics.js";
-import { TuneOptionsSchema, type TuneConfig, type TuneFlag, type TuneOptions } from "../../train/options.js";
+import {
+  TuneConfigSchema,
+  TuneOptionsSchema,
+  type TuneConfig,
+  type TuneFlag,
+  type TuneOptions,
+} from "../../train/options.js";
 import { dryRunTune, tune, type DryRunReport, type TuneResult } from "../../train/tune.js";
 import type { CommandRunner, RegisterCommand } from "../runtime.js";
 
@@ -174,7 +181,10 @@ export const registerTune: RegisterCommand = (program, run) => {
         if (!flags.data?.length) throw new InfuseError("cli.data_required", "give --data FILE", { kind: "usage" });
         const config = await rt.config();
         if (flags.dryRun) {
-          const report = await dryRunTune(toOptions(model, flags, config.tune), { config, signal: rt.signal });
+          const report = await dryRunTune(toOptions(model, flags, configSection(config, "tune", TuneConfigSchema)), {
+            config,
+            signal: rt.signal,
+          });
           rt.out.result(report, renderDryRun);
           return;
         }
@@ -187,7 +197,7 @@ export const registerTune: RegisterCommand = (program, run) => {
         let result: TuneResult;
         try {
           const run = { config, signal: rt.signal, onProgress: progress, onMetric, onSkipped };
-          result = await tune(toOptions(model, flags, config.tune), run);
+          result = await tune(toOptions(model, flags, configSection(config, "tune", TuneConfigSchema)), run);
         } finally {
           progress.done();
         }
