@@ -37,6 +37,8 @@ export interface BatchTotals {
   batches: number;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 type Tokenizer = Awaited<ReturnType<NonNullable<Embedder["tokenizer"]>>>;
 
 export const sha256 = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -124,7 +126,7 @@ export class BatchWriter {
       task: "commit",
       done: done + units.length,
       unit: "files",
-      note: `batch ${t.batches}: ${units.length} units, ${add.length} chunks${removed.length ? `, ${removed.length} removed` : ""}`,
+      note: `batch ${t.batches}: ${plural(units.length, "unit")}, ${plural(add.length, "chunk")}${removed.length ? `, ${removed.length} removed` : ""}`,
     });
   }
 
