@@ -19,7 +19,10 @@ async function folder(n: number): Promise<string> {
   const dir = await tmp("docs");
   for (let i = 0; i < n; i++) {
     const name = `note-${String(i).padStart(2, "0")}.md`;
-    await writeFile(path.join(dir, name), `# Note ${i}\n\nBuoy ${i} is moored at berth ${i % 5}.\n\n## Depth\n\n${i + 3} metres.`);
+    await writeFile(
+      path.join(dir, name),
+      `# Note ${i}\n\nBuoy ${i} is moored at berth ${i % 5}.\n\n## Depth\n\n${i + 3} metres.`,
+    );
   }
   return dir;
 }
@@ -108,9 +111,27 @@ describe("ingest in batches", () => {
     );
   });
 
+  it("one ingest per collection holds it from start to end: a concurrent one fails at once", async () => {
+    const dir = await folder(10);
+    const dataDir = await tmp("data");
+    const runs = await Promise.allSettled([
+      ingestPath("c", dir, { dataDir, embedder, splitter, batchSize: 2 }),
+      ingestPath("c", dir, { dataDir, embedder, splitter, batchSize: 2 }),
+    ]);
+    expect(runs.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const [failed] = runs.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(failed!.reason).toMatchObject({ code: "rag.collection_busy", kind: "io" });
+    expect((await readManifest(dataDir, "c"))!.chunks).toBe(20);
+    // released at the end: the next ingest runs
+    expect(await ingestPath("c", dir, { dataDir, embedder, splitter })).toMatchObject({ unchanged: 10 });
+  });
+
   it("streams a PDF page by page into one unit that no commit splits", async () => {
     const dir = await tmp("pdf");
-    const pages = Array.from({ length: 8 }, (_, i) => [`Page ${i + 1} of the tide tables.`, `High water at ${i + 1} am.`]);
+    const pages = Array.from({ length: 8 }, (_, i) => [
+      `Page ${i + 1} of the tide tables.`,
+      `High water at ${i + 1} am.`,
+    ]);
     await writeFile(path.join(dir, "tables.pdf"), await makePdf(pages));
     await writeFile(path.join(dir, "a.md"), "# A\n\nBefore the tables.");
     await writeFile(path.join(dir, "z.md"), "# Z\n\nAfter the tables.");

@@ -62,7 +62,10 @@ describe("loader registry", () => {
     await expect(loadBytes(latin1, "text/plain; charset=klingon", "cafe")).rejects.toMatchObject({
       code: "rag.unknown_charset",
     });
-    expect(parseMediaType('Text/HTML ; Charset="Windows-1252"')).toEqual({ type: "text/html", charset: "windows-1252" });
+    expect(parseMediaType('Text/HTML ; Charset="Windows-1252"')).toEqual({
+      type: "text/html",
+      charset: "windows-1252",
+    });
   });
 
   it("registers a loader for a new media type and extension; malformed types are refused", async () => {
@@ -88,7 +91,8 @@ describe("loader registry", () => {
 describe("sources", () => {
   it("ingests in-memory uploads by declared type, lists unknown types as skipped, and merges metadata", async () => {
     const dataDir = await tmp("data");
-    const html = "<html><head><title>Tides</title></head><body><nav>Home</nav><main><h1>Tides</h1><p>The moon pulls the sea.</p></main></body></html>";
+    const html =
+      "<html><head><title>Tides</title></head><body><nav>Home</nav><main><h1>Tides</h1><p>The moon pulls the sea.</p></main></body></html>";
     const pdf = await makePdf([["Harbour rules: berths are booked a day ahead."]]);
     const uploads = [
       { key: "tides", bytes: utf8(html), mediaType: "text/html", metadata: { url: "https://example.test/tides" } },

@@ -3,12 +3,7 @@
 // files removed after a complete walk, the rest untouched).
 import { Option } from "commander";
 import { resolveEmbedder, DEFAULT_EMBEDDER_SPEC, specString } from "../../rag/pipeline/models.js";
-import {
-  DEFAULT_BATCH_CHUNKS,
-  DEFAULT_BATCH_UNITS,
-  ingestPath,
-  type IngestReport,
-} from "../../rag/pipeline/ingest.js";
+import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
 import { SPLITTER_KINDS, type SplitterKind } from "../../rag/split/index.js";
 import { readManifest } from "../../rag/store/index.js";
 import type { RegisterCommand } from "../runtime.js";

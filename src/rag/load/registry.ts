@@ -74,8 +74,7 @@ export function sniffMediaType(bytes: Uint8Array): string | undefined {
 const UNTYPED = new Set([MEDIA.octet, "binary/octet-stream", "application/unknown", ""]);
 
 export type LoaderChoice =
-  | { mediaType: string; charset?: string; loader: Loader }
-  | { mediaType: string; loader?: undefined; reason: string };
+  { mediaType: string; charset?: string; loader: Loader } | { mediaType: string; loader?: undefined; reason: string };
 
 /** Which loader reads a unit: declared type, else signature, else the extension of `key`. */
 export function loaderFor(mediaType: string | undefined, key: string, bytes?: Uint8Array): LoaderChoice {

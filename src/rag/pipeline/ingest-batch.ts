@@ -96,7 +96,8 @@ export class BatchWriter {
     const vectors = await this.#embed(chunks.map((c) => ({ hash: c.textHash, text: c.chunk.text })));
     const now = new Date().toISOString();
     const updatedUnits: Record<string, IngestedUnit | null> = Object.fromEntries(removed.map((k) => [k, null]));
-    for (const u of units) updatedUnits[u.key] = { root: u.root, hash: u.hash, chunks: u.chunks.length, ingestedAt: now };
+    for (const u of units)
+      updatedUnits[u.key] = { root: u.root, hash: u.hash, chunks: u.chunks.length, ingestedAt: now };
     const add: StoredChunk[] = chunks.map((c) => ({
       ...c.chunk,
       unitKey: c.unitKey,
@@ -109,7 +110,8 @@ export class BatchWriter {
       { removeUnits: [...replaced, ...removed], add, units: updatedUnits },
       {
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-        onStored: (rows) => this.#options.onProgress?.({ task: "store", done: rows, total: add.length, unit: "chunks" }),
+        onStored: (rows) =>
+          this.#options.onProgress?.({ task: "store", done: rows, total: add.length, unit: "chunks" }),
       },
     );
     this.#pending = [];

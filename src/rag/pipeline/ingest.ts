@@ -3,6 +3,7 @@
 // it stopped; units a complete stream no longer lists are removed, and only then. An abort or
 // failure keeps every batch already committed and never leaves a half-written one.
 import { createHash } from "node:crypto";
+import path from "node:path";
 import { isInfuseError, throwIfAborted } from "../../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../../core/progress.js";
 import { loaderFor, loadItems, type LoadWarning, type TabularOptions } from "../load/index.js";
@@ -15,7 +16,9 @@ import {
   type SourceStream,
 } from "../source/index.js";
 import { Splitter, splitterSettings, type SplitterSettings } from "../split/index.js";
+import { collectionDir } from "../store/collections.js";
 import { openOrCreateCollection, type CollectionStore, type FtsSettings } from "../store/index.js";
+import { acquireWriteLock } from "../store/lock.js";
 import type { Chunk, Embedder } from "../types.js";
 import { BatchWriter, type BatchTotals, type PreparedUnit } from "./ingest-batch.js";
 
@@ -89,8 +92,12 @@ export async function ingestSources(
   options: IngestOptions,
 ): Promise<IngestReport> {
   const started = performance.now();
-  const { store, splitter } = await open(collection, options);
+  const release = await holdIngestLock(options.dataDir, collection);
+  let store: CollectionStore | undefined;
   try {
+    const opened = await open(collection, options);
+    store = opened.store;
+    const splitter = opened.splitter;
     const writer = await BatchWriter.open(store, options);
     const progress = throttledProgress(options.onProgress);
     const report = { unchanged: 0, failed: [], skipped: [], warnings: [] } as Pick<
@@ -104,7 +111,10 @@ export async function ingestSources(
       progress({ task: "load", done: seen.size, unit: "files", note: source.key });
       const name = source.name ?? source.key;
       if (seen.has(source.key)) {
-        report.failed.push({ source: name, reason: `key "${source.key}" came twice in one ingest; the first was kept` });
+        report.failed.push({
+          source: name,
+          reason: `key "${source.key}" came twice in one ingest; the first was kept`,
+        });
         continue;
       }
       seen.add(source.key);
@@ -136,8 +146,18 @@ export async function ingestSources(
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    store.close();
+    store?.close();
+    await release();
   }
+}
+
+/**
+ * One ingest per collection from start to end: a second one fails at once with
+ * `rag.collection_busy` instead of after loading. Each commit also takes the store's own lock and
+ * refuses a collection changed since this ingest opened it, so batches never interleave.
+ */
+function holdIngestLock(dataDir: string, collection: string): Promise<() => Promise<void>> {
+  return acquireWriteLock(path.join(collectionDir(dataDir, collection), "ingest"), collection);
 }
 
 /** Reads, hashes, loads and splits one source; "unchanged" when its committed hash matches. */
@@ -180,7 +200,9 @@ async function prepare(
     if ("warning" in item) warnings.push(item.warning);
     else {
       const doc = item.document;
-      chunks.push(...splitter.split(source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc));
+      chunks.push(
+        ...splitter.split(source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc),
+      );
     }
   }
   report.warnings.push(...warnings);
