@@ -2,6 +2,7 @@
 // the folder source stream, committing in batches and syncing it (changed files updated, deleted
 // files removed after a complete walk, the rest untouched).
 import { Option } from "commander";
+import type { ProgressEvent } from "../../core/progress.js";
 import { resolveEmbedder, DEFAULT_EMBEDDER_SPEC, specString } from "../../rag/pipeline/models.js";
 import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
 import { SPLITTER_KINDS, type SplitterKind } from "../../rag/split/index.js";
@@ -64,10 +65,11 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "  infuse ingest ./docs --collection handbook\n" +
         "  infuse ingest ./docs --collection handbook --include '**/*.md' --exclude 'drafts/**'\n" +
         "  infuse ingest faq.csv --collection faq --text-column answer\n" +
+        "  infuse ingest ./archive --collection archive --batch-size 200   # commit every 200 files\n" +
         "  infuse ingest ./docs --collection handbook --splitter token --chunk-size 256 --embedder hf:Xenova/bge-small-en-v1.5\n" +
         "\nRe-running updates changed files, removes deleted ones and leaves the rest untouched.\n" +
-        "Files are loaded by type (PDF, DOCX, HTML, Markdown, text, CSV, JSON, JSONL; a PDF or DOCX\n" +
-        "is recognised by its bytes whatever its extension); other types are listed as skipped.\n" +
+        "Files are loaded by type from their extension (a PDF or DOCX named .txt, or with an unknown\n" +
+        "extension, is recognised by its bytes); types without a loader are listed as skipped.\n" +
         "Ctrl-C stops cleanly: committed batches stay, nothing half-written is visible, and running\n" +
         "the same command again resumes (committed files are skipped). Deleted files are removed\n" +
         "only by a run that walked the whole folder.",
@@ -85,7 +87,9 @@ export const registerIngest: RegisterCommand = (program, run) => {
           ...(flags.chunkSize !== undefined ? { chunkSize: flags.chunkSize } : {}),
           ...(flags.overlap !== undefined ? { overlap: flags.overlap } : {}),
         };
-        const progress = rt.out.progress();
+        const bars = rt.out.progress();
+        // a folder is walked lazily, so files and commits have no total: the bar counts them
+        const progress = (e: ProgressEvent) => bars(e.total === undefined ? { ...e, total: e.done } : e);
         let report: IngestReport;
         try {
           report = await ingestPath(collection, target, {
@@ -110,7 +114,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
             onProgress: progress,
           });
         } finally {
-          progress.done();
+          bars.done();
           await embedder.dispose?.();
         }
         rt.out.result(report, renderIngest);
