@@ -1,6 +1,7 @@
 // `npm run bench -- rag-memory [--pages N] [--files N] [--batch-size N] [--batch-chunks N]` (also run by `bench -- rag`):
 // peak RSS of ingesting a generated 500-page PDF and a folder of 50,000 small files, each in its own
-// child process (compiled JavaScript, hashing embedder), next to a child that ingests one small file.
+// child process (compiled JavaScript, hashing embedder), next to a child that ingests one small file
+// and, as the reference, the same folder committed at once (how ingest worked before batches).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -127,22 +128,23 @@ export async function memoryFigures(args: string[]): Promise<void> {
     log(`writing a ${pages}-page PDF and ${files} small files under ${work} …`);
     await writePdf(path.join(work, "long.pdf"), pages);
     await writeFolder(path.join(work, "many"), files);
-    const common = {
-      bench: "rag",
-      embedder: "hash-512",
-      batch_size: batch.batchSize,
-      batch_chunks: batch.batchChunks,
-    };
+    const common = { bench: "rag", embedder: "hash-512" };
     const cases = [
       { figure: "ingest_one_file_peak_rss_mb", target: one, what: { files: 1 } },
       { figure: "ingest_pdf_peak_rss_mb", target: path.join(work, "long.pdf"), what: { pages } },
       { figure: "ingest_folder_peak_rss_mb", target: path.join(work, "many"), what: { files } },
     ];
+    // the reference: the whole folder in one commit, as ingest worked before batches
+    const oneCommit = { batchSize: files + 1, batchChunks: Number.MAX_SAFE_INTEGER };
+    cases.push({ figure: "ingest_folder_one_commit_peak_rss_mb", target: path.join(work, "many"), what: { files } });
     for (const c of cases) {
       log(`${c.figure}: ingesting ${c.target} in a child process …`);
-      const r = runChild(runJs, c.target, path.join(work, `data-${c.figure}`), batch);
+      const b = c.figure.includes("one_commit") ? oneCommit : batch;
+      const r = runChild(runJs, c.target, path.join(work, `data-${c.figure}`), b);
       emit({
         ...common,
+        batch_size: b.batchSize,
+        batch_chunks: b.batchChunks,
         figure: c.figure,
         value: r.peak_rss_mb,
         unit: "MiB",
