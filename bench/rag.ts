@@ -1,5 +1,6 @@
-// `npm run bench -- rag [--embedder SPEC] [--queries N]`: ingest throughput on SciFact (5,183
-// abstracts) and query latency p50/p95 for BM25, dense and hybrid retrieval, without the LLM.
+// `npm run bench -- rag [--embedder SPEC] [--queries N] [--only scifact|memory]`: ingest throughput on
+// SciFact (5,183 abstracts), query latency p50/p95 for BM25, dense and hybrid retrieval (no LLM), and
+// ingest peak RSS on a 500-page PDF and 50,000 small files (rag-memory.ts, its flags pass through).
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -11,6 +12,7 @@ import { createRetriever, type RetrievalMode } from "../src/rag/retrieve/index.j
 import { openCollection } from "../src/rag/store/index.js";
 import { fixture } from "../test/helpers/fixtures.js";
 import { emit, log, peakRssMb } from "./emit.js";
+import { cpuFigure, memoryFigures } from "./rag-memory.js";
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
@@ -22,6 +24,13 @@ function percentile(sorted: number[], p: number): number {
 }
 
 export default async function rag(args: string[]): Promise<void> {
+  const only = flag(args, "--only", "");
+  emit(cpuFigure("rag"));
+  if (only !== "memory") await scifact(args);
+  if (only !== "scifact") await memoryFigures(args);
+}
+
+async function scifact(args: string[]): Promise<void> {
   const spec = flag(args, "--embedder", "hash");
   const queryCount = Number(flag(args, "--queries", "300"));
   const corpus = readFileSync(fixture("datasets/scifact/corpus.jsonl"), "utf8")

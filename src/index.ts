@@ -40,6 +40,7 @@ export type { EndpointSpec } from "./core/config.js";
 export {
   ingestPath,
   ingestRecords,
+  ingestSources,
   ask,
   ChatSession,
   resolveEmbedder,
@@ -71,7 +72,27 @@ export {
   type TracedRetrieval,
   type StageTrace,
 } from "./rag/recipe/index.js";
-export { loadFile, findFiles, type LoadedFile, type LoadWarning, type TabularOptions } from "./rag/load/index.js";
+export {
+  loadFile,
+  findFiles,
+  registerLoader,
+  loaderFor,
+  type Loader,
+  type LoadItem,
+  type LoadContext,
+  type LoadedFile,
+  type LoadWarning,
+  type TabularOptions,
+} from "./rag/load/index.js";
+export {
+  folderSource,
+  bytesSource,
+  uploadSource,
+  recordsSource,
+  type Source,
+  type SourceStream,
+  type Upload,
+} from "./rag/source/index.js";
 export { Splitter, type SplitterSettings, type SplitterKind } from "./rag/split/index.js";
 export { HashingEmbedder } from "./rag/embed/hashing.js";
 export {

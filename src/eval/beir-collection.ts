@@ -6,12 +6,14 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { TaskOptions } from "../core/progress.js";
 import { ingestRecords, type IngestReport } from "../rag/pipeline/ingest.js";
-import type { FtsSettings } from "../rag/store/index.js";
+import type { FtsSettings, StoreProvider } from "../rag/store/index.js";
 import type { Embedder } from "../rag/types.js";
 import type { BeirDataset } from "./beir.js";
 
 export interface BeirCollectionOptions extends TaskOptions {
   dataDir: string;
+  /** Where the collection lives; default LanceDB in the data folder. */
+  store?: StoreProvider;
   embedder: Embedder;
   /** How to recreate the embedder (stored with the collection). */
   embedderSpec?: string;
@@ -47,6 +49,7 @@ export async function ingestBeirCorpus(
   for (let i = 0; i < records.length || i === 0; i += batch) {
     const report = await ingestRecords(collection, records.slice(i, i + batch), {
       dataDir: options.dataDir,
+      ...(options.store ? { store: options.store } : {}),
       embedder: options.embedder,
       ...(options.embedderSpec ? { embedderSpec: options.embedderSpec } : {}),
       splitter: { kind: "none" },

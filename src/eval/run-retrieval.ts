@@ -14,7 +14,7 @@ import { buildRecipeRetriever } from "../rag/recipe/build.js";
 import { rerankerLoader } from "../rag/recipe/models.js";
 import type { Recipe } from "../rag/recipe/schema.js";
 import { recipeName } from "../rag/recipe/shorthand.js";
-import { openCollection } from "../rag/store/index.js";
+import { storeProvider } from "../rag/store/index.js";
 import type { ChatModel } from "../rag/types.js";
 import { loadBeir } from "./beir.js";
 import { ingestBeirCorpus } from "./beir-collection.js";
@@ -69,8 +69,10 @@ export async function evaluateRetrievalConfigs(options: RetrievalEvalOptions): P
   const embedder = await resolveEmbedder(embedderSpec, options.config);
   let llm: ChatModel | undefined;
   try {
+    const provider = storeProvider(options.config);
     const { collection, report } = await ingestBeirCorpus(loaded, {
       dataDir: options.config.dataDir,
+      store: provider,
       embedder,
       embedderSpec,
       ...task,
@@ -79,7 +81,7 @@ export async function evaluateRetrievalConfigs(options: RetrievalEvalOptions): P
       `collection ${collection}: ${report.chunksAdded} documents embedded, ${report.unchanged} already there`,
     );
     llm = options.llm ? await resolveChatModel(options.llm, options.config) : undefined;
-    const store = await openCollection(options.config.dataDir, collection);
+    const store = await provider.open(collection);
     let stats: TermStatistics | undefined;
     const analyzer = englishAnalyzer();
     const termStats = () =>

@@ -76,13 +76,18 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
     await writeFile(path.join(docs, "faq.csv"), "q,a\nWho runs backups?,The platform team runs the backups.\n");
     const env = { INFUSE_HOME: home };
 
-    const ingest = await runCli(["ingest", docs, "--collection", "ops", "--text-column", "a", "--json"], { env });
+    const ingest = await runCli(
+      ["ingest", docs, "--collection", "ops", "--text-column", "a", "--batch-size", "1", "--json"],
+      { env },
+    );
     expect(ingest.code).toBe(0);
     expect(JSON.parse(ingest.stdout)).toMatchObject({
       collection: "ops",
       added: ["faq.csv", "ops.md"],
       chunks_total: 2,
+      batches: 2, // --batch-size 1: a commit per file
       failed: [],
+      skipped: [],
     });
 
     const answer = await runCli(["ask", "How long are backups kept?", "--collection", "ops", "--json"], { env });

@@ -115,6 +115,13 @@ describe("document loaders", () => {
       embedder: new HashingEmbedder(),
       include: ["*.png"],
     });
-    expect(png.failed).toEqual([{ source: "image.png", reason: 'unsupported file type ".png"' }]);
+    expect(png.failed).toEqual([]);
+    expect(png.skipped).toEqual([
+      {
+        source: "image.png",
+        mediaType: "application/octet-stream",
+        reason: 'unknown type (no media type given, extension ".png" not registered)',
+      },
+    ]);
   });
 });

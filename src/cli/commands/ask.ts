@@ -12,7 +12,7 @@ import { mergeRecipes, parseRecipe, readRecipeFile } from "../../rag/recipe/reci
 import { RecipeSchema, type Recipe } from "../../rag/recipe/schema.js";
 import type { StageTrace } from "../../rag/recipe/trace.js";
 import { RETRIEVAL_MODES, type FusionMethod, type RetrievalMode } from "../../rag/retrieve/index.js";
-import { parseFilterArgs, requireManifest } from "../../rag/store/index.js";
+import { parseFilterArgs, storeProvider } from "../../rag/store/index.js";
 import type { Command } from "commander";
 import type { CommandRuntime, RegisterCommand } from "../runtime.js";
 
@@ -197,7 +197,8 @@ export async function askSetup(
   const recipe = await askRecipe(flags, config);
   const names = recipe.collections?.names ?? [collectionName(flags.collection, config)];
   const collection = names[0]!;
-  const manifests = await Promise.all(names.map((n) => requireManifest(config.dataDir, n)));
+  const store = storeProvider(config);
+  const manifests = await Promise.all(names.map((n) => store.requireManifest(n)));
   const manifest = manifests[0]!;
   const other = manifests.find((m) => m.embedder.id !== manifest.embedder.id);
   if (other)
@@ -214,6 +215,7 @@ export async function askSetup(
   if (choice.reason && flags.llm !== false && config.rag.llm !== undefined) rt.out.warn(choice.reason);
   return {
     dataDir: config.dataDir,
+    store,
     collection,
     embedder,
     ...(choice.model ? { llm: choice.model } : {}),

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { InfuseError } from "../../core/errors.js";
 import { ask, type AskResult } from "../../rag/pipeline/ask.js";
 import { ingestPath } from "../../rag/pipeline/ingest.js";
-import { DEFAULT_EMBEDDER_SPEC, resolveChatModel, resolveEmbedder, specString } from "../../rag/pipeline/models.js";
-import { deleteCollection, readManifest } from "../../rag/store/index.js";
+import { DEFAULT_EMBEDDER_SPEC, resolveChatModel, resolveEmbedder } from "../../rag/pipeline/models.js";
+import { storeProvider } from "../../rag/store/index.js";
 import type { RegisterCommand } from "../runtime.js";
 import { askJson, renderAnswer } from "./ask.js";
 import { renderIngest } from "./ingest.js";
@@ -44,14 +44,16 @@ export const registerDemo: RegisterCommand = (program, run) => {
         const config = await rt.config();
         const spec = flags.embedder ?? config.rag.embedder ?? DEFAULT_EMBEDDER_SPEC;
         const embedder = await resolveEmbedder(spec, { config, signal: rt.signal });
-        const existing = await readManifest(config.dataDir, "demo");
-        if (existing && existing.embedder.id !== embedder.id) await deleteCollection(config.dataDir, "demo");
+        const store = storeProvider(config);
+        const existing = await store.manifest("demo");
+        if (existing && existing.embedder.id !== embedder.id) await store.delete("demo");
         const docs = sampleDocsDir();
         const progress = rt.out.progress();
         const report = await ingestPath("demo", docs, {
           dataDir: config.dataDir,
+          store,
           embedder,
-          embedderSpec: specString(spec),
+          embedderSpec: spec,
           signal: rt.signal,
           onProgress: progress,
         }).finally(() => progress.done());
@@ -64,6 +66,7 @@ export const registerDemo: RegisterCommand = (program, run) => {
             let streamed = false;
             const result = await ask(question, {
               dataDir: config.dataDir,
+              store,
               collection: "demo",
               embedder,
               ...(choice.model ? { llm: choice.model } : {}),

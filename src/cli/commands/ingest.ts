@@ -1,10 +1,12 @@
-// `infuse ingest PATH`: load, split, embed and store a file or folder into a collection,
-// syncing it (changed files updated, deleted files removed, the rest untouched).
+// `infuse ingest PATH`: load, split, embed and store a file or folder into a collection through
+// the folder source stream, committing in batches and syncing it (changed files updated, deleted
+// files removed after a complete walk, the rest untouched).
 import { Option } from "commander";
-import { resolveEmbedder, DEFAULT_EMBEDDER_SPEC, specString } from "../../rag/pipeline/models.js";
-import { ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
+import type { ProgressEvent } from "../../core/progress.js";
+import { resolveEmbedder, DEFAULT_EMBEDDER_SPEC } from "../../rag/pipeline/models.js";
+import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
 import { SPLITTER_KINDS, type SplitterKind } from "../../rag/split/index.js";
-import { readManifest } from "../../rag/store/index.js";
+import { storeProvider } from "../../rag/store/index.js";
 import type { RegisterCommand } from "../runtime.js";
 import { collectionName, positiveInt } from "./ask.js";
 
@@ -21,6 +23,8 @@ interface IngestFlags {
   bm25Language?: string;
   stemming?: boolean;
   stopWords?: boolean;
+  batchSize?: number;
+  batchChunks?: number;
 }
 
 export const registerIngest: RegisterCommand = (program, run) => {
@@ -45,22 +49,44 @@ export const registerIngest: RegisterCommand = (program, run) => {
     .option("--bm25-language <language>", "full-text analyzer language of a new collection (default English)")
     .option("--no-stemming", "new collection: index words unstemmed")
     .option("--no-stop-words", "new collection: keep stop words in the full-text index")
+    .option(
+      "--batch-size <n>",
+      `files per commit (default ${DEFAULT_BATCH_UNITS}): an interrupted ingest keeps every committed batch`,
+      positiveInt,
+    )
+    .option(
+      "--batch-chunks <n>",
+      `chunks per commit (default ${DEFAULT_BATCH_CHUNKS}); a batch commits at whichever limit comes first`,
+      positiveInt,
+    )
     .addHelpText(
       "after",
       "\nExamples:\n" +
         "  infuse ingest ./docs --collection handbook\n" +
         "  infuse ingest ./docs --collection handbook --include '**/*.md' --exclude 'drafts/**'\n" +
         "  infuse ingest faq.csv --collection faq --text-column answer\n" +
+        "  infuse ingest ./archive --collection archive --batch-size 200   # commit every 200 files\n" +
         "  infuse ingest ./docs --collection handbook --splitter token --chunk-size 256 --embedder hf:Xenova/bge-small-en-v1.5\n" +
         "\nRe-running updates changed files, removes deleted ones and leaves the rest untouched.\n" +
-        "Ctrl-C stops cleanly: the collection stays as it was before the run.",
+        "Files are loaded by type from their extension (a PDF or DOCX named .txt, or with an unknown\n" +
+        "extension, is recognised by its bytes); types without a loader are listed as skipped.\n" +
+        "Ctrl-C stops cleanly: committed batches stay, nothing half-written is visible, and running\n" +
+        "the same command again resumes (committed files are skipped). Deleted files are removed\n" +
+        "only by a run that walked the whole folder.",
     )
     .action(
       run(async (rt, target: string, flags: IngestFlags) => {
         const config = await rt.config();
         const collection = collectionName(flags.collection, config);
-        const existing = await readManifest(config.dataDir, collection);
-        const spec = flags.embedder ?? existing?.embedder.spec ?? config.rag.embedder ?? DEFAULT_EMBEDDER_SPEC;
+        const store = storeProvider(config);
+        const existing = await store.manifest(collection);
+        // a collection built against a remote server reconnects to it (its stored endpoint keeps the base URL)
+        const spec =
+          flags.embedder ??
+          existing?.embedder.endpoint ??
+          existing?.embedder.spec ??
+          config.rag.embedder ??
+          DEFAULT_EMBEDDER_SPEC;
         const embedder = await resolveEmbedder(spec, { config, signal: rt.signal });
         const splitter = {
           ...(existing?.splitter ?? {}),
@@ -68,13 +94,16 @@ export const registerIngest: RegisterCommand = (program, run) => {
           ...(flags.chunkSize !== undefined ? { chunkSize: flags.chunkSize } : {}),
           ...(flags.overlap !== undefined ? { overlap: flags.overlap } : {}),
         };
-        const progress = rt.out.progress();
+        const bars = rt.out.progress();
+        // a folder is walked lazily, so files and commits have no total: the bar counts them
+        const progress = (e: ProgressEvent) => bars(e.total === undefined ? { ...e, total: e.done } : e);
         let report: IngestReport;
         try {
           report = await ingestPath(collection, target, {
             dataDir: config.dataDir,
+            store,
             embedder,
-            embedderSpec: specString(spec),
+            embedderSpec: spec,
             splitter,
             fts: {
               ...(flags.bm25Language ? { language: flags.bm25Language } : {}),
@@ -83,6 +112,8 @@ export const registerIngest: RegisterCommand = (program, run) => {
             },
             ...(flags.include ? { include: flags.include } : {}),
             ...(flags.exclude ? { exclude: flags.exclude } : {}),
+            ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
+            ...(flags.batchChunks !== undefined ? { batchChunks: flags.batchChunks } : {}),
             tabular: {
               ...(flags.textColumn ? { textColumn: flags.textColumn } : {}),
               ...(flags.idColumn ? { idColumn: flags.idColumn } : {}),
@@ -91,7 +122,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
             onProgress: progress,
           });
         } finally {
-          progress.done();
+          bars.done();
           await embedder.dispose?.();
         }
         rt.out.result(report, renderIngest);
@@ -102,7 +133,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
 export function renderIngest(r: IngestReport): string {
   const lines = [
     `collection "${r.collection}": ${r.added.length} added, ${r.updated.length} updated, ${r.removed.length} removed, ${r.unchanged} unchanged`,
-    `chunks: ${r.chunksAdded} written (${r.embedded} embedded, ${r.cached} reused by content hash), ${r.chunksTotal} in all; ${r.seconds.toFixed(1)} s`,
+    `chunks: ${r.chunksAdded} written (${r.embedded} embedded, ${r.cached} reused by content hash), ${r.chunksTotal} in all; ${r.batches} commit${r.batches === 1 ? "" : "s"}, ${r.seconds.toFixed(1)} s`,
   ];
   if (r.warnings.length > 0) {
     lines.push(
@@ -110,6 +141,8 @@ export function renderIngest(r: IngestReport): string {
       ...r.warnings.map((w) => `  ${w.source}${w.page !== undefined ? ` p.${w.page}` : ""}: ${w.reason}`),
     );
   }
+  if (r.skipped.length > 0)
+    lines.push(`skipped, no loader (${r.skipped.length}):`, ...r.skipped.map((s) => `  ${s.source}: ${s.reason}`));
   if (r.failed.length > 0)
     lines.push(`not ingested (${r.failed.length}):`, ...r.failed.map((f) => `  ${f.source}: ${f.reason}`));
   return lines.join("\n");

@@ -1,15 +1,17 @@
 // PDF text, one document per page with its 1-based page number (pdfjs-dist legacy build,
-// which runs in Node). No OCR: pages without a text layer are reported as warnings.
-import { InfuseError } from "../../core/errors.js";
+// which runs in Node), streamed page by page so a long PDF is never held as text all at once.
+// No OCR: pages without a text layer are reported as warnings.
+import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { LoadedDocument } from "../types.js";
-import type { LoadedFile } from "./types.js";
+import type { LoadItem } from "./types.js";
 
 interface TextPiece {
   str: string;
   hasEOL: boolean;
 }
 
-export async function loadPdf(bytes: Uint8Array, source: string): Promise<LoadedFile> {
+/** Yields each page's text (or a warning for a page without text); pages are released as they go. */
+export async function* pdfPages(bytes: Uint8Array, source: string, signal?: AbortSignal): AsyncGenerator<LoadItem> {
   const pdfjs = await import("pdfjs-dist/legacy/build/pdf.mjs");
   let doc;
   try {
@@ -25,9 +27,9 @@ export async function loadPdf(bytes: Uint8Array, source: string): Promise<Loaded
       cause: e,
     });
   }
-  const out: LoadedFile = { documents: [], warnings: [] };
   try {
     for (let n = 1; n <= doc.numPages; n++) {
+      throwIfAborted(signal, "loading a PDF");
       const page = await doc.getPage(n);
       const content = await page.getTextContent();
       let text = "";
@@ -38,14 +40,13 @@ export async function loadPdf(bytes: Uint8Array, source: string): Promise<Loaded
       text = text.replace(/[ \t]+\n/g, "\n").trim();
       page.cleanup();
       if (text.length === 0) {
-        out.warnings.push({ source, page: n, reason: "no text layer (scanned image?); page skipped, no OCR" });
+        yield { warning: { source, page: n, reason: "no text layer (scanned image?); page skipped, no OCR" } };
         continue;
       }
       const metadata: LoadedDocument["metadata"] = { format: "pdf", pages: doc.numPages };
-      out.documents.push({ source, page: n, text, metadata });
+      yield { document: { source, page: n, text, metadata } };
     }
   } finally {
     await doc.destroy();
   }
-  return out;
 }

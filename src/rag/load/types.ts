@@ -1,5 +1,5 @@
-// What every loader returns: the documents of one file (pages for PDF, rows for tables) and
-// warnings about parts it could not read (e.g. scanned PDF pages without a text layer).
+// What loaders produce: the documents of one unit (pages for PDF, rows for tables) and
+// warnings about parts they could not read (e.g. scanned PDF pages without a text layer).
 import type { LoadedDocument } from "../types.js";
 
 export interface LoadWarning {
@@ -19,3 +19,21 @@ export interface TabularOptions {
   /** Column/field whose value names the record (kept as metadata `doc_id`); default "_id" or "id" if present. */
   idColumn?: string;
 }
+
+/** One step of a streaming load: a document (a page, a row) or a warning. */
+export type LoadItem = { document: LoadedDocument } | { warning: LoadWarning };
+
+export interface LoadContext {
+  /** The name chunks cite: a relative path, a URL, a records' source name. */
+  source: string;
+  tabular: TabularOptions;
+  /** The media type's `charset` parameter, for text formats; UTF-8 when absent. */
+  charset?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Turns one unit's bytes into documents. A loader that can stream (PDF, page by page) returns
+ * an async iterable, so ingest holds one page at a time; the others return the whole file.
+ */
+export type Loader = (bytes: Uint8Array, context: LoadContext) => AsyncIterable<LoadItem> | Promise<LoadedFile>;

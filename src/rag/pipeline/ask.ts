@@ -9,12 +9,15 @@ import { citedSources, type CitedSource } from "../generate/sources.js";
 import { buildRecipeRetriever, type RecipeContext, type RecipeRetriever } from "../recipe/build.js";
 import type { Recipe, ResolvedRecipe } from "../recipe/schema.js";
 import { roundMs, type StageTrace } from "../recipe/trace.js";
-import { openCollection, type CollectionStore } from "../store/index.js";
+import { LanceDbStoreProvider, type CollectionStore, type StoreProvider } from "../store/index.js";
 import type { ChatModel, Embedder, GenerateOptions, Hit } from "../types.js";
 import { appendInferenceLog, defaultLogFile } from "./log.js";
 
 export interface AskOptions {
+  /** The data folder: inference logs, and the default store (LanceDB in `<dataDir>/collections`). */
   dataDir: string;
+  /** Where the collections live (the config's `store`); default LanceDB in the data folder. */
+  store?: StoreProvider;
   /** The collection searched; a recipe's `collections.names` searches several instead. */
   collection: string;
   /** The collection's embedder (needed for dense and hybrid retrieval). */
@@ -164,12 +167,13 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 
 /** Opens the collections an ask searches: the recipe's `collections.names`, else `collection`. */
 export async function openAskCollections(
-  options: Pick<AskOptions, "dataDir" | "collection" | "recipe">,
+  options: Pick<AskOptions, "dataDir" | "store" | "collection" | "recipe">,
 ): Promise<CollectionStore[]> {
   const names = options.recipe?.collections?.names ?? [options.collection];
   const stores: CollectionStore[] = [];
   try {
-    for (const name of names) stores.push(await openCollection(options.dataDir, name));
+    const provider = options.store ?? new LanceDbStoreProvider(options.dataDir);
+    for (const name of names) stores.push(await provider.open(name));
   } catch (e) {
     for (const s of stores) s.close();
     throw e;

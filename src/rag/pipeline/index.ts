@@ -2,6 +2,7 @@
 export {
   ingestPath,
   ingestRecords,
+  ingestSources,
   type IngestOptions,
   type IngestPathOptions,
   type IngestRecord,

@@ -1,84 +1,73 @@
-// Ingest: files or records → chunks → vectors (each distinct chunk text embedded once: vectors
-// already in the collection are reused by content hash) → one atomic commit. Unchanged units
-// are skipped, deleted files removed; a failure or abort leaves the previous state readable.
+// Ingest: a stream of sources → loader by media type → chunks → vectors → commits in batches.
+// Units whose content hash is already committed are skipped, so an interrupted run resumes where
+// it stopped; units a complete stream no longer lists are removed, and only then. An abort or
+// failure keeps every batch already committed and never leaves a half-written one.
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { InfuseError, isInfuseError, throwIfAborted } from "../../core/errors.js";
+import type { EndpointSpec } from "../../core/config.js";
+import { isInfuseError, throwIfAborted } from "../../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../../core/progress.js";
-import { findFiles, loadBytes, type LoadWarning, type TabularOptions } from "../load/index.js";
-import { Splitter, splitterSettings, type SplitterSettings } from "../split/index.js";
+import { loaderFor, loadItems, type LoadWarning, type TabularOptions } from "../load/index.js";
 import {
-  openOrCreateCollection,
-  type CollectionStore,
-  type FtsSettings,
-  type IngestedUnit,
-  type StoredChunk,
-} from "../store/index.js";
-import type { Chunk, Embedder, MetadataValue } from "../types.js";
+  folderSource,
+  recordsSource,
+  type IngestRecord,
+  type RecordsSourceOptions,
+  type Source,
+  type SourceStream,
+} from "../source/index.js";
+import { Splitter, splitterSettings, type SplitterSettings } from "../split/index.js";
+import { LanceDbStoreProvider, type CollectionStore, type FtsSettings, type StoreProvider } from "../store/index.js";
+import type { Chunk, Embedder } from "../types.js";
+import { BatchWriter, type BatchTotals, type PreparedUnit } from "./ingest-batch.js";
+
+export { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS } from "./ingest-batch.js";
+export type { IngestRecord } from "../source/index.js";
 
 export interface IngestOptions extends TaskOptions {
+  /** The data folder: where the default store (LanceDB in `<dataDir>/collections`) lives. */
   dataDir: string;
+  /** The store provider (from the config's `store` section); default LanceDB in the data folder. */
+  store?: StoreProvider;
   embedder: Embedder;
-  /** How to recreate the embedder later (stored with the collection); default its id. */
-  embedderSpec?: string;
+  /** How to recreate the embedder later (stored with the collection; an endpoint keeps its base URL); default its id. */
+  embedderSpec?: string | EndpointSpec;
   splitter?: Partial<SplitterSettings>;
   /** Full-text analyzer of a new collection (English stemming + stop words by default). */
   fts?: Partial<FtsSettings>;
-  /** Texts per embedding call; default 64. */
+  /** Units per commit; default 1000. A smaller batch loses less to an interruption, costs more commits. */
   batchSize?: number;
+  /** Chunks per commit (a batch is committed when it reaches either limit); default 10,000. */
+  batchChunks?: number;
+  /** Texts per embedding call; default 64. */
+  embedBatchSize?: number;
+  /** CSV/JSON/JSONL column choices. */
+  tabular?: TabularOptions;
 }
 
 export interface IngestPathOptions extends IngestOptions {
   include?: string[];
   exclude?: string[];
-  tabular?: TabularOptions;
 }
 
-export interface IngestRecord {
-  id: string;
-  text: string;
-  title?: string;
-  metadata?: Record<string, MetadataValue>;
-}
-
-export interface IngestRecordsOptions extends IngestOptions {
-  /** The `source` chunks cite; default "records". */
-  source?: string;
-  /** Prefix the title to the text that is embedded and indexed; default true. */
-  titleInText?: boolean;
+export interface IngestRecordsOptions extends IngestOptions, Omit<RecordsSourceOptions, "complete"> {
   /** Remove records of this source that are not in `records`; default false (add/update only). */
   removeMissing?: boolean;
 }
 
-export interface IngestReport {
+export interface IngestReport extends BatchTotals {
   collection: string;
-  added: string[];
-  updated: string[];
-  removed: string[];
   unchanged: number;
-  chunksAdded: number;
-  chunksTotal: number;
-  /** Chunk texts embedded now, and those whose vectors were reused from the collection. */
-  embedded: number;
-  cached: number;
-  /** Tokens embedded, where the embedder exposes its tokenizer. */
-  embeddedTokens?: number;
   failed: { source: string; reason: string }[];
+  /** Units no loader reads (unknown media type), with the type found. */
+  skipped: { source: string; mediaType: string; reason: string }[];
   warnings: LoadWarning[];
   seconds: number;
 }
 
-interface PreparedUnit {
-  key: string;
-  root: string;
-  hash: string;
-  chunks: Chunk[];
-}
-
-const sha256 = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
+const DEFAULT_ROOT = "sources";
 
 async function open(
+  provider: StoreProvider,
   collection: string,
   options: IngestOptions,
 ): Promise<{ store: CollectionStore; splitter: Splitter }> {
@@ -87,7 +76,7 @@ async function open(
   const tokenizer = settings.kind === "token" ? await embedder.tokenizer?.() : undefined;
   const splitter = new Splitter(settings, tokenizer);
   const dimension = await embedder.dimension();
-  const store = await openOrCreateCollection(options.dataDir, collection, {
+  const store = await provider.openOrCreate(collection, {
     embedder: { id: embedder.id, spec: options.embedderSpec ?? embedder.id, dimension },
     splitter: settings,
     ...(options.fts ? { fts: options.fts } : {}),
@@ -95,197 +84,154 @@ async function open(
   return { store, splitter };
 }
 
-/** Ingests a file or a folder (recursively) into a collection, syncing it with the folder. */
-export async function ingestPath(
+/**
+ * Ingests a stream of sources into a collection, committing every `batchSize` units or
+ * `batchChunks` chunks. Throws `cancelled` on abort, with the batches before it committed.
+ */
+export async function ingestSources(
   collection: string,
-  target: string,
-  options: IngestPathOptions,
+  sources: SourceStream | AsyncIterable<Source> | Iterable<Source>,
+  options: IngestOptions,
 ): Promise<IngestReport> {
   const started = performance.now();
-  const { store, splitter } = await open(collection, options);
+  const provider = options.store ?? new LanceDbStoreProvider(options.dataDir);
+  // one ingest per collection from start to end: a second one fails at once (rag.collection_busy)
+  // instead of after loading; every batch commits under this same lock
+  const lock = await provider.lock(collection);
+  let store: CollectionStore | undefined;
   try {
-    const walk = {
-      ...(options.include ? { include: options.include } : {}),
-      ...(options.exclude ? { exclude: options.exclude } : {}),
-    };
-    const { root, files } = await findFiles(target, { ...walk, ...(options.signal ? { signal: options.signal } : {}) });
-    const isFolder = files.length !== 1 || path.join(root, files[0]!.source) !== path.resolve(target);
+    const opened = await open(provider, collection, options);
+    store = opened.store;
+    const splitter = opened.splitter;
+    const writer = await BatchWriter.open(store, { ...options, lock });
     const progress = throttledProgress(options.onProgress);
-    const units: PreparedUnit[] = [];
-    const failed: IngestReport["failed"] = [];
-    const warnings: LoadWarning[] = [];
-    let unchanged = 0;
-    const optionsKey = JSON.stringify(options.tabular ?? {});
-    for (const [i, f] of files.entries()) {
-      throwIfAborted(options.signal, "ingest");
-      progress({ task: "load", done: i, total: files.length, unit: "files", note: f.source });
-      try {
-        const bytes = await readFile(f.file);
-        const hash = sha256(Buffer.concat([bytes, Buffer.from(optionsKey)]));
-        const known = store.manifest.units[f.source];
-        if (known && known.hash === hash && known.root === root) {
-          unchanged++;
-          continue;
-        }
-        const loaded = await loadBytes(
-          bytes,
-          path.extname(f.file).slice(1).toLowerCase(),
-          f.source,
-          options.tabular ?? {},
-        );
-        warnings.push(...loaded.warnings);
-        units.push({ key: f.source, root, hash, chunks: splitter.splitAll(loaded.documents) });
-      } catch (e) {
-        if (isInfuseError(e) && e.kind === "cancelled") throw e;
-        failed.push({
-          source: f.source,
-          reason: isInfuseError(e) ? e.message.replace(`${f.source}: `, "") : String((e as Error).message ?? e),
-        });
-      }
-    }
-    progress({ task: "load", done: files.length, total: files.length, unit: "files" });
-    const present = new Set(files.map((f) => f.source));
-    const removed = isFolder
-      ? Object.entries(store.manifest.units)
-          .filter(([key, u]) => u.root === root && !present.has(key))
-          .map(([key]) => key)
-      : [];
-    return {
-      ...(await apply(store, units, removed, options)),
-      unchanged,
-      failed,
-      warnings,
-      seconds: (performance.now() - started) / 1000,
-    };
-  } finally {
-    store.close();
-  }
-}
-
-/** Ingests records (id, title, text, metadata) without file loaders; `doc_id` metadata keeps the id. */
-export async function ingestRecords(
-  collection: string,
-  records: Iterable<IngestRecord>,
-  options: IngestRecordsOptions,
-): Promise<IngestReport> {
-  const started = performance.now();
-  const { store, splitter } = await open(collection, options);
-  try {
-    const source = options.source ?? "records";
-    const units: PreparedUnit[] = [];
+    const report = { unchanged: 0, failed: [], skipped: [], warnings: [] } as Pick<
+      IngestReport,
+      "unchanged" | "failed" | "skipped" | "warnings"
+    >;
     const seen = new Set<string>();
-    let unchanged = 0;
-    for (const r of records) {
-      if (typeof r.id !== "string" || r.id.length === 0 || typeof r.text !== "string") {
-        throw new InfuseError(
-          "rag.record_invalid",
-          `record ${JSON.stringify(r.id)} needs a non-empty string id and a string text`,
-          { kind: "input" },
-        );
-      }
-      const key = `${source}#${r.id}`;
-      seen.add(key);
-      const text = r.title && options.titleInText !== false ? `${r.title}\n${r.text}` : r.text;
-      const metadata: Record<string, MetadataValue> = {
-        ...r.metadata,
-        doc_id: r.id,
-        ...(r.title ? { title: r.title } : {}),
-      };
-      const hash = sha256(JSON.stringify([text, metadata]));
-      const known = store.manifest.units[key];
-      if (known && known.hash === hash) {
-        unchanged++;
+    const optionsKey = JSON.stringify(options.tabular ?? {});
+    for await (const source of sources) {
+      throwIfAborted(options.signal, "ingest");
+      progress({ task: "load", done: seen.size, unit: "files", note: source.key });
+      const name = source.name ?? source.key;
+      if (seen.has(source.key)) {
+        report.failed.push({
+          source: name,
+          reason: `key "${source.key}" came twice in one ingest; the first was kept`,
+        });
         continue;
       }
-      units.push({ key, root: source, hash, chunks: splitter.split({ source, text, metadata }) });
+      seen.add(source.key);
+      let unit: PreparedUnit | "unchanged" | undefined;
+      try {
+        unit = await prepare(source, store, splitter, optionsKey, options, report);
+      } catch (e) {
+        if (isInfuseError(e) && e.kind === "cancelled") throw e;
+        const reason = isInfuseError(e) ? e.message.replace(`${name}: `, "") : String((e as Error).message ?? e);
+        report.failed.push({ source: name, reason });
+      }
+      if (unit === "unchanged") report.unchanged++;
+      else if (unit) await writer.add(unit);
     }
-    const removed = options.removeMissing
-      ? Object.entries(store.manifest.units)
-          .filter(([key, u]) => u.root === source && !seen.has(key))
-          .map(([key]) => key)
-      : [];
+    progress({ task: "load", done: seen.size, total: seen.size, unit: "files" });
+    // the stream ended without error: only now may units it no longer lists be removed
+    const syncRoot = (sources as SourceStream).syncRoot;
+    const removed =
+      syncRoot === undefined
+        ? []
+        : Object.entries(store.manifest.units)
+            .filter(([key, u]) => u.root === syncRoot && !seen.has(key))
+            .map(([key]) => key);
+    await writer.flush(removed, true);
     return {
-      ...(await apply(store, units, removed, options)),
-      unchanged,
-      failed: [],
-      warnings: [],
+      collection: store.manifest.name,
+      ...writer.totals,
+      ...report,
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    store.close();
+    store?.close();
+    await lock.release();
   }
 }
 
-type ApplyResult = Omit<IngestReport, "unchanged" | "failed" | "warnings" | "seconds">;
-
-/** Embeds what is new (reusing stored vectors by text hash) and commits adds and removals at once. */
-async function apply(
+/** Reads, hashes, loads and splits one source; "unchanged" when its committed hash matches. */
+async function prepare(
+  source: Source,
   store: CollectionStore,
-  units: PreparedUnit[],
-  removed: string[],
+  splitter: Splitter,
+  optionsKey: string,
   options: IngestOptions,
-): Promise<ApplyResult> {
-  const manifest = store.manifest;
-  const chunks = units.flatMap((u) => u.chunks.map((c) => ({ chunk: c, unitKey: u.key, textHash: sha256(c.text) })));
-  const vectors = await store.vectorsByHash(chunks.map((c) => c.textHash));
-  const cached = chunks.filter((c) => vectors.has(c.textHash)).length;
-  const todo = [
-    ...new Map(chunks.filter((c) => !vectors.has(c.textHash)).map((c) => [c.textHash, c.chunk.text])).entries(),
-  ];
-  const batchSize = options.batchSize ?? 64;
-  const progress = throttledProgress(options.onProgress);
-  const tokenizer = await options.embedder.tokenizer?.();
-  let tokens = 0;
-  for (let i = 0; i < todo.length; i += batchSize) {
-    throwIfAborted(options.signal, "ingest");
-    const batch = todo.slice(i, i + batchSize);
-    const out = await options.embedder.embedPassages(
-      batch.map(([, text]) => text),
-      options.signal ? { signal: options.signal } : {},
-    );
-    batch.forEach(([hash, text], j) => {
-      const v = out[j];
-      if (!v || v.length !== manifest.embedder.dimension) {
-        throw new InfuseError(
-          "rag.embedder_output",
-          `embedder ${options.embedder.id} returned ${v?.length ?? "no"} dims, expected ${manifest.embedder.dimension}`,
-          { kind: "internal" },
-        );
-      }
-      vectors.set(hash, v);
-      if (tokenizer) tokens += tokenizer.countTokens(text);
-    });
-    progress({ task: "embed", done: Math.min(todo.length, i + batchSize), total: todo.length, unit: "chunks" });
+  report: Pick<IngestReport, "skipped" | "warnings">,
+): Promise<PreparedUnit | "unchanged" | undefined> {
+  const name = source.name ?? source.key;
+  const root = source.root ?? DEFAULT_ROOT;
+  const metadataKey = source.metadata && Object.keys(source.metadata).length > 0 ? JSON.stringify(source.metadata) : "";
+  const known = store.manifest.units[source.key];
+  const same = (hash: string) => known !== undefined && known.hash === hash && known.root === root;
+  // a source's own content hash lets an unchanged unit be skipped without reading it
+  if (source.contentHash !== undefined && same(unitHash(`content:${source.contentHash}`, optionsKey, metadataKey)))
+    return "unchanged";
+  const bytes = await source.bytes();
+  const hash =
+    source.contentHash !== undefined
+      ? unitHash(`content:${source.contentHash}`, optionsKey, metadataKey)
+      : unitHash(bytes, optionsKey, metadataKey);
+  if (same(hash)) return "unchanged";
+  const choice = loaderFor(source.mediaType, name, bytes);
+  if (!choice.loader) {
+    report.skipped.push({ source: name, mediaType: choice.mediaType, reason: choice.reason });
+    return undefined;
   }
-  const now = new Date().toISOString();
-  const updatedUnits: Record<string, IngestedUnit | null> = Object.fromEntries(removed.map((k) => [k, null]));
-  for (const u of units) updatedUnits[u.key] = { root: u.root, hash: u.hash, chunks: u.chunks.length, ingestedAt: now };
-  const add: StoredChunk[] = chunks.map((c) => ({
-    ...c.chunk,
-    unitKey: c.unitKey,
-    textHash: c.textHash,
-    vector: vectors.get(c.textHash)!,
-  }));
-  const replaced = units.filter((u) => manifest.units[u.key]).map((u) => u.key);
-  const committed =
-    units.length === 0 && removed.length === 0 && manifest.tableVersion !== 0
-      ? manifest
-      : await store.commit(
-          { removeUnits: [...replaced, ...removed], add, units: updatedUnits },
-          {
-            ...(options.signal ? { signal: options.signal } : {}),
-            onStored: (rows) => options.onProgress?.({ task: "store", done: rows, total: add.length, unit: "chunks" }),
-          },
-        );
-  return {
-    collection: manifest.name,
-    added: units.filter((u) => !manifest.units[u.key]).map((u) => u.key),
-    updated: replaced,
-    removed,
-    chunksAdded: add.length,
-    chunksTotal: committed.chunks,
-    embedded: todo.length,
-    cached,
-    ...(tokenizer ? { embeddedTokens: tokens } : {}),
+  const context = {
+    source: name,
+    tabular: options.tabular ?? {},
+    ...(choice.charset ? { charset: choice.charset } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
+  const chunks: Chunk[] = [];
+  const warnings: LoadWarning[] = [];
+  for await (const item of loadItems(choice.loader, bytes, context)) {
+    if ("warning" in item) warnings.push(item.warning);
+    else {
+      const doc = item.document;
+      chunks.push(
+        ...splitter.split(source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc),
+      );
+    }
+  }
+  report.warnings.push(...warnings);
+  return { key: source.key, root, hash, chunks };
+}
+
+function unitHash(content: string | Uint8Array, optionsKey: string, metadataKey: string): string {
+  return createHash("sha256").update(content).update(optionsKey).update(metadataKey).digest("hex");
+}
+
+/** Ingests a file or a folder (recursively) into a collection, syncing it with the folder. */
+export function ingestPath(collection: string, target: string, options: IngestPathOptions): Promise<IngestReport> {
+  return ingestSources(
+    collection,
+    folderSource(target, {
+      ...(options.include ? { include: options.include } : {}),
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }),
+    options,
+  );
+}
+
+/** Ingests records (id, title, text, metadata) as text units; `doc_id` metadata keeps the id. */
+export function ingestRecords(
+  collection: string,
+  records: Iterable<IngestRecord> | AsyncIterable<IngestRecord>,
+  options: IngestRecordsOptions,
+): Promise<IngestReport> {
+  const source = recordsSource(records, {
+    ...(options.source !== undefined ? { source: options.source } : {}),
+    ...(options.titleInText !== undefined ? { titleInText: options.titleInText } : {}),
+    complete: options.removeMissing === true,
+  });
+  return ingestSources(collection, source, options);
 }

@@ -24,7 +24,7 @@ export function collectionDir(root: string, name: string): string {
   return path.join(root, checkCollectionName(name));
 }
 
-type StoredFile = Omit<CollectionManifest, "tableVersion"> & { lancedb?: { tableVersion: number } };
+type StoredFile = CollectionManifest & { lancedb?: { tableVersion: number } };
 
 function integer(value: unknown, what: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0) throw new Error(`${what} is not a count`);
@@ -41,14 +41,14 @@ export function parseManifestFile(json: unknown): LanceState {
     const tableVersion = integer(raw["tableVersion"], "tableVersion");
     const rest = { ...raw };
     delete rest["tableVersion"];
-    const manifest = { ...rest, format: 2, revision: tableVersion, tableVersion } as CollectionManifest;
+    const manifest = { ...rest, format: 2, revision: tableVersion } as CollectionManifest;
     return { manifest, tableVersion };
   }
   if (raw["format"] !== 2) throw new Error(`unknown format ${String(raw["format"])}`);
   const { lancedb, ...rest } = raw as unknown as StoredFile;
   const revision = integer(rest.revision, "revision");
   const tableVersion = revision === 0 ? 0 : integer(lancedb?.tableVersion, "lancedb.tableVersion");
-  return { manifest: { ...rest, tableVersion: revision }, tableVersion };
+  return { manifest: rest, tableVersion };
 }
 
 /** The committed state, or undefined if the collection does not exist (never committed). */
@@ -82,8 +82,7 @@ export async function writeManifestFile(root: string, state: LanceState): Promis
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, MANIFEST_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  const { tableVersion: _alias, ...manifest } = state.manifest;
-  const stored: StoredFile = { ...manifest, lancedb: { tableVersion: state.tableVersion } };
+  const stored: StoredFile = { ...state.manifest, lancedb: { tableVersion: state.tableVersion } };
   await writeFile(tmp, JSON.stringify(stored, null, 1));
   await rename(tmp, file);
 }

@@ -66,7 +66,6 @@ export function newManifest(name: string, init: CollectionInit): CollectionManif
     createdAt: now,
     updatedAt: now,
     revision: 0,
-    tableVersion: 0,
     chunks: 0,
     units: {},
   };
@@ -88,7 +87,6 @@ export function committedManifest(
   return {
     ...before,
     revision,
-    tableVersion: revision,
     chunks,
     units,
     updatedAt: now,

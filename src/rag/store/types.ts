@@ -53,8 +53,6 @@ export interface CollectionManifest {
   updatedAt: string;
   /** Commits so far: 0 until the first commit; readers see the committed revision only. */
   revision: number;
-  /** @deprecated the same number as `revision`, for callers not yet moved to it; to be removed. */
-  tableVersion: number;
   chunks: number;
   /** Keyed by unit key: the file's source path, or `source#doc_id` for records. */
   units: Record<string, IngestedUnit>;

@@ -1,0 +1,133 @@
+// Loaders by media type. The declared type picks the loader; a file extension is only the
+// fallback when no type is known (absent or application/octet-stream), after sniffing the bytes
+// for PDF and ZIP (DOCX) signatures. A bare text/plain label (no charset: a misnamed .txt, a
+// server's default type) does not hide a PDF or DOCX: their signatures win. Nothing else is sniffed.
+import path from "node:path";
+import { InfuseError } from "../../core/errors.js";
+import { loadDocx } from "./docx.js";
+import { pdfPages } from "./pdf.js";
+import { loadCsv, loadJson, loadJsonl } from "./tabular.js";
+import { decodeText, loadHtml, textLoader } from "./text.js";
+import type { LoadContext, LoadedFile, Loader, LoadItem } from "./types.js";
+
+export const MEDIA = {
+  pdf: "application/pdf",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  html: "text/html",
+  markdown: "text/markdown",
+  text: "text/plain",
+  csv: "text/csv",
+  json: "application/json",
+  jsonl: "application/jsonl",
+  octet: "application/octet-stream",
+} as const;
+
+const loaders = new Map<string, Loader>();
+const byExtension = new Map<string, string>();
+
+/** Registers (or replaces) the loader of one or more media types, and the extensions that mean them. */
+export function registerLoader(
+  mediaTypes: string | string[],
+  loader: Loader,
+  options: { extensions?: string[] } = {},
+): void {
+  const types = (Array.isArray(mediaTypes) ? mediaTypes : [mediaTypes]).map((t) => parseMediaType(t).type);
+  if (types.length === 0 || types.some((t) => !/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(t))) {
+    throw new InfuseError("rag.media_type_invalid", `cannot register a loader for "${types.join(", ")}"`, {
+      kind: "usage",
+      hint: 'name media types as type/subtype, e.g. "text/markdown"',
+    });
+  }
+  for (const t of types) loaders.set(t, loader);
+  for (const ext of options.extensions ?? []) byExtension.set(ext.replace(/^\./, "").toLowerCase(), types[0]!);
+}
+
+/** The media type's essence (lowercase, no parameters) and its charset parameter. */
+export function parseMediaType(value: string): { type: string; charset?: string } {
+  const [head, ...params] = value.split(";");
+  const type = (head ?? "").trim().toLowerCase();
+  for (const p of params) {
+    const m = /^\s*charset\s*=\s*"?([^";\s]+)"?\s*$/i.exec(p);
+    if (m) return { type, charset: m[1]!.toLowerCase() };
+  }
+  return { type };
+}
+
+/** The media type a file name's extension means, or application/octet-stream. */
+export function mediaTypeForName(name: string): string {
+  return byExtension.get(path.extname(name).slice(1).toLowerCase()) ?? MEDIA.octet;
+}
+
+/** Extensions with a registered media type (no dots): what a folder walk includes by default. */
+export function registeredExtensions(): string[] {
+  return [...byExtension.keys()];
+}
+
+/** A media type from the bytes' signature, where one is unambiguous (PDF, ZIP → DOCX). */
+export function sniffMediaType(bytes: Uint8Array): string | undefined {
+  const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  if (starts([0x25, 0x50, 0x44, 0x46, 0x2d])) return MEDIA.pdf; // %PDF-
+  if (starts([0x50, 0x4b, 0x03, 0x04])) return MEDIA.docx; // PK\3\4: the only ZIP format we load
+  return undefined;
+}
+
+const UNTYPED = new Set([MEDIA.octet, "binary/octet-stream", "application/unknown", ""]);
+
+export type LoaderChoice =
+  { mediaType: string; charset?: string; loader: Loader } | { mediaType: string; loader?: undefined; reason: string };
+
+/** Which loader reads a unit: declared type, else signature, else the extension of `key`. */
+export function loaderFor(mediaType: string | undefined, key: string, bytes?: Uint8Array): LoaderChoice {
+  const declared = parseMediaType(mediaType ?? "");
+  const sniffed = bytes ? sniffMediaType(bytes) : undefined;
+  let type = declared.type;
+  if (UNTYPED.has(type)) type = sniffed ?? mediaTypeForName(key);
+  else if (type === MEDIA.text && !declared.charset && sniffed) type = sniffed;
+  const loader = loaders.get(type);
+  if (loader) return { mediaType: type, ...(declared.charset ? { charset: declared.charset } : {}), loader };
+  const ext = path.extname(key).slice(1).toLowerCase();
+  const reason = UNTYPED.has(type)
+    ? `unknown type (no media type given${ext ? `, extension ".${ext}" not registered` : ", no extension"})`
+    : `no loader for media type ${type}`;
+  return { mediaType: type || MEDIA.octet, reason };
+}
+
+/** A loader's output as a stream, whether it streams or returns the whole file. */
+export async function* loadItems(loader: Loader, bytes: Uint8Array, context: LoadContext): AsyncGenerator<LoadItem> {
+  const out = loader(bytes, context);
+  if (Symbol.asyncIterator in out) {
+    yield* out;
+    return;
+  }
+  const file = await out;
+  for (const warning of file.warnings) yield { warning };
+  for (const document of file.documents) yield { document };
+}
+
+/** Collects a loader's stream into one LoadedFile. */
+export async function collect(items: AsyncIterable<LoadItem>): Promise<LoadedFile> {
+  const out: LoadedFile = { documents: [], warnings: [] };
+  for await (const item of items) {
+    if ("document" in item) out.documents.push(item.document);
+    else out.warnings.push(item.warning);
+  }
+  return out;
+}
+
+const textOf = (bytes: Uint8Array, c: LoadContext) => decodeText(bytes, c.source, c.charset);
+registerLoader(MEDIA.pdf, (bytes, c) => pdfPages(bytes, c.source, c.signal), { extensions: ["pdf"] });
+registerLoader(MEDIA.docx, (bytes, c) => loadDocx(bytes, c.source), { extensions: ["docx"] });
+registerLoader([MEDIA.html, "application/xhtml+xml"], loadHtml, { extensions: ["html", "htm"] });
+registerLoader([MEDIA.markdown, "text/x-markdown"], textLoader("markdown"), { extensions: ["md", "markdown"] });
+registerLoader(MEDIA.text, textLoader("text"), { extensions: ["txt"] });
+registerLoader(MEDIA.csv, async (bytes, c) => loadCsv(textOf(bytes, c), c.source, c.tabular), {
+  extensions: ["csv"],
+});
+registerLoader(MEDIA.json, async (bytes, c) => loadJson(textOf(bytes, c), c.source, c.tabular), {
+  extensions: ["json"],
+});
+registerLoader(
+  [MEDIA.jsonl, "application/x-ndjson", "application/jsonlines", "application/x-jsonlines"],
+  async (bytes, c) => loadJsonl(textOf(bytes, c), c.source, c.tabular),
+  { extensions: ["jsonl", "ndjson"] },
+);
