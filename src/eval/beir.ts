@@ -1,10 +1,10 @@
 // Loads a BEIR-format data set folder: corpus.jsonl ({_id, title, text}), queries.jsonl ({_id, text})
 // and qrels/<split>.tsv. Only the queries that have judgments in the split are kept, as BEIR does.
 // Leaves out BEIR's downloading and its other layouts (HF datasets, parquet).
-import { createReadStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { InfuseError } from "../core/errors.js";
+import { readJsonLines } from "../formats/jsonl.js";
 import type { Qrels } from "./metrics.js";
 import { loadQrels } from "./qrels.js";
 
@@ -78,22 +78,15 @@ interface JsonlRow {
 }
 
 async function* readJsonl(file: string): AsyncGenerator<JsonlRow> {
-  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
-    if (text.trim() === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      throw new InfuseError("eval.beir_invalid_json", `${file}:${line}: not valid JSON: ${(e as Error).message}`, {
+  for await (const row of readJsonLines(file)) {
+    const line = row.line;
+    if (!row.ok)
+      throw new InfuseError("eval.beir_invalid_json", `${file}:${line}: not valid JSON: ${row.error}`, {
         kind: "input",
         hint: "each line of a BEIR .jsonl file is one JSON object",
-        cause: e,
         details: { file, line },
       });
-    }
+    const value = row.value;
     if (typeof value !== "object" || value === null || Array.isArray(value))
       throw new InfuseError("eval.beir_invalid_json", `${file}:${line}: expected a JSON object`, {
         kind: "input",

@@ -4,7 +4,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../core/errors.js";
-import { parseCsv } from "../rag/load/tabular.js";
+import { parseCsv } from "../formats/csv.js";
+import { parseJsonLines } from "../formats/jsonl.js";
 
 export interface QaItem {
   id: string;
@@ -115,28 +116,22 @@ function toStrings(v: unknown): string[] {
 }
 
 function csvObjects(text: string): Row[] {
-  const [header, ...rows] = parseCsv(text);
-  if (!header) return [];
-  return rows.map((cells, i) => ({
+  const { header, rows } = parseCsv(text);
+  return rows.map(({ cells, line }) => ({
     row: Object.fromEntries(header.map((h, j) => [h.trim(), cells[j] ?? ""])),
-    line: i + 2,
+    line,
   }));
 }
 
 function jsonlObjects(text: string, file: string): Row[] {
-  const out: Row[] = [];
-  text.split(/\r?\n/).forEach((l, i) => {
-    if (!l.trim()) return;
-    try {
-      out.push({ row: JSON.parse(l) as unknown, line: i + 1 });
-    } catch (e) {
-      throw new InfuseError("eval.qa_invalid", `${file}:${i + 1}: not valid JSON: ${(e as Error).message}`, {
+  return parseJsonLines(text).map((r) => {
+    if (!r.ok)
+      throw new InfuseError("eval.qa_invalid", `${file}:${r.line}: not valid JSON: ${r.error}`, {
         kind: "input",
-        cause: e,
+        hint: "a JSONL file holds one JSON object per line",
       });
-    }
+    return { row: r.value, line: r.line };
   });
-  return out;
 }
 
 interface Squad {

@@ -9,6 +9,7 @@ import type { RecipeRetriever } from "../rag/recipe/build.js";
 import type { StageTrace } from "../rag/recipe/trace.js";
 import type { Hit, Retriever } from "../rag/types.js";
 import { evaluateRun, type MetricOptions, type QueryMetrics, type Qrels, type Run, type ScoredDoc } from "./metrics.js";
+import { parseJsonLines } from "../formats/jsonl.js";
 
 export interface EvalQuery {
   id: string;
@@ -121,14 +122,11 @@ export async function readRunFile(file: string): Promise<Run> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return run;
     throw e;
   }
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const row = JSON.parse(line) as { q: string; docs: ScoredDoc[] };
-      if (typeof row.q === "string" && Array.isArray(row.docs)) run.set(row.q, row.docs);
-    } catch {
-      // a line cut short by an interrupted write: that query is retrieved again
-    }
+  for (const line of parseJsonLines(text)) {
+    // a line cut short by an interrupted write is not JSON: that query is retrieved again
+    if (!line.ok) continue;
+    const row = line.value as { q?: unknown; docs?: unknown };
+    if (typeof row.q === "string" && Array.isArray(row.docs)) run.set(row.q, row.docs as ScoredDoc[]);
   }
   return run;
 }

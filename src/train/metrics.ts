@@ -1,6 +1,7 @@
 // Training metrics: one JSON line per logged step (step, loss, lr, tokens/s, eval loss and any other
 // eval_<name> metric of the task) in metrics.jsonl, and loss.svg plotted from them (train and eval loss against step). No chart library.
 import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { parseJsonLines } from "../formats/jsonl.js";
 
 export interface MetricLine {
   step: number;
@@ -26,9 +27,10 @@ export class MetricsLog {
   async open(keepUpTo: number | null): Promise<void> {
     if (keepUpTo !== null) {
       const old = await readFile(this.file, "utf8").catch(() => "");
-      for (const l of old.split("\n")) {
-        if (!l.trim()) continue;
-        const m = JSON.parse(l) as MetricLine;
+      for (const l of parseJsonLines(old)) {
+        // a line torn by a kill mid-write is dropped: the checkpoint's step is what counts
+        if (!l.ok) continue;
+        const m = l.value as MetricLine;
         if (m.step <= keepUpTo) this.lines.push(m);
       }
     }

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { makeDocx, makePdf } from "../../examples/make-sample-docs.js";
 import { InfuseError } from "../../src/core/errors.js";
 import { findFiles, loadFile } from "../../src/rag/load/index.js";
-import { parseCsv } from "../../src/rag/load/tabular.js";
+import { parseCsv } from "../../src/formats/csv.js";
 import { ingestPath } from "../../src/rag/pipeline/ingest.js";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 
@@ -54,11 +54,13 @@ describe("document loaders", () => {
   });
 
   it("parses CSV with quotes, commas and newlines in fields; other columns become metadata", async () => {
-    expect(parseCsv('a,b\n"x, y","say ""hi""\nthere"\r\n1,2\n')).toEqual([
-      ["a", "b"],
-      ["x, y", 'say "hi"\nthere'],
-      ["1", "2"],
-    ]);
+    expect(parseCsv('a,b\n"x, y","say ""hi""\nthere"\r\n1,2\n')).toEqual({
+      header: ["a", "b"],
+      rows: [
+        { cells: ["x, y", 'say "hi"\nthere'], line: 2 },
+        { cells: ["1", "2"], line: 4 },
+      ],
+    });
     const dir = await tmp();
     const file = path.join(dir, "faq.csv");
     await writeFile(file, 'id,question,answer\nq1,"Where, exactly?","At the quay, floor 2."\nq2,When?,Mondays\n');

@@ -1,46 +1,14 @@
 // CSV, JSON (an array of objects) and JSONL: one document per row/record, the chosen text
 // column as text and the other columns as metadata (nested values as JSON strings).
-// The CSV reader follows RFC 4180 (quotes, doubled quotes, newlines in quotes); no other dialects.
+// CSV and JSONL are read by formats/csv and formats/jsonl, the project's one reader of each.
 import { InfuseError } from "../../core/errors.js";
+import { parseCsv } from "../../formats/csv.js";
+import { parseJsonLines } from "../../formats/jsonl.js";
 import type { LoadedDocument, MetadataValue } from "../types.js";
 import type { LoadedFile, TabularOptions } from "./types.js";
 
 const TEXT_COLUMNS = ["text", "content", "body", "passage"];
 const ID_COLUMNS = ["_id", "id"];
-
-/** Parses CSV into rows of fields. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const endRow = () => {
-    row.push(field);
-    rows.push(row);
-    row = [];
-    field = "";
-  };
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (quoted) {
-      if (c === '"' && s[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"' && field.length === 0) quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && s[i + 1] === "\n") i++;
-      endRow();
-    } else field += c;
-  }
-  if (field.length > 0 || row.length > 0) endRow();
-  return rows.filter((r) => !(r.length === 1 && r[0] === ""));
-}
 
 function toMetadataValue(v: unknown): MetadataValue | undefined {
   if (v === null || v === undefined) return undefined;
@@ -89,9 +57,14 @@ export function recordsToDocuments(
 }
 
 export function loadCsv(text: string, source: string, options: TabularOptions = {}): LoadedFile {
-  const [header, ...rows] = parseCsv(text);
-  if (!header) return { documents: [], warnings: [{ source, reason: "empty CSV file" }] };
-  const records = rows.map((r) => Object.fromEntries(header.map((h, i) => [h.trim(), r[i] ?? ""])));
+  const { header, rows, unclosedQuoteLine } = parseCsv(text);
+  if (unclosedQuoteLine !== undefined)
+    throw new InfuseError("rag.csv_invalid", `${source}:${unclosedQuoteLine}: a quoted field is never closed`, {
+      kind: "input",
+      hint: 'close the field with " (a quote inside a field is written "")',
+    });
+  if (header.length === 0) return { documents: [], warnings: [{ source, reason: "empty CSV file" }] };
+  const records = rows.map((r) => Object.fromEntries(header.map((h, i) => [h.trim(), r.cells[i] ?? ""])));
   return recordsToDocuments(records, source, options, "csv");
 }
 
@@ -128,10 +101,13 @@ export function loadJson(text: string, source: string, options: TabularOptions =
 }
 
 export function loadJsonl(text: string, source: string, options: TabularOptions = {}): LoadedFile {
-  const records: Record<string, unknown>[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim().length === 0) return;
-    records.push(asRecord(parseJson(line, source, `line ${i + 1}`), source, `line ${i + 1}`));
+  const records = parseJsonLines(text).map((row) => {
+    if (!row.ok)
+      throw new InfuseError("rag.json_invalid", `${source}: line ${row.line} is not valid JSON (${row.error})`, {
+        kind: "input",
+        hint: "a JSONL file holds one JSON object per line",
+      });
+    return asRecord(row.value, source, `line ${row.line}`);
   });
   return recordsToDocuments(records, source, options, "jsonl");
 }

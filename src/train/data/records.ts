@@ -7,6 +7,7 @@ import path from "node:path";
 import { InfuseError, isInfuseError } from "../../core/errors.js";
 import type { ChatMessage } from "../../tokenizers/chat.js";
 import { parseCsvRecords } from "./csv.js";
+import { parseJsonLines } from "../../formats/jsonl.js";
 
 export type TrainRecord =
   | { kind: "instruction"; instruction: string; input: string; output: string; system?: string; where: string }
@@ -90,18 +91,11 @@ function jsonObjects(text: string, file: string): Parsed[] {
     }
     return parsed.map((value, i) => ({ value, where: `${file} record ${i + 1}` }));
   }
-  const out: Parsed[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    const where = `${file}:${i + 1}`;
-    try {
-      out.push({ value: JSON.parse(line), where });
-    } catch (e) {
-      const error = recordError(where, `not valid JSON (${(e as Error).message})`, "each line must be one JSON object");
-      out.push({ error, where });
-    }
+  return parseJsonLines(text).map((r) => {
+    const where = `${file}:${r.line}`;
+    if (r.ok) return { value: r.value, where };
+    return { error: recordError(where, `not valid JSON (${r.error})`, "each line must be one JSON object"), where };
   });
-  return out;
 }
 
 function field(obj: Record<string, unknown>, name: string, where: string, required: boolean): string | undefined {
