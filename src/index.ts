@@ -30,7 +30,10 @@ export {
 } from "./rag/embed/index.js";
 export {
   createChatModel,
+  chatModelSpec,
   parseEndpointSpec,
+  EngineChatModel,
+  type EngineChatOptions,
   GgufChatModel,
   OllamaChatModel,
   OpenAIChatModel,

@@ -1,16 +1,20 @@
-// Chat models by spec: "openai:MODEL", "ollama:MODEL", or a model reference (a .gguf path, a
-// folder holding one GGUF, or hf:owner/repo/file.gguf) run locally by node-llama-cpp.
+// Chat models by spec: "openai:MODEL", "ollama:MODEL", "engine:MODEL[+ADAPTER]" (infuse's own engine,
+// with an unmerged LoRA adapter), or a model reference (a .gguf path, a folder, hf:owner/repo[/file]).
+// A GGUF runs in llama.cpp (node-llama-cpp, fastest); a Hugging Face folder, which llama.cpp cannot
+// run, or any adapter goes to the engine.
 import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import type { ProgressListener } from "../../core/progress.js";
 import { resolveModel } from "../../hub/resolve.js";
 import type { ChatModel } from "../types.js";
+import { EngineChatModel } from "./engine.js";
 import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "./endpoints.js";
 import { GgufChatModel } from "./gguf.js";
 import { OllamaChatModel } from "./ollama.js";
 import { OpenAIChatModel } from "./openai.js";
 
 export { parseEndpointSpec } from "./endpoints.js";
+export { EngineChatModel, type EngineChatOptions } from "./engine.js";
 export { GgufChatModel } from "./gguf.js";
 export { OllamaChatModel } from "./ollama.js";
 export { OpenAIChatModel } from "./openai.js";
@@ -25,6 +29,37 @@ export interface CreateChatModelOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The spec a chat command runs for `--llm` and `--adapter`: without an adapter, `llm` as given; with
+ * one, the engine with that adapter on `llm` (a local model; a server's model cannot take an adapter).
+ */
+export function chatModelSpec(
+  llm: string | EndpointSpec | undefined,
+  adapter: string | undefined,
+): string | EndpointSpec | undefined {
+  if (adapter === undefined) return llm;
+  if (llm === undefined) {
+    throw new InfuseError("llm.adapter_needs_model", "--adapter needs the base model it was trained on", {
+      kind: "usage",
+      hint: "add --llm MODEL (the .gguf file or Hugging Face folder given to infuse tune), or set rag.llm",
+    });
+  }
+  const endpoint = parseEndpointSpec(llm);
+  if (endpoint.provider === "openai" || endpoint.provider === "ollama") {
+    throw new InfuseError("llm.adapter_needs_engine", `${endpoint.provider}:${endpoint.model} cannot take an adapter`, {
+      kind: "usage",
+      hint: "an adapter runs in infuse's engine: give --llm a .gguf file or Hugging Face folder, or merge the adapter (infuse tune merge) and serve the merged model",
+    });
+  }
+  if (endpoint.adapter !== undefined && endpoint.adapter !== adapter) {
+    throw new InfuseError("llm.two_adapters", `${endpoint.model} is given two adapters: ${endpoint.adapter} and ${adapter}`, {
+      kind: "usage",
+      hint: "give the adapter once, either in engine:MODEL+ADAPTER or with --adapter",
+    });
+  }
+  return { provider: "engine", model: endpoint.model, adapter };
+}
+
 export async function createChatModel(
   spec: string | EndpointSpec,
   options: CreateChatModelOptions,
@@ -33,21 +68,29 @@ export async function createChatModel(
   const env = options.env ?? process.env;
   if (endpoint.provider === "openai") return new OpenAIChatModel(endpoint.model, openaiEndpoint(endpoint.baseUrl, env));
   if (endpoint.provider === "ollama") return new OllamaChatModel(endpoint.model, ollamaHost(endpoint.baseUrl, env));
-  const resolved = await resolveModel(endpoint.model, {
-    config: options.config,
+  const task = {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  };
+  const engine = (): Promise<EngineChatModel> =>
+    EngineChatModel.load(endpoint.model, {
+      config: options.config,
+      ...task,
+      ...(endpoint.adapter !== undefined ? { adapter: endpoint.adapter } : {}),
+    });
+  if (endpoint.provider === "engine" || endpoint.adapter !== undefined) return engine();
+  const resolved = await resolveModel(endpoint.model, { config: options.config, ...task });
   const ggufs = resolved.files.filter((f) => f.toLowerCase().endsWith(".gguf"));
   const file =
     resolved.kind === "gguf" ? resolved.path : ggufs.length === 1 ? `${resolved.path}/${ggufs[0]}` : undefined;
+  if (file === undefined && resolved.files.includes("config.json") && ggufs.length === 0) return engine();
   if (file === undefined) {
-    throw new InfuseError("llm.not_gguf", `${endpoint.model} is not one GGUF model: local chat runs GGUF files`, {
+    throw new InfuseError("llm.not_gguf", `${endpoint.model} is not one GGUF model nor a Hugging Face folder`, {
       kind: "usage",
       hint:
         ggufs.length > 1
           ? `name one of its GGUF files: ${ggufs.join(", ")}`
-          : "convert the model to GGUF, or serve it and use openai:MODEL or ollama:MODEL",
+          : "give a .gguf file or a folder with config.json and *.safetensors, or serve it and use openai:MODEL or ollama:MODEL",
       details: { ref: endpoint.model },
     });
   }
