@@ -16,7 +16,10 @@ export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[], option
     id === undefined ? "" : Buffer.from(tokenizer.tokenBytes(id)).toString("utf8");
   const rendered =
     options.template !== undefined
-      ? renderChatTemplate(options.template, messages, { bosToken: text(tokenizer.bosId), eosToken: text(tokenizer.eosId) })
+      ? renderChatTemplate(options.template, messages, {
+          bosToken: text(tokenizer.bosId),
+          eosToken: text(tokenizer.eosId),
+        })
       : applyChatTemplate(tokenizer, messages);
   const ids = tokenizer.encode(rendered, { addSpecial: false, parseSpecial: true });
   const bos = tokenizer.bosId;

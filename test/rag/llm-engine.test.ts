@@ -50,7 +50,10 @@ async function collect(stream: AsyncIterable<string>): Promise<string> {
 }
 
 beforeAll(async () => {
-  config = await loadConfig({ cwd: dir, env: { INFUSE_HOME: path.join(dir, "home"), INFUSE_CACHE: path.join(dir, "c") } });
+  config = await loadConfig({
+    cwd: dir,
+    env: { INFUSE_HOME: path.join(dir, "home"), INFUSE_CACHE: path.join(dir, "c") },
+  });
   storiesAdapter = await trainAdapter(STORIES, path.join(dir, "stories-adapter"));
   hfAdapter = await trainAdapter(HF656K, path.join(dir, "hf-adapter"));
 }, 120_000);
@@ -119,7 +122,11 @@ describe("engine chat model", () => {
   });
 
   it("parses engine specs and --adapter into one spec", () => {
-    expect(parseEndpointSpec("engine:base.gguf+runs/a")).toEqual({ provider: "engine", model: "base.gguf", adapter: "runs/a" });
+    expect(parseEndpointSpec("engine:base.gguf+runs/a")).toEqual({
+      provider: "engine",
+      model: "base.gguf",
+      adapter: "runs/a",
+    });
     expect(parseEndpointSpec("engine:base.gguf")).toEqual({ provider: "engine", model: "base.gguf" });
     expect(chatModelSpec("base.gguf", undefined)).toBe("base.gguf");
     expect(chatModelSpec("base.gguf", "runs/a")).toEqual({ provider: "engine", model: "base.gguf", adapter: "runs/a" });

@@ -89,7 +89,8 @@ export const registerGenerate: RegisterCommand = (program, run) => {
         let prompt: string | number[] = flags.prompt ?? "";
         let template: string | undefined;
         if (flags.chat !== undefined) {
-          const adapterTemplate = flags.adapter !== undefined ? await readAdapterChatTemplate(flags.adapter) : undefined;
+          const adapterTemplate =
+            flags.adapter !== undefined ? await readAdapterChatTemplate(flags.adapter) : undefined;
           const chosen = chooseChatTemplate(loaded.tokenizer, adapterTemplate);
           template = chosen.source;
           options.stop = [...(options.stop ?? []), ...chosen.stop];

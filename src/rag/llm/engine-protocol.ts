@@ -20,8 +20,7 @@ export interface EngineSampling {
 }
 
 export type EngineRequest =
-  | { type: "generate"; id: number; messages: ChatMessage[]; options: EngineSampling }
-  | { type: "abort"; id: number };
+  { type: "generate"; id: number; messages: ChatMessage[]; options: EngineSampling } | { type: "abort"; id: number };
 
 export interface EngineInfo {
   template: ChatTemplateSource;

@@ -43,7 +43,13 @@ try {
         const step = await stream.next();
         if (step.done) {
           const r = step.value;
-          post({ type: "done", id: m.id, finishReason: r.finishReason, tokens: r.tokens.length, promptTokens: r.promptTokens });
+          post({
+            type: "done",
+            id: m.id,
+            finishReason: r.finishReason,
+            tokens: r.tokens.length,
+            promptTokens: r.promptTokens,
+          });
           return;
         }
         if (step.value.text) post({ type: "piece", id: m.id, text: step.value.text });

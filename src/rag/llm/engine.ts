@@ -69,7 +69,11 @@ export class EngineChatModel implements ChatModel {
     };
     const worker = startModuleWorker(import.meta.url, "./engine-worker", { workerData: init });
     const info = await ready(worker, ref, options.signal);
-    return new EngineChatModel(`engine:${ref}${options.adapter !== undefined ? `+${options.adapter}` : ""}`, worker, info);
+    return new EngineChatModel(
+      `engine:${ref}${options.adapter !== undefined ? `+${options.adapter}` : ""}`,
+      worker,
+      info,
+    );
   }
 
   async *chat(messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string> {

@@ -52,10 +52,14 @@ export function chatModelSpec(
     });
   }
   if (endpoint.adapter !== undefined && endpoint.adapter !== adapter) {
-    throw new InfuseError("llm.two_adapters", `${endpoint.model} is given two adapters: ${endpoint.adapter} and ${adapter}`, {
-      kind: "usage",
-      hint: "give the adapter once, either in engine:MODEL+ADAPTER or with --adapter",
-    });
+    throw new InfuseError(
+      "llm.two_adapters",
+      `${endpoint.model} is given two adapters: ${endpoint.adapter} and ${adapter}`,
+      {
+        kind: "usage",
+        hint: "give the adapter once, either in engine:MODEL+ADAPTER or with --adapter",
+      },
+    );
   }
   return { provider: "engine", model: endpoint.model, adapter };
 }

@@ -83,9 +83,10 @@ const llama2: Template = {
   name: "llama2",
   bosPerTurn: true,
   jinja:
-    "{% set ns = namespace(sys='') %}{% for m in messages %}" +
+    // BOS from the second turn on: the first is the tokenizer's (as training encoded it)
+    "{% set ns = namespace(sys='', later=false) %}{% for m in messages %}" +
     "{% if m['role'] == 'system' %}{% set ns.sys = m['content'] %}" +
-    "{% elif m['role'] == 'user' %}{{ bos_token + '[INST] ' }}" +
+    "{% elif m['role'] == 'user' %}{% if ns.later %}{{ bos_token }}{% endif %}{{ '[INST] ' }}{% set ns.later = true %}" +
     "{% if ns.sys %}{{ '<<SYS>>\\n' + ns.sys + '\\n<</SYS>>\\n\\n' }}{% set ns.sys = '' %}{% endif %}" +
     "{{ m['content'] + ' [/INST]' }}" +
     "{% elif m['role'] == 'assistant' %}{{ ' ' + m['content'] + eos_token }}{% endif %}{% endfor %}",
