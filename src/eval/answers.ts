@@ -109,7 +109,7 @@ export async function embeddingSimilarity(
  * "say that you do not know" says it in words, so those count as the empty answer too.
  */
 const ABSTENTION =
-  /\b(i (do not|don't|cannot|can't) (know|tell|say|answer|find)|(do|does) not (say|mention|contain|state|specify|provide)|(doesn't|don't) (say|mention|contain|state|specify|provide)|(not|never) (mentioned|stated|given|specified|provided|found|known)|no (answer|information|mention)|cannot be (answered|determined)|can't be (answered|determined)|unanswerable|unknown|not enough information|there is no)\b/;
+  /\b(i (do not|don't|cannot|can't) (know|tell|say|answer|find)|(do|does) not (say|mention|contain|state|specify|provide)|(doesn't|don't) (say|mention|contain|state|specify|provide)|(not|never) (mentioned|stated|given|specified|provided|found|known)|no (answer|information|mention)|cannot be (answered|determined)|can't be (answered|determined)|unanswerable|unknown|not enough information)\b/;
 
 /** True when a prediction is empty or says it does not know (an abstention). */
 export function isAbstention(prediction: string): boolean {
