@@ -2,10 +2,13 @@
 // with an unmerged LoRA adapter), or a model reference (a .gguf path, a folder, hf:owner/repo[/file]).
 // A GGUF runs in llama.cpp (node-llama-cpp, fastest); a Hugging Face folder, which llama.cpp cannot
 // run, or any adapter goes to the engine.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import type { ProgressListener } from "../../core/progress.js";
 import { resolveModel } from "../../hub/resolve.js";
+import { SUPPORTED_ARCHITECTURES } from "../../models/llama/config.js";
 import type { ChatModel } from "../types.js";
 import { EngineChatModel } from "./engine.js";
 import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "./endpoints.js";
@@ -87,7 +90,7 @@ export async function createChatModel(
   const ggufs = resolved.files.filter((f) => f.toLowerCase().endsWith(".gguf"));
   const file =
     resolved.kind === "gguf" ? resolved.path : ggufs.length === 1 ? `${resolved.path}/${ggufs[0]}` : undefined;
-  if (file === undefined && resolved.files.includes("config.json") && ggufs.length === 0) return engine();
+  if (file === undefined && ggufs.length === 0 && (await isEngineFolder(resolved.path))) return engine();
   if (file === undefined) {
     throw new InfuseError("llm.not_gguf", `${endpoint.model} is not one GGUF model nor a Hugging Face folder`, {
       kind: "usage",
@@ -102,4 +105,14 @@ export async function createChatModel(
     ...(options.contextSize !== undefined ? { contextSize: options.contextSize } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+}
+
+/** A Hugging Face folder of a decoder the engine runs (config.json's model_type is a supported one). */
+async function isEngineFolder(dir: string): Promise<boolean> {
+  try {
+    const config = JSON.parse(await readFile(path.join(dir, "config.json"), "utf8")) as { model_type?: unknown };
+    return (SUPPORTED_ARCHITECTURES as readonly unknown[]).includes(config.model_type);
+  } catch {
+    return false;
+  }
 }
