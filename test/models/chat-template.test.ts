@@ -7,13 +7,16 @@ import { describe, expect, it } from "vitest";
 import { openGguf } from "../../src/formats/gguf/index.js";
 import { encodeChat } from "../../src/models/chat.js";
 import { CHAT_TEMPLATE_FILE, PLAIN_CHAT_TEMPLATE, readAdapterChatTemplate } from "../../src/models/chat-template.js";
+import { generate } from "../../src/models/generate.js";
 import { loadLlama } from "../../src/models/llama/load.js";
+import { loadLora } from "../../src/models/lora/io.js";
 import { renderChatTemplate } from "../../src/tokenizers/chat.js";
 import { promptIds } from "../../src/train/data/encode.js";
 import type { TrainRecord } from "../../src/train/data/records.js";
 import { fileTemplate, resolveTemplate, type Segment } from "../../src/train/data/templates.js";
 import { mergeAdapter } from "../../src/train/merge.js";
 import { tune } from "../../src/train/tune.js";
+import { runCli } from "../helpers/cli.js";
 import { fixture } from "../helpers/fixtures.js";
 import { factRecords, QA_TEMPLATE, tempDir, writeJsonl } from "../train/helpers.js";
 
@@ -133,6 +136,31 @@ describe("tune saves the template; merge writes it into the GGUF", () => {
         where: "t",
       }),
     );
+  });
+
+  it("generate --chat --adapter prompts with the adapter's template", async () => {
+    const out = path.join(dir, "adapter");
+    const r = await runCli([
+      "generate",
+      STORIES,
+      "--chat",
+      "Name the dragon.",
+      "--adapter",
+      out,
+      "--temperature",
+      "0",
+      "-n",
+      "8",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const got = JSON.parse(r.stdout) as { text: string; chat_template: string };
+    expect(got.chat_template).toBe("adapter");
+    const loaded = await loadLlama(STORIES);
+    await loadLora(loaded.model, out);
+    const jinja = readFileSync(path.join(out, CHAT_TEMPLATE_FILE), "utf8");
+    const ids = encodeChat(loaded.tokenizer, [{ role: "user", content: "Name the dragon." }], { template: jinja });
+    expect(got.text).toBe((await generate(loaded.model, loaded.tokenizer, ids, { temperature: 0, maxTokens: 8 })).text);
   });
 
   it("reads a template from tokenizer_config.json when there is no chat_template.jinja", async () => {
