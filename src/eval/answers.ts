@@ -144,3 +144,14 @@ export function scoreAnswer(prediction: string, references: string[]): AnswerSco
     abstained,
   };
 }
+
+/** 1 when a non-empty reference, normalised, occurs in the normalised passages. */
+export function answerInContext(references: string[], passages: string[]): number {
+  const text = ` ${normalizeAnswer(passages.join(" "))} `;
+  return references.some((r) => {
+    const n = normalizeAnswer(r);
+    return n.length > 0 && text.includes(` ${n} `);
+  })
+    ? 1
+    : 0;
+}

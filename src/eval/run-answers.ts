@@ -16,11 +16,13 @@ import { ingestRecords } from "../rag/pipeline/ingest.js";
 import type { RetrievalMode } from "../rag/retrieve/index.js";
 import { openCollection, type CollectionStore } from "../rag/store/index.js";
 import type { ChatMessage, ChatModel, Embedder } from "../rag/types.js";
-import { embeddingSimilarity, normalizeAnswer, scoreAnswer } from "./answers.js";
-import { JUDGE_CRITERIA, LlmJudge, type JudgeCriterion } from "./judge.js";
+import { answerInContext, embeddingSimilarity, scoreAnswer } from "./answers.js";
+import { JUDGE_CRITERIA, LlmJudge, summarizeJudgments, type JudgeCriterion, type JudgmentSummary } from "./judge.js";
 import { resolveChatModel, resolveEmbedder } from "./models.js";
 import { loadQaData, type QaFields, type QaItem } from "./qa-data.js";
 import { latencySummary } from "./retrieval.js";
+
+export { answerInContext };
 
 /** closed-book: the model answers from what it knows; rag: from the passages retrieved for the question. */
 export const ANSWER_SETTINGS = ["closed-book", "rag"] as const;
@@ -97,7 +99,7 @@ export interface AnswersConfiguration {
   /** … and the share of unanswerable ones the answer abstained on (each scores 1 then, else 0). */
   no_answer?: { questions: number; abstained: number };
   latencyMs: Record<string, { mean: number; p95: number }>;
-  judge?: { model: string } & Partial<Record<JudgeCriterion, { mean: number | null; unparsed: number }>>;
+  judge?: JudgmentSummary;
   rows: AnswerRow[];
 }
 
@@ -362,35 +364,11 @@ async function runConfiguration(items: QaItem[], plan: Plan, ctx: RunContext): P
         }
       : {}),
     latencyMs: Object.fromEntries(Object.entries(stageTimes).map(([s, v]) => [s, latencySummary(v)])),
-    ...(judge ? { judge: judgeSummary(judge.id, rows) } : {}),
+    ...(judge ? { judge: summarizeJudgments(judge.id, rows) } : {}),
     rows,
   };
 }
 
 function mean(rows: AnswerRow[], key: "exact_match" | "f1" | "rouge_l" | "cosine" | "answer_in_context"): number {
   return rows.reduce((s, r) => s + (r[key] ?? 0), 0) / Math.max(1, rows.length);
-}
-
-/** 1 when a non-empty reference, normalised, occurs in the normalised passages. */
-export function answerInContext(references: string[], passages: string[]): number {
-  const text = ` ${normalizeAnswer(passages.join(" "))} `;
-  return references.some((r) => {
-    const n = normalizeAnswer(r);
-    return n.length > 0 && text.includes(` ${n} `);
-  })
-    ? 1
-    : 0;
-}
-
-function judgeSummary(model: string, rows: AnswerRow[]): NonNullable<AnswersConfiguration["judge"]> {
-  const out: NonNullable<AnswersConfiguration["judge"]> = { model };
-  for (const c of JUDGE_CRITERIA) {
-    const scores = rows.map((r) => r.judge?.[c]?.score ?? null);
-    const parsed = scores.filter((s): s is number => s !== null);
-    out[c] = {
-      mean: parsed.length > 0 ? parsed.reduce((a, b) => a + b, 0) / parsed.length : null,
-      unparsed: scores.length - parsed.length,
-    };
-  }
-  return out;
 }
