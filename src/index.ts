@@ -98,8 +98,23 @@ export { ingestBeirCorpus } from "./eval/beir-collection.js";
 export { runRetrieval, evaluateRetriever, type RetrievalResult, type RunRetrievalOptions } from "./eval/retrieval.js";
 export { buildRetriever, registerTechnique, type ConfigContext } from "./eval/configs.js";
 export { evaluateRetrievalConfigs, type RetrievalReport, type RetrievalEvalOptions } from "./eval/run-retrieval.js";
-export { evaluateAnswers, type AnswersReport, type AnswersEvalOptions } from "./eval/run-answers.js";
-export { exactMatch, tokenF1, rougeL, normalizeAnswer, embeddingSimilarity } from "./eval/answers.js";
+export {
+  evaluateAnswers,
+  ANSWER_SETTINGS,
+  type AnswerSetting,
+  type AnswersConfiguration,
+  type AnswersReport,
+  type AnswersEvalOptions,
+} from "./eval/run-answers.js";
+export {
+  exactMatch,
+  tokenF1,
+  rougeL,
+  normalizeAnswer,
+  embeddingSimilarity,
+  isAbstention,
+  scoreAnswer,
+} from "./eval/answers.js";
 export { LlmJudge, parseJudgment, type Judgment, type JudgeCriterion } from "./eval/judge.js";
 export { loadQaData, type QaItem } from "./eval/qa-data.js";
 export { renderHtmlReport, renderMetricsHtml } from "./eval/report-html.js";
@@ -146,6 +161,9 @@ export {
   generate,
   streamGenerate,
   encodeChat,
+  chooseChatTemplate,
+  readAdapterChatTemplate,
+  CHAT_TEMPLATE_FILE,
   SUPPORTED_ARCHITECTURES,
   type LinearAdapter,
   type LlamaConfig,
