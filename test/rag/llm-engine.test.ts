@@ -105,6 +105,11 @@ describe("engine chat model", () => {
     ).rejects.toMatchObject({ code: "cancelled", kind: "cancelled" });
     expect(pieces).toBe(2);
     expect(await collect(model.chat(MESSAGES, { maxTokens: 8 }))).toBe(await inProcess(STORIES, undefined, 8));
+    // an error during generation in the worker arrives with its code and kind
+    await expect(collect(model.chat([{ role: "user", content: "Lily ran. ".repeat(700) }]))).rejects.toMatchObject({
+      code: "model.context_full",
+      kind: "input",
+    });
     await model.dispose();
     await expect(collect(model.chat(MESSAGES))).rejects.toMatchObject({ kind: "cancelled" });
   });
@@ -119,6 +124,27 @@ describe("engine chat model", () => {
       code: "lora.shape_mismatch",
       kind: "input",
     });
+  });
+
+  it("takes the config-file form: rag.llm { provider: engine | local, model, adapter }", async () => {
+    const home = tempDir("infuse-engine-config-");
+    const llm = { provider: "local", model: STORIES, adapter: storiesAdapter };
+    writeFileSync(path.join(home, "infuse.config.json"), JSON.stringify({ rag: { llm } }));
+    const fromFile = await loadConfig({ cwd: home, env: { INFUSE_HOME: path.join(home, "h") } });
+    expect(fromFile.rag.llm).toEqual(llm);
+    const model = await createChatModel(fromFile.rag.llm!, { config: fromFile });
+    try {
+      expect(model).toBeInstanceOf(EngineChatModel);
+      expect((model as EngineChatModel).template).toBe("adapter");
+      expect(await collect(model.chat(MESSAGES, { maxTokens: 6 }))).toBe(await inProcess(STORIES, storiesAdapter, 6));
+    } finally {
+      await model.dispose?.();
+    }
+    writeFileSync(
+      path.join(home, "infuse.config.json"),
+      JSON.stringify({ rag: { llm: { provider: "llamacpp", model: "x" } } }),
+    );
+    await expect(loadConfig({ cwd: home, env: {} })).rejects.toMatchObject({ kind: "usage" });
   });
 
   it("parses engine specs and --adapter into one spec", () => {
