@@ -28,7 +28,7 @@ export interface MergeResult {
   /** Adapted tensors whose type the writer cannot encode, written as F32. */
   widened: string[];
   /** Whether the adapter's chat template was written as tokenizer.chat_template. */
-  chatTemplate: boolean;
+  template: boolean;
 }
 
 export async function mergeAdapter(
@@ -97,7 +97,7 @@ export async function mergeAdapter(
     const metadata = new Map(gguf.metadata);
     if (template !== undefined) metadata.set(GGUF_KEYS.chatTemplate, kv.str(template));
     await writeGguf(out, { metadata, tensors }, options);
-    return { out, merged: lora.pairs.length, tensors: tensors.length, widened, chatTemplate: template !== undefined };
+    return { out, merged: lora.pairs.length, tensors: tensors.length, widened, template: template !== undefined };
   } finally {
     gguf.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });

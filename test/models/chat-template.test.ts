@@ -10,6 +10,7 @@ import { CHAT_TEMPLATE_FILE, PLAIN_CHAT_TEMPLATE, readAdapterChatTemplate } from
 import { generate } from "../../src/models/generate.js";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { loadLora } from "../../src/models/lora/io.js";
+import { GgufChatModel } from "../../src/rag/llm/gguf.js";
 import { renderChatTemplate } from "../../src/tokenizers/chat.js";
 import { promptIds } from "../../src/train/data/encode.js";
 import type { TrainRecord } from "../../src/train/data/records.js";
@@ -116,12 +117,23 @@ describe("tune saves the template; merge writes it into the GGUF", () => {
     expect(await readAdapterChatTemplate(out)).toBe(jinja);
     const merged = path.join(dir, "merged.gguf");
     const m = await mergeAdapter(STORIES, out, merged);
-    expect(m.chatTemplate).toBe(true);
+    expect(m.template).toBe(true);
     const gguf = await openGguf(merged);
     try {
       expect(gguf.get("tokenizer.chat_template")).toBe(jinja);
     } finally {
       gguf.close();
+    }
+    // llama.cpp (node-llama-cpp) prompts the merged model with it too
+    const cpp = await GgufChatModel.load("merged", merged);
+    try {
+      expect([cpp.hasChatTemplate, cpp.promptFormat]).toEqual([true, "JinjaTemplate"]);
+      let text = "";
+      for await (const piece of cpp.chat([{ role: "user", content: "Name the dragon." }], { maxTokens: 6 }))
+        text += piece;
+      expect(text.length).toBeGreaterThan(0);
+    } finally {
+      await cpp.dispose();
     }
     // the merged model's tokenizer now prompts as training did (for an answer whose first word does
     // not absorb the space before it in this vocabulary)
