@@ -16,9 +16,13 @@ export async function resolveEmbedder(spec: string, config: ResolvedConfig): Pro
   return createEmbedder(spec, { config });
 }
 
-export async function resolveChatModel(spec: string | EndpointSpec, config: ResolvedConfig): Promise<ChatModel> {
+export async function resolveChatModel(
+  spec: string | EndpointSpec,
+  config: ResolvedConfig,
+  signal?: AbortSignal,
+): Promise<ChatModel> {
   const { createChatModel } = await import("../rag/llm/index.js");
-  return createChatModel(spec, { config });
+  return createChatModel(spec, { config, ...(signal ? { signal } : {}) });
 }
 
 /** `llm` uses the chat model; anything else is a cross-encoder model reference. */

@@ -159,7 +159,8 @@ export async function evaluateAnswers(options: AnswersEvalOptions): Promise<Answ
     embedder = await resolveEmbedder(embedderSpec, options.config);
     opened.push(embedder);
     if (retrieves && !store) store = await contextCollection(items, options, embedder, embedderSpec);
-    const judgeModel = typeof options.judge === "string" ? await open(options.judge, options.config) : undefined;
+    const judgeModel =
+      typeof options.judge === "string" ? await open(options.judge, options.config, options.signal) : undefined;
     if (judgeModel) opened.push(judgeModel);
     const ctx = { ...options, embedder, store, judgeModel };
     const run = async (plan: Plan): Promise<void> => {
@@ -190,7 +191,7 @@ export async function evaluateAnswers(options: AnswersEvalOptions): Promise<Answ
 
 async function open(spec: string | EndpointSpec, config: ResolvedConfig, signal?: AbortSignal): Promise<ChatModel> {
   throwIfAborted(signal, "answer evaluation");
-  return resolveChatModel(spec, config);
+  return resolveChatModel(spec, config, signal);
 }
 
 /** Setting-major, in the order the settings were asked for: closed-book base, closed-book tuned, rag base, … */
