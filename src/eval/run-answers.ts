@@ -10,7 +10,7 @@ import type { EndpointSpec, ResolvedConfig } from "../core/config.js";
 import { InfuseError, isInfuseError, throwIfAborted } from "../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../core/progress.js";
 import { streamChat } from "../rag/generate/answer.js";
-import { chatModelSpec } from "../rag/llm/index.js";
+import { chatModelSpec } from "../rag/llm/spec.js";
 import { askStore, type AskResult } from "../rag/pipeline/ask.js";
 import { ingestRecords } from "../rag/pipeline/ingest.js";
 import type { RetrievalMode } from "../rag/retrieve/index.js";
