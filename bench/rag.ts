@@ -9,7 +9,7 @@ import { loadConfig } from "../src/core/config.js";
 import { ingestRecords, type IngestRecord } from "../src/rag/pipeline/ingest.js";
 import { resolveEmbedder } from "../src/rag/pipeline/models.js";
 import { createRetriever, type RetrievalMode } from "../src/rag/retrieve/index.js";
-import { openCollection } from "../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../src/rag/store/index.js";
 import { fixture } from "../test/helpers/fixtures.js";
 import { emit, log, peakRssMb } from "./emit.js";
 import { cpuFigure, memoryFigures } from "./rag-memory.js";
@@ -93,7 +93,7 @@ async function scifact(args: string[]): Promise<void> {
       ...common,
     });
 
-    const store = await openCollection(dataDir, "scifact");
+    const store = await new LanceDbStoreProvider(dataDir).open("scifact");
     for (const mode of ["bm25", "dense", "hybrid"] as RetrievalMode[]) {
       const retriever = createRetriever(mode, store, embedder);
       for (const q of queries.slice(0, 10)) await retriever.retrieve(q, { topK: 10 }); // warm-up

@@ -16,7 +16,7 @@ import { createRetriever } from "../src/rag/retrieve/index.js";
 import { englishAnalyzer } from "../src/rag/expand/analyzer.js";
 import { buildTermStatistics } from "../src/rag/expand/term-stats.js";
 import { HashingEmbedder } from "../src/rag/embed/hashing.js";
-import { openCollection } from "../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../src/rag/store/index.js";
 import { fixture } from "../test/helpers/fixtures.js";
 import { emit, log } from "./emit.js";
 
@@ -36,7 +36,7 @@ export default async function scifact(args: string[]): Promise<void> {
   log(
     `ingest: ${report.chunksAdded} chunks added, ${report.unchanged} unchanged, ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
-  const store = await openCollection(dataDir, collection);
+  const store = await new LanceDbStoreProvider(dataDir).open(collection);
   const analyzer = englishAnalyzer();
   const termStats = () =>
     buildTermStatistics(

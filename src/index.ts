@@ -30,7 +30,10 @@ export {
 } from "./rag/embed/index.js";
 export {
   createChatModel,
+  chatModelSpec,
   parseEndpointSpec,
+  EngineChatModel,
+  type EngineChatOptions,
   GgufChatModel,
   OllamaChatModel,
   OpenAIChatModel,
@@ -96,10 +99,6 @@ export {
 export { Splitter, type SplitterSettings, type SplitterKind } from "./rag/split/index.js";
 export { HashingEmbedder } from "./rag/embed/hashing.js";
 export {
-  openCollection,
-  openOrCreateCollection,
-  listCollections,
-  deleteCollection,
   storeProvider,
   LanceDbStoreProvider,
   type StoreProvider,
@@ -137,8 +136,23 @@ export { loadBeir, readBeirCorpus, type BeirDataset, type BeirDocument, type Bei
 export { ingestBeirCorpus } from "./eval/beir-collection.js";
 export { runRetrieval, evaluateRetriever, type RetrievalResult, type RunRetrievalOptions } from "./eval/retrieval.js";
 export { evaluateRetrievalConfigs, type RetrievalReport, type RetrievalEvalOptions } from "./eval/run-retrieval.js";
-export { evaluateAnswers, type AnswersReport, type AnswersEvalOptions } from "./eval/run-answers.js";
-export { exactMatch, tokenF1, rougeL, normalizeAnswer, embeddingSimilarity } from "./eval/answers.js";
+export {
+  evaluateAnswers,
+  ANSWER_SETTINGS,
+  type AnswerSetting,
+  type AnswersConfiguration,
+  type AnswersReport,
+  type AnswersEvalOptions,
+} from "./eval/run-answers.js";
+export {
+  exactMatch,
+  tokenF1,
+  rougeL,
+  normalizeAnswer,
+  embeddingSimilarity,
+  isAbstention,
+  scoreAnswer,
+} from "./eval/answers.js";
 export { LlmJudge, parseJudgment, type Judgment, type JudgeCriterion } from "./eval/judge.js";
 export { loadQaData, type QaItem } from "./eval/qa-data.js";
 export { renderHtmlReport, renderMetricsHtml } from "./eval/report-html.js";
@@ -193,6 +207,9 @@ export {
   generate,
   streamGenerate,
   encodeChat,
+  chooseChatTemplate,
+  readAdapterChatTemplate,
+  CHAT_TEMPLATE_FILE,
   SUPPORTED_ARCHITECTURES,
   type LinearAdapter,
   type LlamaConfig,

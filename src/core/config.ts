@@ -13,11 +13,16 @@ export const CONFIG_FILE_NAME = "infuse.config.json";
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 
 const endpointSchema = z.strictObject({
-  /** `openai` (any OpenAI-compatible server), `ollama`, or `local` (a GGUF via node-llama-cpp). */
-  provider: z.enum(["openai", "ollama", "local"]),
-  /** Model name on the server, or a model reference (path or hf:) for `local`. */
+  /**
+   * `openai` (any OpenAI-compatible server), `ollama`, `local` (a GGUF via node-llama-cpp; a Hugging
+   * Face folder or an adapter goes to the engine), or `engine` (infuse's own engine).
+   */
+  provider: z.enum(["openai", "ollama", "local", "engine"]),
+  /** Model name on the server, or a model reference (path or hf:) for `local` and `engine`. */
   model: z.string().min(1),
   baseUrl: z.url().optional(),
+  /** A LoRA adapter folder (from `infuse tune`) applied unmerged by the engine (`local`/`engine` only). */
+  adapter: z.string().min(1).optional(),
 });
 
 /** Where collections live. One object per provider, told apart by `provider`. */

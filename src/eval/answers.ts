@@ -1,7 +1,9 @@
 // Answer metrics against reference answers: exact match and token F1 as the SQuAD evaluation
 // script defines them (lowercase, no punctuation, no articles), ROUGE-L F1 (longest common
 // subsequence of lowercase alphanumeric tokens), and cosine similarity of answer embeddings.
-// Every metric takes the best over several references. Leaves out BLEU and METEOR.
+// Every metric takes the best over several references. Unanswerable questions (SQuAD v2) are scored
+// as the official v2 script scores them, with abstentions counted as the empty answer: see scoreAnswer.
+// Leaves out BLEU and METEOR.
 import { cosine } from "../rag/multi/mmr.js";
 import type { Embedder } from "../rag/types.js";
 
@@ -100,4 +102,56 @@ export async function embeddingSimilarity(
     for (let i = 0; i < p.references.length; i++) best = Math.max(best, cosine(pred, vectors[at++]!));
     return best;
   });
+}
+
+/**
+ * Phrases a model abstains with. The SQuAD v2 script accepts only the empty string; a chat model told
+ * "say that you do not know" says it in words, so those count as the empty answer too.
+ */
+const ABSTENTION =
+  /\b(i (do not|don't|cannot|can't) (know|tell|say|answer|find)|(do|does) not (say|mention|contain|state|specify|provide)|(doesn't|don't) (say|mention|contain|state|specify|provide)|(not|never) (mentioned|stated|given|specified|provided|found|known)|no (answer|information|mention)|cannot be (answered|determined)|can't be (answered|determined)|unanswerable|unknown|not enough information)\b/;
+
+/** True when a prediction is empty or says it does not know (an abstention). */
+export function isAbstention(prediction: string): boolean {
+  const p = normalizeAnswer(prediction.replace(/’/g, "'"));
+  return p.length === 0 || ABSTENTION.test(prediction.toLowerCase().replace(/’/g, "'"));
+}
+
+export interface AnswerScores {
+  exact_match: number;
+  f1: number;
+  rouge_l: number;
+  /** Whether the prediction abstains (empty, or "I do not know" and the like). */
+  abstained: boolean;
+}
+
+/**
+ * Exact match, F1 and ROUGE-L against the references. With no reference (an unanswerable question)
+ * every metric is 1 when the prediction abstains and 0 otherwise, the SQuAD v2 rule (EM = F1 = 1 iff
+ * the prediction is empty) with abstention phrases counted as empty.
+ */
+export function scoreAnswer(prediction: string, references: string[]): AnswerScores {
+  const abstained = isAbstention(prediction);
+  const refs = references.filter((r) => normalizeAnswer(r).length > 0);
+  if (refs.length === 0) {
+    const v = abstained ? 1 : 0;
+    return { exact_match: v, f1: v, rouge_l: v, abstained };
+  }
+  return {
+    exact_match: exactMatch(prediction, refs),
+    f1: tokenF1(prediction, refs),
+    rouge_l: rougeL(prediction, refs),
+    abstained,
+  };
+}
+
+/** 1 when a non-empty reference, normalised, occurs in the normalised passages. */
+export function answerInContext(references: string[], passages: string[]): number {
+  const text = ` ${normalizeAnswer(passages.join(" "))} `;
+  return references.some((r) => {
+    const n = normalizeAnswer(r);
+    return n.length > 0 && text.includes(` ${n} `);
+  })
+    ? 1
+    : 0;
 }

@@ -103,3 +103,24 @@ export class LlmJudge {
     return out;
   }
 }
+
+/** Mean grade per criterion over answers, and how many replies held no grade. */
+export type JudgmentSummary = { model: string } & Partial<
+  Record<JudgeCriterion, { mean: number | null; unparsed: number }>
+>;
+
+export function summarizeJudgments(
+  model: string,
+  rows: { judge?: Partial<Record<JudgeCriterion, { score: number | null }>> }[],
+): JudgmentSummary {
+  const out: JudgmentSummary = { model };
+  for (const c of JUDGE_CRITERIA) {
+    const scores = rows.map((r) => r.judge?.[c]?.score ?? null);
+    const parsed = scores.filter((s): s is number => s !== null);
+    out[c] = {
+      mean: parsed.length > 0 ? parsed.reduce((a, b) => a + b, 0) / parsed.length : null,
+      unparsed: scores.length - parsed.length,
+    };
+  }
+  return out;
+}

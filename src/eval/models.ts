@@ -1,7 +1,7 @@
 // The models an evaluation names on the command line: an embedder spec, a chat model spec, and a
 // reranker (`llm`, or a cross-encoder ONNX folder / hub reference). Model runtimes (transformers.js,
 // node-llama-cpp) are imported when first needed, so commands that use none start fast.
-import type { ResolvedConfig } from "../core/config.js";
+import type { EndpointSpec, ResolvedConfig } from "../core/config.js";
 import { InfuseError } from "../core/errors.js";
 import { resolveModel } from "../hub/resolve.js";
 import { HashingEmbedder, parseHashSpec } from "../rag/embed/hashing.js";
@@ -16,9 +16,13 @@ export async function resolveEmbedder(spec: string, config: ResolvedConfig): Pro
   return createEmbedder(spec, { config });
 }
 
-export async function resolveChatModel(spec: string, config: ResolvedConfig): Promise<ChatModel> {
+export async function resolveChatModel(
+  spec: string | EndpointSpec,
+  config: ResolvedConfig,
+  signal?: AbortSignal,
+): Promise<ChatModel> {
   const { createChatModel } = await import("../rag/llm/index.js");
-  return createChatModel(spec, { config });
+  return createChatModel(spec, { config, ...(signal ? { signal } : {}) });
 }
 
 /** `llm` uses the chat model; anything else is a cross-encoder model reference. */

@@ -1,6 +1,7 @@
-// Question/answer data for `eval answers`: SQuAD JSON (answerable questions; the paragraph is the
-// context), JSONL or a JSON array of objects, and CSV with a header. Fields are found by the usual
-// names (question/query, answer/answers/reference, context/evidence_text, prediction) or named.
+// Question/answer data for `eval answers`: SQuAD JSON (v1 and v2: an unanswerable question has no
+// reference; the paragraph is the context), JSONL or a JSON array of objects, and CSV with a header.
+// Fields are found by the usual names (question/query, answer/answers/reference, context/evidence_text,
+// prediction) or named; an empty answer ("" or []) or is_impossible marks a question unanswerable.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../core/errors.js";
@@ -10,7 +11,7 @@ import { parseJsonLines } from "../formats/jsonl.js";
 export interface QaItem {
   id: string;
   question: string;
-  /** Reference answers; metrics take the best match. */
+  /** Reference answers; metrics take the best match. Empty: unanswerable (the right answer is an abstention). */
   references: string[];
   /** The passage(s) the answer comes from, when the data has them. */
   context?: string;
@@ -80,10 +81,12 @@ function fromRows(rows: Row[], file: string, fields: QaFields): QaItem[] {
     if (typeof row !== "object" || row === null || Array.isArray(row))
       throw new InfuseError("eval.qa_invalid", `${file}:${line}: expected an object`, { kind: "input" });
     const r = row as Record<string, unknown>;
+    const present = (k: string): boolean => r[k] !== undefined && r[k] !== null;
     const pick = (kind: keyof typeof CANDIDATES): string | undefined =>
-      fields[kind] ?? CANDIDATES[kind].find((k) => r[k] !== undefined && r[k] !== null && r[k] !== "");
+      fields[kind] ?? CANDIDATES[kind].find((k) => present(k) && r[k] !== "");
     const q = pick("question");
-    const a = pick("answer");
+    // an answer field that is there but empty ("" or []) is an unanswerable question
+    const a = pick("answer") ?? CANDIDATES.answer.find(present);
     for (const [kind, key] of [
       ["question", q],
       ["answer", a],
@@ -100,7 +103,7 @@ function fromRows(rows: Row[], file: string, fields: QaFields): QaItem[] {
     items.push({
       id: typeof r["id"] === "string" || typeof r["id"] === "number" ? String(r["id"]) : String(line),
       question: String(r[q!]),
-      references: toStrings(r[a!]),
+      references: r["is_impossible"] === true ? [] : toStrings(r[a!]).filter((x) => x.trim() !== ""),
       ...(c !== undefined && r[c] !== undefined ? { context: toStrings(r[c]).join("\n\n") } : {}),
       ...(p !== undefined && r[p] !== undefined ? { prediction: String(r[p]) } : {}),
     });
@@ -148,18 +151,16 @@ function isSquad(json: unknown): json is Squad {
   return typeof json === "object" && json !== null && Array.isArray((json as { data?: unknown }).data);
 }
 
-/** Answerable SQuAD questions; the paragraph is the context. */
+/** SQuAD questions, the paragraph as context; an unanswerable one (v2 is_impossible) has no reference. */
 function fromSquad(json: Squad): QaItem[] {
   return json.data.flatMap((article) =>
     article.paragraphs.flatMap((p) =>
-      p.qas
-        .filter((qa) => !qa.is_impossible && qa.answers.length > 0)
-        .map((qa) => ({
-          id: qa.id,
-          question: qa.question,
-          references: [...new Set(qa.answers.map((a) => a.text))],
-          context: p.context,
-        })),
+      p.qas.map((qa) => ({
+        id: qa.id,
+        question: qa.question,
+        references: qa.is_impossible ? [] : [...new Set(qa.answers.map((a) => a.text))],
+        context: p.context,
+      })),
     ),
   );
 }

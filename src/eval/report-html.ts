@@ -1,5 +1,6 @@
 // A self-contained HTML report: a table of every configuration and an inline SVG bar chart per
 // metric across configurations. No scripts, fonts or external assets. Leaves out per-query views.
+import type { AnswersReport } from "./run-answers.js";
 import type { RetrievalReport } from "./run-retrieval.js";
 
 export interface MetricsTable {
@@ -31,6 +32,37 @@ export function renderHtmlReport(report: RetrievalReport): string {
         ...Object.fromEntries(RETRIEVAL_METRICS.map((m) => [m, r[m as keyof typeof r] as number])),
         "latency ms": r.latencyMs?.mean,
         "token saving": r.compression?.saving,
+      },
+    })),
+  });
+}
+
+/** One row per configuration (setting × model), the SQuAD v2 split when the data has unanswerable questions. */
+export function renderAnswersHtml(r: AnswersReport): string {
+  const judged = (["faithfulness", "relevance", "coherence"] as const).filter((c) =>
+    r.configurations.some((x) => x.judge?.[c]),
+  );
+  const split = r.unanswerable > 0 ? ["answerable EM", "answerable F1", "unanswerable abstained"] : [];
+  const retrieved = r.configurations.some((c) => c.answer_in_context !== undefined) ? ["answer_in_context"] : [];
+  return renderMetricsHtml({
+    title: `Answer evaluation: ${r.data}`,
+    notes: [
+      `${r.items} questions${r.unanswerable > 0 ? `, ${r.unanswerable} unanswerable (scored 1 when the answer abstains, as SQuAD v2 scores an empty answer)` : ""}`,
+      `embedder ${r.embedder}${r.collection ? `, collection ${r.collection}` : ""}${r.interrupted ? "; interrupted: finished configurations only" : ""}`,
+    ],
+    metrics: ["exact_match", "f1", "rouge_l", "cosine", ...retrieved, ...split, ...judged],
+    rows: r.configurations.map((c) => ({
+      name: c.name,
+      values: {
+        exact_match: c.exact_match,
+        f1: c.f1,
+        rouge_l: c.rouge_l,
+        cosine: c.cosine,
+        answer_in_context: c.answer_in_context,
+        "answerable EM": c.has_answer?.exact_match,
+        "answerable F1": c.has_answer?.f1,
+        "unanswerable abstained": c.no_answer?.abstained,
+        ...Object.fromEntries(judged.map((j) => [j, c.judge?.[j]?.mean ?? undefined])),
       },
     })),
   });

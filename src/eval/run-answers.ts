@@ -1,22 +1,38 @@
-// A whole answer evaluation as `infuse eval answers` runs it: answers are taken from the data
-// (a `prediction` field) or produced by the RAG pipeline (an existing collection, or one built
-// from the data's own contexts), then scored: exact match, token F1, ROUGE-L, embedding cosine,
-// per-stage latency, and optionally an LLM judge. Leaves out rendering (cli/).
+// A whole answer evaluation as `infuse eval answers` runs it: configurations side by side, each a
+// setting (closed-book: the model alone; rag: the RAG pipeline over an existing collection or one built
+// from the data's own contexts) with a chat model, or the answers given in the data. Each is scored:
+// exact match, token F1, ROUGE-L, embedding cosine, SQuAD v2's answerable/unanswerable split, per-stage
+// latency, and optionally an LLM judge. A stopped run (Ctrl-C) returns the configurations it finished.
+// Leaves out rendering (cli/).
 import { createHash } from "node:crypto";
 import path from "node:path";
-import type { ResolvedConfig } from "../core/config.js";
-import { InfuseError, throwIfAborted } from "../core/errors.js";
+import type { EndpointSpec, ResolvedConfig } from "../core/config.js";
+import { InfuseError, isInfuseError, throwIfAborted } from "../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../core/progress.js";
-import { askStore } from "../rag/pipeline/ask.js";
+import { streamChat } from "../rag/generate/answer.js";
+import { chatModelSpec } from "../rag/llm/spec.js";
+import { askStore, type AskResult } from "../rag/pipeline/ask.js";
 import { ingestRecords } from "../rag/pipeline/ingest.js";
-import type { RetrievalMode } from "../rag/retrieve/index.js";
-import { openCollection, type CollectionStore } from "../rag/store/index.js";
-import type { ChatModel, Embedder } from "../rag/types.js";
-import { embeddingSimilarity, exactMatch, normalizeAnswer, rougeL, tokenF1 } from "./answers.js";
-import { JUDGE_CRITERIA, LlmJudge, type JudgeCriterion } from "./judge.js";
+import { mergeRecipes, rerankerLoader, type Recipe } from "../rag/recipe/index.js";
+import { storeProvider, type CollectionStore } from "../rag/store/index.js";
+import type { ChatMessage, ChatModel, Embedder } from "../rag/types.js";
+import { answerInContext, embeddingSimilarity, scoreAnswer } from "./answers.js";
+import { JUDGE_CRITERIA, LlmJudge, summarizeJudgments, type JudgeCriterion, type JudgmentSummary } from "./judge.js";
 import { resolveChatModel, resolveEmbedder } from "./models.js";
 import { loadQaData, type QaFields, type QaItem } from "./qa-data.js";
 import { latencySummary } from "./retrieval.js";
+
+export { answerInContext };
+
+/** closed-book: the model answers from what it knows; rag: from the passages retrieved for the question. */
+export const ANSWER_SETTINGS = ["closed-book", "rag"] as const;
+export type AnswerSetting = (typeof ANSWER_SETTINGS)[number];
+
+/** Tokens an answer may have unless told otherwise, so a model that never stops cannot hang a run. */
+export const DEFAULT_ANSWER_MAX_TOKENS = 256;
+
+export const CLOSED_BOOK_SYSTEM_PROMPT =
+  "Answer the question in a few words. If you do not know the answer, say that you do not know.";
 
 export interface AnswersEvalOptions extends TaskOptions {
   data: string;
@@ -26,90 +42,165 @@ export interface AnswersEvalOptions extends TaskOptions {
   collection?: string;
   /** Embedder for a collection built from the data's contexts, and for answer cosine; default the collection's, else "hash". */
   embedder?: string;
-  /** Chat model that answers; without one answers are extractive. */
-  llm?: string;
-  /** Grade answers with an LLM judge (this spec, or `llm` when true). */
+  /** Chat models that answer, one configuration per model and setting; without any, answers are extractive. */
+  llm?: string | string[];
+  /** A LoRA adapter (from `infuse tune`) put on every `llm`, which then runs in infuse's engine. */
+  adapter?: string;
+  /** Settings to run each model in; default ["rag"]. */
+  settings?: AnswerSetting[];
+  /** Tokens an answer may have; default 256. */
+  maxTokens?: number;
+  /** Grade answers with an LLM judge (this spec, or the one `llm` when true). */
   judge?: string | boolean;
   /** Tokens the judge may write per criterion; default 120. */
   judgeMaxTokens?: number;
-  retriever?: RetrievalMode;
-  topK?: number;
+  /** The retrieval recipe of the rag setting, as `ask` takes it; default the collection's default recipe, top_k 5. */
+  recipe?: Recipe;
   /** Only the first N items. */
   limit?: number;
+  /** Called with each configuration as it finishes. */
+  onConfiguration?: (c: AnswersConfiguration) => void;
 }
 
 export interface AnswerRow {
   id: string;
   question: string;
   answer: string;
+  /** Empty for an unanswerable question. */
   references: string[];
   exact_match: number;
   f1: number;
   rouge_l: number;
   cosine: number;
+  /** Whether the answer abstains ("I do not know", or empty). */
+  abstained: boolean;
   /** 1 when a reference answer appears (normalised) in the retrieved passages; only for retrieved answers. */
   answer_in_context?: number;
   latencyMs?: Record<string, number>;
   judge?: Partial<Record<JudgeCriterion, { score: number | null; reason: string }>>;
 }
 
-export interface AnswersReport {
-  data: string;
-  items: number;
+/** One column of the comparison: a setting and a model (or the data's own answers). */
+export interface AnswersConfiguration {
+  /** e.g. "rag · engine:base.gguf+runs/tuned", "closed-book · ollama:llama3.2", "given answers". */
+  name: string;
+  setting: AnswerSetting | "given";
+  llm?: string;
   /** How the answers came: given in the data, generated by the LLM, or extracted passages. */
   answers: { given: number; generative: number; extractive: number };
-  collection?: string;
-  embedder: string;
-  llm?: string;
   exact_match: number;
   f1: number;
   rouge_l: number;
   cosine: number;
   /** Share of retrieved-answer questions whose retrieved passages contain a reference answer. */
   answer_in_context?: number;
+  /** SQuAD v2's split, when the data has unanswerable questions: answerable ones' scores … */
+  has_answer?: { questions: number; exact_match: number; f1: number };
+  /** … and the share of unanswerable ones the answer abstained on (each scores 1 then, else 0). */
+  no_answer?: { questions: number; abstained: number };
   latencyMs: Record<string, { mean: number; p95: number }>;
-  judge?: { model: string } & Partial<Record<JudgeCriterion, { mean: number | null; unparsed: number }>>;
+  judge?: JudgmentSummary;
   rows: AnswerRow[];
+}
+
+export interface AnswersReport {
+  data: string;
+  items: number;
+  /** Questions with no reference answer (SQuAD v2 is_impossible): an abstention is the right answer. */
+  unanswerable: number;
+  collection?: string;
+  embedder: string;
+  configurations: AnswersConfiguration[];
+  /** The run was stopped before every configuration finished; `configurations` holds the finished ones. */
+  interrupted?: boolean;
+}
+
+interface Plan {
+  setting: AnswerSetting | "given";
+  llm?: ChatModel;
 }
 
 export async function evaluateAnswers(options: AnswersEvalOptions): Promise<AnswersReport> {
   let items = await loadQaData(options.data, options.fields);
   if (options.limit !== undefined) items = items.slice(0, options.limit);
   const needAnswers = items.some((i) => i.prediction === undefined);
+  const specs = [options.llm ?? []].flat().map((s) => chatModelSpec(s, options.adapter)!);
+  if (options.adapter !== undefined && specs.length === 0) chatModelSpec(undefined, options.adapter); // throws
+  const settings: AnswerSetting[] = [...new Set(options.settings ?? (["rag"] as const))];
+  if (settings.includes("closed-book") && specs.length === 0 && needAnswers)
+    throw new InfuseError("eval.closed_book_needs_llm", "the closed-book setting needs a chat model", {
+      kind: "usage",
+      hint: "add --llm SPEC (one per model to compare)",
+    });
+  if (options.judge === true && specs.length !== 1)
+    throw new InfuseError("eval.judge_needs_llm", "--judge grades with the --llm model: give exactly one", {
+      kind: "usage",
+      hint: "add --llm SPEC, or --judge-llm SPEC for one judge of every model",
+    });
   const opened: { dispose?(): Promise<void> }[] = [];
+  const configurations: AnswersConfiguration[] = [];
+  let store: CollectionStore | undefined;
+  let embedder: Embedder | undefined;
+  const report = (): AnswersReport => ({
+    data: path.basename(options.data),
+    items: items.length,
+    unanswerable: items.filter((i) => i.references.length === 0).length,
+    ...(store ? { collection: store.manifest.name } : {}),
+    embedder: embedder?.id ?? "",
+    configurations: order(configurations, settings),
+  });
   try {
-    let store: CollectionStore | undefined;
     let embedderSpec = options.embedder ?? "hash";
-    if (needAnswers && options.collection) {
-      store = await openCollection(options.config.dataDir, options.collection);
+    const retrieves = needAnswers && settings.includes("rag");
+    if (retrieves && options.collection) {
+      store = await storeProvider(options.config).open(options.collection);
       embedderSpec = options.embedder ?? store.manifest.embedder.spec;
     }
-    const embedder: Embedder = await resolveEmbedder(embedderSpec, options.config);
+    embedder = await resolveEmbedder(embedderSpec, options.config);
     opened.push(embedder);
-    if (needAnswers && !store) store = await contextCollection(items, options, embedder, embedderSpec);
-    const llm = options.llm ? await resolveChatModel(options.llm, options.config) : undefined;
-    if (llm) opened.push(llm);
-    const judgeModel = await judgeModelFor(options, llm);
-    if (judgeModel && judgeModel !== llm) opened.push(judgeModel);
-    try {
-      return await score(items, { ...options, embedder, embedderSpec, store, llm, judgeModel });
-    } finally {
-      store?.close();
+    if (retrieves && !store) store = await contextCollection(items, options, embedder, embedderSpec);
+    const judgeModel =
+      typeof options.judge === "string" ? await open(options.judge, options.config, options.signal) : undefined;
+    if (judgeModel) opened.push(judgeModel);
+    const ctx = { ...options, embedder, store, judgeModel };
+    const run = async (plan: Plan): Promise<void> => {
+      const c = await runConfiguration(items, plan, ctx);
+      configurations.push(c);
+      options.onConfiguration?.(c);
+    };
+    if (!needAnswers) await run({ setting: "given" });
+    else if (specs.length === 0) await run({ setting: "rag" });
+    for (const spec of needAnswers ? specs : []) {
+      const llm = await open(spec, options.config, options.signal);
+      try {
+        for (const setting of settings) await run({ setting, llm });
+      } finally {
+        await llm.dispose?.();
+      }
     }
+    return report();
+  } catch (e) {
+    if (isInfuseError(e) && e.kind === "cancelled" && configurations.length > 0)
+      return { ...report(), interrupted: true };
+    throw e;
   } finally {
+    store?.close();
     for (const m of opened) await m.dispose?.();
   }
 }
 
-async function judgeModelFor(options: AnswersEvalOptions, llm: ChatModel | undefined): Promise<ChatModel | undefined> {
-  if (!options.judge) return undefined;
-  if (typeof options.judge === "string") return resolveChatModel(options.judge, options.config);
-  if (!llm)
-    throw new InfuseError("eval.judge_needs_llm", "the LLM judge needs a chat model", {
-      kind: "usage",
-      hint: "add --llm SPEC, or --judge-llm SPEC for a separate judge",
-    });
-  return llm;
+async function open(spec: string | EndpointSpec, config: ResolvedConfig, signal?: AbortSignal): Promise<ChatModel> {
+  throwIfAborted(signal, "answer evaluation");
+  return resolveChatModel(spec, config, signal);
+}
+
+/** Setting-major, in the order the settings were asked for: closed-book base, closed-book tuned, rag base, … */
+function order(configs: AnswersConfiguration[], settings: AnswerSetting[]): AnswersConfiguration[] {
+  const rank = (c: AnswersConfiguration): number => (c.setting === "given" ? -1 : settings.indexOf(c.setting));
+  return configs
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+    .map(({ c }) => c);
 }
 
 /** Builds (once per data file and embedder) a collection of the data's contexts to answer from. */
@@ -123,7 +214,7 @@ async function contextCollection(
   if (contexts.length === 0)
     throw new InfuseError("eval.no_answers", `${options.data} has no predictions and no contexts to answer from`, {
       kind: "usage",
-      hint: "add a prediction field to score given answers, give --collection NAME to answer from, or use data with a context column",
+      hint: "add a prediction field to score given answers, give --collection NAME to answer from, use data with a context column, or --setting closed-book",
     });
   const key = createHash("sha256")
     .update(path.resolve(options.data) + JSON.stringify(options.fields ?? {}))
@@ -131,29 +222,63 @@ async function contextCollection(
     .slice(0, 8);
   const name = `qa-${key}-${embedder.id.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`.slice(0, 100);
   const records = contexts.map((text) => ({ id: createHash("sha256").update(text).digest("hex").slice(0, 16), text }));
+  const provider = storeProvider(options.config);
   await ingestRecords(name, records, {
     dataDir: options.config.dataDir,
+    store: provider,
     embedder,
     embedderSpec: spec,
     source: "contexts",
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  return openCollection(options.config.dataDir, name);
+  return provider.open(name);
 }
 
-interface ScoreContext extends Omit<AnswersEvalOptions, "embedder" | "llm"> {
+interface RunContext extends Omit<AnswersEvalOptions, "embedder" | "llm"> {
   embedder: Embedder;
-  embedderSpec: string;
   store: CollectionStore | undefined;
-  llm: ChatModel | undefined;
   judgeModel: ChatModel | undefined;
 }
 
-async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport> {
+/** The one place the RAG pipeline answers a question here (askStore; the recipe goes in with it). */
+function ragAnswer(
+  store: CollectionStore,
+  question: string,
+  llm: ChatModel | undefined,
+  ctx: RunContext,
+): Promise<AskResult> {
+  return askStore(store, question, {
+    dataDir: ctx.config.dataDir,
+    embedder: ctx.embedder,
+    ...(llm ? { llm } : {}),
+    recipe: mergeRecipes({ top_k: 5 }, ctx.recipe),
+    loadReranker: rerankerLoader(ctx.config, ctx.signal),
+    generate: { maxTokens: ctx.maxTokens ?? DEFAULT_ANSWER_MAX_TOKENS },
+    log: false,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+}
+
+/** The model alone, asked the question. */
+async function closedBookAnswer(llm: ChatModel, question: string, ctx: RunContext): Promise<string> {
+  const messages: ChatMessage[] = [
+    { role: "system", content: CLOSED_BOOK_SYSTEM_PROMPT },
+    { role: "user", content: question },
+  ];
+  return streamChat(llm, messages, {
+    maxTokens: ctx.maxTokens ?? DEFAULT_ANSWER_MAX_TOKENS,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+}
+
+async function runConfiguration(items: QaItem[], plan: Plan, ctx: RunContext): Promise<AnswersConfiguration> {
+  const name =
+    plan.setting === "given" ? "given answers" : `${plan.setting} · ${plan.llm ? plan.llm.id : "extractive"}`;
   const progress = throttledProgress(ctx.onProgress);
-  const judge = ctx.judgeModel
-    ? new LlmJudge(ctx.judgeModel, ctx.judgeMaxTokens !== undefined ? { maxTokens: ctx.judgeMaxTokens } : {})
+  const judgeModel = ctx.judgeModel ?? (ctx.judge === true ? plan.llm : undefined);
+  const judge = judgeModel
+    ? new LlmJudge(judgeModel, ctx.judgeMaxTokens !== undefined ? { maxTokens: ctx.judgeMaxTokens } : {})
     : undefined;
   const rows: AnswerRow[] = [];
   const counts = { given: 0, generative: 0, extractive: 0 };
@@ -163,30 +288,37 @@ async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport>
     let answer = item.prediction;
     let context = item.context ? [item.context] : [];
     let latencyMs: Record<string, number> | undefined;
-    if (answer === undefined) {
-      const result = await askStore(ctx.store!, item.question, {
-        dataDir: ctx.config.dataDir,
-        embedder: ctx.embedder,
-        ...(ctx.llm ? { llm: ctx.llm } : {}),
-        recipe: { ...(ctx.retriever ? { retriever: { mode: ctx.retriever } } : {}), top_k: ctx.topK ?? 5 },
-        log: false,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      });
+    let retrieved = false;
+    if (answer !== undefined) counts.given++;
+    else if (plan.setting === "closed-book") {
+      const t = performance.now();
+      answer = await closedBookAnswer(plan.llm!, item.question, ctx);
+      const ms = Math.round((performance.now() - t) * 10) / 10;
+      latencyMs = { generate: ms, total: ms };
+      context = [];
+      counts.generative++;
+    } else {
+      const result = await ragAnswer(ctx.store!, item.question, plan.llm, ctx);
       answer = result.answer;
       context = result.hits.map((h) => h.chunk.text);
       latencyMs = { ...result.latencyMs };
+      retrieved = true;
       counts[result.mode]++;
-    } else counts.given++;
+    }
+    const scores = scoreAnswer(answer, item.references);
     const row: AnswerRow = {
       id: item.id,
       question: item.question,
       answer,
       references: item.references,
-      exact_match: exactMatch(answer, item.references),
-      f1: tokenF1(answer, item.references),
-      rouge_l: rougeL(answer, item.references),
+      exact_match: scores.exact_match,
+      f1: scores.f1,
+      rouge_l: scores.rouge_l,
       cosine: 0,
-      ...(item.prediction === undefined ? { answer_in_context: answerInContext(item.references, context) } : {}),
+      abstained: scores.abstained,
+      ...(retrieved && item.references.length > 0
+        ? { answer_in_context: answerInContext(item.references, context) }
+        : {}),
       ...(latencyMs ? { latencyMs } : {}),
     };
     if (judge) {
@@ -199,57 +331,47 @@ async function score(items: QaItem[], ctx: ScoreContext): Promise<AnswersReport>
     }
     for (const [stage, ms] of Object.entries(row.latencyMs ?? {})) (stageTimes[stage] ??= []).push(ms);
     rows.push(row);
-    progress({ task: "answers", done: n + 1, total: items.length, unit: "questions" });
+    progress({ task: `answers: ${name}`, done: n + 1, total: items.length, unit: "questions" });
   }
+  const answerable = rows.filter((r) => r.references.length > 0);
   const cos = await embeddingSimilarity(
     ctx.embedder,
-    rows.map((r) => ({ prediction: r.answer, references: r.references })),
+    answerable.map((r) => ({ prediction: r.answer, references: r.references })),
     ctx.signal ? { signal: ctx.signal } : {},
   );
-  rows.forEach((r, i) => (r.cosine = cos[i] ?? 0));
-  const retrieved = rows.filter((r) => r.answer_in_context !== undefined);
-  const mean = (key: "exact_match" | "f1" | "rouge_l" | "cosine") =>
-    rows.reduce((s, r) => s + r[key], 0) / Math.max(1, rows.length);
+  answerable.forEach((r, i) => (r.cosine = cos[i] ?? 0));
+  for (const r of rows) if (r.references.length === 0) r.cosine = r.abstained ? 1 : 0; // as EM and F1
+  const unanswerable = rows.filter((r) => r.references.length === 0);
+  const inContext = rows.filter((r) => r.answer_in_context !== undefined);
   return {
-    data: path.basename(ctx.data),
-    items: rows.length,
+    name,
+    setting: plan.setting,
+    ...(plan.llm ? { llm: plan.llm.id } : {}),
     answers: counts,
-    ...(ctx.store ? { collection: ctx.store.manifest.name } : {}),
-    embedder: ctx.embedder.id,
-    ...(ctx.llm ? { llm: ctx.llm.id } : {}),
-    exact_match: mean("exact_match"),
-    f1: mean("f1"),
-    rouge_l: mean("rouge_l"),
-    cosine: mean("cosine"),
-    ...(retrieved.length > 0
-      ? { answer_in_context: retrieved.reduce((a, r) => a + r.answer_in_context!, 0) / retrieved.length }
+    exact_match: mean(rows, "exact_match"),
+    f1: mean(rows, "f1"),
+    rouge_l: mean(rows, "rouge_l"),
+    cosine: mean(rows, "cosine"),
+    ...(inContext.length > 0 ? { answer_in_context: mean(inContext, "answer_in_context") } : {}),
+    ...(unanswerable.length > 0
+      ? {
+          has_answer: {
+            questions: answerable.length,
+            exact_match: mean(answerable, "exact_match"),
+            f1: mean(answerable, "f1"),
+          },
+          no_answer: {
+            questions: unanswerable.length,
+            abstained: unanswerable.filter((r) => r.abstained).length / unanswerable.length,
+          },
+        }
       : {}),
     latencyMs: Object.fromEntries(Object.entries(stageTimes).map(([s, v]) => [s, latencySummary(v)])),
-    ...(judge ? { judge: judgeSummary(judge.id, rows) } : {}),
+    ...(judge ? { judge: summarizeJudgments(judge.id, rows) } : {}),
     rows,
   };
 }
 
-/** 1 when a non-empty reference, normalised, occurs in the normalised passages. */
-export function answerInContext(references: string[], passages: string[]): number {
-  const text = ` ${normalizeAnswer(passages.join(" "))} `;
-  return references.some((r) => {
-    const n = normalizeAnswer(r);
-    return n.length > 0 && text.includes(` ${n} `);
-  })
-    ? 1
-    : 0;
-}
-
-function judgeSummary(model: string, rows: AnswerRow[]): NonNullable<AnswersReport["judge"]> {
-  const out: NonNullable<AnswersReport["judge"]> = { model };
-  for (const c of JUDGE_CRITERIA) {
-    const scores = rows.map((r) => r.judge?.[c]?.score ?? null);
-    const parsed = scores.filter((s): s is number => s !== null);
-    out[c] = {
-      mean: parsed.length > 0 ? parsed.reduce((a, b) => a + b, 0) / parsed.length : null,
-      unparsed: scores.length - parsed.length,
-    };
-  }
-  return out;
+function mean(rows: AnswerRow[], key: "exact_match" | "f1" | "rouge_l" | "cosine" | "answer_in_context"): number {
+  return rows.reduce((s, r) => s + (r[key] ?? 0), 0) / Math.max(1, rows.length);
 }

@@ -1,12 +1,27 @@
-// Chat prompts to token ids: the model's chat template (tokenizers/chat.ts renders it), its special
-// tokens parsed, BOS added when the tokenizer wants one and the template did not write it.
-import { applyChatTemplate, type ChatMessage } from "../tokenizers/chat.js";
+// Chat prompts to token ids: a chat template (the model's own, or one given, e.g. the one an adapter
+// was trained with) rendered by tokenizers/chat.ts, its special tokens parsed, BOS added when the
+// tokenizer wants one and the template did not write it.
+import { applyChatTemplate, renderChatTemplate, type ChatMessage } from "../tokenizers/chat.js";
 import type { Tokenizer } from "../tokenizers/types.js";
 
 export type { ChatMessage };
 
-export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[]): number[] {
-  const ids = tokenizer.encode(applyChatTemplate(tokenizer, messages), { addSpecial: false, parseSpecial: true });
+export interface EncodeChatOptions {
+  /** A Jinja chat template to use instead of the tokenizer's own. */
+  template?: string;
+}
+
+export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[], options: EncodeChatOptions = {}): number[] {
+  const text = (id: number | undefined): string =>
+    id === undefined ? "" : Buffer.from(tokenizer.tokenBytes(id)).toString("utf8");
+  const rendered =
+    options.template !== undefined
+      ? renderChatTemplate(options.template, messages, {
+          bosToken: text(tokenizer.bosId),
+          eosToken: text(tokenizer.eosId),
+        })
+      : applyChatTemplate(tokenizer, messages);
+  const ids = tokenizer.encode(rendered, { addSpecial: false, parseSpecial: true });
   const bos = tokenizer.bosId;
   const wantsBos = bos !== undefined && tokenizer.encode("", { addSpecial: true }).includes(bos);
   return wantsBos && ids[0] !== bos ? [bos, ...ids] : ids;

@@ -20,5 +20,15 @@ export {
   type GenerationResult,
   type FinishReason,
 } from "./generate.js";
-export { encodeChat, type ChatMessage } from "./chat.js";
+export { encodeChat, type ChatMessage, type EncodeChatOptions } from "./chat.js";
+export {
+  CHAT_TEMPLATE_FILE,
+  PLAIN_CHAT_TEMPLATE,
+  PLAIN_CHAT_STOPS,
+  chooseChatTemplate,
+  readAdapterChatTemplate,
+  writeAdapterChatTemplate,
+  type ChatTemplateSource,
+  type ChosenTemplate,
+} from "./chat-template.js";
 export * from "./lora/index.js";

@@ -1,15 +1,25 @@
 // `infuse tune merge`: a base GGUF (or HF folder, converted first) with a PEFT adapter folded in,
 // W += (alpha/r)·B·A in GGUF row order, written as a new GGUF. Adapted tensors keep their type when
 // the writer can encode it (F32, F16, BF16, Q8_0, Q4_0) and become F32 otherwise; others are copied.
+// The chat template saved with the adapter becomes the merged file's tokenizer.chat_template.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { InfuseError } from "../core/errors.js";
 import type { TaskOptions } from "../core/progress.js";
 import { convertHfToGguf } from "../formats/convert/hf-to-gguf.js";
-import { GgmlType, openGguf, QUANTIZABLE, writeGguf, type GgufTensorInput } from "../formats/gguf/index.js";
+import {
+  GGUF_KEYS,
+  GgmlType,
+  kv,
+  openGguf,
+  QUANTIZABLE,
+  writeGguf,
+  type GgufTensorInput,
+} from "../formats/gguf/index.js";
 import { peftToGgufLora } from "../formats/gguf/lora.js";
 import { readPeftAdapter } from "../formats/peft.js";
+import { readAdapterChatTemplate } from "../models/chat-template.js";
 
 export interface MergeResult {
   out: string;
@@ -17,6 +27,8 @@ export interface MergeResult {
   tensors: number;
   /** Adapted tensors whose type the writer cannot encode, written as F32. */
   widened: string[];
+  /** Whether the adapter's chat template was written as tokenizer.chat_template. */
+  template: boolean;
 }
 
 export async function mergeAdapter(
@@ -81,8 +93,11 @@ export async function mergeAdapter(
         hint: "merge onto the base model the adapter was trained on",
       });
     }
-    await writeGguf(out, { metadata: gguf.metadata, tensors }, options);
-    return { out, merged: lora.pairs.length, tensors: tensors.length, widened };
+    const template = await readAdapterChatTemplate(adapterDir);
+    const metadata = new Map(gguf.metadata);
+    if (template !== undefined) metadata.set(GGUF_KEYS.chatTemplate, kv.str(template));
+    await writeGguf(out, { metadata, tensors }, options);
+    return { out, merged: lora.pairs.length, tensors: tensors.length, widened, template: template !== undefined };
   } finally {
     gguf.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });

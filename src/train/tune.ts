@@ -7,6 +7,7 @@ import path from "node:path";
 import type { ResolvedConfig } from "../core/config.js";
 import type { TaskOptions } from "../core/progress.js";
 import { VERSION } from "../core/version.js";
+import { CHAT_TEMPLATE_FILE, writeAdapterChatTemplate } from "../models/chat-template.js";
 import { loadLlama } from "../models/llama/load.js";
 import { attachLora } from "../models/lora/attach.js";
 import { writeLoraFiles } from "../models/lora/io.js";
@@ -33,6 +34,8 @@ export interface TuneData {
   val: Example[];
   stats: { train: EncodeStats; val: EncodeStats | null };
   template: string;
+  /** The template as Jinja, saved with the adapter (chat_template.jinja) so inference prompts alike. */
+  chatTemplate: string;
   /** Malformed records left out of every file read (`skipBadRecords`; count 0 when strict). */
   skipped: SkipReport;
 }
@@ -63,7 +66,7 @@ export async function prepareTuneData(tokenizer: Tokenizer, o: ResolvedTuneOptio
   } else ({ train: trainEx, val: valEx } = splitExamples(main.examples, o.valFraction, o.seed));
   if (o.pack) trainEx = packExamples(trainEx, o.maxLength);
   const stats = { train: main.stats, val: valStats };
-  return { train: trainEx, val: valEx, stats, template: template.name, skipped };
+  return { train: trainEx, val: valEx, stats, template: template.name, chatTemplate: template.jinja, skipped };
 }
 
 /** Token-length statistics of a dataset (before truncation). */
@@ -180,7 +183,9 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
     ...(run.onMetric ? { onMetric: run.onMetric } : {}),
   });
   await writeLoraFiles(o.out, lora, o.model);
+  if (data.chatTemplate) await writeAdapterChatTemplate(o.out, data.chatTemplate);
   const files = [
+    ...(data.chatTemplate ? [CHAT_TEMPLATE_FILE] : []),
     "adapter_config.json",
     "adapter_model.safetensors",
     "adapter.gguf",

@@ -4,7 +4,16 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { cosine, exactMatch, lcsLength, normalizeAnswer, rougeL, tokenF1 } from "../../src/eval/answers.js";
+import {
+  cosine,
+  exactMatch,
+  isAbstention,
+  lcsLength,
+  normalizeAnswer,
+  rougeL,
+  scoreAnswer,
+  tokenF1,
+} from "../../src/eval/answers.js";
 import { judgePrompt, parseJudgment } from "../../src/eval/judge.js";
 import { loadQaData } from "../../src/eval/qa-data.js";
 import { renderMetricsHtml } from "../../src/eval/report-html.js";
@@ -85,12 +94,54 @@ describe("parseJudgment", () => {
   });
 });
 
+describe("unanswerable questions (SQuAD v2 rule, abstentions as the empty answer)", () => {
+  it("detects abstentions", () => {
+    for (const a of [
+      "",
+      "  .",
+      "I do not know.",
+      "I don't know",
+      "The passages do not mention it.",
+      "Unknown",
+      "It cannot be answered from the context.",
+      "There is no information about a dog.",
+    ])
+      expect([a, isAbstention(a)]).toEqual([a, true]);
+    for (const a of ["Paris", "red", "It is known as Zib.", "Notre Dame"])
+      expect([a, isAbstention(a)]).toEqual([a, false]);
+  });
+
+  it("scores 1 for an abstention and 0 otherwise on an unanswerable question; normally otherwise", () => {
+    expect(scoreAnswer("I don't know.", [])).toEqual({ exact_match: 1, f1: 1, rouge_l: 1, abstained: true });
+    expect(scoreAnswer("", [""])).toEqual({ exact_match: 1, f1: 1, rouge_l: 1, abstained: true });
+    expect(scoreAnswer("Lily", [])).toEqual({ exact_match: 0, f1: 0, rouge_l: 0, abstained: false });
+    // an abstention on an answerable question scores as any wrong answer
+    expect(scoreAnswer("I do not know", ["France"])).toMatchObject({ exact_match: 0, f1: 0, abstained: true });
+    expect(scoreAnswer("the France", ["France"])).toMatchObject({ exact_match: 1, f1: 1, abstained: false });
+  });
+});
+
 describe("loadQaData", () => {
-  it("reads the answerable SQuAD v2 questions with their paragraph", async () => {
+  it("reads every SQuAD v2 question with its paragraph, the unanswerable ones with no reference", async () => {
     const items = await loadQaData(fixture("datasets/squad-v2-dev-subset/dev-v2.0.json"));
-    expect(items).toHaveLength(96);
+    expect(items).toHaveLength(208);
+    expect(items.filter((i) => i.references.length === 0)).toHaveLength(112); // is_impossible
     expect(items[0]).toMatchObject({ question: "In what country is Normandy located?", references: ["France"] });
     expect(items[0]!.context).toContain("Normandy");
+    expect(items[5]!.references).toEqual([]);
+  });
+
+  it("takes an empty answer or is_impossible as unanswerable", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-qa-"));
+    const file = path.join(dir, "v2.jsonl");
+    const rows = [
+      { question: "q1", answers: [] },
+      { question: "q2", answer: "" },
+      { question: "q3", answer: "x", is_impossible: true },
+      { question: "q4", answer: "y" },
+    ];
+    await writeFile(file, rows.map((r) => JSON.stringify(r)).join("\n"));
+    expect((await loadQaData(file)).map((i) => i.references)).toEqual([[], [], [], ["y"]]);
   });
 
   it("reads the financial QA CSV, finding question, answer and evidence_text", async () => {

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
+import { fixture } from "../helpers/fixtures.js";
 
 let dir: string;
 let env: Record<string, string>;
@@ -84,6 +85,47 @@ describe("infuse eval answers", () => {
     await writeFile(data, JSON.stringify({ question: "capital of France?", answer: "Paris", prediction: "Paris." }));
     const r = await runCli(["eval", "answers", data], { env });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("exact match 1.0000   F1 1.0000   ROUGE-L 1.0000");
+    expect(r.stdout).toMatch(/exact match +1\.0000\n/);
+    expect(r.stdout).toMatch(/F1 +1\.0000\n/);
+    expect(r.stdout).toContain("given answers");
+  });
+
+  it("compares llama.cpp and the engine on one model, closed-book and rag, one column each", async () => {
+    const stories = fixture("models/stories260K-gguf/stories260K.gguf");
+    const data = path.join(dir, "v2.jsonl");
+    const rows = [
+      { question: "What color was Lily's ball?", answers: ["red"], context: "Lily had a red ball in the park." },
+      { question: "What was the name of Lily's dog?", answers: [], context: "Lily had a red ball in the park." },
+    ];
+    await writeFile(data, rows.map((row) => JSON.stringify(row)).join("\n"));
+    const report = path.join(dir, "answers.html");
+    const args = [
+      "eval",
+      "answers",
+      data,
+      "--llm",
+      `engine:${stories}`,
+      "--llm",
+      stories,
+      "--setting",
+      "closed-book,rag",
+    ];
+    const r = await runCli([...args, "-n", "6", "--report", report, "--json"], { env });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      unanswerable: number;
+      configurations: { name: string; no_answer: unknown }[];
+    };
+    expect(out.unanswerable).toBe(1);
+    expect(out.configurations.map((c) => c.name)).toEqual([
+      `closed-book · engine:${stories}`,
+      `closed-book · gguf:${stories}`,
+      `rag · engine:${stories}`,
+      `rag · gguf:${stories}`,
+    ]);
+    expect(await readFile(report, "utf8")).toContain("unanswerable abstained");
+    const bad = await runCli(["eval", "answers", data, "--setting", "open-book"], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("closed-book, rag");
   });
 });

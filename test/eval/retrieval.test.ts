@@ -10,7 +10,7 @@ import { evaluateRetriever, hitsToDocs, runRetrieval } from "../../src/eval/retr
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { buildRecipeRetriever } from "../../src/rag/recipe/build.js";
 import { parseRecipeShorthand } from "../../src/rag/recipe/shorthand.js";
-import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider, type CollectionStore } from "../../src/rag/store/index.js";
 import type { Hit } from "../../src/rag/types.js";
 
 const corpus = [
@@ -43,7 +43,7 @@ beforeAll(async () => {
   expect(report.chunksAdded).toBe(5);
   const again = await ingestBeirCorpus(dataset, { dataDir, embedder, batchRecords: 2 });
   expect(again.report).toMatchObject({ chunksAdded: 0, unchanged: 5 });
-  store = await openCollection(dataDir, collection);
+  store = await new LanceDbStoreProvider(dataDir).open(collection);
 });
 afterAll(() => store?.close());
 

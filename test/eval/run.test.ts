@@ -35,7 +35,9 @@ describe("evaluateAnswers", () => {
         .map((r) => JSON.stringify(r))
         .join("\n"),
     );
-    const r = await evaluateAnswers({ data, config });
+    const report = await evaluateAnswers({ data, config });
+    expect(report.configurations.map((c) => c.name)).toEqual(["given answers"]);
+    const r = report.configurations[0]!;
     expect(r.answers).toEqual({ given: 2, generative: 0, extractive: 0 });
     expect(r.exact_match).toBe(0.5);
     // row 2: best F1 against "Everest": pred {it, is, everest} → P 1/3, R 1 → 0.5
@@ -43,18 +45,32 @@ describe("evaluateAnswers", () => {
     expect(r.rows[0]!.cosine).toBeCloseTo(1, 5);
     expect(r.latencyMs).toEqual({});
     expect(r.answer_in_context).toBeUndefined();
+    expect(r.no_answer).toBeUndefined();
   });
 
   it("answers SQuAD questions from their own paragraphs and times each stage", async () => {
-    const r = await evaluateAnswers({ data: fixture("datasets/squad-v2-dev-subset/dev-v2.0.json"), config, limit: 6 });
-    expect(r.items).toBe(6);
+    const report = await evaluateAnswers({
+      data: fixture("datasets/squad-v2-dev-subset/dev-v2.0.json"),
+      config,
+      limit: 6,
+    });
+    expect(report.items).toBe(6);
+    expect(report.collection).toMatch(/^qa-/);
+    // the 6th question is unanswerable (is_impossible): kept and scored, not dropped
+    expect(report.unanswerable).toBe(1);
+    const r = report.configurations[0]!;
+    expect(r.name).toBe("rag · extractive");
     expect(r.answers.extractive).toBe(6);
-    expect(r.collection).toMatch(/^qa-/);
+    // an extracted passage never abstains: the unanswerable question scores 0
+    expect(r.no_answer).toEqual({ questions: 1, abstained: 0 });
+    expect(r.rows[5]!).toMatchObject({ references: [], exact_match: 0, f1: 0, abstained: false });
+    expect(r.rows[5]!.answer_in_context).toBeUndefined();
+    expect(r.has_answer!.questions).toBe(5);
     // extractive answers are whole passages: the reference is usually inside, so recall-heavy F1 is low but > 0
     expect(r.f1).toBeGreaterThan(0);
     expect(r.exact_match).toBe(0);
     // BM25 over the article's paragraphs brings the answer's paragraph for these first questions
-    expect(r.rows.every((row) => row.answer_in_context === 1)).toBe(true);
+    expect(r.rows.slice(0, 5).every((row) => row.answer_in_context === 1)).toBe(true);
     expect(r.answer_in_context).toBe(1);
     expect(Object.keys(r.latencyMs).sort()).toEqual(["generate", "retrieve", "total"]);
   });
@@ -65,12 +81,13 @@ describe("evaluateAnswers", () => {
       data,
       JSON.stringify({ question: "Who is Lily?", answer: "a girl", prediction: "Lily is a girl." }),
     );
-    const r = await evaluateAnswers({
+    const report = await evaluateAnswers({
       data,
       config,
       judge: fixture("models/stories260K-gguf/stories260K.gguf"),
       judgeMaxTokens: 4,
     });
+    const r = report.configurations[0]!;
     expect(r.judge?.model).toBeDefined();
     for (const c of ["faithfulness", "relevance", "coherence"] as const) {
       const j = r.rows[0]!.judge![c]!;

@@ -2,6 +2,8 @@
 // with stop strings and max tokens on stories260K, and `infuse generate` end to end.
 import { beforeAll, describe, expect, it } from "vitest";
 import { InfuseError } from "../../src/core/errors.js";
+import { encodeChat } from "../../src/models/chat.js";
+import { PLAIN_CHAT_STOPS, PLAIN_CHAT_TEMPLATE } from "../../src/models/chat-template.js";
 import { generate, streamGenerate } from "../../src/models/generate.js";
 import { loadLlamaFolder, loadLlamaGguf, type LoadedLlama } from "../../src/models/llama/load.js";
 import { Sampler } from "../../src/models/sampling.js";
@@ -116,10 +118,18 @@ describe("infuse generate", () => {
     expect(out.tokens_per_s).toBeGreaterThan(0);
   });
 
-  it("explains --chat on a model without a chat template, and a missing prompt", async () => {
-    const chat = await runCli(["generate", STORIES, "--chat", "hi", "--json"]);
-    expect(chat.code).toBe(3);
-    expect(JSON.parse(chat.stdout)).toMatchObject({ error: "chat_template.missing" });
+  it("--chat on a model without a chat template uses the plain prompt; a missing prompt is explained", async () => {
+    const chat = await runCli(["generate", STORIES, "--chat", "hi", "--temperature", "0", "-n", "12", "--json"]);
+    expect(chat.code).toBe(0);
+    const out = JSON.parse(chat.stdout) as { text: string; chat_template: string };
+    expect(out.chat_template).toBe("plain");
+    const ids = encodeChat(loaded.tokenizer, [{ role: "user", content: "hi" }], { template: PLAIN_CHAT_TEMPLATE });
+    const lib = await generate(loaded.model, loaded.tokenizer, ids, {
+      temperature: 0,
+      maxTokens: 12,
+      stop: PLAIN_CHAT_STOPS,
+    });
+    expect(out.text).toBe(lib.text);
     const none = await runCli(["generate", STORIES]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/--prompt or --chat/);

@@ -9,7 +9,7 @@ import { makePdf } from "../../examples/make-sample-docs.js";
 import type { ProgressEvent } from "../../src/core/progress.js";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { ingestPath, type IngestPathOptions } from "../../src/rag/pipeline/ingest.js";
-import { openCollection, readManifest } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 const embedder = new HashingEmbedder();
@@ -29,7 +29,7 @@ async function folder(n: number): Promise<string> {
 
 /** Every stored chunk (id, unit, text), sorted: the collection's content as readers see it. */
 async function chunkSet(dataDir: string, name: string): Promise<string[]> {
-  const store = await openCollection(dataDir, name);
+  const store = await new LanceDbStoreProvider(dataDir).open(name);
   const out: string[] = [];
   for (const key of Object.keys(store.manifest.units))
     for (const c of await store.chunksOf(key)) out.push(`${key}|${c.id}|${c.text}`);
@@ -69,7 +69,7 @@ describe("ingest in batches", () => {
     const dataDir = await tmp("data");
     const commits = await interrupted(dir, dataDir);
     expect(commits).toEqual([{ task: "commit", done: 4, unit: "files", note: "batch 1: 4 units, 8 chunks" }]);
-    const kept = await readManifest(dataDir, "c");
+    const kept = await new LanceDbStoreProvider(dataDir).manifest("c");
     expect(Object.keys(kept!.units).sort()).toEqual(["note-00.md", "note-01.md", "note-02.md", "note-03.md"]);
     expect(kept!.chunks).toBe(8);
     expect(await chunkSet(dataDir, "c")).toHaveLength(8);
@@ -96,7 +96,7 @@ describe("ingest in batches", () => {
     for (const i of [0, 2, 3, 4, 5, 6]) await writeFile(path.join(dir, `note-0${i}.md`), `# Changed ${i}\n\nNew text.`);
 
     await interrupted(dir, dataDir);
-    const partial = await readManifest(dataDir, "c");
+    const partial = await new LanceDbStoreProvider(dataDir).manifest("c");
     expect(Object.keys(partial!.units)).toHaveLength(10); // nothing removed by the partial run
     expect(partial!.units["note-01.md"]).toBeDefined();
     expect(partial!.units["note-08.md"]).toBeDefined();
@@ -105,7 +105,7 @@ describe("ingest in batches", () => {
     expect(done.removed).toEqual(["note-01.md", "note-08.md"]);
     expect(done.updated).toEqual(["note-05.md", "note-06.md"]);
     expect(done.unchanged).toBe(6);
-    const after = await readManifest(dataDir, "c");
+    const after = await new LanceDbStoreProvider(dataDir).manifest("c");
     expect(Object.keys(after!.units).sort()).toEqual(
       ["00", "02", "03", "04", "05", "06", "07", "09"].map((i) => `note-${i}.md`),
     );
@@ -121,7 +121,7 @@ describe("ingest in batches", () => {
     expect(runs.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const [failed] = runs.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(failed!.reason).toMatchObject({ code: "rag.collection_busy", kind: "io" });
-    expect((await readManifest(dataDir, "c"))!.chunks).toBe(20);
+    expect((await new LanceDbStoreProvider(dataDir).manifest("c"))!.chunks).toBe(20);
     // released at the end: the next ingest runs
     expect(await ingestPath("c", dir, { dataDir, embedder, splitter })).toMatchObject({ unchanged: 10 });
   });
@@ -151,7 +151,7 @@ describe("ingest in batches", () => {
       "batch 2: 1 unit, 1 chunk",
     ]);
     expect(report.chunksTotal).toBe(10);
-    const store = await openCollection(dataDir, "c");
+    const store = await new LanceDbStoreProvider(dataDir).open("c");
     expect((await store.chunksOf("tables.pdf")).map((c) => c.page)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     store.close();
   });

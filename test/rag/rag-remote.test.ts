@@ -10,7 +10,7 @@ import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { ask } from "../../src/rag/pipeline/ask.js";
 import { ingestPath } from "../../src/rag/pipeline/ingest.js";
 import { collectionEmbedder, resolveEmbedder, specString } from "../../src/rag/pipeline/models.js";
-import { readManifest } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 
 describe("ingest with a remote embedder", () => {
@@ -55,7 +55,7 @@ describe("ingest with a remote embedder", () => {
     expect(second).toMatchObject({ updated: ["a.md"], unchanged: 1, embedded: 1, cached: 1 });
     expect(embeddedTexts().slice(probes + 3)).toEqual(["# Fuel\n\nThe fuel dock opens at 06:00."]);
 
-    const manifest = await readManifest(dataDir, "remote");
+    const manifest = await new LanceDbStoreProvider(dataDir).manifest("remote");
     expect(manifest!.embedder).toMatchObject({ id: embedder.id, spec: "openai:hash-remote", dimension: 512 });
     const again = await collectionEmbedder(manifest!.embedder, undefined, { config });
     expect(again.id).toBe(embedder.id);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HashingEmbedder, parseHashSpec } from "../../src/rag/embed/hashing.js";
 import { ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import { createRetriever, fuse } from "../../src/rag/retrieve/index.js";
-import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider, type CollectionStore } from "../../src/rag/store/index.js";
 import type { Hit } from "../../src/rag/types.js";
 
 const embedder = new HashingEmbedder();
@@ -54,7 +54,7 @@ describe("retrievers", () => {
   beforeAll(async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "infuse-retrieve-"));
     await ingestRecords("r", records, { dataDir, embedder, splitter: { kind: "none" }, source: "notes" });
-    store = await openCollection(dataDir, "r");
+    store = await new LanceDbStoreProvider(dataDir).open("r");
   });
   afterAll(() => store.close());
   const ids = (hits: Hit[]) => hits.map((h) => h.chunk.metadata["doc_id"]);

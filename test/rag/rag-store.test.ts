@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { ingestPath, ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import { createRetriever } from "../../src/rag/retrieve/index.js";
-import { deleteCollection, listCollections, openCollection, readManifest } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 const embedder = new HashingEmbedder();
@@ -38,7 +38,7 @@ describe("ingest into a collection store", () => {
       embedded: 3,
       cached: 0,
     });
-    const before = await readManifest(dataDir, "c");
+    const before = await new LanceDbStoreProvider(dataDir).manifest("c");
     const tidesIngestedAt = before!.units["tides.md"]!.ingestedAt;
 
     await writeFile(
@@ -61,13 +61,13 @@ describe("ingest into a collection store", () => {
     // the storms section is unchanged text: its vector is reused, only the fog section is embedded
     expect(second).toMatchObject({ embedded: 1, cached: 1 });
 
-    const after = await readManifest(dataDir, "c");
+    const after = await new LanceDbStoreProvider(dataDir).manifest("c");
     expect(after!.units["tides.md"]!.ingestedAt).toBe(tidesIngestedAt);
     expect(Object.keys(after!.units).sort()).toEqual(["storms.md", "tides.md"]);
     expect(after!.embedder).toEqual({ id: "hash-512", spec: "hash-512", dimension: 512 });
     expect(after!.splitter).toEqual({ kind: "markdown", chunkSize: 200, overlap: 0 });
 
-    const store = await openCollection(dataDir, "c");
+    const store = await new LanceDbStoreProvider(dataDir).open("c");
     expect(await store.count()).toBe(3);
     expect(await store.chunksOf("sub/harbour.txt")).toEqual([]);
     expect((await store.chunksOf("storms.md")).map((c) => c.headingPath)).toEqual([["Storms"], ["Fog"]]);
@@ -79,14 +79,14 @@ describe("ingest into a collection store", () => {
       splitter: { kind: "markdown", chunkSize: 200, overlap: 0 },
     });
     expect(third).toMatchObject({ unchanged: 2, chunksAdded: 0, embedded: 0 });
-    expect((await readManifest(dataDir, "c"))!.revision).toBe(after!.revision);
+    expect((await new LanceDbStoreProvider(dataDir).manifest("c"))!.revision).toBe(after!.revision);
   });
 
   it("an ingest aborted while storing leaves the previous version readable, and the next ingest works", async () => {
     const docs = await corpus();
     const dataDir = await tmp("data");
     await ingestPath("c", docs, { dataDir, embedder });
-    const before = await readManifest(dataDir, "c");
+    const before = await new LanceDbStoreProvider(dataDir).manifest("c");
     for (let i = 0; i < 40; i++)
       await writeFile(path.join(docs, `extra-${i}.md`), `Extra note ${i} about buoys and ${"chains ".repeat(i)}.`);
     await writeFile(path.join(docs, "tides.md"), "# Tides\n\nChanged: the tide rises twice a day.");
@@ -101,8 +101,8 @@ describe("ingest into a collection store", () => {
     });
     await expect(aborted).rejects.toMatchObject({ code: "cancelled", kind: "cancelled" });
 
-    expect(await readManifest(dataDir, "c")).toEqual(before);
-    const store = await openCollection(dataDir, "c");
+    expect(await new LanceDbStoreProvider(dataDir).manifest("c")).toEqual(before);
+    const store = await new LanceDbStoreProvider(dataDir).open("c");
     expect(await store.count()).toBe(3);
     const hits = await createRetriever("bm25", store, undefined).retrieve("moon", { topK: 3 });
     expect(hits.map((h) => h.chunk.text)).toEqual(["# Tides\n\nThe tide rises twice a day because of the moon."]);
@@ -121,8 +121,8 @@ describe("ingest into a collection store", () => {
     await expect(ingestPath("fresh", docs, { dataDir, embedder, signal: controller.signal })).rejects.toMatchObject({
       code: "cancelled",
     });
-    expect(await listCollections(dataDir)).toEqual([]);
-    await expect(openCollection(dataDir, "fresh")).rejects.toMatchObject({
+    expect(await new LanceDbStoreProvider(dataDir).list()).toEqual([]);
+    await expect(new LanceDbStoreProvider(dataDir).open("fresh")).rejects.toMatchObject({
       code: "rag.collection_not_found",
       kind: "not_found",
     });
@@ -138,14 +138,14 @@ describe("ingest into a collection store", () => {
       kind: "usage",
     });
     expect(await ingestPath("c", docs, { dataDir, embedder, fts: { stem: true } })).toMatchObject({ unchanged: 3 });
-    const store = await openCollection(dataDir, "c");
+    const store = await new LanceDbStoreProvider(dataDir).open("c");
     expect(() => createRetriever("dense", store, other)).toThrow(/was built with embedder hash-512/);
     store.close();
-    expect(await listCollections(dataDir)).toEqual([
+    expect(await new LanceDbStoreProvider(dataDir).list()).toEqual([
       expect.objectContaining({ name: "c", embedder: "hash-512", dimension: 512, chunks: 3, units: 3 }),
     ]);
-    await deleteCollection(dataDir, "c");
-    expect(await listCollections(dataDir)).toEqual([]);
+    await new LanceDbStoreProvider(dataDir).delete("c");
+    expect(await new LanceDbStoreProvider(dataDir).list()).toEqual([]);
   });
 
   it("ingestRecords: one chunk per record with doc_id, add/update by content, optional removal", async () => {
@@ -156,7 +156,7 @@ describe("ingest into a collection store", () => {
     ];
     const first = await ingestRecords("r", records, { dataDir, embedder, splitter: { kind: "none" }, source: "beir" });
     expect(first).toMatchObject({ added: ["beir#d1", "beir#d2"], chunksTotal: 2 });
-    const store = await openCollection(dataDir, "r");
+    const store = await new LanceDbStoreProvider(dataDir).open("r");
     const [hit] = await createRetriever("bm25", store, undefined).retrieve("moon", { topK: 1 });
     expect(hit!.chunk).toMatchObject({
       source: "beir",

@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/core/config.js";
 import { buildRecipeRetriever } from "../../src/rag/recipe/build.js";
 import { rerankerLoader } from "../../src/rag/recipe/models.js";
 import type { StageTrace } from "../../src/rag/recipe/trace.js";
-import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider, type CollectionStore } from "../../src/rag/store/index.js";
 import { writeTinyCrossEncoder } from "../eval/helpers/tiny-cross-encoder.js";
 import { embedder, makeRecipeCollections } from "./helpers/recipe-docs.js";
 
@@ -20,8 +20,8 @@ let garden: CollectionStore;
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), "infuse-recipe-"));
   await makeRecipeCollections(dataDir);
-  harbour = await openCollection(dataDir, "harbour");
-  garden = await openCollection(dataDir, "garden");
+  harbour = await new LanceDbStoreProvider(dataDir).open("harbour");
+  garden = await new LanceDbStoreProvider(dataDir).open("garden");
 });
 afterAll(() => {
   harbour?.close();

@@ -10,7 +10,7 @@ import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { loadBytes, loaderFor, parseMediaType, registerLoader } from "../../src/rag/load/index.js";
 import { ingestPath, ingestSources } from "../../src/rag/pipeline/ingest.js";
 import { bytesSource, uploadSource, type Source } from "../../src/rag/source/index.js";
-import { openCollection } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 const embedder = new HashingEmbedder();
@@ -105,7 +105,7 @@ describe("sources", () => {
       { source: "photo.png", mediaType: "image/png", reason: "no loader for media type image/png" },
     ]);
     expect(report.failed).toEqual([]);
-    const store = await openCollection(dataDir, "u");
+    const store = await new LanceDbStoreProvider(dataDir).open("u");
     const [tides] = await store.chunksOf("tides");
     expect(tides).toMatchObject({
       source: "tides",
@@ -142,7 +142,7 @@ describe("sources", () => {
       updated: ["https://example.test/a"],
     });
     expect(reads).toBe(2);
-    const store = await openCollection(dataDir, "h");
+    const store = await new LanceDbStoreProvider(dataDir).open("h");
     expect((await store.chunksOf("https://example.test/a")).map((c) => c.text)).toEqual(["# A\n\nSecond."]);
     store.close();
   });

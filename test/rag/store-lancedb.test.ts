@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import { describe, expect, it } from "vitest";
-import { LanceDbStoreProvider, listCollections, openCollection } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { storeConformance } from "./store-conformance.js";
 import { CORPUS, CORPUS_CHUNKS, INIT, change, embedder } from "./store-fixtures.js";
 
@@ -34,7 +34,7 @@ describe("LanceDB store provider", () => {
   it("lives in <dataDir>/collections, or in store.path; the data-folder functions use the former", async () => {
     const { dataDir, provider } = await seeded();
     expect(provider.describe()).toBe(`lancedb:${path.join(dataDir, "collections")}`);
-    expect((await listCollections(dataDir)).map((c) => c.name)).toEqual(["c"]);
+    expect((await new LanceDbStoreProvider(dataDir).list()).map((c) => c.name)).toEqual(["c"]);
     const elsewhere = await tmp("elsewhere");
     const moved = new LanceDbStoreProvider(dataDir, { path: elsewhere });
     expect(moved.describe()).toBe(`lancedb:${elsewhere}`);
@@ -76,7 +76,7 @@ describe("LanceDB store provider", () => {
     const m = await provider.requireManifest("c");
     expect(m).toMatchObject({ format: 2, revision: tableVersion, chunks: CORPUS_CHUNKS });
     expect(m).not.toHaveProperty("lancedb");
-    const reader = await openCollection(dataDir, "c");
+    const reader = await new LanceDbStoreProvider(dataDir).open("c");
     expect(await reader.count()).toBe(CORPUS_CHUNKS);
     expect((await reader.searchText("moon", { topK: 3 }))[0]!.chunk.source).toBe("tides.md");
     reader.close();

@@ -18,7 +18,7 @@ import { createChatModel } from "../../src/rag/llm/index.js";
 import { MultiIndexRetriever } from "../../src/rag/multi/multi-index.js";
 import { ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import { createRetriever } from "../../src/rag/retrieve/index.js";
-import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider, type CollectionStore } from "../../src/rag/store/index.js";
 import type { ChatModel } from "../../src/rag/types.js";
 import { fixture } from "../helpers/fixtures.js";
 
@@ -60,7 +60,7 @@ describe("with a real local LLM (stories260K)", () => {
       { id: "d2", text: "Tom had a big red ball." },
     ];
     await ingestRecords("llm", docs, { dataDir: dir, embedder, splitter: { kind: "none" } });
-    store = await openCollection(dir, "llm");
+    store = await new LanceDbStoreProvider(dir).open("llm");
   });
   afterAll(async () => {
     store?.close();

@@ -12,7 +12,7 @@ import { MultiIndexRetriever, parseRoute } from "../../src/rag/multi/multi-index
 import { ExpandingRetriever, mergeChunks } from "../../src/rag/multi/window.js";
 import { ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import { createRetriever } from "../../src/rag/retrieve/index.js";
-import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider, type CollectionStore } from "../../src/rag/store/index.js";
 import type { Chunk, Hit } from "../../src/rag/types.js";
 
 const embedder = new HashingEmbedder();
@@ -21,7 +21,7 @@ const stores: CollectionStore[] = [];
 
 async function collection(name: string, docs: { id: string; text: string }[], splitter = { kind: "none" as const }) {
   await ingestRecords(name, docs, { dataDir, embedder, splitter });
-  const store = await openCollection(dataDir, name);
+  const store = await new LanceDbStoreProvider(dataDir).open(name);
   stores.push(store);
   return store;
 }

@@ -13,7 +13,7 @@ import { CrossEncoderReranker } from "../../src/rag/rerank/cross-encoder.js";
 import { LlmReranker, parseRelevanceScore, UNPARSED_SCORE } from "../../src/rag/rerank/llm.js";
 import { RerankingRetriever } from "../../src/rag/rerank/reranker.js";
 import { createRetriever } from "../../src/rag/retrieve/index.js";
-import { openCollection, type CollectionStore } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider, type CollectionStore } from "../../src/rag/store/index.js";
 import { writeTinyCrossEncoder } from "../eval/helpers/tiny-cross-encoder.js";
 import { fixture } from "../helpers/fixtures.js";
 
@@ -47,7 +47,7 @@ describe("CrossEncoderReranker", () => {
       { id: "c", text: "coffee beans are roasted" },
     ];
     await ingestRecords("rr", docs, { dataDir, embedder: new HashingEmbedder(), splitter: { kind: "none" } });
-    const store: CollectionStore = await openCollection(dataDir, "rr");
+    const store: CollectionStore = await new LanceDbStoreProvider(dataDir).open("rr");
     try {
       const bm25 = createRetriever("bm25", store, undefined);
       const query = "how is black tea oxidised";

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import { createRetriever } from "../../src/rag/retrieve/index.js";
-import { openCollection } from "../../src/rag/store/index.js";
+import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { englishAnalyzer } from "../../src/rag/expand/analyzer.js";
 import { rm3Expand, Rm3Retriever, repeatedQuery } from "../../src/rag/expand/rm3.js";
 import { buildTermStatistics } from "../../src/rag/expand/term-stats.js";
@@ -89,7 +89,7 @@ describe("Rm3Retriever.retrieve on a real BM25 index", () => {
       { id: "d5", text: "trains leave the station every hour" },
     ];
     await ingestRecords("rm3", docs, { dataDir, embedder: new HashingEmbedder(), splitter: { kind: "none" } });
-    const store = await openCollection(dataDir, "rm3");
+    const store = await new LanceDbStoreProvider(dataDir).open("rm3");
     try {
       const bm25 = createRetriever("bm25", store, undefined);
       const ids = (hits: { chunk: { metadata: Record<string, unknown> } }[]) =>

@@ -15,6 +15,7 @@ import { RETRIEVAL_MODES, type FusionMethod, type RetrievalMode } from "../../ra
 import { parseFilterArgs, storeProvider } from "../../rag/store/index.js";
 import type { Command } from "commander";
 import type { CommandRuntime, RegisterCommand } from "../runtime.js";
+import { chatModelSpec } from "../../rag/llm/spec.js";
 
 export interface AskFlags {
   collection?: string;
@@ -35,6 +36,8 @@ export interface AskFlags {
   recipe?: string;
   /** A spec, or false for --no-llm. */
   llm?: string | boolean;
+  /** A LoRA adapter folder from `infuse tune`, put on the --llm model (infuse's engine runs it). */
+  adapter?: string;
   embedder?: string;
   log?: boolean;
   maxTokens?: number;
@@ -181,8 +184,12 @@ export function addAskOptions(command: Command): Command {
     .option("-k, --top-k <n>", "passages to retrieve (default: rag.topK or 5)", positiveInt)
     .option("--filter <key=value...>", "metadata filters, AND-ed; repeat a key for OR (source, page, any metadata)")
     .option("--recipe <file.json>", "a retrieval recipe file (flags override its keys)")
-    .option("--llm <spec>", "chat model: a GGUF path or hf: reference, openai:MODEL, ollama:MODEL (default: rag.llm)")
+    .option(
+      "--llm <spec>",
+      "chat model: a GGUF path (llama.cpp) or hf: reference, a Hugging Face folder or engine:MODEL[+ADAPTER] (infuse's engine), openai:MODEL, ollama:MODEL (default: rag.llm)",
+    )
     .option("--no-llm", "answer extractively, without a language model")
+    .option("--adapter <dir>", "a LoRA adapter from infuse tune, put on the --llm model (runs in infuse's engine)")
     .option("--max-tokens <n>", "longest generated answer, in tokens (default 512)", positiveInt)
     .option("--embedder <spec>", "query embedder (default: the one the collection was built with)")
     .option("--no-log", "do not append to the inference log");
@@ -211,7 +218,10 @@ export async function askSetup(
   const choice =
     flags.llm === false
       ? { reason: "--no-llm was given" }
-      : await resolveChatModel(typeof flags.llm === "string" ? flags.llm : undefined, { config, signal: rt.signal });
+      : await resolveChatModel(
+          chatModelSpec(typeof flags.llm === "string" ? flags.llm : config.rag.llm, flags.adapter),
+          { config, signal: rt.signal },
+        );
   if (choice.reason && flags.llm !== false && config.rag.llm !== undefined) rt.out.warn(choice.reason);
   return {
     dataDir: config.dataDir,
@@ -318,6 +328,7 @@ export const registerAsk: RegisterCommand = (program, run) => {
         '  infuse ask "How long must passwords be?" --collection handbook\n' +
         '  infuse ask "What changed in 2.4?" --mode bm25 -k 3 --filter source=release-notes.html\n' +
         '  infuse ask "How do I claim travel?" --llm ollama:llama3.2 --json\n' +
+        '  infuse ask "What is the refund window?" --llm engine:base.gguf+runs/faq   # the tuned adapter, unmerged\n' +
         '  infuse ask "Who approves leave?" --mode hybrid --expand rm3 --rerank llm --mmr 0.5 --compress --json\n' +
         '  infuse ask "Which port?" --collection handbook,wiki --rerank ./ms-marco-MiniLM-L-6-v2 --window 1\n' +
         '  infuse ask "Which port?" --recipe recipe.json -k 8\n' +

@@ -1,21 +1,34 @@
-// `infuse eval answers DATA`: exact match, token F1, ROUGE-L, answer-embedding cosine, latency per
-// stage, and an optional LLM judge. Parsing and rendering only; the work is in eval/run-answers.
+// `infuse eval answers DATA`: configurations side by side (each --llm in each --setting: closed-book,
+// rag), scored by exact match, token F1, ROUGE-L, answer-embedding cosine, SQuAD v2's answerable and
+// unanswerable split, latency per stage, and an optional LLM judge. Parsing and rendering only; the
+// work is in eval/run-answers. Ctrl-C prints the configurations already finished.
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { InfuseError } from "../../core/errors.js";
-import { renderMetricsHtml } from "../../eval/report-html.js";
-import { evaluateAnswers, type AnswersReport } from "../../eval/run-answers.js";
-import type { RetrievalMode } from "../../rag/retrieve/index.js";
+import { cancelledError, InfuseError } from "../../core/errors.js";
+import { renderAnswersHtml } from "../../eval/report-html.js";
+import {
+  ANSWER_SETTINGS,
+  DEFAULT_ANSWER_MAX_TOKENS,
+  evaluateAnswers,
+  type AnswerSetting,
+  type AnswersConfiguration,
+  type AnswersReport,
+} from "../../eval/run-answers.js";
+import { mergeRecipes, parseRecipeShorthand, readRecipeFile } from "../../rag/recipe/index.js";
 import type { CommandRunner } from "../runtime.js";
 
 interface AnswersFlags {
   collection?: string;
   embedder?: string;
-  llm?: string;
+  llm?: string[];
+  adapter?: string;
+  setting?: string[];
+  maxTokens: string;
   judge?: boolean;
   judgeLlm?: string;
   retriever?: string;
-  topK: string;
+  recipe?: string;
+  topK?: string;
   limit?: string;
   questionField?: string;
   answerField?: string;
@@ -24,21 +37,59 @@ interface AnswersFlags {
   report?: string;
 }
 
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function parseSettings(values: string[] | undefined): AnswerSetting[] | undefined {
+  if (values === undefined) return undefined;
+  const settings = values
+    .flatMap((v) => v.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of settings) {
+    if (!(ANSWER_SETTINGS as readonly string[]).includes(s))
+      throw new InfuseError("eval.bad_setting", `--setting ${s} is not a setting`, {
+        kind: "usage",
+        hint: `use ${ANSWER_SETTINGS.join(", ")} (comma-separated for several)`,
+      });
+  }
+  return settings as AnswerSetting[];
+}
+
 export function registerEvalAnswers(evalCmd: Command, run: CommandRunner): void {
   evalCmd
     .command("answers")
-    .argument("<data>", "SQuAD JSON, JSONL, JSON array or CSV with questions and reference answers")
-    .description("score answers: exact match, token F1, ROUGE-L, embedding cosine, latency, optional LLM judge")
+    .argument("<data>", "SQuAD JSON (v1 or v2), JSONL, JSON array or CSV with questions and reference answers")
+    .description(
+      "compare answers side by side: exact match, F1, ROUGE-L, cosine, unanswerable questions, latency, judge",
+    )
     .option("--collection <name>", "answer from this collection (default: a collection of the data's own contexts)")
     .option(
       "--embedder <spec>",
       'embedder for the contexts and for answer cosine (default the collection\'s, else "hash")',
     )
-    .option("--llm <spec>", "chat model that answers (without one, answers are the best extracted passages)")
+    .option(
+      "--llm <spec>",
+      "a chat model that answers; repeat for one column each (a .gguf, a Hugging Face folder, engine:MODEL+ADAPTER, openai:M, ollama:M; none: extracted passages)",
+      collect,
+    )
+    .option("--adapter <dir>", "a LoRA adapter from infuse tune, put on every --llm (runs in infuse's engine)")
+    .option(
+      "--setting <list>",
+      `closed-book (the model alone) and/or rag (retrieved passages), comma-separated (default rag)`,
+      collect,
+    )
+    .option("-n, --max-tokens <n>", "longest answer, in tokens", String(DEFAULT_ANSWER_MAX_TOKENS))
     .option("--judge", "grade faithfulness, relevance and coherence (1-5, with a reason) with the --llm model")
-    .option("--judge-llm <spec>", "grade with this chat model instead")
-    .option("--retriever <mode>", "bm25, dense or hybrid")
-    .option("--top-k <n>", "passages given to the model", "5")
+    .option("--judge-llm <spec>", "grade with this chat model instead (needed to compare several --llm)")
+    .option(
+      "--retriever <recipe>",
+      "the rag setting's retrieval as a shorthand: bm25, dense, hybrid, bm25+rm3, hybrid+mmr… (as eval retrieval)",
+    )
+    .option(
+      "--recipe <file>",
+      "the rag setting's retrieval recipe as JSON (docs/recipes.md); --retriever and --top-k override it",
+    )
+    .option("--top-k <n>", "passages given to the model (default 5)")
     .option("--limit <n>", "only the first N questions")
     .option("--question-field <name>", "field or column holding the question")
     .option("--answer-field <name>", "field or column holding the reference answer(s)")
@@ -50,8 +101,11 @@ export function registerEvalAnswers(evalCmd: Command, run: CommandRunner): void 
       "\nExamples:\n" +
         "  infuse eval answers squad/dev-v2.0.json --limit 50\n" +
         "  infuse eval answers squad/dev-v2.0.json --llm ./qwen2.5-0.5b-instruct-q4_k_m.gguf --judge\n" +
+        "  infuse eval answers qa.json --llm engine:base.gguf --llm engine:base.gguf+runs/tuned --setting closed-book,rag\n" +
         "  infuse eval answers finance.csv --context-field evidence_text --collection filings --llm ollama:llama3.1\n" +
-        "  infuse eval answers predictions.jsonl --json   # rows with question, answers, prediction",
+        "  infuse eval answers predictions.jsonl --json   # rows with question, answers, prediction\n" +
+        "\nUnanswerable questions (SQuAD v2 is_impossible, or an empty answer) score 1 when the answer\n" +
+        'abstains (is empty or says it does not know, e.g. "I do not know"), else 0: the SQuAD v2 rule.',
     )
     .action(
       run(async (rt, data: string, flags: AnswersFlags) => {
@@ -71,6 +125,7 @@ export function registerEvalAnswers(evalCmd: Command, run: CommandRunner): void 
           ...(flags.predictionField ? { prediction: flags.predictionField } : {}),
         };
         const limit = int("limit", flags.limit);
+        const settings = parseSettings(flags.setting);
         const progress = rt.out.progress();
         let report: AnswersReport;
         try {
@@ -78,13 +133,19 @@ export function registerEvalAnswers(evalCmd: Command, run: CommandRunner): void 
             data,
             config: await rt.config(),
             fields,
-            topK: int("top-k", flags.topK) ?? 5,
+            recipe: mergeRecipes(
+              flags.retriever ? parseRecipeShorthand(flags.retriever) : undefined,
+              flags.recipe ? await readRecipeFile(flags.recipe) : undefined,
+              flags.topK !== undefined ? { top_k: int("top-k", flags.topK)! } : undefined,
+            ),
+            maxTokens: int("max-tokens", flags.maxTokens) ?? DEFAULT_ANSWER_MAX_TOKENS,
             ...(limit !== undefined ? { limit } : {}),
             ...(flags.collection ? { collection: flags.collection } : {}),
             ...(flags.embedder ? { embedder: flags.embedder } : {}),
             ...(flags.llm ? { llm: flags.llm } : {}),
+            ...(flags.adapter ? { adapter: flags.adapter } : {}),
+            ...(settings ? { settings } : {}),
             ...(flags.judgeLlm ? { judge: flags.judgeLlm } : flags.judge ? { judge: true } : {}),
-            ...(flags.retriever ? { retriever: flags.retriever as RetrievalMode } : {}),
             signal: rt.signal,
             onProgress: progress,
           });
@@ -92,54 +153,51 @@ export function registerEvalAnswers(evalCmd: Command, run: CommandRunner): void 
           progress.done();
         }
         if (flags.report) {
-          await writeFile(flags.report, answersHtml(report));
+          await writeFile(flags.report, renderAnswersHtml(report));
           rt.out.info(`report: ${flags.report}`);
         }
         rt.out.result(report, renderAnswers);
+        if (report.interrupted) throw cancelledError("answer evaluation (the configurations above finished)");
       }),
     );
 }
 
-function answersHtml(r: AnswersReport): string {
-  const judged = r.judge ? (["faithfulness", "relevance", "coherence"] as const) : [];
-  return renderMetricsHtml({
-    title: `Answer evaluation: ${r.data}`,
-    notes: [
-      `${r.items} questions; answers ${r.answers.given} given, ${r.answers.generative} generated, ${r.answers.extractive} extracted`,
-      `embedder ${r.embedder}${r.llm ? `, LLM ${r.llm}` : ""}${r.judge ? `, judge ${r.judge.model}` : ""}`,
-    ],
-    metrics: ["exact_match", "f1", "rouge_l", "cosine", "answer_in_context", ...judged],
-    rows: [
-      {
-        name: r.llm ?? (r.answers.given === r.items ? "given answers" : "extractive"),
-        values: {
-          exact_match: r.exact_match,
-          f1: r.f1,
-          rouge_l: r.rouge_l,
-          cosine: r.cosine,
-          answer_in_context: r.answer_in_context,
-          ...Object.fromEntries(judged.map((c) => [c, r.judge?.[c]?.mean ?? undefined])),
-        },
-      },
-    ],
-  });
+/** Metrics as rows, one column per configuration. */
+function renderAnswers(r: AnswersReport): string {
+  const head = [
+    `${r.data}: ${r.items} questions${r.unanswerable > 0 ? ` (${r.unanswerable} unanswerable)` : ""}; embedder ${r.embedder}` +
+      (r.interrupted ? "; interrupted: finished configurations only" : ""),
+  ];
+  const cs = r.configurations;
+  const lines: [string, (c: AnswersConfiguration) => string][] = [
+    ["answers", (c) => `${c.answers.generative} gen ${c.answers.extractive} ext ${c.answers.given} given`],
+    ["exact match", (c) => f(c.exact_match)],
+    ["F1", (c) => f(c.f1)],
+    ["ROUGE-L", (c) => f(c.rouge_l)],
+    ["cosine", (c) => f(c.cosine)],
+  ];
+  if (cs.some((c) => c.answer_in_context !== undefined))
+    lines.push(["answer in passages", (c) => f(c.answer_in_context)]);
+  if (r.unanswerable > 0) {
+    lines.push(["answerable EM", (c) => f(c.has_answer?.exact_match)]);
+    lines.push(["answerable F1", (c) => f(c.has_answer?.f1)]);
+    lines.push(["unanswerable abstained", (c) => f(c.no_answer?.abstained)]);
+  }
+  for (const stage of [...new Set(cs.flatMap((c) => Object.keys(c.latencyMs)))])
+    lines.push([`${stage} ms (mean)`, (c) => (c.latencyMs[stage] ? c.latencyMs[stage].mean.toFixed(1) : "–")]);
+  for (const crit of ["faithfulness", "relevance", "coherence"] as const) {
+    if (cs.some((c) => c.judge?.[crit]))
+      lines.push([
+        `judge ${crit}`,
+        (c) => (c.judge?.[crit]?.mean == null ? "–" : `${c.judge[crit].mean.toFixed(2)}/5`),
+      ]);
+  }
+  const cells = [["", ...cs.map((c) => c.name)], ...lines.map(([label, get]) => [label, ...cs.map(get)])];
+  const widths = cells[0]!.map((_, j) => Math.max(...cells.map((row) => row[j]!.length)));
+  const table = cells.map((row) =>
+    row.map((v, j) => (j === 0 ? v.padEnd(widths[j]!) : v.padStart(widths[j]!))).join("   "),
+  );
+  return [...head, ...table].join("\n");
 }
 
-function renderAnswers(r: AnswersReport): string {
-  const lines = [
-    `${r.data}: ${r.items} questions (answers: ${r.answers.given} given, ${r.answers.generative} generated, ${r.answers.extractive} extracted)`,
-    `exact match ${r.exact_match.toFixed(4)}   F1 ${r.f1.toFixed(4)}   ROUGE-L ${r.rouge_l.toFixed(4)}   cosine ${r.cosine.toFixed(4)} (${r.embedder})`,
-  ];
-  if (r.answer_in_context !== undefined)
-    lines.push(`reference answer found in the retrieved passages: ${r.answer_in_context.toFixed(4)}`);
-  for (const [stage, l] of Object.entries(r.latencyMs))
-    lines.push(`latency ${stage.padEnd(9)} mean ${l.mean.toFixed(1)} ms   p95 ${l.p95.toFixed(1)} ms`);
-  if (r.judge) {
-    for (const c of ["faithfulness", "relevance", "coherence"] as const) {
-      const j = r.judge[c];
-      if (j)
-        lines.push(`judge ${c.padEnd(13)} ${j.mean === null ? "–" : j.mean.toFixed(2)} / 5   (${j.unparsed} unparsed)`);
-    }
-  }
-  return lines.join("\n");
-}
+const f = (v: number | undefined): string => (v === undefined ? "–" : v.toFixed(4));

@@ -1,7 +1,9 @@
 // `infuse generate MODEL --prompt TEXT`: runs a Llama-family model in infuse's own engine and streams
-// the continuation (or, with --chat, the answer through the model's chat template). --json prints one object.
+// the continuation (or, with --chat, the answer through the chat template: the adapter's when it saved one,
+// else the model's, else a plain "### Human / ### Assistant" prompt). --json prints one object.
 import { InfuseError } from "../../core/errors.js";
 import { encodeChat } from "../../models/chat.js";
+import { chooseChatTemplate, readAdapterChatTemplate } from "../../models/chat-template.js";
 import { streamGenerate, type GenerateOptions, type GenerationResult } from "../../models/generate.js";
 import { loadLlama } from "../../models/llama/load.js";
 import { loadLora } from "../../models/lora/io.js";
@@ -61,7 +63,9 @@ export const registerGenerate: RegisterCommand = (program, run) => {
         '  infuse generate stories260K.gguf --prompt "Once upon a time" --temperature 0\n' +
         '  infuse generate ./tinystories-656k-hf -p "Lily saw" -n 64 --seed 1 --json\n' +
         '  infuse generate model.gguf --chat "What is RAG?" --stop "\\n\\n"\n' +
-        '\n--json prints {"text", "tokens", "tokens_per_s", ...} once generation ends.',
+        '\n--json prints {"text", "tokens", "tokens_per_s", ...} once generation ends.\n' +
+        "--chat uses the chat template saved with --adapter (by infuse tune), else the model's, else a plain\n" +
+        '"### Human / ### Assistant" prompt; --json names the one used as "chat_template".',
     )
     .action(
       run(async (rt, model: string, flags: GenerateFlags) => {
@@ -82,13 +86,23 @@ export const registerGenerate: RegisterCommand = (program, run) => {
         const config = await rt.config();
         const loaded = await loadLlama(model, { config, signal: rt.signal, weights: flags.f32 ? "f32" : "native" });
         if (flags.adapter !== undefined) await loadLora(loaded.model, flags.adapter);
-        const prompt =
-          flags.chat !== undefined
-            ? encodeChat(loaded.tokenizer, [
-                ...(flags.system !== undefined ? [{ role: "system" as const, content: flags.system }] : []),
-                { role: "user" as const, content: flags.chat },
-              ])
-            : flags.prompt!;
+        let prompt: string | number[] = flags.prompt ?? "";
+        let template: string | undefined;
+        if (flags.chat !== undefined) {
+          const adapterTemplate =
+            flags.adapter !== undefined ? await readAdapterChatTemplate(flags.adapter) : undefined;
+          const chosen = chooseChatTemplate(loaded.tokenizer, adapterTemplate);
+          template = chosen.source;
+          options.stop = [...(options.stop ?? []), ...chosen.stop];
+          prompt = encodeChat(
+            loaded.tokenizer,
+            [
+              ...(flags.system !== undefined ? [{ role: "system" as const, content: flags.system }] : []),
+              { role: "user" as const, content: flags.chat },
+            ],
+            { template: chosen.template },
+          );
+        }
         const stream = streamGenerate(loaded.model, loaded.tokenizer, prompt, options);
         let result: GenerationResult;
         for (;;) {
@@ -108,6 +122,7 @@ export const registerGenerate: RegisterCommand = (program, run) => {
             prompt_tokens_per_s: round(result.promptTokensPerSecond),
             finish_reason: result.finishReason,
             dtype: loaded.dtype,
+            ...(template !== undefined ? { chat_template: template } : {}),
           },
           (r: { tokens: number[]; tokens_per_s: number; finish_reason: string }) =>
             `\n[${r.tokens.length} tokens, ${r.tokens_per_s} tokens/s, ${r.finish_reason}]`,

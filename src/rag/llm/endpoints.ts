@@ -35,18 +35,32 @@ export const OPENAI_AUTH_HINT =
 export const OLLAMA_AUTH_HINT =
   "the Ollama server (or a proxy in front of it) refused the request; check its access settings";
 
-/** A spec as a provider, model and base URL: "openai:gpt-4o-mini" → { provider: "openai", model: "gpt-4o-mini" }. */
+/**
+ * A spec as a provider, model and base URL: "openai:gpt-4o-mini" → { provider: "openai", model: "gpt-4o-mini" };
+ * "engine:MODEL+ADAPTER" → { provider: "engine", model, adapter } (the last "+" separates the adapter folder).
+ */
 export function parseEndpointSpec(spec: string | EndpointSpec): EndpointSpec {
   if (typeof spec !== "string") return spec;
-  const m = /^(openai|ollama|local):(.*)$/.exec(spec);
+  const m = /^(openai|ollama|local|engine):(.*)$/.exec(spec);
   if (!m) return { provider: "local", model: spec };
   const provider = m[1] as EndpointSpec["provider"];
-  const model = m[2]!;
+  let model = m[2]!;
+  let adapter: string | undefined;
+  if (provider === "engine" && model.includes("+")) {
+    adapter = model.slice(model.lastIndexOf("+") + 1);
+    model = model.slice(0, model.lastIndexOf("+"));
+    if (adapter === "") {
+      throw new InfuseError("rag.bad_spec", `"${spec}" names no adapter after "+"`, {
+        kind: "usage",
+        hint: "write engine:MODEL+ADAPTER_DIR, e.g. engine:base.gguf+runs/tuned, or engine:MODEL alone",
+      });
+    }
+  }
   if (model === "") {
     throw new InfuseError("rag.bad_spec", `"${spec}" names no model`, {
       kind: "usage",
-      hint: `write ${provider}:MODEL, e.g. openai:gpt-4o-mini or ollama:llama3.2`,
+      hint: `write ${provider}:MODEL, e.g. openai:gpt-4o-mini, ollama:llama3.2 or engine:model.gguf`,
     });
   }
-  return { provider, model };
+  return { provider, model, ...(adapter !== undefined ? { adapter } : {}) };
 }

@@ -1,6 +1,7 @@
 // Prompt templates: a record becomes text segments marked trained (responses) or not (prompts), with
 // end-of-sequence markers. Built in: the model's own chat template, alpaca, llama-2 chat ([INST]),
-// ChatML, and a user file with {system} {instruction} {input} before {output}. Leaves out tool calls.
+// ChatML, and a user file with {system} {instruction} {input} before {output}. Each carries its Jinja
+// equivalent (saved with the adapter, so inference prompts as training did). Leaves out tool calls.
 import { readFile } from "node:fs/promises";
 import { InfuseError } from "../../core/errors.js";
 import { applyChatTemplate, type ChatMessage } from "../../tokenizers/chat.js";
@@ -14,6 +15,8 @@ export interface Template {
   /** Each end-of-sequence marker starts a new chunk; llama-2 chat opens every turn with BOS. */
   bosPerTurn: boolean;
   render(record: TrainRecord): Segment[];
+  /** The same prompt format as a Jinja chat template (alternating user/assistant turns). */
+  jinja: string;
 }
 
 export type TemplateName = "auto" | "model" | "alpaca" | "llama2" | "chatml" | "none";
@@ -45,6 +48,10 @@ function turns(record: TrainRecord): { system?: string; pairs: { user: string; i
   return { ...(system ? { system } : {}), pairs };
 }
 
+/** A Jinja string literal of `text`. */
+const lit = (text: string): string =>
+  `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t")}'`;
+
 const joinInput = (p: { user: string; input: string }): string => (p.input ? `${p.user}\n\n${p.input}` : p.user);
 
 function textOnly(record: TrainRecord): Segment[] | null {
@@ -54,6 +61,11 @@ function textOnly(record: TrainRecord): Segment[] | null {
 const alpaca: Template = {
   name: "alpaca",
   bosPerTurn: false,
+  jinja:
+    "{% set ns = namespace(first=true) %}{% for m in messages %}" +
+    `{% if m['role'] == 'user' %}{% if ns.first %}{{ ${lit(ALPACA_HEAD)} }}{% else %}{{ '\\n\\n' }}{% endif %}` +
+    "{{ '### Instruction:\\n' + m['content'] + '\\n\\n### Response:\\n' }}{% set ns.first = false %}" +
+    "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}",
   render: (r) =>
     textOnly(r) ??
     turns(r).pairs.flatMap((p, i): Segment[] => {
@@ -70,6 +82,14 @@ const alpaca: Template = {
 const llama2: Template = {
   name: "llama2",
   bosPerTurn: true,
+  jinja:
+    // BOS from the second turn on: the first is the tokenizer's (as training encoded it)
+    "{% set ns = namespace(sys='', later=false) %}{% for m in messages %}" +
+    "{% if m['role'] == 'system' %}{% set ns.sys = m['content'] %}" +
+    "{% elif m['role'] == 'user' %}{% if ns.later %}{{ bos_token }}{% endif %}{{ '[INST] ' }}{% set ns.later = true %}" +
+    "{% if ns.sys %}{{ '<<SYS>>\\n' + ns.sys + '\\n<</SYS>>\\n\\n' }}{% set ns.sys = '' %}{% endif %}" +
+    "{{ m['content'] + ' [/INST]' }}" +
+    "{% elif m['role'] == 'assistant' %}{{ ' ' + m['content'] + eos_token }}{% endif %}{% endfor %}",
   render: (r) => {
     const t = textOnly(r);
     if (t) return t;
@@ -88,6 +108,9 @@ const llama2: Template = {
 const chatml: Template = {
   name: "chatml",
   bosPerTurn: false,
+  jinja:
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
   render: (r) => {
     const t = textOnly(r);
     if (t) return t;
@@ -104,6 +127,9 @@ const chatml: Template = {
 const none: Template = {
   name: "none",
   bosPerTurn: false,
+  jinja:
+    "{% for m in messages %}{% if m['role'] == 'user' %}{{ m['content'] }}" +
+    "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}",
   render: (r) =>
     textOnly(r) ??
     turns(r).pairs.flatMap((p): Segment[] => [
@@ -130,6 +156,7 @@ function modelTemplate(tokenizer: Tokenizer): Template {
   return {
     name: "model",
     bosPerTurn: false,
+    jinja: tokenizer.chatTemplate ?? "",
     render: (r) => {
       const t = textOnly(r);
       if (t) return t;
@@ -178,9 +205,18 @@ export function fileTemplate(source: string, where: string): Template {
   }
   const head = source.slice(0, at);
   const tail = source.slice(at + "{output}".length);
+  const slots: Record<string, string> = { "{system}": "ns.sys", "{instruction}": "m['content']", "{input}": "''" };
+  const headJinja = head
+    .split(/(\{system\}|\{instruction\}|\{input\})/)
+    .map((part) => `{{ ${slots[part] ?? lit(part)} }}`)
+    .join("");
   return {
     name: where,
     bosPerTurn: false,
+    jinja:
+      "{% set ns = namespace(sys='') %}{% for m in messages %}" +
+      `{% if m['role'] == 'system' %}{% set ns.sys = m['content'] %}{% elif m['role'] == 'user' %}${headJinja}` +
+      `{% elif m['role'] == 'assistant' %}{{ m['content'] + ${lit(tail)} + eos_token }}{% endif %}{% endfor %}`,
     render: (r) => {
       const t = textOnly(r);
       if (t) return t;
