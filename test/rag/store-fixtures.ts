@@ -86,14 +86,4 @@ export function manyChunks(unit: string, n: number): Record<string, ChunkSpec[]>
   return { [unit]: Array.from({ length: n }, (_, i) => ({ text: `Buoy log entry ${i}: lantern ${i % 7} checked.` })) };
 }
 
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
+export { cosine } from "../../src/rag/multi/mmr.js";

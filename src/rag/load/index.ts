@@ -63,7 +63,8 @@ export async function loadBytes(
   return collect(loadItems(choice.loader, bytes, context));
 }
 
-async function readBytes(file: string, source: string): Promise<Uint8Array> {
+/** A file's bytes; an unreadable file is `rag.file_unreadable` naming its source (not_found or io). */
+export async function readBytes(file: string, source: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
   } catch (e) {

@@ -1,10 +1,8 @@
 // A folder (or one file) as a source stream: files walked lazily in path order, media type from
 // the extension, bytes read only when ingest asks. A folder's stream syncs its root once the walk
 // has finished; a single file never removes its neighbours.
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { InfuseError } from "../../core/errors.js";
-import { mediaTypeForName, walkFiles, walkRoot, type WalkOptions } from "../load/index.js";
+import { mediaTypeForName, readBytes, walkFiles, walkRoot, type WalkOptions } from "../load/index.js";
 import type { Source, SourceStream } from "./types.js";
 
 class FolderSource implements SourceStream {
@@ -36,16 +34,4 @@ class FolderSource implements SourceStream {
 /** The files under `target` (or the one file it names) as sources keyed by relative path. */
 export function folderSource(target: string, options: WalkOptions = {}): SourceStream {
   return new FolderSource(path.resolve(target), options);
-}
-
-async function readBytes(file: string, source: string): Promise<Uint8Array> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InfuseError("rag.file_unreadable", `${source}: cannot read (${code ?? (e as Error).message})`, {
-      kind: code === "ENOENT" ? "not_found" : "io",
-      cause: e,
-    });
-  }
 }
