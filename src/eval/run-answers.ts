@@ -82,7 +82,7 @@ export interface AnswerRow {
 
 /** One column of the comparison: a setting and a model (or the data's own answers). */
 export interface AnswersConfiguration {
-  /** e.g. "rag · engine:base.gguf+runs/tuned", "closed-book · ollama:llama3.2", "given answers". */
+  /** A column title, paths cut to their last part: "rag · engine:base.gguf+tuned", "closed-book · ollama:llama3.2". */
   name: string;
   setting: AnswerSetting | "given";
   llm?: string;
@@ -272,9 +272,23 @@ async function closedBookAnswer(llm: ChatModel, question: string, ctx: RunContex
   });
 }
 
+/** A model id with each file path cut to its last part (`engine:/m/base.gguf+/runs/tuned` → `engine:base.gguf+tuned`); `llm` keeps the full id. */
+export function shortModelLabel(id: string): string {
+  const [, prefix = "", rest = id] = /^([a-z]+:)?(.*)$/s.exec(id) ?? [];
+  return (
+    prefix +
+    rest
+      .split("+")
+      .map((p) => (p.includes("/") ? path.basename(p.replace(/\/+$/, "")) : p))
+      .join("+")
+  );
+}
+
 async function runConfiguration(items: QaItem[], plan: Plan, ctx: RunContext): Promise<AnswersConfiguration> {
   const name =
-    plan.setting === "given" ? "given answers" : `${plan.setting} · ${plan.llm ? plan.llm.id : "extractive"}`;
+    plan.setting === "given"
+      ? "given answers"
+      : `${plan.setting} · ${plan.llm ? shortModelLabel(plan.llm.id) : "extractive"}`;
   const progress = throttledProgress(ctx.onProgress);
   const judgeModel = ctx.judgeModel ?? (ctx.judge === true ? plan.llm : undefined);
   const judge = judgeModel

@@ -98,7 +98,7 @@ describe("eval answers comparisons", () => {
     });
     expect(r.items).toBe(3);
     expect(r.unanswerable).toBe(1);
-    expect(r.configurations.map((c) => c.name)).toEqual([
+    expect(r.configurations.map((c) => `${c.setting} · ${c.llm}`)).toEqual([
       `closed-book · ${base}`,
       `closed-book · ${tuned}`,
       `rag · ${base}`,
@@ -148,7 +148,9 @@ describe("eval answers comparisons", () => {
       onConfiguration: () => ctl.abort(),
     });
     expect(r.interrupted).toBe(true);
-    expect(r.configurations.map((c) => c.name)).toEqual([`closed-book · engine:${STORIES}+${adapter}`]);
+    expect(r.configurations.map((c) => c.llm)).toEqual([`engine:${STORIES}+${adapter}`]);
+    // the column title keeps the last part of each path
+    expect(r.configurations[0]!.name).toBe(`closed-book · engine:stories260K.gguf+${path.basename(adapter)}`);
   });
 
   it("refuses closed-book without a model and --judge with several", async () => {

@@ -118,10 +118,10 @@ describe("infuse eval answers", () => {
     };
     expect(out.unanswerable).toBe(1);
     expect(out.configurations.map((c) => c.name)).toEqual([
-      `closed-book · engine:${stories}`,
-      `closed-book · gguf:${stories}`,
-      `rag · engine:${stories}`,
-      `rag · gguf:${stories}`,
+      "closed-book · engine:stories260K.gguf",
+      "closed-book · gguf:stories260K.gguf",
+      "rag · engine:stories260K.gguf",
+      "rag · gguf:stories260K.gguf",
     ]);
     expect(await readFile(report, "utf8")).toContain("unanswerable abstained");
     const bad = await runCli(["eval", "answers", data, "--setting", "open-book"], { env });
