@@ -288,7 +288,7 @@ export function stageSummary(stages: StageTrace[]): string {
 export function renderAnswer(r: AskResult, streamed: boolean): string {
   const head =
     r.mode === "extractive"
-      ? `(extractive answer: ${r.note ?? "no language model"}; quoting the best passages)\n${r.answer}`
+      ? `(extractive answer: ${r.note ?? "no language model"}${r.sources.length > 0 ? "; quoting the best passages" : ""})\n${r.answer}`
       : streamed
         ? ""
         : r.answer;

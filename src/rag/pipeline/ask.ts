@@ -116,7 +116,7 @@ export async function askStore(
       if (isInfuseError(e) && e.kind === "cancelled") throw e;
       note = `the language model ${options.llm.id} failed: ${(e as Error).message}`;
     }
-  } else if (options.llm) note = "no passage was retrieved, so the language model was not asked";
+  } else if (hits.length === 0) note = noPassageReason(traced.stages, options.llm !== undefined);
   const t2 = performance.now();
   const mode = answer === undefined ? "extractive" : "generative";
   const text = answer ?? extractiveAnswer(searched, hits);
@@ -161,6 +161,16 @@ export async function askStore(
     });
   }
   return result;
+}
+
+/** Why an ask has no passage: nothing matched, or a stage (compression, routing) removed every one. */
+function noPassageReason(stages: StageTrace[], hasLlm: boolean): string {
+  const emptied = stages.find((s) => s.input !== undefined && s.input > 0 && s.output === 0);
+  const why = emptied
+    ? `the ${emptied.stage} stage (${emptied.name}) removed all ${emptied.input} retrieved passages` +
+      (emptied.stage === "compress" ? " (lower --compress-threshold, or drop --compress)" : "")
+    : "no passage was retrieved";
+  return hasLlm ? `${why}, so the language model was not asked` : why;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
