@@ -46,22 +46,41 @@ export function errorToWire(e: unknown): WireError {
   return { message: err.message, ...(err.stack !== undefined ? { stack: err.stack } : {}) };
 }
 
-/** The InfuseError a WireError stands for; plain errors become `fallbackCode` (kind internal). */
-export function errorFromWire(w: WireError, fallbackCode: string, prefix = ""): InfuseError {
-  const error = new InfuseError(w.code ?? fallbackCode, `${prefix}${w.message}`, {
+/** How a thread turns its workers' errors into its own. */
+export interface FromWireOptions {
+  /** Put before the message of an error that had no InfuseError code (e.g. "training worker 1: "). */
+  prefix?: string;
+  /** The hint when the worker's error had none. */
+  hint?: string;
+  /** Added to the error's details (e.g. which worker failed). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The InfuseError a WireError stands for: the worker's code, kind, hint and details when it had an
+ * InfuseError; otherwise `fallbackCode` (kind internal) with `options.prefix` before the message.
+ */
+export function errorFromWire(w: WireError, fallbackCode: string, options: FromWireOptions = {}): InfuseError {
+  const hint = w.hint ?? options.hint;
+  const details = { ...w.details, ...options.details };
+  const error = new InfuseError(w.code ?? fallbackCode, w.code ? w.message : `${options.prefix ?? ""}${w.message}`, {
     kind: w.kind ?? "internal",
-    ...(w.hint !== undefined ? { hint: w.hint } : {}),
-    ...(w.details ? { details: w.details } : {}),
+    ...(hint !== undefined ? { hint } : {}),
+    ...(Object.keys(details).length > 0 ? { details } : {}),
   });
   if (w.stack) error.stack = `${error.stack ?? ""}\n    --- in the worker thread ---\n${w.stack}`;
   return error;
 }
 
-/** Details that survive structured clone (functions and class instances dropped). */
+/** Details that survive the thread boundary: all of them when they clone, else their JSON (functions dropped). */
 function safeDetails(details: Record<string, unknown>): Record<string, unknown> {
   try {
-    return JSON.parse(JSON.stringify(details)) as Record<string, unknown>;
+    return structuredClone(details);
   } catch {
-    return {};
+    try {
+      return JSON.parse(JSON.stringify(details)) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
   }
 }

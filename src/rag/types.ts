@@ -1,6 +1,7 @@
 // The typed units a RAG pipeline composes (load → split → embed → store → retrieve → generate).
 // Each stage has one job and is swapped by configuration; these are the seams between them.
 import type { TaskOptions } from "../core/progress.js";
+import type { ChatMessage } from "../tokenizers/chat.js";
 
 /** Metadata values that every store can filter on. */
 export type MetadataValue = string | number | boolean;
@@ -48,12 +49,11 @@ export interface TokenCounter {
   countTokens(text: string): number;
 }
 
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
+/** One turn of a chat (tokenizers/ defines it: chat templates and training data use the same type). */
+export type { ChatMessage, ChatRole } from "../tokenizers/chat.js";
 
-export interface GenerateOptions {
+/** Options of one ChatModel.chat call. */
+export interface ChatOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
@@ -65,7 +65,7 @@ export interface GenerateOptions {
 /** A chat LLM: local GGUF, OpenAI-compatible or Ollama. Streams text pieces. */
 export interface ChatModel {
   readonly id: string;
-  chat(messages: ChatMessage[], options?: GenerateOptions): AsyncIterable<string>;
+  chat(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<string>;
   dispose?(): Promise<void>;
 }
 

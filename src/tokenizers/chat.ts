@@ -4,8 +4,17 @@ import { Template } from "@huggingface/jinja";
 import { InfuseError } from "../core/errors.js";
 import type { Tokenizer } from "./types.js";
 
+/** The roles of a chat: those training data, chat templates and every chat model in infuse take. */
+export const CHAT_ROLES = ["system", "user", "assistant"] as const;
+export type ChatRole = (typeof CHAT_ROLES)[number];
+
+export function isChatRole(role: unknown): role is ChatRole {
+  return (CHAT_ROLES as readonly unknown[]).includes(role);
+}
+
+/** One turn of a chat: what a chat template renders, a chat record holds and a chat model answers. */
 export interface ChatMessage {
-  role: "system" | "user" | "assistant" | "tool" | (string & {});
+  role: ChatRole;
   content: string;
 }
 

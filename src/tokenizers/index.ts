@@ -4,4 +4,12 @@ export { GgufTokenizer, tokenizerFromGgufMetadata } from "./gguf-tokenizer.js";
 export { HfJsonTokenizer, loadHfTokenizer } from "./hf.js";
 export { loadTokenizer } from "./load.js";
 export { StreamingDecoder } from "./decode.js";
-export { applyChatTemplate, renderChatTemplate, type ChatMessage, type RenderChatOptions } from "./chat.js";
+export {
+  applyChatTemplate,
+  renderChatTemplate,
+  isChatRole,
+  CHAT_ROLES,
+  type ChatMessage,
+  type ChatRole,
+  type RenderChatOptions,
+} from "./chat.js";

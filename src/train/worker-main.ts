@@ -2,8 +2,9 @@
 // then for each step sets the parameters' values, computes its share and replies with the gradients.
 // Failures go back as wire errors that keep an InfuseError's code and kind.
 import { parentPort, workerData } from "node:worker_threads";
+import { errorToWire } from "../core/worker-thread.js";
 import { createReplica } from "./task-kinds.js";
-import { toWire, type WorkerInit, type WorkerReply, type WorkerStep } from "./workers.js";
+import type { WorkerInit, WorkerReply, WorkerStep } from "./workers.js";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -23,10 +24,10 @@ try {
         grads.map((g) => g.buffer as ArrayBuffer),
       );
     } catch (e) {
-      reply({ error: toWire(e) });
+      reply({ error: errorToWire(e) });
     }
   });
   reply({ ready: true });
 } catch (e) {
-  reply({ error: toWire(e) });
+  reply({ error: errorToWire(e) });
 }

@@ -4,9 +4,9 @@
 // parameters, and the gradients come back and are summed. A worker's InfuseError reaches this thread
 // with its code, kind, hint and details. Leaves out multi-machine training; no shared weight memory.
 import { availableParallelism } from "node:os";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
-import { InfuseError, type ErrorKind } from "../core/errors.js";
+import type { Worker } from "node:worker_threads";
+import { InfuseError } from "../core/errors.js";
+import { errorFromWire, startModuleWorker, type WireError } from "../core/worker-thread.js";
 import { Tensor } from "../tensor/index.js";
 import type { TaskDescription, TrainingTask } from "./task.js";
 import type { GradStep } from "./trainer.js";
@@ -24,16 +24,6 @@ export interface WorkerStep {
   work: unknown;
 }
 
-/** An error as it crosses the thread boundary (an Error's class does not survive structured clone). */
-export interface WireError {
-  message: string;
-  code?: string;
-  kind?: ErrorKind;
-  hint?: string;
-  details?: Record<string, unknown>;
-  stack?: string;
-}
-
 export interface WorkerReply {
   grads?: Float32Array[];
   loss?: number;
@@ -41,58 +31,26 @@ export interface WorkerReply {
   error?: WireError;
 }
 
-/** What a worker sends for a failure: an InfuseError's fields (details only if they can be cloned). */
-export function toWire(e: unknown): WireError {
-  const err = e instanceof Error ? e : new Error(String(e));
-  const wire: WireError = { message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
-  if (e instanceof InfuseError) {
-    wire.code = e.code;
-    wire.kind = e.kind;
-    if (e.hint !== undefined) wire.hint = e.hint;
-    try {
-      wire.details = structuredClone(e.details);
-    } catch {
-      // details holding functions or handles stay behind
-    }
-  }
-  return wire;
-}
-
 /** The error this thread throws for a worker's failure: the worker's own code and kind when it had one. */
-export function fromWire(w: WireError, replica: number): InfuseError {
-  const cause = Object.assign(new Error(w.message), w.stack ? { stack: w.stack } : {});
-  if (w.code) {
-    return new InfuseError(w.code, w.message, {
-      kind: w.kind ?? "internal",
-      hint: w.hint ?? "run with --workers 1 to see the error in this thread",
-      details: { ...w.details, worker: replica },
-      cause,
-    });
-  }
-  return new InfuseError("train.worker_failed", `training worker ${replica}: ${w.message}`, {
+function workerError(w: WireError, replica: number): InfuseError {
+  return errorFromWire(w, "train.worker_failed", {
+    prefix: `training worker ${replica}: `,
     hint: "run with --workers 1 to see the error in this thread",
     details: { worker: replica },
-    cause,
   });
 }
 
-/** Starts the worker script: compiled JS directly, TypeScript sources through tsx's ESM hooks. */
+/** Starts the worker script (workers get an equal share of the CPU threads for their ops). */
 function startWorker(init: WorkerInit, threads: number): Worker {
-  const self = import.meta.url;
-  const ts = self.endsWith(".ts");
-  const entry = new URL(`./worker-main.${ts ? "ts" : "js"}`, self);
   const env = { ...process.env, INFUSE_THREADS: String(threads) };
-  if (!ts) return new Worker(entry, { workerData: init, env });
-  const tsxApi = pathToFileURL(fileURLToPath(new URL("../../node_modules/tsx/dist/esm/api/index.mjs", self))).href;
-  const code = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(code, { eval: true, workerData: init, env });
+  return startModuleWorker(import.meta.url, "./worker-main", { workerData: init, env });
 }
 
 function call(w: Worker, replica: number, msg?: WorkerStep): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: WorkerReply): void => {
       cleanup();
-      if (m.error) reject(fromWire(m.error, replica));
+      if (m.error) reject(workerError(m.error, replica));
       else resolve(m);
     };
     const onError = (e: Error): void => {

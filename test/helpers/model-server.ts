@@ -3,7 +3,7 @@
 // with whatever real models the test hands it. Leaves out tools, images and the legacy endpoints.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../../src/rag/types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../../src/rag/types.js";
 
 export interface ModelServerOptions {
   chat?: ChatModel;
@@ -102,7 +102,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   async function openaiChat(body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const chat = requireChat();
     const stop = body["stop"];
-    const gen: GenerateOptions = {
+    const gen: ChatOptions = {
       signal,
       ...num("maxTokens", body["max_tokens"] ?? body["max_completion_tokens"]),
       ...num("temperature", body["temperature"]),
@@ -140,7 +140,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   async function ollamaChat(body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const chat = requireChat();
     const o = (body["options"] ?? {}) as Record<string, unknown>;
-    const gen: GenerateOptions = {
+    const gen: ChatOptions = {
       signal,
       ...num("maxTokens", o["num_predict"]),
       ...num("temperature", o["temperature"]),

@@ -11,7 +11,7 @@ import { generate } from "../../src/models/generate.js";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { loadLora } from "../../src/models/lora/io.js";
 import { GgufChatModel } from "../../src/rag/llm/gguf.js";
-import { renderChatTemplate } from "../../src/tokenizers/chat.js";
+import { renderChatTemplate, type ChatMessage } from "../../src/tokenizers/chat.js";
 import { promptIds } from "../../src/train/data/encode.js";
 import type { TrainRecord } from "../../src/train/data/records.js";
 import { fileTemplate, resolveTemplate, type Segment } from "../../src/train/data/templates.js";
@@ -29,8 +29,8 @@ const chat = (turns: [string, string][], system = true): TrainRecord => ({
   kind: "chat",
   where: "test",
   messages: [
-    ...(system ? [{ role: "system", content: SYSTEM }] : []),
-    ...turns.flatMap(([u, a]) => [
+    ...(system ? [{ role: "system" as const, content: SYSTEM }] : []),
+    ...turns.flatMap(([u, a]): ChatMessage[] => [
       { role: "user", content: u },
       { role: "assistant", content: a },
     ]),

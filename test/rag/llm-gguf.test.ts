@@ -8,7 +8,7 @@ import { kv, openGguf, writeGguf, type GgufTensorInput } from "../../src/formats
 import type { ResolvedConfig } from "../../src/core/config.js";
 import { InfuseError } from "../../src/core/errors.js";
 import { createChatModel, GgufChatModel } from "../../src/rag/llm/index.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../../src/rag/types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../../src/rag/types.js";
 import { fixture } from "../helpers/fixtures.js";
 
 const STORIES = "models/stories260K-gguf/stories260K.gguf";
@@ -21,7 +21,7 @@ const config: ResolvedConfig = {
 };
 const ask: ChatMessage[] = [{ role: "user", content: "Once upon a time there was a little girl" }];
 
-async function collect(model: ChatModel, messages: ChatMessage[], options: GenerateOptions): Promise<string[]> {
+async function collect(model: ChatModel, messages: ChatMessage[], options: ChatOptions): Promise<string[]> {
   const pieces: string[] = [];
   for await (const p of model.chat(messages, options)) pieces.push(p);
   return pieces;

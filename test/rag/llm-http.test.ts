@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InfuseError } from "../../src/core/errors.js";
 import { createChatModel } from "../../src/rag/llm/index.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../../src/rag/types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../../src/rag/types.js";
 import { fixture } from "../helpers/fixtures.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 import { offlineConfig } from "../helpers/rag-config.js";
@@ -15,7 +15,7 @@ const ask: ChatMessage[] = [
   { role: "user", content: "Once upon a time" },
 ];
 
-async function collect(model: ChatModel, options: GenerateOptions = {}, messages = ask): Promise<string[]> {
+async function collect(model: ChatModel, options: ChatOptions = {}, messages = ask): Promise<string[]> {
   const pieces: string[] = [];
   for await (const p of model.chat(messages, options)) pieces.push(p);
   return pieces;

@@ -8,6 +8,7 @@ import {
   applyChatTemplate,
   loadTokenizer,
   renderChatTemplate,
+  type ChatMessage,
 } from "../../src/tokenizers/index.js";
 import { fixture } from "../helpers/fixtures.js";
 import { parityStrings } from "./strings.js";
@@ -51,7 +52,7 @@ describe("chat templates", () => {
   const LLAMA2 =
     "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}{{ '[INST] ' + m.content + ' [/INST]' }}" +
     "{% else %}{{ ' ' + m.content + eos_token }}{% endif %}{% endfor %}";
-  const messages = [
+  const messages: ChatMessage[] = [
     { role: "system", content: "Be brief." },
     { role: "user", content: "Xin chào!" },
   ];

@@ -1,9 +1,9 @@
 // Generating a cited answer with a chat model, streaming the pieces as they come. Falls back
 // to nothing itself: the caller (pipeline/ask) decides on the extractive answer.
 import { throwIfAborted } from "../../core/errors.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 
-export interface StreamOptions extends GenerateOptions {
+export interface StreamOptions extends ChatOptions {
   onToken?: (piece: string) => void;
 }
 

@@ -10,7 +10,7 @@ import type { ProgressListener } from "../../core/progress.js";
 import { errorFromWire, startModuleWorker } from "../../core/worker-thread.js";
 import { resolveLocalModel, resolveModel } from "../../hub/resolve.js";
 import type { ChatTemplateSource } from "../../models/chat-template.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import type { EngineInfo, EngineInit, EngineReply, EngineRequest } from "./engine-protocol.js";
 import { PushStream } from "./stream.js";
 
@@ -76,7 +76,7 @@ export class EngineChatModel implements ChatModel {
     );
   }
 
-  async *chat(messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string> {
+  async *chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
     const what = `generation with ${this.id}`;
     throwIfAborted(options.signal, what);
     if (this.closed) throw this.closed;

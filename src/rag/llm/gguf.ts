@@ -9,7 +9,7 @@ import type {
 } from "node-llama-cpp";
 import { GeneralChatWrapper, LlamaChat, resolveChatWrapper } from "node-llama-cpp";
 import { throwIfAborted } from "../../core/errors.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import { llamaThreads, loadGgufModel } from "./llama-runtime.js";
 import { PushStream } from "./stream.js";
 
@@ -50,7 +50,7 @@ export class GgufChatModel implements ChatModel {
     return new GgufChatModel(ref, model, context, llamaChat, hasTemplate);
   }
 
-  async *chat(messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string> {
+  async *chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
     throwIfAborted(options.signal, `generation with ${this.id}`);
     const release = await this.turn();
     const stop = new AbortController();

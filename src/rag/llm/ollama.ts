@@ -1,7 +1,7 @@
 // Chat through Ollama's `/api/chat`, streamed as newline-delimited JSON. Sampling settings go
 // in Ollama's `options` (num_predict, temperature, top_p, seed, stop). Leaves out tools and images.
 import { InfuseError } from "../../core/errors.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import { OLLAMA_AUTH_HINT } from "./endpoints.js";
 import { badResponse, joinUrl, postJson, readLines, streamFailure } from "./http.js";
 
@@ -21,7 +21,7 @@ export class OllamaChatModel implements ChatModel {
     this.id = `ollama:${model}@${host}`;
   }
 
-  async *chat(messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string> {
+  async *chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
     const url = joinUrl(this.host, "api/chat");
     const sampling = {
       ...(options.maxTokens !== undefined ? { num_predict: options.maxTokens } : {}),

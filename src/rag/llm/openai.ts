@@ -1,7 +1,7 @@
 // Chat through an OpenAI-compatible `/v1/chat/completions` endpoint (OpenAI, vLLM, llama.cpp
 // server, LM Studio, ...), streamed as server-sent events. Leaves out tools and multimodal input.
 import { InfuseError } from "../../core/errors.js";
-import type { ChatMessage, ChatModel, GenerateOptions } from "../types.js";
+import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import { OPENAI_AUTH_HINT, openaiHeaders, type OpenAIEndpoint } from "./endpoints.js";
 import { badResponse, joinUrl, postJson, readSseData, streamFailure } from "./http.js";
 
@@ -20,7 +20,7 @@ export class OpenAIChatModel implements ChatModel {
     this.id = `openai:${model}@${endpoint.baseUrl}`;
   }
 
-  async *chat(messages: ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string> {
+  async *chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
     const url = joinUrl(this.endpoint.baseUrl, "chat/completions");
     const body = {
       model: this.model,

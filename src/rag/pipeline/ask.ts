@@ -10,7 +10,7 @@ import { buildRecipeRetriever, type RecipeContext, type RecipeRetriever } from "
 import type { Recipe, ResolvedRecipe } from "../recipe/schema.js";
 import { roundMs, type StageTrace } from "../recipe/trace.js";
 import { LanceDbStoreProvider, type CollectionStore, type StoreProvider } from "../store/index.js";
-import type { ChatModel, Embedder, GenerateOptions, Hit } from "../types.js";
+import type { ChatModel, ChatOptions, Embedder, Hit } from "../types.js";
 import { appendInferenceLog, defaultLogFile } from "./log.js";
 
 export interface AskOptions {
@@ -33,7 +33,7 @@ export interface AskOptions {
   /** Loads the recipe's cross-encoder or LLM reranker model (see `rerankerLoader`). */
   loadReranker?: RecipeContext["loadReranker"];
   prompt?: PromptOptions;
-  generate?: Omit<GenerateOptions, "signal">;
+  generate?: Omit<ChatOptions, "signal">;
   /** Called with each streamed piece of a generative answer. */
   onToken?: (piece: string) => void;
   /** Inference log file; default <dataDir>/logs/inference.jsonl; false turns it off. */

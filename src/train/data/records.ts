@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, isInfuseError } from "../../core/errors.js";
-import type { ChatMessage } from "../../tokenizers/chat.js";
+import { isChatRole, type ChatMessage } from "../../tokenizers/chat.js";
 import { parseCsvRecords } from "./csv.js";
 import { parseJsonLines } from "../../formats/jsonl.js";
 
@@ -63,8 +63,6 @@ export function skippedSummary(s: SkipReport): string {
   const more = s.count > s.first.length ? `; ${s.count - s.first.length} more` : "";
   return `skipped ${s.count} bad record${s.count === 1 ? "" : "s"}: ${s.first.map((r) => r.message).join("; ")}${more}`;
 }
-
-const ROLES = new Set(["system", "user", "assistant"]);
 
 function recordError(where: string, message: string, hint: string, field?: string): InfuseError {
   return new InfuseError("train.bad_record", `${where}: ${message}`, {
@@ -170,7 +168,7 @@ function chatRecord(obj: Record<string, unknown>, where: string): TrainRecord {
     const o = m as Record<string, unknown>;
     const role = o["role"] ?? o["from"];
     const content = o["content"] ?? o["value"];
-    if (typeof role !== "string" || !ROLES.has(role))
+    if (!isChatRole(role))
       throw recordError(
         where,
         `${at}.role is ${JSON.stringify(role)}`,

@@ -143,8 +143,8 @@ function messagesOf(r: TrainRecord): ChatMessage[] {
   if (r.kind === "chat") return r.messages;
   const { system, pairs } = turns(r);
   return [
-    ...(system ? [{ role: "system", content: system }] : []),
-    ...pairs.flatMap((p) => [
+    ...(system ? [{ role: "system" as const, content: system }] : []),
+    ...pairs.flatMap((p): ChatMessage[] => [
       { role: "user", content: joinInput(p) },
       { role: "assistant", content: p.assistant },
     ]),
