@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { InfuseError } from "./errors.js";
+import { LimitsSchema, resolveLimits, type Limits } from "./limits.js";
 import { defaultCacheDir, defaultDataDir } from "./paths.js";
 
 export const CONFIG_FILE_NAME = "infuse.config.json";
@@ -57,6 +58,8 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   store: storeSchema.optional(),
+  /** Resource limits on untrusted input (core/limits.ts); defaults are safe. */
+  limits: LimitsSchema.optional(),
   /** Defaults for `infuse tune` (flags override them), checked by tune()'s own schema. */
   tune: z.record(z.string(), z.unknown()).optional(),
 });
@@ -74,6 +77,8 @@ export interface ResolvedConfig {
   dataDir: string;
   hub: { endpoint: string; token: string | undefined; offline: boolean };
   rag: NonNullable<ConfigFile["rag"]>;
+  /** Resource limits in force (loadConfig always sets them); read them with `limitsOf(config)`. */
+  limits?: Limits;
   /** The store provider; absent means LanceDB in `<dataDir>/collections`. */
   store?: StoreConfig;
   /** The `tune` section as written: read it through `configSection(config, "tune", schema)`. */
@@ -106,6 +111,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
       offline: offlineEnv !== undefined ? offlineEnv === "1" || offlineEnv === "true" : (parsed?.hub?.offline ?? false),
     },
     rag: parsed?.rag ?? {},
+    limits: resolveLimits(parsed?.limits),
     ...(parsed?.store ? { store: resolveStore(parsed.store, fromFile) } : {}),
     tune: parsed?.tune ?? {},
   };

@@ -1,0 +1,43 @@
+// Resource limits on untrusted input (documents, datasets, model files, hub servers), with safe
+// defaults; `limits` in infuse.config.json changes them. Each error that a limit raises names the
+// limit's key, so a user who trusts their input knows what to raise.
+import { z } from "zod";
+
+const MiB = 1024 * 1024;
+
+export const LimitsSchema = z.strictObject({
+  /** Largest document file ingest reads (bytes). */
+  maxFileBytes: z.int().positive().optional(),
+  /** Largest size a compressed document (DOCX, a zip) may expand to (bytes), checked before it is expanded. */
+  maxDecompressedBytes: z.int().positive().optional(),
+  /** Longest dataset record or single document line (characters). */
+  maxRecordChars: z.int().positive().optional(),
+  /** A download or hub request with no byte for this long fails (milliseconds). */
+  downloadTimeoutMs: z.int().positive().optional(),
+  /** Largest hub listing (`/api/models/...`) read (bytes). */
+  maxListingBytes: z.int().positive().optional(),
+  /** Longest text a chat template may render (characters). */
+  templateMaxChars: z.int().positive().optional(),
+});
+
+export type LimitsConfig = z.infer<typeof LimitsSchema>;
+export type Limits = Required<LimitsConfig>;
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFileBytes: 1024 * MiB,
+  maxDecompressedBytes: 512 * MiB,
+  maxRecordChars: 4 * MiB,
+  downloadTimeoutMs: 60_000,
+  maxListingBytes: 32 * MiB,
+  templateMaxChars: 4 * MiB,
+});
+
+/** The limits in force: the defaults with the config's `limits` section over them. */
+export function resolveLimits(section: LimitsConfig | undefined): Limits {
+  return { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(section ?? {}).filter(([, v]) => v !== undefined)) };
+}
+
+/** The limits a config carries, else the defaults (configs built by hand in tests and libraries). */
+export function limitsOf(config: { limits?: Limits } | undefined): Limits {
+  return config?.limits ?? DEFAULT_LIMITS;
+}
