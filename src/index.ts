@@ -58,6 +58,7 @@ export {
   type ChatTurn,
   type InferenceLogEntry,
 } from "./rag/pipeline/index.js";
+export { IngestSettingsSchema, ingestSettings, type IngestSettings } from "./rag/pipeline/ingest-options.js";
 export {
   RecipeSchema,
   parseRecipe,

@@ -1,6 +1,7 @@
 // The optional project file `infuse.config.json`, validated with zod. Unknown or wrongly
 // typed keys are errors that name the key and the file. Sections whose schema belongs to a
-// higher layer (`tune` → train/options, `rag.retrieval` → rag/recipe) are read here as plain
+// higher layer (`tune` → train/options, `ingest` → rag/pipeline/ingest-options, `rag.retrieval`
+// → rag/recipe) are read here as plain
 // objects and checked by that layer's schema through `configSection`, with the same errors:
 // core/ imports nothing above it.
 import { readFile } from "node:fs/promises";
@@ -13,7 +14,7 @@ import { defaultCacheDir, defaultDataDir } from "./paths.js";
 export const CONFIG_FILE_NAME = "infuse.config.json";
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 
-const endpointSchema = z.strictObject({
+export const endpointSchema = z.strictObject({
   /**
    * `openai` (any OpenAI-compatible server), `ollama`, `local` (a GGUF via node-llama-cpp; a Hugging
    * Face folder or an adapter goes to the engine), or `engine` (infuse's own engine).
@@ -62,6 +63,8 @@ export const configSchema = z.strictObject({
   limits: LimitsSchema.optional(),
   /** Defaults for `infuse tune` (flags override them), checked by tune()'s own schema. */
   tune: z.record(z.string(), z.unknown()).optional(),
+  /** Defaults for `infuse ingest` (flags override them), checked by the ingest settings schema. */
+  ingest: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -83,6 +86,8 @@ export interface ResolvedConfig {
   store?: StoreConfig;
   /** The `tune` section as written: read it through `configSection(config, "tune", schema)`. */
   tune?: Record<string, unknown>;
+  /** The `ingest` section as written: read it through `configSection(config, "ingest", schema)`. */
+  ingest?: Record<string, unknown>;
 }
 
 export interface LoadConfigOptions {
@@ -114,6 +119,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     limits: resolveLimits(parsed?.limits),
     ...(parsed?.store ? { store: resolveStore(parsed.store, fromFile) } : {}),
     tune: parsed?.tune ?? {},
+    ingest: parsed?.ingest ?? {},
   };
 }
 
@@ -147,18 +153,18 @@ async function readConfigFile(file: string, mustExist: boolean): Promise<ConfigF
 }
 
 /** The sections a higher layer validates with its own schema. */
-export type ConfigSectionKey = "tune" | "rag.retrieval";
+export type ConfigSectionKey = "tune" | "ingest" | "rag.retrieval";
 
 /**
  * A section checked by the schema of the layer that owns it (tune's options, the recipe); errors
  * name the file and the key path as every other config error does. Undefined when absent.
  */
 export function configSection<S extends z.ZodType>(
-  config: Pick<ResolvedConfig, "file" | "rag" | "tune">,
+  config: Pick<ResolvedConfig, "file" | "rag" | "tune" | "ingest">,
   key: ConfigSectionKey,
   schema: S,
 ): z.output<S> | undefined {
-  const value = key === "tune" ? config.tune : config.rag.retrieval;
+  const value = key === "tune" ? config.tune : key === "ingest" ? config.ingest : config.rag.retrieval;
   if (value === undefined) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;

@@ -1,64 +1,120 @@
 // `infuse ingest PATH`: load, split, embed and store a file or folder into a collection through
 // the folder source stream, committing in batches and syncing it (changed files updated, deleted
-// files removed after a complete walk, the rest untouched).
+// files removed after a complete walk, the rest untouched). Its flags are IngestSettingsSchema's
+// (rag/pipeline/ingest-options.ts): flag text goes through that schema, so a bad value gets the
+// error ingestPath() gives for it. Precedence: defaults < config `ingest` < the collection's stored
+// splitter, analyzer and embedder < flags.
 import { Option } from "commander";
+import type { z } from "zod";
+import { configSection, type ResolvedConfig } from "../../core/config.js";
 import type { ProgressEvent } from "../../core/progress.js";
-import { resolveEmbedder, DEFAULT_EMBEDDER_SPEC } from "../../rag/pipeline/models.js";
-import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
-import { SPLITTER_KINDS, type SplitterKind } from "../../rag/split/index.js";
+import { ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
+import {
+  INGEST_FLAG_FIELDS,
+  IngestConfigSchema,
+  ingestSettings,
+  type IngestFlagField,
+  type IngestSettings,
+} from "../../rag/pipeline/ingest-options.js";
+import { DEFAULT_EMBEDDER_SPEC, resolveEmbedder } from "../../rag/pipeline/models.js";
+import type { CollectionManifest } from "../../rag/store/index.js";
 import { storeProvider } from "../../rag/store/index.js";
 import type { RegisterCommand } from "../runtime.js";
-import { collectionName, positiveInt } from "./ask.js";
+import { collectionName } from "./ask.js";
 
-interface IngestFlags {
-  collection?: string;
-  embedder?: string;
-  splitter?: SplitterKind;
-  chunkSize?: number;
-  overlap?: number;
-  include?: string[];
-  exclude?: string[];
-  textColumn?: string;
-  idColumn?: string;
-  bm25Language?: string;
-  stemming?: boolean;
-  stopWords?: boolean;
-  batchSize?: number;
-  batchChunks?: number;
+/** A setting that is a flag: its commander spec, help and key. */
+interface FieldFlag extends IngestFlagField {
+  spec: string;
+  help: string;
+  key: string;
+}
+
+const FIELD_FLAGS: FieldFlag[] = INGEST_FLAG_FIELDS.flatMap((f) => {
+  if (!f.meta.help) return [];
+  const spec = `${f.meta.flag}${f.meta.arg ? ` ${f.meta.arg}` : ""}`;
+  return [{ ...f, spec, help: f.meta.help, key: new Option(spec).attributeName() }];
+});
+
+/** The commander options of the settings' flags (new ones for each command built). */
+function fieldOptions(): Option[] {
+  return FIELD_FLAGS.flatMap(({ meta, spec, help }) => [
+    new Option(spec, help),
+    ...(meta.off ? [new Option(`--no-${meta.flag.slice(2)}`, meta.off)] : []),
+  ]);
+}
+
+/** The setting's type under `.exactOptional()`: how a flag's text becomes its value. */
+function valueType(schema: z.ZodType): string {
+  const def = schema.def as { type: string; innerType?: z.ZodType };
+  return def.type === "optional" && def.innerType ? valueType(def.innerType) : def.type;
+}
+
+/** A flag's text as the setting's value: numbers parsed; text that is not one stays text for the schema to reject. */
+function fromFlag(schema: z.ZodType, raw: unknown): unknown {
+  if (typeof raw !== "string" || valueType(schema) !== "number") return raw;
+  const n = Number(raw);
+  return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+}
+
+type Layer = Record<string, unknown>;
+
+/** The settings the flags give (only those given), nested as the schema nests them. */
+function flagSettings(flags: Record<string, unknown>): Layer {
+  const out: Layer = {};
+  for (const { path, schema, key } of FIELD_FLAGS) {
+    if (flags[key] === undefined) continue;
+    let at = out;
+    for (const k of path.slice(0, -1)) at = (at[k] ??= {}) as Layer;
+    at[path[path.length - 1]!] = fromFlag(schema, flags[key]);
+  }
+  return out;
+}
+
+/** The settings that are groups of settings, merged key by key. */
+const GROUPS = new Set(INGEST_FLAG_FIELDS.filter((f) => f.path.length > 1).map((f) => f.path[0]!));
+
+/** Later layers win; inside a group (splitter, fts, tabular), key by key. */
+function merge(...layers: Layer[]): Layer {
+  const out: Layer = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      out[k] = GROUPS.has(k) && out[k] !== undefined ? { ...(out[k] as Layer), ...(v as Layer) } : v;
+    }
+  }
+  return out;
+}
+
+/** What an existing collection fixed when it was built: its splitter, analyzer and embedder. */
+function stored(existing: CollectionManifest | undefined): Layer {
+  if (!existing) return {};
+  return {
+    embedderSpec: existing.embedder.endpoint ?? existing.embedder.spec,
+    splitter: existing.splitter,
+    fts: existing.fts,
+  };
+}
+
+/** The run's settings: defaults < config `ingest` (and rag.embedder) < the collection's < flags, checked. */
+function resolveIngestFlags(
+  flags: Record<string, unknown>,
+  config: ResolvedConfig,
+  existing: CollectionManifest | undefined,
+): IngestSettings {
+  const fromConfig = (configSection(config, "ingest", IngestConfigSchema) ?? {}) as Layer;
+  const embedder = { embedderSpec: config.rag.embedder ?? DEFAULT_EMBEDDER_SPEC };
+  return ingestSettings(merge(embedder, fromConfig, stored(existing), flagSettings(flags)) as IngestSettings);
 }
 
 export const registerIngest: RegisterCommand = (program, run) => {
-  program
+  const cmd = program
     .command("ingest")
     .argument("<path>", "a file or a folder (walked recursively)")
     .description(
       "load, split, embed and index documents into a collection (PDF, DOCX, HTML, Markdown, TXT, CSV, JSON, JSONL)",
     )
-    .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")')
-    .option(
-      "--embedder <spec>",
-      'embedding model: "hash" (built-in, lexical), a model path or hf: reference, openai:MODEL, ollama:MODEL',
-    )
-    .addOption(new Option("--splitter <kind>", "how documents are split").choices(SPLITTER_KINDS))
-    .option("--chunk-size <n>", "largest chunk: characters, or tokens with --splitter token", positiveInt)
-    .option("--overlap <n>", "overlap between neighbouring chunks (same unit)", (v) => Number.parseInt(v, 10))
-    .option("--include <glob...>", "only files matching these globs (relative to PATH)")
-    .option("--exclude <glob...>", "skip files matching these globs")
-    .option("--text-column <name>", "CSV column / JSON field holding the text (default: text, content, body)")
-    .option("--id-column <name>", "CSV column / JSON field naming each record (kept as doc_id)")
-    .option("--bm25-language <language>", "full-text analyzer language of a new collection (default English)")
-    .option("--no-stemming", "new collection: index words unstemmed")
-    .option("--no-stop-words", "new collection: keep stop words in the full-text index")
-    .option(
-      "--batch-size <n>",
-      `files per commit (default ${DEFAULT_BATCH_UNITS}): an interrupted ingest keeps every committed batch`,
-      positiveInt,
-    )
-    .option(
-      "--batch-chunks <n>",
-      `chunks per commit (default ${DEFAULT_BATCH_CHUNKS}); a batch commits at whichever limit comes first`,
-      positiveInt,
-    )
+    .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")');
+  for (const o of fieldOptions()) cmd.addOption(o);
+  cmd
     .addHelpText(
       "after",
       "\nExamples:\n" +
@@ -72,52 +128,32 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "extension, is recognised by its bytes); types without a loader are listed as skipped.\n" +
         "Ctrl-C stops cleanly: committed batches stay, nothing half-written is visible, and running\n" +
         "the same command again resumes (committed files are skipped). Deleted files are removed\n" +
-        "only by a run that walked the whole folder.",
+        "only by a run that walked the whole folder.\n" +
+        'Defaults for these flags can live in infuse.config.json as an "ingest" section\n' +
+        '({"ingest": {"splitter": {"chunkSize": 500}, "batchSize": 200}}); an existing collection keeps\n' +
+        "the splitter, analyzer and embedder it was built with unless a flag says otherwise.",
     )
     .action(
-      run(async (rt, target: string, flags: IngestFlags) => {
+      run(async (rt, target: string, flags: { collection?: string } & Record<string, unknown>) => {
         const config = await rt.config();
         const collection = collectionName(flags.collection, config);
         const store = storeProvider(config);
-        const existing = await store.manifest(collection);
         // a collection built against a remote server reconnects to it (its stored endpoint keeps the base URL)
-        const spec =
-          flags.embedder ??
-          existing?.embedder.endpoint ??
-          existing?.embedder.spec ??
-          config.rag.embedder ??
-          DEFAULT_EMBEDDER_SPEC;
-        const embedder = await resolveEmbedder(spec, { config, signal: rt.signal });
-        const splitter = {
-          ...(existing?.splitter ?? {}),
-          ...(flags.splitter ? { kind: flags.splitter } : {}),
-          ...(flags.chunkSize !== undefined ? { chunkSize: flags.chunkSize } : {}),
-          ...(flags.overlap !== undefined ? { overlap: flags.overlap } : {}),
-        };
+        const settings = resolveIngestFlags(flags, config, await store.manifest(collection));
+        const embedder = await resolveEmbedder(settings.embedderSpec ?? DEFAULT_EMBEDDER_SPEC, {
+          config,
+          signal: rt.signal,
+        });
         const bars = rt.out.progress();
         // a folder is walked lazily, so files and commits have no total: the bar counts them
         const progress = (e: ProgressEvent) => bars(e.total === undefined ? { ...e, total: e.done } : e);
         let report: IngestReport;
         try {
           report = await ingestPath(collection, target, {
+            ...settings,
             dataDir: config.dataDir,
             store,
             embedder,
-            embedderSpec: spec,
-            splitter,
-            fts: {
-              ...(flags.bm25Language ? { language: flags.bm25Language } : {}),
-              ...(flags.stemming === false ? { stem: false } : {}),
-              ...(flags.stopWords === false ? { removeStopWords: false } : {}),
-            },
-            ...(flags.include ? { include: flags.include } : {}),
-            ...(flags.exclude ? { exclude: flags.exclude } : {}),
-            ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
-            ...(flags.batchChunks !== undefined ? { batchChunks: flags.batchChunks } : {}),
-            tabular: {
-              ...(flags.textColumn ? { textColumn: flags.textColumn } : {}),
-              ...(flags.idColumn ? { idColumn: flags.idColumn } : {}),
-            },
             signal: rt.signal,
             onProgress: progress,
           });

@@ -9,6 +9,7 @@ import type { Chunk, Embedder } from "../types.js";
 
 export const DEFAULT_BATCH_UNITS = 1000;
 export const DEFAULT_BATCH_CHUNKS = 10_000;
+export const DEFAULT_EMBED_BATCH = 64;
 
 export interface PreparedUnit {
   key: string;
@@ -142,7 +143,7 @@ export class BatchWriter {
     const vectors = await this.#store.vectorsByHash([...new Set(texts.map((t) => t.hash))]);
     this.totals.cached += texts.filter((t) => vectors.has(t.hash)).length;
     const todo = [...new Map(texts.filter((t) => !vectors.has(t.hash)).map((t) => [t.hash, t.text])).entries()];
-    const size = this.#options.embedBatchSize ?? 64;
+    const size = this.#options.embedBatchSize ?? DEFAULT_EMBED_BATCH;
     const start = this.totals.embedded;
     for (let i = 0; i < todo.length; i += size) {
       throwIfAborted(signal, "ingest");

@@ -1,12 +1,12 @@
 // Ingest: a stream of sources → loader by media type → chunks → vectors → commits in batches.
 // Units whose content hash is already committed are skipped, so an interrupted run resumes where
 // it stopped; units a complete stream no longer lists are removed, and only then. An abort or
-// failure keeps every batch already committed and never leaves a half-written one.
+// failure keeps every batch already committed and never leaves a half-written one. The settings
+// are checked by IngestSettingsSchema (ingest-options.ts) before anything is opened.
 import { createHash } from "node:crypto";
-import type { EndpointSpec } from "../../core/config.js";
 import { isInfuseError, throwIfAborted } from "../../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../../core/progress.js";
-import { loaderFor, loadItems, type LoadWarning, type TabularOptions } from "../load/index.js";
+import { loaderFor, loadItems, type LoadWarning } from "../load/index.js";
 import {
   folderSource,
   recordsSource,
@@ -15,39 +15,29 @@ import {
   type Source,
   type SourceStream,
 } from "../source/index.js";
-import { Splitter, splitterSettings, type SplitterSettings } from "../split/index.js";
-import { LanceDbStoreProvider, type CollectionStore, type FtsSettings, type StoreProvider } from "../store/index.js";
+import { Splitter, splitterSettings } from "../split/index.js";
+import { LanceDbStoreProvider, type CollectionStore, type StoreProvider } from "../store/index.js";
 import type { Chunk, Embedder } from "../types.js";
 import { BatchWriter, type BatchTotals, type PreparedUnit } from "./ingest-batch.js";
+import { ingestSettings, type IngestSettings } from "./ingest-options.js";
 
 export { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS } from "./ingest-batch.js";
 export type { IngestRecord } from "../source/index.js";
 
-export interface IngestOptions extends TaskOptions {
+/**
+ * The settings (splitter, fts, tabular, batch sizes, embedderSpec: IngestSettingsSchema's fields,
+ * checked by it) and the runtime parts of an ingest.
+ */
+export interface IngestOptions extends TaskOptions, Omit<IngestSettings, "include" | "exclude"> {
   /** The data folder: where the default store (LanceDB in `<dataDir>/collections`) lives. */
   dataDir: string;
   /** The store provider (from the config's `store` section); default LanceDB in the data folder. */
   store?: StoreProvider;
   embedder: Embedder;
-  /** How to recreate the embedder later (stored with the collection; an endpoint keeps its base URL); default its id. */
-  embedderSpec?: string | EndpointSpec;
-  splitter?: Partial<SplitterSettings>;
-  /** Full-text analyzer of a new collection (English stemming + stop words by default). */
-  fts?: Partial<FtsSettings>;
-  /** Units per commit; default 1000. A smaller batch loses less to an interruption, costs more commits. */
-  batchSize?: number;
-  /** Chunks per commit (a batch is committed when it reaches either limit); default 10,000. */
-  batchChunks?: number;
-  /** Texts per embedding call; default 64. */
-  embedBatchSize?: number;
-  /** CSV/JSON/JSONL column choices. */
-  tabular?: TabularOptions;
 }
 
-export interface IngestPathOptions extends IngestOptions {
-  include?: string[];
-  exclude?: string[];
-}
+/** IngestOptions and the folder's include/exclude globs. */
+export type IngestPathOptions = IngestOptions & Pick<IngestSettings, "include" | "exclude">;
 
 export interface IngestRecordsOptions extends IngestOptions, Omit<RecordsSourceOptions, "complete"> {
   /** Remove records of this source that are not in `records`; default false (add/update only). */
@@ -69,24 +59,25 @@ const DEFAULT_ROOT = "sources";
 async function open(
   provider: StoreProvider,
   collection: string,
-  options: IngestOptions,
+  embedder: Embedder,
+  settings: IngestSettings,
 ): Promise<{ store: CollectionStore; splitter: Splitter }> {
-  const settings = splitterSettings(options.splitter);
-  const embedder = options.embedder;
-  const tokenizer = settings.kind === "token" ? await embedder.tokenizer?.() : undefined;
-  const splitter = new Splitter(settings, tokenizer);
+  const split = splitterSettings(settings.splitter);
+  const tokenizer = split.kind === "token" ? await embedder.tokenizer?.() : undefined;
+  const splitter = new Splitter(split, tokenizer);
   const dimension = await embedder.dimension();
   const store = await provider.openOrCreate(collection, {
-    embedder: { id: embedder.id, spec: options.embedderSpec ?? embedder.id, dimension },
-    splitter: settings,
-    ...(options.fts ? { fts: options.fts } : {}),
+    embedder: { id: embedder.id, spec: settings.embedderSpec ?? embedder.id, dimension },
+    splitter: split,
+    ...(settings.fts ? { fts: settings.fts } : {}),
   });
   return { store, splitter };
 }
 
 /**
  * Ingests a stream of sources into a collection, committing every `batchSize` units or
- * `batchChunks` chunks. Throws `cancelled` on abort, with the batches before it committed.
+ * `batchChunks` chunks. Throws `cancelled` on abort, with the batches before it committed, and
+ * `rag.bad_ingest_option` for a bad setting, before it opens anything.
  */
 export async function ingestSources(
   collection: string,
@@ -94,13 +85,14 @@ export async function ingestSources(
   options: IngestOptions,
 ): Promise<IngestReport> {
   const started = performance.now();
+  const settings = ingestSettings(options);
   const provider = options.store ?? new LanceDbStoreProvider(options.dataDir);
   // one ingest per collection from start to end: a second one fails at once (rag.collection_busy)
   // instead of after loading; every batch commits under this same lock
   const lock = await provider.lock(collection);
   let store: CollectionStore | undefined;
   try {
-    const opened = await open(provider, collection, options);
+    const opened = await open(provider, collection, options.embedder, settings);
     store = opened.store;
     const splitter = opened.splitter;
     const writer = await BatchWriter.open(store, { ...options, lock });
@@ -110,7 +102,7 @@ export async function ingestSources(
       "unchanged" | "failed" | "skipped" | "warnings"
     >;
     const seen = new Set<string>();
-    const optionsKey = JSON.stringify(options.tabular ?? {});
+    const optionsKey = JSON.stringify(settings.tabular ?? {});
     for await (const source of sources) {
       throwIfAborted(options.signal, "ingest");
       progress({ task: "load", done: seen.size, unit: "files", note: source.key });
@@ -210,7 +202,12 @@ function unitHash(content: string | Uint8Array, optionsKey: string, metadataKey:
 }
 
 /** Ingests a file or a folder (recursively) into a collection, syncing it with the folder. */
-export function ingestPath(collection: string, target: string, options: IngestPathOptions): Promise<IngestReport> {
+export async function ingestPath(
+  collection: string,
+  target: string,
+  options: IngestPathOptions,
+): Promise<IngestReport> {
+  ingestSettings(options);
   return ingestSources(
     collection,
     folderSource(target, {
@@ -223,11 +220,12 @@ export function ingestPath(collection: string, target: string, options: IngestPa
 }
 
 /** Ingests records (id, title, text, metadata) as text units; `doc_id` metadata keeps the id. */
-export function ingestRecords(
+export async function ingestRecords(
   collection: string,
   records: Iterable<IngestRecord> | AsyncIterable<IngestRecord>,
   options: IngestRecordsOptions,
 ): Promise<IngestReport> {
+  ingestSettings(options);
   const source = recordsSource(records, {
     ...(options.source !== undefined ? { source: options.source } : {}),
     ...(options.titleInText !== undefined ? { titleInText: options.titleInText } : {}),
