@@ -81,12 +81,13 @@ function barProgress(stream: NodeJS.WriteStream): ProgressListener & { done(): v
 /**
  * Text a terminal shows as text: C0 and C1 control characters (ESC starts colour, cursor and
  * title sequences; CR overwrites a line), DEL, and the bidirectional overrides that reorder what
- * is shown are written as visible escapes (`\x1b`, `\u202e`). Newline and tab stay unless
- * `oneLine` is set (then they are escaped too).
+ * is shown are written as visible escapes (`\x1b`, `\u202e`). Newline and tab stay (CR LF
+ * becomes LF) unless `oneLine` is set (then they are escaped too).
  */
 export function safeText(text: string, options: { oneLine?: boolean } = {}): string {
   const unsafe = options.oneLine ? UNSAFE_ONE_LINE : UNSAFE;
-  return text.replace(unsafe, (c) => {
+  // a Windows line end is a line end, not a carriage return to show
+  return (options.oneLine ? text : text.replace(/\r\n/g, "\n")).replace(unsafe, (c) => {
     const code = c.codePointAt(0)!;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
   });

@@ -174,7 +174,8 @@ describe("hostile documents: prompt fence, citation check, terminal output", () 
 
   it("escapes control characters for the terminal, keeping lines and tabs", () => {
     expect(safeText(`a${ESC}[31mb\tc\nd\r\u009b\u202e`)).toBe("a\\x1b[31mb\tc\nd\\x0d\\x9b\\u202e");
-    expect(safeText("x\ny\tz", { oneLine: true })).toBe("x\\x0ay\\x09z");
+    expect(safeText("x\r\ny\tz", { oneLine: true })).toBe("x\\x0d\\x0ay\\x09z");
+    expect(safeText("x\r\ny")).toBe("x\ny");
   });
 
   it("the CLI prints no escape byte in human output, exact JSON with --json, and warns of [7]", async () => {

@@ -367,6 +367,9 @@ export const registerAsk: RegisterCommand = (program, run) => {
         '   "mmr": {"lambda": 0.5}, "window": 1, "compression": {"kind": "embedding", "threshold": 0.2}, "top_k": 5}\n' +
         "Flags override the recipe file, which overrides the config. --json prints the recipe run and each stage.\n" +
         "\nWithout a language model (none configured, or unreachable) the answer quotes the best passages.\n" +
+        "Sources lists the passages the answer cites, numbered as the model saw them; a citation of a passage\n" +
+        "it was not given is warned about and never listed (--json: sources, invalid_citations, and context:\n" +
+        "every passage given). Passages reach the model fenced as data, not instructions.\n" +
         "Every ask is appended to <data dir>/logs/inference.jsonl (turn off with --no-log).",
     )
     .action(
