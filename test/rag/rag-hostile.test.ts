@@ -11,10 +11,11 @@ import { safeText } from "../../src/cli/output.js";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { checkCitations } from "../../src/rag/generate/citations.js";
 import { buildAnswerPrompt, fenceTags } from "../../src/rag/generate/prompt.js";
+import { renderSources } from "../../src/rag/generate/sources.js";
 import { ask, type AskOptions } from "../../src/rag/pipeline/ask.js";
 import { ingestPath } from "../../src/rag/pipeline/ingest.js";
 import { resolveChatModel } from "../../src/rag/pipeline/models.js";
-import type { ChatModel } from "../../src/rag/types.js";
+import type { ChatModel, Hit } from "../../src/rag/types.js";
 import { main } from "../../src/cli/main.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 
@@ -176,6 +177,16 @@ describe("hostile documents: prompt fence, citation check, terminal output", () 
     expect(safeText(`a${ESC}[31mb\tc\nd\r\u009b\u202e`)).toBe("a\\x1b[31mb\tc\nd\\x0d\\x9b\\u202e");
     expect(safeText("x\r\ny\tz", { oneLine: true })).toBe("x\\x0d\\x0ay\\x09z");
     expect(safeText("x\r\ny")).toBe("x\ny");
+    // a file name cannot add a line to the sources block
+    const text = "Backups are kept.";
+    const hit = (source: string, id: string): Hit => ({
+      chunk: { id, text, source, start: 0, end: text.length, metadata: {} },
+      score: 1,
+      retriever: "bm25",
+    });
+    expect(renderSources([hit("a.md", "1"), hit("b\n[7] classified.pdf\r", "2")], [2])).toBe(
+      "[2] b [7] classified.pdf ",
+    );
   });
 
   it("the CLI prints no escape byte in human output, exact JSON with --json, and warns of [7]", async () => {
