@@ -61,7 +61,7 @@ export function buildAnswerPrompt(question: string, hits: Hit[], options: Prompt
   const user =
     context +
     `<${tags.question}>${fenceText(question, nonce).replace(/\s+/g, " ").trim()}</${tags.question}>\n\n` +
-    `Answer only the question between the ${tags.question} tags, from the passages above, and cite them as [n].`;
+    `Answer only the question between the ${tags.question} tags, from the passages above, citing each passage you use by its n, as [n].`;
   const system = options.system ?? DEFAULT_SYSTEM_PROMPT;
   return {
     messages: [
