@@ -120,6 +120,7 @@ export {
   type FusionMethod,
 } from "./rag/retrieve/index.js";
 export { buildAnswerPrompt, type AnswerPrompt } from "./rag/generate/prompt.js";
+export { checkCitations, type CitationCheck } from "./rag/generate/citations.js";
 export { extractiveAnswer } from "./rag/generate/extractive.js";
 export type * from "./rag/types.js";
 export {

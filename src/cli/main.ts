@@ -5,6 +5,7 @@ import { exitCodeFor, InfuseError, isInfuseError } from "../core/errors.js";
 import { toWire } from "../core/wire.js";
 import { VERSION } from "../core/version.js";
 import { commandsFor } from "./commands/index.js";
+import { safeText } from "./output.js";
 import { runtimeFor, type CommandRunner, type CommandRuntime, type RegisterCommand } from "./runtime.js";
 
 /** The program with `commands` registered (all of them for help: `commandsFor`). */
@@ -77,14 +78,15 @@ function reportError(e: unknown, json: boolean): number {
   if (isInfuseError(e)) {
     if (json) process.stdout.write(JSON.stringify(toWire(e.toJSON())) + "\n");
     else {
-      process.stderr.write(`error: ${e.message}\n`);
-      if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
-      if (process.env["INFUSE_DEBUG"] && e.cause) process.stderr.write(`  cause: ${String(e.cause)}\n`);
+      // messages name files and quote what was read: made safe for the terminal
+      process.stderr.write(`error: ${safeText(e.message)}\n`);
+      if (e.hint) process.stderr.write(`  hint: ${safeText(e.hint)}\n`);
+      if (process.env["INFUSE_DEBUG"] && e.cause) process.stderr.write(`  cause: ${safeText(String(e.cause))}\n`);
     }
     return exitCodeFor(e.kind);
   }
   // Not ours: a bug. Show the stack so it can be reported.
-  process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`internal error: ${safeText(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
   process.stderr.write("  hint: this is a bug in infuse; please report it with the command you ran\n");
   return 1;
 }

@@ -1,5 +1,6 @@
 // How commands talk to the terminal: human text on stdout, one JSON document with --json,
-// progress bars on stderr (only on a TTY, and never in --json mode).
+// progress bars on stderr (only on a TTY, and never in --json mode). Human text is made safe
+// for a terminal here (file names and document text may carry escape sequences); JSON is exact.
 import cliProgress from "cli-progress";
 import type { ProgressEvent, ProgressListener } from "../core/progress.js";
 import { toWire } from "../core/wire.js";
@@ -12,6 +13,8 @@ export interface Output {
   warn(text: string): void;
   /** The command's result: printed as wire JSON (snake_case keys) with --json, else rendered by `human`. */
   result(value: unknown, human: (value: never) => string): void;
+  /** Streamed human text (a model's answer as it comes), as is but made safe; nothing with --json. */
+  stream(piece: string): void;
   /** A progress listener that draws bars; call `done()` when the work ends. */
   progress(): ProgressListener & { done(): void };
 }
@@ -30,14 +33,17 @@ export function createOutput(options: OutputOptions): Output {
   return {
     json: options.json,
     info(text) {
-      if (!options.json && !options.quiet) stdout.write(text + "\n");
+      if (!options.json && !options.quiet) stdout.write(safeText(text) + "\n");
     },
     warn(text) {
-      stderr.write(`warning: ${text}\n`);
+      stderr.write(`warning: ${safeText(text)}\n`);
     },
     result(value, human) {
       if (options.json) stdout.write(JSON.stringify(toWire(value)) + "\n");
-      else stdout.write(human(value as never) + "\n");
+      else stdout.write(safeText(human(value as never)) + "\n");
+    },
+    stream(piece) {
+      if (!options.json) stdout.write(safeText(piece));
     },
     progress() {
       if (!bars) return Object.assign(() => {}, { done() {} });
@@ -60,7 +66,7 @@ function barProgress(stream: NodeJS.WriteStream): ProgressListener & { done(): v
   );
   const byTask = new Map<string, cliProgress.SingleBar>();
   const listener = (e: ProgressEvent) => {
-    const payload = { task: e.task, unit: e.unit ?? "", note: e.note ?? "" };
+    const payload = { task: safeText(e.task, ONE_LINE), unit: e.unit ?? "", note: safeText(e.note ?? "", ONE_LINE) };
     let bar = byTask.get(e.task);
     if (!bar) {
       bar = multi.create(e.total ?? 0, e.done, payload);
@@ -71,6 +77,25 @@ function barProgress(stream: NodeJS.WriteStream): ProgressListener & { done(): v
   };
   return Object.assign(listener, { done: () => multi.stop() });
 }
+
+/**
+ * Text a terminal shows as text: C0 and C1 control characters (ESC starts colour, cursor and
+ * title sequences; CR overwrites a line), DEL, and the bidirectional overrides that reorder what
+ * is shown are written as visible escapes (`\x1b`, `\u202e`). Newline and tab stay (CR LF
+ * becomes LF) unless `oneLine` is set (then they are escaped too).
+ */
+export function safeText(text: string, options: { oneLine?: boolean } = {}): string {
+  const unsafe = options.oneLine ? UNSAFE_ONE_LINE : UNSAFE;
+  // a Windows line end is a line end, not a carriage return to show
+  return (options.oneLine ? text : text.replace(/\r\n/g, "\n")).replace(unsafe, (c) => {
+    const code = c.codePointAt(0)!;
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+const ONE_LINE = { oneLine: true };
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_ONE_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function humanCount(n: number): string {
   if (n >= 1e9) return (n / 1e9).toFixed(2) + "G";

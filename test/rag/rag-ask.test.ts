@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResolvedConfig } from "../../src/core/config.js";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
+import { checkCitations } from "../../src/rag/generate/citations.js";
 import { extractiveAnswer } from "../../src/rag/generate/extractive.js";
 import { buildAnswerPrompt } from "../../src/rag/generate/prompt.js";
 import { ask, type AskOptions } from "../../src/rag/pipeline/ask.js";
@@ -90,10 +91,12 @@ describe("ask and chat", () => {
     expect(pieces.length).toBeGreaterThan(1);
     expect(pieces.join("").trim()).toBe(r.answer);
     expect(r.promptChars).toBeGreaterThan(200);
-    expect(r.sources.map((s) => s.n)).toEqual(r.hits.map((_, i) => i + 1));
+    // sources are the passages the answer cites, numbered as the prompt numbered them
+    expect(r.sources.map((s) => s.n)).toEqual(checkCitations(r.answer, r.hits.length).cited);
+    expect(r.invalidCitations).toEqual(checkCitations(r.answer, r.hits.length).invalid);
     const prompt = buildAnswerPrompt("q?", r.hits, { maxContextChars: 500 });
-    expect(prompt.messages[1]!.content).toMatch(
-      /^Context passages:\n\n\[1\] \(handbook\.md › Harbor Labs team handbook › Expenses › Travel\)/,
+    expect(prompt.messages[1]!.content).toContain(
+      `<passage-${prompt.nonce} n="1" source="handbook.md › Harbor Labs team handbook › Expenses › Travel">\n`,
     );
     expect(prompt.messages[0]!.content).toContain("cite the passages");
   });
@@ -107,7 +110,9 @@ describe("ask and chat", () => {
     expect(r.mode).toBe("generative");
     const request = server.requests.find((q) => q.path === "/v1/chat/completions");
     const messages = request!.body["messages"] as { role: string; content: string }[];
-    expect(messages[1]!.content).toContain("[1] (release-notes.html › TideCast release notes › Version 2.4)");
+    expect(messages[1]!.content).toMatch(
+      /<passage-[0-9a-f]{16} n="1" source="release-notes\.html › TideCast release notes › Version 2\.4">/,
+    );
 
     const down = await resolveChatModel(
       { provider: "openai", model: "x", baseUrl: "http://127.0.0.1:9/v1" },

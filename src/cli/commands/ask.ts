@@ -4,7 +4,7 @@
 import { InvalidArgumentError, Option } from "commander";
 import { configSection, type ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
-import { renderSources } from "../../rag/generate/sources.js";
+import { citedSources, renderSources, type CitedSource } from "../../rag/generate/sources.js";
 import { ask, type AskOptions, type AskResult } from "../../rag/pipeline/ask.js";
 import { collectionEmbedder, resolveChatModel } from "../../rag/pipeline/models.js";
 import { rerankerLoader } from "../../rag/recipe/models.js";
@@ -249,19 +249,25 @@ export function askJson(r: AskResult): Record<string, unknown> {
     mode: r.mode,
     ...(r.note ? { note: r.note } : {}),
     ...(r.standalone ? { standalone: r.standalone } : {}),
-    sources: r.sources.map((s) => ({
-      n: s.n,
-      source: s.source,
-      page: s.page,
-      chunk_id: s.chunk_id,
-      score: s.score,
-      retriever: s.retriever,
-      heading: s.heading,
-    })),
+    sources: r.sources.map(sourceJson),
+    invalid_citations: r.invalidCitations,
+    context: citedSources(r.hits).map(sourceJson),
     retriever: r.retriever,
     recipe: r.recipe,
     stages: r.stages,
     latency_ms: r.latencyMs,
+  };
+}
+
+function sourceJson(s: CitedSource): Record<string, unknown> {
+  return {
+    n: s.n,
+    source: s.source,
+    page: s.page,
+    chunk_id: s.chunk_id,
+    score: s.score,
+    retriever: s.retriever,
+    heading: s.heading,
   };
 }
 
@@ -284,7 +290,10 @@ export function stageSummary(stages: StageTrace[]): string {
     .join(" → ");
 }
 
-/** Human text: the answer (unless it was already streamed), then the sources. */
+/**
+ * Human text: the answer (unless it was already streamed), then the passages it cites (or, when
+ * it cites none, those it was given) and the citations no passage has.
+ */
 export function renderAnswer(r: AskResult, streamed: boolean): string {
   const head =
     r.mode === "extractive"
@@ -292,9 +301,30 @@ export function renderAnswer(r: AskResult, streamed: boolean): string {
       : streamed
         ? ""
         : r.answer;
-  const sources = r.sources.length > 0 ? `\nSources:\n${renderSources(r.hits)}` : "\n(no sources found)";
+  const sources =
+    r.sources.length > 0
+      ? `\nSources:\n${renderSources(
+          r.hits,
+          r.sources.map((s) => s.n),
+        )}`
+      : r.hits.length > 0
+        ? `\nPassages given (the answer cites none of them):\n${renderSources(r.hits)}`
+        : "\n(no sources found)";
+  const invalid = r.invalidCitations.length > 0 ? `\n(${invalidCitationsText(r)})` : "";
   const stages = r.stages.length > 2 ? `\nStages: ${stageSummary(r.stages)}` : "";
-  return `${head}${streamed && r.mode === "generative" ? "\n" : "\n"}${sources}${stages}`.replace(/^\n/, "");
+  return `${head}${streamed && r.mode === "generative" ? "\n" : "\n"}${sources}${invalid}${stages}`.replace(/^\n/, "");
+}
+
+/** "the answer cites [7], but only 3 passages were given: not a source". */
+export function invalidCitationsText(r: AskResult): string {
+  const cites = r.invalidCitations.map((n) => `[${n}]`).join("");
+  const given = r.hits.length === 1 ? "1 passage was" : `${r.hits.length} passages were`;
+  return `the answer cites ${cites}, but only ${given} given: ${r.invalidCitations.length > 1 ? "not sources" : "not a source"}`;
+}
+
+/** Warns (stderr, also with --json) when an answer cites passages it was not given. */
+export function warnInvalidCitations(rt: CommandRuntime, r: AskResult): void {
+  if (r.invalidCitations.length > 0) rt.out.warn(invalidCitationsText(r));
 }
 
 /** Streams answer pieces to stdout as they come (not under --json); `end()` closes the line. */
@@ -306,7 +336,7 @@ export function answerStream(rt: CommandRuntime): {
   let streamed = false;
   const onToken = (piece: string) => {
     streamed = true;
-    process.stdout.write(piece);
+    rt.out.stream(piece);
   };
   return {
     options: rt.out.json ? {} : { onToken },
@@ -314,7 +344,7 @@ export function answerStream(rt: CommandRuntime): {
       return streamed;
     },
     end() {
-      if (streamed) process.stdout.write("\n");
+      if (streamed) rt.out.stream("\n");
     },
   };
 }
@@ -337,6 +367,9 @@ export const registerAsk: RegisterCommand = (program, run) => {
         '   "mmr": {"lambda": 0.5}, "window": 1, "compression": {"kind": "embedding", "threshold": 0.2}, "top_k": 5}\n' +
         "Flags override the recipe file, which overrides the config. --json prints the recipe run and each stage.\n" +
         "\nWithout a language model (none configured, or unreachable) the answer quotes the best passages.\n" +
+        "Sources lists the passages the answer cites, numbered as the model saw them; a citation of a passage\n" +
+        "it was not given is warned about and never listed (--json: sources, invalid_citations, and context:\n" +
+        "every passage given). Passages reach the model fenced as data, not instructions.\n" +
         "Every ask is appended to <data dir>/logs/inference.jsonl (turn off with --no-log).",
     )
     .action(
@@ -348,6 +381,7 @@ export const registerAsk: RegisterCommand = (program, run) => {
         try {
           const result = await ask(question, { ...options, ...stream.options });
           stream.end();
+          warnInvalidCitations(rt, result);
           rt.out.result(rt.out.json ? askJson(result) : result, (r: AskResult) => renderAnswer(r, stream.streamed));
         } finally {
           await options.dispose();

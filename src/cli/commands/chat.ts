@@ -3,7 +3,15 @@
 import readline from "node:readline";
 import { ChatSession, type ChatTurn } from "../../rag/pipeline/chat.js";
 import type { RegisterCommand } from "../runtime.js";
-import { addAskOptions, answerStream, askJson, askSetup, renderAnswer, type AskFlags } from "./ask.js";
+import {
+  addAskOptions,
+  answerStream,
+  askJson,
+  askSetup,
+  renderAnswer,
+  warnInvalidCitations,
+  type AskFlags,
+} from "./ask.js";
 
 export const registerChat: RegisterCommand = (program, run) => {
   addAskOptions(program.command("chat"))
@@ -30,6 +38,7 @@ export const registerChat: RegisterCommand = (program, run) => {
             const stream = answerStream(rt);
             const turn = await session.ask(question, { signal: rt.signal, ...stream.options });
             stream.end();
+            warnInvalidCitations(rt, turn);
             rt.out.result(
               rt.out.json ? { ...askJson(turn), question, rewrite: turn.rewrite } : turn,
               (t: ChatTurn) =>

@@ -9,7 +9,7 @@ import { ingestPath } from "../../rag/pipeline/ingest.js";
 import { DEFAULT_EMBEDDER_SPEC, resolveChatModel, resolveEmbedder } from "../../rag/pipeline/models.js";
 import { storeProvider } from "../../rag/store/index.js";
 import type { RegisterCommand } from "../runtime.js";
-import { askJson, renderAnswer } from "./ask.js";
+import { askJson, renderAnswer, warnInvalidCitations } from "./ask.js";
 import { renderIngest } from "./ingest.js";
 
 export const DEMO_QUESTIONS = ["How long must passwords be?", "How do I claim travel expenses?"];
@@ -74,9 +74,10 @@ export const registerDemo: RegisterCommand = (program, run) => {
               recipe: { top_k: 3 },
               generate: { maxTokens: 256 },
               signal: rt.signal,
-              ...(rt.out.json ? {} : { onToken: (piece: string) => ((streamed = true), process.stdout.write(piece)) }),
+              ...(rt.out.json ? {} : { onToken: (piece: string) => ((streamed = true), rt.out.stream(piece)) }),
             });
-            if (streamed) process.stdout.write("\n");
+            if (streamed) rt.out.stream("\n");
+            warnInvalidCitations(rt, result);
             answers.push(result);
             if (!rt.out.json) rt.out.info(renderAnswer(result, streamed) + "\n");
           }

@@ -111,7 +111,7 @@ export const registerGenerate: RegisterCommand = (program, run) => {
             result = step.value;
             break;
           }
-          if (!rt.out.json) process.stdout.write(step.value.text);
+          rt.out.stream(step.value.text);
         }
         rt.out.result(
           {

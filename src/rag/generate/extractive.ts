@@ -23,10 +23,22 @@ export interface ExtractiveOptions {
   sentencesPerPassage?: number;
 }
 
+export interface ExtractiveAnswer {
+  answer: string;
+  /** The passages quoted, by their number (1-based position in the hits), ascending. */
+  cited: number[];
+}
+
 /** Picks, from each top passage, the sentences sharing most terms with the question (in text order). */
 export function extractiveAnswer(question: string, hits: Hit[], options: ExtractiveOptions = {}): string {
+  return extractAnswer(question, hits, options).answer;
+}
+
+/** The extractive answer and the passages it quotes (known here, not parsed back from the text). */
+export function extractAnswer(question: string, hits: Hit[], options: ExtractiveOptions = {}): ExtractiveAnswer {
   const wanted = new Set(terms(question));
   const lines: string[] = [];
+  const cited: number[] = [];
   hits.slice(0, options.maxPassages ?? 3).forEach((hit, i) => {
     // headings out; single line breaks (PDF lines, wrapped Markdown) are not sentence ends
     const text = hit.chunk.text
@@ -49,7 +61,12 @@ export function extractiveAnswer(question: string, hits: Hit[], options: Extract
       .slice(0, options.sentencesPerPassage ?? 2)
       .sort((a, b) => a.index - b.index)
       .map((s) => s.sentence);
-    if (best.length > 0) lines.push(`${best.join(" ")} [${i + 1}]`);
+    if (best.length === 0) return;
+    lines.push(`${best.join(" ")} [${i + 1}]`);
+    cited.push(i + 1);
   });
-  return lines.length > 0 ? lines.join("\n") : "No passage in the collection matches the question.";
+  return {
+    answer: lines.length > 0 ? lines.join("\n") : "No passage in the collection matches the question.",
+    cited,
+  };
 }

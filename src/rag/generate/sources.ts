@@ -1,5 +1,6 @@
 // How retrieved passages are numbered and cited: "[1] guide.pdf p.3 › Setup › Install".
-// The numbering here is the one the prompt shows the model and the answer lists.
+// The numbering here is the one the prompt shows the model and the answer lists: passage n is
+// hits[n - 1], also when only some of them are cited.
 import type { Hit } from "../types.js";
 
 export interface CitedSource {
@@ -25,9 +26,10 @@ export function describeChunk(hit: Hit): string {
   return `${c.source}${doc}${row}${page}${heading}`;
 }
 
-export function citedSources(hits: Hit[]): CitedSource[] {
-  return hits.map((h, i) => ({
-    n: i + 1,
+/** The passages numbered `numbers` (default: all), each with its number in the prompt. */
+export function citedSources(hits: Hit[], numbers: readonly number[] = hits.map((_, i) => i + 1)): CitedSource[] {
+  return numbered(hits, numbers).map(({ n, hit: h }) => ({
+    n,
     source: h.chunk.source,
     page: h.chunk.page ?? null,
     heading: h.chunk.headingPath?.join(" › ") ?? null,
@@ -37,7 +39,19 @@ export function citedSources(hits: Hit[]): CitedSource[] {
   }));
 }
 
-/** The sources block printed under an answer: one line per passage. */
-export function renderSources(hits: Hit[]): string {
-  return hits.map((h, i) => `[${i + 1}] ${describeChunk(h)}`).join("\n");
+/** The sources block printed under an answer: one line per passage numbered `numbers` (default: all). */
+export function renderSources(hits: Hit[], numbers: readonly number[] = hits.map((_, i) => i + 1)): string {
+  return (
+    numbered(hits, numbers)
+      // one line per source, whatever a file name or heading holds
+      .map(({ n, hit }) => `[${n}] ${describeChunk(hit).replace(/[\r\n\u2028\u2029]+/g, " ")}`)
+      .join("\n")
+  );
+}
+
+function numbered(hits: Hit[], numbers: readonly number[]): { n: number; hit: Hit }[] {
+  return numbers.flatMap((n) => {
+    const hit = hits[n - 1];
+    return hit ? [{ n, hit }] : [];
+  });
 }

@@ -1,8 +1,10 @@
 // Asking a collection: retrieve (by a recipe) → (generate with citations | extract) → log. The
 // answer is generative when a chat model answers, extractive (the best passages, cited) otherwise.
-// The result carries the resolved recipe and each stage's time and effect on the passages.
+// The result carries the resolved recipe and each stage's time and effect on the passages, and
+// the answer's citations checked against the passages given: sources are the passages it cites.
 import { InfuseError, isInfuseError } from "../../core/errors.js";
-import { extractiveAnswer } from "../generate/extractive.js";
+import { checkCitations } from "../generate/citations.js";
+import { extractAnswer } from "../generate/extractive.js";
 import { buildAnswerPrompt, type PromptOptions } from "../generate/prompt.js";
 import { streamChat } from "../generate/answer.js";
 import { citedSources, type CitedSource } from "../generate/sources.js";
@@ -49,8 +51,12 @@ export interface AskResult {
   mode: "generative" | "extractive";
   /** Why the answer is extractive. */
   note?: string;
+  /** The passages the answer cites, each numbered as the prompt numbered it (`n` is its place in `hits`). */
   sources: CitedSource[];
+  /** The passages the answer was made from (the prompt's context), in their [n] order. */
   hits: Hit[];
+  /** Numbers the answer cites as [n] that no given passage has (the model invented them): never sources. */
+  invalidCitations: number[];
   /** The recipe's short name (`hybrid+rm3+rerank`). */
   retriever: string;
   /** The recipe that ran, every default filled in. */
@@ -97,7 +103,8 @@ export async function askStore(
   let answer: string | undefined;
   let note: string | undefined = options.llm ? undefined : (options.noLlmReason ?? "no language model is configured");
   let promptChars = 0;
-  let cited = hits;
+  let given = hits;
+  let check = { cited: [] as number[], invalid: [] as number[] };
   if (options.llm && hits.length > 0) {
     const prompt = buildAnswerPrompt(searched, hits, options.prompt);
     promptChars = prompt.chars;
@@ -107,7 +114,8 @@ export async function askStore(
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onToken ? { onToken: options.onToken } : {}),
       });
-      cited = prompt.hits;
+      given = prompt.hits;
+      check = checkCitations(answer, given.length);
       if (answer.length === 0) {
         answer = undefined;
         note = `the language model ${options.llm.id} returned an empty answer`;
@@ -119,26 +127,33 @@ export async function askStore(
   } else if (hits.length === 0) note = noPassageReason(traced.stages, options.llm !== undefined);
   const t2 = performance.now();
   const mode = answer === undefined ? "extractive" : "generative";
-  const text = answer ?? extractiveAnswer(searched, hits);
+  if (answer === undefined) {
+    given = hits;
+    const extracted = extractAnswer(searched, hits);
+    check = { cited: extracted.cited, invalid: [] };
+    answer = extracted.answer;
+  }
+  const text = answer;
   const result: AskResult = {
     question,
     ...(options.standalone && options.standalone !== question ? { standalone: options.standalone } : {}),
     answer: text,
     mode,
     ...(mode === "extractive" && note ? { note } : {}),
-    sources: citedSources(cited),
-    hits: cited,
+    sources: citedSources(given, check.cited),
+    hits: given,
+    invalidCitations: check.invalid,
     retriever: retriever.name,
     recipe: retriever.recipe,
     stages: [
       ...traced.stages,
       {
         stage: "generate",
-        name: answer === undefined ? "extractive" : options.llm!.id,
+        name: mode === "extractive" ? "extractive" : options.llm!.id,
         ms: roundMs(t2 - t1),
         input: hits.length,
-        output: cited.length,
-        details: { prompt_chars: promptChars },
+        output: given.length,
+        details: { prompt_chars: promptChars, cited: check.cited, invalid_citations: check.invalid },
       },
     ],
     promptChars,
@@ -154,7 +169,7 @@ export async function askStore(
       retriever: retriever.name,
       embedder: options.embedder?.id ?? stores[0]!.manifest.embedder.id,
       llm: options.llm?.id ?? null,
-      retrieved: cited.map((h) => ({ chunk_id: h.chunk.id, source: h.chunk.source, score: h.score })),
+      retrieved: given.map((h) => ({ chunk_id: h.chunk.id, source: h.chunk.source, score: h.score })),
       prompt_chars: promptChars,
       answer: text,
       latency_ms: result.latencyMs,
