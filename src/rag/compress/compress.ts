@@ -6,6 +6,7 @@ import { complete } from "../expand/complete.js";
 import { cosine } from "../multi/mmr.js";
 import { sentenceSpans } from "../split/sentence.js";
 import type { ChatModel, Embedder, Hit, RetrieveOptions, Retriever, TokenCounter } from "../types.js";
+import { fencedBlock } from "../generate/prompt.js";
 
 export interface Compressor {
   readonly id: string;
@@ -126,14 +127,15 @@ export class LlmExtractor implements Compressor {
 }
 
 export function extractPrompt(query: string, passage: string) {
+  const { block, note } = fencedBlock(passage);
   return [
     {
       role: "system" as const,
       content:
         "Copy, word for word, the sentences of the passage that help answer the question. " +
-        "Copy nothing else. If no sentence helps, reply NONE.",
+        `Copy nothing else. If no sentence helps, reply NONE. ${note}`,
     },
-    { role: "user" as const, content: `Question: ${query}\n\nPassage: ${passage}\n\nRelevant sentences:` },
+    { role: "user" as const, content: `Question: ${query}\n\n${block}\n\nRelevant sentences:` },
   ];
 }
 

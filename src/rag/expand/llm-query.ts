@@ -7,6 +7,7 @@ import { fuse } from "../retrieve/index.js";
 import type { CollectionStore } from "../store/index.js";
 import type { ChatMessage, ChatModel, Embedder, Hit, RetrieveOptions, Retriever } from "../types.js";
 import { complete } from "./complete.js";
+import { fencedBlock } from "../generate/prompt.js";
 
 export interface LlmQueryOptions {
   /** Tokens the model may write; defaults per technique. */
@@ -113,10 +114,10 @@ export class HydeRetriever implements Retriever {
 }
 
 export function draftPrompt(query: string, hits: Hit[]): ChatMessage[] {
-  const context = hits.map((h, i) => `[${i + 1}] ${h.chunk.text}`).join("\n");
+  const { block, note } = fencedBlock(hits.map((h, i) => `[${i + 1}] ${h.chunk.text}`).join("\n"));
   return [
-    { role: "system", content: "Answer the question in two or three sentences using the passages." },
-    { role: "user", content: `Passages:\n${context}\n\nQuestion: ${query}` },
+    { role: "system", content: `Answer the question in two or three sentences using the passages. ${note}` },
+    { role: "user", content: `Passages:\n${block}\n\nQuestion: ${query}` },
   ];
 }
 

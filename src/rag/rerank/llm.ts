@@ -5,6 +5,7 @@ import type { TaskOptions } from "../../core/progress.js";
 import { complete } from "../expand/complete.js";
 import type { ChatMessage, ChatModel } from "../types.js";
 import type { Reranker } from "./reranker.js";
+import { fencedBlock } from "../generate/prompt.js";
 
 export interface LlmRerankerOptions {
   /** Characters of a passage shown to the model; default 2000. */
@@ -15,14 +16,16 @@ export interface LlmRerankerOptions {
 export const UNPARSED_SCORE = -1;
 
 export function relevancePrompt(query: string, passage: string): ChatMessage[] {
+  // the passage is a document's text: fenced with a per-prompt marker it cannot forge
+  const { block, note } = fencedBlock(passage);
   return [
     {
       role: "system",
       content:
         "You judge search results. Rate how well the passage answers the question on a scale from 0 " +
-        "(unrelated) to 10 (answers it fully). Reply with the number only.",
+        `(unrelated) to 10 (answers it fully). Reply with the number only. ${note}`,
     },
-    { role: "user", content: `Question: ${query}\n\nPassage: ${passage}\n\nRelevance (0-10):` },
+    { role: "user", content: `Question: ${query}\n\n${block}\n\nRelevance (0-10):` },
   ];
 }
 
