@@ -1,11 +1,13 @@
 // Resumable HTTP download of one file into a `.part` file, verified by size and checksum,
-// then renamed into place. A dropped connection resumes with a Range request.
+// then renamed into place. A dropped connection resumes with a Range request; a body longer
+// than announced stops at the announced size and fails; a silent server times out.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, throwIfAborted } from "../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../core/progress.js";
+import { PLAIN_HTTP, send, type Exchange, type HubHttp } from "./http.js";
 
 /** What the server says the file should be; from ETag / X-Linked-Etag and sizes. */
 export interface ExpectedFile {
@@ -15,7 +17,8 @@ export interface ExpectedFile {
 }
 
 export interface DownloadOptions extends TaskOptions {
-  headers?: Record<string, string>;
+  /** Headers per URL (the token only for the hub's origin) and the idle timeout; default none and 60 s. */
+  http?: HubHttp;
   /** How many times a dropped connection is resumed before giving up. */
   retries?: number;
   /** Label for progress events. */
@@ -81,7 +84,7 @@ export async function downloadFile(
     } catch (e) {
       if (!isDroppedConnection(e) || attempt >= retries || options.signal?.aborted) {
         if (options.signal?.aborted) throwIfAborted(options.signal, `download of ${url}`);
-        throw e;
+        throw isDroppedConnection(e) ? droppedError(e as Error, url, partPath) : e;
       }
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
@@ -100,6 +103,15 @@ function isDroppedConnection(e: unknown): boolean {
   return e instanceof DroppedConnection;
 }
 
+function droppedError(e: Error, url: string, partPath: string): InfuseError {
+  return new InfuseError("hub.connection_dropped", `download of ${url} failed: ${e.message}`, {
+    kind: "network",
+    hint: `run the command again to resume from the bytes kept in ${partPath}; check HF_ENDPOINT if it keeps failing`,
+    cause: e,
+    details: { url, partial: partPath },
+  });
+}
+
 async function fetchInto(
   url: string,
   partPath: string,
@@ -116,15 +128,31 @@ async function fetchInto(
     offset = 0;
   }
   if (expected.size !== undefined && offset === expected.size) return;
-  const headers: Record<string, string> = { ...options.headers };
-  if (offset > 0) headers["range"] = `bytes=${offset}-`;
-  let response: Response;
+  const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+  let exchange: Exchange;
   try {
-    response = await fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+    exchange = await send(url, { headers }, options.http ?? PLAIN_HTTP, options.signal);
   } catch (e) {
-    if (options.signal?.aborted) throw e;
+    if (options.signal?.aborted || e instanceof InfuseError) throw e;
     throw new DroppedConnection(`request failed: ${(e as Error).message}`, { cause: e });
   }
+  try {
+    await receive(exchange, partPath, offset, expected, options, progress);
+  } finally {
+    await exchange.close();
+  }
+}
+
+/** Writes the body into the part file; never past `expected.size`. */
+async function receive(
+  exchange: Exchange,
+  partPath: string,
+  offset: number,
+  expected: ExpectedFile,
+  options: DownloadOptions,
+  progress: (done: number, total: number | undefined) => void,
+): Promise<void> {
+  const { response, url } = exchange;
   if (response.status === 416 && offset > 0) {
     // our part is longer than the file: start over
     await rm(partPath, { force: true });
@@ -134,6 +162,10 @@ async function fetchInto(
   if (offset > 0 && response.status !== 206) offset = 0; // the server ignored the Range header
   const length = Number(response.headers.get("content-length") ?? NaN);
   const total = expected.size ?? (Number.isFinite(length) ? offset + length : undefined);
+  if (expected.size !== undefined && Number.isFinite(length) && offset + length > expected.size) {
+    await rm(partPath, { force: true });
+    throw sizeMismatch(url, expected.size, `its body is ${offset + length} bytes`);
+  }
   let handle;
   try {
     handle = await open(partPath, offset > 0 ? "a" : "w");
@@ -141,31 +173,46 @@ async function fetchInto(
     throw ioError(e, partPath) ?? e;
   }
   let done = offset;
+  let overlong = false;
   try {
-    const reader = response.body!.getReader();
     for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      let chunk: Uint8Array | undefined;
       try {
-        chunk = await reader.read();
+        chunk = await exchange.read();
       } catch (e) {
-        if (options.signal?.aborted) throw e;
+        if (options.signal?.aborted || e instanceof InfuseError) throw e;
         throw new DroppedConnection(`connection dropped after ${done} bytes`, { cause: e });
       }
-      if (chunk.done) break;
+      if (!chunk) break;
+      if (expected.size !== undefined && done + chunk.byteLength > expected.size) {
+        overlong = true;
+        break;
+      }
       try {
-        await handle.write(chunk.value);
+        await handle.write(chunk);
       } catch (e) {
-        await reader.cancel().catch(() => {});
         throw ioError(e, partPath) ?? e;
       }
-      done += chunk.value.byteLength;
+      done += chunk.byteLength;
       progress(done, total);
     }
   } finally {
     await handle.close().catch(() => {});
   }
+  if (overlong) {
+    await rm(partPath, { force: true });
+    throw sizeMismatch(url, expected.size!, "its body runs past that");
+  }
   if (total !== undefined && done < total)
     throw new DroppedConnection(`connection closed at ${done} of ${total} bytes`);
+}
+
+function sizeMismatch(url: string, size: number, what: string): InfuseError {
+  return new InfuseError("hub.size_mismatch", `download of ${url}: the hub announced ${size} bytes, but ${what}`, {
+    kind: "network",
+    hint: "the partial file was removed; run the command again, and check HF_ENDPOINT if it keeps failing",
+    details: { url, size },
+  });
 }
 
 async function verify(partPath: string, expected: ExpectedFile, url: string): Promise<void> {

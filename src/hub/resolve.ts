@@ -4,6 +4,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig } from "../core/config.js";
 import { InfuseError } from "../core/errors.js";
+import { limitsOf } from "../core/limits.js";
 import type { TaskOptions } from "../core/progress.js";
 import { HubCache } from "./cache.js";
 import { downloadFile } from "./download.js";
@@ -21,7 +22,8 @@ export interface ResolvedModel {
 }
 
 export interface ResolveOptions extends TaskOptions {
-  config: Pick<ResolvedConfig, "cacheDir" | "hub">;
+  /** `limits` (downloadTimeoutMs, maxListingBytes) defaults to DEFAULT_LIMITS. */
+  config: Pick<ResolvedConfig, "cacheDir" | "hub" | "limits">;
 }
 
 export async function resolveModel(ref: string, options: ResolveOptions): Promise<ResolvedModel> {
@@ -89,7 +91,7 @@ export function selectModelFiles(files: string[]): string[] {
 async function resolveHubModel(ref: string, options: ResolveOptions): Promise<ResolvedModel> {
   const hubRef = parseHubReference(ref);
   const cache = new HubCache(options.config.cacheDir);
-  const client = new HubClient(options.config.hub.endpoint, options.config.hub.token);
+  const client = new HubClient(options.config.hub.endpoint, options.config.hub.token, limitsOf(options.config));
   if (hubRef.file !== undefined) {
     await fetchFile(hubRef, hubRef.file, cache, client, options);
     return singleFileModel(ref, hubRef, hubRef.file, cache);
@@ -141,7 +143,7 @@ async function fetchFile(
     throw (e as InfuseError).code === "hub.unreachable" ? offlineMissing({ ...hubRef, file }, cache, e) : e;
   });
   await downloadFile(info.url, cache.filePath(hubRef, file), cache.partPath(hubRef, file), info, {
-    headers: client.headers,
+    http: client,
     task: `download ${file}`,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
