@@ -44,7 +44,7 @@ export const configSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   hub: z
     .strictObject({
-      endpoint: z.url().optional(),
+      endpoint: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
       offline: z.boolean().optional(),
     })
     .optional(),

@@ -21,7 +21,8 @@ export const LimitsSchema = z.strictObject({
 });
 
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
-export type Limits = Required<LimitsConfig>;
+/** Every limit, set (zod's optional fields are `number | undefined`, so Required<> alone is not enough). */
+export type Limits = { [K in keyof LimitsConfig]-?: NonNullable<LimitsConfig[K]> };
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFileBytes: 1024 * MiB,

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/core/config.js";
+import { loadConfig, parseConfig } from "../../src/core/config.js";
 import { InfuseError } from "../../src/core/errors.js";
 
 async function projectWith(config: unknown): Promise<string> {
@@ -66,5 +66,14 @@ describe("loadConfig", () => {
     )) as InfuseError;
     expect(missing.code).toBe("config.unreadable");
     expect(missing.kind).toBe("not_found");
+  });
+});
+
+describe("hub.endpoint", () => {
+  it("takes only http(s) URLs, naming the key and the file", () => {
+    expect(() => parseConfig({ hub: { endpoint: "javascript:alert(1)" } }, "infuse.config.json")).toThrow(
+      'infuse.config.json: "hub.endpoint" must be an http:// or https:// URL',
+    );
+    expect(parseConfig({ hub: { endpoint: "http://127.0.0.1:9/" } }, "f").hub?.endpoint).toBe("http://127.0.0.1:9/");
   });
 });
