@@ -5,30 +5,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { salvageJson } from "../../src/rag/store/salvage.js";
+import { mainCli } from "./helpers/main-cli.js";
 import { CORPUS, CORPUS_CHUNKS, INIT, change } from "./store-fixtures.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 
-/** main() in this process with INFUSE_HOME set, capturing what it writes. */
-async function cli(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { home: process.env["INFUSE_HOME"], out: process.stdout.write, err: process.stderr.write };
-  let stdout = "";
-  let stderr = "";
-  process.env["INFUSE_HOME"] = home;
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((stderr += String(c)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(["node", "infuse", ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-    if (saved.home === undefined) delete process.env["INFUSE_HOME"];
-    else process.env["INFUSE_HOME"] = saved.home;
-  }
-}
+const cli = mainCli;
 
 /** Two collections, "good" and "bad", in a fresh INFUSE_HOME; "bad" has two commits. */
 async function twoCollections() {
