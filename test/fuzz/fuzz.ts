@@ -30,7 +30,7 @@ const INTERESTING_U32 = [0, 1, 2, 7, 8, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0xffff,
 
 /** 1-4 byte-level mutations: flips, interesting bytes and words, inserted/removed/duplicated runs, truncation. */
 export function mutateBytes(seed: Uint8Array, rng: Rng): Uint8Array {
-  let b = Uint8Array.from(seed);
+  let b: Uint8Array = Uint8Array.from(seed);
   for (let n = 1 + rng.int(4); n > 0; n--) {
     const at = rng.int(Math.max(1, b.length));
     switch (rng.int(7)) {

@@ -101,6 +101,9 @@ describe("a damaged collection.json", () => {
     s.close();
     expect((await provider.requireManifest("bad")).revision).toBe(before.revision + 1);
 
+    const missing = await cli(home, "collections", "repair", "nope");
+    expect(missing.code).toBe(4);
+    await expect(stat(path.join(home, "collections/nope"))).rejects.toMatchObject({ code: "ENOENT" });
     expect(JSON.parse((await cli(home, "collections", "repair", "good", "--json")).stdout)).toMatchObject({
       status: "healthy",
       chunks: CORPUS_CHUNKS,

@@ -3,6 +3,7 @@
 // file, which holds them before the long list of files; the committed table version comes from
 // there too (it is written first), else the newest. Chunk counts per file come from the table
 // itself; a file whose record (its hash) was lost is re-embedded by the next ingest of its folder.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, isInfuseError } from "../../core/errors.js";
@@ -62,6 +63,13 @@ function settingsOf(salvaged: Json, name: string, file: string) {
 export async function repairCollection(root: string, name: string): Promise<RepairReport> {
   const dir = collectionDir(root, name);
   const file = path.join(dir, MANIFEST_FILE);
+  if (!existsSync(file)) {
+    throw new InfuseError("rag.collection_not_found", `collection "${name}" has no ${MANIFEST_FILE} in ${dir}`, {
+      kind: "not_found",
+      hint: "check the name with `infuse collections`; a folder without a manifest was never committed",
+      details: { collection: name },
+    });
+  }
   const lock = await acquireWriteLock(dir, name, lanceStoreId(root));
   try {
     const healthy = await readManifestFile(root, name).catch((e: unknown) => {
@@ -82,12 +90,8 @@ export async function repairCollection(root: string, name: string): Promise<Repa
         notes: [],
       };
     }
-    if (healthy === undefined) {
-      throw new InfuseError("rag.collection_not_found", `collection "${name}" has no ${MANIFEST_FILE} to repair`, {
-        kind: "not_found",
-        hint: "a collection without a manifest was never committed: delete its folder or ingest into it again",
-      });
-    }
+    if (healthy === undefined)
+      throw new InfuseError("rag.collection_changed", `collection "${name}" was deleted meanwhile`, { kind: "io" });
     const salvaged = salvageJson(await readFile(file, "utf8"));
     if (!isObject(salvaged)) throw cannot(name, file, "nothing in its manifest is readable");
     const settings = settingsOf(salvaged, name, file);
