@@ -49,7 +49,29 @@ function expectIo(r: { code: number; stderr: string }, code: string, where: stri
   expect(r.code).toBe(6);
   expect(r.stderr).toContain(where);
   expect(r.stderr).toContain("hint:");
-  expect(r.stderr, r.stderr).toMatch(code === "io.disk_full" ? /disk is full/ : /not permitted|permission denied/);
+  const why =
+    { "io.disk_full": /disk is full/, "io.read_only": /read-only/ }[code] ?? /not permitted|permission denied/;
+  expect(r.stderr, r.stderr).toMatch(why);
+}
+
+const mounts: string[] = [];
+afterAll(() => {
+  for (const m of mounts) execFileSync("umount", [m]);
+});
+
+/** A 1 MiB tmpfs, or undefined (with the reason printed) where this user cannot mount one outside CI. */
+async function smallDisk(): Promise<string | undefined> {
+  const at = await tmp("tmpfs");
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", at], { stdio: "pipe" });
+  } catch (e) {
+    if (process.env["CI"]) throw e;
+    console.log(`skipped: cannot mount a tmpfs here (${String(e).split("\n")[0]}); CI runs it as root`);
+    await rm(at, { recursive: true });
+    return undefined;
+  }
+  mounts.push(at);
+  return at;
 }
 
 describe("a read-only data folder", () => {
@@ -104,6 +126,35 @@ describe("a read-only data folder", () => {
   });
 });
 
+describe("a read-only file system", () => {
+  it("ingest, compact, delete and demo on a file system mounted read-only exit 6 with io.read_only", async (ctx) => {
+    const home = await smallDisk();
+    if (!home) return ctx.skip();
+    const docs = await docsFolder(5);
+    expect((await mainCli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
+    await writeFile(path.join(docs, "more.md"), "Another harbour note.");
+    execFileSync("mount", ["-o", "remount,ro", home]);
+    try {
+      const dir = path.join(home, "collections/c");
+      for (const args of [
+        ["ingest", docs, "--collection", "c"],
+        ["collections", "compact", "c"],
+        ["collections", "delete", "c"],
+      ]) {
+        const r = await mainCli(home, ...args);
+        expect(r.stderr, args.join(" ")).toContain("read-only (EROFS)");
+        expectIo(r, "io.read_only", dir);
+      }
+      const demo = await mainCli(home, "demo", "--json");
+      expect(demo.code).toBe(6);
+      expect(JSON.parse(demo.stdout)).toMatchObject({ error: "io.read_only", kind: "io" });
+    } finally {
+      execFileSync("mount", ["-o", "remount,rw", home]);
+    }
+    expect((await mainCli(home, "collections", "show", "c", "--json")).code).toBe(0);
+  });
+});
+
 describe("a full disk", () => {
   it("the manifest's write (the commit point) on a full disk is io.disk_full, and the revision stays", async () => {
     const root = await tmp("store");
@@ -128,26 +179,6 @@ describe("a full disk", () => {
     expect((await again.commit(change({ "new.md": [{ text: "A new note." }] }))).revision).toBe(2);
     again.close();
   });
-
-  const mounts: string[] = [];
-  afterAll(() => {
-    for (const m of mounts) execFileSync("umount", [m]);
-  });
-
-  /** A 1 MiB tmpfs, or undefined (with the reason printed) where this user cannot mount one outside CI. */
-  async function smallDisk(): Promise<string | undefined> {
-    const at = await tmp("tmpfs");
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", at], { stdio: "pipe" });
-    } catch (e) {
-      if (process.env["CI"]) throw e;
-      console.log(`skipped: cannot mount a tmpfs here (${String(e).split("\n")[0]}); CI runs it as root`);
-      await rm(at, { recursive: true });
-      return undefined;
-    }
-    mounts.push(at);
-    return at;
-  }
 
   it("ingest and compact that fill the disk in LanceDB (os error 28) exit 6 with io.disk_full", async (ctx) => {
     const home = await smallDisk();

@@ -2,6 +2,7 @@
 // being <dataDir>/collections unless the config's `store.path` says otherwise. collection.json
 // holds the neutral manifest plus this provider's private `lancedb.tableVersion` (the table
 // version its revision maps to); writing it (temp file, synced, then rename) is the commit point.
+import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { diskError, InfuseError } from "../../core/errors.js";
@@ -22,6 +23,23 @@ export function collectionsDir(dataDir: string): string {
 
 export function collectionDir(root: string, name: string): string {
   return path.join(root, checkCollectionName(name));
+}
+
+/**
+ * `mkdir -p`, with the real reason when it fails: Node's recursive mkdir reports ENOENT when a
+ * folder cannot be created on a read-only file system, so the first missing folder is created
+ * alone to get EROFS (or EACCES) instead.
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    let missing = dir;
+    while (!existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
+    await mkdir(missing); // throws the real reason
+    await mkdir(dir, { recursive: true });
+  }
 }
 
 type StoredFile = CollectionManifest & { lancedb?: { tableVersion: number } };
@@ -89,7 +107,7 @@ export async function writeManifestFile(root: string, state: LanceState): Promis
   const { format, ...rest } = state.manifest;
   const stored: StoredFile = { format, lancedb: { tableVersion: state.tableVersion }, ...rest };
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     const handle = await open(tmp, "w");
     try {
       await handle.writeFile(JSON.stringify(stored, null, 1));

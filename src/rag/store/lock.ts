@@ -2,9 +2,10 @@
 // and a token of this lock. A lock whose process is gone is stale and taken over; releasing
 // removes the file only while it is still this lock's. Local disk only (no NFS semantics).
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
+import { open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { diskError, InfuseError } from "../../core/errors.js";
+import { makeDir } from "./collections.js";
 import type { WriteLock } from "./types.js";
 
 function alive(pid: number): boolean {
@@ -48,7 +49,7 @@ export async function acquireWriteLock(dir: string, collection: string, store: s
 }
 
 async function takeLock(dir: string, file: string, collection: string, store: string): Promise<WriteLock> {
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(file, "wx");
