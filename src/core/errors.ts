@@ -72,3 +72,53 @@ const EXIT_CODES: Record<ErrorKind, number> = {
 export function exitCodeFor(kind: ErrorKind): number {
   return EXIT_CODES[kind];
 }
+
+/** Errno names of a disk that refuses a write, and the codes Rust's io::Error prints (`os error N`, Linux). */
+const DISK_ERRNO: Record<string, { code: string; why: string; fix: string }> = {
+  ENOSPC: { code: "io.disk_full", why: "the disk is full", fix: "free some space on that disk" },
+  EDQUOT: { code: "io.disk_full", why: "the disk quota is used up", fix: "free some space or raise the quota" },
+  EROFS: { code: "io.read_only", why: "the file system is read-only", fix: "remount it read-write" },
+  EACCES: { code: "io.permission_denied", why: "permission denied", fix: "give this user write access to it" },
+  EPERM: {
+    code: "io.permission_denied",
+    why: "the operation is not permitted (an immutable or protected file?)",
+    fix: "give this user write access to it (or `chattr -i` it)",
+  },
+};
+const OS_ERROR: Record<number, string> = { 1: "EPERM", 13: "EACCES", 28: "ENOSPC", 30: "EROFS", 122: "EDQUOT" };
+const OS_MESSAGE: [RegExp, string][] = [
+  [/no space left on device/i, "ENOSPC"],
+  [/disk quota exceeded/i, "EDQUOT"],
+  [/read-only file system/i, "EROFS"],
+  [/permission denied/i, "EACCES"],
+  [/operation not permitted/i, "EPERM"],
+];
+
+/** The errno name of a disk refusal in a Node fs error or a native (Rust) error's message, else undefined. */
+export function diskErrno(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && code in DISK_ERRNO) return code;
+  const message = e instanceof Error ? e.message : typeof e === "string" ? e : "";
+  const os = /os error (\d+)/.exec(message);
+  if (os) return OS_ERROR[Number(os[1])];
+  return OS_MESSAGE.find(([re]) => re.test(message))?.[1];
+}
+
+/**
+ * `e` as an `io` InfuseError (`io.disk_full`, `io.read_only`, `io.permission_denied`) naming
+ * `target` and the fix, when the disk refused a write (ENOSPC, EDQUOT, EROFS, EACCES, EPERM, from
+ * Node's fs or as `os error N` from a native library); `e` unchanged otherwise. `doing` says what
+ * was being written ("write the manifest of collection \"docs\""); `note` adds to the hint.
+ */
+export function diskError(e: unknown, target: string, doing: string, note?: string): unknown {
+  if (isInfuseError(e)) return e;
+  const errno = diskErrno(e);
+  if (!errno) return e;
+  const { code, why, fix } = DISK_ERRNO[errno]!;
+  return new InfuseError(code, `cannot ${doing}: ${why} (${errno}) at ${target}`, {
+    kind: "io",
+    hint: `${fix}, then run it again${note ? `; ${note}` : ""}`,
+    cause: e,
+    details: { path: target, errno },
+  });
+}

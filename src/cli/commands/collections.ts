@@ -1,11 +1,14 @@
-// `infuse collections [list|show NAME|compact NAME|delete NAME]`: the collections of the configured store.
+// `infuse collections [list|show NAME|compact NAME|delete NAME|repair NAME]`: the collections of the
+// configured store. Listings show damaged collections apart (with why) instead of failing on them.
 import { InfuseError } from "../../core/errors.js";
 import {
   storeProvider,
   summarize,
   type CollectionManifest,
-  type CollectionSummary,
   type CompactReport,
+  type DamagedCollection,
+  type RepairReport,
+  type StoreProvider,
 } from "../../rag/store/index.js";
 import { humanBytes } from "../output.js";
 import type { RegisterCommand } from "../runtime.js";
@@ -21,15 +24,17 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .action(
       run(async (rt) => {
         const provider = storeProvider(await rt.config());
-        rt.out.result(await provider.list(), (list: CollectionSummary[]) =>
-          list.length === 0
+        const { healthy, damaged } = await listing(provider);
+        rt.out.result([...healthy, ...damaged.map(damagedEntry)], () =>
+          healthy.length + damaged.length === 0
             ? `no collections in ${provider.describe()} (create one with \`infuse ingest PATH --collection NAME\`)`
-            : list
-                .map(
+            : [
+                ...healthy.map(
                   (c) =>
                     `${c.name.padEnd(20)} ${String(c.chunks).padStart(7)} chunks  ${String(c.units).padStart(5)} files  ${c.embedder}  ${c.splitter}  updated ${c.updatedAt}`,
-                )
-                .join("\n"),
+                ),
+                ...damaged.map(renderDamaged),
+              ].join("\n"),
         );
       }),
     );
@@ -38,9 +43,10 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("list collections (the default)")
     .action(
       run(async (rt) => {
+        const { healthy, damaged } = await listing(storeProvider(await rt.config()));
         rt.out.result(
-          await storeProvider(await rt.config()).list(),
-          (list: CollectionSummary[]) => list.map((c) => c.name).join("\n") || "(none)",
+          [...healthy, ...damaged.map(damagedEntry)],
+          () => [...healthy.map((c) => c.name), ...damaged.map(renderDamaged)].join("\n") || "(none)",
         );
       }),
     );
@@ -90,7 +96,39 @@ export const registerCollections: RegisterCommand = (program, run) => {
         rt.out.result({ deleted: name }, () => `deleted collection "${name}"`);
       }),
     );
+  collections
+    .command("repair")
+    .argument("<name>", "collection name")
+    .description("rebuild a damaged collection's manifest from what survives")
+    .action(
+      run(async (rt, name: string) => {
+        const report = await storeProvider(await rt.config()).repair(name);
+        rt.out.result(report, renderRepair);
+      }),
+    );
 };
+
+async function listing(provider: StoreProvider) {
+  const [healthy, damaged] = await Promise.all([provider.list(), provider.damaged()]);
+  return { healthy, damaged };
+}
+
+function damagedEntry(d: DamagedCollection) {
+  return { name: d.name, damaged: true, error: d.error, message: d.message };
+}
+
+function renderDamaged(d: DamagedCollection): string {
+  return `${d.name.padEnd(20)} DAMAGED: ${d.message}\n${" ".repeat(21)}repair it with \`infuse collections repair ${d.name}\`, or delete it with \`infuse collections delete ${d.name}\``;
+}
+
+function renderRepair(r: RepairReport): string {
+  if (r.status === "healthy")
+    return `collection "${r.collection}" reads fine: nothing to repair (${r.chunks} chunks, revision ${r.revision})`;
+  return [
+    `repaired collection "${r.collection}": ${r.chunks} chunks from ${r.units} files, revision ${r.revision}`,
+    ...r.notes.map((n) => `  ${n}`),
+  ].join("\n");
+}
 
 function renderShow(m: CollectionManifest): string {
   const units = Object.entries(m.units);

@@ -1,10 +1,11 @@
 // LanceDB collections on local disk: <root>/<name>/{collection.json, lance/, write.lock}, root
 // being <dataDir>/collections unless the config's `store.path` says otherwise. collection.json
 // holds the neutral manifest plus this provider's private `lancedb.tableVersion` (the table
-// version its revision maps to); writing it (temp file, then rename) is the commit point.
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+// version its revision maps to); writing it (temp file, synced, then rename) is the commit point.
+import { existsSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { InfuseError } from "../../core/errors.js";
+import { diskError, InfuseError } from "../../core/errors.js";
 import { checkCollectionName, isCollectionName } from "./manifest.js";
 import type { CollectionManifest } from "./types.js";
 
@@ -22,6 +23,23 @@ export function collectionsDir(dataDir: string): string {
 
 export function collectionDir(root: string, name: string): string {
   return path.join(root, checkCollectionName(name));
+}
+
+/**
+ * `mkdir -p`, with the real reason when it fails: Node's recursive mkdir reports ENOENT when a
+ * folder cannot be created on a read-only file system, so the first missing folder is created
+ * alone to get EROFS (or EACCES) instead.
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    let missing = dir;
+    while (!existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing);
+    await mkdir(missing); // throws the real reason
+    await mkdir(dir, { recursive: true });
+  }
 }
 
 type StoredFile = CollectionManifest & { lancedb?: { tableVersion: number } };
@@ -69,22 +87,39 @@ export async function readManifestFile(root: string, name: string): Promise<Lanc
       `${file} is not a valid collection manifest: ${(e as Error).message}`,
       {
         kind: "input",
-        hint: `delete the collection with \`infuse collections delete ${name}\` and ingest again`,
+        hint: `run \`infuse collections repair ${name}\` to rebuild it from the stored table, or delete it with \`infuse collections delete ${name}\` and ingest again`,
         cause: e,
       },
     );
   }
 }
 
-/** Writes the manifest (format 2) atomically: the commit point of every write. */
+/**
+ * Writes the manifest (format 2) atomically: the commit point of every write. The temp file is
+ * synced before the rename, so a power cut leaves the old manifest or the new one, never an empty
+ * one; the table version comes first in the file, so even a truncated copy keeps it.
+ */
 export async function writeManifestFile(root: string, state: LanceState): Promise<void> {
-  const dir = collectionDir(root, state.manifest.name);
-  await mkdir(dir, { recursive: true });
+  const { name } = state.manifest;
+  const dir = collectionDir(root, name);
   const file = path.join(dir, MANIFEST_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  const stored: StoredFile = { ...state.manifest, lancedb: { tableVersion: state.tableVersion } };
-  await writeFile(tmp, JSON.stringify(stored, null, 1));
-  await rename(tmp, file);
+  const { format, ...rest } = state.manifest;
+  const stored: StoredFile = { format, lancedb: { tableVersion: state.tableVersion }, ...rest };
+  try {
+    await makeDir(dir);
+    const handle = await open(tmp, "w");
+    try {
+      await handle.writeFile(JSON.stringify(stored, null, 1));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw diskError(e, file, `write the manifest of collection "${name}"`, "the collection keeps its last commit");
+  }
 }
 
 /** Folder names under root that are valid collection names (committed or not). */

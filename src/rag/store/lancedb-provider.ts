@@ -1,18 +1,29 @@
 // The embedded store provider: LanceDB collections in one folder on local disk (by default
 // <dataDir>/collections). Nothing is held open between calls: each collection opens its own
 // connection, so `close()` has nothing to release.
-import { rm } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { collectionDir, collectionNames, collectionsDir, readManifestFile } from "./collections.js";
+import { diskError, isInfuseError } from "../../core/errors.js";
+import {
+  collectionDir,
+  collectionNames,
+  collectionsDir,
+  MANIFEST_FILE,
+  readManifestFile,
+  type LanceState,
+} from "./collections.js";
 import { LanceCollection, lanceStoreId } from "./lancedb.js";
 import { acquireWriteLock } from "./lock.js";
 import { checkInit, newManifest, notFound, summarize } from "./manifest.js";
+import { repairCollection } from "./repair.js";
 import type {
   CollectionInit,
   CollectionManifest,
   CollectionStore,
   CollectionSummary,
   CompactReport,
+  DamagedCollection,
+  RepairReport,
   StoreProvider,
   WriteLock,
 } from "./types.js";
@@ -35,10 +46,24 @@ export class LanceDbStoreProvider implements StoreProvider {
   }
 
   async list(): Promise<CollectionSummary[]> {
-    const out: CollectionSummary[] = [];
+    return (await this.#scan()).flatMap((c) => ("state" in c ? [summarize(c.state.manifest)] : []));
+  }
+
+  async damaged(): Promise<DamagedCollection[]> {
+    return (await this.#scan()).flatMap((c) => ("damaged" in c ? [c.damaged] : []));
+  }
+
+  /** Every committed collection: its state, or why its manifest cannot be read. */
+  async #scan(): Promise<({ state: LanceState } | { damaged: DamagedCollection })[]> {
+    const out: ({ state: LanceState } | { damaged: DamagedCollection })[] = [];
     for (const name of await collectionNames(this.root)) {
-      const state = await readManifestFile(this.root, name);
-      if (state) out.push(summarize(state.manifest));
+      try {
+        const state = await readManifestFile(this.root, name);
+        if (state) out.push({ state });
+      } catch (e) {
+        if (!isInfuseError(e)) throw e;
+        out.push({ damaged: { name, error: e.code, message: e.message, hint: e.hint ?? "" } });
+      }
     }
     return out;
   }
@@ -61,14 +86,38 @@ export class LanceDbStoreProvider implements StoreProvider {
     return new LanceCollection(this.root, { manifest: newManifest(name, init), tableVersion: 0 });
   }
 
+  /**
+   * Deletes under the writer lock, a damaged collection too: the folder is first renamed out of
+   * the listing (atomic), then removed, so a refused or cut-short removal never leaves half a
+   * collection that still lists.
+   */
   async delete(name: string): Promise<void> {
-    await this.#require(name);
+    const dir = collectionDir(this.root, name);
+    const exists = await stat(path.join(dir, MANIFEST_FILE)).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) await this.#require(name);
     const lock = await this.lock(name);
+    const trash = path.join(this.root, `.deleting-${name}-${process.pid}`);
     try {
-      await rm(collectionDir(this.root, name), { recursive: true, force: true });
-    } finally {
+      await rename(dir, trash);
+    } catch (e) {
       await lock.release();
+      throw diskError(e, dir, `delete collection "${name}"`, "nothing was deleted");
     }
+    await rm(trash, { recursive: true, force: true }).catch((e: unknown) => {
+      throw diskError(
+        e,
+        trash,
+        `remove the files of deleted collection "${name}"`,
+        `the collection is gone; remove ${trash} by hand`,
+      );
+    });
+  }
+
+  repair(name: string): Promise<RepairReport> {
+    return repairCollection(this.root, name);
   }
 
   lock(name: string): Promise<WriteLock> {

@@ -6,7 +6,7 @@ import type * as lancedb from "@lancedb/lancedb";
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from "apache-arrow";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { InfuseError, throwIfAborted } from "../../core/errors.js";
+import { diskError, InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { Chunk, MetadataValue } from "../types.js";
 import { collectionDir, readManifestFile, writeManifestFile, type LanceState } from "./collections.js";
 import { filterToSql, metadataTokens, sqlString } from "./filter.js";
@@ -29,13 +29,13 @@ let lanceModule: Promise<LanceModule> | undefined;
 
 /** LanceDB, loaded on first use. Its Rust logger reads LANCEDB_LOG when the module loads and
  * would print warnings such as "no existing dataset" on every create: errors only, unless set. */
-function lance(): Promise<LanceModule> {
+export function lance(): Promise<LanceModule> {
   process.env["LANCEDB_LOG"] ??= "error";
   lanceModule ??= import("@lancedb/lancedb");
   return lanceModule;
 }
 
-const TABLE = "chunks";
+export const TABLE = "chunks";
 const ADD_BATCH = 2048;
 const IN_BATCH = 500;
 const CHUNK_COLUMNS = ["id", "text", "source", "page", "heading", "char_start", "char_end", "metadata"];
@@ -266,7 +266,21 @@ export class LanceCollection implements CollectionStore {
   }
 
   async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
-    return this.#locked(options.lock, "this one was writing", () => this.#commitLocked(change, options));
+    try {
+      return await this.#locked(options.lock, "this one was writing", () => this.#commitLocked(change, options));
+    } catch (e) {
+      throw this.#diskError(e, "write");
+    }
+  }
+
+  /** A disk refusal (full, read-only, denied) as a named io error; LanceDB's carry `os error N`. */
+  #diskError(e: unknown, doing: string): unknown {
+    return diskError(
+      e,
+      this.#dir,
+      `${doing} collection "${this.#manifest.name}"`,
+      "the collection keeps its last commit",
+    );
   }
 
   async compact(): Promise<CompactReport> {
@@ -274,27 +288,32 @@ export class LanceCollection implements CollectionStore {
     if (this.#manifest.revision === 0) {
       return { collection: name, versionsRemoved: 0, bytesRemoved: 0, fragmentsRemoved: 0, fragmentsAdded: 0 };
     }
-    return this.#locked(undefined, "compacting", async () => {
-      const table = await this.#writer();
-      try {
-        const committed = (await table.listVersions()).find((v) => v.version === this.#tableVersion);
-        // the committed version stays until the manifest points past it, so a crash here is harmless
-        const stats = await table.optimize(committed ? { cleanupOlderThan: committed.timestamp } : {});
-        const tableVersion = await table.version();
-        await writeManifestFile(this.#root, { manifest: this.#manifest, tableVersion });
-        this.#tableVersion = tableVersion;
-        this.#closeReader();
-        return {
-          collection: name,
-          versionsRemoved: stats.prune.oldVersionsRemoved,
-          bytesRemoved: stats.prune.bytesRemoved,
-          fragmentsRemoved: stats.compaction.fragmentsRemoved,
-          fragmentsAdded: stats.compaction.fragmentsAdded,
-        };
-      } finally {
-        table.close();
-      }
+    return this.#locked(undefined, "compacting", () => this.#compactLocked()).catch((e: unknown) => {
+      throw this.#diskError(e, "compact");
     });
+  }
+
+  async #compactLocked(): Promise<CompactReport> {
+    const name = this.#manifest.name;
+    const table = await this.#writer();
+    try {
+      const committed = (await table.listVersions()).find((v) => v.version === this.#tableVersion);
+      // the committed version stays until the manifest points past it, so a crash here is harmless
+      const stats = await table.optimize(committed ? { cleanupOlderThan: committed.timestamp } : {});
+      const tableVersion = await table.version();
+      await writeManifestFile(this.#root, { manifest: this.#manifest, tableVersion });
+      this.#tableVersion = tableVersion;
+      this.#closeReader();
+      return {
+        collection: name,
+        versionsRemoved: stats.prune.oldVersionsRemoved,
+        bytesRemoved: stats.prune.bytesRemoved,
+        fragmentsRemoved: stats.compaction.fragmentsRemoved,
+        fragmentsAdded: stats.compaction.fragmentsAdded,
+      };
+    } finally {
+      table.close();
+    }
   }
 
   async #commitLocked(change: CollectionChange, options: CommitOptions): Promise<CollectionManifest> {
@@ -328,12 +347,17 @@ export class LanceCollection implements CollectionStore {
       this.#closeReader();
       return manifest;
     } catch (e) {
-      if (before.revision === 0) {
-        table.close();
-        this.#db?.close();
-        this.#db = undefined;
-        await rm(this.#lanceDir, { recursive: true, force: true });
-      } else await this.#rollback(table, beforeVersion);
+      // best effort: if the disk refuses the clean-up too, the next writer rolls back (see #writer)
+      try {
+        if (before.revision === 0) {
+          table.close();
+          this.#db?.close();
+          this.#db = undefined;
+          await rm(this.#lanceDir, { recursive: true, force: true });
+        } else await this.#rollback(table, beforeVersion);
+      } catch {
+        // the manifest still names the last commit; e says why this one failed
+      }
       throw e;
     } finally {
       if (table.isOpen()) table.close();

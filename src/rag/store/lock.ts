@@ -2,9 +2,10 @@
 // and a token of this lock. A lock whose process is gone is stale and taken over; releasing
 // removes the file only while it is still this lock's. Local disk only (no NFS semantics).
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, unlink } from "node:fs/promises";
+import { open, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { InfuseError } from "../../core/errors.js";
+import { diskError, InfuseError } from "../../core/errors.js";
+import { makeDir } from "./collections.js";
 import type { WriteLock } from "./types.js";
 
 function alive(pid: number): boolean {
@@ -39,14 +40,28 @@ class FileLock implements WriteLock {
 
 /** Takes `<dir>/write.lock` for `collection` of `store`; `rag.collection_busy` if a live process holds it. */
 export async function acquireWriteLock(dir: string, collection: string, store: string): Promise<WriteLock> {
-  await mkdir(dir, { recursive: true });
   const file = path.join(dir, "write.lock");
+  try {
+    return await takeLock(dir, file, collection, store);
+  } catch (e) {
+    throw diskError(e, file, `lock collection "${collection}" for writing`, "nothing was changed");
+  }
+}
+
+async function takeLock(dir: string, file: string, collection: string, store: string): Promise<WriteLock> {
+  await makeDir(dir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(file, "wx");
       const token = randomUUID();
-      await handle.writeFile(`${process.pid} ${token}`);
-      await handle.close();
+      try {
+        await handle.writeFile(`${process.pid} ${token}`);
+      } catch (e) {
+        await unlink(file).catch(() => undefined); // an empty lock file would block every writer
+        throw e;
+      } finally {
+        await handle.close();
+      }
       return new FileLock(collection, store, file, token);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;

@@ -138,6 +138,30 @@ export interface CollectionSummary {
   updatedAt: string;
 }
 
+/** A collection whose manifest cannot be read: listed apart, deletable, maybe repairable. */
+export interface DamagedCollection {
+  name: string;
+  /** The error reading it gave (`rag.collection_corrupt`, `rag.collection_unreadable`). */
+  error: string;
+  message: string;
+  hint: string;
+}
+
+/** What `repair` did: nothing (healthy), or a manifest rebuilt from what survived. */
+export interface RepairReport {
+  collection: string;
+  /** `healthy`: nothing to do; `repaired`: a new collection.json was written. */
+  status: "healthy" | "repaired";
+  revision: number;
+  tableVersion: number;
+  chunks: number;
+  units: number;
+  /** Files whose record was lost (hash unknown): the next ingest of their folder embeds them again. */
+  unitsReset: number;
+  /** What was read from the damaged file, what from the table, and what could not be known. */
+  notes: string[];
+}
+
 /** A collection's writer lock: one writer per collection, across processes. */
 export interface WriteLock {
   readonly collection: string;
@@ -151,8 +175,10 @@ export interface WriteLock {
 export interface StoreProvider {
   /** A short id for messages, such as `lancedb:/home/me/.infuse/collections`. */
   describe(): string;
-  /** Committed collections, by name. */
+  /** Committed collections that read fine, by name (damaged ones are in `damaged()`). */
   list(): Promise<CollectionSummary[]>;
+  /** Collections whose manifest exists but cannot be read, with why. */
+  damaged(): Promise<DamagedCollection[]>;
   /** The committed manifest, or undefined if the collection does not exist. */
   manifest(name: string): Promise<CollectionManifest | undefined>;
   /** The manifest; `rag.collection_not_found` (with the existing names) if absent. */
@@ -164,8 +190,13 @@ export interface StoreProvider {
    * analyzer) or a new one that exists only once its first commit lands.
    */
   openOrCreate(name: string, init: CollectionInit): Promise<CollectionStore>;
-  /** Deletes a collection (under its writer lock); `rag.collection_not_found` if absent. */
+  /** Deletes a collection, damaged or not (under its writer lock); `rag.collection_not_found` if absent. */
   delete(name: string): Promise<void>;
+  /**
+   * Rebuilds a damaged collection's manifest from what survives (`healthy` if it reads fine);
+   * `rag.repair_impossible`, saying how to recover, where too little survives.
+   */
+  repair(name: string): Promise<RepairReport>;
   /** Takes the writer lock, for a writer that commits several times (pass it as `CommitOptions.lock`). */
   lock(name: string): Promise<WriteLock>;
   compact(name: string): Promise<CompactReport>;
