@@ -86,5 +86,20 @@ export async function loadHfTokenizer(fileOrDir: string): Promise<HfJsonTokenize
   } catch {
     // tokenizer_config.json is optional
   }
-  return new HfJsonTokenizer(json, config);
+  try {
+    if (json === null || typeof json !== "object" || Array.isArray(json)) throw new Error("not a JSON object");
+    return new HfJsonTokenizer(json, config);
+  } catch (e) {
+    // @huggingface/tokenizers throws plain Errors and TypeErrors on a malformed file
+    throw new InfuseError(
+      "tokenizer.invalid",
+      `${file}: not a tokenizer.json infuse can read (${(e as Error).message})`,
+      {
+        kind: "input",
+        hint: "use the tokenizer.json saved with the model (Hugging Face tokenizers format)",
+        cause: e,
+        details: { file },
+      },
+    );
+  }
 }

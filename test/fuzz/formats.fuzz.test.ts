@@ -23,10 +23,7 @@ const KNOWN_PEFT: KnownCrash[] = [
     fixIn: "src/formats/peft.ts readPeftAdapter: config not an object",
   },
 ];
-const KNOWN_TOKENIZER: KnownCrash[] = [
-  // @huggingface/tokenizers throws plain Errors and TypeErrors for any malformed tokenizer.json
-  { pattern: /^(Type)?Error: /, fixIn: "src/tokenizers/hf.ts loadHfTokenizer: wrap new HfJsonTokenizer(...)" },
-];
+const KNOWN_TOKENIZER: KnownCrash[] = [];
 
 let dir: string;
 beforeAll(async () => {
