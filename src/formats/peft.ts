@@ -43,22 +43,65 @@ const CONFIG_FILE = "adapter_config.json";
 const WEIGHTS_FILE = "adapter_model.safetensors";
 const LORA_KEY = /^(.*)\.lora_([AB])(?:\.default)?\.weight$/;
 
+function badField(file: string, field: string, value: unknown, want: string): InfuseError {
+  return new InfuseError(
+    "peft.bad_config",
+    `${file}: ${field} is ${JSON.stringify(value) ?? String(value)}, expected ${want}`,
+    {
+      kind: "input",
+      hint: `set ${field} in ${file} to ${want}`,
+      details: { file, field },
+    },
+  );
+}
+
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/**
+ * Checks the fields infuse computes with: r a positive integer, lora_alpha a positive finite number,
+ * lora_dropout in [0, 1), use_rslora and fan_in_fan_out booleans, target_modules names (each when set).
+ */
+export function checkPeftConfig(raw: unknown, file: string): PeftConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw badField(file, "the file", raw, "a JSON object");
+  const c = raw as Record<string, unknown>;
+  if (c["peft_type"] !== "LORA") {
+    throw new InfuseError("peft.unsupported", `${file}: peft_type ${String(c["peft_type"])} is not LORA`, {
+      kind: "input",
+      details: { file, field: "peft_type" },
+    });
+  }
+  if (!finite(c["r"]) || !Number.isInteger(c["r"]) || c["r"] < 1)
+    throw badField(file, "r", c["r"], "a positive integer");
+  if (!finite(c["lora_alpha"]) || c["lora_alpha"] <= 0)
+    throw badField(file, "lora_alpha", c["lora_alpha"], "a positive number");
+  const dropout = c["lora_dropout"];
+  if (dropout !== undefined && dropout !== null && (!finite(dropout) || dropout < 0 || dropout >= 1))
+    throw badField(file, "lora_dropout", dropout, "a number in [0, 1)");
+  for (const flag of ["use_rslora", "fan_in_fan_out", "inference_mode"]) {
+    const v = c[flag];
+    if (v !== undefined && v !== null && typeof v !== "boolean") throw badField(file, flag, v, "true or false");
+  }
+  const targets = c["target_modules"];
+  const names = Array.isArray(targets) && targets.every((t) => typeof t === "string");
+  if (targets !== undefined && targets !== null && typeof targets !== "string" && !names)
+    throw badField(file, "target_modules", targets, "a list of module names");
+  return c as PeftConfig;
+}
+
 export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
   const configPath = path.join(dir, CONFIG_FILE);
-  let config: PeftConfig;
+  let parsed: unknown;
   try {
-    config = JSON.parse(await readFile(configPath, "utf8")) as PeftConfig;
+    parsed = JSON.parse(await readFile(configPath, "utf8"));
   } catch (e) {
     throw new InfuseError("peft.bad_config", `${configPath}: cannot read (${(e as Error).message})`, {
       kind: (e as NodeJS.ErrnoException).code === "ENOENT" ? "not_found" : "input",
       cause: e,
+      details: { file: configPath },
     });
   }
-  if (config.peft_type !== "LORA") {
-    throw new InfuseError("peft.unsupported", `${configPath}: peft_type ${String(config.peft_type)} is not LORA`, {
-      kind: "input",
-    });
-  }
+  const config = checkPeftConfig(parsed, configPath);
   const st = await openSafetensors(path.join(dir, WEIGHTS_FILE));
   try {
     const parts = new Map<string, { a?: Float32Array; b?: Float32Array; aShape?: number[]; bShape?: number[] }>();
@@ -68,13 +111,21 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
       const target = `${m[1]!.replace(PEFT_PREFIX, "")}.weight`;
       const p = parts.get(target) ?? {};
       const data = await st.readTensorF32(t.name);
+      const at = data.findIndex((v) => !Number.isFinite(v));
+      if (at >= 0) {
+        throw new InfuseError("peft.not_finite", `${st.path}: tensor ${t.name} holds ${data[at]} at element ${at}`, {
+          kind: "input",
+          hint: "the adapter was saved from a run that diverged, or the file is corrupt; train it again",
+          details: { file: st.path, tensor: t.name, index: at },
+        });
+      }
       if (m[2] === "A") Object.assign(p, { a: data, aShape: t.shape });
       else Object.assign(p, { b: data, bShape: t.shape });
       parts.set(target, p);
     }
     const pairs: LoraPair[] = [];
     for (const [target, p] of parts) {
-      if (!p.a || !p.b || p.aShape![0] !== p.bShape![1]) {
+      if (!p.a || !p.b || p.aShape!.length !== 2 || p.bShape!.length !== 2 || p.aShape![0] !== p.bShape![1]) {
         throw new InfuseError(
           "peft.unpaired",
           `${st.path}: ${target} needs lora_A [r, in] and lora_B [out, r] of one rank`,

@@ -45,12 +45,67 @@ export interface SafetensorsFile {
 
 const HEADER_LIMIT = 100 * 1024 * 1024;
 
-function bad(file: string, offset: number, message: string, code = "safetensors.corrupt"): InfuseError {
+function bad(
+  file: string,
+  offset: number,
+  message: string,
+  code = "safetensors.corrupt",
+  tensor?: string,
+): InfuseError {
   return new InfuseError(code, `${file}: ${message} (byte ${offset})`, {
     kind: "input",
     hint: "the file is truncated or corrupt; download or save it again",
-    details: { file, offset },
+    details: { file, offset, ...(tensor !== undefined ? { tensor } : {}) },
   });
+}
+
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** `__metadata__`: string keys to string values, as the format defines it. */
+function checkMetadata(file: string, v: unknown): Record<string, string> {
+  const ok =
+    typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+  if (!ok) throw bad(file, 8, "__metadata__ is not an object of strings");
+  return v as Record<string, string>;
+}
+
+/**
+ * One header entry checked before it is trusted: a known dtype, a shape of non-negative integers, and
+ * data_offsets [begin, end] inside the data section spanning exactly dtype × shape bytes.
+ */
+function checkEntry(file: string, name: string, v: unknown, dataStart: number, size: number): SafetensorsTensorInfo {
+  const fail = (message: string, code = "safetensors.corrupt", at = 8): InfuseError =>
+    bad(file, at, `tensor ${name}: ${message}`, code, name);
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw fail(`header entry is ${JSON.stringify(v)}, expected {dtype, shape, data_offsets}`);
+  const t = v as Record<string, unknown>;
+  if (typeof t["dtype"] !== "string") throw fail(`dtype is ${JSON.stringify(t["dtype"]) ?? "missing"}`);
+  const dtype = t["dtype"];
+  const width = Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype as SafetensorsDtype] : undefined;
+  if (width === undefined) throw fail(`unsupported dtype ${dtype}`, "safetensors.unsupported_dtype");
+  const shape = t["shape"];
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    throw fail(`shape is ${JSON.stringify(shape) ?? "missing"}, expected a list of integers ≥ 0`);
+  const count = shape.reduce((a: number, b: number) => a * b, 1);
+  if (!Number.isSafeInteger(count * width)) throw fail(`shape [${shape}] is too large`);
+  const offsets = t["data_offsets"];
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0]! > offsets[1]!)
+    throw fail(`data_offsets is ${JSON.stringify(offsets) ?? "missing"}, expected [begin, end] with 0 ≤ begin ≤ end`);
+  const [begin, end] = offsets as [number, number];
+  if (end - begin !== count * width) {
+    const needs = `needs ${count * width} bytes but spans ${end - begin}`;
+    throw fail(`shape [${shape}] ${dtype} ${needs}`, "safetensors.size_mismatch", dataStart + begin);
+  }
+  if (dataStart + end > size)
+    throw fail(`runs past the end of the file (${size} bytes)`, "safetensors.truncated", dataStart + begin);
+  return {
+    name,
+    dtype: dtype as SafetensorsDtype,
+    shape,
+    elementCount: count,
+    byteSize: end - begin,
+    offset: dataStart + begin,
+  };
 }
 
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
@@ -87,44 +142,24 @@ function parseHeader(fd: number, path: string, size: number): SafetensorsFile {
   } catch (e) {
     throw bad(path, 8, `header is not JSON (${(e as Error).message})`);
   }
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    throw bad(path, 8, "header is not a JSON object");
   const dataStart = 8 + headerBytes.length;
   const tensors: SafetensorsTensorInfo[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, v] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = v as Record<string, string>;
+      metadata = checkMetadata(path, v);
       continue;
     }
-    const t = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const width = DTYPE_BYTES[t.dtype as SafetensorsDtype];
-    if (width === undefined)
-      throw bad(path, 8, `tensor ${name} has unsupported dtype ${t.dtype}`, "safetensors.unsupported_dtype");
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = t.data_offsets;
-    if (end - begin !== count * width) {
-      throw bad(
-        path,
-        dataStart + begin,
-        `tensor ${name} of shape [${t.shape}] ${t.dtype} needs ${count * width} bytes but spans ${end - begin}`,
-        "safetensors.size_mismatch",
-      );
-    }
-    if (dataStart + end > size) {
-      throw bad(
-        path,
-        dataStart + begin,
-        `tensor ${name} runs past the end of the file (${size} bytes)`,
-        "safetensors.truncated",
-      );
-    }
-    tensors.push({
-      name,
-      dtype: t.dtype as SafetensorsDtype,
-      shape: t.shape,
-      elementCount: count,
-      byteSize: end - begin,
-      offset: dataStart + begin,
-    });
+    tensors.push(checkEntry(path, name, v, dataStart, size));
+  }
+  // byte ranges may touch but not overlap (empty tensors take no bytes)
+  const spans = tensors.filter((t) => t.byteSize > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < spans.length; i++) {
+    const [prev, t] = [spans[i - 1]!, spans[i]!];
+    if (t.offset < prev.offset + prev.byteSize)
+      throw bad(path, t.offset, `tensor ${t.name} overlaps tensor ${prev.name}`, "safetensors.corrupt", t.name);
   }
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const info = (name: string) => {

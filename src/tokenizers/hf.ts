@@ -39,7 +39,9 @@ export class HfJsonTokenizer implements Tokenizer {
     this.vocab = new Map(entries);
     for (const a of added) this.vocab.set(a.content, a.id);
     this.specials = new Set(added.filter((a) => a.special).map((a) => a.id));
-    this.vocabSize = Math.max(...this.vocab.values()) + 1;
+    let top = -1;
+    for (const id of this.vocab.values()) top = Math.max(top, id); // no spread: a large vocabulary overflows the stack
+    this.vocabSize = top + 1;
     const bos = tokenText(config.bos_token);
     const eos = tokenText(config.eos_token);
     this.bosId = bos === undefined ? undefined : this.vocab.get(bos);

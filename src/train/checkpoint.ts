@@ -77,17 +77,24 @@ export async function saveCheckpoint(
   return dir;
 }
 
-/** The newest complete checkpoint folder under <out>/checkpoints, or null. */
-export async function latestCheckpoint(out: string): Promise<string | null> {
+/** The complete checkpoint folders under <out>/checkpoints, newest first. */
+export async function listCheckpoints(out: string): Promise<string[]> {
   const root = path.join(out, "checkpoints");
   let names: string[];
   try {
     names = await readdir(root);
   } catch {
-    return null;
+    return [];
   }
-  const done = names.filter((n) => /^step-\d+$/.test(n)).sort();
-  return done.length ? path.join(root, done[done.length - 1]!) : null;
+  return names
+    .filter((n) => /^step-\d+$/.test(n))
+    .sort((a, b) => Number(b.slice(5)) - Number(a.slice(5)))
+    .map((n) => path.join(root, n));
+}
+
+/** The newest complete checkpoint folder under <out>/checkpoints, or null. */
+export async function latestCheckpoint(out: string): Promise<string | null> {
+  return (await listCheckpoints(out))[0] ?? null;
 }
 
 /** Restores parameters and optimizer in place after checking both fingerprints; returns the rest. */
@@ -107,6 +114,14 @@ export async function loadCheckpoint(
       cause: e,
     });
   }
+  const counts = [state.step, state.epoch, state.batch, state.badEvals, state.tokensSeen];
+  const bestOk = state.bestEval === null || Number.isFinite(state.bestEval);
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || !bestOk || typeof state.optimizer !== "object") {
+    throw new InfuseError("train.bad_checkpoint", `${stateFile}: the loop state is incomplete or damaged`, {
+      kind: "input",
+      hint: "resume from an earlier checkpoint (delete this one), or start again with --overwrite",
+    });
+  }
   if (state.fingerprint !== want.fingerprint) {
     throw new InfuseError("train.checkpoint_mismatch", `${dir}: written with other model, data or LoRA settings`, {
       kind: "usage",
@@ -123,7 +138,20 @@ export async function loadCheckpoint(
   }
   const st = await openSafetensors(path.join(dir, "state.safetensors"));
   try {
-    for (let i = 0; i < params.length; i++) params[i]!.data.set(await st.readTensorF32(`param.${i}`));
+    for (let i = 0; i < params.length; i++) {
+      const data = await st.readTensorF32(`param.${i}`);
+      if (data.length !== params[i]!.data.length) {
+        throw new InfuseError(
+          "train.bad_checkpoint",
+          `${st.path}: param.${i} has ${data.length} values, not ${params[i]!.data.length}`,
+          {
+            kind: "input",
+            hint: "resume with the settings the checkpoint was written with, or start again with --overwrite",
+          },
+        );
+      }
+      params[i]!.data.set(data);
+    }
     const tensors: Record<string, Float32Array> = {};
     for (const t of st.tensors)
       if (t.name.startsWith("opt.")) tensors[t.name.slice(4)] = await st.readTensorF32(t.name);

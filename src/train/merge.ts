@@ -83,6 +83,14 @@ export async function mergeAdapter(
           for (let c = 0; c < p.in; c++) w[i * p.in + c]! += bij * p.a[j * p.in + c]!;
         }
       }
+      const bad = w.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new InfuseError("merge.not_finite", `${t.name} merged to ${w[bad]} at element ${bad}; nothing written`, {
+          kind: "input",
+          hint: `the base ${base} or the adapter ${adapterDir} holds values out of range; check both files`,
+          details: { tensor: t.name, index: bad },
+        });
+      }
       const keep = QUANTIZABLE.includes(t.type);
       if (!keep) widened.push(t.name);
       tensors.push({ name: t.name, dims: t.dims, type: keep ? t.type : GgmlType.F32, data: w });

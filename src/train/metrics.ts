@@ -56,10 +56,11 @@ export function lossSvg(lines: MetricLine[], title = "loss"): string {
   const all = [...train, ...evals];
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
-  const x0 = Math.min(0, ...xs);
-  const x1 = Math.max(1, ...xs);
-  const y0 = ys.length ? Math.min(...ys) : 0;
-  const y1 = ys.length ? Math.max(...ys) : 1;
+  // reductions, not Math.min(...xs): a long run's lines would overflow the call stack as arguments
+  const x0 = xs.reduce((m, x) => Math.min(m, x), 0);
+  const x1 = xs.reduce((m, x) => Math.max(m, x), 1);
+  const y0 = ys.length ? ys.reduce((m, y) => Math.min(m, y), Infinity) : 0;
+  const y1 = ys.length ? ys.reduce((m, y) => Math.max(m, y), -Infinity) : 1;
   const yr = y1 - y0 || 1;
   const sx = (x: number): number => pad.l + ((x - x0) / (x1 - x0)) * (W - pad.l - pad.r);
   const sy = (y: number): number => H - pad.b - ((y - y0) / yr) * (H - pad.t - pad.b);

@@ -132,6 +132,11 @@ export const TuneOptionsSchema = z.strictObject({
   }),
   logEvery: opt(posInt(), { flag: "--log-every", arg: "<n>", help: "a metrics.jsonl line every N steps (1)" }),
   resume: opt(bool(), { flag: "--resume", help: "continue from the newest checkpoint in --out" }),
+  /** Start afresh in an `out` that holds a previous run, replacing its files (without it such a folder is refused). */
+  overwrite: opt(bool(), {
+    flag: "--overwrite",
+    help: "start afresh in an --out that holds a previous run, replacing its adapter, metrics and checkpoints",
+  }),
   /**
    * Recompute each block in backward instead of keeping its activations (less memory, ~1/3 more
    * compute). Default: on for a quantized base (QLoRA, where memory is the point), off otherwise.
@@ -155,6 +160,7 @@ export const TuneConfigSchema = TuneOptionsSchema.omit({
   valData: true,
   out: true,
   resume: true,
+  overwrite: true,
 }).partial();
 export type TuneConfig = z.input<typeof TuneConfigSchema>;
 
@@ -188,6 +194,7 @@ export const TUNE_DEFAULTS = {
   saveEvery: 0,
   logEvery: 1,
   resume: false,
+  overwrite: false,
   workers: 1,
 } as const;
 

@@ -8,10 +8,11 @@ import path from "node:path";
 import { cancelledError, InfuseError } from "../core/errors.js";
 import type { TaskOptions } from "../core/progress.js";
 import { AdamW, clipGradNorm, cosineSchedule, linearSchedule, type Schedule } from "../tensor/index.js";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from "./checkpoint.js";
+import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpoint, type LoopState } from "./checkpoint.js";
 import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
+import { claimRunFolder, type RunFolder } from "./run-folder.js";
 import type { TrainingTask } from "./task.js";
-import { startWorkers } from "./workers.js";
+import { checkWorkers, startWorkers } from "./workers.js";
 
 export interface LoopSettings {
   lr: number;
@@ -36,8 +37,14 @@ export interface LoopSettings {
 export interface LoopOptions extends LoopSettings, TaskOptions {
   /** Output folder: checkpoints/, metrics.jsonl, loss.svg. */
   out: string;
-  /** Continue from the newest checkpoint in `out` (none: start afresh). */
+  /** Continue from the newest readable checkpoint in `out` (none: `train.no_checkpoint`). */
   resume: boolean;
+  /** Clear the previous run's files in `out` and start afresh (without it, a used `out` is refused). */
+  overwrite?: boolean;
+  /** `out` already claimed by the caller (claimRunFolder); the caller releases it. */
+  runFolder?: RunFolder;
+  /** Called with a line the user should read (a damaged checkpoint passed over on resume). */
+  onWarning?: (message: string) => void;
   /** Threads sharing every step (the task must be `parallel` when > 1). */
   workers?: number;
   /** loss.svg's title. */
@@ -86,24 +93,74 @@ function localGradStep<W>(task: TrainingTask<W>): GradStep {
   };
 }
 
-/** Trains `task` to the end (or early stop); throws `cancelled` (after saving a checkpoint) on abort. */
+/** The error for a task with nothing to train on (the loop would otherwise never take a step). */
+export function noExamplesError(why: string, hint: string, details: Record<string, unknown> = {}): InfuseError {
+  return new InfuseError("train.no_examples", `no training example: ${why}`, { kind: "input", hint, details });
+}
+
+/**
+ * Trains `task` to the end (or early stop); throws `cancelled` (after saving a checkpoint) on abort.
+ * `out` is locked for the run, and a folder holding a previous run is refused unless `resume` or
+ * `overwrite` says what to do with it.
+ */
 export async function runTraining<W>(task: TrainingTask<W>, options: LoopOptions): Promise<TrainResult> {
   const workers = options.workers ?? 1;
+  checkWorkers(workers);
   if (workers > 1 && !task.parallel) {
     throw new InfuseError("train.no_workers", "this training task runs in one thread only", {
       kind: "usage",
       hint: "run with workers = 1",
     });
   }
-  await mkdir(options.out, { recursive: true });
-  const metrics = new MetricsLog(path.join(options.out, "metrics.jsonl"));
-  const pool = workers > 1 ? await startWorkers(task, workers) : undefined;
+  if (task.epochBatches(0).length === 0)
+    throw noExamplesError("the task has no training batch", "give the task training data");
+  const folder =
+    options.runFolder ?? (await claimRunFolder(options.out, { resume: options.resume, overwrite: options.overwrite }));
   try {
-    return await trainLoop(task, options, metrics, pool?.step ?? localGradStep(task));
+    await mkdir(options.out, { recursive: true });
+    const metrics = new MetricsLog(path.join(options.out, "metrics.jsonl"));
+    const pool = workers > 1 ? await startWorkers(task, workers) : undefined;
+    try {
+      return await trainLoop(task, options, metrics, pool?.step ?? localGradStep(task));
+    } finally {
+      await pool?.close();
+      // not after a refused resume, whose folder keeps the plot of the run it holds
+      if (metrics.opened) await writeFile(path.join(options.out, "loss.svg"), lossSvg(metrics.lines, options.title));
+    }
   } finally {
-    await pool?.close();
-    // not after a refused resume, whose folder keeps the plot of the run it holds
-    if (metrics.opened) await writeFile(path.join(options.out, "loss.svg"), lossSvg(metrics.lines, options.title));
+    if (!options.runFolder) await folder.release();
+  }
+}
+
+/** A checkpoint that cannot be read (torn by a kill or a full disk), as opposed to one of another run. */
+const unreadable = (e: unknown): boolean =>
+  e instanceof InfuseError && (e.code === "train.bad_checkpoint" || e.code.startsWith("safetensors."));
+
+/** The newest checkpoint in `out` that reads; a damaged newer one is passed over with a warning. */
+async function resumeFrom<W>(
+  task: TrainingTask<W>,
+  s: LoopOptions,
+  optimizer: AdamW,
+  want: Pick<Checkpoint, "fingerprint" | "loopFingerprint">,
+): Promise<{ dir: string; checkpoint: Checkpoint }> {
+  const dirs = await listCheckpoints(s.out);
+  if (dirs.length === 0) {
+    throw new InfuseError("train.no_checkpoint", `${s.out}: no checkpoint to resume`, {
+      kind: "not_found",
+      hint: "drop --resume to start a new run, or give the folder of the run to continue",
+      details: { out: s.out },
+    });
+  }
+  for (let i = 0; ; i++) {
+    const dir = dirs[i]!;
+    try {
+      return { dir, checkpoint: await loadCheckpoint(dir, task.params, optimizer, want) };
+    } catch (e) {
+      if (!unreadable(e) || i + 1 === dirs.length) throw e;
+      const line = `${dir} cannot be read (${(e as Error).message}); resuming from ${path.basename(dirs[i + 1]!)}`;
+      s.onWarning?.(line);
+      s.onProgress?.({ task: "resume", done: 0, note: line });
+    }
   }
 }
 
@@ -123,13 +180,10 @@ async function trainLoop<W>(
   let loop: LoopState = { step: 0, epoch: 0, batch: 0, bestEval: null, badEvals: 0, tokensSeen: 0 };
   let resumedFrom: string | null = null;
   if (s.resume) {
-    const dir = await latestCheckpoint(s.out);
-    if (dir) {
-      const c = await loadCheckpoint(dir, params, optimizer, fingerprints);
-      task.loadState(c.task);
-      loop = c.loop;
-      resumedFrom = dir;
-    }
+    const { dir, checkpoint: c } = await resumeFrom(task, s, optimizer, fingerprints);
+    task.loadState(c.task);
+    loop = c.loop;
+    resumedFrom = dir;
   }
   await metrics.open(resumedFrom ? loop.step : null);
   const result: TrainResult = {
@@ -187,8 +241,13 @@ async function trainLoop<W>(
       loop.epoch++;
       loop.batch = 0;
       batches = task.epochBatches(loop.epoch);
+      // an empty epoch would repeat forever under maxSteps (the epoch limit is then Infinity)
+      if (batches.length === 0)
+        throw noExamplesError(`epoch ${loop.epoch} has no batch`, "give the task training data");
       continue;
     }
+    // one macrotask turn per step: Ctrl-C (the signal's abort) is seen even when a step never awaits I/O
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const group = batches.slice(loop.batch, loop.batch + s.gradAccum);
     const tStep = performance.now();
     optimizer.zeroGrad();

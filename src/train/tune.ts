@@ -6,10 +6,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig } from "../core/config.js";
 import type { TaskOptions } from "../core/progress.js";
+import { InfuseError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { CHAT_TEMPLATE_FILE, writeAdapterChatTemplate } from "../models/chat-template.js";
 import { loadLlama } from "../models/llama/load.js";
-import { attachLora } from "../models/lora/attach.js";
+import type { LlamaModel } from "../models/llama/model.js";
+import { attachLora, matchesTarget } from "../models/lora/attach.js";
 import { writeLoraFiles } from "../models/lora/io.js";
 import type { Tokenizer } from "../tokenizers/types.js";
 import { splitExamples } from "./data/batches.js";
@@ -27,7 +29,9 @@ import { quantizeFrozenTables } from "./frozen.js";
 import { LoraTask } from "./lora-task.js";
 import type { MetricLine } from "./metrics.js";
 import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
-import { runTraining, type TrainResult } from "./trainer.js";
+import { claimRunFolder, type RunFolder } from "./run-folder.js";
+import { noExamplesError, runTraining, type TrainResult } from "./trainer.js";
+import { checkWorkers } from "./workers.js";
 
 export interface TuneData {
   train: Example[];
@@ -112,6 +116,59 @@ export interface TuneRunOptions extends TaskOptions {
   onMetric?: (line: MetricLine) => void;
   /** Called once the data is read, before training, when records were skipped (`skipBadRecords`). */
   onSkipped?: (report: SkipReport) => void;
+  /** Called with a line the user should read (a damaged checkpoint passed over on resume). */
+  onWarning?: (message: string) => void;
+}
+
+/** `train.no_examples` saying why no record became a training example: no record, all cut, none learnable. */
+function checkExamples(data: TuneData, o: ResolvedTuneOptions): void {
+  if (data.train.length > 0) return;
+  const files = o.data.map((d) => d.path).join(", ");
+  const st = data.stats.train;
+  const details = { files: o.data.map((d) => d.path), records: st.records, truncated: st.truncated };
+  if (st.records === 0) {
+    const skipped = data.skipped.count > 0 ? ` (${data.skipped.count} malformed records skipped)` : "";
+    throw noExamplesError(`${files} hold no record${skipped}`, "give a dataset file with records", details);
+  }
+  const longest = st.lengths.reduce((m, n) => Math.max(m, n), 0);
+  if (st.truncated > 0) {
+    throw noExamplesError(
+      `all ${st.records} records of ${files} lose every token to learn when cut to --max-length ${o.maxLength} (${st.truncated} truncated)`,
+      `raise --max-length (maxLength; the longest record has ${longest} tokens)`,
+      { ...details, maxLength: o.maxLength, longest },
+    );
+  }
+  throw noExamplesError(
+    `all ${st.records} records of ${files} were dropped: none has a token to learn`,
+    "check the template and the response fields (--output-column); --dry-run shows what training sees",
+    details,
+  );
+}
+
+/**
+ * `train.rank_too_large` unless r ≤ min(in, out) of every adapted layer: a larger rank adds no
+ * expressiveness and its A, B and optimizer moments grow without bound.
+ */
+function checkRank(model: LlamaModel, rank: number, targets: string[]): void {
+  let narrowest: { name: string; in: number; out: number } | undefined;
+  for (const [name, lin] of model.linears()) {
+    if (!targets.some((t) => matchesTarget(name, t))) continue;
+    const [i, out] = [lin.inFeatures, lin.outFeatures];
+    if (!narrowest || Math.min(i, out) < Math.min(narrowest.in, narrowest.out)) narrowest = { name, in: i, out };
+  }
+  if (!narrowest) return; // no target matched: attachLora names the pattern
+  const max = Math.min(narrowest.in, narrowest.out);
+  if (rank > max) {
+    throw new InfuseError(
+      "train.rank_too_large",
+      `rank = ${rank} is larger than ${narrowest.name} allows (${narrowest.in} in, ${narrowest.out} out)`,
+      {
+        kind: "usage",
+        hint: `set --rank (rank) to at most ${max}: LoRA's rank cannot exceed min(in, out) of an adapted layer`,
+        details: { option: "rank", flag: "--rank", rank, max, layer: narrowest.name },
+      },
+    );
+  }
 }
 
 function fingerprint(o: ResolvedTuneOptions): string {
@@ -119,6 +176,7 @@ function fingerprint(o: ResolvedTuneOptions): string {
     ...o,
     out: undefined,
     resume: undefined,
+    overwrite: undefined,
     evalEvery: undefined,
     saveEvery: undefined,
     logEvery: undefined,
@@ -132,6 +190,16 @@ function fingerprint(o: ResolvedTuneOptions): string {
 
 export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Promise<TuneResult> {
   const o = resolveTuneOptions(options);
+  checkWorkers(o.workers);
+  const folder = await claimRunFolder(o.out, { resume: o.resume, overwrite: o.overwrite });
+  try {
+    return await tuneInto(o, run, folder);
+  } finally {
+    await folder.release();
+  }
+}
+
+async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: RunFolder): Promise<TuneResult> {
   const { signal, onProgress } = run;
   const task = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
   const loaded = await loadLlama(o.model, {
@@ -152,6 +220,8 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
       note: skippedSummary(data.skipped),
     });
   }
+  checkExamples(data, o);
+  checkRank(loaded.model, o.rank, o.targets);
   const lora = attachLora(loaded.model, {
     r: o.rank,
     alpha: o.alpha,
@@ -180,7 +250,9 @@ export async function tune(options: TuneOptions, run: TuneRunOptions = {}): Prom
     ...o,
     title: `${path.basename(o.model)} LoRA r=${o.rank}`,
     ...task,
+    runFolder: folder,
     ...(run.onMetric ? { onMetric: run.onMetric } : {}),
+    ...(run.onWarning ? { onWarning: run.onWarning } : {}),
   });
   await writeLoraFiles(o.out, lora, o.model);
   if (data.chatTemplate) await writeAdapterChatTemplate(o.out, data.chatTemplate);

@@ -67,11 +67,26 @@ function call(w: Worker, replica: number, msg?: WorkerStep): Promise<WorkerReply
   });
 }
 
+/**
+ * Refuses more worker threads than the machine has cores (`train.too_many_workers`): each is a model
+ * replica, so past the cores they only add memory and contention.
+ */
+export function checkWorkers(n: number, cores = availableParallelism()): void {
+  if (n > cores) {
+    throw new InfuseError("train.too_many_workers", `workers = ${n} is more than this machine's ${cores} cores`, {
+      kind: "usage",
+      hint: `set --workers (workers) to at most ${cores}`,
+      details: { workers: n, cores },
+    });
+  }
+}
+
 /** Starts `n − 1` workers for `task` (each rebuilds it) and returns the step that uses them. */
 export async function startWorkers<W>(
   task: TrainingTask<W>,
   n: number,
 ): Promise<{ step: GradStep; close: () => Promise<void> }> {
+  checkWorkers(n);
   const parallel = task.parallel!;
   const threads = Math.max(1, Math.floor(availableParallelism() / n));
   const description = parallel.describe();

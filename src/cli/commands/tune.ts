@@ -194,9 +194,10 @@ export const registerTune: RegisterCommand = (program, run) => {
           if (m.eval_loss !== undefined) rt.out.info(`step ${m.step}: loss ${r3(m.loss)} eval ${r3(m.eval_loss)}`);
         };
         const onSkipped = (s: SkipReport): void => rt.out.warn(skippedSummary(s));
+        const onWarning = (line: string): void => rt.out.warn(line);
         let result: TuneResult;
         try {
-          const run = { config, signal: rt.signal, onProgress: progress, onMetric, onSkipped };
+          const run = { config, signal: rt.signal, onProgress: progress, onMetric, onSkipped, onWarning };
           result = await tune(toOptions(model, flags, configSection(config, "tune", TuneConfigSchema)), run);
         } finally {
           progress.done();

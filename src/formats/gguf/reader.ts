@@ -65,8 +65,17 @@ function corrupt(file: string, offset: number, message: string, hint = "the file
   });
 }
 
-function readArray(c: FileCursor, key: string): GgufKV {
+/**
+ * Deepest nesting of metadata arrays read (an array of arrays is depth 2). Real files nest one or two
+ * levels; a hostile file nesting thousands would overflow the call stack of this recursive reader.
+ */
+export const MAX_ARRAY_DEPTH = 8;
+
+function readArray(c: FileCursor, key: string, depth = 1): GgufKV {
   const at = c.pos;
+  if (depth > MAX_ARRAY_DEPTH) {
+    throw corrupt(c.file, at, `metadata ${key.split("[")[0]} nests arrays deeper than ${MAX_ARRAY_DEPTH} levels`);
+  }
   const itemType = c.u32(`array type of ${key}`) as GgufValueType;
   const fixed = VALUE_TYPE_SIZES[itemType];
   if (itemType === GgufValueType.STRING) {
@@ -78,7 +87,7 @@ function readArray(c: FileCursor, key: string): GgufKV {
   if (itemType === GgufValueType.ARRAY) {
     const n = c.count(`array length of ${key}`, 12);
     const out: GgufKV[] = [];
-    for (let i = 0; i < n; i++) out.push(readArray(c, `${key}[${i}]`));
+    for (let i = 0; i < n; i++) out.push(readArray(c, `${key}[${i}]`, depth + 1));
     return { type: GgufValueType.ARRAY, itemType, value: out };
   }
   if (fixed === undefined) throw corrupt(c.file, at, `metadata ${key} has unknown array item type ${itemType}`);

@@ -1,6 +1,7 @@
 // Hyperparameters of a Llama-family decoder (llama, mistral, qwen2) read from GGUF metadata or a
 // Hugging Face config.json, with RoPE frequencies (linear, llama3 and YaRN scaling). Leaves out
 // dynamic NTK and LongRoPE.
+import { readFile } from "node:fs/promises";
 import { InfuseError } from "../../core/errors.js";
 import type { GgufValue } from "../../formats/gguf/types.js";
 import {
@@ -92,6 +93,63 @@ function missing(source: string, key: string): InfuseError {
   });
 }
 
+function badHparam(source: string, key: string, value: unknown, want: string): InfuseError {
+  return new InfuseError("model.bad_hparam", `${source}: ${key} is ${String(value)}, expected ${want}`, {
+    kind: "input",
+    hint: "the model's metadata is damaged; convert or download it again",
+    details: { key, value: String(value) },
+  });
+}
+
+/**
+ * Sizes positive integers, the norm epsilon and RoPE base positive finite numbers: a NaN epsilon or
+ * theta would run and print garbage, a zero or fractional size would fail far from its cause.
+ */
+function checked(c: LlamaConfig, source: string, keys: Record<"eps" | "theta", string>): LlamaConfig {
+  const sizes = ["vocabSize", "dim", "layers", "heads", "kvHeads", "headDim", "ffnDim", "contextLength"] as const;
+  for (const k of sizes) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1) throw badHparam(source, k, c[k], "a positive integer");
+  }
+  if (!Number.isFinite(c.rmsEps) || c.rmsEps <= 0) throw badHparam(source, keys.eps, c.rmsEps, "a positive number");
+  if (!Number.isFinite(c.ropeBase) || c.ropeBase <= 0)
+    throw badHparam(source, keys.theta, c.ropeBase, "a positive number");
+  return c;
+}
+
+/** A Hugging Face config.json as an object; a file that is not one is `model.bad_config` naming it. */
+export async function readHfConfig(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
+    throw new InfuseError("model.bad_config", `${file}: cannot read (${(e as Error).message})`, {
+      kind: missing ? "not_found" : "io",
+      cause: e,
+      details: { file },
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new InfuseError("model.bad_config", `${file}: not valid JSON (${(e as Error).message})`, {
+      kind: "input",
+      hint: "the model folder's config.json is damaged; download or save the model again",
+      cause: e,
+      details: { file },
+    });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InfuseError("model.bad_config", `${file}: not a JSON object`, {
+      kind: "input",
+      hint: "the model folder's config.json is damaged; download or save the model again",
+      details: { file },
+    });
+  }
+  return value as Record<string, unknown>;
+}
+
 /** From GGUF metadata; `freqFactors` is the rope_freqs.weight tensor when the file has one. */
 export function configFromGguf(
   get: (key: string) => GgufValue | undefined,
@@ -125,7 +183,8 @@ export function configFromGguf(
     ropeScaling: ropeScalingFromGguf(get, arch, source),
   };
   if (freqFactors) config.ropeFreqFactors = freqFactors;
-  return config;
+  const eps = `${arch}.attention.layer_norm_rms_epsilon`;
+  return checked(config, source, { eps, theta: `${arch}.rope.freq_base` });
 }
 
 type Json = Record<string, unknown>;
@@ -139,6 +198,7 @@ export function configFromHf(cfg: Json, source: string): LlamaConfig {
   const num = (key: string, fallback?: number): number => {
     const v = cfg[key];
     if (typeof v === "number") return v;
+    if (v !== undefined && v !== null) throw badHparam(source, key, JSON.stringify(v), "a number");
     if (fallback !== undefined) return fallback;
     throw missing(source, key);
   };
@@ -162,6 +222,7 @@ export function configFromHf(cfg: Json, source: string): LlamaConfig {
     ropeBase,
     ropeScaling: scaling.type === "llama3" ? { type: "none" } : scaling,
   };
+  checked(config, source, { eps: "rms_norm_eps", theta: "rope_theta" });
   if (scaling.type === "llama3") config.ropeFreqFactors = llama3FreqFactors(scaling, headDim, ropeBase);
   return config;
 }

@@ -1,7 +1,6 @@
 // Opens a Llama-family model from a GGUF file or a Hugging Face folder (config.json, *.safetensors,
 // tokenizer.json): config, weights and tokenizer. Hub references are resolved by hub/ first.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
@@ -12,7 +11,7 @@ import { QuantTensor, type QuantType, type Tensor } from "../../tensor/index.js"
 import { loadHfTokenizer } from "../../tokenizers/hf.js";
 import { tokenizerFromGgufMetadata } from "../../tokenizers/gguf-tokenizer.js";
 import type { Tokenizer } from "../../tokenizers/types.js";
-import { configFromGguf, configFromHf } from "./config.js";
+import { configFromGguf, configFromHf, readHfConfig } from "./config.js";
 import { LlamaModel } from "./model.js";
 import { ggufSource, loadWeights, safetensorsSource, type WeightMode } from "./weights.js";
 
@@ -62,7 +61,7 @@ export async function loadLlamaFolder(dir: string, options: LoadLlamaOptions = {
       hint: "a Hugging Face model folder holds config.json, *.safetensors and tokenizer.json",
     });
   }
-  const config = configFromHf(JSON.parse(await readFile(configFile, "utf8")) as Record<string, unknown>, configFile);
+  const config = configFromHf(await readHfConfig(configFile), configFile);
   const source = await safetensorsSource(dir, options);
   try {
     const weights = await loadWeights(config, source.tensors, "f32", dir, options);

@@ -164,6 +164,23 @@ export async function safetensorsSource(
   return { tensors: out, close: () => shards.forEach((s) => s.close()) };
 }
 
+/**
+ * `model.not_finite` when float weights hold NaN or ±Inf (a damaged file would run and print garbage).
+ * One branch-free pass (x·0 is NaN exactly for NaN and ±Inf), only for tensors read as f32 anyway;
+ * matrices kept quantized as stored are not decoded to be checked (that would cost a full dequantize).
+ */
+export function checkFinite(data: Float32Array, name: string, where: string): Float32Array {
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i]! * 0;
+  if (probe === 0) return data;
+  const at = data.findIndex((v) => !Number.isFinite(v));
+  throw new InfuseError("model.not_finite", `${where}: tensor ${name} holds ${data[at]} at element ${at}`, {
+    kind: "input",
+    hint: "the model file is damaged (or was saved from a diverged run); download or convert it again",
+    details: { tensor: name, index: at },
+  });
+}
+
 /** Reads every tensor the config asks for; throws naming the first missing or mis-shaped one. */
 export async function loadWeights(
   config: LlamaConfig,
@@ -192,17 +209,18 @@ export async function loadWeights(
     }
     return t;
   };
-  const vector = async (name: string, n: number): Promise<Tensor> => new Tensor(await take(name, [n]).f32(), [n]);
+  const f32 = async (name: string, t: SourceTensor): Promise<Float32Array> => checkFinite(await t.f32(), name, where);
+  const vector = async (name: string, n: number): Promise<Tensor> => new Tensor(await f32(name, take(name, [n])), [n]);
   const matrix = async (name: string, rows: number, cols: number): Promise<Tensor | QuantTensor> => {
     throwIfAborted(options.signal, `load ${where}`);
     const t = take(name, [rows, cols]);
     // QLoRA: block matrices quantized one at a time as they load; rows the block size does not divide stay f32.
     if (options.quantize && name.startsWith("blk.") && cols % CODECS[options.quantize].blockValues === 0) {
-      return quantize(options.quantize, await t.f32(), [rows, cols]);
+      return quantize(options.quantize, await f32(name, t), [rows, cols]);
     }
     if (mode === "native" && t.quant)
       return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes(), t.quant.reload);
-    return new Tensor(await t.f32(), [rows, cols]);
+    return new Tensor(await f32(name, t), [rows, cols]);
   };
   const linear = async (name: string, rows: number, cols: number): Promise<Linear> => {
     const bias = source.has(`${name}.bias`) ? await vector(`${name}.bias`, rows) : null;

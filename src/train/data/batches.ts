@@ -67,7 +67,7 @@ export function epochBatches(
 
 /** Right-padded (B, T) batch; padding has mask 0 and label −100. Packed examples keep their segments. */
 export function collate(examples: Example[], indices: number[], padId = 0): LossBatch & { tokens: number } {
-  const t = Math.max(...indices.map((i) => examples[i]!.ids.length));
+  const t = indices.reduce((m, i) => Math.max(m, examples[i]!.ids.length), 0);
   const b = indices.length;
   const ids = new Int32Array(b * t).fill(padId);
   const labels = new Int32Array(b * t).fill(IGNORE);

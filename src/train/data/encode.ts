@@ -44,9 +44,10 @@ function encodeChunk(
   const train = new Array<boolean>(ids.length).fill(false);
   let text = "";
   let from = 0;
-  for (const s of segs) {
+  for (const [k, s] of segs.entries()) {
     text += s.text;
-    const prefix = tokenizer.encode(text, opts);
+    // the last prefix is the whole text: its ids are `ids` (one encode less of a long record)
+    const prefix = k === segs.length - 1 ? ids : tokenizer.encode(text, opts);
     let end = 0;
     while (end < prefix.length && end < ids.length && prefix[end] === ids[end]) end++;
     for (let i = from; i < end; i++) train[i] = all || s.train;
@@ -70,8 +71,9 @@ export function encodeRecord(
   const flush = (): void => {
     if (chunk.length === 0) return;
     const c = encodeChunk(tokenizer, chunk, first || template.bosPerTurn, trainOnPrompt);
-    ids.push(...c.ids);
-    train.push(...c.train);
+    // loops, not push(...c.ids): a spread of a long record's tokens overflows the call stack
+    for (const id of c.ids) ids.push(id);
+    for (const t of c.train) train.push(t);
     chunk = [];
     first = false;
   };
@@ -149,7 +151,7 @@ export function encodeRecords(
     }
     const kept = parts.filter(hasLabel);
     if (kept.length === 0) stats.dropped++;
-    examples.push(...kept);
+    for (const e of kept) examples.push(e);
   }
   stats.examples = examples.length;
   stats.trainedTokens = examples.reduce((n, e) => n + e.labels.filter((l) => l !== IGNORE).length, 0);
