@@ -64,7 +64,7 @@ async function listFolder(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     if (e.name.startsWith(".")) continue;
-    if (e.isDirectory()) out.push(...(await listFolder(path.join(dir, e.name), `${prefix}${e.name}/`)));
+    if (e.isDirectory()) for (const f of await listFolder(path.join(dir, e.name), `${prefix}${e.name}/`)) out.push(f);
     else out.push(prefix + e.name);
   }
   return out.sort();

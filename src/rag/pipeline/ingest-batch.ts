@@ -122,9 +122,10 @@ export class BatchWriter {
     this.#pendingChunks = 0;
     this.#committedUnits += units.length;
     const t = this.totals;
-    t.added.push(...units.filter((u) => !manifest.units[u.key]).map((u) => u.key));
-    t.updated.push(...replaced);
-    t.removed.push(...removed);
+    // loops, not push(...): a removal list can hold every file of a large folder (stack overflow)
+    for (const u of units) if (!manifest.units[u.key]) t.added.push(u.key);
+    for (const key of replaced) t.updated.push(key);
+    for (const key of removed) t.removed.push(key);
     t.chunksAdded += add.length;
     t.chunksTotal = committed.chunks;
     t.batches++;

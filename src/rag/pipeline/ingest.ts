@@ -193,7 +193,7 @@ async function prepare(
       );
     }
   }
-  report.warnings.push(...warnings);
+  for (const w of warnings) report.warnings.push(w);
   return { key: source.key, root, hash, chunks };
 }
 
