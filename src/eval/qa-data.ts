@@ -44,7 +44,7 @@ export async function loadQaData(file: string, fields: QaFields = {}): Promise<Q
     });
   }
   const ext = path.extname(file).toLowerCase();
-  if (ext === ".csv") return fromRows(csvObjects(text), file, fields);
+  if (ext === ".csv") return fromRows(csvObjects(text, file), file, fields);
   if (ext === ".jsonl") return fromRows(jsonlObjects(text, file), file, fields);
   let json: unknown;
   try {
@@ -118,8 +118,14 @@ function toStrings(v: unknown): string[] {
   return [String(v)];
 }
 
-function csvObjects(text: string): Row[] {
-  const { header, rows } = parseCsv(text);
+function csvObjects(text: string, file: string): Row[] {
+  const { header, rows, unclosedQuoteLine } = parseCsv(text);
+  // an unclosed quote swallows every later row into one field: never score that silently
+  if (unclosedQuoteLine !== undefined)
+    throw new InfuseError("eval.qa_invalid", `${file}:${unclosedQuoteLine}: a quoted field is never closed`, {
+      kind: "input",
+      hint: 'close the field with " (a quote inside a field is written "")',
+    });
   return rows.map(({ cells, line }) => ({
     row: Object.fromEntries(header.map((h, j) => [h.trim(), cells[j] ?? ""])),
     line,

@@ -180,3 +180,16 @@ describe("renderMetricsHtml", () => {
     expect(html).toContain(">0.6800<");
   });
 });
+
+describe("QA data CSV", () => {
+  it("names the line of a quote that is never closed instead of merging the rows after it", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-qa-csv-"));
+    const file = path.join(dir, "qa.csv");
+    await writeFile(file, 'question,answer\nWho?,Ann\n"Where?,Oslo\nWhen?,May\n');
+    await expect(loadQaData(file)).rejects.toMatchObject({
+      code: "eval.qa_invalid",
+      kind: "input",
+      message: `${file}:3: a quoted field is never closed`,
+    });
+  });
+});
