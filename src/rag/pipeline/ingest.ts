@@ -196,12 +196,14 @@ async function prepare(
     if ("warning" in item) warnings.push(item.warning);
     else {
       const doc = item.document;
-      chunks.push(
-        ...splitter.split(source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc),
-      );
+      // one by one: a long document has more chunks than a spread (push(...)) takes
+      for (const chunk of splitter.split(
+        source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc,
+      ))
+        chunks.push(chunk);
     }
   }
-  report.warnings.push(...warnings);
+  for (const warning of warnings) report.warnings.push(warning);
   return { key: source.key, root, hash, chunks };
 }
 
