@@ -11,20 +11,23 @@ export interface SentenceOptions {
   locale?: string;
 }
 
-/** Characters given to Intl.Segmenter at a time: ICU copies what it segments, and long inputs slow it down. */
-export const SEGMENT_WINDOW = 64 * 1024;
+/**
+ * Characters given to Intl.Segmenter at a time. V8 builds each segment's `input` from the whole
+ * segmented string, so one pass over a long text costs time and garbage quadratic in its length.
+ */
+export const SEGMENT_WINDOW = 16 * 1024;
 
 /**
- * Sentence spans of `text[span]`, as Intl.Segmenter finds them, segmented a window at a time: the
- * last sentence of a window is segmented again with what follows it. A sentence longer than a
- * window is cut at the window's end.
+ * Sentence spans of `text[span]`, as Intl.Segmenter finds them, segmented `window` characters at a
+ * time: the last sentence of a window is segmented again with what follows it. A sentence longer
+ * than a window is cut at the window's end.
  */
-export function sentenceSpans(text: string, span: Span, locale = "en"): Span[] {
+export function sentenceSpans(text: string, span: Span, locale = "en", window = SEGMENT_WINDOW): Span[] {
   const segmenter = new Intl.Segmenter(locale, { granularity: "sentence" });
   const out: Span[] = [];
   let from = span.start;
   while (from < span.end) {
-    const to = Math.min(span.end, from + SEGMENT_WINDOW);
+    const to = Math.min(span.end, from + window);
     const found: Span[] = [];
     for (const s of segmenter.segment(text.slice(from, to))) {
       found.push({ start: from + s.index, end: from + s.index + s.segment.length });
