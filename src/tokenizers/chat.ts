@@ -1,7 +1,10 @@
 // Chat templates as the model carries them (tokenizer.chat_template / tokenizer_config.json),
-// rendered with @huggingface/jinja. Leaves out tool-call schemas beyond passing `tools` through.
+// rendered with @huggingface/jinja under a budget (template-runtime.ts): templates come with
+// downloaded model files. Leaves out tool-call schemas beyond passing `tools` through.
 import { Template } from "@huggingface/jinja";
-import { InfuseError } from "../core/errors.js";
+import { InfuseError, isInfuseError } from "../core/errors.js";
+import { DEFAULT_LIMITS } from "../core/limits.js";
+import { renderBounded, TEMPLATE_MAX_RANGE, TEMPLATE_MAX_STEPS } from "./template-runtime.js";
 import type { Tokenizer } from "./types.js";
 
 /** The roles of a chat: those training data, chat templates and every chat model in infuse take. */
@@ -25,13 +28,35 @@ export interface RenderChatOptions {
   eosToken?: string;
   /** Extra variables some templates read (tools, date_string, ...). */
   extra?: Record<string, unknown>;
+  /** Longest text the template may render and longest template (characters); default `limits.templateMaxChars`. */
+  maxChars?: number;
 }
 
+/** Parsed templates, most recently used last; a few distinct templates at a time in practice. */
 const compiled = new Map<string, Template>();
+const COMPILED_MAX = 16;
+const TEMPLATE_MAX_CHARS = 4 * 1024 * 1024;
 
+/**
+ * Renders a chat template. A template that loops too long, builds a huge range() or renders more
+ * than `maxChars` fails with `chat_template.limit` before it can exhaust memory.
+ */
 export function renderChatTemplate(template: string, messages: ChatMessage[], options: RenderChatOptions = {}): string {
+  const maxChars = options.maxChars ?? DEFAULT_LIMITS.templateMaxChars ?? TEMPLATE_MAX_CHARS;
+  if (template.length > maxChars) {
+    throw new InfuseError(
+      "chat_template.limit",
+      `the chat template is ${template.length} characters long (at most ${maxChars})`,
+      {
+        kind: "input",
+        hint: "raise limits.templateMaxChars in infuse.config.json if the template is trusted",
+        details: { limit: "limits.templateMaxChars" },
+      },
+    );
+  }
   let t = compiled.get(template);
-  if (!t) {
+  if (t) compiled.delete(template);
+  else {
     try {
       t = new Template(template);
     } catch (e) {
@@ -41,17 +66,20 @@ export function renderChatTemplate(template: string, messages: ChatMessage[], op
         hint: "fix tokenizer.chat_template or pass a template of your own",
       });
     }
-    compiled.set(template, t);
   }
+  compiled.set(template, t);
+  if (compiled.size > COMPILED_MAX) compiled.delete(compiled.keys().next().value!);
+  const items = {
+    messages,
+    add_generation_prompt: options.addGenerationPrompt ?? true,
+    bos_token: options.bosToken ?? "",
+    eos_token: options.eosToken ?? "",
+    ...options.extra,
+  };
   try {
-    return t.render({
-      messages,
-      add_generation_prompt: options.addGenerationPrompt ?? true,
-      bos_token: options.bosToken ?? "",
-      eos_token: options.eosToken ?? "",
-      ...options.extra,
-    });
+    return renderBounded(t, items, { maxChars, maxSteps: TEMPLATE_MAX_STEPS, maxRange: TEMPLATE_MAX_RANGE });
   } catch (e) {
+    if (isInfuseError(e)) throw e;
     throw new InfuseError(
       "chat_template.render_failed",
       `the chat template failed to render: ${(e as Error).message}`,

@@ -4,6 +4,7 @@
 // (rag/pipeline/ingest-options.ts): flag text goes through that schema, so a bad value gets the
 // error ingestPath() gives for it. Precedence: defaults < config `ingest` < the collection's stored
 // splitter, analyzer and embedder < flags.
+import { limitsOf } from "../../core/limits.js";
 import { Option } from "commander";
 import type { z } from "zod";
 import { configSection, type ResolvedConfig } from "../../core/config.js";
@@ -154,6 +155,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
             dataDir: config.dataDir,
             store,
             embedder,
+            limits: limitsOf(config),
             signal: rt.signal,
             onProgress: progress,
           });

@@ -1,11 +1,19 @@
 // DOCX via mammoth: converted to HTML (headings, lists, tables kept) and then to Markdown, so
 // the heading-aware splitter sees the document's structure. Images and comments are dropped.
+// The zip is checked for bombs (zip.ts) before mammoth expands it.
 import mammoth from "mammoth";
 import { InfuseError } from "../../core/errors.js";
+import { DEFAULT_LIMITS, type Limits } from "../../core/limits.js";
 import { htmlToMarkdown } from "./html.js";
 import type { LoadedFile } from "./types.js";
+import { checkZipBomb } from "./zip.js";
 
-export async function loadDocx(bytes: Uint8Array, source: string): Promise<LoadedFile> {
+export async function loadDocx(
+  bytes: Uint8Array,
+  source: string,
+  limits: Limits = DEFAULT_LIMITS,
+): Promise<LoadedFile> {
+  checkZipBomb(bytes, source, limits.maxDecompressedBytes ?? DEFAULT_LIMITS.maxDecompressedBytes ?? 512 * 1024 * 1024);
   let html: string;
   try {
     html = (await mammoth.convertToHtml({ buffer: Buffer.from(bytes) })).value;

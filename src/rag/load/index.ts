@@ -1,7 +1,9 @@
 // Loading: a loader registry by media type (registry.ts), folder walks (walk.ts), and the
 // one-file helpers. One file failing never stops a folder: ingest reports it instead.
-import { readFile } from "node:fs/promises";
-import { InfuseError } from "../../core/errors.js";
+import { open } from "node:fs/promises";
+import { InfuseError, isInfuseError } from "../../core/errors.js";
+import type { Limits } from "../../core/limits.js";
+import { checkUnitSize } from "../source/size.js";
 import { collect, loaderFor, loadItems, mediaTypeForName, registeredExtensions } from "./registry.js";
 import type { LoadedFile, TabularOptions } from "./types.js";
 
@@ -29,9 +31,14 @@ export {
 } from "./walk.js";
 
 /** Loads one file by its extension (sniffing the bytes too); `source` is the name chunks cite. */
-export async function loadFile(file: string, source: string, options: TabularOptions = {}): Promise<LoadedFile> {
+export async function loadFile(
+  file: string,
+  source: string,
+  options: TabularOptions = {},
+  limits?: Limits,
+): Promise<LoadedFile> {
   checkSupported(file, source);
-  return loadBytes(await readBytes(file, source), mediaTypeForName(file), source, options);
+  return loadBytes(await readBytes(file, source, limits), mediaTypeForName(file), source, options, limits);
 }
 
 function checkSupported(file: string, source: string): void {
@@ -50,6 +57,7 @@ export async function loadBytes(
   mediaType: string,
   source: string,
   options: TabularOptions = {},
+  limits?: Limits,
 ): Promise<LoadedFile> {
   const type = mediaType.includes("/") ? mediaType : mediaTypeForName(`x.${mediaType}`);
   const choice = loaderFor(type, source, bytes);
@@ -59,19 +67,40 @@ export async function loadBytes(
       hint: `supported: ${registeredExtensions().join(", ")}`,
     });
   }
-  const context = { source, tabular: options, ...(choice.charset ? { charset: choice.charset } : {}) };
+  const context = {
+    source,
+    tabular: options,
+    ...(choice.charset ? { charset: choice.charset } : {}),
+    ...(limits ? { limits } : {}),
+  };
   return collect(loadItems(choice.loader, bytes, context));
 }
 
-/** A file's bytes; an unreadable file is `rag.file_unreadable` naming its source (not_found or io). */
-export async function readBytes(file: string, source: string): Promise<Uint8Array> {
+/**
+ * A file's bytes; an unreadable file is `rag.file_unreadable` naming its source (not_found or io),
+ * one larger than `limits.maxFileBytes` is `rag.file_too_large`, refused before it is read.
+ */
+export async function readBytes(file: string, source: string, limits?: Limits): Promise<Uint8Array> {
+  let handle;
   try {
-    return await readFile(file);
+    handle = await open(file, "r");
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InfuseError("rag.file_unreadable", `${source}: cannot read (${code ?? (e as Error).message})`, {
-      kind: code === "ENOENT" ? "not_found" : "io",
-      cause: e,
-    });
+    throw unreadable(e, source);
   }
+  try {
+    checkUnitSize((await handle.stat()).size, source, limits);
+    return await handle.readFile();
+  } catch (e) {
+    throw isInfuseError(e) ? e : unreadable(e, source);
+  } finally {
+    await handle.close();
+  }
+}
+
+function unreadable(e: unknown, source: string): InfuseError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new InfuseError("rag.file_unreadable", `${source}: cannot read (${code ?? (e as Error).message})`, {
+    kind: code === "ENOENT" ? "not_found" : "io",
+    cause: e,
+  });
 }

@@ -116,7 +116,7 @@ export async function collect(items: AsyncIterable<LoadItem>): Promise<LoadedFil
 
 const textOf = (bytes: Uint8Array, c: LoadContext) => decodeText(bytes, c.source, c.charset);
 registerLoader(MEDIA.pdf, (bytes, c) => pdfPages(bytes, c.source, c.signal), { extensions: ["pdf"] });
-registerLoader(MEDIA.docx, (bytes, c) => loadDocx(bytes, c.source), { extensions: ["docx"] });
+registerLoader(MEDIA.docx, (bytes, c) => loadDocx(bytes, c.source, c.limits), { extensions: ["docx"] });
 registerLoader([MEDIA.html, "application/xhtml+xml"], loadHtml, { extensions: ["html", "htm"] });
 registerLoader([MEDIA.markdown, "text/x-markdown"], textLoader("markdown"), { extensions: ["md", "markdown"] });
 registerLoader(MEDIA.text, textLoader("text"), { extensions: ["txt"] });

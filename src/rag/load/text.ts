@@ -18,7 +18,9 @@ export function decodeText(bytes: Uint8Array, source: string, charset = "utf-8")
     });
   }
   try {
-    return decoder.decode(bytes).replace(/\r\n?/g, "\n");
+    const text = decoder.decode(bytes);
+    // most files have no \r: no second copy of the text for them
+    return text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
   } catch (e) {
     const utf8 = decoder.encoding === "utf-8";
     throw new InfuseError("rag.not_utf8", `${source}: not ${utf8 ? "UTF-8" : decoder.encoding} text`, {

@@ -1,5 +1,6 @@
 // What loaders produce: the documents of one unit (pages for PDF, rows for tables) and
 // warnings about parts they could not read (e.g. scanned PDF pages without a text layer).
+import type { Limits } from "../../core/limits.js";
 import type { LoadedDocument } from "../types.js";
 
 export interface LoadWarning {
@@ -30,6 +31,8 @@ export interface LoadContext {
   /** The media type's `charset` parameter, for text formats; UTF-8 when absent. */
   charset?: string;
   signal?: AbortSignal;
+  /** Resource limits (`limits.*`); default DEFAULT_LIMITS. */
+  limits?: Limits;
 }
 
 /**

@@ -5,6 +5,7 @@
 // are checked by IngestSettingsSchema (ingest-options.ts) before anything is opened.
 import { createHash } from "node:crypto";
 import { isInfuseError, throwIfAborted } from "../../core/errors.js";
+import type { Limits } from "../../core/limits.js";
 import { throttledProgress, type TaskOptions } from "../../core/progress.js";
 import { loaderFor, loadItems, type LoadWarning } from "../load/index.js";
 import {
@@ -15,6 +16,7 @@ import {
   type Source,
   type SourceStream,
 } from "../source/index.js";
+import { checkUnitSize } from "../source/size.js";
 import { Splitter, splitterSettings } from "../split/index.js";
 import { LanceDbStoreProvider, type CollectionStore, type StoreProvider } from "../store/index.js";
 import type { Chunk, Embedder } from "../types.js";
@@ -34,6 +36,8 @@ export interface IngestOptions extends TaskOptions, Omit<IngestSettings, "includ
   /** The store provider (from the config's `store` section); default LanceDB in the data folder. */
   store?: StoreProvider;
   embedder: Embedder;
+  /** Resource limits (`limitsOf(config)`): file size, decompressed size, line length; default DEFAULT_LIMITS. */
+  limits?: Limits;
 }
 
 /** IngestOptions and the folder's include/exclude globs. */
@@ -165,7 +169,10 @@ async function prepare(
   // a source's own content hash lets an unchanged unit be skipped without reading it
   if (source.contentHash !== undefined && same(unitHash(`content:${source.contentHash}`, optionsKey, metadataKey)))
     return "unchanged";
+  // a unit over limits.maxFileBytes is refused before it is read (when its size is known) and after
+  if (source.size !== undefined) checkUnitSize(source.size, name, options.limits);
   const bytes = await source.bytes();
+  checkUnitSize(bytes.byteLength, name, options.limits);
   const hash =
     source.contentHash !== undefined
       ? unitHash(`content:${source.contentHash}`, optionsKey, metadataKey)
@@ -181,6 +188,7 @@ async function prepare(
     tabular: options.tabular ?? {},
     ...(choice.charset ? { charset: choice.charset } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
   };
   const chunks: Chunk[] = [];
   const warnings: LoadWarning[] = [];
@@ -188,9 +196,11 @@ async function prepare(
     if ("warning" in item) warnings.push(item.warning);
     else {
       const doc = item.document;
-      chunks.push(
-        ...splitter.split(source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc),
-      );
+      // one by one: a long document has more chunks than a spread (push(...)) takes
+      for (const chunk of splitter.split(
+        source.metadata ? { ...doc, metadata: { ...doc.metadata, ...source.metadata } } : doc,
+      ))
+        chunks.push(chunk);
     }
   }
   for (const w of warnings) report.warnings.push(w);

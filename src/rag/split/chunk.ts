@@ -45,7 +45,7 @@ export interface MeasuredSpan extends Span {
  * Packs contiguous pieces into spans of at most `size` (by the pieces' lengths); each new span
  * starts with the trailing pieces of the previous one, up to `overlap`.
  */
-export function mergePieces(pieces: MeasuredSpan[], size: number, overlap: number): Span[] {
+export function mergePieces(pieces: Iterable<MeasuredSpan>, size: number, overlap: number): Span[] {
   const out: Span[] = [];
   const current: MeasuredSpan[] = [];
   let length = 0;

@@ -75,16 +75,20 @@ export class Splitter {
     const { kind, chunkSize, overlap } = this.settings;
     const all: Span = { start: 0, end: doc.text.length };
     const options = { chunkSize, overlap, length: this.#length };
-    const chunks: (Chunk | undefined)[] = [];
-    if (kind === "none") chunks.push(makeChunk(doc, all));
-    else if (kind === "sentence")
-      chunks.push(...sentenceChunkSpans(doc.text, all, options).map((s) => makeChunk(doc, s)));
+    // chunks are added one by one: a long document has more of them than a spread (push(...)) takes
+    const chunks: Chunk[] = [];
+    const add = (span: Span, headingPath?: string[]) => {
+      const chunk = makeChunk(doc, span, headingPath);
+      if (chunk) chunks.push(chunk);
+    };
+    if (kind === "none") add(all);
+    else if (kind === "sentence") for (const s of sentenceChunkSpans(doc.text, all, options)) add(s);
     else if (kind === "markdown") {
       for (const section of markdownSections(doc.text)) {
-        for (const s of recursiveSpans(doc.text, section, options)) chunks.push(makeChunk(doc, s, section.headingPath));
+        for (const s of recursiveSpans(doc.text, section, options)) add(s, section.headingPath);
       }
-    } else chunks.push(...recursiveSpans(doc.text, all, options).map((s) => makeChunk(doc, s)));
-    return chunks.filter((c): c is Chunk => c !== undefined);
+    } else for (const s of recursiveSpans(doc.text, all, options)) add(s);
+    return chunks;
   }
 
   splitAll(docs: LoadedDocument[]): Chunk[] {

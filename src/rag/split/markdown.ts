@@ -9,6 +9,8 @@ export interface Section extends Span {
 
 const HEADING = /^(#{1,6})[ \t]+(.+?)[ \t#]*$/;
 const FENCE = /^\s{0,3}(```|~~~)/;
+/** Longer lines are neither headings nor fences (and are never given to the regexes). */
+const MAX_HEADING_LINE = 4096;
 
 /** The sections of a Markdown text, in order, covering it completely. */
 export function markdownSections(text: string): Section[] {
@@ -17,19 +19,23 @@ export function markdownSections(text: string): Section[] {
   let sectionStart = 0;
   let currentPath: string[] = [];
   let inFence = false;
-  let offset = 0;
-  for (const line of text.split("\n")) {
-    const lineStart = offset;
-    offset += line.length + 1;
+  // lines are found one at a time (no array of every line), and only short lines are matched
+  for (let lineStart = 0; lineStart <= text.length;) {
+    const newline = text.indexOf("\n", lineStart);
+    const lineEnd = newline === -1 ? text.length : newline;
+    const start = lineStart;
+    lineStart = lineEnd + 1;
+    if (lineEnd - start > MAX_HEADING_LINE) continue;
+    const line = text.slice(start, lineEnd);
     if (FENCE.test(line)) inFence = !inFence;
     if (inFence) continue;
     const m = HEADING.exec(line.trimEnd());
     if (!m) continue;
     // a section that is only its heading line joins the next one (no heading-only chunks)
-    const body = text.slice(sectionStart, lineStart).replace(/^#{1,6}[ \t].*$/m, "");
+    const body = text.slice(sectionStart, start).replace(/^#{1,6}[ \t].*$/m, "");
     if (body.trim().length > 0) {
-      sections.push({ start: sectionStart, end: lineStart, headingPath: currentPath });
-      sectionStart = lineStart;
+      sections.push({ start: sectionStart, end: start, headingPath: currentPath });
+      sectionStart = start;
     }
     const level = m[1]!.length;
     while (path.length > 0 && path[path.length - 1]!.level >= level) path.pop();

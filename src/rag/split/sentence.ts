@@ -11,12 +11,31 @@ export interface SentenceOptions {
   locale?: string;
 }
 
-/** Sentence spans of `text[span]`, as Intl.Segmenter finds them. */
-export function sentenceSpans(text: string, span: Span, locale = "en"): Span[] {
+/**
+ * Characters given to Intl.Segmenter at a time. V8 builds each segment's `input` from the whole
+ * segmented string, so one pass over a long text costs time and garbage quadratic in its length.
+ */
+export const SEGMENT_WINDOW = 16 * 1024;
+
+/**
+ * Sentence spans of `text[span]`, as Intl.Segmenter finds them, segmented `window` characters at a
+ * time: the last sentence of a window is segmented again with what follows it. A sentence longer
+ * than a window is cut at the window's end.
+ */
+export function sentenceSpans(text: string, span: Span, locale = "en", window = SEGMENT_WINDOW): Span[] {
   const segmenter = new Intl.Segmenter(locale, { granularity: "sentence" });
   const out: Span[] = [];
-  for (const s of segmenter.segment(text.slice(span.start, span.end))) {
-    out.push({ start: span.start + s.index, end: span.start + s.index + s.segment.length });
+  let from = span.start;
+  while (from < span.end) {
+    const to = Math.min(span.end, from + window);
+    const found: Span[] = [];
+    for (const s of segmenter.segment(text.slice(from, to))) {
+      found.push({ start: from + s.index, end: from + s.index + s.segment.length });
+    }
+    // the window's last sentence may go on past it, unless the window reached the span's end
+    const keep = to === span.end || found.length === 1 ? found.length : found.length - 1;
+    for (let i = 0; i < keep; i++) out.push(found[i]!);
+    from = found[keep - 1]?.end ?? to;
   }
   return out;
 }
