@@ -26,7 +26,7 @@ export type Limits = { [K in keyof LimitsConfig]-?: NonNullable<LimitsConfig[K]>
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFileBytes: 1024 * MiB,
-  maxDecompressedBytes: 512 * MiB,
+  maxDecompressedBytes: 64 * MiB, // mammoth holds a document tree several times the size of its XML
   maxRecordChars: 4 * MiB,
   downloadTimeoutMs: 60_000,
   maxListingBytes: 32 * MiB,
