@@ -171,6 +171,7 @@ describe("hostile documents: prompt fence, citation check, terminal output", () 
   it("reads citations: single, adjacent and listed; out of range is invalid", () => {
     expect(checkCitations("A [1][3]. B [2, 3]; C [ 4 ] and [0].", 3)).toEqual({ cited: [1, 2, 3], invalid: [0, 4] });
     expect(checkCitations("No citation, [a] or [1-x].", 3)).toEqual({ cited: [], invalid: [] });
+    expect(checkCitations("Founded in [2024], see [7].", 3)).toEqual({ cited: [], invalid: [7] });
   });
 
   it("escapes control characters for the terminal, keeping lines and tabs", () => {

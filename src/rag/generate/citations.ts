@@ -9,8 +9,11 @@ export interface CitationCheck {
   invalid: number[];
 }
 
-/** A bracket holding one number, or a list of them (`[1, 3]`, `[1; 3]`). */
-const CITATION = /\[\s*(\d{1,9}(?:\s*[,;]\s*\d{1,9})*)\s*\]/g;
+/**
+ * A bracket holding one number, or a list of them (`[1, 3]`, `[1; 3]`), of at most three digits:
+ * no prompt gives a thousand passages, and `[2024]` in an answer is a year, not a citation.
+ */
+const CITATION = /\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]/g;
 
 /** The citations in `answer`, checked against `given` passages numbered 1..given. */
 export function checkCitations(answer: string, given: number): CitationCheck {
