@@ -9,18 +9,22 @@ export type { ChatMessage };
 export interface EncodeChatOptions {
   /** A Jinja chat template to use instead of the tokenizer's own. */
   template?: string;
+  /** The longest text the template may render (`limits.templateMaxChars`); default the built-in limit. */
+  maxChars?: number;
 }
 
 export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[], options: EncodeChatOptions = {}): number[] {
   const text = (id: number | undefined): string =>
     id === undefined ? "" : Buffer.from(tokenizer.tokenBytes(id)).toString("utf8");
+  const limit = options.maxChars !== undefined ? { maxChars: options.maxChars } : {};
   const rendered =
     options.template !== undefined
       ? renderChatTemplate(options.template, messages, {
           bosToken: text(tokenizer.bosId),
           eosToken: text(tokenizer.eosId),
+          ...limit,
         })
-      : applyChatTemplate(tokenizer, messages);
+      : applyChatTemplate(tokenizer, messages, limit);
   const ids = tokenizer.encode(rendered, { addSpecial: false, parseSpecial: true });
   const bos = tokenizer.bosId;
   const wantsBos = bos !== undefined && tokenizer.encode("", { addSpecial: true }).includes(bos);

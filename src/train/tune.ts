@@ -32,6 +32,7 @@ import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "
 import { claimRunFolder, type RunFolder } from "./run-folder.js";
 import { noExamplesError, runTraining, type TrainResult } from "./trainer.js";
 import { checkWorkers } from "./workers.js";
+import { DEFAULT_LIMITS, limitsOf, type Limits } from "../core/limits.js";
 
 export interface TuneData {
   train: Example[];
@@ -53,8 +54,12 @@ async function loadAll(sources: DatasetSource[], skipBadRecords: boolean) {
 }
 
 /** Records → examples, split (by file or seed), optionally packed. */
-export async function prepareTuneData(tokenizer: Tokenizer, o: ResolvedTuneOptions): Promise<TuneData> {
-  const template = await resolveTemplate(o.template, tokenizer);
+export async function prepareTuneData(
+  tokenizer: Tokenizer,
+  o: ResolvedTuneOptions,
+  limits: Limits = DEFAULT_LIMITS,
+): Promise<TuneData> {
+  const template = await resolveTemplate(o.template, tokenizer, { maxChars: limits.templateMaxChars });
   const enc = { maxLength: o.maxLength, trainOnPrompt: o.trainOnPrompt };
   const loaded = await loadAll(o.data, o.skipBadRecords);
   let skipped = loaded.skipped;
@@ -112,7 +117,7 @@ export interface TuneResult extends TrainResult {
 }
 
 export interface TuneRunOptions extends TaskOptions {
-  config?: Pick<ResolvedConfig, "cacheDir" | "hub">;
+  config?: Pick<ResolvedConfig, "cacheDir" | "hub" | "limits">;
   onMetric?: (line: MetricLine) => void;
   /** Called once the data is read, before training, when records were skipped (`skipBadRecords`). */
   onSkipped?: (report: SkipReport) => void;
@@ -208,7 +213,7 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
     ...(o.quantize ? { quantize: o.quantize } : {}),
   });
   if (o.quantize) quantizeFrozenTables(loaded.model); // QLoRA: 8-bit vocabulary tables
-  const data = await prepareTuneData(loaded.tokenizer, o);
+  const data = await prepareTuneData(loaded.tokenizer, o, limitsOf(run.config));
   if (data.skipped.count > 0) {
     run.onSkipped?.(data.skipped);
     const n = data.skipped.count;
@@ -300,7 +305,7 @@ export async function dryRunTune(options: TuneOptions, run: TuneRunOptions = {})
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.config ? { config: run.config } : {}),
   });
-  const data = await prepareTuneData(loaded.tokenizer, o);
+  const data = await prepareTuneData(loaded.tokenizer, o, limitsOf(run.config));
   const { train: tr, val } = data.stats;
   return {
     model: o.model,

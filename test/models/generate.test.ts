@@ -135,3 +135,21 @@ describe("infuse generate", () => {
     expect(none.stderr).toMatch(/--prompt or --chat/);
   });
 });
+
+describe("infuse generate --chat and limits.templateMaxChars", () => {
+  it("renders the chat template under the config's limit, naming the key", async () => {
+    const { mkdtemp, writeFile } = await import("node:fs/promises");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-template-limit-"));
+    const config = path.join(dir, "infuse.config.json");
+    await writeFile(config, JSON.stringify({ limits: { templateMaxChars: 20 } }));
+    const model = fixture("models/stories260K-gguf/stories260K.gguf");
+    const r = await runCli(["generate", model, "--chat", "Tell me a story", "-n", "2", "--json"], {
+      env: { INFUSE_CONFIG: config },
+    });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: "chat_template.limit", kind: "input" });
+    expect(r.stdout).toContain("limits.templateMaxChars");
+  });
+});

@@ -8,6 +8,7 @@ import { streamGenerate, type GenerateOptions, type GenerationResult } from "../
 import { loadLlama } from "../../models/llama/load.js";
 import { loadLora } from "../../models/lora/io.js";
 import type { RegisterCommand } from "../runtime.js";
+import { limitsOf } from "../../core/limits.js";
 
 interface GenerateFlags {
   prompt?: string;
@@ -100,7 +101,7 @@ export const registerGenerate: RegisterCommand = (program, run) => {
               ...(flags.system !== undefined ? [{ role: "system" as const, content: flags.system }] : []),
               { role: "user" as const, content: flags.chat },
             ],
-            { template: chosen.template },
+            { template: chosen.template, maxChars: limitsOf(config).templateMaxChars },
           );
         }
         const stream = streamGenerate(loaded.model, loaded.tokenizer, prompt, options);

@@ -9,6 +9,8 @@ export interface EngineInit {
   adapter?: string;
   /** "native" keeps quantized matrices as stored; "f32" dequantizes at load. */
   weights?: "native" | "f32";
+  /** The longest text a chat template may render (`limits.templateMaxChars`). */
+  templateMaxChars?: number;
 }
 
 export interface EngineSampling {

@@ -29,7 +29,10 @@ try {
   const run = async (m: Extract<EngineRequest, { type: "generate" }>, signal: AbortSignal): Promise<void> => {
     try {
       if (signal.aborted) throw cancelledError("generation");
-      const ids = encodeChat(loaded.tokenizer, m.messages, { template: chosen.template });
+      const ids = encodeChat(loaded.tokenizer, m.messages, {
+        template: chosen.template,
+        ...(init.templateMaxChars !== undefined ? { maxChars: init.templateMaxChars } : {}),
+      });
       const o = m.options;
       const stream = streamGenerate(loaded.model, loaded.tokenizer, ids, {
         temperature: o.temperature ?? 0,

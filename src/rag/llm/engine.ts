@@ -13,12 +13,13 @@ import type { ChatTemplateSource } from "../../models/chat-template.js";
 import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import type { EngineInfo, EngineInit, EngineReply, EngineRequest } from "./engine-protocol.js";
 import { PushStream } from "./stream.js";
+import { limitsOf } from "../../core/limits.js";
 
 export interface EngineChatOptions {
   /** A LoRA adapter folder (PEFT files, as `infuse tune` writes them), applied unmerged. */
   adapter?: string;
   /** Needed for hub references (cache folder, endpoint). */
-  config?: Pick<ResolvedConfig, "cacheDir" | "hub">;
+  config?: Pick<ResolvedConfig, "cacheDir" | "hub" | "limits">;
   /** Dequantize quantized weights at load ("f32": faster on small models, more memory). */
   weights?: "native" | "f32";
   signal?: AbortSignal;
@@ -66,6 +67,7 @@ export class EngineChatModel implements ChatModel {
       model,
       ...(options.adapter !== undefined ? { adapter: path.resolve(options.adapter) } : {}),
       ...(options.weights ? { weights: options.weights } : {}),
+      templateMaxChars: limitsOf(options.config).templateMaxChars,
     };
     const worker = startModuleWorker(import.meta.url, "./engine-worker", { workerData: init });
     const info = await ready(worker, ref, options.signal);

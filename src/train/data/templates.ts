@@ -152,7 +152,8 @@ function messagesOf(r: TrainRecord): ChatMessage[] {
 }
 
 /** The model's own chat template: prompt/response cut where rendering with a generation prompt ends. */
-function modelTemplate(tokenizer: Tokenizer): Template {
+function modelTemplate(tokenizer: Tokenizer, maxChars: number | undefined): Template {
+  const limit = maxChars !== undefined ? { maxChars } : {};
   return {
     name: "model",
     bosPerTurn: false,
@@ -161,17 +162,25 @@ function modelTemplate(tokenizer: Tokenizer): Template {
       const t = textOnly(r);
       if (t) return t;
       const messages = messagesOf(r);
-      const full = applyChatTemplate(tokenizer, messages, { addGenerationPrompt: false });
+      const full = applyChatTemplate(tokenizer, messages, { addGenerationPrompt: false, ...limit });
       const out: Segment[] = [];
       let at = 0;
       messages.forEach((m, i) => {
         if (m.role !== "assistant") return;
-        const promptEnd = applyChatTemplate(tokenizer, messages.slice(0, i), { addGenerationPrompt: true }).length;
-        const turnEnd = applyChatTemplate(tokenizer, messages.slice(0, i + 1), { addGenerationPrompt: false }).length;
+        const promptEnd = applyChatTemplate(tokenizer, messages.slice(0, i), {
+          addGenerationPrompt: true,
+          ...limit,
+        }).length;
+        const turnEnd = applyChatTemplate(tokenizer, messages.slice(0, i + 1), {
+          addGenerationPrompt: false,
+          ...limit,
+        }).length;
         if (
           promptEnd < at ||
           turnEnd < promptEnd ||
-          !full.startsWith(applyChatTemplate(tokenizer, messages.slice(0, i + 1), { addGenerationPrompt: false }))
+          !full.startsWith(
+            applyChatTemplate(tokenizer, messages.slice(0, i + 1), { addGenerationPrompt: false, ...limit }),
+          )
         ) {
           throw new InfuseError(
             "train.template_not_prefix",
@@ -238,10 +247,15 @@ export function fileTemplate(source: string, where: string): Template {
 }
 
 /** A built-in template by name ("auto": the model's when it has one, else alpaca) or a template file. */
-export async function resolveTemplate(name: string, tokenizer: Tokenizer): Promise<Template> {
+/** `maxChars`: the longest text the model's own template may render (`limits.templateMaxChars`). */
+export async function resolveTemplate(
+  name: string,
+  tokenizer: Tokenizer,
+  options: { maxChars?: number } = {},
+): Promise<Template> {
   switch (name) {
     case "auto":
-      return tokenizer.chatTemplate ? modelTemplate(tokenizer) : alpaca;
+      return tokenizer.chatTemplate ? modelTemplate(tokenizer, options.maxChars) : alpaca;
     case "model":
       if (!tokenizer.chatTemplate) {
         throw new InfuseError("train.no_chat_template", "the model carries no chat template", {
@@ -249,7 +263,7 @@ export async function resolveTemplate(name: string, tokenizer: Tokenizer): Promi
           hint: "use --template alpaca, llama2, chatml or a template file",
         });
       }
-      return modelTemplate(tokenizer);
+      return modelTemplate(tokenizer, options.maxChars);
     case "alpaca":
       return alpaca;
     case "llama2":
