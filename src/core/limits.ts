@@ -14,6 +14,8 @@ export const LimitsSchema = z.strictObject({
   maxRecordChars: z.int().positive().optional(),
   /** A download or hub request with no byte for this long fails (milliseconds). */
   downloadTimeoutMs: z.int().positive().optional(),
+  /** Largest file a download may write (bytes), announced or not. */
+  maxDownloadBytes: z.int().positive().optional(),
   /** Largest hub listing (`/api/models/...`) read (bytes). */
   maxListingBytes: z.int().positive().optional(),
   /** Longest text a chat template may render (characters). */
@@ -29,6 +31,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDecompressedBytes: 64 * MiB, // mammoth holds a document tree several times the size of its XML
   maxRecordChars: 4 * MiB,
   downloadTimeoutMs: 60_000,
+  maxDownloadBytes: 256 * 1024 * MiB, // above the largest GGUF a CPU can run
   maxListingBytes: 32 * MiB,
   templateMaxChars: 4 * MiB,
 });

@@ -23,6 +23,8 @@ export interface DownloadOptions extends TaskOptions {
   retries?: number;
   /** Label for progress events. */
   task?: string;
+  /** The most bytes the file may have (`limits.maxDownloadBytes`): a body of unknown size stops there. */
+  maxBytes?: number;
 }
 
 const IO_CODES = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR"]);
@@ -66,6 +68,8 @@ export async function downloadFile(
   options: DownloadOptions = {},
 ): Promise<void> {
   const task = options.task ?? path.basename(dest);
+  if (options.maxBytes !== undefined && expected.size !== undefined && expected.size > options.maxBytes)
+    throw tooLarge(url, options.maxBytes, `the hub announces ${expected.size} bytes`);
   const report = throttledProgress(options.onProgress);
   const retries = options.retries ?? 5;
   try {
@@ -188,6 +192,11 @@ async function receive(
         overlong = true;
         break;
       }
+      if (options.maxBytes !== undefined && done + chunk.byteLength > options.maxBytes) {
+        await handle.close().catch(() => {});
+        await rm(partPath, { force: true });
+        throw tooLarge(url, options.maxBytes, "its body runs past that");
+      }
       try {
         await handle.write(chunk);
       } catch (e) {
@@ -205,6 +214,18 @@ async function receive(
   }
   if (total !== undefined && done < total)
     throw new DroppedConnection(`connection closed at ${done} of ${total} bytes`);
+}
+
+function tooLarge(url: string, max: number, what: string): InfuseError {
+  return new InfuseError(
+    "hub.download_too_large",
+    `download of ${url}: at most ${max} bytes are allowed, but ${what}`,
+    {
+      kind: "network",
+      hint: "raise limits.maxDownloadBytes in infuse.config.json if the file is trusted and this large",
+      details: { url, limit: "limits.maxDownloadBytes", max },
+    },
+  );
 }
 
 function sizeMismatch(url: string, size: number, what: string): InfuseError {

@@ -145,6 +145,7 @@ async function fetchFile(
   await downloadFile(info.url, cache.filePath(hubRef, file), cache.partPath(hubRef, file), info, {
     http: client,
     task: `download ${file}`,
+    maxBytes: limitsOf(options.config).maxDownloadBytes,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });

@@ -9,6 +9,7 @@ import { loadConfig } from "../../src/core/config.js";
 import { InfuseError } from "../../src/core/errors.js";
 import { DEFAULT_LIMITS, type Limits } from "../../src/core/limits.js";
 import { HubCache } from "../../src/hub/cache.js";
+import { downloadFile } from "../../src/hub/download.js";
 import { parseHubReference } from "../../src/hub/reference.js";
 import { resolveModel } from "../../src/hub/resolve.js";
 import { fixture } from "../helpers/fixtures.js";
@@ -184,6 +185,25 @@ describe("sizes", () => {
       // the client hung up long before the server had sent the extra bytes
       const sent = hub.requests.find((r) => r.method === "GET")!.sent;
       expect(sent).toBeLessThan((await stat(GGUF)).size + extra / 2);
+    });
+  });
+
+  it("caps every download at limits.maxDownloadBytes, announced or not, leaving no file", async () => {
+    await withHub({}, async (hub) => {
+      const announced = await configFor(hub, { limits: { maxDownloadBytes: 1000 } });
+      const err = await errorOf(resolveModel(`hf:${REPO}/stories260K.gguf`, { config: announced }));
+      expect(err).toMatchObject({ code: "hub.download_too_large", kind: "network" });
+      expect(err?.hint).toContain("limits.maxDownloadBytes");
+      // a body whose size nothing announced stops at the cap and its partial file is removed
+      const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-cap-"));
+      const part = path.join(dir, "f.part");
+      const url = `${hub.endpoint}/${REPO}/resolve/main/stories260K.gguf`;
+      const unknown = await errorOf(
+        downloadFile(url, path.join(dir, "f"), part, { size: undefined, checksum: undefined }, { maxBytes: 64 * 1024 }),
+      );
+      expect(unknown).toMatchObject({ code: "hub.download_too_large" });
+      expect(await exists(part)).toBe(false);
+      expect(await exists(path.join(dir, "f"))).toBe(false);
     });
   });
 
