@@ -3,7 +3,8 @@
 // with it, the CLI builds its flags from it, the config file checks its `tune` section with it.
 // Defaults are PEFT's where they exist.
 import { z } from "zod";
-import { InfuseError } from "../core/errors.js";
+import type { InfuseError } from "../core/errors.js";
+import { optionError } from "../core/option-error.js";
 import type { QuantType } from "../tensor/index.js";
 import type { DatasetSource } from "./data/records.js";
 
@@ -209,32 +210,12 @@ export function tuneFlag(field: string): string | undefined {
   return (shape[field]?.meta() as TuneFlag | undefined)?.flag;
 }
 
-function valueAt(input: unknown, at: PropertyKey[]): unknown {
-  let v = input;
-  for (const k of at) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
-  return v;
-}
-
 /** The schema's first complaint as `train.bad_option`, naming the field and its flag. */
 function badOption(error: z.ZodError, input: unknown): InfuseError {
-  const issue = error.issues[0]!;
-  if (issue.code === "unrecognized_keys") {
-    const key = [...issue.path.map(String), issue.keys[0]].join(".");
-    return new InfuseError("train.bad_option", `${key}: not a tune option`, {
-      kind: "usage",
-      hint: `remove ${key} or fix its spelling`,
-      details: { option: key },
-    });
-  }
-  const option = issue.path.map(String).join(".");
-  const top = String(issue.path[0] ?? "");
-  const flag = tuneFlag(top);
-  const value = valueAt(input, issue.path);
-  const where = flag && flag !== "MODEL" ? `${option} (${flag})` : option;
-  return new InfuseError("train.bad_option", `${option} = ${JSON.stringify(value)}: ${issue.message}`, {
-    kind: "usage",
-    hint: `set ${where} to ${issue.message}`,
-    details: { option, ...(flag ? { flag } : {}) },
+  return optionError(error, input, {
+    code: "train.bad_option",
+    noun: "a tune option",
+    flagOf: (path) => tuneFlag(path[0] ?? ""),
   });
 }
 

@@ -5,7 +5,8 @@
 // embedder object, the store, the signal, progress) are not settings and stay in IngestOptions.
 import { z } from "zod";
 import { endpointSchema } from "../../core/config.js";
-import { InfuseError } from "../../core/errors.js";
+import type { InfuseError } from "../../core/errors.js";
+import { optionError } from "../../core/option-error.js";
 import { SPLITTER_KINDS, splitterSettings, type SplitterKind } from "../split/index.js";
 import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, DEFAULT_EMBED_BATCH } from "./ingest-batch.js";
 
@@ -188,30 +189,12 @@ export function ingestFlag(option: string): string | undefined {
   return INGEST_FLAG_FIELDS.find((f) => f.path.join(".") === option)?.meta.flag;
 }
 
-function valueAt(input: unknown, at: PropertyKey[]): unknown {
-  let v = input;
-  for (const k of at) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
-  return v;
-}
-
 /** The schema's first complaint as `rag.bad_ingest_option`, naming the setting and its flag. */
 function badOption(error: z.ZodError, input: unknown): InfuseError {
-  const issue = error.issues[0]!;
-  if (issue.code === "unrecognized_keys") {
-    const key = [...issue.path.map(String), issue.keys[0]].join(".");
-    return new InfuseError("rag.bad_ingest_option", `${key}: not an ingest option`, {
-      kind: "usage",
-      hint: `remove ${key} or fix its spelling`,
-      details: { option: key },
-    });
-  }
-  const option = issue.path.map(String).join(".");
-  const flag = ingestFlag(option);
-  const value = valueAt(input, issue.path);
-  return new InfuseError("rag.bad_ingest_option", `${option} = ${JSON.stringify(value)}: ${issue.message}`, {
-    kind: "usage",
-    hint: `set ${flag ? `${option} (${flag})` : option} to ${issue.message}`,
-    details: { option, ...(flag ? { flag } : {}) },
+  return optionError(error, input, {
+    code: "rag.bad_ingest_option",
+    noun: "an ingest option",
+    flagOf: (path) => ingestFlag(path.join(".")),
   });
 }
 
