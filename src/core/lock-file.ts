@@ -1,6 +1,7 @@
 // A lock file for one writer of a folder: created exclusively (O_EXCL) with the holder's pid and a
 // token. A lock whose process is gone is stale and taken over; releasing removes the file only while
-// it is still this lock's. Local disk only (no NFS semantics). The same pattern as rag/store/lock.ts.
+// it is still this lock's. Local disk only (no NFS semantics). Collections' writer locks and
+// training run folders both take theirs here.
 import { randomUUID } from "node:crypto";
 import { open, readFile, unlink } from "node:fs/promises";
 import type { InfuseError } from "./errors.js";
@@ -30,6 +31,9 @@ export async function acquireLockFile(file: string, busy: (pid: number) => Infus
       const token = randomUUID();
       try {
         await handle.writeFile(`${process.pid} ${token}`);
+      } catch (e) {
+        await unlink(file).catch(() => undefined); // an empty lock file would block every writer
+        throw e;
       } finally {
         await handle.close();
       }

@@ -1,31 +1,19 @@
-// One writer per collection: a lock file created exclusively (O_EXCL) holding the writer's pid
-// and a token of this lock. A lock whose process is gone is stale and taken over; releasing
-// removes the file only while it is still this lock's. Local disk only (no NFS semantics).
-import { randomUUID } from "node:crypto";
-import { open, readFile, unlink } from "node:fs/promises";
+// One writer per collection: `<collection>/write.lock`, taken with core/lock-file (O_EXCL, the
+// writer's pid and a token; a dead writer's lock is taken over; released only while still ours).
 import path from "node:path";
 import { diskError, InfuseError } from "../../core/errors.js";
+import { acquireLockFile, type HeldLock } from "../../core/lock-file.js";
 import { makeDir } from "./collections.js";
 import type { WriteLock } from "./types.js";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 class FileLock implements WriteLock {
-  #held = true;
   constructor(
     readonly collection: string,
     readonly store: string,
-    private readonly file: string,
-    private readonly token: string,
+    private readonly lock: HeldLock,
   ) {}
 
+  #held = true;
   get held(): boolean {
     return this.#held;
   }
@@ -33,8 +21,7 @@ class FileLock implements WriteLock {
   async release(): Promise<void> {
     if (!this.#held) return;
     this.#held = false;
-    const content = await readFile(this.file, "utf8").catch(() => "");
-    if (content.includes(this.token)) await unlink(this.file).catch(() => undefined);
+    await this.lock.release();
   }
 }
 
@@ -42,41 +29,25 @@ class FileLock implements WriteLock {
 export async function acquireWriteLock(dir: string, collection: string, store: string): Promise<WriteLock> {
   const file = path.join(dir, "write.lock");
   try {
-    return await takeLock(dir, file, collection, store);
+    await makeDir(dir);
+    return new FileLock(collection, store, await acquireLockFile(file, (pid) => busy(collection, file, pid)));
   } catch (e) {
     throw diskError(e, file, `lock collection "${collection}" for writing`, "nothing was changed");
   }
 }
 
-async function takeLock(dir: string, file: string, collection: string, store: string): Promise<WriteLock> {
-  await makeDir(dir);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(file, "wx");
-      const token = randomUUID();
-      try {
-        await handle.writeFile(`${process.pid} ${token}`);
-      } catch (e) {
-        await unlink(file).catch(() => undefined); // an empty lock file would block every writer
-        throw e;
-      } finally {
-        await handle.close();
-      }
-      return new FileLock(collection, store, file, token);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim().split(/\s+/)[0]);
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new InfuseError("rag.collection_busy", `collection "${collection}" is being written by process ${pid}`, {
-          kind: "io",
-          hint: `wait for that writer to finish (or stop it); if no infuse process is running, delete ${file}`,
-          details: { collection, pid },
-        });
-      }
-      await unlink(file).catch(() => undefined); // stale: its writer is gone
-    }
-  }
-  throw new InfuseError("rag.collection_busy", `could not lock collection "${collection}"`, { kind: "io" });
+function busy(collection: string, file: string, pid: number): InfuseError {
+  if (pid === 0)
+    return new InfuseError("rag.collection_busy", `collection "${collection}" is being locked by another writer`, {
+      kind: "io",
+      hint: "wait for that writer to finish, then run again",
+      details: { collection },
+    });
+  return new InfuseError("rag.collection_busy", `collection "${collection}" is being written by process ${pid}`, {
+    kind: "io",
+    hint: `wait for that writer to finish (or stop it); if no infuse process is running, delete ${file}`,
+    details: { collection, pid },
+  });
 }
 
 /** Runs `fn` under the collection's lock: the caller's (checked to be this collection's) or a new one. */
