@@ -6,26 +6,19 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { InfuseError } from "../../src/core/errors.js";
 import { GgmlType, GgufValueType, openGguf, writeGguf, type GgufTensorInput } from "../../src/formats/gguf/index.js";
 import { readPeftAdapter, writePeftAdapter, type PeftAdapter } from "../../src/formats/peft.js";
 import { openSafetensors } from "../../src/formats/safetensors.js";
 import { mergeAdapter } from "../../src/train/merge.js";
 import { fixture } from "../helpers/fixtures.js";
 import { seededFloats } from "./tiny-models.js";
+import { infuseErrorOf } from "../helpers/errors.js";
 
 const STORIES = fixture("models/stories260K-gguf/stories260K.gguf");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-hostile-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function errorOf(p: Promise<unknown>): Promise<InfuseError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(InfuseError);
-  return e as InfuseError;
-}
+const errorOf = infuseErrorOf;
 
 describe("GGUF metadata arrays nested 5,000 deep", () => {
   it("are gguf.corrupt naming the key, not a stack overflow", async () => {

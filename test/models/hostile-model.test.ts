@@ -5,24 +5,17 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { InfuseError } from "../../src/core/errors.js";
 import { kv, openGguf, writeGguf, type GgufKV, type GgufTensorInput } from "../../src/formats/gguf/index.js";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { fixture } from "../helpers/fixtures.js";
+import { infuseErrorOf } from "../helpers/errors.js";
 
 const STORIES = fixture("models/stories260K-gguf/stories260K.gguf");
 const HF_DIR = fixture("models/tinystories-656k-hf");
 const tmp = mkdtempSync(path.join(tmpdir(), "infuse-hostile-model-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function errorOf(p: Promise<unknown>): Promise<InfuseError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(InfuseError);
-  return e as InfuseError;
-}
+const errorOf = infuseErrorOf;
 
 /** The HF fixture folder copied, with config.json replaced by `config` (text). */
 function hfCopy(name: string, config: string): string {
