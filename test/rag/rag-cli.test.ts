@@ -7,37 +7,13 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { mainCli } from "../helpers/main-cli.js";
 import { REPO_ROOT } from "../helpers/fixtures.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 
-/** Runs main() in-process with INFUSE_HOME set, capturing what it writes. */
-async function runCli(
-  args: string[],
-  options: { env: { INFUSE_HOME: string } },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { home: process.env["INFUSE_HOME"], out: process.stdout.write, err: process.stderr.write };
-  let stdout = "";
-  let stderr = "";
-  process.env["INFUSE_HOME"] = options.env.INFUSE_HOME;
-  process.stdout.write = ((chunk: string | Uint8Array) => (
-    (stdout += String(chunk)),
-    true
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    (stderr += String(chunk)),
-    true
-  )) as typeof process.stderr.write;
-  try {
-    return { code: await main(["node", "infuse", ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-    if (saved.home === undefined) delete process.env["INFUSE_HOME"];
-    else process.env["INFUSE_HOME"] = saved.home;
-  }
-}
+/** main() in-process with INFUSE_HOME set. */
+const runCli = (args: string[], options: { env: { INFUSE_HOME: string } }) => mainCli(args, options.env);
 
 /** The CLI with text on stdin (runCli ignores stdin). */
 function runWithStdin(

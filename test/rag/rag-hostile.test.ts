@@ -16,7 +16,7 @@ import { ask, type AskOptions } from "../../src/rag/pipeline/ask.js";
 import { ingestPath } from "../../src/rag/pipeline/ingest.js";
 import { resolveChatModel } from "../../src/rag/pipeline/models.js";
 import type { ChatModel, Hit } from "../../src/rag/types.js";
-import { main } from "../../src/cli/main.js";
+import { mainCli } from "../helpers/main-cli.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 
 const ESC = "\x1b";
@@ -37,30 +37,8 @@ const scripted: ChatModel = {
   },
 };
 
-/** Runs the real CLI's main() in this process with `env` set, capturing the bytes it writes. */
-async function runCli(
-  args: string[],
-  options: { env: Record<string, string> },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { env: { ...process.env }, out: process.stdout.write, err: process.stderr.write };
-  let stdout = "";
-  let stderr = "";
-  Object.assign(process.env, options.env);
-  const capture = (append: (s: string) => void) =>
-    ((chunk: string | Uint8Array) => (append(String(chunk)), true)) as typeof process.stdout.write;
-  process.stdout.write = capture((s) => (stdout += s));
-  process.stderr.write = capture((s) => (stderr += s));
-  try {
-    return { code: await main(["node", "infuse", ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-    for (const key of Object.keys(options.env)) {
-      if (saved.env[key] === undefined) delete process.env[key];
-      else process.env[key] = saved.env[key];
-    }
-  }
-}
+/** The real CLI's main() in this process with `env` set. */
+const runCli = (args: string[], options: { env: Record<string, string> }) => mainCli(args, options.env);
 
 /** Where each fence tag of a prompt opens and closes, and its question lines. */
 function parsePrompt(text: string, nonce: string) {

@@ -5,34 +5,14 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { mainCli } from "../helpers/main-cli.js";
 import { resolveChatModel } from "../../src/rag/pipeline/models.js";
 import type { ChatModel } from "../../src/rag/types.js";
 import { fixture } from "../helpers/fixtures.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 import { makeRecipeCollections } from "./helpers/recipe-docs.js";
 
-/** Runs main() in-process with `env` set, capturing what it writes. */
-async function runCli(args: string[], env: Record<string, string>) {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  let stdout = "";
-  let stderr = "";
-  Object.assign(process.env, env);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof out;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof err;
-  try {
-    return { code: await main(["node", "infuse", ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const runCli = mainCli;
 
 interface AskJson {
   answer: string;

@@ -7,12 +7,12 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { salvageJson } from "../../src/rag/store/salvage.js";
-import { mainCli } from "./helpers/main-cli.js";
+import { mainCli } from "../helpers/main-cli.js";
 import { CORPUS, CORPUS_CHUNKS, INIT, change } from "./store-fixtures.js";
 
 const tmp = (p: string) => mkdtemp(path.join(os.tmpdir(), `infuse-${p}-`));
 
-const cli = mainCli;
+const cli = (home: string, ...args: string[]) => mainCli(args, { INFUSE_HOME: home });
 
 /** Two collections, "good" and "bad", in a fresh INFUSE_HOME; "bad" has two commits. */
 async function twoCollections() {

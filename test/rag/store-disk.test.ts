@@ -9,8 +9,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
-import { mainCli } from "./helpers/main-cli.js";
+import { mainCli } from "../helpers/main-cli.js";
 import { CORPUS, INIT, change } from "./store-fixtures.js";
+
+const cli = (home: string, ...args: string[]) => mainCli(args, { INFUSE_HOME: home });
 
 const tmp = (p: string, under = os.tmpdir()) => mkdtemp(path.join(under, `infuse-${p}-`));
 const asRoot = process.getuid?.() === 0;
@@ -40,7 +42,7 @@ async function docsFolder(paragraphs: number): Promise<string> {
 async function homeWithCollection() {
   const home = await tmp("home");
   const docs = await docsFolder(5);
-  expect((await mainCli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
+  expect((await cli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
   return { home, docs, dir: path.join(home, "collections/c") };
 }
 
@@ -80,10 +82,10 @@ describe("a read-only data folder", () => {
     await writeFile(path.join(docs, "more.md"), "Another harbour note.");
     const undo = readOnly(dir);
     try {
-      expectIo(await mainCli(home, "ingest", docs, "--collection", "c"), "io.permission_denied", dir);
-      expectIo(await mainCli(home, "collections", "compact", "c"), "io.permission_denied", dir);
-      expectIo(await mainCli(home, "collections", "delete", "c"), "io.permission_denied", dir);
-      const json = JSON.parse((await mainCli(home, "collections", "delete", "c", "--json")).stdout);
+      expectIo(await cli(home, "ingest", docs, "--collection", "c"), "io.permission_denied", dir);
+      expectIo(await cli(home, "collections", "compact", "c"), "io.permission_denied", dir);
+      expectIo(await cli(home, "collections", "delete", "c"), "io.permission_denied", dir);
+      const json = JSON.parse((await cli(home, "collections", "delete", "c", "--json")).stdout);
       expect(json).toMatchObject({
         error: "io.permission_denied",
         kind: "io",
@@ -92,7 +94,7 @@ describe("a read-only data folder", () => {
     } finally {
       undo();
     }
-    expect((await mainCli(home, "collections", "show", "c", "--json")).code).toBe(0);
+    expect((await cli(home, "collections", "show", "c", "--json")).code).toBe(0);
   });
 
   it("LanceDB's own refusal (its files unwritable, the lock not) is the same named error, and the last commit stays", async () => {
@@ -100,14 +102,14 @@ describe("a read-only data folder", () => {
     await writeFile(path.join(docs, "more.md"), "Another harbour note.");
     const undo = readOnly(path.join(dir, "lance"), true);
     try {
-      expectIo(await mainCli(home, "ingest", docs, "--collection", "c"), "io.permission_denied", dir);
-      expectIo(await mainCli(home, "collections", "compact", "c"), "io.permission_denied", dir);
+      expectIo(await cli(home, "ingest", docs, "--collection", "c"), "io.permission_denied", dir);
+      expectIo(await cli(home, "collections", "compact", "c"), "io.permission_denied", dir);
     } finally {
       undo();
     }
-    const shown = JSON.parse((await mainCli(home, "collections", "show", "c", "--json")).stdout);
+    const shown = JSON.parse((await cli(home, "collections", "show", "c", "--json")).stdout);
     expect(Object.keys(shown.files)).toEqual([expect.stringContaining("notes.md")]);
-    expect((await mainCli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
+    expect((await cli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
   });
 
   it("a new collection, and the demo, in an unwritable home exit 6", async () => {
@@ -116,8 +118,8 @@ describe("a read-only data folder", () => {
     const docs = await docsFolder(3);
     const undo = readOnly(home, true);
     try {
-      expectIo(await mainCli(home, "ingest", docs, "--collection", "fresh"), "io.permission_denied", home);
-      const demo = await mainCli(home, "demo");
+      expectIo(await cli(home, "ingest", docs, "--collection", "fresh"), "io.permission_denied", home);
+      const demo = await cli(home, "demo");
       expect(demo.stderr).not.toContain("internal error");
       expect(demo.code).toBe(6);
     } finally {
@@ -131,7 +133,7 @@ describe("a read-only file system", () => {
     const home = await smallDisk();
     if (!home) return ctx.skip();
     const docs = await docsFolder(5);
-    expect((await mainCli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
+    expect((await cli(home, "ingest", docs, "--collection", "c")).code).toBe(0);
     await writeFile(path.join(docs, "more.md"), "Another harbour note.");
     execFileSync("mount", ["-o", "remount,ro", home]);
     try {
@@ -141,17 +143,17 @@ describe("a read-only file system", () => {
         ["collections", "compact", "c"],
         ["collections", "delete", "c"],
       ]) {
-        const r = await mainCli(home, ...args);
+        const r = await cli(home, ...args);
         expect(r.stderr, args.join(" ")).toContain("read-only (EROFS)");
         expectIo(r, "io.read_only", dir);
       }
-      const demo = await mainCli(home, "demo", "--json");
+      const demo = await cli(home, "demo", "--json");
       expect(demo.code).toBe(6);
       expect(JSON.parse(demo.stdout)).toMatchObject({ error: "io.read_only", kind: "io" });
     } finally {
       execFileSync("mount", ["-o", "remount,rw", home]);
     }
-    expect((await mainCli(home, "collections", "show", "c", "--json")).code).toBe(0);
+    expect((await cli(home, "collections", "show", "c", "--json")).code).toBe(0);
   });
 });
 
@@ -184,15 +186,15 @@ describe("a full disk", () => {
     const home = await smallDisk();
     if (!home) return ctx.skip();
     const big = await docsFolder(12_000); // ~700 KB of text: its vectors and index do not fit in 1 MiB
-    const r = await mainCli(home, "ingest", big, "--collection", "big");
+    const r = await cli(home, "ingest", big, "--collection", "big");
     expectIo(r, "io.disk_full", path.join(home, "collections/big"));
 
     const small = await docsFolder(5);
-    expect((await mainCli(home, "ingest", small, "--collection", "c")).code).toBe(0);
+    expect((await cli(home, "ingest", small, "--collection", "c")).code).toBe(0);
     const filler = path.join(home, "filler");
     await writeFile(filler, "").then(() => execFileSync("sh", ["-c", `cat /dev/zero > ${filler} 2>/dev/null || true`]));
-    expectIo(await mainCli(home, "collections", "compact", "c"), "io.disk_full", path.join(home, "collections/c"));
+    expectIo(await cli(home, "collections", "compact", "c"), "io.disk_full", path.join(home, "collections/c"));
     await rm(filler);
-    expect((await mainCli(home, "collections", "compact", "c")).code).toBe(0);
+    expect((await cli(home, "collections", "compact", "c")).code).toBe(0);
   }, 30_000);
 });
