@@ -21,7 +21,6 @@ export {
   tuneFlag,
   type TuneOptions,
   type TuneConfig,
-  type TuneFlag,
   type ResolvedTuneOptions,
   type BaseQuant,
 } from "./options.js";

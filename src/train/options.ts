@@ -4,23 +4,13 @@
 // Defaults are PEFT's where they exist.
 import { z } from "zod";
 import type { InfuseError } from "../core/errors.js";
-import { optionError } from "../core/option-error.js";
+import { optionError, type FlagMeta } from "../core/option-schema.js";
 import type { QuantType } from "../tensor/index.js";
 import type { DatasetSource } from "./data/records.js";
 
 export type BaseQuant = Extract<QuantType, "q8_0" | "q4_0" | "nf4">;
 
 /** A field's command line: `flag` names it in errors; fields with `help` are flags the CLI makes itself. */
-export type TuneFlag = {
-  /** `--max-length`, or `MODEL` for the positional argument. */
-  flag: string;
-  /** The value's placeholder (`<n>`); absent for a boolean switch. */
-  arg?: string;
-  short?: string;
-  help?: string;
-  /** Help of the `--no-…` form, for a switch whose default depends on other options. */
-  off?: string;
-};
 
 const want = {
   posInt: "a positive integer",
@@ -39,7 +29,7 @@ const nonNeg = () => z.number({ error: want.nonNeg }).min(0, { error: want.nonNe
 const unit = () => z.number({ error: want.unit }).min(0, { error: want.unit }).lt(1, { error: want.unit });
 const bool = () => z.boolean({ error: want.bool });
 const text = () => z.string({ error: want.text });
-const opt = <T extends z.ZodType>(t: T, meta: TuneFlag) => t.optional().meta(meta);
+const opt = <T extends z.ZodType>(t: T, meta: FlagMeta) => t.optional().meta(meta);
 
 const DATASET_FORMATS = ["auto", "alpaca", "chat", "csv", "text"] as const;
 const column = z.string({ error: "a column name" }).min(1, { error: "a column name" }).exactOptional();
@@ -207,7 +197,7 @@ export function defaultGradientCheckpointing(quantize: BaseQuant | undefined): b
 /** The flag of a top-level field (`maxLength` → `--max-length`). */
 export function tuneFlag(field: string): string | undefined {
   const shape = TuneOptionsSchema.shape as Record<string, z.ZodType>;
-  return (shape[field]?.meta() as TuneFlag | undefined)?.flag;
+  return (shape[field]?.meta() as FlagMeta | undefined)?.flag;
 }
 
 /** The schema's first complaint as `train.bad_option`, naming the field and its flag. */

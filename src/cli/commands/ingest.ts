@@ -5,8 +5,6 @@
 // error ingestPath() gives for it. Precedence: defaults < config `ingest` < the collection's stored
 // splitter, analyzer and embedder < flags.
 import { limitsOf } from "../../core/limits.js";
-import { Option } from "commander";
-import type { z } from "zod";
 import { configSection, type ResolvedConfig } from "../../core/config.js";
 import type { ProgressEvent } from "../../core/progress.js";
 import { ingestPath, type IngestReport } from "../../rag/pipeline/ingest.js";
@@ -14,62 +12,18 @@ import {
   INGEST_FLAG_FIELDS,
   IngestConfigSchema,
   ingestSettings,
-  type IngestFlagField,
   type IngestSettings,
 } from "../../rag/pipeline/ingest-options.js";
 import { DEFAULT_EMBEDDER_SPEC, resolveEmbedder } from "../../rag/pipeline/models.js";
 import type { CollectionManifest } from "../../rag/store/index.js";
 import { storeProvider } from "../../rag/store/index.js";
 import type { RegisterCommand } from "../runtime.js";
+import { cliFlags, flagOptions, flagValues } from "../schema-flags.js";
 import { collectionName } from "./ask.js";
 
-/** A setting that is a flag: its commander spec, help and key. */
-interface FieldFlag extends IngestFlagField {
-  spec: string;
-  help: string;
-  key: string;
-}
-
-const FIELD_FLAGS: FieldFlag[] = INGEST_FLAG_FIELDS.flatMap((f) => {
-  if (!f.meta.help) return [];
-  const spec = `${f.meta.flag}${f.meta.arg ? ` ${f.meta.arg}` : ""}`;
-  return [{ ...f, spec, help: f.meta.help, key: new Option(spec).attributeName() }];
-});
-
-/** The commander options of the settings' flags (new ones for each command built). */
-function fieldOptions(): Option[] {
-  return FIELD_FLAGS.flatMap(({ meta, spec, help }) => [
-    new Option(spec, help),
-    ...(meta.off ? [new Option(`--no-${meta.flag.slice(2)}`, meta.off)] : []),
-  ]);
-}
-
-/** The setting's type under `.exactOptional()`: how a flag's text becomes its value. */
-function valueType(schema: z.ZodType): string {
-  const def = schema.def as { type: string; innerType?: z.ZodType };
-  return def.type === "optional" && def.innerType ? valueType(def.innerType) : def.type;
-}
-
-/** A flag's text as the setting's value: numbers parsed; text that is not one stays text for the schema to reject. */
-function fromFlag(schema: z.ZodType, raw: unknown): unknown {
-  if (typeof raw !== "string" || valueType(schema) !== "number") return raw;
-  const n = Number(raw);
-  return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
-}
+const FIELD_FLAGS = cliFlags(INGEST_FLAG_FIELDS);
 
 type Layer = Record<string, unknown>;
-
-/** The settings the flags give (only those given), nested as the schema nests them. */
-function flagSettings(flags: Record<string, unknown>): Layer {
-  const out: Layer = {};
-  for (const { path, schema, key } of FIELD_FLAGS) {
-    if (flags[key] === undefined) continue;
-    let at = out;
-    for (const k of path.slice(0, -1)) at = (at[k] ??= {}) as Layer;
-    at[path[path.length - 1]!] = fromFlag(schema, flags[key]);
-  }
-  return out;
-}
 
 /** The settings that are groups of settings, merged key by key. */
 const GROUPS = new Set(INGEST_FLAG_FIELDS.filter((f) => f.path.length > 1).map((f) => f.path[0]!));
@@ -103,7 +57,9 @@ function resolveIngestFlags(
 ): IngestSettings {
   const fromConfig = (configSection(config, "ingest", IngestConfigSchema) ?? {}) as Layer;
   const embedder = { embedderSpec: config.rag.embedder ?? DEFAULT_EMBEDDER_SPEC };
-  return ingestSettings(merge(embedder, fromConfig, stored(existing), flagSettings(flags)) as IngestSettings);
+  return ingestSettings(
+    merge(embedder, fromConfig, stored(existing), flagValues(flags, FIELD_FLAGS)) as IngestSettings,
+  );
 }
 
 export const registerIngest: RegisterCommand = (program, run) => {
@@ -114,7 +70,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
       "load, split, embed and index documents into a collection (PDF, DOCX, HTML, Markdown, TXT, CSV, JSON, JSONL)",
     )
     .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")');
-  for (const o of fieldOptions()) cmd.addOption(o);
+  for (const o of flagOptions(FIELD_FLAGS)) cmd.addOption(o);
   cmd
     .addHelpText(
       "after",

@@ -1,7 +1,6 @@
 // `infuse tune MODEL --data FILE --out DIR`: LoRA/QLoRA fine-tuning (train/tune.ts does the work), with
 // --dry-run for counts, token lengths and 3 rendered examples; `infuse tune merge` writes a merged GGUF.
-import { Option, type Command } from "commander";
-import type { z } from "zod";
+import type { Command } from "commander";
 import { configSection } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import {
@@ -13,15 +12,11 @@ import {
 } from "../../train/data/records.js";
 import { mergeAdapter, type MergeResult } from "../../train/merge.js";
 import type { MetricLine } from "../../train/metrics.js";
-import {
-  TuneConfigSchema,
-  TuneOptionsSchema,
-  type TuneConfig,
-  type TuneFlag,
-  type TuneOptions,
-} from "../../train/options.js";
+import { TuneConfigSchema, TuneOptionsSchema, type TuneConfig, type TuneOptions } from "../../train/options.js";
 import { dryRunTune, tune, type DryRunReport, type TuneResult } from "../../train/tune.js";
+import { flagFields } from "../../core/option-schema.js";
 import type { CommandRunner, RegisterCommand } from "../runtime.js";
+import { cliFlags, flagOptions, flagValues } from "../schema-flags.js";
 
 /** The flags this command defines itself; every other flag is a TuneOptionsSchema field's. */
 interface DataFlags {
@@ -36,56 +31,7 @@ interface DataFlags {
   dryRun?: boolean;
 }
 
-/** A schema field that is a flag: its name, its schema, its flag, and commander's key for it. */
-interface FieldFlag {
-  field: string;
-  schema: z.ZodType;
-  meta: TuneFlag & { help: string };
-  spec: string;
-  key: string;
-}
-
-const FIELD_FLAGS: FieldFlag[] = Object.entries(TuneOptionsSchema.shape as Record<string, z.ZodType>).flatMap(
-  ([field, schema]) => {
-    const meta = schema.meta() as TuneFlag | undefined;
-    if (!meta?.help) return [];
-    const spec = [meta.short, `${meta.flag}${meta.arg ? ` ${meta.arg}` : ""}`].filter(Boolean).join(", ");
-    return [{ field, schema, meta: { ...meta, help: meta.help }, spec, key: new Option(spec).attributeName() }];
-  },
-);
-
-/** The commander options of the schema's fields (new ones for each command built). */
-function fieldOptions(): Option[] {
-  return FIELD_FLAGS.flatMap(({ meta, spec }) => [
-    new Option(spec, meta.help),
-    ...(meta.off ? [new Option(`--no-${meta.flag.slice(2)}`, meta.off)] : []),
-  ]);
-}
-
-/** The field's type under `.optional()`: how a flag's text becomes its value. */
-function valueType(schema: z.ZodType): string {
-  const def = schema.def as { type: string; innerType?: z.ZodType };
-  return def.type === "optional" && def.innerType ? valueType(def.innerType) : def.type;
-}
-
-/**
- * A flag's text as the field's value: numbers parsed, lists split at commas. Text that is not a number
- * stays text, so the schema rejects it with the same error `tune()` gives for that value.
- */
-function fromFlag(schema: z.ZodType, raw: unknown): unknown {
-  if (typeof raw !== "string") return raw;
-  const type = valueType(schema);
-  if (type === "number") {
-    const n = Number(raw);
-    return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
-  }
-  if (type === "array")
-    return raw
-      .split(",")
-      .map((t) => t.trim())
-      .filter(Boolean);
-  return raw;
-}
+const FIELD_FLAGS = cliFlags(flagFields(TuneOptionsSchema));
 
 /** Flags → TuneOptions over the config file's `tune` defaults; tune() validates the result. */
 function toOptions(model: string, f: DataFlags & Record<string, unknown>, defaults: TuneConfig = {}): TuneOptions {
@@ -102,10 +48,7 @@ function toOptions(model: string, f: DataFlags & Record<string, unknown>, defaul
   }
   const source = (p: string): DatasetSource => ({ path: p, format: f.format as DatasetFormat, columns });
   const o: Record<string, unknown> = { model, data: f.data.map(source), out: f.out ?? "", ...defaults };
-  for (const { field, schema, key } of FIELD_FLAGS) {
-    const raw = f[key];
-    if (raw !== undefined) o[field] = fromFlag(schema, raw);
-  }
+  Object.assign(o, flagValues(f, FIELD_FLAGS));
   if (f.val) o["valData"] = f.val.map(source);
   return o as TuneOptions;
 }
@@ -156,7 +99,7 @@ export const registerTune: RegisterCommand = (program, run) => {
     .option("--output-column <name>", "field holding the response (default output)")
     .option("--system-column <name>", "field holding a system message")
     .option("--dry-run", "print record counts, token lengths and 3 rendered examples; do not train");
-  for (const o of fieldOptions()) cmd.addOption(o);
+  for (const o of flagOptions(FIELD_FLAGS)) cmd.addOption(o);
   cmd
     .addHelpText(
       "after",

@@ -6,19 +6,11 @@
 import { z } from "zod";
 import { endpointSchema } from "../../core/config.js";
 import type { InfuseError } from "../../core/errors.js";
-import { optionError } from "../../core/option-error.js";
+import { flagFields, optionError, type FlagField, type FlagMeta } from "../../core/option-schema.js";
 import { SPLITTER_KINDS, splitterSettings, type SplitterKind } from "../split/index.js";
 import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, DEFAULT_EMBED_BATCH } from "./ingest-batch.js";
 
 /** A field's command line: `flag` names it in errors; fields with `help` are flags the CLI makes. */
-export type IngestFlag = {
-  flag: string;
-  /** The value's placeholder (`<n>`, `<glob...>` for a list); absent for a boolean switch. */
-  arg?: string;
-  help?: string;
-  /** Help of the `--no-…` form of a switch. */
-  off?: string;
-};
 
 const want = {
   posInt: "a positive integer",
@@ -35,7 +27,7 @@ const nonNegInt = () => z.int({ error: want.nonNegInt }).min(0, { error: want.no
 const bool = () => z.boolean({ error: want.bool });
 const name = () => z.string({ error: want.name }).min(1, { error: want.name });
 const globs = () => z.array(z.string({ error: want.globs }).min(1, { error: want.globs }), { error: want.globs });
-const opt = <T extends z.ZodType>(t: T, meta: IngestFlag) => t.exactOptional().meta(meta);
+const opt = <T extends z.ZodType>(t: T, meta: FlagMeta) => t.exactOptional().meta(meta);
 
 const SplitterSchema = z
   .strictObject({
@@ -161,28 +153,8 @@ export type IngestSettings = z.input<typeof IngestSettingsSchema>;
 export const IngestConfigSchema = IngestSettingsSchema.omit({ embedderSpec: true });
 export type IngestConfig = z.input<typeof IngestConfigSchema>;
 
-/** A setting that is a flag: its path in the settings (`["splitter", "chunkSize"]`), its schema and flag. */
-export interface IngestFlagField {
-  path: string[];
-  schema: z.ZodType;
-  meta: IngestFlag;
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  const def = schema.def as { type: string; innerType?: z.ZodType };
-  return def.type === "optional" && def.innerType ? unwrap(def.innerType) : schema;
-}
-
-function fields(schema: z.ZodType, at: string[]): IngestFlagField[] {
-  const inner = unwrap(schema);
-  if (inner instanceof z.ZodObject)
-    return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([k, s]) => fields(s, [...at, k]));
-  const meta = schema.meta() as IngestFlag | undefined;
-  return meta?.flag ? [{ path: at, schema, meta }] : [];
-}
-
 /** Every setting that has a flag, nested ones included, in the schema's order. */
-export const INGEST_FLAG_FIELDS: readonly IngestFlagField[] = fields(IngestSettingsSchema, []);
+export const INGEST_FLAG_FIELDS: readonly FlagField[] = flagFields(IngestSettingsSchema);
 
 /** The flag of a setting (`splitter.chunkSize` → `--chunk-size`). */
 export function ingestFlag(option: string): string | undefined {
