@@ -1,7 +1,7 @@
 // HTTP for hub/: one exchange follows its redirects itself, so the token reaches only the
 // hub's own origin, and every wait (for headers, for each body chunk) is bounded by an idle
 // timeout. Retries and what a status means are the callers' business.
-import { DEFAULT_LIMITS, type Limits } from "../core/limits.js";
+import { DEFAULT_LIMITS } from "../core/limits.js";
 import { InfuseError } from "../core/errors.js";
 
 export interface HubHttp {
@@ -14,13 +14,8 @@ export interface HubHttp {
 /** No credentials, the default idle timeout: for downloads from a URL outside any hub. */
 export const PLAIN_HTTP: HubHttp = {
   headersFor: () => ({}),
-  timeoutMs: limitValue(DEFAULT_LIMITS, "downloadTimeoutMs"),
+  timeoutMs: DEFAULT_LIMITS.downloadTimeoutMs,
 };
-
-/** One limit's value (`Limits` types its fields as possibly undefined; the defaults fill them). */
-export function limitValue(limits: Limits, key: keyof Limits): number {
-  return limits[key] ?? DEFAULT_LIMITS[key]!;
-}
 
 export interface SendInit {
   method?: "GET" | "HEAD";

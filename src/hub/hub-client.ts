@@ -4,7 +4,7 @@
 import { InfuseError } from "../core/errors.js";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits.js";
 import { checksumFromEtag, httpError, type ExpectedFile } from "./download.js";
-import { isRedirect, limitValue, redirectLoop, send, type Exchange, type HubHttp } from "./http.js";
+import { isRedirect, redirectLoop, send, type Exchange, type HubHttp } from "./http.js";
 import { repoPathProblem } from "./reference.js";
 
 export interface HubFileInfo extends ExpectedFile {
@@ -26,8 +26,8 @@ export class HubClient implements HubHttp {
     limits: Limits = DEFAULT_LIMITS,
   ) {
     this.origin = endpointOrigin(endpoint);
-    this.timeoutMs = limitValue(limits, "downloadTimeoutMs");
-    this.maxListingBytes = limitValue(limits, "maxListingBytes");
+    this.timeoutMs = limits.downloadTimeoutMs;
+    this.maxListingBytes = limits.maxListingBytes;
   }
 
   /** The token for the hub's own origin only: never for its storage or any host a redirect names. */

@@ -35,14 +35,13 @@ export interface RenderChatOptions {
 /** Parsed templates, most recently used last; a few distinct templates at a time in practice. */
 const compiled = new Map<string, Template>();
 const COMPILED_MAX = 16;
-const TEMPLATE_MAX_CHARS = 4 * 1024 * 1024;
 
 /**
  * Renders a chat template. A template that loops too long, builds a huge range() or renders more
  * than `maxChars` fails with `chat_template.limit` before it can exhaust memory.
  */
 export function renderChatTemplate(template: string, messages: ChatMessage[], options: RenderChatOptions = {}): string {
-  const maxChars = options.maxChars ?? DEFAULT_LIMITS.templateMaxChars ?? TEMPLATE_MAX_CHARS;
+  const maxChars = options.maxChars ?? DEFAULT_LIMITS.templateMaxChars;
   if (template.length > maxChars) {
     throw new InfuseError(
       "chat_template.limit",
