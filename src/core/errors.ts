@@ -73,7 +73,7 @@ export function exitCodeFor(kind: ErrorKind): number {
   return EXIT_CODES[kind];
 }
 
-/** Errno names of a disk that refuses a write, and the codes Rust's io::Error prints (`os error N`, Linux). */
+/** Errno names of a disk or path that refuses a write, and the codes Rust's io::Error prints (`os error N`, Linux). */
 const DISK_ERRNO: Record<string, { code: string; why: string; fix: string }> = {
   ENOSPC: { code: "io.disk_full", why: "the disk is full", fix: "free some space on that disk" },
   EDQUOT: { code: "io.disk_full", why: "the disk quota is used up", fix: "free some space or raise the quota" },
@@ -84,6 +84,8 @@ const DISK_ERRNO: Record<string, { code: string; why: string; fix: string }> = {
     why: "the operation is not permitted (an immutable or protected file?)",
     fix: "give this user write access to it (or `chattr -i` it)",
   },
+  ENOTDIR: { code: "io.not_a_folder", why: "a part of the path is a file, not a folder", fix: "move that file away" },
+  EISDIR: { code: "io.is_a_folder", why: "a folder stands where a file must go", fix: "move that folder away" },
 };
 const OS_ERROR: Record<number, string> = { 1: "EPERM", 13: "EACCES", 28: "ENOSPC", 30: "EROFS", 122: "EDQUOT" };
 const OS_MESSAGE: [RegExp, string][] = [

@@ -7,7 +7,7 @@
 import { readFile, writeFile, mkdir, rename, access } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../core/errors.js";
-import { ioError } from "./download.js";
+import { cacheWriteError } from "./download.js";
 import { repoPathProblem, type HubReference } from "./reference.js";
 
 export class HubCache {
@@ -59,7 +59,7 @@ export class HubCache {
       await writeFile(target + ".tmp", JSON.stringify(files));
       await rename(target + ".tmp", target);
     } catch (e) {
-      throw ioError(e, target) ?? e;
+      throw cacheWriteError(e, target);
     }
   }
 }

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { InfuseError, throwIfAborted } from "../core/errors.js";
+import { diskError, InfuseError, throwIfAborted } from "../core/errors.js";
 import { throttledProgress, type TaskOptions } from "../core/progress.js";
 import { PLAIN_HTTP, send, type Exchange, type HubHttp } from "./http.js";
 
@@ -27,18 +27,14 @@ export interface DownloadOptions extends TaskOptions {
   maxBytes?: number;
 }
 
-const IO_CODES = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR"]);
-
-export function ioError(e: unknown, target: string): InfuseError | undefined {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (!code || !IO_CODES.has(code)) return undefined;
-  const why = code === "ENOSPC" || code === "EDQUOT" ? "the disk is full" : `it is not writable (${code})`;
-  return new InfuseError("hub.cache_unwritable", `cannot write ${target}: ${why}`, {
-    kind: "io",
-    hint: "free some space, or point INFUSE_CACHE (or cacheDir in infuse.config.json) at a writable folder with room",
-    cause: e,
-    details: { path: target, code },
-  });
+/** A refused write into the model cache as an `io.*` error naming the path (core's diskError). */
+export function cacheWriteError(e: unknown, target: string): unknown {
+  return diskError(
+    e,
+    target,
+    "write to the model cache",
+    "or point INFUSE_CACHE (or cacheDir in infuse.config.json) at a folder with room",
+  );
 }
 
 /** Parses ETag-style headers into a checksum we can verify. */
@@ -76,7 +72,7 @@ export async function downloadFile(
     await mkdir(path.dirname(partPath), { recursive: true });
     await mkdir(path.dirname(dest), { recursive: true });
   } catch (e) {
-    throw ioError(e, path.dirname(partPath)) ?? e;
+    throw cacheWriteError(e, path.dirname(partPath));
   }
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal, `download of ${url}`);
@@ -97,7 +93,7 @@ export async function downloadFile(
   try {
     await rename(partPath, dest);
   } catch (e) {
-    throw ioError(e, dest) ?? e;
+    throw cacheWriteError(e, dest);
   }
 }
 
@@ -174,7 +170,7 @@ async function receive(
   try {
     handle = await open(partPath, offset > 0 ? "a" : "w");
   } catch (e) {
-    throw ioError(e, partPath) ?? e;
+    throw cacheWriteError(e, partPath);
   }
   let done = offset;
   let overlong = false;
@@ -200,7 +196,7 @@ async function receive(
       try {
         await handle.write(chunk);
       } catch (e) {
-        throw ioError(e, partPath) ?? e;
+        throw cacheWriteError(e, partPath);
       }
       done += chunk.byteLength;
       progress(done, total);
