@@ -13,7 +13,7 @@ export async function loadDocx(
   source: string,
   limits: Limits = DEFAULT_LIMITS,
 ): Promise<LoadedFile> {
-  checkZipBomb(bytes, source, limits.maxDecompressedBytes ?? DEFAULT_LIMITS.maxDecompressedBytes ?? 512 * 1024 * 1024);
+  checkZipBomb(bytes, source, limits.maxDecompressedBytes);
   let html: string;
   try {
     html = (await mammoth.convertToHtml({ buffer: Buffer.from(bytes) })).value;

@@ -9,8 +9,8 @@ export function checkUnitSize(
   source: string,
   limits: Pick<Limits, "maxFileBytes"> = DEFAULT_LIMITS,
 ): void {
-  const max = limits.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes;
-  if (max !== undefined && bytes > max) {
+  const max = limits.maxFileBytes;
+  if (bytes > max) {
     throw new InfuseError(
       "rag.file_too_large",
       `${source}: ${bytes} bytes is larger than limits.maxFileBytes (${max})`,
