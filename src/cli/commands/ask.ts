@@ -4,7 +4,7 @@
 import { InvalidArgumentError, Option } from "commander";
 import { configSection, type ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
-import { citedSources, renderSources, type CitedSource } from "../../rag/generate/sources.js";
+import { citedSources, renderSources } from "../../rag/generate/sources.js";
 import { ask, type AskOptions, type AskResult } from "../../rag/pipeline/ask.js";
 import { collectionEmbedder, resolveChatModel } from "../../rag/pipeline/models.js";
 import { rerankerLoader } from "../../rag/recipe/models.js";
@@ -244,30 +244,19 @@ export async function askSetup(
 
 /** The JSON an ask prints with --json. */
 export function askJson(r: AskResult): Record<string, unknown> {
+  // the answer, what it cites and what was given, without the raw hits (toWire snake_cases the keys)
   return {
     answer: r.answer,
     mode: r.mode,
     ...(r.note ? { note: r.note } : {}),
     ...(r.standalone ? { standalone: r.standalone } : {}),
-    sources: r.sources.map(sourceJson),
-    invalid_citations: r.invalidCitations,
-    context: citedSources(r.hits).map(sourceJson),
+    sources: r.sources,
+    invalidCitations: r.invalidCitations,
+    context: citedSources(r.hits),
     retriever: r.retriever,
     recipe: r.recipe,
     stages: r.stages,
-    latency_ms: r.latencyMs,
-  };
-}
-
-function sourceJson(s: CitedSource): Record<string, unknown> {
-  return {
-    n: s.n,
-    source: s.source,
-    page: s.page,
-    chunk_id: s.chunk_id,
-    score: s.score,
-    retriever: s.retriever,
-    heading: s.heading,
+    latencyMs: r.latencyMs,
   };
 }
 
