@@ -49,13 +49,17 @@ export async function* pdfPages(bytes: Uint8Array, context: LoadContext): AsyncG
       const page = await doc.getPage(n);
       const text = await pageText(page);
       const chars = text.replace(/\s/g, "").length;
-      const needsOcr =
-        ocr.mode === "force" ||
-        chars === 0 ||
-        (ocr.mode === "auto" && chars < MIN_TEXT_CHARS && (await paintsImage(page, pdfjs.OPS)));
+      // auto: a page with little or no text that draws an image is a scan; a page with neither
+      // text nor image is blank (text drawn as outlines needs --ocr force)
+      const image = ocr.mode !== "force" && chars < MIN_TEXT_CHARS && (await paintsImage(page, pdfjs.OPS));
+      const needsOcr = ocr.mode === "force" || image;
       page.cleanup();
       const base = { format: "pdf", pages: doc.numPages };
       const fromLayer = (): LoadItem => ({ document: { source, page: n, text, metadata: base } });
+      if (!needsOcr && chars === 0) {
+        yield { warning: { source, page: n, reason: "no text on the page (no text layer, no image)", code: "no_text" } };
+        continue;
+      }
       if (!needsOcr) {
         yield fromLayer();
         continue;
