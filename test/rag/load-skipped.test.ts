@@ -2,7 +2,7 @@
 // an unsupported type (.pptx), empty files, an image and a scanned PDF page while tesseract is
 // missing (INFUSE_TESSERACT / ingest.ocr.tesseract pointed at a missing path) with the install hint.
 // The scanned page is loaded again by every run until tesseract is there; a file emptied since the
-// last run is removed. The images are made here: pdf-lib draws text, pdftoppm rasterises it.
+// last run is removed; a large file no loader reads is not read. The images are made here: pdf-lib draws text, pdftoppm rasterises it.
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -11,7 +11,8 @@ import { promisify } from "node:util";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
-import { ingestPath } from "../../src/rag/pipeline/ingest.js";
+import { ingestPath, ingestSources } from "../../src/rag/pipeline/ingest.js";
+import type { Source } from "../../src/rag/source/index.js";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { mainCli } from "../helpers/main-cli.js";
 
@@ -133,6 +134,24 @@ describe("skipped files", () => {
     const emptied = await ingestPath("c", folder, options);
     expect(emptied.removed).toEqual(["notes.md"]);
     expect(emptied.skipped.find((s) => s.source === "notes.md")).toMatchObject({ code: "empty" });
+  });
+
+  it("does not read a large file of a type no loader reads just to sniff it", async () => {
+    let read = false;
+    const video: Source = {
+      key: "talk.mp4",
+      size: 64 * 1024 * 1024,
+      bytes: async () => {
+        read = true;
+        return new Uint8Array(0);
+      },
+    };
+    const report = await ingestSources("v", [video], {
+      dataDir: await tmp("skipped-video"),
+      embedder: new HashingEmbedder(),
+    });
+    expect(report.skipped).toMatchObject([{ source: "talk.mp4", code: "unsupported_type" }]);
+    expect(read).toBe(false);
   });
 
   it("refuses a bad --ocr mode and a language tesseract does not have, naming the flag and the package", async () => {

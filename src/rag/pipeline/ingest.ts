@@ -72,6 +72,9 @@ export interface SkippedUnit {
 
 const DEFAULT_ROOT = "sources";
 
+/** Files larger than this with no loader for their type or extension are not read to sniff their bytes. */
+const SNIFF_MAX_BYTES = 16 * 1024 * 1024;
+
 /** Media types whose text may come from OCR: their units' hash includes the OCR settings. */
 const usesOcr = (mediaType: string) => mediaType === "application/pdf" || mediaType.startsWith("image/");
 
@@ -194,15 +197,21 @@ async function prepare(
   const known = store.manifest.units[source.key];
   const same = (hash: string) => known !== undefined && known.hash === hash && known.root === root;
   const optionsKey = (mediaType: string) => (usesOcr(mediaType) ? keys.options + keys.ocr.key : keys.options);
+  // the loader by declared type or extension, before the bytes are read and sniffed
+  const early = loaderFor(source.mediaType, name);
   // a source's own content hash lets an unchanged unit be skipped without reading it
-  const declared = loaderFor(source.mediaType, name).mediaType;
   if (
     source.contentHash !== undefined &&
-    same(unitHash(`content:${source.contentHash}`, optionsKey(declared), metadataKey))
+    same(unitHash(`content:${source.contentHash}`, optionsKey(early.mediaType), metadataKey))
   )
     return "unchanged";
   // a unit over limits.maxFileBytes is refused before it is read (when its size is known) and after
   if (source.size !== undefined) checkUnitSize(source.size, name, options.limits);
+  // a large file of a type no loader reads (a video beside the documents) is not read just to sniff it
+  if (!early.loader && source.size !== undefined && source.size > SNIFF_MAX_BYTES) {
+    report.skipped.push(unsupported(name, early.mediaType, early.reason));
+    return undefined;
+  }
   const bytes = await source.bytes();
   checkUnitSize(bytes.byteLength, name, options.limits);
   const choice = loaderFor(source.mediaType, name, bytes);
@@ -214,15 +223,7 @@ async function prepare(
     return undefined;
   }
   if (!choice.loader) {
-    const hint =
-      "convert it to a supported type (PDF, DOCX, HTML, Markdown, text, CSV, JSON, PNG/JPEG/TIFF), or --exclude it";
-    report.skipped.push({
-      source: name,
-      mediaType: choice.mediaType,
-      code: "unsupported_type",
-      reason: choice.reason,
-      hint,
-    });
+    report.skipped.push(unsupported(name, choice.mediaType, choice.reason));
     return undefined;
   }
   const context = {
@@ -254,6 +255,12 @@ async function prepare(
   // pages that wait for tesseract: the unit's hash never matches, so the next run loads it again
   const pending = warnings.some((w) => w.code === "ocr_unavailable");
   return { key: source.key, root, hash: pending ? unitHash(hash, "ocr-pending", "") : hash, chunks };
+}
+
+function unsupported(source: string, mediaType: string, reason: string): SkippedUnit {
+  const hint =
+    "convert it to a supported type (PDF, DOCX, HTML, Markdown, text, CSV, JSON, PNG/JPEG/TIFF), or --exclude it";
+  return { source, mediaType, code: "unsupported_type", reason, hint };
 }
 
 /** A unit that loaded without text, listed by its loader's warnings (the likeliest fix first). */
