@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ProgressEvent } from "../../src/core/progress.js";
 import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import { OcrEngine } from "../../src/rag/load/index.js";
 import { ask } from "../../src/rag/pipeline/ask.js";
@@ -41,7 +42,16 @@ describe("OCR", () => {
   it("ingests scanned PDF pages and images through tesseract: searchable, marked as OCR, skipped files listed", async () => {
     const dataDir = await tmp("ocr-data");
     const options = { dataDir, embedder, ocr: { languages: "vie+eng" } };
-    const report = await ingestPath("scans", folder, options);
+    const events: ProgressEvent[] = [];
+    const report = await ingestPath("scans", folder, { ...options, onProgress: (e) => events.push(e) });
+    // each page or image OCR'd is told as it starts
+    expect(events.filter((e) => e.task === "ocr").map((e) => e.note)).toEqual([
+      "manifest.tiff",
+      "scan.pdf p.2",
+      "sign.png",
+      "ticket.jpg",
+      "vie.png",
+    ]);
     expect(report.failed).toEqual([]);
     expect(report.added).toEqual(["manifest.tiff", "scan.pdf", "sign.png", "ticket.jpg", "vie.png"]);
     expect(report.skipped).toEqual([

@@ -33,6 +33,7 @@ export async function loadImage(bytes: Uint8Array, context: LoadContext): Promis
   }
   const unavailable = await ocr.ready(signal);
   if (unavailable) return skip(source, "ocr_unavailable", `an image: ${unavailable.reason}`, unavailable.hint);
+  context.onProgress?.({ task: "ocr", done: 0, unit: "images", note: source });
   const pages = await ocr.recognize(bytes, source, signal);
   const documents: LoadedDocument[] = [];
   for (const p of pages) {

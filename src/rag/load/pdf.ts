@@ -42,7 +42,7 @@ export async function* pdfPages(bytes: Uint8Array, context: LoadContext): AsyncG
       cause: e,
     });
   }
-  const scans = new PageScanner(bytes, source, ocr, signal);
+  const scans = new PageScanner(bytes, source, ocr, signal, context.onProgress);
   try {
     for (let n = 1; n <= doc.numPages; n++) {
       throwIfAborted(signal, "loading a PDF");
@@ -57,7 +57,9 @@ export async function* pdfPages(bytes: Uint8Array, context: LoadContext): AsyncG
       const base = { format: "pdf", pages: doc.numPages };
       const fromLayer = (): LoadItem => ({ document: { source, page: n, text, metadata: base } });
       if (!needsOcr && chars === 0) {
-        yield { warning: { source, page: n, reason: "no text on the page (no text layer, no image)", code: "no_text" } };
+        yield {
+          warning: { source, page: n, reason: "no text on the page (no text layer, no image)", code: "no_text" },
+        };
         continue;
       }
       if (!needsOcr) {
@@ -113,12 +115,14 @@ type ScanResult = { text: string; confidence: number } | { warning: Omit<LoadWar
 class PageScanner {
   #dir: string | undefined;
   #file: string | undefined;
+  #pages = 0;
 
   constructor(
     private readonly bytes: Uint8Array,
     private readonly source: string,
     private readonly ocr: OcrEngine,
     private readonly signal: AbortSignal | undefined,
+    private readonly onProgress: LoadContext["onProgress"],
   ) {}
 
   async read(page: number, noText: boolean): Promise<ScanResult> {
@@ -132,6 +136,7 @@ class PageScanner {
       };
     }
     const label = `${source} p.${page}`;
+    this.onProgress?.({ task: "ocr", done: this.#pages++, unit: "pages", note: label });
     try {
       const png = await ocr.renderPage(await this.#pdfFile(), page, label, signal);
       const [read] = await ocr.recognize(png, label, signal, ocr.dpi);

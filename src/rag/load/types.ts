@@ -1,6 +1,7 @@
 // What loaders produce: the documents of one unit (pages for PDF, rows for tables) and
 // warnings about parts they could not read (e.g. scanned PDF pages when OCR cannot run).
 import type { Limits } from "../../core/limits.js";
+import type { ProgressListener } from "../../core/progress.js";
 import type { LoadedDocument } from "../types.js";
 import type { OcrEngine } from "./ocr/index.js";
 
@@ -46,6 +47,8 @@ export interface LoadContext {
   limits?: Limits;
   /** The OCR engine for scanned PDF pages and images; default defaultOcr() (mode auto, eng). */
   ocr?: OcrEngine;
+  /** Told of slow steps inside one file: each page or image OCR'd (task "ocr"). */
+  onProgress?: ProgressListener;
 }
 
 /**

@@ -233,6 +233,7 @@ async function prepare(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ocr: keys.ocr,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
   const chunks: Chunk[] = [];
   const warnings: LoadWarning[] = [];
