@@ -28,7 +28,7 @@ describe("document loaders", () => {
     expect(loaded.documents[1]!.text).toContain("storm surge");
     expect(loaded.documents[0]!.metadata).toMatchObject({ format: "pdf", pages: 3 });
     expect(loaded.warnings).toEqual([
-      { source: "policy.pdf", page: 2, reason: expect.stringContaining("no text layer") },
+      { source: "policy.pdf", page: 2, code: "no_text", reason: expect.stringContaining("no text layer") },
     ]);
   });
 
@@ -100,6 +100,7 @@ describe("document loaders", () => {
       "a.md",
       "broken.pdf",
       "drafts/d.md",
+      "image.png",
       "latin1.txt",
       "sub/b.txt",
       "sub/deeper/c.md",
@@ -109,21 +110,9 @@ describe("document loaders", () => {
 
     const report = await ingestPath("walk", dir, { dataDir: await tmp(), embedder: new HashingEmbedder() });
     expect(report.added).toEqual(["a.md", "drafts/d.md", "sub/b.txt", "sub/deeper/c.md"]);
-    expect(report.failed.map((f) => f.source)).toEqual(["broken.pdf", "latin1.txt"]);
+    expect(report.failed.map((f) => f.source)).toEqual(["broken.pdf", "image.png", "latin1.txt"]);
     expect(report.failed[0]!.reason).toContain("not a readable PDF");
-    expect(report.failed[1]!.reason).toContain("not UTF-8");
-    const png = await ingestPath("png", dir, {
-      dataDir: await tmp(),
-      embedder: new HashingEmbedder(),
-      include: ["*.png"],
-    });
-    expect(png.failed).toEqual([]);
-    expect(png.skipped).toEqual([
-      {
-        source: "image.png",
-        mediaType: "application/octet-stream",
-        reason: 'unknown type (no media type given, extension ".png" not registered)',
-      },
-    ]);
+    expect(report.failed[1]!.reason).toContain("not a PNG, JPEG or TIFF image");
+    expect(report.failed[2]!.reason).toContain("not UTF-8");
   });
 });

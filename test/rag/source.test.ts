@@ -32,13 +32,13 @@ describe("loader registry", () => {
     // a declared type is not overridden by the extension
     expect(loaderFor("text/csv", "table.md", utf8("a,b")).mediaType).toBe("text/csv");
     // unknown types name the reason
-    expect(loaderFor("image/png", "x.png", new Uint8Array([0x89, 0x50]))).toEqual({
-      mediaType: "image/png",
-      reason: "no loader for media type image/png",
+    expect(loaderFor("video/mp4", "x.mp4", new Uint8Array([0, 0]))).toEqual({
+      mediaType: "video/mp4",
+      reason: "no loader for media type video/mp4",
     });
     expect(loaderFor(undefined, "LICENSE", utf8("MIT"))).toEqual({
       mediaType: "application/octet-stream",
-      reason: "unknown type (no media type given, no extension)",
+      reason: "unknown file type (no extension, no media type given, contents not recognised)",
     });
   });
 
@@ -97,12 +97,18 @@ describe("sources", () => {
     const uploads = [
       { key: "tides", bytes: utf8(html), mediaType: "text/html", metadata: { url: "https://example.test/tides" } },
       { key: "rules.bin", bytes: pdf, mediaType: "application/octet-stream" },
-      { key: "photo.png", bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47]), mediaType: "image/png" },
+      { key: "clip.mp4", bytes: new Uint8Array([0, 0, 0, 0x18]), mediaType: "video/mp4" },
     ];
     const report = await ingestSources("u", uploadSource(uploads), { dataDir, embedder });
     expect(report.added).toEqual(["tides", "rules.bin"]);
     expect(report.skipped).toEqual([
-      { source: "photo.png", mediaType: "image/png", reason: "no loader for media type image/png" },
+      {
+        source: "clip.mp4",
+        mediaType: "video/mp4",
+        code: "unsupported_type",
+        reason: "no loader for media type video/mp4",
+        hint: expect.stringContaining("convert it"),
+      },
     ]);
     expect(report.failed).toEqual([]);
     const store = await new LanceDbStoreProvider(dataDir).open("u");

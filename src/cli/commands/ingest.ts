@@ -67,7 +67,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
     .command("ingest")
     .argument("<path>", "a file or a folder (walked recursively)")
     .description(
-      "load, split, embed and index documents into a collection (PDF, DOCX, HTML, Markdown, TXT, CSV, JSON, JSONL)",
+      "load, split, embed and index documents into a collection (PDF, DOCX, HTML, Markdown, TXT, CSV, JSON, JSONL; images and scanned PDF pages through OCR)",
     )
     .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")');
   for (const o of flagOptions(FIELD_FLAGS)) cmd.addOption(o);
@@ -79,10 +79,12 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "  infuse ingest ./docs --collection handbook --include '**/*.md' --exclude 'drafts/**'\n" +
         "  infuse ingest faq.csv --collection faq --text-column answer\n" +
         "  infuse ingest ./archive --collection archive --batch-size 200   # commit every 200 files\n" +
+        "  infuse ingest ./scans --collection scans --ocr-lang eng+vie      # OCR in English and Vietnamese\n" +
         "  infuse ingest ./docs --collection handbook --splitter token --chunk-size 256 --embedder hf:Xenova/bge-small-en-v1.5\n" +
         "\nRe-running updates changed files, removes deleted ones and leaves the rest untouched.\n" +
         "Files are loaded by type from their extension (a PDF or DOCX named .txt, or with an unknown\n" +
-        "extension, is recognised by its bytes); types without a loader are listed as skipped.\n" +
+        "extension, is recognised by its bytes); every file that gives no text is listed as skipped\n" +
+        "with why (unsupported type, empty, OCR not installed or off). See docs/ocr.md for OCR.\n" +
         "Ctrl-C stops cleanly: committed batches stay, nothing half-written is visible, and running\n" +
         "the same command again resumes (committed files are skipped). Deleted files are removed\n" +
         "only by a run that walked the whole folder.\n" +
@@ -135,8 +137,12 @@ export function renderIngest(r: IngestReport): string {
       ...r.warnings.map((w) => `  ${w.source}${w.page !== undefined ? ` p.${w.page}` : ""}: ${w.reason}`),
     );
   }
-  if (r.skipped.length > 0)
-    lines.push(`skipped, no loader (${r.skipped.length}):`, ...r.skipped.map((s) => `  ${s.source}: ${s.reason}`));
+  if (r.skipped.length > 0) {
+    lines.push(`skipped, no text (${r.skipped.length}):`, ...r.skipped.map((s) => `  ${s.source}: ${s.reason}`));
+  }
+  // each distinct fix once (how to install tesseract), not once per file or page
+  const hints = new Set([...r.warnings, ...r.skipped].flatMap((s) => (s.hint ? [s.hint] : [])));
+  for (const h of hints) lines.push(`hint: ${h}`);
   if (r.failed.length > 0)
     lines.push(`not ingested (${r.failed.length}):`, ...r.failed.map((f) => `  ${f.source}: ${f.reason}`));
   return lines.join("\n");

@@ -7,7 +7,18 @@ import { checkUnitSize } from "../source/size.js";
 import { collect, loaderFor, loadItems, mediaTypeForName, registeredExtensions } from "./registry.js";
 import type { LoadedFile, TabularOptions } from "./types.js";
 
-export type { LoadContext, LoadedFile, Loader, LoadItem, LoadWarning, TabularOptions } from "./types.js";
+export type { LoadContext, LoadedFile, Loader, LoadItem, LoadWarning, SkipCode, TabularOptions } from "./types.js";
+export { IMAGE_MEDIA, imageFormat, loadImage, type ImageFormat } from "./image.js";
+export {
+  defaultOcr,
+  OCR_DEFAULTS,
+  OCR_MODES,
+  OcrEngine,
+  type OcrMode,
+  type OcrPage,
+  type OcrSettings,
+  type OcrUnavailable,
+} from "./ocr/index.js";
 export {
   MEDIA,
   registerLoader,

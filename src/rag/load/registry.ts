@@ -1,10 +1,12 @@
 // Loaders by media type. The declared type picks the loader; a file extension is only the
 // fallback when no type is known (absent or application/octet-stream), after sniffing the bytes
-// for PDF and ZIP (DOCX) signatures. A bare text/plain label (no charset: a misnamed .txt, a
-// server's default type) does not hide a PDF or DOCX: their signatures win. Nothing else is sniffed.
+// for PDF, ZIP (DOCX) and image (PNG, JPEG, TIFF) signatures. A bare text/plain label (no charset:
+// a misnamed .txt, a server's default type) does not hide them: their signatures win. Images and
+// scanned PDF pages are read by OCR (image.ts, ocr/).
 import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
 import { loadDocx } from "./docx.js";
+import { IMAGE_MEDIA, imageFormat, loadImage } from "./image.js";
 import { pdfPages } from "./pdf.js";
 import { loadCsv, loadJson, loadJsonl } from "./tabular.js";
 import { decodeText, loadHtml, textLoader } from "./text.js";
@@ -20,6 +22,7 @@ export const MEDIA = {
   json: "application/json",
   jsonl: "application/jsonl",
   octet: "application/octet-stream",
+  ...IMAGE_MEDIA,
 } as const;
 
 const loaders = new Map<string, Loader>();
@@ -63,13 +66,18 @@ export function registeredExtensions(): string[] {
   return [...byExtension.keys()];
 }
 
-/** A media type from the bytes' signature, where one is unambiguous (PDF, ZIP → DOCX). */
+/** A media type from the bytes' signature, where one is unambiguous (PDF, ZIP → DOCX, PNG, JPEG, TIFF). */
 export function sniffMediaType(bytes: Uint8Array): string | undefined {
   const starts = (sig: number[]) => sig.every((b, i) => bytes[i] === b);
   if (starts([0x25, 0x50, 0x44, 0x46, 0x2d])) return MEDIA.pdf; // %PDF-
-  if (starts([0x50, 0x4b, 0x03, 0x04])) return MEDIA.docx; // PK\3\4: the only ZIP format we load
-  return undefined;
+  // PK\3\4: a ZIP; the only ZIP format we load is DOCX (not PPTX, XLSX, ODT, EPUB, …)
+  if (starts([0x50, 0x4b, 0x03, 0x04]))
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(DOCX_PART) ? MEDIA.docx : undefined;
+  const image = imageFormat(bytes);
+  return image ? IMAGE_MEDIA[image] : undefined;
 }
+
+const DOCX_PART = "word/document.xml";
 
 const UNTYPED = new Set([MEDIA.octet, "binary/octet-stream", "application/unknown", ""]);
 
@@ -87,7 +95,9 @@ export function loaderFor(mediaType: string | undefined, key: string, bytes?: Ui
   if (loader) return { mediaType: type, ...(declared.charset ? { charset: declared.charset } : {}), loader };
   const ext = path.extname(key).slice(1).toLowerCase();
   const reason = UNTYPED.has(type)
-    ? `unknown type (no media type given${ext ? `, extension ".${ext}" not registered` : ", no extension"})`
+    ? ext
+      ? `unsupported file type ".${ext}" (no loader reads it)`
+      : "unknown file type (no extension, no media type given, contents not recognised)"
     : `no loader for media type ${type}`;
   return { mediaType: type || MEDIA.octet, reason };
 }
@@ -115,7 +125,10 @@ export async function collect(items: AsyncIterable<LoadItem>): Promise<LoadedFil
 }
 
 const textOf = (bytes: Uint8Array, c: LoadContext) => decodeText(bytes, c.source, c.charset);
-registerLoader(MEDIA.pdf, (bytes, c) => pdfPages(bytes, c.source, c.signal), { extensions: ["pdf"] });
+registerLoader(MEDIA.pdf, pdfPages, { extensions: ["pdf"] });
+registerLoader(MEDIA.png, loadImage, { extensions: ["png"] });
+registerLoader([MEDIA.jpeg, "image/jpg", "image/pjpeg"], loadImage, { extensions: ["jpg", "jpeg"] });
+registerLoader(MEDIA.tiff, loadImage, { extensions: ["tif", "tiff"] });
 registerLoader(MEDIA.docx, (bytes, c) => loadDocx(bytes, c.source, c.limits), { extensions: ["docx"] });
 registerLoader([MEDIA.html, "application/xhtml+xml"], loadHtml, { extensions: ["html", "htm"] });
 registerLoader([MEDIA.markdown, "text/x-markdown"], textLoader("markdown"), { extensions: ["md", "markdown"] });

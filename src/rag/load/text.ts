@@ -34,14 +34,16 @@ export function decodeText(bytes: Uint8Array, source: string, charset = "utf-8")
 export function textLoader(format: "text" | "markdown") {
   return async (bytes: Uint8Array, { source, charset }: LoadContext): Promise<LoadedFile> => {
     const text = decodeText(bytes, source, charset);
-    if (text.trim().length === 0) return { documents: [], warnings: [{ source, reason: "empty file" }] };
+    if (text.trim().length === 0)
+      return { documents: [], warnings: [{ source, reason: "empty file (only blank space)", code: "empty" }] };
     return { documents: [{ source, text, metadata: { format } }], warnings: [] };
   };
 }
 
 export async function loadHtml(bytes: Uint8Array, { source, charset }: LoadContext): Promise<LoadedFile> {
   const { markdown, title } = htmlToMarkdown(decodeText(bytes, source, charset));
-  if (markdown.length === 0) return { documents: [], warnings: [{ source, reason: "no main content found" }] };
+  if (markdown.length === 0)
+    return { documents: [], warnings: [{ source, reason: "no main content found", code: "no_text" }] };
   return {
     documents: [{ source, text: markdown, metadata: title ? { format: "html", title } : { format: "html" } }],
     warnings: [],

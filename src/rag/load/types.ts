@@ -1,12 +1,24 @@
 // What loaders produce: the documents of one unit (pages for PDF, rows for tables) and
-// warnings about parts they could not read (e.g. scanned PDF pages without a text layer).
+// warnings about parts they could not read (e.g. scanned PDF pages when OCR cannot run).
 import type { Limits } from "../../core/limits.js";
+import type { ProgressListener } from "../../core/progress.js";
 import type { LoadedDocument } from "../types.js";
+import type { OcrEngine } from "./ocr/index.js";
+
+/**
+ * Why a file, or a part of one, gave no text: a type no loader reads, an empty file, no text in it,
+ * OCR needed but not installed, OCR needed but turned off (`--ocr off`).
+ */
+export type SkipCode = "unsupported_type" | "empty" | "no_text" | "ocr_unavailable" | "ocr_off";
 
 export interface LoadWarning {
   source: string;
   page?: number;
   reason: string;
+  /** Set when the part gave no text; a file all of whose parts give none is listed as skipped with it. */
+  code?: SkipCode;
+  /** How to get the text (e.g. how to install tesseract). */
+  hint?: string;
 }
 
 export interface LoadedFile {
@@ -33,6 +45,10 @@ export interface LoadContext {
   signal?: AbortSignal;
   /** Resource limits (`limits.*`); default DEFAULT_LIMITS. */
   limits?: Limits;
+  /** The OCR engine for scanned PDF pages and images; default defaultOcr() (mode auto, eng). */
+  ocr?: OcrEngine;
+  /** Told of slow steps inside one file: each page or image OCR'd (task "ocr"). */
+  onProgress?: ProgressListener;
 }
 
 /**

@@ -5,13 +5,15 @@ import { opendir, stat } from "node:fs/promises";
 import path from "node:path";
 import picomatch from "picomatch";
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
-import { registeredExtensions } from "./registry.js";
 
 export const DEFAULT_EXCLUDE = ["**/node_modules/**", "**/.*", "**/.*/**"];
 
-/** Every extension with a loader: what a walk includes when no include globs are given. */
+/**
+ * What a walk includes when no include globs are given: every file (hidden ones and node_modules
+ * are excluded by DEFAULT_EXCLUDE), so ingest can list the ones no loader reads as skipped.
+ */
 export function defaultInclude(): string[] {
-  return [`**/*.{${registeredExtensions().join(",")}}`];
+  return ["**/*"];
 }
 
 export interface WalkOptions {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { endpointSchema } from "../../core/config.js";
 import type { InfuseError } from "../../core/errors.js";
 import { flagFields, optionError, type FlagField, type FlagMeta } from "../../core/option-schema.js";
+import { OCR_DEFAULTS, OCR_MODES } from "../load/ocr/index.js";
 import { SPLITTER_KINDS, splitterSettings, type SplitterKind } from "../split/index.js";
 import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, DEFAULT_EMBED_BATCH } from "./ingest-batch.js";
 
@@ -19,6 +20,9 @@ const want = {
   name: "a non-empty string",
   globs: "a list of glob patterns",
   kind: `${SPLITTER_KINDS.slice(0, -1).join(", ")} or ${SPLITTER_KINDS.at(-1)}`,
+  ocrMode: "auto, off or force",
+  languages: 'tesseract language codes joined by "+", e.g. eng or eng+vie',
+  dpi: "an integer from 72 to 1200",
   spec: 'an embedder spec ("hash", a model path, hf:…, openai:MODEL, ollama:MODEL) or { provider, model, baseUrl }',
 } as const;
 
@@ -102,6 +106,34 @@ const TabularSchema = z.strictObject({
   }),
 });
 
+/** OCR of images and of PDF pages without a text layer (tesseract; pdftoppm renders the pages). */
+const OcrSchema = z.strictObject({
+  mode: opt(z.enum(OCR_MODES, { error: want.ocrMode }), {
+    flag: "--ocr",
+    arg: "<mode>",
+    help: "OCR: auto (images and PDF pages without text; default), off, or force (every PDF page too)",
+  }),
+  languages: opt(
+    z.string({ error: want.languages }).regex(/^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$/, { error: want.languages }),
+    {
+      flag: "--ocr-lang",
+      arg: "<langs>",
+      help: `tesseract languages joined by "+", installed ones only (${OCR_DEFAULTS.languages}; e.g. eng+vie)`,
+    },
+  ),
+  dpi: opt(z.int({ error: want.dpi }).min(72, { error: want.dpi }).max(1200, { error: want.dpi }), {
+    flag: "--ocr-dpi",
+    arg: "<n>",
+    help: `resolution PDF pages are rendered at for OCR (${OCR_DEFAULTS.dpi})`,
+  }),
+  /** The tesseract program; default INFUSE_TESSERACT, else `tesseract` on PATH (config file / library only). */
+  tesseract: name().exactOptional(),
+  /** The pdftoppm program; default INFUSE_PDFTOPPM, else `pdftoppm` on PATH (config file / library only). */
+  pdftoppm: name().exactOptional(),
+  /** Longest one page's render or OCR may run (seconds); default 120. */
+  timeoutSeconds: posInt().exactOptional(),
+});
+
 export const IngestSettingsSchema = z.strictObject({
   /** How to recreate the embedder later (stored with the collection; an endpoint keeps its base URL); default its id. */
   embedderSpec: opt(
@@ -115,6 +147,7 @@ export const IngestSettingsSchema = z.strictObject({
   splitter: SplitterSchema.exactOptional(),
   fts: FtsSchema.exactOptional(),
   tabular: TabularSchema.exactOptional(),
+  ocr: OcrSchema.exactOptional(),
   /** Only files matching these globs (relative to the folder); ingestPath only. */
   include: opt(globs(), {
     flag: "--include",

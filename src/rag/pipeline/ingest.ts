@@ -2,12 +2,15 @@
 // Units whose content hash is already committed are skipped, so an interrupted run resumes where
 // it stopped; units a complete stream no longer lists are removed, and only then. An abort or
 // failure keeps every batch already committed and never leaves a half-written one. The settings
-// are checked by IngestSettingsSchema (ingest-options.ts) before anything is opened.
+// are checked by IngestSettingsSchema (ingest-options.ts) before anything is opened. Every unit
+// that gives no text is listed as skipped with why (unsupported type, empty, OCR not installed or
+// off, no text found); a unit whose scanned pages waited for OCR is loaded again by the next run.
 import { createHash } from "node:crypto";
 import { isInfuseError, throwIfAborted } from "../../core/errors.js";
 import type { Limits } from "../../core/limits.js";
 import { throttledProgress, type TaskOptions } from "../../core/progress.js";
-import { loaderFor, loadItems, type LoadWarning } from "../load/index.js";
+import { loaderFor, loadItems, type LoadWarning, type SkipCode } from "../load/index.js";
+import { OcrEngine } from "../load/ocr/index.js";
 import {
   folderSource,
   recordsSource,
@@ -52,13 +55,34 @@ export interface IngestReport extends BatchTotals {
   collection: string;
   unchanged: number;
   failed: { source: string; reason: string }[];
-  /** Units no loader reads (unknown media type), with the type found. */
-  skipped: { source: string; mediaType: string; reason: string }[];
+  /** Units that gave no text, with the type found and why (a previously committed version is removed). */
+  skipped: SkippedUnit[];
   warnings: LoadWarning[];
   seconds: number;
 }
 
+export interface SkippedUnit {
+  source: string;
+  mediaType: string;
+  code: SkipCode;
+  reason: string;
+  /** How to get its text (install tesseract, turn OCR on). */
+  hint?: string;
+}
+
 const DEFAULT_ROOT = "sources";
+
+/** Files larger than this with no loader for their type or extension are not read to sniff their bytes. */
+const SNIFF_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Media types whose text may come from OCR: their units' hash includes the OCR settings. */
+const usesOcr = (mediaType: string) => mediaType === "application/pdf" || mediaType.startsWith("image/");
+
+/** What the ingest settings change in a unit's text: its hash covers them. */
+interface UnitKeys {
+  options: string;
+  ocr: OcrEngine;
+}
 
 async function open(
   provider: StoreProvider,
@@ -90,6 +114,9 @@ export async function ingestSources(
 ): Promise<IngestReport> {
   const started = performance.now();
   const settings = ingestSettings(options);
+  const ocr = new OcrEngine(settings.ocr);
+  // languages asked for are checked before anything is opened (rag.ocr_language_missing)
+  if (ocr.mode !== "off" && settings.ocr?.languages !== undefined) await ocr.ready(options.signal);
   const provider = options.store ?? new LanceDbStoreProvider(options.dataDir);
   // one ingest per collection from start to end: a second one fails at once (rag.collection_busy)
   // instead of after loading; every batch commits under this same lock
@@ -106,7 +133,9 @@ export async function ingestSources(
       "unchanged" | "failed" | "skipped" | "warnings"
     >;
     const seen = new Set<string>();
-    const optionsKey = JSON.stringify(settings.tabular ?? {});
+    const keys: UnitKeys = { options: JSON.stringify(settings.tabular ?? {}), ocr };
+    // units skipped now whose earlier version is committed: removed with the last commit
+    const stale: string[] = [];
     for await (const source of sources) {
       throwIfAborted(options.signal, "ingest");
       progress({ task: "load", done: seen.size, unit: "files", note: source.key });
@@ -121,9 +150,10 @@ export async function ingestSources(
       seen.add(source.key);
       let unit: PreparedUnit | "unchanged" | undefined;
       try {
-        unit = await prepare(source, store, splitter, optionsKey, options, report);
+        unit = await prepare(source, store, splitter, keys, options, report);
+        if (unit === undefined && store.manifest.units[source.key]) stale.push(source.key);
       } catch (e) {
-        if (isInfuseError(e) && e.kind === "cancelled") throw e;
+        if (isInfuseError(e) && (e.kind === "cancelled" || e.code === "rag.ocr_language_missing")) throw e;
         const reason = isInfuseError(e) ? e.message.replace(`${name}: `, "") : String((e as Error).message ?? e);
         report.failed.push({ source: name, reason });
       }
@@ -139,7 +169,7 @@ export async function ingestSources(
         : Object.entries(store.manifest.units)
             .filter(([key, u]) => u.root === syncRoot && !seen.has(key))
             .map(([key]) => key);
-    await writer.flush(removed, true);
+    await writer.flush([...removed, ...stale], true);
     return {
       collection: store.manifest.name,
       ...writer.totals,
@@ -157,7 +187,7 @@ async function prepare(
   source: Source,
   store: CollectionStore,
   splitter: Splitter,
-  optionsKey: string,
+  keys: UnitKeys,
   options: IngestOptions,
   report: Pick<IngestReport, "skipped" | "warnings">,
 ): Promise<PreparedUnit | "unchanged" | undefined> {
@@ -166,21 +196,34 @@ async function prepare(
   const metadataKey = source.metadata && Object.keys(source.metadata).length > 0 ? JSON.stringify(source.metadata) : "";
   const known = store.manifest.units[source.key];
   const same = (hash: string) => known !== undefined && known.hash === hash && known.root === root;
+  const optionsKey = (mediaType: string) => (usesOcr(mediaType) ? keys.options + keys.ocr.key : keys.options);
+  // the loader by declared type or extension, before the bytes are read and sniffed
+  const early = loaderFor(source.mediaType, name);
   // a source's own content hash lets an unchanged unit be skipped without reading it
-  if (source.contentHash !== undefined && same(unitHash(`content:${source.contentHash}`, optionsKey, metadataKey)))
+  if (
+    source.contentHash !== undefined &&
+    same(unitHash(`content:${source.contentHash}`, optionsKey(early.mediaType), metadataKey))
+  )
     return "unchanged";
   // a unit over limits.maxFileBytes is refused before it is read (when its size is known) and after
   if (source.size !== undefined) checkUnitSize(source.size, name, options.limits);
+  // a large file of a type no loader reads (a video beside the documents) is not read just to sniff it
+  if (!early.loader && source.size !== undefined && source.size > SNIFF_MAX_BYTES) {
+    report.skipped.push(unsupported(name, early.mediaType, early.reason));
+    return undefined;
+  }
   const bytes = await source.bytes();
   checkUnitSize(bytes.byteLength, name, options.limits);
-  const hash =
-    source.contentHash !== undefined
-      ? unitHash(`content:${source.contentHash}`, optionsKey, metadataKey)
-      : unitHash(bytes, optionsKey, metadataKey);
-  if (same(hash)) return "unchanged";
   const choice = loaderFor(source.mediaType, name, bytes);
+  const content = source.contentHash !== undefined ? `content:${source.contentHash}` : bytes;
+  const hash = unitHash(content, optionsKey(choice.mediaType), metadataKey);
+  if (same(hash)) return "unchanged";
+  if (bytes.byteLength === 0) {
+    report.skipped.push({ source: name, mediaType: choice.mediaType, code: "empty", reason: "empty file (0 bytes)" });
+    return undefined;
+  }
   if (!choice.loader) {
-    report.skipped.push({ source: name, mediaType: choice.mediaType, reason: choice.reason });
+    report.skipped.push(unsupported(name, choice.mediaType, choice.reason));
     return undefined;
   }
   const context = {
@@ -189,6 +232,8 @@ async function prepare(
     ...(choice.charset ? { charset: choice.charset } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
+    ocr: keys.ocr,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
   const chunks: Chunk[] = [];
   const warnings: LoadWarning[] = [];
@@ -203,8 +248,52 @@ async function prepare(
         chunks.push(chunk);
     }
   }
+  if (chunks.length === 0) {
+    report.skipped.push(skippedFor(name, choice.mediaType, warnings));
+    return undefined;
+  }
   for (const w of warnings) report.warnings.push(w);
-  return { key: source.key, root, hash, chunks };
+  // pages that wait for tesseract: the unit's hash never matches, so the next run loads it again
+  const pending = warnings.some((w) => w.code === "ocr_unavailable");
+  return { key: source.key, root, hash: pending ? unitHash(hash, "ocr-pending", "") : hash, chunks };
+}
+
+function unsupported(source: string, mediaType: string, reason: string): SkippedUnit {
+  const hint =
+    "convert it to a supported type (PDF, DOCX, HTML, Markdown, text, CSV, JSON, PNG/JPEG/TIFF), or --exclude it";
+  return { source, mediaType, code: "unsupported_type", reason, hint };
+}
+
+/** A unit that loaded without text, listed by its loader's warnings (the likeliest fix first). */
+function skippedFor(source: string, mediaType: string, warnings: LoadWarning[]): SkippedUnit {
+  const order: SkipCode[] = ["ocr_unavailable", "ocr_off", "unsupported_type", "no_text", "empty"];
+  const coded = warnings.filter((w) => w.code !== undefined);
+  const code = order.find((c) => coded.some((w) => w.code === c)) ?? "no_text";
+  const first = coded.find((w) => w.code === code);
+  // one line for a file whose pages share a reason: "p.1–3: no text layer …"
+  const reasons = new Map<string, number[]>();
+  for (const w of warnings) reasons.set(w.reason, [...(reasons.get(w.reason) ?? []), ...(w.page ? [w.page] : [])]);
+  const reason =
+    reasons.size === 0
+      ? "no text found"
+      : [...reasons]
+          .map(([r, pages]) =>
+            pages.length > 0 ? `${pages.length === 1 ? "page" : "pages"} ${pageList(pages)}: ${r}` : r,
+          )
+          .join("; ");
+  return { source, mediaType, code, reason, ...(first?.hint ? { hint: first.hint } : {}) };
+}
+
+/** "1-3, 5" */
+function pageList(pages: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < pages.length; i++) {
+    let j = i;
+    while (j + 1 < pages.length && pages[j + 1] === pages[j]! + 1) j++;
+    out.push(j > i ? `${pages[i]}-${pages[j]}` : String(pages[i]));
+    i = j;
+  }
+  return out.join(", ");
 }
 
 function unitHash(content: string | Uint8Array, optionsKey: string, metadataKey: string): string {
