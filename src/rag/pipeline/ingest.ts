@@ -20,6 +20,7 @@ import { checkUnitSize } from "../source/size.js";
 import { Splitter, splitterSettings } from "../split/index.js";
 import { LanceDbStoreProvider, type CollectionStore, type StoreProvider } from "../store/index.js";
 import type { Chunk, Embedder } from "../types.js";
+import { DuplicateIndex } from "./duplicates.js";
 import { BatchWriter, type BatchTotals, type PreparedUnit } from "./ingest-batch.js";
 import { ingestSettings, type IngestSettings } from "./ingest-options.js";
 
@@ -54,6 +55,11 @@ export interface IngestReport extends BatchTotals {
   failed: { source: string; reason: string }[];
   /** Units no loader reads (unknown media type), with the type found. */
   skipped: { source: string; mediaType: string; reason: string }[];
+  /**
+   * Units not indexed because another unit of the collection (or of this run) has the same
+   * content: `of` is that unit's key. The same file reached from two ingest roots is stored once.
+   */
+  duplicates: { source: string; of: string }[];
   warnings: LoadWarning[];
   seconds: number;
 }
@@ -74,6 +80,7 @@ async function open(
     embedder: { id: embedder.id, spec: settings.embedderSpec ?? embedder.id, dimension },
     splitter: split,
     ...(settings.fts ? { fts: settings.fts } : {}),
+    ...(settings.tabular ? { tabular: settings.tabular } : {}),
   });
   return { store, splitter };
 }
@@ -89,8 +96,11 @@ export async function ingestSources(
   options: IngestOptions,
 ): Promise<IngestReport> {
   const started = performance.now();
-  const settings = ingestSettings(options);
+  const given = ingestSettings(options);
   const provider = options.store ?? new LanceDbStoreProvider(options.dataDir);
+  // the tabular columns a collection was built with stay its own until an ingest names others
+  const storedTabular = given.tabular === undefined ? (await provider.manifest(collection))?.tabular : undefined;
+  const settings = storedTabular ? { ...given, tabular: storedTabular } : given;
   // one ingest per collection from start to end: a second one fails at once (rag.collection_busy)
   // instead of after loading; every batch commits under this same lock
   const lock = await provider.lock(collection);
@@ -101,11 +111,30 @@ export async function ingestSources(
     const splitter = opened.splitter;
     const writer = await BatchWriter.open(store, { ...options, lock });
     const progress = throttledProgress(options.onProgress);
-    const report = { unchanged: 0, failed: [], skipped: [], warnings: [] } as Pick<
+    const report = { unchanged: 0, failed: [], skipped: [], warnings: [], duplicates: [] } as Pick<
       IngestReport,
-      "unchanged" | "failed" | "skipped" | "warnings"
+      "unchanged" | "failed" | "skipped" | "warnings" | "duplicates"
     >;
     const seen = new Set<string>();
+    // a folder's stream names the root it syncs once its walk has started: read it when needed
+    const syncRootNow = () => (sources as SourceStream).syncRoot;
+    const duplicates = new DuplicateIndex(store.manifest.units, syncRootNow, seen);
+    // units whose twin a sync may still remove, decided when the stream has ended
+    const later: { unit: PreparedUnit; name: string }[] = [];
+    const dropped: string[] = [];
+    const before = store.manifest.units;
+    const keep = async (unit: PreparedUnit, name: string, final: boolean): Promise<void> => {
+      const verdict = duplicates.check(unit.key, unit.root, unit.hash, final);
+      if (verdict === "later") return void later.push({ unit, name });
+      if (verdict !== "new") {
+        report.duplicates.push({ source: name, of: verdict.duplicateOf });
+        // a unit whose new content duplicates another loses its old chunks
+        if (before[unit.key]) dropped.push(unit.key);
+        return;
+      }
+      duplicates.stored(unit.key, unit.hash);
+      await writer.add(unit);
+    };
     const optionsKey = JSON.stringify(settings.tabular ?? {});
     for await (const source of sources) {
       throwIfAborted(options.signal, "ingest");
@@ -121,24 +150,27 @@ export async function ingestSources(
       seen.add(source.key);
       let unit: PreparedUnit | "unchanged" | undefined;
       try {
-        unit = await prepare(source, store, splitter, optionsKey, options, report);
+        unit = await prepare(source, store, splitter, optionsKey, { ...options, ...settings }, report);
       } catch (e) {
         if (isInfuseError(e) && e.kind === "cancelled") throw e;
         const reason = isInfuseError(e) ? e.message.replace(`${name}: `, "") : String((e as Error).message ?? e);
         report.failed.push({ source: name, reason });
       }
       if (unit === "unchanged") report.unchanged++;
-      else if (unit) await writer.add(unit);
+      else if (unit) await keep(unit, name, false);
     }
+    for (const { unit, name } of later) await keep(unit, name, true);
     progress({ task: "load", done: seen.size, total: seen.size, unit: "files" });
     // the stream ended without error: only now may units it no longer lists be removed
-    const syncRoot = (sources as SourceStream).syncRoot;
-    const removed =
-      syncRoot === undefined
+    const syncRoot = syncRootNow();
+    const removed = [
+      ...dropped,
+      ...(syncRoot === undefined
         ? []
         : Object.entries(store.manifest.units)
             .filter(([key, u]) => u.root === syncRoot && !seen.has(key))
-            .map(([key]) => key);
+            .map(([key]) => key)),
+    ];
     await writer.flush(removed, true);
     return {
       collection: store.manifest.name,
