@@ -80,20 +80,30 @@ export function extractAnswer(question: string, hits: Hit[], options: Extractive
       question: sentence.endsWith("?"),
       index,
     }));
-    // how well the passage bears on the question: its best sentence with its section's heading
+    // what the passage bears on: the question terms of its sentences and its section's heading
     const heading = terms(hit.chunk.headingPath?.at(-1) ?? "");
+    const covers = shared([...sentences.flatMap((s) => terms(s.sentence)), ...heading]);
     const relevance = Math.max(0, ...sentences.map((s) => shared([...terms(s.sentence), ...heading]).size));
-    return { sentences, relevance };
+    return { sentences, relevance, covers };
   });
   const best = Math.max(0, ...passages.map((p) => p.relevance));
-  // No padding: a passage is quoted only when it shares at least three quarters as many question
-  // terms as the best one. When nothing shares a term, the first passage (the retriever's best) is
-  // quoted alone, from its start.
+  // No padding. A passage is quoted when it shares at least three quarters as many question terms
+  // as the best one, or at least half as many and a question term no quoted passage covers (the
+  // other half of "when are roses pruned and when does the fuel dock open"); a passage that only
+  // repeats a term already answered ("password" in a Wi-Fi answer) is not. When nothing shares a
+  // term, the first passage (the retriever's best) is quoted alone, from its start.
   const needed = Math.ceil((best * 3) / 4);
+  const quoted = passages.map((p, i) => (best === 0 ? i === 0 : p.relevance >= needed));
+  const covered = new Set(passages.flatMap((p, i) => (quoted[i] ? [...p.covers] : [])));
+  passages.forEach((p, i) => {
+    if (quoted[i] || best === 0 || p.relevance < best / 2 || ![...p.covers].some((t) => !covered.has(t))) return;
+    quoted[i] = true;
+    for (const t of p.covers) covered.add(t);
+  });
   const lines: string[] = [];
   const cited: number[] = [];
-  passages.forEach(({ sentences, relevance }, i) => {
-    if (best === 0 ? i > 0 : relevance < needed) return;
+  passages.forEach(({ sentences }, i) => {
+    if (!quoted[i]) return;
     const chosen = choose(sentences, options.sentencesPerPassage ?? 2);
     if (chosen.length === 0) return;
     lines.push(`${chosen.join(" ")} [${i + 1}]`);
