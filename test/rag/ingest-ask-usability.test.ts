@@ -109,7 +109,7 @@ describe("duplicate content and remove-file", () => {
     expect(answer.context.map((c: { source: string }) => c.source)).toEqual(["notes/eggs.md", "notes/butter.md"]);
 
     // filters: a folder ending in / and a glob match the sources under it
-    for (const filter of ["source=notes/", "source=notes/*.md", "source=*/eggs.md"]) {
+    for (const filter of ["source=notes/", "source=notes/*.md", "source=*/eggs.md", "source=n?tes/"]) {
       const r = JSON.parse(
         (await mainCli(["ask", "cake", "--collection", "kb", "--filter", filter, "--json", "--no-log"], env)).stdout,
       );
@@ -124,6 +124,12 @@ describe("duplicate content and remove-file", () => {
         .stdout,
     );
     expect(exact.context).toEqual([]);
+    // LIKE's own wildcards in a pattern are literal: "not_s/" is not "notes/"
+    const literal = JSON.parse(
+      (await mainCli(["ask", "cake", "--collection", "kb", "--filter", "source=not_s/", "--json", "--no-log"], env))
+        .stdout,
+    );
+    expect(literal.context).toEqual([]);
 
     const removed = await mainCli(["collections", "remove-file", "kb", "notes/*", "--json"], env);
     expect(removed.code).toBe(0);
@@ -220,6 +226,7 @@ describe("named language models and the collections listing", () => {
     expect(badPath.stderr).toContain('model "/nonexistent/model.gguf" not found');
     const unknown = await mainCli([...q, "--llm", "no-such-model"], env);
     expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toContain("a model served by Ollama is ollama:no-such-model");
     const down = await mainCli([...q, "--llm", "ollama:llama3.2"], env);
     expect(down.code).toBe(5);
     expect(down.stderr).toContain("cannot reach Ollama");

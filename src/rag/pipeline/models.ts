@@ -88,6 +88,20 @@ export async function resolveChatModel(
   try {
     return { model: await create(chosen, options) };
   } catch (e) {
+    // a bare name ("llama3") is read as a local path: say how to name a served model
+    if (
+      isInfuseError(e) &&
+      e.kind === "not_found" &&
+      typeof chosen === "string" &&
+      /^[\w.:-]+$/.test(chosen) &&
+      !/\.gguf$/i.test(chosen)
+    )
+      throw new InfuseError(e.code, e.message, {
+        kind: e.kind,
+        hint: `${e.hint ? `${e.hint}; ` : ""}a model served by Ollama is ollama:${chosen}, by an OpenAI-compatible server openai:${chosen}`,
+        cause: e,
+        details: e.details,
+      });
     if (isInfuseError(e)) throw e;
     throw new InfuseError("rag.llm_unusable", `the language model ${specString(chosen)} could not be loaded`, {
       kind: "internal",
