@@ -60,6 +60,9 @@ describe("CSV rows and per-collection ingest settings", () => {
     await mainCli(["ingest", docs, "--collection", "menu", "--text-column", "description"], env);
     const manifest = JSON.parse(await readFile(path.join(home, "collections/menu/collection.json"), "utf8"));
     expect(manifest.tabular).toEqual({ textColumn: "description" });
+    expect((await mainCli(["collections", "show", "menu"], env)).stdout).toContain(
+      'tables    text column "description"',
+    );
     const chunks = await new LanceDbStoreProvider(home).open("menu");
     expect((await chunks.chunksOf("menu.csv"))[0]!.text).toBe("Laminated dough with Normandy butter.");
     chunks.close();

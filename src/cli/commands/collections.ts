@@ -65,6 +65,7 @@ export const registerCollections: RegisterCommand = (program, run) => {
             splitterSettings: m.splitter,
             embedderSpec: m.embedder.spec,
             ...(m.embedder.endpoint ? { embedderEndpoint: m.embedder.endpoint } : {}),
+            ...(m.tabular ? { tabular: m.tabular } : {}),
             revision: m.revision,
             files: m.units,
           },
@@ -199,6 +200,16 @@ function renderShow(m: CollectionManifest): string {
     `  embedder  ${m.embedder.id} (${m.embedder.dimension} dims; spec "${m.embedder.spec}"${m.embedder.endpoint?.baseUrl ? ` at ${m.embedder.endpoint.baseUrl}` : ""})`,
     `  splitter  ${m.splitter.kind}, chunk ${m.splitter.chunkSize}, overlap ${m.splitter.overlap}`,
     `  bm25      ${m.fts.language}, stem ${m.fts.stem}, stop words ${m.fts.removeStopWords}`,
+    ...(m.tabular
+      ? [
+          `  tables    ${[
+            m.tabular.textColumn !== undefined ? `text column "${m.tabular.textColumn}"` : "",
+            m.tabular.idColumn !== undefined ? `id column "${m.tabular.idColumn}"` : "",
+          ]
+            .filter(Boolean)
+            .join(", ")}`,
+        ]
+      : []),
     `  chunks    ${m.chunks} from ${units.length} files/records`,
     `  created   ${m.createdAt}, updated ${m.updatedAt}`,
     ...units.slice(0, 50).map(([key, u]) => `  ${String(u.chunks).padStart(5)}  ${key}`),
