@@ -201,6 +201,13 @@ describe("extractive answers and chat without a language model", () => {
       "Where are they stored? long passwords",
     );
     expect(lexicalFollowUp("How long must passwords be?", "Why?")).toBe("Why? long passwords");
+    // a chain of references keeps its subject, at most four carried terms
+    expect(lexicalFollowUp("Where are they stored? long passwords", "Who can read them?")).toBe(
+      "Who can read them? stored long passwords",
+    );
+    expect(lexicalFollowUp("Send the monthly quarterly yearly weekly report", "Who writes it?")).toBe(
+      "Who writes it? send monthly quarterly yearly",
+    );
     const dataDir = await tmp("data");
     const docs = await tmp("docs");
     await writeFile(path.join(docs, "butter.md"), "The cake takes 200 g of butter, softened.");

@@ -15,7 +15,8 @@ export interface ChatTurn extends AskResult {
 
 export class ChatSession {
   readonly history: ChatMessage[] = [];
-  #lastQuestion: string | undefined;
+  /** What the previous turn searched: its question, with the terms it carried if it referred back. */
+  #lastSearched: string | undefined;
 
   private constructor(
     private readonly stores: CollectionStore[],
@@ -54,7 +55,7 @@ export class ChatSession {
         // fall through to the lexical rewrite
       }
     }
-    const text = lexicalFollowUp(this.#lastQuestion ?? "", question);
+    const text = lexicalFollowUp(this.#lastSearched ?? "", question);
     return { text, rewrite: text === question ? "none" : "previous-question" };
   }
 
@@ -67,7 +68,7 @@ export class ChatSession {
       retriever: this.retriever,
       standalone: text,
     });
-    this.#lastQuestion = question;
+    this.#lastSearched = text;
     this.history.push({ role: "user", content: question }, { role: "assistant", content: result.answer });
     return { ...result, rewrite };
   }
@@ -95,7 +96,8 @@ const MAX_CARRIED_TERMS = 4;
  *   of its own ("Why?"): the previous question's content words are added;
  * - otherwise it names its own subject ("And the eggs?" after "How much butter is in it?"): it is
  *   searched as asked, since the previous subject (butter) would only pull back the old answer.
- * The previous question is the one the user typed, not its expanded form, so terms never pile up.
+ * `previous` is what the previous turn searched, so a chain of references ("Where are they
+ * stored?" then "Who can read them?") keeps its subject; the cap keeps terms from piling up.
  */
 export function lexicalFollowUp(previous: string, question: string): string {
   const own = contentWords(question);
