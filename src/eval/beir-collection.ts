@@ -82,6 +82,7 @@ function merge(a: IngestReport, b: IngestReport): IngestReport {
       ? { embeddedTokens: (a.embeddedTokens ?? 0) + (b.embeddedTokens ?? 0) }
       : {}),
     failed: [...a.failed, ...b.failed],
+    duplicates: [...a.duplicates, ...b.duplicates],
     warnings: [...a.warnings, ...b.warnings],
     seconds: a.seconds + b.seconds,
   };

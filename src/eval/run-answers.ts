@@ -18,6 +18,7 @@ import { storeProvider, type CollectionStore } from "../rag/store/index.js";
 import type { ChatMessage, ChatModel, Embedder } from "../rag/types.js";
 import { answerInContext, embeddingSimilarity, scoreAnswer } from "./answers.js";
 import { JUDGE_CRITERIA, LlmJudge, summarizeJudgments, type JudgeCriterion, type JudgmentSummary } from "./judge.js";
+import { DEFAULT_EMBEDDER_SPEC } from "../rag/pipeline/models.js";
 import { resolveChatModel, resolveEmbedder } from "./models.js";
 import { loadQaData, type QaFields, type QaItem } from "./qa-data.js";
 import { latencySummary } from "./retrieval.js";
@@ -40,7 +41,7 @@ export interface AnswersEvalOptions extends TaskOptions {
   fields?: QaFields;
   /** Answer from this existing collection. */
   collection?: string;
-  /** Embedder for a collection built from the data's contexts, and for answer cosine; default the collection's, else "hash". */
+  /** Embedder for a collection built from the data's contexts, and for answer cosine; default the collection's, else DEFAULT_EMBEDDER_SPEC. */
   embedder?: string;
   /** Chat models that answer, one configuration per model and setting; without any, answers are extractive. */
   llm?: string | string[];
@@ -150,7 +151,7 @@ export async function evaluateAnswers(options: AnswersEvalOptions): Promise<Answ
     configurations: order(configurations, settings),
   });
   try {
-    let embedderSpec = options.embedder ?? "hash";
+    let embedderSpec = options.embedder ?? DEFAULT_EMBEDDER_SPEC;
     const retrieves = needAnswers && settings.includes("rag");
     if (retrieves && options.collection) {
       store = await storeProvider(options.config).open(options.collection);

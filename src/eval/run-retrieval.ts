@@ -18,6 +18,7 @@ import { storeProvider } from "../rag/store/index.js";
 import type { ChatModel } from "../rag/types.js";
 import { loadBeir } from "./beir.js";
 import { ingestBeirCorpus } from "./beir-collection.js";
+import { DEFAULT_EMBEDDER_SPEC } from "../rag/pipeline/models.js";
 import { resolveChatModel, resolveEmbedder } from "./models.js";
 import { evaluateRetriever, type RetrievalResult } from "./retrieval.js";
 
@@ -30,7 +31,7 @@ export interface RetrievalEvalOptions extends TaskOptions {
   /** Evaluate only the first N queries (in the order of queries.jsonl): a quick subset. */
   limit?: number;
   config: ResolvedConfig;
-  /** Embedder spec for the corpus; default "hash". */
+  /** Embedder spec for the corpus; default the one new collections get (DEFAULT_EMBEDDER_SPEC). */
   embedder?: string;
   /** Chat model for LLM techniques and an `llm` reranker. */
   llm?: string;
@@ -65,7 +66,7 @@ export async function evaluateRetrievalConfigs(options: RetrievalEvalOptions): P
   const queries = options.limit !== undefined ? loaded.queries.slice(0, options.limit) : loaded.queries;
   const ids = new Set(queries.map((q) => q.id));
   const qrels = options.limit !== undefined ? new Map([...loaded.qrels].filter(([q]) => ids.has(q))) : loaded.qrels;
-  const embedderSpec = options.embedder ?? "hash";
+  const embedderSpec = options.embedder ?? DEFAULT_EMBEDDER_SPEC;
   const embedder = await resolveEmbedder(embedderSpec, options.config);
   let llm: ChatModel | undefined;
   try {

@@ -10,7 +10,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
+import { HashingEmbedder, parseHashSpec } from "../../src/rag/embed/hashing.js";
+import { DEFAULT_EMBEDDER_SPEC } from "../../src/rag/pipeline/models.js";
 import { ingestPath, ingestSources } from "../../src/rag/pipeline/ingest.js";
 import type { Source } from "../../src/rag/source/index.js";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
@@ -120,7 +121,8 @@ describe("skipped files", () => {
     expect(text.stdout.split(`hint: install Tesseract: ${INSTALL}`)).toHaveLength(2);
 
     // tesseract on PATH: the scanned page and the image are read now
-    const options = { dataDir: home, embedder: new HashingEmbedder() };
+    // the CLI built the collection with the default embedder; the library names the same one
+    const options = { dataDir: home, embedder: new HashingEmbedder(parseHashSpec(DEFAULT_EMBEDDER_SPEC)) };
     const after = await ingestPath("c", folder, options);
     expect(after).toMatchObject({ added: ["sign.png"], updated: ["scan.pdf"], unchanged: 1, warnings: [] });
     expect(after.skipped.map((s) => s.code)).toEqual(["empty", "unsupported_type", "empty"]);

@@ -78,6 +78,9 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
       score: expect.any(Number),
       retriever: "bm25",
       heading: "Ops › Backups",
+      row: null,
+      doc_id: null,
+      text: expect.stringContaining("kept for 35 days"),
     });
     const log = (await readFile(path.join(home, "logs/inference.jsonl"), "utf8")).trim().split("\n");
     expect(JSON.parse(log[0]!)).toMatchObject({ question: "How long are backups kept?", collection: "ops" });
@@ -91,10 +94,10 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
 
     const list = await runCli(["collections", "--json"], { env });
     expect(JSON.parse(list.stdout)).toEqual([
-      expect.objectContaining({ name: "ops", chunks: 2, units: 2, embedder: "hash-512" }),
+      expect.objectContaining({ name: "ops", chunks: 2, units: 2, embedder: "hash-1024-unigram-stop" }),
     ]);
     const show = await runCli(["collections", "show", "ops"], { env });
-    expect(show.stdout).toContain("embedder  hash-512 (512 dims");
+    expect(show.stdout).toContain("embedder  hash-1024-unigram-stop (1024 dims");
     expect(show.stdout).toContain("bm25      English, stem true, stop words true");
     await runCli(["ingest", docs, "--collection", "plain", "--text-column", "a", "--no-stemming", "--no-stop-words"], {
       env,
@@ -131,7 +134,7 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
     expect(turns[1]).toMatchObject({
       question: "Where are they stored?",
       rewrite: "previous-question",
-      standalone: "How long must passwords be? Where are they stored?",
+      standalone: "Where are they stored? long passwords",
     });
   });
 
@@ -142,6 +145,9 @@ describe("infuse ingest / ask / chat / collections / demo", () => {
     expect(r.stdout).toContain('collection "demo": 6 added');
     expect(r.stdout).toContain("Q: How long must passwords be?");
     expect(r.stdout).toContain("Passwords must be at least 14 characters long");
+    // the PDF's heading line is not run into its text, and no unrelated passage pads the answer
+    expect(r.stdout).not.toContain("Passwords Passwords");
+    expect(r.stdout).not.toContain("harbor-guest");
     expect(r.stdout).toContain("[1] security-policy.pdf p.1");
     expect(r.stdout).toContain("Claim travel expenses in the Ledgerly app within 30 days");
     expect(r.stdout).toContain("[1] handbook.md › Harbor Labs team handbook › Expenses › Travel");

@@ -64,7 +64,13 @@ describe("document loaders", () => {
     const dir = await tmp();
     const file = path.join(dir, "faq.csv");
     await writeFile(file, 'id,question,answer\nq1,"Where, exactly?","At the quay, floor 2."\nq2,When?,Mondays\n');
-    await expect(loadFile(file, "faq.csv")).rejects.toMatchObject({ code: "rag.text_column_missing", kind: "usage" });
+    // by default a row is every column as `column: value` lines
+    const whole = await loadFile(file, "faq.csv");
+    expect(whole.documents[0]!.text).toBe("id: q1\nquestion: Where, exactly?\nanswer: At the quay, floor 2.");
+    await expect(loadFile(file, "faq.csv", { textColumn: "nope" })).rejects.toMatchObject({
+      code: "rag.text_column_missing",
+      kind: "usage",
+    });
     const loaded = await loadFile(file, "faq.csv", { textColumn: "answer" });
     expect(loaded.documents.map((d) => d.text)).toEqual(["At the quay, floor 2.", "Mondays"]);
     expect(loaded.documents[0]!.metadata).toEqual({ format: "csv", row: 1, doc_id: "q1", question: "Where, exactly?" });

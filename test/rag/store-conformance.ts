@@ -273,6 +273,26 @@ export function storeConformance(name: string, makeProvider: () => Promise<Confo
         const text = await s.searchText("harbour", { topK: 10, filter: { source: "storms.md" } });
         expect(texts(text)).toEqual(["Fog closes the harbour on autumn mornings."]);
       });
+
+      it("takes a source glob or folder as a pattern (filter.ts), its SQL wildcards literal", async () => {
+        const s = await seeded();
+        const sources = async (source: string | string[]) =>
+          [
+            ...new Set(
+              (await s.searchDense(embedder.embed("harbour"), { topK: 10, filter: { source } })).map(
+                (h) => h.chunk.source,
+              ),
+            ),
+          ].sort();
+        expect(await sources("*.md")).toEqual(["storms.md", "tides.md"]);
+        expect(await sources("st?rms.md")).toEqual(["storms.md"]);
+        expect(await sources(["harbour.pdf", "t*"])).toEqual(["harbour.pdf", "tides.md"]);
+        expect(await sources("sto_ms.md")).toEqual([]);
+        expect(await sources("%.md")).toEqual([]);
+        expect(await sources("storms/")).toEqual([]);
+        const text = await s.searchText("harbour", { topK: 10, filter: { source: "*.pdf" } });
+        expect(new Set(text.map((h) => h.chunk.source))).toEqual(new Set(["harbour.pdf"]));
+      });
     });
 
     describe("reading back", () => {

@@ -33,7 +33,7 @@ export const registerDemo: RegisterCommand = (program, run) => {
     .command("demo")
     .description("end-to-end RAG demo: ingest the shipped sample documents and answer two questions with citations")
     .option("--llm <spec>", "chat model for generative answers (default: rag.llm; none → extractive answers)")
-    .option("--embedder <spec>", 'embedding model (default: rag.embedder or the built-in "hash")')
+    .option("--embedder <spec>", 'embedding model (default: rag.embedder or the built-in "hash-1024-unigram-stop")')
     .addHelpText(
       "after",
       "\nExamples:\n  infuse demo\n  infuse demo --llm ollama:llama3.2\n  infuse demo --json\n" +

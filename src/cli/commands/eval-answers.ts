@@ -65,7 +65,7 @@ export function registerEvalAnswers(evalCmd: Command, run: CommandRunner): void 
     .option("--collection <name>", "answer from this collection (default: a collection of the data's own contexts)")
     .option(
       "--embedder <spec>",
-      'embedder for the contexts and for answer cosine (default the collection\'s, else "hash")',
+      'embedder for the contexts and for answer cosine (default the collection\'s, else the built-in "hash-1024-unigram-stop")',
     )
     .option(
       "--llm <spec>",

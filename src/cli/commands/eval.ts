@@ -43,7 +43,10 @@ function registerEvalRetrieval(evalCmd: Command, run: CommandRunner): void {
     )
     .option("--recipe <file.json...>", "recipe files, compared with the --retriever ones (repeatable)")
     .option("--limit <n>", "evaluate only the first n queries (queries.jsonl order): a quick subset", positiveInt)
-    .option("--embedder <spec>", 'embedding model for the corpus (default "hash", model-free)')
+    .option(
+      "--embedder <spec>",
+      'embedding model for the corpus (default the built-in "hash-1024-unigram-stop", model-free)',
+    )
     .option(
       "--reranker <model>",
       "what +rerank uses: a cross-encoder ONNX folder or hub reference, or llm (uses --llm)",

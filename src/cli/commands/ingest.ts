@@ -3,7 +3,8 @@
 // files removed after a complete walk, the rest untouched). Its flags are IngestSettingsSchema's
 // (rag/pipeline/ingest-options.ts): flag text goes through that schema, so a bad value gets the
 // error ingestPath() gives for it. Precedence: defaults < config `ingest` < the collection's stored
-// splitter, analyzer and embedder < flags.
+// splitter, analyzer, embedder and tabular columns < flags; a splitter or analyzer flag that differs
+// from the stored one is an error naming both, a tabular one a warning (it replaces the stored one).
 import { limitsOf } from "../../core/limits.js";
 import { configSection, type ResolvedConfig } from "../../core/config.js";
 import type { ProgressEvent } from "../../core/progress.js";
@@ -17,7 +18,8 @@ import {
 import { DEFAULT_EMBEDDER_SPEC, resolveEmbedder } from "../../rag/pipeline/models.js";
 import type { CollectionManifest } from "../../rag/store/index.js";
 import { storeProvider } from "../../rag/store/index.js";
-import type { RegisterCommand } from "../runtime.js";
+import { InfuseError } from "../../core/errors.js";
+import type { CommandRuntime, RegisterCommand } from "../runtime.js";
 import { cliFlags, flagOptions, flagValues } from "../schema-flags.js";
 import { collectionName } from "./ask.js";
 
@@ -39,14 +41,62 @@ function merge(...layers: Layer[]): Layer {
   return out;
 }
 
-/** What an existing collection fixed when it was built: its splitter, analyzer and embedder. */
+/** What an existing collection keeps from its ingests: its splitter, analyzer, embedder and tabular columns. */
 function stored(existing: CollectionManifest | undefined): Layer {
   if (!existing) return {};
   return {
     embedderSpec: existing.embedder.endpoint ?? existing.embedder.spec,
     splitter: existing.splitter,
     fts: existing.fts,
+    ...(existing.tabular ? { tabular: existing.tabular } : {}),
   };
+}
+
+/** A flag given with another value than the collection stored for it. */
+interface Differing {
+  flag: string;
+  path: string[];
+  given: unknown;
+  stored: unknown;
+}
+
+/** The splitter, analyzer and tabular flags whose value differs from the collection's stored one. */
+function differingFlags(given: Layer, existing: CollectionManifest | undefined): Differing[] {
+  if (!existing) return [];
+  const storedLayer = stored(existing);
+  return FIELD_FLAGS.flatMap(({ path, meta }) => {
+    const [group, key] = path;
+    if (key === undefined || !["splitter", "fts", "tabular"].includes(group!)) return [];
+    const value = (given[group!] as Layer | undefined)?.[key];
+    const before = (storedLayer[group!] as Layer | undefined)?.[key];
+    return value === undefined || value === before ? [] : [{ flag: meta.flag, path, given: value, stored: before }];
+  });
+}
+
+/**
+ * Flags that contradict the collection: a splitter or analyzer flag is an error (chunks and the
+ * index were built with the stored one); a tabular column is a change the user asked for, so
+ * it is told and kept (rows are read again with it, and it is stored for the next ingests).
+ */
+function checkAgainstStored(rt: CommandRuntime, flags: Layer, existing: CollectionManifest | undefined): void {
+  for (const d of differingFlags(flags, existing)) {
+    const what = (v: unknown) => (v === undefined ? "the default" : JSON.stringify(v));
+    if (d.path[0] === "tabular") {
+      rt.out.warn(
+        `${d.flag} ${String(d.given)} replaces ${what(d.stored)} that collection "${existing!.name}" was ingested with: its CSV/JSON files are read again with it, and later ingests use it`,
+      );
+      continue;
+    }
+    throw new InfuseError(
+      "rag.setting_differs",
+      `${d.flag} ${String(d.given)} differs from collection "${existing!.name}"'s stored ${d.path.join(".")} (${what(d.stored)})`,
+      {
+        kind: "usage",
+        hint: `leave ${d.flag} out to use the stored setting, or ingest into a new collection (or delete "${existing!.name}" first)`,
+        details: { collection: existing!.name, setting: d.path.join("."), stored: d.stored, given: d.given },
+      },
+    );
+  }
 }
 
 /** The run's settings: defaults < config `ingest` (and rag.embedder) < the collection's < flags, checked. */
@@ -77,6 +127,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
       "\nExamples:\n" +
         "  infuse ingest ./docs --collection handbook\n" +
         "  infuse ingest ./docs --collection handbook --include '**/*.md' --exclude 'drafts/**'\n" +
+        "  infuse ingest menu.csv --collection menu                 # each row: every column as `name: value`\n" +
         "  infuse ingest faq.csv --collection faq --text-column answer\n" +
         "  infuse ingest ./archive --collection archive --batch-size 200   # commit every 200 files\n" +
         "  infuse ingest ./scans --collection scans --ocr-lang eng+vie      # OCR in English and Vietnamese\n" +
@@ -90,7 +141,9 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "only by a run that walked the whole folder.\n" +
         'Defaults for these flags can live in infuse.config.json as an "ingest" section\n' +
         '({"ingest": {"splitter": {"chunkSize": 500}, "batchSize": 200}}); an existing collection keeps\n' +
-        "the splitter, analyzer and embedder it was built with unless a flag says otherwise.",
+        "the splitter, analyzer and embedder it was built with, and the --text-column/--id-column of its\n" +
+        "last ingest. CSV rows are indexed as `column: value` lines of every column unless --text-column\n" +
+        "names one.",
     )
     .action(
       run(async (rt, target: string, flags: { collection?: string } & Record<string, unknown>) => {
@@ -98,7 +151,9 @@ export const registerIngest: RegisterCommand = (program, run) => {
         const collection = collectionName(flags.collection, config);
         const store = storeProvider(config);
         // a collection built against a remote server reconnects to it (its stored endpoint keeps the base URL)
-        const settings = resolveIngestFlags(flags, config, await store.manifest(collection));
+        const existing = await store.manifest(collection);
+        checkAgainstStored(rt, flagValues(flags, FIELD_FLAGS), existing);
+        const settings = resolveIngestFlags(flags, config, existing);
         const embedder = await resolveEmbedder(settings.embedderSpec ?? DEFAULT_EMBEDDER_SPEC, {
           config,
           signal: rt.signal,
@@ -143,6 +198,11 @@ export function renderIngest(r: IngestReport): string {
   // each distinct fix once (how to install tesseract), not once per file or page
   const hints = new Set([...r.warnings, ...r.skipped].flatMap((s) => (s.hint ? [s.hint] : [])));
   for (const h of hints) lines.push(`hint: ${h}`);
+  if (r.duplicates.length > 0)
+    lines.push(
+      `duplicates, not indexed again (${r.duplicates.length}):`,
+      ...r.duplicates.map((d) => `  ${d.source}: same content as ${d.of}`),
+    );
   if (r.failed.length > 0)
     lines.push(`not ingested (${r.failed.length}):`, ...r.failed.map((f) => `  ${f.source}: ${f.reason}`));
   return lines.join("\n");

@@ -1,8 +1,9 @@
 // A lexical embedder that needs no model: feature hashing of lowercased word unigrams and
 // bigrams into signed dimensions, L2-normalised. It matches shared words, not meanings (no
 // synonyms, no paraphrase): the honest default when no neural model is installed.
-// Measured on SciFact (dense nDCG@10): hash-512 (the default) 0.25; hash-512-stop 0.33;
-// hash-1024-unigram-stop 0.49. Hash collisions and stop words, not missing features, limit it.
+// Measured on SciFact (dense nDCG@10): hash-512 0.25; hash-512-stop 0.33; hash-1024-unigram-stop
+// 0.49 (new collections' default, DEFAULT_EMBEDDER_SPEC in rag/pipeline/models.ts). Hash
+// collisions and stop words, not missing features, limit it.
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { TaskOptions } from "../../core/progress.js";
 import type { Embedder, TokenCounter } from "../types.js";

@@ -8,18 +8,27 @@ export interface CitedSource {
   source: string;
   page: number | null;
   heading: string | null;
+  /** The row of a CSV/JSON/JSONL record (1-based), as the text output shows it; null otherwise. */
+  row: number | null;
+  /** The record's id (its id column, or an ingested record's id); null otherwise. */
+  doc_id: string | null;
   chunk_id: string;
   score: number;
   retriever: string;
+  /** The passage itself, as given to the model (or quoted). */
+  text: string;
+}
+
+function docId(hit: Hit): string | null {
+  const id = hit.chunk.metadata["doc_id"];
+  return typeof id === "string" || typeof id === "number" ? String(id) : null;
 }
 
 /** Where a chunk comes from, for people: file, page and heading path. */
 export function describeChunk(hit: Hit): string {
   const c = hit.chunk;
-  const doc =
-    typeof c.metadata["doc_id"] === "string" || typeof c.metadata["doc_id"] === "number"
-      ? ` ${String(c.metadata["doc_id"])}`
-      : "";
+  const id = docId(hit);
+  const doc = id !== null ? ` ${id}` : "";
   const row = c.metadata["row"] !== undefined && !doc ? ` row ${String(c.metadata["row"])}` : "";
   const page = c.page !== undefined ? ` p.${c.page}` : "";
   const heading = c.headingPath && c.headingPath.length > 0 ? ` › ${c.headingPath.join(" › ")}` : "";
@@ -33,9 +42,12 @@ export function citedSources(hits: Hit[], numbers: readonly number[] = hits.map(
     source: h.chunk.source,
     page: h.chunk.page ?? null,
     heading: h.chunk.headingPath?.join(" › ") ?? null,
+    row: typeof h.chunk.metadata["row"] === "number" ? h.chunk.metadata["row"] : null,
+    doc_id: docId(h),
     chunk_id: h.chunk.id,
     score: h.score,
     retriever: h.retriever,
+    text: h.chunk.text,
   }));
 }
 

@@ -1,6 +1,9 @@
-// CSV, JSON (an array of objects) and JSONL: one document per row/record, the chosen text
-// column as text and the other columns as metadata (nested values as JSON strings).
-// CSV and JSONL are read by formats/csv and formats/jsonl, the project's one reader of each.
+// CSV, JSON (an array of objects) and JSONL: one document per row/record. With a text column
+// (chosen, or for JSON/JSONL found by name) its value is the text and the other columns are
+// metadata; otherwise, and by default for CSV, the text is every column as a `column: value` line,
+// so a row's price is found with its description (short values are kept as metadata too, for
+// filters). Nested values become JSON strings. CSV and JSONL are read by formats/csv and
+// formats/jsonl, the project's one reader of each.
 import { InfuseError } from "../../core/errors.js";
 import { parseCsv } from "../../formats/csv.js";
 import { parseJsonLines } from "../../formats/jsonl.js";
@@ -16,44 +19,65 @@ function toMetadataValue(v: unknown): MetadataValue | undefined {
   return JSON.stringify(v);
 }
 
-/** Documents from records (objects); `row` is 1-based. */
+/** Longest value an all-columns row also keeps as metadata (longer ones are only in the text). */
+const MAX_METADATA_VALUE = 200;
+
+/**
+ * Documents from records (objects); `row` is 1-based. The text is `options.textColumn`, else (for
+ * `findTextColumn`) the first of text/content/body/passage present, else every column.
+ */
 export function recordsToDocuments(
   records: Record<string, unknown>[],
   source: string,
   options: TabularOptions,
   format: string,
+  findTextColumn = true,
 ): LoadedFile {
   const columns = new Set(records.flatMap((r) => Object.keys(r)));
-  const textColumn = options.textColumn ?? TEXT_COLUMNS.find((c) => columns.has(c));
-  if (!textColumn || !columns.has(textColumn)) {
+  if (options.textColumn !== undefined && !columns.has(options.textColumn)) {
     throw new InfuseError(
       "rag.text_column_missing",
-      `${source}: no text column${options.textColumn ? ` "${options.textColumn}"` : ""}; columns are ${[...columns].join(", ") || "(none)"}`,
+      `${source}: no text column "${options.textColumn}"; columns are ${[...columns].join(", ") || "(none)"}`,
       {
         kind: "usage",
-        hint: "name the column that holds the text with --text-column (library: textColumn)",
+        hint: "name a column that exists with --text-column, or leave it out to index every column as `column: value` lines",
         details: { source, columns: [...columns] },
       },
     );
   }
+  const textColumn = options.textColumn ?? (findTextColumn ? TEXT_COLUMNS.find((c) => columns.has(c)) : undefined);
   const idColumn = options.idColumn ?? ID_COLUMNS.find((c) => columns.has(c));
   const out: LoadedFile = { documents: [], warnings: [] };
   records.forEach((record, i) => {
-    const value = record[textColumn];
-    const text = typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value);
+    const text = textColumn === undefined ? allColumns(record) : asText(record[textColumn]);
     if (text.trim().length === 0) {
-      out.warnings.push({ source, reason: `row ${i + 1}: empty "${textColumn}", skipped` });
+      out.warnings.push({ source, reason: `row ${i + 1}: empty ${textColumn ? `"${textColumn}"` : "row"}, skipped` });
       return;
     }
     const metadata: LoadedDocument["metadata"] = { format, row: i + 1 };
     for (const [k, v] of Object.entries(record)) {
       if (k === textColumn) continue;
       const mv = toMetadataValue(v);
-      if (mv !== undefined) metadata[k === idColumn ? "doc_id" : k] = mv;
+      if (mv === undefined) continue;
+      if (textColumn === undefined && k !== idColumn && String(mv).length > MAX_METADATA_VALUE) continue;
+      metadata[k === idColumn ? "doc_id" : k] = mv;
     }
     out.documents.push({ source, text, metadata });
   });
   return out;
+}
+
+function asText(value: unknown): string {
+  return typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value);
+}
+
+/** A record as `column: value` lines, empty values left out. */
+function allColumns(record: Record<string, unknown>): string {
+  return Object.entries(record)
+    .map(([k, v]) => [k, asText(v).trim()] as const)
+    .filter(([, v]) => v.length > 0)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join("\n");
 }
 
 export function loadCsv(text: string, source: string, options: TabularOptions = {}): LoadedFile {
@@ -65,7 +89,8 @@ export function loadCsv(text: string, source: string, options: TabularOptions = 
     });
   if (header.length === 0) return { documents: [], warnings: [{ source, reason: "empty CSV file" }] };
   const records = rows.map((r) => Object.fromEntries(header.map((h, i) => [h.trim(), r.cells[i] ?? ""])));
-  return recordsToDocuments(records, source, options, "csv");
+  // a CSV row is read whole by default: every column, as `column: value` lines
+  return recordsToDocuments(records, source, options, "csv", false);
 }
 
 function asRecord(v: unknown, source: string, where: string): Record<string, unknown> {

@@ -121,8 +121,14 @@ export async function askStore(
         note = `the language model ${options.llm.id} returned an empty answer`;
       }
     } catch (e) {
-      if (isInfuseError(e) && e.kind === "cancelled") throw e;
-      note = `the language model ${options.llm.id} failed: ${(e as Error).message}`;
+      // a model the caller chose that cannot answer (a server down) is an error, not a silent
+      // extractive answer: only asking without any model answers extractively
+      if (isInfuseError(e)) throw e;
+      throw new InfuseError("rag.llm_failed", `the language model ${options.llm.id} failed: ${(e as Error).message}`, {
+        kind: "internal",
+        hint: "check that the model or its server works, or ask with --no-llm for an extractive answer",
+        cause: e,
+      });
     }
   } else if (hits.length === 0) note = noPassageReason(traced.stages, options.llm !== undefined);
   const t2 = performance.now();

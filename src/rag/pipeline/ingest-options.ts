@@ -92,11 +92,14 @@ const FtsSchema = z.strictObject({
 
 /** CSV/JSON/JSONL column choices. */
 const TabularSchema = z.strictObject({
-  /** Column (CSV) or field (JSON/JSONL) holding the text; default "text", else "content", "body". */
+  /**
+   * Column (CSV) or field (JSON/JSONL) holding the text. Default: a CSV row is every column as
+   * `column: value` lines; JSON/JSONL use "text", "content", "body" or "passage", else every field.
+   */
   textColumn: opt(name(), {
     flag: "--text-column",
     arg: "<name>",
-    help: "CSV column / JSON field holding the text (default: text, content, body)",
+    help: "CSV column / JSON field holding the text (default: CSV rows as `column: value` lines of every column; JSON: text, content, body, else every field)",
   }),
   /** Column/field naming each record (kept as metadata `doc_id`); default "_id" or "id" if present. */
   idColumn: opt(name(), {
@@ -141,7 +144,7 @@ export const IngestSettingsSchema = z.strictObject({
     {
       flag: "--embedder",
       arg: "<spec>",
-      help: 'embedding model: "hash" (built-in, lexical), a model path or hf: reference, openai:MODEL, ollama:MODEL (default: the collection\'s, else rag.embedder, else hash)',
+      help: 'embedding model: "hash-1024-unigram-stop" (built-in, lexical; also hash[-N][-unigram][-stop]), a model path or hf: reference, openai:MODEL, ollama:MODEL (default: the collection\'s, else rag.embedder, else hash-1024-unigram-stop)',
     },
   ),
   splitter: SplitterSchema.exactOptional(),

@@ -23,6 +23,7 @@ import { checkUnitSize } from "../source/size.js";
 import { Splitter, splitterSettings } from "../split/index.js";
 import { LanceDbStoreProvider, type CollectionStore, type StoreProvider } from "../store/index.js";
 import type { Chunk, Embedder } from "../types.js";
+import { DuplicateIndex } from "./duplicates.js";
 import { BatchWriter, type BatchTotals, type PreparedUnit } from "./ingest-batch.js";
 import { ingestSettings, type IngestSettings } from "./ingest-options.js";
 
@@ -57,6 +58,11 @@ export interface IngestReport extends BatchTotals {
   failed: { source: string; reason: string }[];
   /** Units that gave no text, with the type found and why (a previously committed version is removed). */
   skipped: SkippedUnit[];
+  /**
+   * Units not indexed because another unit of the collection (or of this run) has the same
+   * content: `of` is that unit's key. The same file reached from two ingest roots is stored once.
+   */
+  duplicates: { source: string; of: string }[];
   warnings: LoadWarning[];
   seconds: number;
 }
@@ -98,6 +104,7 @@ async function open(
     embedder: { id: embedder.id, spec: settings.embedderSpec ?? embedder.id, dimension },
     splitter: split,
     ...(settings.fts ? { fts: settings.fts } : {}),
+    ...(settings.tabular ? { tabular: settings.tabular } : {}),
   });
   return { store, splitter };
 }
@@ -113,11 +120,14 @@ export async function ingestSources(
   options: IngestOptions,
 ): Promise<IngestReport> {
   const started = performance.now();
-  const settings = ingestSettings(options);
-  const ocr = new OcrEngine(settings.ocr);
+  const given = ingestSettings(options);
+  const ocr = new OcrEngine(given.ocr);
   // languages asked for are checked before anything is opened (rag.ocr_language_missing)
-  if (ocr.mode !== "off" && settings.ocr?.languages !== undefined) await ocr.ready(options.signal);
+  if (ocr.mode !== "off" && given.ocr?.languages !== undefined) await ocr.ready(options.signal);
   const provider = options.store ?? new LanceDbStoreProvider(options.dataDir);
+  // the tabular columns a collection was built with stay its own until an ingest names others
+  const storedTabular = given.tabular === undefined ? (await provider.manifest(collection))?.tabular : undefined;
+  const settings = storedTabular ? { ...given, tabular: storedTabular } : given;
   // one ingest per collection from start to end: a second one fails at once (rag.collection_busy)
   // instead of after loading; every batch commits under this same lock
   const lock = await provider.lock(collection);
@@ -128,14 +138,33 @@ export async function ingestSources(
     const splitter = opened.splitter;
     const writer = await BatchWriter.open(store, { ...options, lock });
     const progress = throttledProgress(options.onProgress);
-    const report = { unchanged: 0, failed: [], skipped: [], warnings: [] } as Pick<
+    const report = { unchanged: 0, failed: [], skipped: [], warnings: [], duplicates: [] } as Pick<
       IngestReport,
-      "unchanged" | "failed" | "skipped" | "warnings"
+      "unchanged" | "failed" | "skipped" | "warnings" | "duplicates"
     >;
     const seen = new Set<string>();
     const keys: UnitKeys = { options: JSON.stringify(settings.tabular ?? {}), ocr };
     // units skipped now whose earlier version is committed: removed with the last commit
     const stale: string[] = [];
+    // a folder's stream names the root it syncs once its walk has started: read it when needed
+    const syncRootNow = () => (sources as SourceStream).syncRoot;
+    const duplicates = new DuplicateIndex(store.manifest.units, syncRootNow, seen);
+    // units whose twin a sync may still remove, decided when the stream has ended
+    const later: { unit: PreparedUnit; name: string }[] = [];
+    const dropped: string[] = [];
+    const before = store.manifest.units;
+    const keep = async (unit: PreparedUnit, name: string, final: boolean): Promise<void> => {
+      const verdict = duplicates.check(unit.key, unit.root, unit.hash, final);
+      if (verdict === "later") return void later.push({ unit, name });
+      if (verdict !== "new") {
+        report.duplicates.push({ source: name, of: verdict.duplicateOf });
+        // a unit whose new content duplicates another loses its old chunks
+        if (before[unit.key]) dropped.push(unit.key);
+        return;
+      }
+      duplicates.stored(unit.key, unit.hash);
+      await writer.add(unit);
+    };
     for await (const source of sources) {
       throwIfAborted(options.signal, "ingest");
       progress({ task: "load", done: seen.size, unit: "files", note: source.key });
@@ -150,7 +179,7 @@ export async function ingestSources(
       seen.add(source.key);
       let unit: PreparedUnit | "unchanged" | undefined;
       try {
-        unit = await prepare(source, store, splitter, keys, options, report);
+        unit = await prepare(source, store, splitter, keys, { ...options, ...settings }, report);
         if (unit === undefined && store.manifest.units[source.key]) stale.push(source.key);
       } catch (e) {
         if (isInfuseError(e) && (e.kind === "cancelled" || e.code === "rag.ocr_language_missing")) throw e;
@@ -158,17 +187,20 @@ export async function ingestSources(
         report.failed.push({ source: name, reason });
       }
       if (unit === "unchanged") report.unchanged++;
-      else if (unit) await writer.add(unit);
+      else if (unit) await keep(unit, name, false);
     }
+    for (const { unit, name } of later) await keep(unit, name, true);
     progress({ task: "load", done: seen.size, total: seen.size, unit: "files" });
     // the stream ended without error: only now may units it no longer lists be removed
-    const syncRoot = (sources as SourceStream).syncRoot;
-    const removed =
-      syncRoot === undefined
+    const syncRoot = syncRootNow();
+    const removed = [
+      ...dropped,
+      ...(syncRoot === undefined
         ? []
         : Object.entries(store.manifest.units)
             .filter(([key, u]) => u.root === syncRoot && !seen.has(key))
-            .map(([key]) => key);
+            .map(([key]) => key)),
+    ];
     await writer.flush([...removed, ...stale], true);
     return {
       collection: store.manifest.name,

@@ -1,4 +1,4 @@
-// Embedders and chat models by spec. "hash"/"hash-N" is the built-in lexical embedder; every
+// Embedders and chat models by spec. "hash[-N][-unigram][-stop]" is the built-in lexical embedder; every
 // other spec goes to rag/embed's and rag/llm's factories, loaded on demand so a missing part
 // (or its native library) only fails the commands that need it.
 import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
@@ -6,7 +6,12 @@ import { InfuseError, isInfuseError } from "../../core/errors.js";
 import { HashingEmbedder, parseHashSpec } from "../embed/hashing.js";
 import type { ChatModel, Embedder } from "../types.js";
 
-export const DEFAULT_EMBEDDER_SPEC = "hash";
+/**
+ * The embedder of a new collection when none is named: the built-in lexical one, unigrams, stop
+ * words out, 1024 dimensions (SciFact dense nDCG@10 0.49, against 0.25 for plain "hash").
+ * Existing collections keep the embedder their manifest records.
+ */
+export const DEFAULT_EMBEDDER_SPEC = "hash-1024-unigram-stop";
 
 export interface ModelOptions {
   config: ResolvedConfig;
@@ -67,7 +72,11 @@ export interface ChatModelChoice {
   reason?: string;
 }
 
-/** The chat model for a spec (or the config's `rag.llm`); a failure is a reason, not an error. */
+/**
+ * The chat model for a spec (or the config's `rag.llm`). Only the unconfigured default falls back:
+ * with no model named anywhere the choice is a reason (answers are extractive, and say why); a model
+ * the user named that cannot be loaded is an error (not_found for a bad path or unknown name).
+ */
 export async function resolveChatModel(
   spec: string | EndpointSpec | undefined,
   options: ModelOptions,
@@ -75,11 +84,29 @@ export async function resolveChatModel(
   const chosen = spec ?? options.config.rag.llm;
   if (chosen === undefined)
     return { reason: "no language model is configured (set rag.llm in infuse.config.json or pass --llm)" };
+  const create = await factory<ChatModel>("../llm/index.js", "createChatModel", "chat model");
   try {
-    const create = await factory<ChatModel>("../llm/index.js", "createChatModel", "chat model");
     return { model: await create(chosen, options) };
   } catch (e) {
-    if (isInfuseError(e) && e.kind === "cancelled") throw e;
-    return { reason: `the language model ${specString(chosen)} could not be loaded: ${(e as Error).message}` };
+    // a bare name ("llama3") is read as a local path: say how to name a served model
+    if (
+      isInfuseError(e) &&
+      e.kind === "not_found" &&
+      typeof chosen === "string" &&
+      /^[\w.:-]+$/.test(chosen) &&
+      !/\.gguf$/i.test(chosen)
+    )
+      throw new InfuseError(e.code, e.message, {
+        kind: e.kind,
+        hint: `${e.hint ? `${e.hint}; ` : ""}a model served by Ollama is ollama:${chosen}, by an OpenAI-compatible server openai:${chosen}`,
+        cause: e,
+        details: e.details,
+      });
+    if (isInfuseError(e)) throw e;
+    throw new InfuseError("rag.llm_unusable", `the language model ${specString(chosen)} could not be loaded`, {
+      kind: "internal",
+      hint: "check the --llm spec (or rag.llm), or leave it out to answer extractively",
+      cause: e,
+    });
   }
 }

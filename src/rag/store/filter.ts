@@ -1,5 +1,8 @@
 // Metadata filters to LanceDB SQL predicates. `source` and `page` filter their columns; other
 // keys match `key=value` entries of the meta_kv list column (values compared as strings).
+// A `source` value may be a pattern: a glob (`*` any characters, `/` included; `?` one
+// character), or a folder written with a trailing `/` (everything under it): `source=notes/`
+// is `source=notes/*`. Other keys match exactly.
 import { InfuseError } from "../../core/errors.js";
 import type { MetadataFilter, MetadataValue } from "../types.js";
 
@@ -28,10 +31,42 @@ export function filterToSql(filter: MetadataFilter | undefined): string | undefi
         });
       }
       clauses.push(`page IN (${pages.join(", ")})`);
-    } else if (key === "source") clauses.push(`source IN (${values.map((v) => sqlString(String(v))).join(", ")})`);
+    } else if (key === "source") clauses.push(sourceClause(values.map(String)));
     else clauses.push(`array_has_any(meta_kv, [${values.map((v) => sqlString(`${key}=${String(v)}`)).join(", ")}])`);
   }
   return clauses.length > 0 ? clauses.join(" AND ") : undefined;
+}
+
+/** The SQL LIKE pattern of a source pattern, or undefined for a plain name (matched exactly). */
+export function sourceLikePattern(value: string): string | undefined {
+  const glob = value.endsWith("/") ? `${value}*` : value;
+  if (!/[*?]/.test(glob)) return undefined;
+  return glob
+    .replace(/[\\%_]/g, (c) => `\\${c}`)
+    .replace(/\*/g, "%")
+    .replace(/\?/g, "_");
+}
+
+/** Does `source` match a `source` filter value (a name, a glob, or a folder ending in `/`)? */
+export function sourceMatches(source: string, value: string): boolean {
+  const glob = value.endsWith("/") ? `${value}*` : value;
+  if (!/[*?]/.test(glob)) return source === value;
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
+  return new RegExp(`^${re}$`, "s").test(source);
+}
+
+/** Exact names in one IN list, each pattern a LIKE: OR-ed. */
+function sourceClause(values: string[]): string {
+  const exact = values.filter((v) => sourceLikePattern(v) === undefined);
+  const parts = values.flatMap((v) => {
+    const like = sourceLikePattern(v);
+    return like === undefined ? [] : [`source LIKE ${sqlString(like)} ESCAPE '\\'`];
+  });
+  if (exact.length > 0) parts.unshift(`source IN (${exact.map(sqlString).join(", ")})`);
+  return parts.length === 1 ? parts[0]! : `(${parts.join(" OR ")})`;
 }
 
 /** Parses CLI filters `key=value` (repeat a key for OR); numbers stay strings except for page. */
@@ -43,7 +78,7 @@ export function parseFilterArgs(args: string[]): MetadataFilter | undefined {
     if (eq <= 0) {
       throw new InfuseError("rag.filter_syntax", `filter "${arg}" is not key=value`, {
         kind: "usage",
-        hint: "write filters like --filter source=guide.md --filter lang=en",
+        hint: "write filters like --filter source=guide.md --filter 'source=notes/*' --filter lang=en",
       });
     }
     (filter[arg.slice(0, eq)] ??= []).push(arg.slice(eq + 1));

@@ -3,7 +3,7 @@
 
 export * from "./types.js";
 export { checkCollectionName, checkEmbedder, summarize } from "./manifest.js";
-export { filterToSql, parseFilterArgs } from "./filter.js";
+export { filterToSql, parseFilterArgs, sourceMatches } from "./filter.js";
 export { LanceCollection } from "./lancedb.js";
 export { LanceDbStoreProvider, type LanceDbStoreOptions } from "./lancedb-provider.js";
 export { storeProvider } from "./provider.js";

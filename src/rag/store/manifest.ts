@@ -11,6 +11,7 @@ import {
   type CollectionManifest,
   type CollectionSummary,
   type FtsSettings,
+  type TabularSettings,
 } from "./types.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -63,6 +64,7 @@ export function newManifest(name: string, init: CollectionInit): CollectionManif
     embedder: storedEmbedder(init.embedder),
     splitter: init.splitter,
     fts: { ...DEFAULT_FTS, ...init.fts },
+    ...(init.tabular && Object.keys(init.tabular).length > 0 ? { tabular: { ...init.tabular } } : {}),
     createdAt: now,
     updatedAt: now,
     revision: 0,
@@ -125,9 +127,18 @@ export function checkInit(existing: CollectionManifest, init: CollectionInit): C
     );
   }
   const endpoint = storedEmbedder(init.embedder).endpoint;
-  return existing.embedder.endpoint || !endpoint
-    ? existing
-    : { ...existing, embedder: { ...existing.embedder, endpoint } };
+  const withEndpoint =
+    existing.embedder.endpoint || !endpoint ? existing : { ...existing, embedder: { ...existing.embedder, endpoint } };
+  return withTabular(withEndpoint, init.tabular);
+}
+
+/** The manifest recording `tabular` (written with the next commit); unchanged when it is absent. */
+function withTabular(m: CollectionManifest, tabular: TabularSettings | undefined): CollectionManifest {
+  const before = m.tabular ?? {};
+  if (tabular === undefined || (tabular.textColumn === before.textColumn && tabular.idColumn === before.idColumn))
+    return m;
+  const { tabular: _old, ...rest } = m;
+  return Object.keys(tabular).length > 0 ? { ...rest, tabular: { ...tabular } } : rest;
 }
 
 /** A clear error when a collection is used with another embedder than it was built with. */

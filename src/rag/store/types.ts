@@ -42,6 +42,12 @@ export interface CollectionEmbedder {
   dimension: number;
 }
 
+/** How CSV/JSON/JSONL rows were read into a collection: its columns, kept for re-ingests. */
+export interface TabularSettings {
+  textColumn?: string;
+  idColumn?: string;
+}
+
 /** What lives with a collection and is swapped atomically on commit (neutral of the provider). */
 export interface CollectionManifest {
   format: 2;
@@ -49,6 +55,8 @@ export interface CollectionManifest {
   embedder: CollectionEmbedder;
   splitter: SplitterSettings;
   fts: FtsSettings;
+  /** The tabular columns of the last ingest that named any (absent: the loaders' defaults). */
+  tabular?: TabularSettings;
   createdAt: string;
   updatedAt: string;
   /** Commits so far: 0 until the first commit; readers see the committed revision only. */
@@ -125,6 +133,8 @@ export interface CollectionInit {
   embedder: { id: string; spec: string | EndpointSpec; dimension: number };
   splitter: SplitterSettings;
   fts?: Partial<FtsSettings>;
+  /** Tabular columns to record; unlike the others they may change (rows are read again). */
+  tabular?: TabularSettings;
 }
 
 export interface CollectionSummary {
