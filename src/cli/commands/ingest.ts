@@ -50,7 +50,7 @@ function stored(existing: CollectionManifest | undefined): Layer {
 }
 
 /** The run's settings: defaults < config `ingest` (and rag.embedder) < the collection's < flags, checked. */
-function resolveIngestFlags(
+export function resolveIngestFlags(
   flags: Record<string, unknown>,
   config: ResolvedConfig,
   existing: CollectionManifest | undefined,
