@@ -26,7 +26,7 @@ export interface TestSite {
   set(path: string, body: string | Uint8Array, type?: string): void;
   remove(path: string): void;
   /** Called on every request before it is answered (e.g. to abort a crawl midway). */
-  onRequest?: (path: string) => void;
+  onRequest?: ((path: string) => void) | undefined;
   close(): Promise<void>;
 }
 

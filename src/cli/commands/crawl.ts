@@ -52,14 +52,16 @@ export const registerCrawl: RegisterCommand = (program, run) => {
     )
     .action(
       run(async (rt, flags: CrawlFlags) => {
-        if (flags.config === undefined) {
+        // the program's -c/--config takes the value wherever it stands: here it is the crawl config
+        const file = flags.config ?? program.opts<{ config?: string }>().config;
+        if (file === undefined) {
           throw new InfuseError("crawl.no_config", "infuse crawl needs --config FILE", {
             kind: "usage",
             hint: "write one with: infuse crawl init URL --out crawl.json",
           });
         }
         const config = await loadConfig();
-        const crawlConfig = await readCrawlConfig(flags.config);
+        const crawlConfig = await readCrawlConfig(file);
         const statePath = flags.state ?? defaultStatePath({ ...flags, dataDir: config.dataDir });
         const bars = rt.out.progress();
         const progress = (e: ProgressEvent) => bars(e.total === undefined ? { ...e, total: e.done } : e);
@@ -102,10 +104,10 @@ export const registerCrawl: RegisterCommand = (program, run) => {
     .command("init")
     .argument("<url>", "the site's start URL")
     .description("write a commented starting crawl config after reading robots.txt and the sitemaps")
-    .option("--out <file>", "where to write it", "crawl.json")
+    .option("--out <file>", "where to write it (default: crawl.json)")
     .option("--force", "overwrite an existing file")
     .action(
-      run(async (rt, url: string, flags: { out: string; force?: boolean }) => {
+      run(async (rt, url: string, flags: { out?: string; force?: boolean }) => {
         const bars = rt.out.progress();
         let result: CrawlInitResult;
         try {
@@ -113,7 +115,8 @@ export const registerCrawl: RegisterCommand = (program, run) => {
         } finally {
           bars.done();
         }
-        const file = path.resolve(flags.out);
+        // `crawl` has its own --out, which commander fills first
+        const file = path.resolve(flags.out ?? crawl.opts<CrawlFlags>().out ?? "crawl.json");
         try {
           await writeFile(file, result.text, { flag: flags.force ? "w" : "wx" });
         } catch (e) {

@@ -68,8 +68,6 @@ export const CrawlConfigSchema = z.strictObject({
   maxPerPattern: z.int().positive().default(200),
   /** Query parameters dropped besides the tracking/session defaults (utm_*, gclid, sessionid…). */
   dropParams: z.array(z.string().min(1)).default([]),
-  /** OCR languages handed to the loaders for scanned PDFs (Tesseract codes, e.g. ["eng", "vie"]). */
-  ocrLanguages: z.array(z.string().regex(/^[a-z_]+$/)).optional(),
 });
 
 export type CrawlConfigInput = z.input<typeof CrawlConfigSchema>;

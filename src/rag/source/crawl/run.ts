@@ -5,7 +5,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
-import { diskError, InfuseError } from "../../../core/errors.js";
+import { diskError, InfuseError, isInfuseError } from "../../../core/errors.js";
 import { toWire } from "../../../core/wire.js";
 import { loadBytes } from "../../load/index.js";
 import { ingestSources, type IngestOptions, type IngestReport } from "../../pipeline/ingest.js";
@@ -24,7 +24,7 @@ export interface CrawlSiteOptions extends CrawlOptions {
 export interface CrawlSiteReport {
   crawl: CrawlReport;
   ingest?: IngestReport;
-  out?: { file: string; pages: number };
+  out?: { file: string; pages: number; failed: { url: string; reason: string }[] };
   state?: string;
 }
 
@@ -66,7 +66,7 @@ export async function crawlSite(config: CrawlConfig, options: CrawlSiteOptions):
   } finally {
     await writer?.close();
   }
-  if (writer) report.out = { file: writer.file, pages: writer.pages };
+  if (writer) report.out = { file: writer.file, pages: writer.pages, failed: writer.failed };
   return report;
 }
 
@@ -94,6 +94,7 @@ class Tapped implements SourceStream {
 
 class JsonlWriter {
   pages = 0;
+  readonly failed: { url: string; reason: string }[] = [];
   readonly file: string;
   readonly #out: ReturnType<typeof createWriteStream>;
 
@@ -115,12 +116,19 @@ class JsonlWriter {
   }
 
   async write(unit: CrawlUnit): Promise<void> {
-    const bytes = await unit.bytes();
     let text: string;
-    if (unit.page.contentType === "text/html") text = new TextDecoder().decode(bytes);
-    else {
-      const loaded = await loadBytes(bytes, unit.page.contentType, unit.key);
-      text = loaded.documents.map((d) => d.text).join("\n\n");
+    try {
+      const bytes = await unit.bytes();
+      if (unit.page.contentType === "text/html") text = new TextDecoder().decode(bytes);
+      else {
+        const loaded = await loadBytes(bytes, unit.page.contentType, unit.key);
+        text = loaded.documents.map((d) => d.text).join("\n\n");
+      }
+    } catch (e) {
+      // a page that cannot be read again or loaded is left out of the file; ingest reports it as failed
+      if (isInfuseError(e) && e.kind === "cancelled") throw e;
+      this.failed.push({ url: unit.page.url, reason: (e as Error).message });
+      return;
     }
     const line = toWire({
       url: unit.page.url,
