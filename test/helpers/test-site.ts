@@ -136,7 +136,11 @@ export async function startTestSite(options: { pages?: number } = {}): Promise<T
   // a print view naming the tides page as canonical
   site.set(
     "/print/tides",
-    page("Tides (print)", `<h1>Tides print</h1>${para("Printable tides.")}`, `<link rel="canonical" href="${o}/guide/tides">`),
+    page(
+      "Tides (print)",
+      `<h1>Tides print</h1>${para("Printable tides.")}`,
+      `<link rel="canonical" href="${o}/guide/tides">`,
+    ),
   );
   site.set("/logo.png", new Uint8Array([0x89, 0x50, 0x4e, 0x47]), "image/png");
   site.set(
@@ -155,7 +159,10 @@ document.getElementById("app").innerHTML = "<h1>Rendered</h1><p>JSTEXT: this par
     site.set(`/list/${i}`, page(`List ${i}`, `<h1>Item ${i}</h1>${para(`Item number ${i} of the list.`)}${next}`));
   }
 
-  const redirect = (to: string, status = 301): Handler => (_req, res) => res.writeHead(status, { location: to }).end();
+  const redirect =
+    (to: string, status = 301): Handler =>
+    (_req, res) =>
+      res.writeHead(status, { location: to }).end();
   handlers.set("/old", redirect("/mid"));
   handlers.set("/mid", redirect(`${o}/guide/final`, 302));
   handlers.set("/loop-a", redirect("/loop-b"));
@@ -174,7 +181,13 @@ document.getElementById("app").innerHTML = "<h1>Rendered</h1><p>JSTEXT: this par
     if (!m) return;
     const [y, mo] = [Number(m[1]), Number(m[2])];
     const next = mo === 12 ? `/calendar/${y + 1}/1` : `/calendar/${y}/${mo + 1}`;
-    site.set(req.url!, page(`Calendar ${y}-${mo}`, `<h1>Events ${y}-${mo}</h1><p>No events this month ${y}-${mo}.</p><a href="${next}">next month</a>`));
+    site.set(
+      req.url!,
+      page(
+        `Calendar ${y}-${mo}`,
+        `<h1>Events ${y}-${mo}</h1><p>No events this month ${y}-${mo}.</p><a href="${next}">next month</a>`,
+      ),
+    );
   });
   return site;
 }

@@ -25,7 +25,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env["CI"])("crawl with render:
     const out = path.join(dir, "rendered.jsonl");
     const rendered = await crawlSite(crawlConfig({ ...base, render: true, chromiumPath: CHROMIUM }), { out });
     expect(rendered.crawl.failed).toEqual([]);
-    const [line] = (await readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { text: string });
+    const [line] = (await readFile(out, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { text: string });
     expect(line!.text).toContain("JSTEXT: this paragraph exists only after the script ran");
   });
 });

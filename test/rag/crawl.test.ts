@@ -11,9 +11,13 @@ import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import {
   crawlConfig,
   crawlSite,
+  normalizeUrl,
+  stripJsonComments,
+  urlMatcher,
   type CrawlConfigInput,
   type CrawlSiteOptions,
 } from "../../src/rag/source/crawl/index.js";
+import { inScope } from "../../src/rag/source/crawl/url.js";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { startTestSite, type TestSite } from "../helpers/test-site.js";
 
@@ -112,7 +116,10 @@ describe("crawl a made-up site", () => {
     store.close();
 
     // JSONL: one line per page, snake_case keys
-    const lines = (await readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, string>);
+    const lines = (await readFile(out, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(lines).toHaveLength(keys.length);
     const busy = lines.find((l) => l["url"] === `${o}/busy`)!;
     expect(Object.keys(busy).sort()).toEqual(["content_type", "fetched_at", "text", "title", "url"]);
@@ -135,7 +142,10 @@ describe("crawl a made-up site", () => {
       }),
       { out, statePath: path.join(dir, "state.json") },
     );
-    const lines = (await readFile(out, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, string>);
+    const lines = (await readFile(out, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(lines.map((l) => l["url"]).sort()).toEqual([`${site.origin}/`, `${site.origin}/guide/tides`]);
     const tides = lines.find((l) => l["url"]?.endsWith("/guide/tides"))!["text"]!;
     // h1 not listed: the title heading stands in; h2 and p kept
@@ -223,5 +233,28 @@ describe("crawl a made-up site", () => {
       key: "searchContents.0",
     });
     expect(bad({ startUrls: ["http://x.test/"], maxPages: 0 })).toMatchObject({ key: "maxPages" });
+  });
+});
+
+describe("crawl URL rules", () => {
+  it("normalises URLs, matches globs and re: patterns on the whole URL, and reads scopes", () => {
+    expect(normalizeUrl("/a/b;jsessionid=XYZ?b=2&utm_medium=x&a=1&PHPSESSID=9#top", "https://x.test/")).toBe(
+      "https://x.test/a/b?a=1&b=2",
+    );
+    expect(normalizeUrl("mailto:a@b.c")).toBeUndefined();
+    expect(normalizeUrl("https://x.test/?ref=1&q=2", undefined, ["ref"])).toBe("https://x.test/?q=2");
+    const glob = urlMatcher("https://x.test/docs/*");
+    expect([glob("https://x.test/docs/a"), glob("https://x.test/docs/a/b")]).toEqual([true, false]);
+    expect(urlMatcher("https://x.test/docs/**")("https://x.test/docs/a/b?c=1")).toBe(true);
+    expect(urlMatcher("re:/tag/\\d+")("https://x.test/blog/tag/12")).toBe(true);
+    expect(inScope("https://www.x.test/a", ["docs.x.test"], "same-domain")).toBe(true);
+    expect(inScope("https://www.x.test/a", ["docs.x.test"], "same-host")).toBe(false);
+    expect(inScope("https://a.example.co.uk/", ["b.example.co.uk"], "same-domain")).toBe(true);
+    expect(inScope("https://other.co.uk/", ["b.example.co.uk"], "same-domain")).toBe(false);
+  });
+
+  it("reads JSON with comments and trailing commas, leaving // inside strings alone", () => {
+    const text = '{\n  // a comment\n  "startUrls": ["https://x.test/a//b"], /* block */\n  "deny": ["re:a,]"],\n}\n';
+    expect(JSON.parse(stripJsonComments(text))).toEqual({ startUrls: ["https://x.test/a//b"], deny: ["re:a,]"] });
   });
 });

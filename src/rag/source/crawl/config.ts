@@ -63,7 +63,10 @@ export const CrawlConfigSchema = z.strictObject({
   maxRetryAfterMs: z.int().nonnegative().default(120_000),
   maxRedirects: z.int().nonnegative().max(20).default(5),
   /** Largest response read (bytes); also capped by limits.maxFileBytes. */
-  maxPageBytes: z.int().positive().default(20 * MiB),
+  maxPageBytes: z
+    .int()
+    .positive()
+    .default(20 * MiB),
   /** URLs of one shape (digits replaced, e.g. /calendar/N/N) fetched at most this often: traps. */
   maxPerPattern: z.int().positive().default(200),
   /** Query parameters dropped besides the tracking/session defaults (utm_*, gclid, sessionid…). */
@@ -133,6 +136,24 @@ export async function readCrawlConfig(file: string): Promise<CrawlConfig> {
 
 /** JSONC to JSON: comments outside strings and trailing commas before } or ] removed. */
 export function stripJsonComments(text: string): string {
+  return dropTrailingCommas(
+    scan(text, (c, next, i) =>
+      c === "/" && next === "/" ? text.indexOf("\n", i) : c === "/" && next === "*" ? closeOf(text, i) : undefined,
+    ),
+  );
+}
+
+function closeOf(text: string, i: number): number {
+  const end = text.indexOf("*/", i + 2);
+  return end < 0 ? text.length : end + 2;
+}
+
+function dropTrailingCommas(text: string): string {
+  return scan(text, (c, _next, i) => (c === "," && /^\s*[}\]]/.test(text.slice(i + 1, i + 200)) ? i + 1 : undefined));
+}
+
+/** Copies `text`, strings untouched; elsewhere `skip` may return where to continue (dropping what is between). */
+function scan(text: string, skip: (c: string, next: string | undefined, i: number) => number | undefined): string {
   let out = "";
   let i = 0;
   while (i < text.length) {
@@ -142,15 +163,13 @@ export function stripJsonComments(text: string): string {
       while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
       out += text.slice(i, j + 1);
       i = j + 1;
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      i = end < 0 ? text.length : end + 2;
-    } else {
+      continue;
+    }
+    const to = skip(c, text[i + 1], i);
+    if (to === undefined) {
       out += c;
       i++;
-    }
+    } else i = to < 0 ? text.length : to;
   }
-  return out.replace(/,(\s*[}\]])/g, "$1");
+  return out;
 }

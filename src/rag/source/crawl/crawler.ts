@@ -15,7 +15,7 @@ import { fetchRobots, type Robots } from "./robots.js";
 import { readSitemaps } from "./sitemap.js";
 import { readState, writeState, type CrawlStateData, type FrontierItem, type PageRecord } from "./state.js";
 import { inScope, normalizeUrl, UrlRules, urlShape } from "./url.js";
-import { FILE_TYPES, refetch, visit, type Outcome, type VisitContext } from "./visit.js";
+import { refetch, visit, type Outcome, type VisitContext } from "./visit.js";
 
 export interface CrawlOptions extends TaskOptions {
   /** The state file (frontier, seen set, validators); absent: nothing persists. */
@@ -453,5 +453,3 @@ function sha256(bytes: Uint8Array): string {
 function validators(o: { etag?: string; lastModified?: string }): { etag?: string; lastModified?: string } {
   return { ...(o.etag ? { etag: o.etag } : {}), ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
 }
-
-

@@ -72,7 +72,9 @@ function mainContent(document: Doc, select: string[] | undefined): string {
   }
   const body = document.body?.innerHTML ?? "";
   try {
-    const article = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], { keepClasses: true }).parse();
+    const article = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], {
+      keepClasses: true,
+    }).parse();
     if (article?.content) return article.content;
   } catch {
     // Readability gives up on some documents: the body (with the HTML loader's boilerplate removal) stands in
@@ -100,7 +102,13 @@ function matches(el: El, entry: SearchContent): boolean {
   if (el.tagName.toLowerCase() !== entry.tag.toLowerCase()) return false;
   if (entry.class) {
     const have = new Set((el.getAttribute("class") ?? "").split(/\s+/));
-    if (!entry.class.split(/\s+/).filter(Boolean).every((c) => have.has(c))) return false;
+    if (
+      !entry.class
+        .split(/\s+/)
+        .filter(Boolean)
+        .every((c) => have.has(c))
+    )
+      return false;
   }
   if (entry.style && !squash(el.getAttribute("style") ?? "").includes(squash(entry.style))) return false;
   return true;

@@ -21,10 +21,16 @@ export interface CrawlInitResult {
   summary: CrawlInitSummary;
 }
 
-export async function crawlInit(url: string, options: TaskOptions & { userAgent?: string } = {}): Promise<CrawlInitResult> {
+export async function crawlInit(
+  url: string,
+  options: TaskOptions & { userAgent?: string } = {},
+): Promise<CrawlInitResult> {
   const start = normalizeUrl(url);
   // the schema checks the URL and says which key is wrong
-  const config = CrawlConfigSchema.parse({ startUrls: [start ?? url], userAgent: options.userAgent ?? DEFAULT_USER_AGENT });
+  const config = CrawlConfigSchema.parse({
+    startUrls: [start ?? url],
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+  });
   const origin = new URL(config.startUrls[0]!).origin;
   const fetch: FetchSettings = {
     userAgent: config.userAgent,
@@ -45,7 +51,9 @@ export async function crawlInit(url: string, options: TaskOptions & { userAgent?
   options.onProgress?.({ task: "crawl init", done: 2, total: 2 });
   const folders = new Map<string, number>();
   for (const u of maps.urls) {
-    const first = normalizeUrl(u)?.replace(/^https?:\/\/[^/]+/, "").split("/")[1];
+    const first = normalizeUrl(u)
+      ?.replace(/^https?:\/\/[^/]+/, "")
+      .split("/")[1];
     if (first !== undefined) folders.set(`/${first}`, (folders.get(`/${first}`) ?? 0) + 1);
   }
   const summary: CrawlInitSummary = {
@@ -81,7 +89,9 @@ function configText(start: string, s: CrawlInitSummary): string {
   const mapLine =
     s.sitemaps.files.length > 0
       ? `sitemaps: ${s.sitemaps.files.join(", ")}: ${s.sitemaps.urls} URLs` +
-        (s.sitemaps.topFolders.length ? `; most under ${s.sitemaps.topFolders.map((f) => `${f.folder} (${f.urls})`).join(", ")}` : "")
+        (s.sitemaps.topFolders.length
+          ? `; most under ${s.sitemaps.topFolders.map((f) => `${f.folder} (${f.urls})`).join(", ")}`
+          : "")
       : "sitemaps: none found";
   return `// infuse crawl config for ${host}, written by \`infuse crawl init\` (JSON with comments).
 // ${robotsLine}

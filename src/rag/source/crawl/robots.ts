@@ -24,11 +24,7 @@ export interface Robots {
   note: string | undefined;
 }
 
-export async function fetchRobots(
-  origin: string,
-  settings: FetchSettings,
-  signal?: AbortSignal,
-): Promise<Robots> {
+export async function fetchRobots(origin: string, settings: FetchSettings, signal?: AbortSignal): Promise<Robots> {
   const url = `${origin}/robots.txt`;
   const got = await fetchPage({ url, signal }, { ...settings, retries: Math.min(settings.retries, 1) });
   let text = "";

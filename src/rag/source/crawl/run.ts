@@ -29,7 +29,11 @@ export interface CrawlSiteReport {
 }
 
 /** Where the crawl state lives unless --state says: next to the collection, else next to the JSONL. */
-export function defaultStatePath(options: { collection?: string | undefined; out?: string | undefined; dataDir: string }): string {
+export function defaultStatePath(options: {
+  collection?: string | undefined;
+  out?: string | undefined;
+  dataDir: string;
+}): string {
   if (options.collection !== undefined)
     return path.join(options.dataDir, "collections", `${options.collection}.crawl-state.json`);
   if (options.out !== undefined) return `${path.resolve(options.out)}.crawl-state.json`;

@@ -14,8 +14,7 @@ export interface SitemapResult {
 }
 
 export function parseSitemap(xml: string): { urls: string[]; sitemaps: string[] } {
-  const locs = (block: string) =>
-    [...block.matchAll(/<loc>\s*([^<]+?)\s*<\/loc>/gi)].map((m) => decodeXml(m[1]!));
+  const locs = (block: string) => [...block.matchAll(/<loc>\s*([^<]+?)\s*<\/loc>/gi)].map((m) => decodeXml(m[1]!));
   const urls: string[] = [];
   const sitemaps: string[] = [];
   for (const m of xml.matchAll(/<(url|sitemap)\b[^>]*>([\s\S]*?)<\/\1>/gi)) {

@@ -32,11 +32,7 @@ export interface VisitContext {
   checkRedirect: (url: string) => string | undefined;
 }
 
-export async function visit(
-  item: FrontierItem,
-  known: PageRecord | undefined,
-  ctx: VisitContext,
-): Promise<Outcome> {
+export async function visit(item: FrontierItem, known: PageRecord | undefined, ctx: VisitContext): Promise<Outcome> {
   if (ctx.robots && !ctx.robots.allowed(item.url)) return { kind: "robots" };
   const wants = (t: string) => HTML_TYPES.has(t) || (ctx.config.followPdf && FILE_TYPES.has(t));
   const got = await fetchPage(
@@ -52,7 +48,9 @@ export async function visit(
   );
   switch (got.kind) {
     case "not_modified":
-      return known ? { kind: "unchanged", url: got.url, record: known } : { kind: "failed", reason: "HTTP 304 unasked" };
+      return known
+        ? { kind: "unchanged", url: got.url, record: known }
+        : { kind: "failed", reason: "HTTP 304 unasked" };
     case "gone":
       return { kind: "gone", status: got.status };
     case "type":
