@@ -11,6 +11,7 @@ import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
 import {
   crawlConfig,
   crawlSite,
+  crawlSource,
   normalizeUrl,
   stripJsonComments,
   urlMatcher,
@@ -45,13 +46,13 @@ function config(extra: Partial<CrawlConfigInput> = {}) {
   });
 }
 
-async function ingestOptions(dataDir: string, extra: Partial<CrawlSiteOptions> = {}): Promise<CrawlSiteOptions> {
+/** Ingest into "site"; `batchSize` 1 commits every page (for the resume test), default one commit. */
+function ingestOptions(dataDir: string, batchSize?: number): CrawlSiteOptions {
   const store = new LanceDbStoreProvider(dataDir);
   return {
     collection: "site",
-    ingest: { dataDir, store, embedder: new HashingEmbedder(), batchSize: 1 },
+    ingest: { dataDir, store, embedder: new HashingEmbedder(), ...(batchSize ? { batchSize } : {}) },
     statePath: path.join(dataDir, "state.json"),
-    ...extra,
   };
 }
 
@@ -59,7 +60,7 @@ describe("crawl a made-up site", () => {
   it("ingests main content, keeps headings, obeys robots and rules, and reports what it skipped", async () => {
     const dir = await tmp("crawl");
     const out = path.join(dir, "pages.jsonl");
-    const report = await crawlSite(config(), { ...(await ingestOptions(dir)), out });
+    const report = await crawlSite(config(), { ...ingestOptions(dir), out });
     const o = site.origin;
     const c = report.crawl;
     expect(c.complete).toBe(true);
@@ -158,14 +159,14 @@ describe("crawl a made-up site", () => {
   it("re-crawls with ETags: unchanged pages are not re-read, a changed one is updated, a deleted one removed", async () => {
     const dir = await tmp("crawl-etag");
     const cfg = config({ maxPerPattern: 1 });
-    await crawlSite(cfg, await ingestOptions(dir));
+    await crawlSite(cfg, ingestOptions(dir));
     const before = site.requests.length;
     site.set(
       "/about",
       `<html><head><title>About</title></head><body><main><h1>About us</h1><p>CHANGED: the society moved to a new harbour building this year, with more room.</p></main></body></html>`,
     );
     site.remove("/orphan");
-    const second = await crawlSite(cfg, await ingestOptions(dir));
+    const second = await crawlSite(cfg, ingestOptions(dir));
     const again = site.requests.slice(before);
     // every page fetched before was asked with its ETag
     expect(again.find((r) => r.path === "/guide/tides")).toMatchObject({ status: 304 });
@@ -198,7 +199,7 @@ describe("crawl a made-up site", () => {
     site.onRequest = (p) => {
       if (p === "/list/6") controller.abort();
     };
-    const stopped = await crawlSite(cfg, { ...(await ingestOptions(dir)), signal: controller.signal }).catch(
+    const stopped = await crawlSite(cfg, { ...ingestOptions(dir, 1), signal: controller.signal }).catch(
       (e: unknown) => e,
     );
     expect(isInfuseError(stopped) && stopped.kind).toBe("cancelled");
@@ -209,12 +210,30 @@ describe("crawl a made-up site", () => {
     expect(state.run.frontier[0]!.url).toBe(`${site.origin}/list/6`);
 
     site.onRequest = undefined;
-    const resumed = await crawlSite(cfg, { ...(await ingestOptions(dir)), resume: true });
+    const resumed = await crawlSite(cfg, { ...ingestOptions(dir, 1), resume: true });
     expect(resumed.crawl.complete).toBe(true);
     const manifest = (await new LanceDbStoreProvider(dir).manifest("site"))!;
     expect(Object.keys(manifest.units), JSON.stringify(resumed.crawl)).toHaveLength(12);
     for (let i = 0; i < 6; i++) expect(site.hits(`/list/${i}`)).toBe(1);
     expect(resumed.ingest).toMatchObject({ removed: [] });
+  });
+
+  it("a consumer that stops early (ingest cancelled between units) leaves a resumable state", async () => {
+    const dir = await tmp("crawl-break");
+    const statePath = path.join(dir, "state.json");
+    const stream = crawlSource(config({ sitemaps: "skip", concurrency: 2 }), { statePath });
+    const keys: string[] = [];
+    for await (const unit of stream) {
+      keys.push(unit.key);
+      if (keys.length === 3) break;
+    }
+    const state = JSON.parse(await readFile(statePath, "utf8")) as {
+      run: { status: string; frontier: unknown[]; done: string[] };
+    };
+    expect(state.run.status).toBe("stopped");
+    expect(state.run.done).toEqual(keys);
+    expect(state.run.frontier.length).toBeGreaterThan(0);
+    expect(stream.syncRoot).toBeUndefined();
   });
 
   it("config errors name the key", () => {

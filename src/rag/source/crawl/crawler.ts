@@ -199,18 +199,24 @@ class CrawlRun {
       this.#report.complete = frontier.length === 0;
       if (this.#report.complete) {
         for (const key of Object.keys(state.pages)) if (!this.#done.has(key)) delete state.pages[key];
-        state.run.status = "complete";
         frontier = [];
       }
+      // maxPages reached: "stopped", so --resume (with a higher maxPages) goes on from the frontier
+      state.run.status = this.#report.complete ? "complete" : "stopped";
       await this.#save(frontier, []);
       if (this.#report.complete) this.#stream.syncRoot = this.#root;
     } catch (e) {
-      state.run.status = "stopped";
-      await Promise.allSettled(inflight.values());
-      await this.#save(frontier, inflight.keys()).catch(() => {});
       if (signal?.aborted && !(isInfuseError(e) && e.kind === "cancelled")) throw cancelledError("crawl", e);
       throw e;
     } finally {
+      // stopped by an error here, by abort, or by the consumer (ingest cancelled or failed and left
+      // the loop): requests in flight go back into the frontier and the state says "stopped"
+      if (state.run.status === "running") {
+        state.run.status = "stopped";
+        for (const p of inflight.values()) p.catch(() => {});
+        if (signal?.aborted) await Promise.allSettled(inflight.values());
+        await this.#save(frontier, inflight.keys()).catch(() => {});
+      }
       this.#report.traps = [...this.#shapes]
         .filter(([, n]) => n > this.#config.maxPerPattern)
         .map(([shape, n]) => ({ shape, skipped: n - this.#config.maxPerPattern }));
