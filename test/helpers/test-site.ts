@@ -57,7 +57,11 @@ export async function startTestSite(options: { pages?: number } = {}): Promise<T
     set: (p, body, type = "text/html; charset=utf-8") =>
       bodies.set(p, { body: typeof body === "string" ? utf8(body) : body, type }),
     remove: (p) => void bodies.delete(p),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // a /slow answer still pending must not hold the test
+      }),
   };
 
   const server = http.createServer((req, res) => {
@@ -167,6 +171,16 @@ document.getElementById("app").innerHTML = "<h1>Rendered</h1><p>JSTEXT: this par
   handlers.set("/mid", redirect(`${o}/guide/final`, 302));
   handlers.set("/loop-a", redirect("/loop-b"));
   handlers.set("/loop-b", redirect("/loop-a"));
+  site.set("/notes", "plain text notes, not a page", "text/plain; charset=utf-8");
+  site.set("/big", page("Big", `<h1>Big</h1>${para("x".repeat(200_000))}`));
+  // answers only after a long pause (a timeout), unless the client gave up first
+  handlers.set("/slow", (_req, res) => {
+    const timer = setTimeout(
+      () => res.writeHead(200, { "content-type": "text/html" }).end(page("Slow", "<p>late</p>")),
+      5000,
+    );
+    res.on("close", () => clearTimeout(timer));
+  });
   handlers.set("/busy", (req, res) => {
     const n = (busy.get("/busy") ?? 0) + 1;
     busy.set("/busy", n);

@@ -236,6 +236,30 @@ describe("crawl a made-up site", () => {
     expect(stream.syncRoot).toBeUndefined();
   });
 
+  it("skips non-HTML by Content-Type, refuses pages over maxPageBytes, and times out a silent server", async () => {
+    const o = site.origin;
+    const dir = await tmp("crawl-limits");
+    const report = await crawlSite(
+      config({
+        startUrls: [`${o}/notes`, `${o}/big`, `${o}/slow`],
+        sitemaps: "skip",
+        maxDepth: 0,
+        retries: 0,
+        timeoutMs: 300,
+        maxPageBytes: 100_000,
+      }),
+      { out: path.join(dir, "p.jsonl") },
+    );
+    expect(report.crawl.skippedExamples).toContainEqual({ url: `${o}/notes`, rule: "type", detail: "text/plain" });
+    expect(report.crawl.failed).toEqual(
+      expect.arrayContaining([
+        { url: `${o}/big`, reason: "larger than 100000 bytes (maxPageBytes)" },
+        { url: `${o}/slow`, reason: "no answer in 300 ms (timeoutMs)" },
+      ]),
+    );
+    expect(report.crawl.pages).toBe(0);
+  });
+
   it("config errors name the key", () => {
     const bad = (value: unknown) => {
       try {
