@@ -169,6 +169,7 @@ document.getElementById("app").innerHTML = "<h1>Rendered</h1><p>JSTEXT: this par
       res.writeHead(status, { location: to }).end();
   handlers.set("/old", redirect("/mid"));
   handlers.set("/mid", redirect(`${o}/guide/final`, 302));
+  handlers.set("/away", redirect("http://example.invalid/landing", 302));
   handlers.set("/loop-a", redirect("/loop-b"));
   handlers.set("/loop-b", redirect("/loop-a"));
   site.set("/notes", "plain text notes, not a page", "text/plain; charset=utf-8");

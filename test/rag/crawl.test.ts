@@ -18,6 +18,7 @@ import {
   type CrawlConfigInput,
   type CrawlSiteOptions,
 } from "../../src/rag/source/crawl/index.js";
+import { retryAfterMs } from "../../src/rag/source/crawl/fetch.js";
 import { inScope } from "../../src/rag/source/crawl/url.js";
 import { LanceDbStoreProvider } from "../../src/rag/store/index.js";
 import { startTestSite, type TestSite } from "../helpers/test-site.js";
@@ -241,7 +242,7 @@ describe("crawl a made-up site", () => {
     const dir = await tmp("crawl-limits");
     const report = await crawlSite(
       config({
-        startUrls: [`${o}/notes`, `${o}/big`, `${o}/slow`],
+        startUrls: [`${o}/notes`, `${o}/big`, `${o}/slow`, `${o}/away`],
         sitemaps: "skip",
         maxDepth: 0,
         retries: 0,
@@ -251,6 +252,12 @@ describe("crawl a made-up site", () => {
       { out: path.join(dir, "p.jsonl") },
     );
     expect(report.crawl.skippedExamples).toContainEqual({ url: `${o}/notes`, rule: "type", detail: "text/plain" });
+    // a redirect hop is checked against the scope before it is followed
+    expect(report.crawl.skippedExamples).toContainEqual({
+      url: `${o}/away`,
+      rule: "scope",
+      detail: "redirect out of scope to http://example.invalid/landing",
+    });
     expect(report.crawl.failed).toEqual(
       expect.arrayContaining([
         { url: `${o}/big`, reason: "larger than 100000 bytes (maxPageBytes)" },
@@ -280,6 +287,14 @@ describe("crawl a made-up site", () => {
 });
 
 describe("crawl URL rules", () => {
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryAfterMs("3", now)).toBe(3000);
+    expect(retryAfterMs("Thu, 01 Jan 2026 00:00:05 GMT", now)).toBe(5000);
+    expect(retryAfterMs("soon", now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
+  });
+
   it("normalises URLs, matches globs and re: patterns on the whole URL, and reads scopes", () => {
     expect(normalizeUrl("/a/b;jsessionid=XYZ?b=2&utm_medium=x&a=1&PHPSESSID=9#top", "https://x.test/")).toBe(
       "https://x.test/a/b?a=1&b=2",

@@ -2,17 +2,17 @@
 // time, `delayMs` or robots.txt crawl-delay apart; no limit when both are 0), at most
 // `concurrency` requests in flight, pages yielded as they arrive. Its state persists so Ctrl-C
 // and --resume continue; a complete crawl sets syncRoot, so ingest removes pages that are gone.
-import { createHash } from "node:crypto";
 import PQueue from "p-queue";
 import { cancelledError, isInfuseError } from "../../../core/errors.js";
 import { DEFAULT_LIMITS, type Limits } from "../../../core/limits.js";
 import { throttledProgress, type TaskOptions } from "../../../core/progress.js";
-import type { Source, SourceStream } from "../types.js";
+import type { SourceStream } from "../types.js";
 import type { CrawlConfig } from "./config.js";
 import type { FetchSettings } from "./fetch.js";
 import { startRenderer, type Renderer } from "./render.js";
 import { fetchRobots, type Robots } from "./robots.js";
 import { readSitemaps } from "./sitemap.js";
+import { emptyReport, sha256, validators, type CrawlReport, type CrawlUnit, type SkipRule } from "./report.js";
 import { readState, writeState, type CrawlStateData, type FrontierItem, type PageRecord } from "./state.js";
 import { inScope, normalizeUrl, UrlRules, urlShape } from "./url.js";
 import { refetch, visit, type Outcome, type VisitContext } from "./visit.js";
@@ -25,44 +25,13 @@ export interface CrawlOptions extends TaskOptions {
   limits?: Limits | undefined;
 }
 
-/** What a crawled unit carries besides the Source fields: the page's JSONL fields. */
-export interface CrawledPage {
-  url: string;
-  title: string;
-  fetchedAt: string;
-  contentType: string;
-}
-
-export interface CrawlUnit extends Source {
-  page: CrawledPage;
-}
-
-export type SkipRule = "scope" | "allow" | "deny" | "depth" | "type" | "trap" | "duplicate" | "noindex" | "maxPages";
-
-export interface CrawlReport {
-  root: string;
-  /** The frontier ran empty: pages not met were removed from the collection. */
-  complete: boolean;
-  fetched: number;
-  /** Answered 304 Not Modified (kept without reading). */
-  unchanged: number;
-  /** Pages handed to the stream (new, changed, unchanged and kept). */
-  pages: number;
-  skipped: Partial<Record<SkipRule, number>>;
-  skippedExamples: { url: string; rule: SkipRule; detail?: string }[];
-  robotsDisallowed: string[];
-  failed: { url: string; reason: string }[];
-  gone: string[];
-  traps: { shape: string; skipped: number }[];
-  hosts: { host: string; delayMs: number }[];
-  notes: string[];
-}
-
 const SKIP_EXT =
   /\.(png|jpe?g|gif|webp|svg|ico|bmp|tiff?|css|js|mjs|json|xml|rss|atom|zip|gz|tgz|tar|7z|rar|exe|dmg|iso|mp[34]|m4a|wav|ogg|webm|avi|mov|woff2?|ttf|eot)$/i;
 const FILE_EXT = /\.(pdf|docx)$/i;
 const SAVE_EVERY_MS = 2000;
 const EXAMPLES = 50;
+
+export type { CrawledPage, CrawlReport, CrawlUnit, SkipRule } from "./report.js";
 
 export class CrawlStream implements SourceStream {
   syncRoot: string | undefined;
@@ -75,21 +44,7 @@ export class CrawlStream implements SourceStream {
     this.#config = config;
     this.#options = options;
     this.#root = `crawl:${config.startUrls.map((u) => normalizeUrl(u) ?? u).join(" ")}`;
-    this.report = {
-      root: this.#root,
-      complete: false,
-      fetched: 0,
-      unchanged: 0,
-      pages: 0,
-      skipped: {},
-      skippedExamples: [],
-      robotsDisallowed: [],
-      failed: [],
-      gone: [],
-      traps: [],
-      hosts: [],
-      notes: [],
-    };
+    this.report = emptyReport(this.#root);
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<CrawlUnit> {
@@ -450,12 +405,4 @@ class CrawlRun {
     run.seen = [...this.#seen];
     await writeState(this.#options.statePath, this.#state);
   }
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function validators(o: { etag?: string; lastModified?: string }): { etag?: string; lastModified?: string } {
-  return { ...(o.etag ? { etag: o.etag } : {}), ...(o.lastModified ? { lastModified: o.lastModified } : {}) };
 }
