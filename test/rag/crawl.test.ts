@@ -267,6 +267,16 @@ describe("crawl a made-up site", () => {
     expect(report.crawl.pages).toBe(0);
   });
 
+  it("URLs robots.txt disallows do not use up maxPages", async () => {
+    const o = site.origin;
+    const dir = await tmp("crawl-budget");
+    const report = await crawlSite(
+      config({ startUrls: [`${o}/private/secret`, `${o}/about`], sitemaps: "skip", maxDepth: 0, maxPages: 1 }),
+      { out: path.join(dir, "p.jsonl") },
+    );
+    expect(report.crawl).toMatchObject({ pages: 1, complete: true, robotsDisallowed: [`${o}/private/secret`] });
+  });
+
   it("config errors name the key", () => {
     const bad = (value: unknown) => {
       try {

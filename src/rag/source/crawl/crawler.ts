@@ -273,6 +273,7 @@ class CrawlRun {
     const known = knownKey !== undefined ? this.#state.pages[knownKey] : undefined;
     switch (outcome.kind) {
       case "robots":
+        this.#requests--; // never requested: it does not count against maxPages
         report.robotsDisallowed.push(item.url);
         return undefined;
       case "gone":
