@@ -101,6 +101,17 @@ export {
   type SourceStream,
   type Upload,
 } from "./rag/source/index.js";
+export {
+  crawlConfig,
+  readCrawlConfig,
+  crawlSource,
+  crawlSite,
+  crawlInit,
+  CrawlConfigSchema,
+  type CrawlConfig,
+  type CrawlReport,
+  type CrawlSiteReport,
+} from "./rag/source/crawl/index.js";
 export { Splitter, type SplitterSettings, type SplitterKind } from "./rag/split/index.js";
 export { HashingEmbedder } from "./rag/embed/hashing.js";
 export {

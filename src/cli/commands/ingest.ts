@@ -100,7 +100,7 @@ function checkAgainstStored(rt: CommandRuntime, flags: Layer, existing: Collecti
 }
 
 /** The run's settings: defaults < config `ingest` (and rag.embedder) < the collection's < flags, checked. */
-function resolveIngestFlags(
+export function resolveIngestFlags(
   flags: Record<string, unknown>,
   config: ResolvedConfig,
   existing: CollectionManifest | undefined,
