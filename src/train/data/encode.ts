@@ -13,6 +13,8 @@ export interface Example {
   labels: Int32Array;
   /** Packed rows: which example each token came from (attention and positions stay within it). */
   segments?: Int32Array;
+  /** A record cut to --max-length: `dropped` tokens were taken out before position `at` of `ids`. */
+  cut?: { at: number; dropped: number };
 }
 
 export interface EncodeOptions {
@@ -104,18 +106,25 @@ const PROMPT_TAIL = 32;
  * A record over `max` tokens keeps its response: tokens leave the middle of the prompt (its head and
  * last PROMPT_TAIL tokens stay), and only a response longer than that room is cut at its end.
  */
-function fitToLength(ids: number[], train: boolean[], max: number): { ids: number[]; train: boolean[] } {
+function fitToLength(
+  ids: number[],
+  train: boolean[],
+  max: number,
+): { ids: number[]; train: boolean[]; cut?: { at: number; dropped: number } } {
   if (ids.length <= max) return { ids, train };
   const first = train.indexOf(true);
   const room = max - (ids.length - first); // prompt tokens that fit beside the whole response
-  if (first < 0 || room < 2 * PROMPT_TAIL) return { ids: ids.slice(0, max), train: train.slice(0, max) };
+  if (first < 0 || room < 2 * PROMPT_TAIL) {
+    return { ids: ids.slice(0, max), train: train.slice(0, max), cut: { at: max, dropped: ids.length - max } };
+  }
   const tail = Math.min(PROMPT_TAIL, Math.floor(room / 2));
   const keep = (a: number, b: number): number[] => [
     ...Array.from({ length: a }, (_, i) => i),
     ...Array.from({ length: ids.length - b }, (_, i) => b + i),
   ];
   const idx = keep(room - tail, first - tail);
-  return { ids: idx.map((i) => ids[i]!), train: idx.map((i) => train[i]!) };
+  const cut = { at: room - tail, dropped: first - room };
+  return { ids: idx.map((i) => ids[i]!), train: idx.map((i) => train[i]!), cut };
 }
 
 const hasLabel = (e: Example): boolean => e.labels.some((l) => l !== IGNORE);
@@ -146,8 +155,8 @@ export function encodeRecords(
         parts.push(toExample(ids.slice(s, s + max), train.slice(s, s + max)));
     } else {
       if (ids.length > max) stats.truncated++;
-      const cut = fitToLength(ids, train, max);
-      parts.push(toExample(cut.ids, cut.train));
+      const fit = fitToLength(ids, train, max);
+      parts.push({ ...toExample(fit.ids, fit.train), ...(fit.cut ? { cut: fit.cut } : {}) });
     }
     const kept = parts.filter(hasLabel);
     if (kept.length === 0) stats.dropped++;
