@@ -19,11 +19,11 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-/** Ticks of a log axis over [lo, hi] (both > 0): 1, 2, 5 × 10^k inside the range (only powers of 10 when wide). */
+/** Ticks of a log axis over [lo, hi] (both > 0): 1, 2, 5 × 10^k inside the range (only powers of 10 over more than 2 decades). */
 export function logTicks(lo: number, hi: number): number[] {
   const k0 = Math.floor(Math.log10(lo));
   const k1 = Math.ceil(Math.log10(hi));
-  const mults = k1 - k0 > 4 ? [1] : [1, 2, 5];
+  const mults = k1 - k0 > 2 ? [1] : [1, 2, 5];
   const out: number[] = [];
   for (let k = k0; k <= k1; k++) {
     for (const m of mults) {
