@@ -1,5 +1,6 @@
 // `infuse tune MODEL --data FILE --out DIR`: LoRA/QLoRA fine-tuning (train/tune.ts does the work), with
 // --dry-run for counts, token lengths and 3 rendered examples; `infuse tune merge` writes a merged GGUF.
+import path from "node:path";
 import type { Command } from "commander";
 import { configSection } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
@@ -10,7 +11,9 @@ import {
   type DatasetSource,
   type SkipReport,
 } from "../../train/data/records.js";
+import { checkExportQuant, exportModel } from "../../train/export/export.js";
 import { mergeAdapter, type MergeResult } from "../../train/merge.js";
+import { renderExport } from "./export.js";
 import type { MetricLine } from "../../train/metrics.js";
 import { TuneConfigSchema, TuneOptionsSchema, type TuneConfig, type TuneOptions } from "../../train/options.js";
 import { dryRunTune, tune, type DryRunReport, type TuneResult } from "../../train/tune.js";
@@ -210,12 +213,30 @@ function registerMerge(cmd: Command, run: CommandRunner): void {
     .argument("<adapter>", "adapter folder (adapter_config.json + adapter_model.safetensors)")
     .description("write a GGUF with the adapter folded into the base weights (-o, --out FILE.gguf)")
     .option("-o, --out <file>", "the merged model to write (FILE.gguf)")
+    .option(
+      "--quantize <type>",
+      "write it quantized (q8_0|q4_0|q4_k_m|q5_k_m|q6_k|f16, mixed as llama.cpp does) with an Ollama Modelfile beside it",
+    )
     .action(
-      run(async (rt, base: string, adapter: string, own: { out?: string }) => {
-        // --out is also a `tune` option: commander may hand it to the parent, so read both.
-        const out = own.out ?? cmd.opts<{ out?: string }>().out;
+      run(async (rt, base: string, adapter: string, own: { out?: string; quantize?: string }) => {
+        // --out and --quantize are also `tune` options: commander may hand them to the parent, so read both.
+        const parent = cmd.opts<{ out?: string; quantize?: string }>();
+        const out = own.out ?? parent.out;
+        const quantize = own.quantize ?? parent.quantize;
         if (!out)
           throw new InfuseError("cli.out_required", "give --out FILE.gguf for the merged model", { kind: "usage" });
+        if (quantize !== undefined) {
+          const name = path.basename(out);
+          const r = await exportModel(base, {
+            adapter,
+            quantize: checkExportQuant(quantize),
+            out: path.dirname(out),
+            name,
+            signal: rt.signal,
+          });
+          rt.out.result(r, renderExport);
+          return;
+        }
         const result = await mergeAdapter(base, adapter, out, { signal: rt.signal });
         rt.out.result(
           result,
