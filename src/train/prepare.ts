@@ -10,7 +10,7 @@ import { attachLora, matchesTarget, type LoraSet } from "../models/lora/attach.j
 import type { Tokenizer } from "../tokenizers/types.js";
 import { capExamples, splitExamples } from "./data/batches.js";
 import { describeGuess } from "./data/columns.js";
-import { encodeRecords, packExamples, type EncodeStats, type Example } from "./data/encode.js";
+import { encodeRecords, packExamples, type CutRecord, type EncodeStats, type Example } from "./data/encode.js";
 import { addSkips, emptySkipReport, readRecords, type DatasetSource, type SkipReport } from "./data/records.js";
 import { resolveTemplate } from "./data/templates.js";
 import { LoraTask } from "./lora-task.js";
@@ -28,6 +28,8 @@ export interface TuneData {
   skipped: SkipReport;
   /** One line per file whose columns were recognised by name (question → instruction …). */
   columns: string[];
+  /** Records cut to --max-length (training and validation), written to the run's truncated.jsonl. */
+  cuts: CutRecord[];
 }
 
 async function loadAll(sources: DatasetSource[], skipBadRecords: boolean) {
@@ -51,6 +53,7 @@ export async function prepareTuneData(
   let skipped = loaded.skipped;
   const columns = [...loaded.columns];
   const main = encodeRecords(tokenizer, template, loaded.records, enc);
+  const cuts = [...main.cuts];
   let trainEx: Example[];
   let valEx: Example[];
   let valStats: EncodeStats | null = null;
@@ -59,6 +62,7 @@ export async function prepareTuneData(
     skipped = addSkips(skipped, vl.skipped);
     columns.push(...vl.columns);
     const v = encodeRecords(tokenizer, template, vl.records, enc);
+    cuts.push(...v.cuts);
     [trainEx, valEx, valStats] = [main.examples, capExamples(v.examples, o.maxEvalSamples, o.seed), v.stats];
   } else {
     const cap = o.maxEvalSamples > 0 ? o.maxEvalSamples : Infinity;
@@ -66,7 +70,16 @@ export async function prepareTuneData(
   }
   if (o.pack) trainEx = packExamples(trainEx, o.maxLength);
   const stats = { train: main.stats, val: valStats };
-  return { train: trainEx, val: valEx, stats, template: template.name, chatTemplate: template.jinja, skipped, columns };
+  return {
+    train: trainEx,
+    val: valEx,
+    stats,
+    template: template.name,
+    chatTemplate: template.jinja,
+    skipped,
+    columns,
+    cuts,
+  };
 }
 
 /** `train.no_examples` saying why no record became a training example: no record, all cut, none learnable. */
@@ -140,7 +153,7 @@ export function dataWarnings(data: TuneData, o: ResolvedTuneOptions, contextLeng
     out.push(
       `${pct(st.truncated, st.records)} of ${name} records (${st.truncated} of ${st.records}) exceed ${o.maxLength} tokens ` +
         `and are cut (the longest has ${longest}): a prompt loses its middle, a response its end; ` +
-        `--dry-run marks the cut as [… N tokens cut …]; raise --max-length to keep them whole`,
+        `--dry-run marks the cut as [… N tokens cut …], the run lists them in truncated.jsonl; raise --max-length to keep them whole`,
     );
   }
   if (o.maxLength > contextLength) {

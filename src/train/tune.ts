@@ -15,7 +15,7 @@ import { quantizeFrozenTables } from "./frozen.js";
 import type { MetricLine } from "./metrics.js";
 import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
 import { checkExamples, checkRank, createTuneTask, dataWarnings, prepareTuneData, type TuneData } from "./prepare.js";
-import { claimRunFolder, type RunFolder } from "./run-folder.js";
+import { claimRunFolder, TRUNCATED_FILE, type RunFolder } from "./run-folder.js";
 import { runTraining, type TrainResult } from "./trainer.js";
 import { checkWorkers } from "./workers.js";
 
@@ -84,6 +84,9 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
   await mkdir(o.out, { recursive: true });
   const record = { infuse: VERSION, ...o, ...(o.skipBadRecords ? { skippedRecords: data.skipped } : {}) };
   await writeFile(path.join(o.out, "tune-config.json"), JSON.stringify(record, null, 2) + "\n");
+  // every record cut to --max-length, one JSON line each: which, its tokens, how many kept, where cut
+  if (data.cuts.length > 0)
+    await writeFile(path.join(o.out, TRUNCATED_FILE), data.cuts.map((c) => JSON.stringify(c) + "\n").join(""));
   const result = await runTraining(loraTask, {
     ...o,
     title: `${path.basename(o.model)} LoRA r=${o.rank}`,
@@ -102,6 +105,7 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
     "metrics.jsonl",
     "loss.svg",
     "tune-config.json",
+    ...(data.cuts.length > 0 ? [TRUNCATED_FILE] : []),
   ];
   return {
     ...result,

@@ -9,7 +9,7 @@ import { resolveTuneOptions } from "../../src/train/options.js";
 import { dryRunTune, prepareTuneData, tune } from "../../src/train/tune.js";
 import { fixture } from "../helpers/fixtures.js";
 import { QA_TEMPLATE, factRecords, tempDir, writeJsonl } from "./helpers.js";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 const MODEL = fixture("models/stories260K-gguf/stories260K.gguf");
 const CSV = fixture("datasets/financial-qa/syntheses_10.csv");
@@ -51,6 +51,23 @@ describe("tune --dry-run", () => {
     expect(long.warnings).toEqual([
       "--max-length 4096 exceeds the model's context of 2048 tokens: positions past it were never trained; use --max-length 2048 or less",
     ]);
+  }, 60_000);
+
+  it("the run warns of the cut records too, and lists them in truncated.jsonl", async () => {
+    const out = path.join(dir, "cut");
+    const warnings: string[] = [];
+    const r = await tune(
+      { model: MODEL, data: [{ path: CSV }], out, maxLength: 128, batchSize: 1, maxSteps: 1, maxEvalSamples: 1 },
+      { onWarning: (w) => warnings.push(w) },
+    );
+    expect(warnings[0]).toMatch(/^100% of training records \(150 of 150\) exceed 128 tokens and are cut/);
+    expect(r.files).toContain(path.join(out, "truncated.jsonl"));
+    const cuts = readFileSync(path.join(out, "truncated.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as object);
+    expect(cuts).toHaveLength(150);
+    expect(cuts[0]).toMatchObject({ record: `${CSV}:2`, kept: 128 });
   }, 60_000);
 
   it("counts the steps and estimates the run's time from a measured step", async () => {

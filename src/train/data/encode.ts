@@ -129,13 +129,23 @@ function fitToLength(
 
 const hasLabel = (e: Example): boolean => e.labels.some((l) => l !== IGNORE);
 
-/** Encodes every record; raw text is cut into blocks of maxLength, other records truncated (counted). */
+/** A record cut to --max-length: where it is, its tokens, and how many were taken out at which position. */
+export interface CutRecord {
+  record: string;
+  tokens: number;
+  kept: number;
+  /** Position in the kept tokens where the dropped ones were. */
+  at: number;
+}
+
+/** Encodes every record; raw text is cut into blocks of maxLength, other records truncated (counted, listed). */
 export function encodeRecords(
   tokenizer: Tokenizer,
   template: Template,
   records: TrainRecord[],
   options: EncodeOptions,
-): { examples: Example[]; stats: EncodeStats } {
+): { examples: Example[]; stats: EncodeStats; cuts: CutRecord[] } {
+  const cuts: CutRecord[] = [];
   const stats: EncodeStats = {
     records: records.length,
     examples: 0,
@@ -157,6 +167,7 @@ export function encodeRecords(
       if (ids.length > max) stats.truncated++;
       const fit = fitToLength(ids, train, max);
       parts.push({ ...toExample(fit.ids, fit.train), ...(fit.cut ? { cut: fit.cut } : {}) });
+      if (fit.cut) cuts.push({ record: record.where, tokens: ids.length, kept: fit.ids.length, at: fit.cut.at });
     }
     const kept = parts.filter(hasLabel);
     if (kept.length === 0) stats.dropped++;
@@ -164,7 +175,7 @@ export function encodeRecords(
   }
   stats.examples = examples.length;
   stats.trainedTokens = examples.reduce((n, e) => n + e.labels.filter((l) => l !== IGNORE).length, 0);
-  return { examples, stats };
+  return { examples, stats, cuts };
 }
 
 /**
