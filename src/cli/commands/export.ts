@@ -20,7 +20,7 @@ export const registerExport: RegisterCommand = (program, run) => {
     .command("export")
     .argument("<base>", "the base model: a .gguf file or a Hugging Face folder")
     .option("--adapter <dir>", "a LoRA adapter folder (from infuse tune) to merge in first")
-    .option("--quantize <type>", `${EXPORT_QUANTS.join("|")} (q8_0)`, "q8_0")
+    .option("--quantize <type>", EXPORT_QUANTS.join("|"), "q8_0")
     .option("-o, --out <dir>", "the folder for the GGUF and the Ollama Modelfile")
     .description("write a quantized GGUF with the chat template inside and an Ollama Modelfile")
     .addHelpText(

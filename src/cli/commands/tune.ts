@@ -151,7 +151,8 @@ export const registerTune: RegisterCommand = (program, run) => {
         "  infuse tune ./tinyllama --data qa.csv --instruction-column question --input-column evidence_text \\\n" +
         "      --output-column answer --template chatml --quantize nf4 --out ./qlora --eval-every 50\n" +
         "  infuse tune model.gguf --data notes.txt --format text --max-length 256 --out ./cpt --dry-run\n" +
-        "  infuse tune merge model.gguf ./adapter --out merged.gguf\n" +
+        "  infuse tune merge model.gguf ./adapter --out merged.gguf [--quantize q4_k_m]\n" +
+        "  infuse tune model.gguf --data qa.jsonl --out ./adapter --epochs 3 --resume   # extend a finished run\n" +
         "\nThe output folder holds adapter_config.json + adapter_model.safetensors (PEFT), adapter.gguf\n" +
         "(llama.cpp/Ollama LoRA), metrics.jsonl, loss.svg and tune-config.json. Ctrl-C saves a checkpoint;\n" +
         "--resume continues from it exactly as an uninterrupted run would have. Defaults for the training\n" +
