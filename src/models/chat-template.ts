@@ -24,7 +24,8 @@ export const PLAIN_CHAT_STOPS = ["Human", "Assistant", "System"].flatMap((t) => 
   `### ${t}`,
 ]);
 
-export type ChatTemplateSource = "adapter" | "model" | "plain";
+/** Where the template came from: the adapter, the model, the plain fallback, or a name/file the user gave. */
+export type ChatTemplateSource = "adapter" | "model" | "plain" | "named";
 
 export interface ChosenTemplate {
   template: string;

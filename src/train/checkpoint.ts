@@ -29,6 +29,22 @@ export interface Checkpoint {
   fingerprint: string;
   /** Fingerprint of the loop's settings (optimizer, schedule, accumulation), which must match too. */
   loopFingerprint: string;
+  /** The task's settings by name: a resume compares them one by one and names those that differ. */
+  settings?: Settings;
+  /** The loop's settings by name (optimizer, schedule, accumulation). */
+  loopSettings?: Settings;
+}
+
+/** Settings by name (a flat object; values compared as JSON). */
+export type Settings = Record<string, unknown>;
+
+/** `name: checkpoint X, now Y` for every setting that differs (keys of either side). */
+export function settingsDiff(then: Settings, now: Settings, label: (key: string) => string = (k) => k): string[] {
+  const keys = [...new Set([...Object.keys(then), ...Object.keys(now)])];
+  const show = (v: unknown): string => (v === undefined ? "unset" : JSON.stringify(v));
+  return keys
+    .filter((k) => JSON.stringify(then[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${label(k)}: checkpoint ${show(then[k])}, now ${show(now[k])}`);
 }
 
 interface StateFile extends LoopState {
@@ -38,6 +54,8 @@ interface StateFile extends LoopState {
   optimizer: Omit<OptimizerState, "tensors">;
   fingerprint: string;
   loopFingerprint?: string;
+  settings?: Settings;
+  loopSettings?: Settings;
 }
 
 const dirName = (step: number): string => `step-${String(step).padStart(6, "0")}`;
@@ -70,6 +88,8 @@ export async function saveCheckpoint(
     optimizer: { kind: opt.kind, step: opt.step, meta: opt.meta },
     fingerprint: c.fingerprint,
     loopFingerprint: c.loopFingerprint,
+    ...(c.settings ? { settings: c.settings } : {}),
+    ...(c.loopSettings ? { loopSettings: c.loopSettings } : {}),
   };
   await writeFile(path.join(tmp, "state.json"), JSON.stringify(state, null, 2) + "\n");
   await rm(dir, { recursive: true, force: true });
@@ -97,12 +117,49 @@ export async function latestCheckpoint(out: string): Promise<string | null> {
   return (await listCheckpoints(out))[0] ?? null;
 }
 
+/** What a resume must match: settings by name where the checkpoint has them, else the fingerprints. */
+export type Want = Pick<Checkpoint, "fingerprint" | "loopFingerprint" | "settings" | "loopSettings"> & {
+  /** A setting's name as the user writes it (`rank` → `rank (--rank)`). */
+  label?: (key: string) => string;
+};
+
+function mismatch(dir: string, what: string, diff: string[] | null, hint: string, details: Settings): InfuseError {
+  const named = diff ? `: ${diff.join("; ")}` : "";
+  return new InfuseError("train.checkpoint_mismatch", `${dir}: written with other ${what}${named}`, {
+    kind: "usage",
+    hint,
+    details: { ...details, ...(diff ? { differences: diff } : {}) },
+  });
+}
+
+/** Compares settings by name (checkpoints since settings were saved) or by fingerprint (older ones). */
+function checkSettings(dir: string, state: StateFile, want: Want): void {
+  const taskHint =
+    "resume with the same model, datasets, template, LoRA and batch settings, or start a new output folder";
+  const loopHint =
+    "resume with the same learning rate, schedule, warmup, weight decay, accumulation and clipping (--epochs and --max-steps may grow)";
+  if (state.settings && want.settings) {
+    const diff = settingsDiff(state.settings, want.settings, want.label);
+    if (diff.length > 0) throw mismatch(dir, "model, data or LoRA settings", diff, taskHint, {});
+  } else if (state.fingerprint !== want.fingerprint) {
+    const details = { checkpoint: state.fingerprint, now: want.fingerprint };
+    throw mismatch(dir, "model, data or LoRA settings", null, taskHint, details);
+  }
+  if (state.loopSettings && want.loopSettings) {
+    const diff = settingsDiff(state.loopSettings, want.loopSettings, want.label);
+    if (diff.length > 0) throw mismatch(dir, "optimizer or schedule settings", diff, loopHint, {});
+  } else if (state.loopFingerprint !== undefined && state.loopFingerprint !== want.loopFingerprint) {
+    const details = { checkpoint: state.loopFingerprint, now: want.loopFingerprint };
+    throw mismatch(dir, "optimizer or schedule settings", null, loopHint, details);
+  }
+}
+
 /** Restores parameters and optimizer in place after checking both fingerprints; returns the rest. */
 export async function loadCheckpoint(
   dir: string,
   params: Tensor[],
   optimizer: Optimizer,
-  want: Pick<Checkpoint, "fingerprint" | "loopFingerprint">,
+  want: Want,
 ): Promise<Checkpoint> {
   const stateFile = path.join(dir, "state.json");
   let state: StateFile;
@@ -122,20 +179,7 @@ export async function loadCheckpoint(
       hint: "resume from an earlier checkpoint (delete this one), or start again with --overwrite",
     });
   }
-  if (state.fingerprint !== want.fingerprint) {
-    throw new InfuseError("train.checkpoint_mismatch", `${dir}: written with other model, data or LoRA settings`, {
-      kind: "usage",
-      hint: "resume with the same model, datasets, template, LoRA and batch settings, or start a new output folder",
-      details: { checkpoint: state.fingerprint, now: want.fingerprint },
-    });
-  }
-  if (state.loopFingerprint !== undefined && state.loopFingerprint !== want.loopFingerprint) {
-    throw new InfuseError("train.checkpoint_mismatch", `${dir}: written with other optimizer or schedule settings`, {
-      kind: "usage",
-      hint: "resume with the same learning rate, schedule, warmup, weight decay, accumulation, clipping, epochs and max steps",
-      details: { checkpoint: state.loopFingerprint, now: want.loopFingerprint },
-    });
-  }
+  checkSettings(dir, state, want);
   const st = await openSafetensors(path.join(dir, "state.safetensors"));
   try {
     for (let i = 0; i < params.length; i++) {
@@ -165,5 +209,6 @@ export async function loadCheckpoint(
     task: state.task ?? { rng: state.rng },
     fingerprint: state.fingerprint,
     loopFingerprint: state.loopFingerprint ?? want.loopFingerprint,
+    ...(state.loopSettings ? { loopSettings: state.loopSettings } : {}),
   };
 }

@@ -1,5 +1,5 @@
 // train/: the shared training loop and its task seam, LoRA/QLoRA fine-tuning of Llama-family models as
-// its first task: datasets, templates, checkpoints, workers, metrics, merging. Re-exports only.
+// its first task: datasets, templates, checkpoints, workers, metrics, merging, export. Re-exports only.
 export {
   tune,
   dryRunTune,
@@ -10,7 +10,16 @@ export {
   type TuneRunOptions,
   type TuneData,
   type DryRunReport,
+  type DryRunOptions,
 } from "./tune.js";
+export { cutMarker, type DryRunEstimate } from "./dry-run.js";
+export { dataWarnings, createTuneTask, tuneSettings } from "./prepare.js";
+export { progressLines, etaSeconds, formatDuration, type ProgressLineOptions } from "./progress.js";
+export { mapColumns, COLUMN_ALIASES, type GuessedColumns } from "./data/columns.js";
+export { chooseNamedChatTemplate, noChatTemplateError, CHAT_TEMPLATE_NAMES } from "./chat-template-choice.js";
+export { exportModel, checkExportQuant, type ExportOptions, type ExportResult } from "./export/export.js";
+export { exportType, useMoreBits, EXPORT_QUANTS, type ExportQuant } from "./export/mix.js";
+export { modelfile, translateTemplate, type TemplateFamily } from "./export/modelfile.js";
 export {
   resolveTuneOptions,
   TuneOptionsSchema,
@@ -65,7 +74,16 @@ export {
   type Example,
   type EncodeStats,
 } from "./data/encode.js";
-export { splitExamples, epochBatches, collate, permutation, type BatchLimits } from "./data/batches.js";
-export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type LoopState, type Checkpoint } from "./checkpoint.js";
+export { splitExamples, capExamples, epochBatches, collate, permutation, type BatchLimits } from "./data/batches.js";
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  latestCheckpoint,
+  settingsDiff,
+  type LoopState,
+  type Checkpoint,
+  type Settings,
+} from "./checkpoint.js";
+export { logScale } from "./loss-plot.js";
 export { MetricsLog, lossSvg, type MetricLine } from "./metrics.js";
 export { mergeAdapter, type MergeResult } from "./merge.js";

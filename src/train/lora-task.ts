@@ -87,6 +87,9 @@ export interface LoraTaskInput {
   seed: number;
   gradientCheckpointing: boolean;
   fingerprint: string;
+  /** The settings by name a resume compares (TrainingTask.settings), and how to name one. */
+  settings?: Record<string, unknown>;
+  settingLabel?: (key: string) => string;
   /** Where workers load the same base from (the resolved local path) and its quantization. */
   source: { model: string; quantize?: BaseQuant | undefined };
 }
@@ -94,7 +97,9 @@ export interface LoraTaskInput {
 /** LoRA fine-tuning of a decoder as a task of the shared loop. */
 export class LoraTask extends LoraReplica implements TrainingTask {
   readonly fingerprint: string;
+  readonly settings?: Record<string, unknown>;
   readonly parallel: ParallelTask;
+  private readonly label: ((key: string) => string) | undefined;
   private readonly val: Example[];
   private readonly limits: BatchLimits;
 
@@ -104,6 +109,8 @@ export class LoraTask extends LoraReplica implements TrainingTask {
     this.val = input.val;
     this.limits = input.limits;
     this.fingerprint = input.fingerprint;
+    if (input.settings) this.settings = input.settings;
+    this.label = input.settingLabel;
     const init: LoraTaskInit = {
       model: input.source.model,
       ...(input.source.quantize ? { quantize: input.source.quantize } : {}),
@@ -129,6 +136,10 @@ export class LoraTask extends LoraReplica implements TrainingTask {
         return parts;
       },
     };
+  }
+
+  settingLabel(key: string): string {
+    return this.label?.(key) ?? key;
   }
 
   epochBatches(epoch: number): number[][] {

@@ -76,6 +76,15 @@ export const TuneOptionsSchema = z.strictObject({
     help: "tokens per sequence; longer records are truncated and counted (512)",
   }),
   valFraction: opt(unit(), { flag: "--val-fraction", arg: "<f>", help: "held-out share when no --val is given (0.1)" }),
+  /**
+   * Validation examples at most (chosen by seed): each evaluation runs over all of them, so an
+   * uncapped 10% of a large dataset makes every evaluation cost many training steps. 0 = no cap.
+   */
+  maxEvalSamples: opt(nonNegInt(), {
+    flag: "--max-eval-samples",
+    arg: "<n>",
+    help: "validation examples at most, chosen by seed; the rest of a held-out share trains (200; 0 = all)",
+  }),
   rank: opt(posInt(), { flag: "--rank", short: "-r", arg: "<n>", help: "LoRA rank (8)" }),
   alpha: opt(pos(), { flag: "--alpha", arg: "<a>", help: "LoRA alpha (16)" }),
   dropout: opt(unit(), { flag: "--dropout", arg: "<p>", help: "LoRA dropout (0.05)" }),
@@ -166,6 +175,7 @@ export const TUNE_DEFAULTS = {
   pack: false,
   maxLength: 512,
   valFraction: 0.1,
+  maxEvalSamples: 200,
   rank: 8,
   alpha: 16,
   dropout: 0.05,

@@ -10,6 +10,8 @@ import { acquireLockFile, type HeldLock } from "../core/lock-file.js";
 import { listCheckpoints } from "./checkpoint.js";
 
 export const RUN_LOCK = "run.lock";
+/** The records a run cut to --max-length, one JSON line each. */
+export const TRUNCATED_FILE = "truncated.jsonl";
 
 /** What a run writes in its folder: their presence marks a previous run; `overwrite` removes them. */
 const RUN_FILES = [
@@ -21,6 +23,7 @@ const RUN_FILES = [
   "adapter_model.safetensors",
   "adapter.gguf",
   "chat_template.jinja",
+  TRUNCATED_FILE,
 ];
 
 export interface RunFolderOptions {

@@ -50,6 +50,13 @@ export interface ParallelTask<W = Share[]> {
 export interface TrainingTask<W = Share[]> extends TaskReplica<W> {
   /** The task's settings (model, data, hyper-parameters) a checkpoint must share to be resumed. */
   readonly fingerprint: string;
+  /**
+   * The same settings by name (flat): a resume compares them one by one and names each that differs
+   * (`rank: checkpoint 8, now 16`). Leave out settings a resume may change (how long to train).
+   */
+  readonly settings?: Record<string, unknown>;
+  /** A setting's name as the user writes it (`rank` → `rank (--rank)`). */
+  settingLabel?(key: string): string;
   /** Micro-batches (example indices) of `epoch`: a pure function of (seed, epoch), so a resume rebuilds them. */
   epochBatches(epoch: number): number[][];
   /** What a micro-batch counts for in `tokens` and `tokens_per_s`. */

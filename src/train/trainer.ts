@@ -8,8 +8,16 @@ import path from "node:path";
 import { cancelledError, InfuseError } from "../core/errors.js";
 import type { TaskOptions } from "../core/progress.js";
 import { AdamW, clipGradNorm, cosineSchedule, linearSchedule, type Schedule } from "../tensor/index.js";
-import { listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpoint, type LoopState } from "./checkpoint.js";
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  saveCheckpoint,
+  type Checkpoint,
+  type LoopState,
+  type Want,
+} from "./checkpoint.js";
 import { lossSvg, MetricsLog, type MetricLine } from "./metrics.js";
+import { etaSeconds, evalsLeft, formatDuration } from "./progress.js";
 import { claimRunFolder, type RunFolder } from "./run-folder.js";
 import type { TrainingTask } from "./task.js";
 import { checkWorkers, startWorkers } from "./workers.js";
@@ -54,6 +62,7 @@ export interface LoopOptions extends LoopSettings, TaskOptions {
 }
 
 export interface TrainResult {
+  /** Steps taken by this call (a resumed run counts from its checkpoint). */
   steps: number;
   finalLoss: number | null;
   firstEvalLoss: number | null;
@@ -61,7 +70,12 @@ export interface TrainResult {
   lastEvalLoss: number | null;
   stoppedEarly: boolean;
   tokens: number;
+  /** Wall time of the loop, evaluations included. */
   seconds: number;
+  /** Of `seconds`, the time spent evaluating. */
+  evalSeconds: number;
+  /** Training tokens per second of training time (evaluation left out). */
+  tokensPerSecond: number;
   resumedFrom: string | null;
 }
 
@@ -77,7 +91,16 @@ function scheduleOf(s: LoopSettings, totalSteps: number): Schedule {
   return s.schedule === "linear" ? linearSchedule(o) : cosineSchedule(o);
 }
 
-/** The loop settings a resumed run must share (they shape the optimizer's trajectory). */
+/**
+ * The loop settings a resumed run must share (they shape the optimizer's trajectory). Epochs and max
+ * steps may grow: a finished run continues to the new end, its schedule laid over the new total.
+ */
+function loopSettings(s: LoopSettings): Record<string, unknown> {
+  const { lr, schedule, warmupSteps, weightDecay, gradAccum, clip } = s;
+  return { lr, schedule, warmupSteps, weightDecay, gradAccum, clip };
+}
+
+/** Before settings were compared by name: the hash older checkpoints hold (epochs and max steps included). */
 function loopFingerprint(s: LoopSettings): string {
   const { lr, schedule, warmupSteps, weightDecay, gradAccum, clip, epochs } = s;
   const keep = { lr, schedule, warmupSteps, weightDecay, gradAccum, clip, epochs, maxSteps: s.maxSteps ?? null };
@@ -141,7 +164,7 @@ async function resumeFrom<W>(
   task: TrainingTask<W>,
   s: LoopOptions,
   optimizer: AdamW,
-  want: Pick<Checkpoint, "fingerprint" | "loopFingerprint">,
+  want: Want,
 ): Promise<{ dir: string; checkpoint: Checkpoint }> {
   const dirs = await listCheckpoints(s.out);
   if (dirs.length === 0) {
@@ -176,14 +199,31 @@ async function trainLoop<W>(
   const perEpoch = Math.ceil(task.epochBatches(0).length / s.gradAccum);
   const totalSteps = Math.max(1, s.maxSteps ?? perEpoch * s.epochs);
   const lrAt = scheduleOf(s, totalSteps);
-  const fingerprints = { fingerprint: task.fingerprint, loopFingerprint: loopFingerprint(s) };
+  const fingerprints = {
+    fingerprint: task.fingerprint,
+    loopFingerprint: loopFingerprint(s),
+    ...(task.settings ? { settings: task.settings } : {}),
+    loopSettings: loopSettings(s),
+  };
+  const want = { ...fingerprints, ...(task.settingLabel ? { label: (k: string) => task.settingLabel!(k) } : {}) };
   let loop: LoopState = { step: 0, epoch: 0, batch: 0, bestEval: null, badEvals: 0, tokensSeen: 0 };
   let resumedFrom: string | null = null;
   if (s.resume) {
-    const { dir, checkpoint: c } = await resumeFrom(task, s, optimizer, fingerprints);
+    const { dir, checkpoint: c } = await resumeFrom(task, s, optimizer, want);
     task.loadState(c.task);
     loop = c.loop;
     resumedFrom = dir;
+    if (finished(loop, totalSteps, s, task.epochBatches(loop.epoch).length)) {
+      throw new InfuseError(
+        "train.run_finished",
+        `${s.out}: the run there is finished (step ${loop.step} of ${totalSteps})`,
+        {
+          kind: "usage",
+          hint: "to train on, resume with more --epochs or a larger --max-steps (the schedule then spans the new total)",
+          details: { out: s.out, step: loop.step, totalSteps },
+        },
+      );
+    }
   }
   await metrics.open(resumedFrom ? loop.step : null);
   const result: TrainResult = {
@@ -195,6 +235,8 @@ async function trainLoop<W>(
     stoppedEarly: false,
     tokens: 0,
     seconds: 0,
+    evalSeconds: 0,
+    tokensPerSecond: 0,
     resumedFrom,
   };
   const firstEval = metrics.lines.find((l) => l.eval_loss !== undefined)?.eval_loss;
@@ -202,9 +244,15 @@ async function trainLoop<W>(
   const save = async (): Promise<void> => {
     await saveCheckpoint(s.out, params, optimizer, { loop, task: task.saveState(), ...fingerprints });
   };
+  const timing = { trainMs: 0, evalMs: 0, evals: 0, stepsTimed: 0 };
   const evaluate = () => {
     task.setTraining(false);
+    const te = performance.now();
     const m = task.evaluate();
+    if (m !== null) {
+      timing.evalMs += performance.now() - te;
+      timing.evals++;
+    }
     task.setTraining(true);
     if (m === null) return null;
     result.firstEvalLoss ??= m.eval_loss;
@@ -256,6 +304,8 @@ async function trainLoop<W>(
     const norm = clipGradNorm(params, s.clip > 0 ? s.clip : Infinity);
     optimizer.lr = lrAt(loop.step);
     optimizer.step();
+    timing.trainMs += performance.now() - tStep;
+    timing.stepsTimed++;
     const tokens = group.reduce((n, idx) => n + task.tokens(idx), 0);
     loop.tokensSeen += tokens;
     loop.batch += group.length;
@@ -282,12 +332,13 @@ async function trainLoop<W>(
       await metrics.add(line);
       s.onMetric?.(line);
     }
+    const eta = etaSeconds(timing, totalSteps - loop.step, evalsLeft(loop.step, totalSteps, s.evalEvery));
     s.onProgress?.({
       task: "train",
       done: loop.step,
       total: totalSteps,
       unit: "steps",
-      note: `loss ${loss.toFixed(3)}`,
+      note: `loss ${loss.toFixed(3)} · eta ${formatDuration(eta)}`,
     });
     if (s.saveEvery > 0 && loop.step % s.saveEvery === 0) await save();
     if (s.patience > 0 && loop.badEvals >= s.patience) {
@@ -296,6 +347,17 @@ async function trainLoop<W>(
     }
   }
   task.setTraining(false);
+  // the end state, so a finished run can be extended (--resume with more epochs or steps)
+  if (result.steps > 0 && (s.saveEvery === 0 || loop.step % s.saveEvery !== 0)) await save();
   result.seconds = (performance.now() - t0) / 1000;
+  result.evalSeconds = timing.evalMs / 1000;
+  result.tokensPerSecond = result.tokens / Math.max(1e-9, result.seconds - result.evalSeconds);
   return result;
+}
+
+/** Whether a resumed loop has no step left (the run it continues reached its end). */
+function finished(loop: LoopState, totalSteps: number, s: LoopSettings, batchesNow: number): boolean {
+  if (loop.step >= totalSteps) return true;
+  if (s.maxSteps !== undefined) return false;
+  return loop.epoch + (loop.batch >= batchesNow ? 1 : 0) >= s.epochs;
 }

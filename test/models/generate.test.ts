@@ -118,8 +118,14 @@ describe("infuse generate", () => {
     expect(out.tokens_per_s).toBeGreaterThan(0);
   });
 
-  it("--chat on a model without a chat template uses the plain prompt; a missing prompt is explained", async () => {
-    const chat = await runCli(["generate", STORIES, "--chat", "hi", "--temperature", "0", "-n", "12", "--json"]);
+  it("--chat on a model without a chat template asks for --template; --template plain is the plain prompt", async () => {
+    const bare = await runCli(["generate", STORIES, "--chat", "hi", "-n", "2"]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("has no chat template");
+    expect(bare.stderr).toContain("--template chatml");
+    expect(bare.stderr).not.toMatch(/chooseChatTemplate|encodeChat/);
+    const args = ["generate", STORIES, "--chat", "hi", "--template", "plain", "--temperature", "0", "-n", "12"];
+    const chat = await runCli([...args, "--json"]);
     expect(chat.code).toBe(0);
     const out = JSON.parse(chat.stdout) as { text: string; chat_template: string };
     expect(out.chat_template).toBe("plain");
@@ -145,9 +151,12 @@ describe("infuse generate --chat and limits.templateMaxChars", () => {
     const config = path.join(dir, "infuse.config.json");
     await writeFile(config, JSON.stringify({ limits: { templateMaxChars: 20 } }));
     const model = fixture("models/stories260K-gguf/stories260K.gguf");
-    const r = await runCli(["generate", model, "--chat", "Tell me a story", "-n", "2", "--json"], {
-      env: { INFUSE_CONFIG: config },
-    });
+    const r = await runCli(
+      ["generate", model, "--chat", "Tell me a story", "--template", "plain", "-n", "2", "--json"],
+      {
+        env: { INFUSE_CONFIG: config },
+      },
+    );
     expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: "chat_template.limit", kind: "input" });
     expect(r.stdout).toContain("limits.templateMaxChars");

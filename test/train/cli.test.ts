@@ -28,6 +28,8 @@ describe("infuse tune", () => {
       "--max-length",
       "1024",
       "--dry-run",
+      "--estimate-steps",
+      "0",
     ];
     const json = await runCli([...args, "--json"]);
     expect(json.code).toBe(0);

@@ -101,11 +101,16 @@ describe("dataset files", () => {
     await expect(loadRecords({ path: csv, columns: { instruction: "question", output: "answer" } })).rejects.toThrow(
       `${csv}:3: 1 fields, the header has 2`,
     );
+    // a column no record has fails the file, naming its fields, without suggesting to skip every row
     const cols = path.join(dir, "cols.csv");
-    writeFileSync(cols, 'question,answer\n"what?",yes\n');
-    await expect(loadRecords({ path: cols })).rejects.toThrow(
-      `${cols}:2: field "instruction" is missing (fields: question, answer)`,
-    );
+    writeFileSync(cols, 'query_text,reply\n"what?",yes\n');
+    const err = await loadRecords({ path: cols }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "train.missing_column",
+      message: `${cols}: no record has a field "instruction" (fields: query_text, reply)`,
+    });
+    expect((err as { hint: string }).hint).toContain("--instruction-column");
+    expect((err as { hint: string }).hint).not.toContain("--skip-bad-records");
   });
 });
 

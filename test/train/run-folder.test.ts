@@ -53,7 +53,9 @@ describe("reusing a run folder", () => {
     expect(readFileSync(path.join(dir, "used", "metrics.jsonl"), "utf8")).toBe(before); // untouched
     const again = await runTraining(new TinyClassifierTask(settings), loop("used", { overwrite: true }));
     expect(again.steps).toBe(first.steps);
-    expect(await listCheckpoints(path.join(dir, "used"))).toHaveLength(0); // a later --resume cannot continue the old run
+    // the old run's checkpoints are gone: only this run's end state remains
+    const left = (await listCheckpoints(path.join(dir, "used"))).map((d) => path.basename(d));
+    expect(left).toEqual([`step-${String(again.steps).padStart(6, "0")}`]);
     expect(metricSteps("used")).toEqual(firstSteps); // metrics of this run only
     expect(existsSync(path.join(dir, "used", RUN_LOCK))).toBe(false); // released
   });
@@ -133,6 +135,6 @@ describe("tune and the CLI", () => {
     const again = await runCli([...args, "--overwrite", "--json"]);
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as { steps: number }).steps).toBe(1);
-    expect(await listCheckpoints(out)).toHaveLength(0);
+    expect((await listCheckpoints(out)).map((d) => path.basename(d))).toEqual(["step-000001"]); // this run's end
   }, 120_000);
 });

@@ -112,16 +112,19 @@ describe("bad records, strict and skipped", () => {
     const { records, skipped } = await readRecords({ path: file, columns }, { skipBadRecords: true });
     expect(instructions(records)).toEqual(["what?", "why, then?", "when?"]);
     expect(reasons(skipped)).toEqual([{ record: `${file}:3` }, { record: `${file}:5`, field: "answer" }]);
-    // A column the header lacks makes every row bad: still an error, naming the file and the first row.
+    // A column the header lacks makes every row bad: an error about the file, skipping or not (skipping
+    // would reject every row, so the hint does not suggest it).
     const wrongCol = { instruction: "question", output: "reply" };
-    await expect(loadRecords({ path: file, columns: wrongCol })).rejects.toThrow(
-      `${file}:2: field "reply" is missing (fields: question, answer)`,
+    const missing = {
+      code: "train.missing_column",
+      message: `${file}: no record has a field "reply" (fields: question, answer)`,
+      hint: expect.not.stringContaining("--skip-bad-records") as unknown,
+      details: { file, field: "reply" },
+    };
+    await expect(loadRecords({ path: file, columns: wrongCol })).rejects.toMatchObject(missing);
+    await expect(readRecords({ path: file, columns: wrongCol }, { skipBadRecords: true })).rejects.toMatchObject(
+      missing,
     );
-    await expect(readRecords({ path: file, columns: wrongCol }, { skipBadRecords: true })).rejects.toMatchObject({
-      code: "train.no_good_records",
-      message: `${file}: all 5 records are malformed; the first: ${file}:2: field "reply" is missing (fields: question, answer)`,
-      details: { file, skipped: 5 },
-    });
     // An unclosed quote swallows the rest of the file: not one record to skip.
     const open = write("open.csv", 'question,answer\nwhat?,yes\n"how?,no\n');
     await expect(readRecords({ path: open, columns }, { skipBadRecords: true })).rejects.toThrow(
@@ -136,10 +139,15 @@ describe("bad records, strict and skipped", () => {
     expect(records).toHaveLength(1);
     expect(skipped.count).toBe(7);
     expect(skipped.first.map((s) => s.record)).toEqual([1, 2, 3, 4, 5].map((n) => `${file}:${n}`));
-    const allBad = write("all-bad.jsonl", bad.join("\n"));
+    const allBad = write("all-bad.jsonl", [...bad, "{not json"].join("\n"));
     await expect(readRecords({ path: allBad }, { skipBadRecords: true })).rejects.toMatchObject({
+      code: "train.missing_column", // no record has "output": the file's fault, not a record's
+      message: expect.stringContaining(`${allBad}: no record has a field "output"`),
+    });
+    const allBroken = write("all-broken.jsonl", ["{not json", "[1", line({ instruction: 3, output: [] })].join("\n"));
+    await expect(readRecords({ path: allBroken }, { skipBadRecords: true })).rejects.toMatchObject({
       code: "train.no_good_records",
-      message: expect.stringContaining(`${allBad}: all 7 records are malformed`),
+      message: expect.stringContaining(`${allBroken}: all 3 records are malformed`),
     });
   });
 });

@@ -3,7 +3,8 @@
 // else the model's, else a plain "### Human / ### Assistant" prompt). --json prints one object.
 import { InfuseError } from "../../core/errors.js";
 import { encodeChat } from "../../models/chat.js";
-import { chooseChatTemplate, readAdapterChatTemplate } from "../../models/chat-template.js";
+import { readAdapterChatTemplate } from "../../models/chat-template.js";
+import { chooseNamedChatTemplate, noChatTemplateError } from "../../train/chat-template-choice.js";
 import { streamGenerate, type GenerateOptions, type GenerationResult } from "../../models/generate.js";
 import { loadLlama } from "../../models/llama/load.js";
 import { loadLora } from "../../models/lora/io.js";
@@ -24,6 +25,7 @@ interface GenerateFlags {
   stop?: string[];
   f32?: boolean;
   adapter?: string;
+  template?: string;
 }
 
 function number(flag: string, value: string, integer = false): number {
@@ -56,6 +58,10 @@ export const registerGenerate: RegisterCommand = (program, run) => {
     .option("--seed <n>", "seed for sampling (default random)")
     .option("--stop <text...>", "stop before any of these strings")
     .option("--adapter <dir>", "apply a LoRA adapter folder (PEFT files, e.g. from infuse tune)")
+    .option(
+      "--template <name|file>",
+      "--chat template: chatml|llama2|alpaca|none|plain|model, a Jinja file, or a tune prompt file ({instruction} … {output})",
+    )
     .option("--f32", "dequantize quantized weights to f32 at load (faster on small models, more memory)")
     .description("generate text with a Llama-family model (llama, mistral, qwen2) in infuse's engine")
     .addHelpText(
@@ -65,13 +71,20 @@ export const registerGenerate: RegisterCommand = (program, run) => {
         '  infuse generate ./tinystories-656k-hf -p "Lily saw" -n 64 --seed 1 --json\n' +
         '  infuse generate model.gguf --chat "What is RAG?" --stop "\\n\\n"\n' +
         '\n--json prints {"text", "tokens", "tokens_per_s", ...} once generation ends.\n' +
-        "--chat uses the chat template saved with --adapter (by infuse tune), else the model's, else a plain\n" +
-        '"### Human / ### Assistant" prompt; --json names the one used as "chat_template".',
+        "--chat uses --template, else the chat template saved with --adapter (by infuse tune), else the\n" +
+        'model\'s; a model without one needs --template (plain: "### Human / ### Assistant");\n' +
+        '--json names the one used as "chat_template".',
     )
     .action(
       run(async (rt, model: string, flags: GenerateFlags) => {
         if ((flags.prompt === undefined) === (flags.chat === undefined)) {
           throw new InfuseError("cli.prompt_required", "give exactly one of --prompt or --chat", { kind: "usage" });
+        }
+        if (flags.template !== undefined && flags.chat === undefined) {
+          throw new InfuseError("cli.template_needs_chat", "--template formats a --chat message", {
+            kind: "usage",
+            hint: "use --chat MESSAGE with --template, or drop --template for --prompt",
+          });
         }
         const options: GenerateOptions = {
           maxTokens: number("max-tokens", flags.maxTokens, true),
@@ -92,8 +105,9 @@ export const registerGenerate: RegisterCommand = (program, run) => {
         if (flags.chat !== undefined) {
           const adapterTemplate =
             flags.adapter !== undefined ? await readAdapterChatTemplate(flags.adapter) : undefined;
-          const chosen = chooseChatTemplate(loaded.tokenizer, adapterTemplate);
-          template = chosen.source;
+          const chosen = await chooseNamedChatTemplate(flags.template, loaded.tokenizer, adapterTemplate);
+          if (!chosen) throw noChatTemplateError(model);
+          template = chosen.source === "named" ? flags.template : chosen.source;
           options.stop = [...(options.stop ?? []), ...chosen.stop];
           prompt = encodeChat(
             loaded.tokenizer,

@@ -13,6 +13,7 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   collections: async () => (await import("./collections.js")).registerCollections,
   demo: async () => (await import("./demo.js")).registerDemo,
   eval: async () => (await import("./eval.js")).registerEval,
+  export: async () => (await import("./export.js")).registerExport,
   generate: async () => (await import("./generate.js")).registerGenerate,
   inspect: async () => (await import("./inspect.js")).registerInspect,
   tune: async () => (await import("./tune.js")).registerTune,

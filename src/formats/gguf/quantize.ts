@@ -1,8 +1,11 @@
 // Quantization of float32 data into the GGUF types our writer emits: F32, F16, BF16, Q8_0 and
-// Q4_0, the same way ggml's quantize_row_*_ref does (the block codecs are the tensor engine's).
-// Leaves out k-quants and importance matrices.
+// Q4_0 the same way ggml's quantize_row_*_ref does (the block codecs are the tensor engine's), and
+// the k-quants Q4_K, Q5_K, Q6_K in ggml's layouts with simpler fits (kquants.ts). Leaves out
+// importance matrices.
 import { InfuseError } from "../../core/errors.js";
 import { quantizeQ4_0, quantizeQ8_0 } from "../../tensor/quant/blocks.js";
+import { quantizeQ4_K } from "../../tensor/quant/q4k.js";
+import { quantizeQ5_K, quantizeQ6_K } from "./kquants.js";
 import { f32ToBf16, f32ToF16 } from "./half.js";
 import { GgmlType, QK, ggmlTypeName, tensorByteSize } from "./types.js";
 
@@ -13,6 +16,9 @@ export const QUANTIZABLE: readonly GgmlType[] = [
   GgmlType.BF16,
   GgmlType.Q8_0,
   GgmlType.Q4_0,
+  GgmlType.Q4_K,
+  GgmlType.Q5_K,
+  GgmlType.Q6_K,
 ];
 
 /**
@@ -27,7 +33,7 @@ export function quantize(type: GgmlType, data: Float32Array, where = "tensor"): 
       `${where}: cannot write ${data.length} elements as ${ggmlTypeName(type)}`,
       {
         kind: "usage",
-        hint: `writable types: ${QUANTIZABLE.map(ggmlTypeName).join(", ")}; Q8_0/Q4_0 need a multiple of ${QK} elements per row`,
+        hint: `writable types: ${QUANTIZABLE.map(ggmlTypeName).join(", ")}; Q8_0/Q4_0 need a multiple of ${QK} elements per row, k-quants of 256`,
       },
     );
   }
@@ -48,6 +54,15 @@ export function quantize(type: GgmlType, data: Float32Array, where = "tensor"): 
       break;
     case GgmlType.Q4_0:
       quantizeQ4_0(data, bytes);
+      break;
+    case GgmlType.Q4_K:
+      quantizeQ4_K(data, bytes);
+      break;
+    case GgmlType.Q5_K:
+      quantizeQ5_K(data, bytes);
+      break;
+    case GgmlType.Q6_K:
+      quantizeQ6_K(data, bytes);
       break;
   }
   return bytes;

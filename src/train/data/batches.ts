@@ -16,17 +16,29 @@ export function permutation(n: number, seed: number): number[] {
   return out;
 }
 
-/** Holds out round(fraction·n) examples (at least 1 when fraction > 0 and n > 1) chosen by seed. */
+/**
+ * Holds out round(fraction·n) examples (at least 1 when fraction > 0 and n > 1, at most `maxVal`)
+ * chosen by seed; the rest train.
+ */
 export function splitExamples(
   examples: Example[],
   fraction: number,
   seed: number,
+  maxVal = Infinity,
 ): { train: Example[]; val: Example[] } {
-  if (fraction <= 0 || examples.length < 2) return { train: examples, val: [] };
+  if (fraction <= 0 || examples.length < 2 || maxVal < 1) return { train: examples, val: [] };
   const order = permutation(examples.length, seed ^ 0x5eed);
-  const nVal = Math.min(examples.length - 1, Math.max(1, Math.round(fraction * examples.length)));
+  const share = Math.max(1, Math.round(fraction * examples.length));
+  const nVal = Math.min(examples.length - 1, share, maxVal);
   const val = new Set(order.slice(0, nVal));
   return { train: examples.filter((_, i) => !val.has(i)), val: examples.filter((_, i) => val.has(i)) };
+}
+
+/** At most `max` of `examples` (chosen by seed, kept in file order); all when `max` is 0 or not smaller. */
+export function capExamples(examples: Example[], max: number, seed: number): Example[] {
+  if (max <= 0 || examples.length <= max) return examples;
+  const keep = new Set(permutation(examples.length, seed ^ 0xe7a1).slice(0, max));
+  return examples.filter((_, i) => keep.has(i));
 }
 
 export interface BatchLimits {

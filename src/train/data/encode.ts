@@ -13,6 +13,8 @@ export interface Example {
   labels: Int32Array;
   /** Packed rows: which example each token came from (attention and positions stay within it). */
   segments?: Int32Array;
+  /** A record cut to --max-length: `dropped` tokens were taken out before position `at` of `ids`. */
+  cut?: { at: number; dropped: number };
 }
 
 export interface EncodeOptions {
@@ -104,29 +106,46 @@ const PROMPT_TAIL = 32;
  * A record over `max` tokens keeps its response: tokens leave the middle of the prompt (its head and
  * last PROMPT_TAIL tokens stay), and only a response longer than that room is cut at its end.
  */
-function fitToLength(ids: number[], train: boolean[], max: number): { ids: number[]; train: boolean[] } {
+function fitToLength(
+  ids: number[],
+  train: boolean[],
+  max: number,
+): { ids: number[]; train: boolean[]; cut?: { at: number; dropped: number } } {
   if (ids.length <= max) return { ids, train };
   const first = train.indexOf(true);
   const room = max - (ids.length - first); // prompt tokens that fit beside the whole response
-  if (first < 0 || room < 2 * PROMPT_TAIL) return { ids: ids.slice(0, max), train: train.slice(0, max) };
+  if (first < 0 || room < 2 * PROMPT_TAIL) {
+    return { ids: ids.slice(0, max), train: train.slice(0, max), cut: { at: max, dropped: ids.length - max } };
+  }
   const tail = Math.min(PROMPT_TAIL, Math.floor(room / 2));
   const keep = (a: number, b: number): number[] => [
     ...Array.from({ length: a }, (_, i) => i),
     ...Array.from({ length: ids.length - b }, (_, i) => b + i),
   ];
   const idx = keep(room - tail, first - tail);
-  return { ids: idx.map((i) => ids[i]!), train: idx.map((i) => train[i]!) };
+  const cut = { at: room - tail, dropped: first - room };
+  return { ids: idx.map((i) => ids[i]!), train: idx.map((i) => train[i]!), cut };
 }
 
 const hasLabel = (e: Example): boolean => e.labels.some((l) => l !== IGNORE);
 
-/** Encodes every record; raw text is cut into blocks of maxLength, other records truncated (counted). */
+/** A record cut to --max-length: where it is, its tokens, and how many were taken out at which position. */
+export interface CutRecord {
+  record: string;
+  tokens: number;
+  kept: number;
+  /** Position in the kept tokens where the dropped ones were. */
+  at: number;
+}
+
+/** Encodes every record; raw text is cut into blocks of maxLength, other records truncated (counted, listed). */
 export function encodeRecords(
   tokenizer: Tokenizer,
   template: Template,
   records: TrainRecord[],
   options: EncodeOptions,
-): { examples: Example[]; stats: EncodeStats } {
+): { examples: Example[]; stats: EncodeStats; cuts: CutRecord[] } {
+  const cuts: CutRecord[] = [];
   const stats: EncodeStats = {
     records: records.length,
     examples: 0,
@@ -146,8 +165,9 @@ export function encodeRecords(
         parts.push(toExample(ids.slice(s, s + max), train.slice(s, s + max)));
     } else {
       if (ids.length > max) stats.truncated++;
-      const cut = fitToLength(ids, train, max);
-      parts.push(toExample(cut.ids, cut.train));
+      const fit = fitToLength(ids, train, max);
+      parts.push({ ...toExample(fit.ids, fit.train), ...(fit.cut ? { cut: fit.cut } : {}) });
+      if (fit.cut) cuts.push({ record: record.where, tokens: ids.length, kept: fit.ids.length, at: fit.cut.at });
     }
     const kept = parts.filter(hasLabel);
     if (kept.length === 0) stats.dropped++;
@@ -155,7 +175,7 @@ export function encodeRecords(
   }
   stats.examples = examples.length;
   stats.trainedTokens = examples.reduce((n, e) => n + e.labels.filter((l) => l !== IGNORE).length, 0);
-  return { examples, stats };
+  return { examples, stats, cuts };
 }
 
 /**

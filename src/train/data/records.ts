@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, isInfuseError } from "../../core/errors.js";
 import { isChatRole, type ChatMessage } from "../../tokenizers/chat.js";
+import { mapColumns, type GuessedColumns } from "./columns.js";
 import { parseCsvRecords } from "./csv.js";
 import { parseJsonLines } from "../../formats/jsonl.js";
 
@@ -64,11 +65,11 @@ export function skippedSummary(s: SkipReport): string {
   return `skipped ${s.count} bad record${s.count === 1 ? "" : "s"}: ${s.first.map((r) => r.message).join("; ")}${more}`;
 }
 
-function recordError(where: string, message: string, hint: string, field?: string): InfuseError {
+function recordError(where: string, message: string, hint: string, field?: string, missing = false): InfuseError {
   return new InfuseError("train.bad_record", `${where}: ${message}`, {
     kind: "input",
     hint: `${hint} (or skip such records with --skip-bad-records)`,
-    details: { record: where, ...(field ? { field } : {}) },
+    details: { record: where, ...(field ? { field } : {}), ...(missing ? { missing } : {}) },
   });
 }
 
@@ -106,6 +107,7 @@ function field(obj: Record<string, unknown>, name: string, where: string, requir
       `field "${name}" is missing (fields: ${have})`,
       "name the columns with --instruction-column, --input-column, --output-column",
       name,
+      true,
     );
   }
   if (typeof v === "number" || typeof v === "boolean") return String(v);
@@ -120,15 +122,16 @@ function field(obj: Record<string, unknown>, name: string, where: string, requir
   return v;
 }
 
-function instructionRecord(obj: Record<string, unknown>, where: string, given: ColumnMap): TrainRecord {
-  // {prompt, response} records (vi-alpaca) need no column flags.
-  const cols =
-    !given.instruction && !("instruction" in obj) && "prompt" in obj && "response" in obj
-      ? { instruction: "prompt", output: "response", ...given }
-      : given;
+/** `cols`: the file's columns (the user's and the guessed); `inputRequired`: the user named the input column. */
+function instructionRecord(
+  obj: Record<string, unknown>,
+  where: string,
+  cols: ColumnMap,
+  inputRequired: boolean,
+): TrainRecord {
   const instruction = field(obj, cols.instruction ?? "instruction", where, true)!;
   const output = field(obj, cols.output ?? "output", where, true)!;
-  const input = field(obj, cols.input ?? "input", where, cols.input !== undefined) ?? "";
+  const input = field(obj, cols.input ?? "input", where, inputRequired) ?? "";
   const system = cols.system ? field(obj, cols.system, where, true) : undefined;
   if (output.trim() === "")
     throw recordError(
@@ -237,7 +240,7 @@ export async function loadRecords(source: DatasetSource): Promise<TrainRecord[]>
 export async function readRecords(
   source: DatasetSource,
   options: LoadOptions = {},
-): Promise<{ records: TrainRecord[]; skipped: SkipReport }> {
+): Promise<{ records: TrainRecord[]; skipped: SkipReport; guessed: GuessedColumns }> {
   const file = source.path;
   let text: string;
   try {
@@ -249,7 +252,15 @@ export async function readRecords(
       cause: e,
     });
   }
-  const cols = source.columns ?? {};
+  const given = source.columns ?? {};
+  const inputRequired = given.input !== undefined;
+  let cols = given;
+  let guessed: GuessedColumns = {};
+  // every field any record has: a field no record has is the file's fault, not a record's
+  const fieldsSeen = new Set<string>();
+  const guessFrom = (fields: string[]): void => {
+    ({ columns: cols, guessed } = mapColumns(fields, given));
+  };
   const ext = path.extname(file).toLowerCase();
   const { report, onBad, cause } = skipper(options.skipBadRecords ?? false);
   // Items in file order: a parse error, or a value that makes a record (or throws a record error).
@@ -261,7 +272,7 @@ export async function readRecords(
         if ("error" in item) throw item.error;
         out.push(make(item as T));
       } catch (e) {
-        onBad(e);
+        onBad(missingColumn(e, fieldsSeen, file));
       }
     }
     return out;
@@ -273,18 +284,26 @@ export async function readRecords(
   if (format === "text") records = [{ kind: "text", text, where: file }];
   else if (format === "csv") {
     const rows = parseCsvRecords(text, file, ext === ".tsv" ? "\t" : ",");
+    const first = rows.find((r) => "row" in r);
+    for (const r of rows) if ("row" in r) for (const k of Object.keys(r.row)) fieldsSeen.add(k);
+    guessFrom(first && "row" in first ? Object.keys(first.row) : []);
     records = keep<{ row: Record<string, string>; where: string }>(rows, ({ row, where }) =>
-      instructionRecord(row, where, cols),
+      instructionRecord(row, where, cols, inputRequired),
     );
   } else {
     const objects = jsonObjects(text, file);
     const first = objects.find((o) => "value" in o);
     const fmt = format === "auto" ? detect(file, first && "value" in first ? first.value : undefined) : format;
+    for (const o of objects) {
+      if ("value" in o && typeof o.value === "object" && o.value !== null)
+        for (const k of Object.keys(o.value)) fieldsSeen.add(k);
+    }
+    if (fmt !== "chat") guessFrom([...fieldsSeen]);
     records = keep<{ value: unknown; where: string }>(objects, ({ value, where }) => {
       if (typeof value !== "object" || value === null || Array.isArray(value))
         throw recordError(where, "is not a JSON object", "each record is an object");
       const obj = value as Record<string, unknown>;
-      return fmt === "chat" ? chatRecord(obj, where) : instructionRecord(obj, where, cols);
+      return fmt === "chat" ? chatRecord(obj, where) : instructionRecord(obj, where, cols, inputRequired);
     });
   }
   if (records.length === 0 && report.count > 0) {
@@ -299,5 +318,22 @@ export async function readRecords(
       },
     );
   }
-  return { records, skipped: report };
+  return { records, skipped: report, guessed };
+}
+
+/**
+ * A record's missing field that no record of the file has is a column the file lacks: skipping bad
+ * records would reject every one, so the error names the file's fields and the column flags only.
+ */
+function missingColumn(e: unknown, fieldsSeen: Set<string>, file: string): unknown {
+  if (!isInfuseError(e) || e.code !== "train.bad_record" || e.details["missing"] !== true) return e;
+  const name = String(e.details["field"]);
+  if (fieldsSeen.has(name)) return e;
+  const have = [...fieldsSeen].join(", ") || "none";
+  return new InfuseError("train.missing_column", `${file}: no record has a field "${name}" (fields: ${have})`, {
+    kind: "input",
+    hint: "name the columns with --instruction-column, --input-column, --output-column (e.g. --instruction-column question)",
+    details: { file, field: name, fields: [...fieldsSeen] },
+    cause: e,
+  });
 }
