@@ -118,22 +118,22 @@ describe("upload → job → collection → ask", () => {
     const plain = await client.chat.completions.create({ model: "rag:docs", messages, max_tokens: 6 });
     expect(plain.choices[0]!.message.content!.length).toBeGreaterThan(0);
     expect(plain).not.toHaveProperty("citations");
-    const cited = (await client.chat.completions.create({
+    // infuse's extra request field: a typed variable, not a literal, so the SDK's types let it pass
+    const withCitations: OpenAI.ChatCompletionCreateParamsNonStreaming & { citations: boolean } = {
       model: "rag:docs",
       messages,
       max_tokens: 6,
-      // @ts-expect-error infuse's extra field
       citations: true,
-    })) as unknown as { citations: { source: string }[] };
+    };
+    const cited = (await client.chat.completions.create(withCitations)) as unknown as {
+      citations: { source: string }[];
+    };
     expect(Array.isArray(cited.citations)).toBe(true);
-    const stream = await client.chat.completions.create({
-      model: "rag:docs",
-      messages,
-      max_tokens: 6,
+    const streaming: OpenAI.ChatCompletionCreateParamsStreaming & { citations: boolean } = {
+      ...withCitations,
       stream: true,
-      // @ts-expect-error infuse's extra field
-      citations: true,
-    });
+    };
+    const stream = await client.chat.completions.create(streaming);
     let streamed: unknown;
     for await (const chunk of stream) if ("citations" in chunk) streamed = (chunk as { citations: unknown }).citations;
     expect(streamed).toEqual(cited.citations);
