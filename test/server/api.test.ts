@@ -146,6 +146,23 @@ describe("upload → job → collection → ask", () => {
   });
 });
 
+describe("collections", () => {
+  it("creates an empty collection with its settings; a second create is a 409; bad settings name the field", async () => {
+    const post = (body: unknown) => api("/api/collections", { method: "POST", body: JSON.stringify(body) });
+    const made = await post({ name: "notes", embedder: "hash", splitter: { kind: "recursive", chunk_size: 500 } });
+    expect(made.status).toBe(201);
+    expect(await json<{ name: string; chunks: number }>(made)).toMatchObject({ name: "notes", chunks: 0 });
+    const show = await json<{ splitter_settings: { chunk_size: number } }>(api("/api/collections/notes"));
+    expect(show.splitter_settings.chunk_size).toBe(500);
+    expect((await post({ name: "notes" })).status).toBe(409);
+    const bad = await post({ name: "other", splitter: { chunk_size: -1 } });
+    expect(bad.status).toBe(400);
+    expect((await json<{ error: { param: string } }>(bad)).error.param).toBe("splitter.chunk_size");
+    expect((await json<{ error: { param: string } }>(post({ name: "../x" }))).error.param).toBe("name");
+    expect((await json<{ error: { param: string } }>(post({ name: "x", embedder: "/etc" }))).error.param).toBe("model");
+  });
+});
+
 describe("jobs and uploads that fail", () => {
   it("refuses binary files of unknown type, naming the file field", async () => {
     const res = await api("/api/collections/docs/documents", {
