@@ -2,7 +2,14 @@
 // (the pipeline's ask, streaming its generative answer; an extractive answer comes as one piece).
 // Counts the pieces (the model layer streams about one token a piece) and keeps the ask's citations.
 import { ask } from "../rag/pipeline/ask.js";
-import type { CitedSource } from "../rag/generate/sources.js";
+import { citedSources, type CitedSource as Source } from "../rag/generate/sources.js";
+
+/**
+ * A passage with its text, so a client can show what the answer rests on: those the answer cites
+ * (`cited: true`), or, when it cites none, every passage it was given (`cited: false`), as the CLI
+ * lists them.
+ */
+export type CitedSource = Source & { text: string; cited: boolean };
 import { PushStream } from "../rag/llm/stream.js";
 import type { ChatMessage, ChatOptions } from "../rag/types.js";
 import type { ServerContext } from "./context.js";
@@ -87,7 +94,9 @@ async function* ragPieces(
   }).then(
     (result) => {
       if (!streamed || result.mode === "extractive") stream.push(result.answer);
-      cite(result.sources);
+      const cited = result.sources.length > 0;
+      const shown = cited ? result.sources : citedSources(result.hits);
+      cite(shown.map((s) => ({ ...s, text: result.hits[s.n - 1]?.chunk.text ?? "", cited })));
       stream.end();
     },
     (e: unknown) => stream.fail(e),

@@ -23,12 +23,15 @@ export async function servedModel(ctx: ServerContext, id: string, kinds: readonl
     });
   let base: unknown;
   try {
-    base = (JSON.parse(await readFile(path.join(out, "adapter_config.json"), "utf8")) as { base_model_name_or_path?: unknown })
-      .base_model_name_or_path;
+    base = (
+      JSON.parse(await readFile(path.join(out, "adapter_config.json"), "utf8")) as { base_model_name_or_path?: unknown }
+    ).base_model_name_or_path;
   } catch {
     base = undefined;
   }
   if (typeof base !== "string" || base === "")
-    throw httpError(404, "model_not_found", `the adapter of job ${job.id} does not name its base model`, { param: "model" });
+    throw httpError(404, "model_not_found", `the adapter of job ${job.id} does not name its base model`, {
+      param: "model",
+    });
   return ctx.models.serveAs(id, `engine:${base}+${out}`);
 }

@@ -126,9 +126,11 @@ describe("upload → job → collection → ask", () => {
       citations: true,
     };
     const cited = (await client.chat.completions.create(withCitations)) as unknown as {
-      citations: { source: string }[];
+      citations: { source: string; text: string }[];
     };
-    expect(Array.isArray(cited.citations)).toBe(true);
+    expect(cited.citations.length).toBeGreaterThan(0);
+    // each passage comes with its text (those cited, else those given)
+    for (const c of cited.citations) expect(c.text).toContain(c.source === "dogs.txt" ? "Rex" : "Tom");
     const streaming: OpenAI.ChatCompletionCreateParamsStreaming & { citations: boolean } = {
       ...withCitations,
       stream: true,
