@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   inspect: async () => (await import("./inspect.js")).registerInspect,
   tune: async () => (await import("./tune.js")).registerTune,
   crawl: async () => (await import("./crawl.js")).registerCrawl,
+  serve: async () => (await import("./serve.js")).registerServe,
 };
 
 /**
