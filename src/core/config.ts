@@ -65,6 +65,8 @@ export const configSchema = z.strictObject({
   tune: z.record(z.string(), z.unknown()).optional(),
   /** Defaults for `infuse ingest` (flags override them), checked by the ingest settings schema. */
   ingest: z.record(z.string(), z.unknown()).optional(),
+  /** Defaults for `infuse serve` (flags override them), checked by the serve options schema. */
+  serve: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -88,6 +90,8 @@ export interface ResolvedConfig {
   tune?: Record<string, unknown>;
   /** The `ingest` section as written: read it through `configSection(config, "ingest", schema)`. */
   ingest?: Record<string, unknown>;
+  /** The `serve` section as written: read it through `configSection(config, "serve", schema)`. */
+  serve?: Record<string, unknown>;
 }
 
 export interface LoadConfigOptions {
@@ -120,6 +124,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     ...(parsed?.store ? { store: resolveStore(parsed.store, fromFile) } : {}),
     tune: parsed?.tune ?? {},
     ingest: parsed?.ingest ?? {},
+    serve: parsed?.serve ?? {},
   };
 }
 
@@ -153,18 +158,25 @@ async function readConfigFile(file: string, mustExist: boolean): Promise<ConfigF
 }
 
 /** The sections a higher layer validates with its own schema. */
-export type ConfigSectionKey = "tune" | "ingest" | "rag.retrieval";
+export type ConfigSectionKey = "tune" | "ingest" | "serve" | "rag.retrieval";
 
 /**
  * A section checked by the schema of the layer that owns it (tune's options, the recipe); errors
  * name the file and the key path as every other config error does. Undefined when absent.
  */
 export function configSection<S extends z.ZodType>(
-  config: Pick<ResolvedConfig, "file" | "rag" | "tune" | "ingest">,
+  config: Pick<ResolvedConfig, "file" | "rag" | "tune" | "ingest" | "serve">,
   key: ConfigSectionKey,
   schema: S,
 ): z.output<S> | undefined {
-  const value = key === "tune" ? config.tune : key === "ingest" ? config.ingest : config.rag.retrieval;
+  const value =
+    key === "tune"
+      ? config.tune
+      : key === "ingest"
+        ? config.ingest
+        : key === "serve"
+          ? config.serve
+          : config.rag.retrieval;
   if (value === undefined) return undefined;
   const result = schema.safeParse(value);
   if (result.success) return result.data;

@@ -20,6 +20,10 @@ export const LimitsSchema = z.strictObject({
   maxListingBytes: z.int().positive().optional(),
   /** Longest text a chat template may render (characters). */
   templateMaxChars: z.int().positive().optional(),
+  /** Largest JSON request body `infuse serve` reads (bytes). */
+  maxRequestBytes: z.int().positive().optional(),
+  /** Largest multipart upload to `infuse serve`, all files together (bytes); each file also obeys maxFileBytes. */
+  maxUploadBytes: z.int().positive().optional(),
 });
 
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
@@ -34,6 +38,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDownloadBytes: 256 * 1024 * MiB, // above the largest GGUF a CPU can run
   maxListingBytes: 32 * MiB,
   templateMaxChars: 4 * MiB,
+  maxRequestBytes: 4 * MiB,
+  maxUploadBytes: 256 * MiB,
 });
 
 /** The limits in force: the defaults with the config's `limits` section over them. */
