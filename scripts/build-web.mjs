@@ -1,5 +1,5 @@
-// Bundles the web UI (src/web, Preact + uPlot) with esbuild into dist/web: index.html, app.js,
-// app.css. Everything the page loads is a local file next to index.html; nothing comes from a CDN.
+// Bundles the web UI (src/web, Preact + uPlot) with esbuild into dist/web: index.html and
+// assets/app.js, assets/app.css (the server serves `/` and `/assets/*`). Everything the page loads is a local file next to index.html; nothing comes from a CDN.
 // Usage: node scripts/build-web.mjs [--out DIR] [--dev]
 import { build } from "esbuild";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -23,7 +23,7 @@ export async function buildWeb(outDir = path.join(root, "dist", "web"), { dev = 
     jsxImportSource: "preact",
     minify: !dev,
     sourcemap: dev ? "inline" : false,
-    outdir: outDir,
+    outdir: path.join(outDir, "assets"),
     metafile: true,
     logLevel: "warning",
     loader: { ".css": "css" },

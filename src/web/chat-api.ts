@@ -1,6 +1,6 @@
 // OpenAI-compatible chat from the browser: /v1/models and streaming /v1/chat/completions, with
 // infuse's opt-in citations (the passages a `rag:COLLECTION` model answered from).
-import { getJson, readSse, request } from "./api.js";
+import { getJson, readSse, request, sendJson } from "./api.js";
 
 export interface ModelInfo {
   id: string;
@@ -61,6 +61,27 @@ export async function streamChat(model: string, messages: ChatMessage[], options
     }
   }
   return text;
+}
+
+/** The body `POST /api/collections/{name}/ask` answers (what `infuse ask --json` prints). */
+export interface AskBody {
+  answer: string;
+  mode: "generative" | "extractive";
+  note?: string;
+  sources: Citation[];
+  /** Every passage given to the model, numbered as the answer cites them. */
+  context?: Citation[];
+  invalid_citations?: number[];
+}
+
+/** Asks a collection through the REST route (any collection, served as a model or not); not streamed. */
+export async function askCollection(collection: string, question: string, signal?: AbortSignal): Promise<AskBody> {
+  return sendJson<AskBody>(
+    "POST",
+    `/api/collections/${encodeURIComponent(collection)}/ask`,
+    { question, max_tokens: 256 },
+    signal,
+  );
 }
 
 /** Citations wherever the server puts them on a chunk: top level, in an `infuse` extra, or on the delta. */

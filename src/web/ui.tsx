@@ -30,11 +30,13 @@ export function ProgressBar({ done, total, label }: { done: number; total?: numb
   );
 }
 
+/** A collection as `/api/collections` lists it (the store's summary). */
 export interface CollectionInfo {
   name: string;
-  documents?: number;
+  /** Documents (ingested files) in it. */
+  units?: number;
   chunks?: number;
-  embedder?: string | { id?: string };
+  embedder?: string;
 }
 
 /** `/api/collections` as a list, whatever envelope the server uses. */

@@ -26,7 +26,7 @@ describe("web UI bundle", () => {
   it("builds index.html that references only local assets, all present", async () => {
     const html = await readFile(path.join(out, "index.html"), "utf8");
     const refs = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1]!);
-    expect(refs.sort()).toEqual(["./app.css", "./app.js"]);
+    expect(refs.sort()).toEqual(["./assets/app.css", "./assets/app.js"]);
     for (const ref of refs) {
       expect(ref).not.toMatch(/^(?:[a-z]+:)?\/\//i);
       expect(existsSync(path.join(out, ref))).toBe(true);
@@ -35,8 +35,8 @@ describe("web UI bundle", () => {
   });
 
   it("bundles preact and uPlot in: the only URLs left are XML namespace names", async () => {
-    const js = await readFile(path.join(out, "app.js"), "utf8");
-    const css = await readFile(path.join(out, "app.css"), "utf8");
+    const js = await readFile(path.join(out, "assets", "app.js"), "utf8");
+    const css = await readFile(path.join(out, "assets", "app.css"), "utf8");
     const urls = new Set([...js.matchAll(/https?:\/\/[^\s"'`)]+/g)].map((m) => m[0]));
     for (const url of urls) expect(url).toMatch(/^http:\/\/www\.w3\.org\//);
     expect(js).not.toMatch(/\bimport\s*\(|from\s*"[^.]/);

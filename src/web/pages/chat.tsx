@@ -2,8 +2,11 @@
 // citations as buttons that open the cited passage with its file, page and heading.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { getJson } from "../api.js";
-import { splitCitations, streamChat, type ChatMessage, type Citation } from "../chat-api.js";
-import { ErrorLine, messageOf, Select, useModels } from "../ui.js";
+import { askCollection, splitCitations, streamChat, type ChatMessage, type Citation } from "../chat-api.js";
+import { ErrorLine, messageOf, Select, useCollections, useModels } from "../ui.js";
+
+/** Collections the server does not serve as `rag:` models are asked through the REST route. */
+const COLLECTION = "collection:";
 
 interface Turn {
   question: string;
@@ -15,6 +18,13 @@ interface Turn {
 
 export function ChatPage() {
   const { models, error: modelError } = useModels();
+  const { collections } = useCollections();
+  const targets = [
+    ...models.map((m) => ({ value: m.id, label: m.id })),
+    ...collections
+      .filter((c) => !models.some((m) => m.id === `rag:${c.name}`))
+      .map((c) => ({ value: `${COLLECTION}${c.name}`, label: `${c.name} (collection)` })),
+  ];
   const [model, setModel] = useState("");
   const [input, setInput] = useState("");
   const [turns, setTurns] = useState<Turn[]>([]);
@@ -23,8 +33,10 @@ export function ChatPage() {
   const busy = turns.some((t) => t.streaming);
 
   useEffect(() => {
-    if (!model && models.length > 0) setModel((models.find((m) => m.id.startsWith("rag:")) ?? models[0])!.id);
-  }, [models, model]);
+    if (model || targets.length === 0) return;
+    const preferred = targets.find((t) => t.value.startsWith("rag:") || t.value.startsWith(COLLECTION));
+    setModel((preferred ?? targets[0])!.value);
+  }, [targets.length, model]);
   useEffect(() => () => controller.current?.abort(), []);
 
   const send = async () => {
@@ -40,6 +52,17 @@ export function ChatPage() {
     setTurns((all) => [...all, { question, answer: "", citations: [], streaming: true }]);
     controller.current = new AbortController();
     try {
+      if (model.startsWith(COLLECTION)) {
+        const body = await askCollection(model.slice(COLLECTION.length), question, controller.current.signal);
+        const note = body.note ? `\n\n(${body.note})` : "";
+        update((t) => ({
+          ...t,
+          answer: body.answer + note,
+          citations: body.context ?? body.sources,
+          streaming: false,
+        }));
+        return;
+      }
       await streamChat(model, [...history, { role: "user", content: question }], {
         signal: controller.current.signal,
         maxTokens: 256,
@@ -61,8 +84,8 @@ export function ChatPage() {
           label="Model or collection"
           value={model}
           onChange={setModel}
-          options={models.map((m) => ({ value: m.id, label: m.id }))}
-          empty="no models served"
+          options={targets}
+          empty="no models or collections"
         />
       </div>
       <ErrorLine error={modelError} />

@@ -13,18 +13,12 @@ export function CollectionsPage() {
   const [formError, setFormError] = useState<string | undefined>();
   const refresh = () => setReload((n) => n + 1);
 
-  const create = async () => {
+  // a collection is made by its first upload: naming one only picks the upload's target
+  const create = () => {
     const n = name.trim();
     if (!n) return;
-    setFormError(undefined);
-    try {
-      await sendJson("POST", "/api/collections", { name: n });
-      setName("");
-      setSelected(n);
-      refresh();
-    } catch (e) {
-      setFormError(messageOf(e));
-    }
+    setFormError(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(n) ? undefined : `"${n}": letters, digits, _ . - only`);
+    setSelected(n);
   };
   const remove = async (n: string) => {
     if (!confirm(`Delete the collection "${n}" and its index?`)) return;
@@ -44,7 +38,7 @@ export function CollectionsPage() {
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          void create();
+          create();
         }}
       >
         <label for="new-collection" class="field">
@@ -57,11 +51,11 @@ export function CollectionsPage() {
             onInput={(e) => setName((e.target as HTMLInputElement).value)}
           />
         </label>
-        <button type="submit">Create</button>
+        <button type="submit">Use this name</button>
       </form>
       <ErrorLine error={formError ?? error} />
       {loaded && collections.length === 0 && !error ? (
-        <p class="muted">No collections yet: create one, or drop files below into a new one.</p>
+        <p class="muted">No collections yet: name one above, then drop files into it below.</p>
       ) : null}
       <ul class="cards" aria-label="Collections">
         {collections.map((c) => (
@@ -75,7 +69,7 @@ export function CollectionsPage() {
               {c.name}
             </button>
             <span class="muted">
-              {c.documents !== undefined ? `${c.documents} documents` : ""}
+              {c.units !== undefined ? `${c.units} documents` : ""}
               {c.chunks !== undefined ? ` · ${c.chunks} chunks` : ""}
             </span>
             <button type="button" class="danger" aria-label={`Delete ${c.name}`} onClick={() => void remove(c.name)}>
@@ -84,16 +78,18 @@ export function CollectionsPage() {
           </li>
         ))}
       </ul>
-      <Upload collection={selected ?? (name.trim() || collections[0]?.name)} onIngested={refresh} />
-      {selected ? <Documents collection={selected} reload={reload} /> : null}
+      <Upload collection={selected ?? collections[0]?.name} onIngested={refresh} />
+      {selected && collections.some((c) => c.name === selected) ? (
+        <Documents collection={selected} reload={reload} />
+      ) : null}
     </section>
   );
 }
 
 interface Document {
   source: string;
-  chunks?: number;
-  pages?: number;
+  chunks?: number | string[];
+  media_type?: string;
 }
 
 function Documents({ collection, reload }: { collection: string; reload: number }) {
@@ -102,11 +98,8 @@ function Documents({ collection, reload }: { collection: string; reload: number 
   useEffect(() => {
     const controller = new AbortController();
     setDocs(undefined);
-    getJson<unknown>(`/api/collections/${encodeURIComponent(collection)}/documents`, controller.signal).then(
-      (body) => {
-        const list = Array.isArray(body) ? body : ((body as { documents?: unknown[] }).documents ?? []);
-        setDocs(list.map((d) => (typeof d === "string" ? { source: d } : (d as Document))));
-      },
+    getJson<{ documents?: Document[] }>(`/api/collections/${encodeURIComponent(collection)}`, controller.signal).then(
+      (body) => setDocs(body.documents ?? []),
       (e: unknown) => !controller.signal.aborted && setError(messageOf(e)),
     );
     return () => controller.abort();
@@ -120,7 +113,9 @@ function Documents({ collection, reload }: { collection: string; reload: number 
         {(docs ?? []).map((d) => (
           <li key={d.source}>
             <span class="mono">{d.source}</span>
-            {d.chunks !== undefined ? <span class="muted"> · {d.chunks} chunks</span> : null}
+            {d.chunks !== undefined ? (
+              <span class="muted"> · {Array.isArray(d.chunks) ? d.chunks.length : d.chunks} chunks</span>
+            ) : null}
           </li>
         ))}
       </ul>

@@ -1,29 +1,49 @@
-// Evaluation: run a retrieval evaluation of a collection against a BEIR-style set and view its
-// report (metrics table, and the HTML report when the server keeps one).
+// Evaluation: upload a BEIR set (corpus, queries, qrels), pick the recipes to compare, run the
+// retrieval evaluation as a job, and view its report (a table per recipe, and the HTML report).
 import { useState } from "preact/hooks";
 import { upload } from "../api.js";
 import { cancelJob, useJob } from "../job.js";
-import { ErrorLine, JobStatus, messageOf, Select, useCollections } from "../ui.js";
+import { ErrorLine, JobStatus, messageOf } from "../ui.js";
+
+const FILES = [
+  { field: "corpus", label: "Corpus (corpus.jsonl)", accept: ".jsonl,.json" },
+  { field: "queries", label: "Queries (queries.jsonl)", accept: ".jsonl,.json" },
+  { field: "qrels", label: "Relevance judgements (qrels .tsv)", accept: ".tsv,.txt" },
+] as const;
+
+type Field = (typeof FILES)[number]["field"];
+
+const COLUMNS = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map"] as const;
+
+interface ReportRow {
+  retriever: string;
+  queries?: number;
+  [metric: string]: unknown;
+}
 
 export function EvalPage() {
-  const { collections, error: listError } = useCollections();
-  const [collection, setCollection] = useState("");
-  const [data, setData] = useState<File | undefined>();
+  const [files, setFiles] = useState<Partial<Record<Field, File>>>({});
+  const [recipes, setRecipes] = useState("bm25, dense, hybrid");
   const [jobId, setJobId] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   const view = useJob(jobId);
-  const chosen = collection || collections[0]?.name || "";
   const status = view.record?.status;
+  const ready = FILES.every((f) => files[f.field]);
+  const running = jobId !== undefined && (status === undefined || status === "queued" || status === "running");
 
   const run = async () => {
-    if (!chosen) return;
+    if (!ready) return;
     setError(undefined);
     const form = new FormData();
-    form.append("collection", chosen);
-    if (data) form.append("data", data, data.name);
+    for (const f of FILES) form.append(f.field, files[f.field]!, files[f.field]!.name);
+    const list = recipes
+      .split(",")
+      .map((r) => r.trim())
+      .filter(Boolean);
+    form.append("options", JSON.stringify({ recipes: list.length > 0 ? list : ["bm25"] }));
     try {
-      const reply = await upload<{ job_id?: string; id?: string }>("/api/eval/retrieval", form, () => undefined);
-      setJobId(reply.job_id ?? reply.id);
+      const reply = await upload<{ job_id: string }>("/api/eval/retrieval", form, () => undefined);
+      setJobId(reply.job_id);
     } catch (e) {
       setError(messageOf(e));
     }
@@ -32,6 +52,7 @@ export function EvalPage() {
   return (
     <section aria-labelledby="eval-title" class="page">
       <h1 id="eval-title">Evaluation</h1>
+      <p class="muted">Retrieval quality of each recipe on a BEIR-format set: nDCG, recall, MRR and MAP.</p>
       <form
         class="grid"
         onSubmit={(e) => {
@@ -39,23 +60,29 @@ export function EvalPage() {
           void run();
         }}
       >
-        <Select
-          id="eval-collection"
-          label="Collection"
-          value={chosen}
-          onChange={setCollection}
-          options={collections.map((c) => ({ value: c.name, label: c.name }))}
-          empty="no collections"
-        />
-        <label for="eval-data" class="field">
-          <span>Questions with relevant passages (JSONL or a BEIR zip)</span>
-          <input id="eval-data" type="file" onChange={(e) => setData((e.target as HTMLInputElement).files?.[0])} />
+        {FILES.map((f) => (
+          <label key={f.field} for={`eval-${f.field}`} class="field">
+            <span>{f.label}</span>
+            <input
+              id={`eval-${f.field}`}
+              type="file"
+              accept={f.accept}
+              onChange={(e) => {
+                const file = (e.target as HTMLInputElement).files?.[0];
+                setFiles((all) => ({ ...all, [f.field]: file }));
+              }}
+            />
+          </label>
+        ))}
+        <label for="eval-recipes" class="field">
+          <span>Recipes (comma-separated: bm25, dense, hybrid, hybrid+rerank…)</span>
+          <input id="eval-recipes" value={recipes} onInput={(e) => setRecipes((e.target as HTMLInputElement).value)} />
         </label>
         <div class="actions">
-          <button type="submit" disabled={!chosen || status === "running"}>
+          <button type="submit" disabled={!ready || running}>
             Run evaluation
           </button>
-          {jobId && status === "running" ? (
+          {jobId && running ? (
             <button
               type="button"
               class="danger"
@@ -66,7 +93,7 @@ export function EvalPage() {
           ) : null}
         </div>
       </form>
-      <ErrorLine error={error ?? listError} />
+      <ErrorLine error={error} />
       {jobId ? (
         <div class="panel">
           <JobStatus view={view} label="Evaluation progress" />
@@ -77,43 +104,46 @@ export function EvalPage() {
   );
 }
 
-/** Every number in the result, as a table (nested keys joined with dots), and the HTML report link. */
 function Report({ result, jobId }: { result: unknown; jobId: string }) {
-  const rows = flatten(result);
-  const html = typeof (result as { report?: unknown } | undefined)?.report === "string";
+  const r = (result ?? {}) as { results?: ReportRow[]; queries?: number; documents?: number; embedder?: string };
+  const rows = r.results ?? [];
   return (
     <div class="report">
       <h2>Report</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">metric</th>
-            <th scope="col">value</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map(([k, v]) => (
-            <tr key={k}>
-              <td class="mono">{k}</td>
-              <td>{Number.isInteger(v) ? v : v.toFixed(4)}</td>
+      <p class="muted">
+        {r.queries ?? "?"} queries · {r.documents ?? "?"} documents{r.embedder ? ` · embedder ${r.embedder}` : ""}
+      </p>
+      <div class="table-scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">recipe</th>
+              {COLUMNS.map((c) => (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ))}
             </tr>
-          ))}
-        </tbody>
-      </table>
-      {html ? (
-        <p>
-          <a href={`/api/jobs/${encodeURIComponent(jobId)}/report`} target="_blank" rel="noopener">
-            Open the HTML report
-          </a>
-        </p>
-      ) : null}
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.retriever}>
+                <th scope="row" class="mono">
+                  {row.retriever}
+                </th>
+                {COLUMNS.map((c) => (
+                  <td key={c}>{typeof row[c] === "number" ? (row[c] as number).toFixed(3) : "–"}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p>
+        <a href={`/api/jobs/${encodeURIComponent(jobId)}/report.html`} download>
+          Download the HTML report
+        </a>
+      </p>
     </div>
   );
-}
-
-export function flatten(value: unknown, prefix = "", out: [string, number][] = []): [string, number][] {
-  if (typeof value === "number" && Number.isFinite(value)) out.push([prefix, value]);
-  else if (value && typeof value === "object" && !Array.isArray(value))
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  return out.slice(0, 200);
 }

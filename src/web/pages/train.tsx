@@ -1,17 +1,19 @@
 // Training: pick a base model and a dataset, start a LoRA tune job, watch loss and eval loss,
 // tokens/s and ETA live, cancel it, and download the adapter when it is done.
-import { useState } from "preact/hooks";
-import { upload } from "../api.js";
+import { useEffect, useState } from "preact/hooks";
+import { request, upload } from "../api.js";
 import { MetricChart } from "../chart.js";
 import { cancelJob, useJob } from "../job.js";
 import { ErrorLine, JobStatus, messageOf, Select, useModels } from "../ui.js";
 
 export function TrainPage() {
   const { models, error: modelError } = useModels();
-  const bases = models.filter((m) => !m.id.startsWith("rag:"));
+  // the server tunes the local models it serves (a GGUF or model folder, engine:…)
+  const bases = models.filter((m) => !/^(rag|openai|ollama):/.test(m.id));
   const [model, setModel] = useState("");
   const [data, setData] = useState<File | undefined>();
   const [steps, setSteps] = useState("20");
+  const [evalEvery, setEvalEvery] = useState("5");
   const [rank, setRank] = useState("8");
   const [learningRate, setLearningRate] = useState("0.001");
   const [jobId, setJobId] = useState<string | undefined>();
@@ -25,11 +27,15 @@ export function TrainPage() {
     if (!data || !chosen) return;
     setError(undefined);
     const form = new FormData();
-    form.append("model", chosen);
-    form.append("data", data, data.name);
-    form.append("steps", steps);
-    form.append("rank", rank);
-    form.append("learning_rate", learningRate);
+    form.append("dataset", data, data.name);
+    const options = {
+      model: chosen,
+      max_steps: Number(steps),
+      rank: Number(rank),
+      lr: Number(learningRate),
+      eval_every: Number(evalEvery),
+    };
+    form.append("options", JSON.stringify(options));
     try {
       const reply = await upload<{ job_id?: string; id?: string }>("/api/tune", form, () => undefined);
       setJobId(reply.job_id ?? reply.id);
@@ -75,6 +81,16 @@ export function TrainPage() {
             min="1"
             value={steps}
             onInput={(e) => setSteps((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label for="train-eval" class="field">
+          <span>Eval every (steps)</span>
+          <input
+            id="train-eval"
+            type="number"
+            min="0"
+            value={evalEvery}
+            onInput={(e) => setEvalEvery((e.target as HTMLInputElement).value)}
           />
         </label>
         <label for="train-rank" class="field">
@@ -126,16 +142,36 @@ export function TrainPage() {
             <dd class="stat-tps">{tps !== undefined ? tps.toFixed(0) : "–"}</dd>
           </dl>
           <MetricChart points={view.points} keys={["loss", "eval_loss"]} label="Training loss and eval loss by step" />
-          {status === "done" ? (
-            <p>
-              <a class="button" href={`/api/jobs/${encodeURIComponent(jobId)}/adapter`} download>
-                Download the adapter
-              </a>
-            </p>
-          ) : null}
+          {status === "done" ? <Adapter jobId={jobId} result={view.record?.result} /> : null}
         </div>
       ) : null}
     </section>
+  );
+}
+
+/** The finished run: a download link when the server offers the adapter, else where it is on the server. */
+function Adapter({ jobId, result }: { jobId: string; result: unknown }) {
+  const href = `/api/jobs/${encodeURIComponent(jobId)}/adapter`;
+  const [downloadable, setDownloadable] = useState<boolean | undefined>();
+  useEffect(() => {
+    request("HEAD", href).then(
+      () => setDownloadable(true),
+      () => setDownloadable(false),
+    );
+  }, [href]);
+  const out = (result as { out?: string } | undefined)?.out;
+  return (
+    <p class="adapter">
+      {downloadable ? (
+        <a class="button" href={href} download>
+          Download the adapter
+        </a>
+      ) : downloadable === false && out ? (
+        <span>
+          The adapter is saved on the server in <span class="mono">{out}</span>
+        </span>
+      ) : null}
+    </p>
   );
 }
 

@@ -1,0 +1,133 @@
+// The web UI in a real browser (Debian's chromium through playwright-core) against a real infuse
+// server on 127.0.0.1 (stories260K as the chat model, the hashing embedder): drop a PDF into a
+// collection and see it ingested, ask it and open a cited passage, compare two answers, start a
+// short tune and watch the loss chart move, cancel it. Saves a screenshot of each page (desktop,
+// and the chat at phone width) to docs/screenshots/.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PDFDocument, StandardFonts } from "pdf-lib";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHAT_MODEL, testServer, type TestServer } from "../server/helpers.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const root = path.resolve(import.meta.dirname, "../..");
+const shots = path.join(root, "docs", "screenshots");
+const available = existsSync(CHROMIUM);
+if (!available) {
+  if (process.env.CI === "true") throw new Error(`CI needs ${CHROMIUM} (installed by .ci/run)`);
+  console.warn(`skipping the browser tests: ${CHROMIUM} is not installed (apt-get install chromium)`);
+}
+
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+
+async function policyPdf(): Promise<Uint8Array> {
+  const pdf = await PDFDocument.create();
+  const font = await pdf.embedFont(StandardFonts.Helvetica);
+  const lines = [
+    ["Harbor Labs security policy", "This policy applies to every laptop and account."],
+    ["Passwords", "Passwords must be at least 14 characters long.", "Rotate them when a breach is suspected."],
+  ];
+  for (const text of lines) {
+    const p = pdf.addPage([595, 842]);
+    text.forEach((line, i) => p.drawText(line, { x: 50, y: 780 - i * 24, size: i === 0 ? 18 : 12, font }));
+  }
+  return pdf.save();
+}
+
+const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  if (!available) return;
+  const web = mkdtempSync(path.join(os.tmpdir(), "infuse-web-ui-"));
+  execFileSync(process.execPath, [path.join(root, "scripts/build-web.mjs"), "--out", web]);
+  server = await testServer({ models: [CHAT_MODEL] }, { webUiDir: web });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(30_000);
+  mkdirSync(shots, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe.skipIf(!available)("web UI in chromium", () => {
+  it("drops a PDF into a new collection and shows it ingested", async () => {
+    await page.goto(`${server.url}/#/collections`);
+    await page.getByLabel("New collection").fill("policies");
+    await page.getByRole("button", { name: "Use this name" }).click();
+    const pdf = Buffer.from(await policyPdf()).toString("base64");
+    // a real drop event carrying the file, as a drag from the desktop delivers it
+    await page.evaluate(`(() => {
+      const bytes = Uint8Array.from(atob("${pdf}"), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], "policy.pdf", { type: "application/pdf" }));
+      document.querySelector(".dropzone").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+    })()`);
+    await page.locator('.upload[data-file="policy.pdf"][data-status="done"]').waitFor();
+    await page.getByRole("button", { name: "policies", exact: true }).click();
+    await expect.poll(() => page.locator(".documents").innerText(), { timeout: 60_000 }).toContain("policy.pdf");
+    await shot("collections");
+  });
+
+  it("asks the collection and opens a cited passage with its page", async () => {
+    await page.goto(`${server.url}/#/chat`);
+    await page.getByLabel("Model or collection").selectOption("collection:policies");
+    await page.getByLabel("Your question").fill("How long must passwords be?");
+    await page.getByLabel("Your question").press("Enter");
+    const source = page.locator(".sources button", { hasText: "policy.pdf p.2" }).first();
+    await source.click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.locator(".passage-page").innerText(), { timeout: 60_000 }).toBe("2");
+    await shot("chat-citation");
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot("chat-phone");
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it("streams two models' answers side by side", async () => {
+    await page.goto(`${server.url}/#/compare`);
+    await page.getByLabel("Question").fill("Once upon a time");
+    await page.getByRole("button", { name: "Ask both" }).click();
+    await page.locator('article[aria-busy="false"]').nth(1).waitFor();
+    expect(await page.locator("article .answer-text").first().innerText()).not.toBe("");
+    await shot("compare");
+  });
+
+  it("starts a tune, shows the loss chart move, and cancels it", async () => {
+    await page.goto(`${server.url}/#/train`);
+    const rows = Array.from({ length: 8 }, (_, i) =>
+      JSON.stringify({ instruction: `Name ${i}?`, output: `Tom ${i}.` }),
+    );
+    await page.getByLabel("Training data").setInputFiles({
+      name: "facts.jsonl",
+      mimeType: "application/jsonl",
+      buffer: Buffer.from(rows.join("\n") + "\n"),
+    });
+    await page.getByLabel("Steps", { exact: true }).fill("100000");
+    await page.getByLabel("Eval every (steps)").fill("1");
+    await page.getByRole("button", { name: "Start training" }).click();
+    await expect
+      .poll(async () => Number(await page.locator(".chart").getAttribute("data-points")), { timeout: 60_000 })
+      .toBeGreaterThan(2);
+    expect(await page.locator(".stat-loss").innerText()).toMatch(/^\d+\.\d{4}$/);
+    await shot("training");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.locator('.job[data-status="cancelled"]').waitFor();
+  });
+
+  it("shows the evaluation and setup pages", async () => {
+    await page.goto(`${server.url}/#/eval`);
+    await page.getByRole("heading", { name: "Evaluation" }).waitFor();
+    await shot("evaluation");
+    await page.goto(`${server.url}/#/setup`);
+    await page.getByRole("heading", { name: "Recommended models" }).waitFor();
+    await shot("setup");
+  });
+});
