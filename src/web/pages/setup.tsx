@@ -35,13 +35,13 @@ export function useRecommended(): { state?: Recommended; error?: string } {
 
 /** Shown on every page until the recommended models are installed or the offer is dismissed. */
 export function FirstRunBanner() {
-  const { state } = useRecommended();
+  const { state, error } = useRecommended();
   const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED) === "1");
-  if (dismissed || !state || state.models.every((m) => m.installed)) return null;
+  if (dismissed || (!state && !error) || (state && state.models.every((m) => m.installed))) return null;
   return (
     <aside class="banner" aria-label="First run">
       <span>
-        {state.online === false
+        {state?.online === false
           ? "Offline: infuse keeps its embedded defaults. "
           : "Better answers need real models: a small embedder, a reranker and a small chat model. "}
       </span>
@@ -86,6 +86,7 @@ export function SetupPage() {
       <h1 id="setup-title">Setup</h1>
       <div class="panel">
         <h2>Recommended models</h2>
+        {!state && !error ? <p class="muted">Checking which models are installed…</p> : null}
         {error ? (
           <p class="muted" role="status">
             This server cannot offer model downloads ({error}); infuse keeps its embedded defaults. From a terminal:{" "}
