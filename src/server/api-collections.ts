@@ -7,13 +7,23 @@ import { askJson } from "../cli/commands/ask.js";
 import { isInfuseError } from "../core/errors.js";
 import { toWire } from "../core/wire.js";
 import { ask } from "../rag/pipeline/ask.js";
+import { ingestRecords } from "../rag/pipeline/ingest.js";
 import { mergeRecipes, parseRecipe } from "../rag/recipe/recipe.js";
 import { checkCollectionName, summarize } from "../rag/store/index.js";
-import { readJson } from "./body.js";
+import { readJson, wireBody } from "./body.js";
+import { z } from "zod";
 import type { ServerContext } from "./context.js";
 import { httpError } from "./errors.js";
 import { jobWire, requireJobs } from "./api-jobs.js";
 import { filesOf, storeUploads } from "./uploads.js";
+
+/** A new collection: its name, a served embedder, and the ingest settings fixed at creation (checked by ingest). */
+const CreateSchema = z.strictObject({
+  name: z.string({ error: "a collection name" }),
+  embedder: z.string({ error: "a served embedder id" }).min(1).exactOptional(),
+  splitter: z.record(z.string(), z.unknown()).exactOptional(),
+  fts: z.record(z.string(), z.unknown()).exactOptional(),
+});
 
 function collectionParam(name: string): string {
   try {
@@ -40,6 +50,25 @@ export function registerCollections(app: Hono, ctx: ServerContext): void {
   app.get("/api/collections", async (c) => {
     const [healthy, damaged] = await Promise.all([ctx.store.list(), ctx.store.damaged()]);
     return c.json(toWire({ collections: healthy, damaged }));
+  });
+
+  app.post("/api/collections", async (c) => {
+    const body = await wireBody(c, CreateSchema);
+    const name = collectionParam(body.name);
+    if (await ctx.store.manifest(name))
+      throw httpError(409, "collection_exists", `the collection ${name} exists`, { param: "name" });
+    const spec = body.embedder ?? ctx.models.served.find((m) => m.kind === "embedding")?.id ?? "hash";
+    ctx.models.find(spec, ["embedding"]);
+    await ingestRecords(name, [], {
+      embedderSpec: spec,
+      ...(body.splitter ? { splitter: body.splitter } : {}),
+      ...(body.fts ? { fts: body.fts } : {}),
+      dataDir: ctx.config.dataDir,
+      store: ctx.store,
+      embedder: await ctx.models.embedder(spec),
+      limits: ctx.limits,
+    });
+    return c.json(toWire(summarize(await ctx.store.requireManifest(name))), 201);
   });
 
   app.get("/api/collections/:name", async (c) => {

@@ -2,6 +2,7 @@
 // route, with the status its kind calls for. A bad request names the field (`param`); an internal
 // failure says only that it happened (its stack goes to the server's log, never to the client).
 import { InfuseError, isInfuseError, type ErrorKind } from "../core/errors.js";
+import { snakeCase } from "../core/wire.js";
 
 export interface WireApiError {
   error: { message: string; type: string; param: string | null; code: string; hint?: string };
@@ -55,8 +56,8 @@ export function errorResponse(e: unknown, log: (message: string) => void): { sta
   const param =
     typeof e.details["param"] === "string"
       ? e.details["param"]
-      : typeof e.details["option"] === "string"
-        ? e.details["option"]
+      : typeof e.details["option"] === "string" // a library option (camelCase), named as the wire spells it
+        ? e.details["option"].split(".").map(snakeCase).join(".")
         : null;
   return {
     status,

@@ -79,6 +79,20 @@ describe("chat completions", () => {
     expect(usage!.completion_tokens).toBe(whole.usage!.completion_tokens);
   });
 
+  it("a client that leaves mid-stream stops only its own answer", async () => {
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create(
+      { model: CHAT_MODEL, messages: STORY, max_tokens: 200, stream: true },
+      { signal: controller.signal },
+    );
+    const left = (async () => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) controller.abort();
+    })();
+    await left; // the SDK ends an aborted stream quietly
+    const next = await client.chat.completions.create({ model: CHAT_MODEL, messages: STORY, max_tokens: 4 });
+    expect(next.choices[0]!.message.content!.length).toBeGreaterThan(0);
+  });
+
   it("json_object always returns a JSON object", async () => {
     const r = await client.chat.completions.create({
       model: CHAT_MODEL,
