@@ -63,7 +63,8 @@ describe.skipIf(!available)("web UI in chromium", () => {
   it("drops a PDF into a new collection and shows it ingested; a bad file fails alone, its name shown as text", async () => {
     await page.goto(`${server.url}/#/collections`);
     await page.getByLabel("New collection").fill("policies");
-    await page.getByRole("button", { name: "Use this name" }).click();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.getByRole("heading", { name: "Add documents to policies" }).waitFor();
     const pdf = Buffer.from(await policyPdf()).toString("base64");
     // a real drop event carrying the file, as a drag from the desktop delivers it
     await page.evaluate(`(() => {
@@ -128,6 +129,17 @@ describe.skipIf(!available)("web UI in chromium", () => {
     await shot("training");
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.locator('.job[data-status="cancelled"]').waitFor();
+  });
+
+  it("creates and deletes a collection", async () => {
+    await page.goto(`${server.url}/#/collections`);
+    await page.getByLabel("New collection").fill("scratch");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const card = page.locator('.card[data-collection="scratch"]');
+    await card.waitFor();
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Delete scratch" }).click();
+    await card.waitFor({ state: "detached" });
   });
 
   it("shows the evaluation and setup pages", async () => {

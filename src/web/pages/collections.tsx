@@ -13,12 +13,18 @@ export function CollectionsPage() {
   const [formError, setFormError] = useState<string | undefined>();
   const refresh = () => setReload((n) => n + 1);
 
-  // a collection is made by its first upload: naming one only picks the upload's target
-  const create = () => {
+  const create = async () => {
     const n = name.trim();
     if (!n) return;
-    setFormError(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(n) ? undefined : `"${n}": letters, digits, _ . - only`);
-    setSelected(n);
+    setFormError(undefined);
+    try {
+      await sendJson("POST", "/api/collections", { name: n });
+      setName("");
+      setSelected(n);
+      refresh();
+    } catch (e) {
+      setFormError(messageOf(e));
+    }
   };
   const remove = async (n: string) => {
     if (!confirm(`Delete the collection "${n}" and its index?`)) return;
@@ -38,7 +44,7 @@ export function CollectionsPage() {
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          create();
+          void create();
         }}
       >
         <label for="new-collection" class="field">
@@ -51,11 +57,11 @@ export function CollectionsPage() {
             onInput={(e) => setName((e.target as HTMLInputElement).value)}
           />
         </label>
-        <button type="submit">Use this name</button>
+        <button type="submit">Create</button>
       </form>
       <ErrorLine error={formError ?? error} />
       {loaded && collections.length === 0 && !error ? (
-        <p class="muted">No collections yet: name one above, then drop files into it below.</p>
+        <p class="muted">No collections yet: create one, then drop files into it.</p>
       ) : null}
       <ul class="cards" aria-label="Collections">
         {collections.map((c) => (
