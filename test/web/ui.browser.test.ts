@@ -48,7 +48,12 @@ beforeAll(async () => {
   if (!available) return;
   const web = mkdtempSync(path.join(os.tmpdir(), "infuse-web-ui-"));
   execFileSync(process.execPath, [path.join(root, "scripts/build-web.mjs"), "--out", web]);
-  server = await testServer({ models: [CHAT_MODEL] }, { webUiDir: web });
+  // rag:policies answers extractively (its rag.llm is not installed: infuse says so and cites passages),
+  // so its streamed answer carries [n] markers; stories260K is the model to chat with and to tune
+  server = await testServer(
+    { models: ["rag:policies", CHAT_MODEL] },
+    { webUiDir: web, configFile: { rag: { llm: { provider: "engine", model: "/nonexistent/not-installed.gguf" } } } },
+  );
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.setDefaultTimeout(30_000);
@@ -84,20 +89,35 @@ describe.skipIf(!available)("web UI in chromium", () => {
     await shot("collections");
   });
 
-  it("asks the collection and opens a cited passage with its page", async () => {
+  it("streams a cited answer from rag:policies; [n] opens the passage with its page", async () => {
     await page.goto(`${server.url}/#/chat`);
-    await page.getByLabel("Model or collection").selectOption("collection:policies");
+    await page.getByLabel("Model or collection").selectOption("rag:policies");
     await page.getByLabel("Your question").fill("How long must passwords be?");
     await page.getByLabel("Your question").press("Enter");
-    const source = page.locator(".sources button", { hasText: "policy.pdf p.2" }).first();
-    await source.click();
+    await page.locator('.answer[data-streaming="false"]').waitFor();
+    const cite = page.locator(".answer .cite").first();
+    await cite.click();
     const dialog = page.getByRole("dialog");
-    await expect.poll(() => dialog.locator(".passage-page").innerText(), { timeout: 60_000 }).toBe("2");
+    await expect.poll(() => dialog.locator("h2").innerText(), { timeout: 60_000 }).toContain("policy.pdf");
+    expect(await page.locator(".answer-text").first().innerText()).toContain("14 characters");
     await shot("chat-citation");
-    await dialog.getByRole("button", { name: "Close" }).click();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
     await page.setViewportSize({ width: 390, height: 844 });
     await shot("chat-phone");
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it("asks a collection through the REST route and lists every passage it was given", async () => {
+    await page.goto(`${server.url}/#/chat`);
+    await page.getByLabel("Model or collection").selectOption("collection:policies");
+    await page.getByLabel("Your question").fill("Which laptops does the policy cover?");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator(".sources button", { hasText: "policy.pdf p.2" }).first().click();
+    await expect
+      .poll(() => page.getByRole("dialog").locator(".passage-page").innerText(), { timeout: 60_000 })
+      .toBe("2");
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
   });
 
   it("streams two models' answers side by side", async () => {

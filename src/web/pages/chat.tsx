@@ -1,11 +1,10 @@
 // Chat over a collection (model `rag:NAME`) or with any served model: streamed answers, [n]
 // citations as buttons that open the cited passage with its file, page and heading.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { getJson } from "../api.js";
 import { askCollection, splitCitations, streamChat, type ChatMessage, type Citation } from "../chat-api.js";
 import { ErrorLine, messageOf, Select, useCollections, useModels } from "../ui.js";
 
-/** Collections the server does not serve as `rag:` models are asked through the REST route. */
+/** Any collection, served as a `rag:` model or not, can be asked through the REST route (not streamed). */
 const COLLECTION = "collection:";
 
 interface Turn {
@@ -21,9 +20,7 @@ export function ChatPage() {
   const { collections } = useCollections();
   const targets = [
     ...models.map((m) => ({ value: m.id, label: m.id })),
-    ...collections
-      .filter((c) => !models.some((m) => m.id === `rag:${c.name}`))
-      .map((c) => ({ value: `${COLLECTION}${c.name}`, label: `${c.name} (collection)` })),
+    ...collections.map((c) => ({ value: `${COLLECTION}${c.name}`, label: `${c.name} (collection, whole answer)` })),
   ];
   const [model, setModel] = useState("");
   const [input, setInput] = useState("");
@@ -174,24 +171,14 @@ export function AnswerText(props: { text: string; citations: Citation[]; onOpen(
   );
 }
 
-/** The cited passage: its file, page, heading, and text (fetched by chunk id when the citation has none). */
+/** The cited passage: its file, page, heading, and its text when the server sends it with the citation. */
 export function PassageDialog({ citation, onClose }: { citation: Citation; onClose(): void }) {
   const ref = useRef<HTMLDialogElement>(null);
-  const [text, setText] = useState(citation.text);
+  const text = citation.text;
   useEffect(() => {
     const dialog = ref.current;
     if (dialog && !dialog.open) dialog.showModal();
   }, []);
-  useEffect(() => {
-    setText(citation.text);
-    if (citation.text || !citation.chunk_id) return;
-    const controller = new AbortController();
-    getJson<{ text?: string }>(`/api/chunks/${encodeURIComponent(citation.chunk_id)}`, controller.signal).then(
-      (chunk) => chunk.text && setText(chunk.text),
-      () => undefined,
-    );
-    return () => controller.abort();
-  }, [citation]);
   return (
     <dialog ref={ref} class="passage" aria-labelledby="passage-title" onClose={onClose}>
       <h2 id="passage-title">

@@ -20,6 +20,23 @@ interface Recommended {
 
 const DISMISSED = "infuse.setupDismissed";
 
+// local storage can be refused (private windows, policies): then the choice lasts for this page
+function remembered(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function remember(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // kept in memory only
+  }
+}
+
 export function useRecommended(): { state?: Recommended; error?: string } {
   const [result, setResult] = useState<{ state?: Recommended; error?: string }>({});
   useEffect(() => {
@@ -36,7 +53,7 @@ export function useRecommended(): { state?: Recommended; error?: string } {
 /** Shown on every page until the recommended models are installed or the offer is dismissed. */
 export function FirstRunBanner() {
   const { state, error } = useRecommended();
-  const [dismissed, setDismissed] = useState(() => localStorage.getItem(DISMISSED) === "1");
+  const [dismissed, setDismissed] = useState(() => remembered(DISMISSED) === "1");
   if (dismissed || (!state && !error) || (state && state.models.every((m) => m.installed))) return null;
   return (
     <aside class="banner" aria-label="First run">
@@ -50,7 +67,7 @@ export function FirstRunBanner() {
         type="button"
         class="link"
         onClick={() => {
-          localStorage.setItem(DISMISSED, "1");
+          remember(DISMISSED, "1");
           setDismissed(true);
         }}
       >
