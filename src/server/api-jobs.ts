@@ -3,7 +3,7 @@
 // BEIR corpus, queries and qrels + eval options). Paths in a job's input are always the server's
 // own: the client names models by their served ids and sends files, never paths.
 import path from "node:path";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
@@ -115,6 +115,26 @@ export function registerJobs(app: Hono, ctx: ServerContext): void {
       });
     c.header("content-disposition", `attachment; filename="retrieval-${job.id}.html"`);
     return c.html(renderHtmlReport(job.result as RetrievalReport));
+  });
+
+  app.get("/api/jobs/:id/files/:name", async (c) => {
+    const job = await requireJob(requireJobs(ctx), c.req.param("id"));
+    const result = job.result as { out?: unknown; files?: unknown } | undefined;
+    const name = c.req.param("name");
+    const files = Array.isArray(result?.files) ? (result.files as unknown[]) : [];
+    // only a name the finished tune job listed, inside its own output folder
+    const listed = files.find((f) => typeof f === "string" && path.basename(f) === name) as string | undefined;
+    if (job.kind !== "tune" || job.status !== "done" || typeof result?.out !== "string" || listed === undefined)
+      throw httpError(404, "file_not_found", `job ${job.id} has no file ${JSON.stringify(name)}`, {
+        param: "name",
+        hint: "a finished tune job lists its files in result.files",
+      });
+    const out = path.resolve(result.out);
+    const file = path.resolve(out, path.basename(listed));
+    if (path.dirname(file) !== out) throw httpError(404, "file_not_found", `job ${job.id} has no file ${name}`);
+    const bytes = await readFile(file);
+    c.header("content-disposition", `attachment; filename="${path.basename(file).replace(/"/g, "")}"`);
+    return c.body(new Uint8Array(bytes), 200, { "content-type": "application/octet-stream" });
   });
 
   app.post("/api/tune", async (c) => {

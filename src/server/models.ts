@@ -24,6 +24,8 @@ const RAG = /^rag:(.+)$/;
 export class ModelRegistry {
   private readonly chats = new Map<string, Promise<ChatModel>>();
   private readonly embedders = new Map<string, Promise<Embedder>>();
+  /** Served ids that stand for another spec (`tuned:JOB` → engine:BASE+ADAPTER). */
+  private readonly specs = new Map<string, string>();
   readonly served: ServedModel[];
 
   constructor(
@@ -36,6 +38,15 @@ export class ModelRegistry {
       ...chatIds.map((id) => ({ id, kind: (RAG.test(id) ? "rag" : "chat") as ModelKind })),
       ...embedderIds.map((id) => ({ id, kind: "embedding" as const })),
     ];
+  }
+
+  /** Serves a chat model under `id` from now on (a tuned adapter on its base, once its job is done). */
+  serveAs(id: string, spec: string): ServedModel {
+    if (!this.specs.has(id)) {
+      this.specs.set(id, spec);
+      this.served.push({ id, kind: "chat" });
+    }
+    return this.find(id, ["chat"]);
   }
 
   /** The served model with this id, of one of `kinds`; 404 naming `model` otherwise. */
@@ -52,7 +63,7 @@ export class ModelRegistry {
   /** A chat model, loaded once; a failed load is a 400 naming `model` (with why) and is tried again next time. */
   chat(id: string): Promise<ChatModel> {
     return this.cached(this.chats, id, async () => {
-      const choice = await resolveChatModel(id, { config: this.config });
+      const choice = await resolveChatModel(this.specs.get(id) ?? id, { config: this.config });
       if (!choice.model)
         throw httpError(400, "model_unavailable", choice.reason ?? `${id} could not be loaded`, {
           param: "model",

@@ -18,6 +18,7 @@ import {
   type CompletionRequest,
 } from "./openai-schemas.js";
 import type { ServedModel } from "./models.js";
+import { servedModel } from "./tuned.js";
 
 const JSON_INSTRUCTION = "Answer with one JSON object and nothing else.";
 
@@ -191,7 +192,7 @@ function requestAbort(c: Context): AbortController {
 export function registerOpenAiChat(app: Hono, ctx: ServerContext): void {
   app.post("/v1/chat/completions", async (c) => {
     const body = await jsonBody(c, ChatRequestSchema);
-    const model = ctx.models.find(body.model, ["chat", "rag"]);
+    const model = await servedModel(ctx, body.model, ["chat", "rag"]);
     const json = body.response_format?.type === "json_object";
     const messages = chatMessages(body.messages);
     const abort = requestAbort(c);
@@ -210,7 +211,7 @@ export function registerOpenAiChat(app: Hono, ctx: ServerContext): void {
 
   app.post("/v1/completions", async (c) => {
     const body = await jsonBody(c, CompletionRequestSchema);
-    const model = ctx.models.find(body.model, ["chat", "rag"]);
+    const model = await servedModel(ctx, body.model, ["chat", "rag"]);
     const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt[0]!;
     const abort = requestAbort(c);
     return respond(c, ctx, abort, {

@@ -26,7 +26,10 @@ const ROUTES: Record<string, Record<string, Op>> = {
       body: "input (string, strings, token ids), model, encoding_format (float|base64)",
     },
   },
-  "/api/collections": { get: { summary: "Collections, and damaged ones apart" } },
+  "/api/collections": {
+    get: { summary: "Collections, and damaged ones apart" },
+    post: { summary: "Create an empty collection", body: "name, embedder? (a served id), splitter?, fts?" },
+  },
   "/api/collections/{name}": {
     get: { summary: "A collection's settings and documents", params: ["name"] },
     delete: { summary: "Delete a collection", params: ["name"] },
@@ -58,6 +61,12 @@ const ROUTES: Record<string, Record<string, Op>> = {
     },
   },
   "/api/jobs/{id}/report.html": { get: { summary: "A finished retrieval evaluation's HTML report", params: ["id"] } },
+  "/api/jobs/{id}/files/{name}": {
+    get: {
+      summary: "A file a finished tune job wrote (its adapter), by the name in result.files",
+      params: ["id", "name"],
+    },
+  },
   "/api/tune": {
     post: {
       summary:

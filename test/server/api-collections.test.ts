@@ -192,66 +192,10 @@ describe("jobs and uploads that fail", () => {
     expect((await api("/v1/models")).status).toBe(200);
   });
 
-  it("runs a retrieval evaluation and serves its HTML report", async () => {
-    const f = new FormData();
-    const corpus = [
-      { _id: "d1", title: "Cats", text: "The cat sleeps on the red sofa." },
-      { _id: "d2", title: "Dogs", text: "The dog guards the garden gate." },
-    ];
-    f.append("corpus", new Blob([corpus.map((d) => JSON.stringify(d)).join("\n") + "\n"]), "corpus.jsonl");
-    f.append("queries", new Blob(['{"_id":"q1","text":"where does the cat sleep"}\n']), "queries.jsonl");
-    f.append("qrels", new Blob(["query-id\tcorpus-id\tscore\nq1\td1\t1\n"]), "test.tsv");
-    f.append("options", JSON.stringify({ recipes: ["bm25"], top_k: 2 }));
-    const { job_id } = await json<{ job_id: string }>(api("/api/eval/retrieval", { method: "POST", body: f }));
-    const { last } = await followEvents(job_id);
-    expect(last.error ?? last.status).toBe("done");
-    const report = await api(`/api/jobs/${job_id}/report.html`);
-    expect(report.status).toBe(200);
-    expect(await report.text()).toContain("ndcg@10");
-  });
-
   it("unknown jobs are 404; cancelling a finished job returns it unchanged", async () => {
     expect((await api("/api/jobs/nope")).status).toBe(404);
     expect((await api("/api/jobs/nope", { method: "DELETE" })).status).toBe(404);
     const done = await json<Job>(api(`/api/jobs/${jobId}`, { method: "DELETE" }));
     expect(done.status).toBe("done");
   });
-
-  it("a tune job's paths are the server's: data and out cannot be sent", async () => {
-    const f = new FormData();
-    f.append("dataset", new Blob(['{"instruction":"a","output":"b"}\n']), "d.jsonl");
-    f.append("options", JSON.stringify({ model: CHAT_MODEL, out: "/tmp/x" }));
-    const res = await api("/api/tune", { method: "POST", body: f });
-    expect(res.status).toBe(400);
-    expect((await json<{ error: { param: string } }>(res)).error.param).toBe("options.out");
-    const f2 = new FormData();
-    f2.append("dataset", new Blob(['{"instruction":"a","output":"b"}\n']), "d.jsonl");
-    f2.append("options", JSON.stringify({ model: "/etc/passwd" }));
-    expect((await json<{ error: { param: string } }>(api("/api/tune", { method: "POST", body: f2 }))).error.param).toBe(
-      "model",
-    );
-  });
-
-  it("runs a tune job from an uploaded dataset, and cancels one", async () => {
-    const rows = Array.from({ length: 8 }, (_, i) =>
-      JSON.stringify({ instruction: `Name ${i}?`, output: `Tom ${i}.` }),
-    );
-    const start = (options: Record<string, unknown>) => {
-      const f = new FormData();
-      f.append("dataset", new Blob([rows.join("\n") + "\n"]), "facts.jsonl");
-      f.append("options", JSON.stringify({ model: CHAT_MODEL, batch_size: 2, max_length: 128, ...options }));
-      return json<{ job_id: string }>(api("/api/tune", { method: "POST", body: f }));
-    };
-    const { job_id } = await start({ max_steps: 2 });
-    const { types, last } = await followEvents(job_id);
-    expect(last.error ?? last.status).toBe("done");
-    expect(types).toContain("metric");
-    const long = await start({ max_steps: 100000 });
-    const events = await api(`/api/jobs/${long.job_id}/events`);
-    const reader = events.body!.getReader();
-    for (let seen = ""; !seen.includes("event: metric");) seen += new TextDecoder().decode((await reader.read()).value);
-    const cancelled = await json<Job>(api(`/api/jobs/${long.job_id}`, { method: "DELETE" }));
-    expect(cancelled.status).toBe("cancelled");
-    await reader.cancel();
-  }, 60_000);
 });
