@@ -42,6 +42,19 @@ async function policyPdf(): Promise<Uint8Array> {
   return pdf.save();
 }
 
+async function startTune(steps: string): Promise<void> {
+  await page.goto(`${server.url}/#/train`);
+  const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ instruction: `Name ${i}?`, output: `Tom ${i}.` }));
+  await page.getByLabel("Training data").setInputFiles({
+    name: "facts.jsonl",
+    mimeType: "application/jsonl",
+    buffer: Buffer.from(rows.join("\n") + "\n"),
+  });
+  await page.getByLabel("Steps", { exact: true }).fill(steps);
+  await page.getByLabel("Eval every (steps)").fill("1");
+  await page.getByRole("button", { name: "Start training" }).click();
+}
+
 const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
@@ -120,28 +133,30 @@ describe.skipIf(!available)("web UI in chromium", () => {
     await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
   });
 
-  it("streams two models' answers side by side", async () => {
+  it("trains to the end: the adapter's files download, and it answers beside its base", async () => {
+    await startTune("2");
+    await page.locator('.job[data-status="done"]').waitFor({ timeout: 60_000 });
+    const links = page.getByRole("list", { name: "Adapter files" }).getByRole("link");
+    const names = await links.allInnerTexts();
+    expect(names).toContain("adapter_model.safetensors");
+    const href = await links.filter({ hasText: "adapter_config.json" }).getAttribute("href");
+    const config = await page.request.get(`${server.url}${href}`);
+    expect(config.status()).toBe(200);
+    expect(JSON.parse(await config.text())).toHaveProperty("r");
+    const tuned = await page.locator(".adapter .mono").innerText();
     await page.goto(`${server.url}/#/compare`);
-    await page.getByLabel("Question").fill("Once upon a time");
+    await page.getByLabel("Model A").selectOption(CHAT_MODEL);
+    await page.getByLabel("Model B").selectOption(tuned);
+    await page.getByLabel("Question").fill("Name 1?");
     await page.getByRole("button", { name: "Ask both" }).click();
-    await page.locator('article[aria-busy="false"]').nth(1).waitFor();
-    expect(await page.locator("article .answer-text").first().innerText()).not.toBe("");
+    await page.locator('article[aria-busy="false"]').nth(1).waitFor({ timeout: 60_000 });
+    expect(await page.locator("article h2").allInnerTexts()).toEqual([CHAT_MODEL, tuned]);
+    expect(await page.locator("article .error").count()).toBe(0);
     await shot("compare");
   });
 
   it("starts a tune, shows the loss chart move, and cancels it", async () => {
-    await page.goto(`${server.url}/#/train`);
-    const rows = Array.from({ length: 8 }, (_, i) =>
-      JSON.stringify({ instruction: `Name ${i}?`, output: `Tom ${i}.` }),
-    );
-    await page.getByLabel("Training data").setInputFiles({
-      name: "facts.jsonl",
-      mimeType: "application/jsonl",
-      buffer: Buffer.from(rows.join("\n") + "\n"),
-    });
-    await page.getByLabel("Steps", { exact: true }).fill("100000");
-    await page.getByLabel("Eval every (steps)").fill("1");
-    await page.getByRole("button", { name: "Start training" }).click();
+    await startTune("100000");
     await expect
       .poll(async () => Number(await page.locator(".chart").getAttribute("data-points")), { timeout: 60_000 })
       .toBeGreaterThan(2);

@@ -1,6 +1,7 @@
 // Model picker: two models (a base and its adapter, or any two served models) answer the same
 // question side by side, both streamed at once.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { getJson, type JobRecord } from "../api.js";
 import { streamChat } from "../chat-api.js";
 import { ErrorLine, messageOf, Select, useModels } from "../ui.js";
 
@@ -12,13 +13,15 @@ interface Side {
 }
 
 export function ComparePage() {
-  const { models, error } = useModels();
+  const { models: served, error } = useModels();
+  const tuned = useTunedModels();
+  const models = [...served, ...tuned.filter((t) => !served.some((m) => m.id === t.id))];
   const options = models.map((m) => ({ value: m.id, label: m.id }));
   const [picked, setPicked] = useState<[string, string]>(["", ""]);
   const [question, setQuestion] = useState("");
   const [sides, setSides] = useState<Side[]>([]);
-  const left = picked[0] || models[0]?.id || "";
-  const right = picked[1] || models.find((m) => m.id !== left)?.id || left;
+  const left = picked[0] || served.find((m) => !m.id.startsWith("rag:"))?.id || models[0]?.id || "";
+  const right = picked[1] || tuned[0]?.id || models.find((m) => m.id !== left)?.id || left;
 
   const ask = () => {
     const q = question.trim();
@@ -88,4 +91,23 @@ export function ComparePage() {
       </div>
     </section>
   );
+}
+
+/** Finished tune jobs' adapters, each served as `tuned:JOB` on its base model. */
+function useTunedModels(): { id: string }[] {
+  const [ids, setIds] = useState<{ id: string }[]>([]);
+  useEffect(() => {
+    const controller = new AbortController();
+    getJson<{ jobs?: JobRecord[] }>("/api/jobs", controller.signal).then(
+      (body) =>
+        setIds(
+          (body.jobs ?? [])
+            .filter((j) => j.kind === "tune" && j.status === "done")
+            .map((j) => ({ id: `tuned:${j.id}` })),
+        ),
+      () => undefined,
+    );
+    return () => controller.abort();
+  }, []);
+  return ids;
 }

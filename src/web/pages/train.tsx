@@ -1,7 +1,7 @@
 // Training: pick a base model and a dataset, start a LoRA tune job, watch loss and eval loss,
 // tokens/s and ETA live, cancel it, and download the adapter when it is done.
-import { useEffect, useState } from "preact/hooks";
-import { request, upload } from "../api.js";
+import { useState } from "preact/hooks";
+import { upload } from "../api.js";
 import { MetricChart } from "../chart.js";
 import { cancelJob, useJob } from "../job.js";
 import { ErrorLine, JobStatus, messageOf, Select, useModels } from "../ui.js";
@@ -149,29 +149,26 @@ export function TrainPage() {
   );
 }
 
-/** The finished run: a download link when the server offers the adapter, else where it is on the server. */
+/** The finished run: its files to download, and its adapter as the model `tuned:JOB` to compare. */
 function Adapter({ jobId, result }: { jobId: string; result: unknown }) {
-  const href = `/api/jobs/${encodeURIComponent(jobId)}/adapter`;
-  const [downloadable, setDownloadable] = useState<boolean | undefined>();
-  useEffect(() => {
-    request("HEAD", href).then(
-      () => setDownloadable(true),
-      () => setDownloadable(false),
-    );
-  }, [href]);
-  const out = (result as { out?: string } | undefined)?.out;
+  const files = ((result as { files?: unknown } | undefined)?.files ?? []) as unknown[];
+  const names = files.filter((f): f is string => typeof f === "string").map((f) => f.split(/[\\/]/).pop()!);
   return (
-    <p class="adapter">
-      {downloadable ? (
-        <a class="button" href={href} download>
-          Download the adapter
-        </a>
-      ) : downloadable === false && out ? (
-        <span>
-          The adapter is saved on the server in <span class="mono">{out}</span>
-        </span>
-      ) : null}
-    </p>
+    <div class="adapter">
+      <h2>Adapter</h2>
+      <ul class="documents" aria-label="Adapter files">
+        {names.map((name) => (
+          <li key={name}>
+            <a href={`/api/jobs/${encodeURIComponent(jobId)}/files/${encodeURIComponent(name)}`} download={name}>
+              {name}
+            </a>
+          </li>
+        ))}
+      </ul>
+      <p>
+        Served as the model <span class="mono">tuned:{jobId}</span>: <a href="#/compare">compare it with its base</a>.
+      </p>
+    </div>
   );
 }
 
