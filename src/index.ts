@@ -221,3 +221,12 @@ export {
   type SamplingOptions,
 } from "./models/index.js";
 export { attachLora, loadLora, writeLoraFiles, LoraAdapter, LoraSet, type AttachOptions } from "./models/lora/index.js";
+export {
+  startServer,
+  createApp,
+  ServeOptionsSchema,
+  parseServeOptions,
+  type RunningServer,
+  type StartServerOptions,
+  type ServeOptions,
+} from "./server/index.js";

@@ -3,7 +3,6 @@
 // a recipe in an ask body is the recipe file's own keys (`top_k`, `retriever: {mode}`…).
 import { rm } from "node:fs/promises";
 import type { Hono } from "hono";
-import { askJson } from "../cli/commands/ask.js";
 import { isInfuseError } from "../core/errors.js";
 import { toWire } from "../core/wire.js";
 import { ask } from "../rag/pipeline/ask.js";
@@ -143,6 +142,8 @@ export function registerCollections(app: Hono, ctx: ServerContext): void {
       generate: { maxTokens: (maxTokens as number | undefined) ?? 512 },
       signal: c.req.raw.signal,
     });
+    // the one home of the `ask --json` body is the CLI's ask command (loaded here, not at import: commander)
+    const { askJson } = await import("../cli/commands/ask.js");
     return c.json(toWire(askJson(result)));
   });
 }
