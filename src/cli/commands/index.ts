@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   generate: async () => (await import("./generate.js")).registerGenerate,
   inspect: async () => (await import("./inspect.js")).registerInspect,
   tune: async () => (await import("./tune.js")).registerTune,
+  worker: async () => (await import("./worker.js")).registerWorker,
 };
 
 /**

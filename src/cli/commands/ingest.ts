@@ -17,7 +17,8 @@ import {
 import { DEFAULT_EMBEDDER_SPEC, resolveEmbedder } from "../../rag/pipeline/models.js";
 import type { CollectionManifest } from "../../rag/store/index.js";
 import { storeProvider } from "../../rag/store/index.js";
-import type { RegisterCommand } from "../runtime.js";
+import type { QueuedIngestReport } from "../../jobs/ingest-jobs.js";
+import type { CommandRuntime, RegisterCommand } from "../runtime.js";
 import { cliFlags, flagOptions, flagValues } from "../schema-flags.js";
 import { collectionName } from "./ask.js";
 
@@ -69,7 +70,11 @@ export const registerIngest: RegisterCommand = (program, run) => {
     .description(
       "load, split, embed and index documents into a collection (PDF, DOCX, HTML, Markdown, TXT, CSV, JSON, JSONL)",
     )
-    .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")');
+    .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")')
+    .option(
+      "--queue <url>",
+      "queue one job per file on this Redis server (redis://host:port) for `infuse worker`s, and follow them",
+    );
   for (const o of flagOptions(FIELD_FLAGS)) cmd.addOption(o);
   cmd
     .addHelpText(
@@ -80,6 +85,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "  infuse ingest faq.csv --collection faq --text-column answer\n" +
         "  infuse ingest ./archive --collection archive --batch-size 200   # commit every 200 files\n" +
         "  infuse ingest ./docs --collection handbook --splitter token --chunk-size 256 --embedder hf:Xenova/bge-small-en-v1.5\n" +
+        "  infuse ingest ./docs --collection handbook --queue redis://10.0.0.5:6379   # per-file jobs for workers\n" +
         "\nRe-running updates changed files, removes deleted ones and leaves the rest untouched.\n" +
         "Files are loaded by type from their extension (a PDF or DOCX named .txt, or with an unknown\n" +
         "extension, is recognised by its bytes); types without a loader are listed as skipped.\n" +
@@ -91,12 +97,17 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "the splitter, analyzer and embedder it was built with unless a flag says otherwise.",
     )
     .action(
-      run(async (rt, target: string, flags: { collection?: string } & Record<string, unknown>) => {
+      run(async (rt, target: string, flags: { collection?: string; queue?: string } & Record<string, unknown>) => {
         const config = await rt.config();
         const collection = collectionName(flags.collection, config);
         const store = storeProvider(config);
         // a collection built against a remote server reconnects to it (its stored endpoint keeps the base URL)
         const settings = resolveIngestFlags(flags, config, await store.manifest(collection));
+        if (flags.queue !== undefined) {
+          const report = await ingestQueued(rt, flags.queue, collection, target, settings);
+          rt.out.result(report, (r: QueuedIngestReport) => `${renderIngest(r)}\n${renderJobs(r)}`);
+          return;
+        }
         const embedder = await resolveEmbedder(settings.embedderSpec ?? DEFAULT_EMBEDDER_SPEC, {
           config,
           signal: rt.signal,
@@ -123,6 +134,33 @@ export const registerIngest: RegisterCommand = (program, run) => {
       }),
     );
 };
+
+/** `--queue`: per-file jobs on the Redis queue, followed with one progress bar over the files. */
+async function ingestQueued(
+  rt: CommandRuntime,
+  url: string,
+  collection: string,
+  target: string,
+  settings: IngestSettings,
+): Promise<QueuedIngestReport> {
+  const { RedisJobQueue } = await import("../../jobs/redis-queue.js");
+  const { jobHandlers } = await import("../../jobs/handlers.js");
+  const { ingestThroughQueue } = await import("../../jobs/ingest-jobs.js");
+  const { redisUrl } = await import("./worker.js");
+  const queue = await RedisJobQueue.open({ url: redisUrl(url), handlers: jobHandlers({ config: await rt.config() }) });
+  const bars = rt.out.progress();
+  try {
+    return await ingestThroughQueue(queue, collection, target, settings, { signal: rt.signal, onProgress: bars });
+  } finally {
+    bars.done();
+    await queue.close();
+  }
+}
+
+function renderJobs(r: QueuedIngestReport): string {
+  const j = r.jobs;
+  return `jobs: ${j.submitted} queued, ${j.done} done, ${j.failed} failed, ${j.cancelled} cancelled, ${j.retried} retried after a worker stopped`;
+}
 
 export function renderIngest(r: IngestReport): string {
   const lines = [
