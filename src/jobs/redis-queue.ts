@@ -60,6 +60,14 @@ interface Redis {
 const IOREDIS: string = "ioredis";
 let driver: Promise<new (url: string, options: object) => Redis> | undefined;
 
+/** Whether the ioredis driver can be loaded here. */
+export async function redisDriverAvailable(): Promise<boolean> {
+  return import(IOREDIS).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function connection(url: string): Promise<Redis> {
   driver ??= import(IOREDIS).then(
     (m: { Redis?: unknown; default?: unknown }) =>

@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { jobHandlers, type JobEnv } from "../../src/jobs/handlers.js";
 import { ingestThroughQueue } from "../../src/jobs/ingest-jobs.js";
-import { RedisJobQueue, RedisJobWorker } from "../../src/jobs/redis-queue.js";
+import { redisDriverAvailable, RedisJobQueue, RedisJobWorker } from "../../src/jobs/redis-queue.js";
 import type { JobEvent } from "../../src/jobs/types.js";
 import { ingestPath } from "../../src/rag/pipeline/ingest.js";
 import { resolveEmbedder } from "../../src/rag/pipeline/models.js";
@@ -18,7 +18,13 @@ import { offlineConfig } from "../helpers/rag-config.js";
 import { serviceUrl } from "../helpers/services.js";
 import { tempDir } from "../train/helpers.js";
 
-const url = serviceUrl("redis");
+const driver = await redisDriverAvailable();
+if (!driver) {
+  const reason = "the ioredis driver is not installed (BullMQ 6 takes it as an optional peer): npm install ioredis";
+  if (process.env.CI === "true") throw new Error(`CI needs ${reason}`);
+  console.warn(`skipping Redis queue tests: ${reason}`);
+}
+const url = driver ? serviceUrl("redis") : undefined;
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c().catch(() => {});
