@@ -71,7 +71,6 @@ describe("LanceDB ANN index", () => {
     await commit(store, 400, 700);
     const index = store.manifest.vectorIndex!;
     expect(index).toMatchObject({
-      kind: "ivf_pq",
       metric: "cosine",
       rows: 700,
       ...annParams(700, DIM, { minRows: 600, kind: "ivf_pq" }),
