@@ -1,11 +1,12 @@
-// `npm run bench -- scale [--chunks N] [--queries Q] [--ingest-chunks M] [--kind ivf_pq|ivf_hnsw_sq] [--dir D]`:
+// `npm run bench -- scale [--chunks N] [--queries Q] [--ingest-chunks M] [--kind ivf_pq|ivf_hnsw_sq]
+// [--min-rows R] [--dir D] [--measure-only]`:
 // a LanceDB collection of N synthetic 384-dimension chunks with text (default 1,000,000) built through
 // the real ingest pipeline, so the ANN index is built by the commits themselves; then recall@10 of
 // the index against exact search, dense and hybrid query latency (p50/p95), index build time and disk
 // size, ingest chunks/s through the job queue with 1 and 2 workers, and peak RSS. The vectors come
 // from a seeded clustered model (topic centres + noise) keyed by the chunk's text, as an embedder would.
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ResolvedConfig } from "../src/core/config.js";
@@ -147,42 +148,60 @@ export default async function main(args: string[]): Promise<void> {
   const store = new LanceDbStoreProvider(dir, { ann: { minRows, kind } });
 
   // 1. the collection, through ingest: commits of 50,000 chunks; the ANN index is built by them
-  const unitCount = Math.ceil(chunks / PER_UNIT);
+  // (--measure-only: the collection already in --dir, at its committed version, is measured as it is)
+  const measureOnly = args.includes("--measure-only");
+  const colDir = path.join(store.root, "scale");
   let t = performance.now();
-  const report = await ingestSources("scale", units(unitCount), {
-    dataDir: dir,
-    store,
-    embedder: syntheticEmbedder,
-    embedderSpec: syntheticEmbedder.id,
-    splitter: SPLITTER,
-    batchSize: 1000,
-    batchChunks: 50_000,
-    onProgress: (e) => {
-      if (e.task === "load" && e.done % 1000 === 0)
-        log(`  ${e.done} units, ${Math.round((performance.now() - t) / 1000)} s`);
-    },
-  });
-  const buildSeconds = (performance.now() - t) / 1000;
+  if (!measureOnly) {
+    const report = await ingestSources("scale", units(Math.ceil(chunks / PER_UNIT)), {
+      dataDir: dir,
+      store,
+      embedder: syntheticEmbedder,
+      embedderSpec: syntheticEmbedder.id,
+      splitter: SPLITTER,
+      batchSize: 1000,
+      batchChunks: 50_000,
+      onProgress: (e) => {
+        if (e.task === "load" && e.done % 100 === 0)
+          log(`  ${e.done} units, ${Math.round((performance.now() - t) / 1000)} s`);
+      },
+    });
+    const buildSeconds = (performance.now() - t) / 1000;
+    const built = await store.open("scale");
+    emit({
+      ...base,
+      figure: "build",
+      chunks_stored: report.chunksTotal,
+      commits: report.batches,
+      seconds: +buildSeconds.toFixed(1),
+      chunks_per_s: Math.round(report.chunksTotal / buildSeconds),
+      index: built.manifest.vectorIndex ?? null,
+      peak_rss_mb: peakRssMb(),
+    });
+    const before = du(colDir);
+    await built.compact();
+    built.close();
+    emit({ ...base, figure: "disk", bytes_before_compact: before, bytes: du(colDir), peak_rss_mb: peakRssMb() });
+  }
   const collection = await store.open("scale");
   const index = collection.manifest.vectorIndex;
-  emit({
-    ...base,
-    figure: "build",
-    chunks_stored: report.chunksTotal,
-    commits: report.batches,
-    seconds: +buildSeconds.toFixed(1),
-    chunks_per_s: Math.round(report.chunksTotal / buildSeconds),
-    index: index ?? null,
-    peak_rss_mb: peakRssMb(),
-  });
-  const colDir = path.join(store.root, "scale");
-  const before = du(colDir);
-  await collection.compact();
-  emit({ ...base, figure: "disk", bytes_before_compact: before, bytes: du(colDir), peak_rss_mb: peakRssMb() });
+  if (measureOnly)
+    emit({
+      ...base,
+      figure: "collection",
+      chunks_stored: collection.manifest.chunks,
+      index: index ?? null,
+      bytes: du(colDir),
+    });
 
   // 2. recall@10 of the index against exact search (LanceDB with the index bypassed)
   const db = await (await lance()).connect(path.join(colDir, "lance"));
   const table = await db.openTable("chunks");
+  // the committed version (a writer may be adding rows beside this run)
+  const committed = JSON.parse(await readFile(path.join(colDir, "collection.json"), "utf8")) as {
+    lancedb: { tableVersion: number };
+  };
+  await table.checkout(committed.lancedb.tableVersion);
   const qtexts = Array.from({ length: queries }, (_, i) => paragraph(10_000_000 + i, 0));
   const reopened = await store.open("scale");
   const dense = createRetriever("dense", reopened, syntheticEmbedder);
@@ -228,6 +247,7 @@ export default async function main(args: string[]): Promise<void> {
   db.close();
   reopened.close();
   collection.close();
+  if (measureOnly) return;
 
   // 3. ingest through the job queue (files on disk, per-file jobs of 10 files), 1 and 2 workers
   const files = path.join(dir, "files");
