@@ -34,6 +34,16 @@ const storeSchema = z.strictObject({
   provider: z.literal("lancedb"),
   /** The folder that holds the collections; default `<dataDir>/collections`. */
   path: z.string().min(1).optional(),
+  /** The ANN index of large collections (docs/scaling.md): from `minRows` chunks (0: never), its kind and search breadth. */
+  ann: z
+    .strictObject({
+      minRows: z.int().min(0).optional(),
+      kind: z.enum(["ivf_pq", "ivf_hnsw_sq"]).optional(),
+      nprobes: z.int().min(1).optional(),
+      refineFactor: z.int().min(1).optional(),
+      ef: z.int().min(1).optional(),
+    })
+    .optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -19,6 +19,7 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   tune: async () => (await import("./tune.js")).registerTune,
   crawl: async () => (await import("./crawl.js")).registerCrawl,
   serve: async () => (await import("./serve.js")).registerServe,
+  worker: async () => (await import("./worker.js")).registerWorker,
 };
 
 /**

@@ -19,6 +19,7 @@ import { DEFAULT_EMBEDDER_SPEC, resolveEmbedder } from "../../rag/pipeline/model
 import type { CollectionManifest } from "../../rag/store/index.js";
 import { storeProvider } from "../../rag/store/index.js";
 import { InfuseError } from "../../core/errors.js";
+import type { QueuedIngestReport } from "../../jobs/ingest-jobs.js";
 import type { CommandRuntime, RegisterCommand } from "../runtime.js";
 import { cliFlags, flagOptions, flagValues } from "../schema-flags.js";
 import { collectionName } from "./ask.js";
@@ -119,7 +120,11 @@ export const registerIngest: RegisterCommand = (program, run) => {
     .description(
       "load, split, embed and index documents into a collection (PDF, DOCX, HTML, Markdown, TXT, CSV, JSON, JSONL; images and scanned PDF pages through OCR)",
     )
-    .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")');
+    .option("--collection <name>", 'collection to ingest into (default: rag.collection or "default")')
+    .option(
+      "--queue <url>",
+      "queue one job per file on this Redis server (redis://host:port) for `infuse worker`s, and follow them",
+    );
   for (const o of flagOptions(FIELD_FLAGS)) cmd.addOption(o);
   cmd
     .addHelpText(
@@ -132,6 +137,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "  infuse ingest ./archive --collection archive --batch-size 200   # commit every 200 files\n" +
         "  infuse ingest ./scans --collection scans --ocr-lang eng+vie      # OCR in English and Vietnamese\n" +
         "  infuse ingest ./docs --collection handbook --splitter token --chunk-size 256 --embedder hf:Xenova/bge-small-en-v1.5\n" +
+        "  infuse ingest ./docs --collection handbook --queue redis://10.0.0.5:6379   # per-file jobs for workers\n" +
         "\nRe-running updates changed files, removes deleted ones and leaves the rest untouched.\n" +
         "Files are loaded by type from their extension (a PDF or DOCX named .txt, or with an unknown\n" +
         "extension, is recognised by its bytes); every file that gives no text is listed as skipped\n" +
@@ -146,7 +152,7 @@ export const registerIngest: RegisterCommand = (program, run) => {
         "names one.",
     )
     .action(
-      run(async (rt, target: string, flags: { collection?: string } & Record<string, unknown>) => {
+      run(async (rt, target: string, flags: { collection?: string; queue?: string } & Record<string, unknown>) => {
         const config = await rt.config();
         const collection = collectionName(flags.collection, config);
         const store = storeProvider(config);
@@ -154,6 +160,11 @@ export const registerIngest: RegisterCommand = (program, run) => {
         const existing = await store.manifest(collection);
         checkAgainstStored(rt, flagValues(flags, FIELD_FLAGS), existing);
         const settings = resolveIngestFlags(flags, config, existing);
+        if (flags.queue !== undefined) {
+          const report = await ingestQueued(rt, flags.queue, collection, target, settings);
+          rt.out.result(report, (r: QueuedIngestReport) => `${renderIngest(r)}\n${renderJobs(r)}`);
+          return;
+        }
         const embedder = await resolveEmbedder(settings.embedderSpec ?? DEFAULT_EMBEDDER_SPEC, {
           config,
           signal: rt.signal,
@@ -180,6 +191,33 @@ export const registerIngest: RegisterCommand = (program, run) => {
       }),
     );
 };
+
+/** `--queue`: per-file jobs on the Redis queue, followed with one progress bar over the files. */
+async function ingestQueued(
+  rt: CommandRuntime,
+  url: string,
+  collection: string,
+  target: string,
+  settings: IngestSettings,
+): Promise<QueuedIngestReport> {
+  const { RedisJobQueue } = await import("../../jobs/redis-queue.js");
+  const { jobHandlers } = await import("../../jobs/handlers.js");
+  const { ingestThroughQueue } = await import("../../jobs/ingest-jobs.js");
+  const { redisUrl } = await import("./worker.js");
+  const queue = await RedisJobQueue.open({ url: redisUrl(url), handlers: jobHandlers({ config: await rt.config() }) });
+  const bars = rt.out.progress();
+  try {
+    return await ingestThroughQueue(queue, collection, target, settings, { signal: rt.signal, onProgress: bars });
+  } finally {
+    bars.done();
+    await queue.close();
+  }
+}
+
+function renderJobs(r: QueuedIngestReport): string {
+  const j = r.jobs;
+  return `jobs: ${j.submitted} queued, ${j.done} done, ${j.failed} failed, ${j.cancelled} cancelled, ${j.retried} retried after a worker stopped`;
+}
 
 export function renderIngest(r: IngestReport): string {
   const lines = [

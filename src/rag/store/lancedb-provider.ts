@@ -12,6 +12,7 @@ import {
   readManifestFile,
   type LanceState,
 } from "./collections.js";
+import { DEFAULT_ANN, type AnnSettings } from "./lance-index.js";
 import { LanceCollection, lanceStoreId } from "./lancedb.js";
 import { acquireWriteLock } from "./lock.js";
 import { checkInit, newManifest, notFound, summarize } from "./manifest.js";
@@ -31,14 +32,19 @@ import type {
 export interface LanceDbStoreOptions {
   /** The folder that holds the collections; default `<dataDir>/collections`. */
   path?: string;
+  /** When collections get an ANN index and how it searches; default DEFAULT_ANN (from 100,000 chunks, IVF-PQ). */
+  ann?: Partial<AnnSettings>;
 }
 
 export class LanceDbStoreProvider implements StoreProvider {
   /** The folder that holds one sub-folder per collection. */
   readonly root: string;
 
+  readonly #ann: AnnSettings;
+
   constructor(dataDir: string, options: LanceDbStoreOptions = {}) {
     this.root = path.resolve(options.path ?? collectionsDir(dataDir));
+    this.#ann = { ...DEFAULT_ANN, ...options.ann };
   }
 
   describe(): string {
@@ -77,13 +83,14 @@ export class LanceDbStoreProvider implements StoreProvider {
   }
 
   async open(name: string): Promise<CollectionStore> {
-    return new LanceCollection(this.root, await this.#require(name));
+    return new LanceCollection(this.root, await this.#require(name), this.#ann);
   }
 
   async openOrCreate(name: string, init: CollectionInit): Promise<CollectionStore> {
     const existing = await readManifestFile(this.root, name);
-    if (existing) return new LanceCollection(this.root, { ...existing, manifest: checkInit(existing.manifest, init) });
-    return new LanceCollection(this.root, { manifest: newManifest(name, init), tableVersion: 0 });
+    if (existing)
+      return new LanceCollection(this.root, { ...existing, manifest: checkInit(existing.manifest, init) }, this.#ann);
+    return new LanceCollection(this.root, { manifest: newManifest(name, init), tableVersion: 0 }, this.#ann);
   }
 
   /**

@@ -1,7 +1,7 @@
 // The embedded store: one LanceDB table per collection on local disk, with exact cosine kNN,
 // a BM25 full-text index, SQL metadata filters, and commits made atomic by LanceDB versions
-// plus the manifest swap (which maps the neutral revision to a table version). No ANN index
-// (exact search is fast enough below ~1M chunks).
+// plus the manifest swap (which maps the neutral revision to a table version). Past a configurable
+// size an ANN index (lance-index.ts) replaces exact search; its parameters live in the manifest.
 import type * as lancedb from "@lancedb/lancedb";
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from "apache-arrow";
 import { rm } from "node:fs/promises";
@@ -10,6 +10,7 @@ import { diskError, InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { Chunk, MetadataValue } from "../types.js";
 import { collectionDir, readManifestFile, writeManifestFile, type LanceState } from "./collections.js";
 import { filterToSql, metadataTokens, sqlString } from "./filter.js";
+import { DEFAULT_ANN, maintainVectorIndex, withAnnSearch, type AnnSettings } from "./lance-index.js";
 import { acquireWriteLock, withWriteLock } from "./lock.js";
 import { changedError, committedManifest } from "./manifest.js";
 import type {
@@ -101,12 +102,14 @@ export class LanceCollection implements CollectionStore {
   readonly #root: string;
   #db: lancedb.Connection | undefined;
   #reader: lancedb.Table | undefined;
+  readonly #ann: AnnSettings;
 
   /** A collection at its committed state under `root`; revision 0 means not yet committed (new). */
-  constructor(root: string, state: LanceState) {
+  constructor(root: string, state: LanceState, ann: AnnSettings = DEFAULT_ANN) {
     this.#root = root;
     this.#manifest = state.manifest;
     this.#tableVersion = state.tableVersion;
+    this.#ann = ann;
   }
 
   get manifest(): CollectionManifest {
@@ -154,11 +157,14 @@ export class LanceCollection implements CollectionStore {
         },
       );
     }
-    let q = table
-      .vectorSearch(Array.from(vector))
-      .distanceType("cosine")
-      .select([...CHUNK_COLUMNS, "_distance"])
-      .limit(options.topK);
+    let q = withAnnSearch(
+      table
+        .vectorSearch(Array.from(vector))
+        .distanceType("cosine")
+        .select([...CHUNK_COLUMNS, "_distance"])
+        .limit(options.topK),
+      this.#manifest.vectorIndex,
+    );
     const where = filterToSql(options.filter);
     if (where) q = q.where(where);
     const rows = (await q.toArray()) as Record<string, unknown>[];
@@ -338,7 +344,15 @@ export class LanceCollection implements CollectionStore {
       throwIfAborted(options.signal, "ingest");
       const chunks = await table.countRows();
       if (chunks > 0) await table.createIndex("text", { config: (await lance()).Index.fts(before.fts), replace: true });
-      const manifest = committedManifest(before, change, chunks);
+      const vectorIndex = await maintainVectorIndex(
+        table,
+        chunks,
+        before.embedder.dimension,
+        before.vectorIndex,
+        this.#ann,
+      );
+      throwIfAborted(options.signal, "ingest");
+      const manifest = { ...committedManifest(before, change, chunks), ...(vectorIndex ? { vectorIndex } : {}) };
       const tableVersion = await table.version();
       throwIfAborted(options.signal, "ingest");
       await writeManifestFile(this.#root, { manifest, tableVersion });

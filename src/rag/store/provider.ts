@@ -2,6 +2,7 @@
 // infuse.config.json, LanceDB in `<dataDir>/collections` when the section is absent.
 import { STORE_PROVIDERS, type ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
+import type { AnnSettings } from "./lance-index.js";
 import { LanceDbStoreProvider } from "./lancedb-provider.js";
 import type { StoreProvider } from "./types.js";
 
@@ -9,7 +10,10 @@ export function storeProvider(config: Pick<ResolvedConfig, "dataDir" | "store">)
   const store = config.store ?? { provider: "lancedb" };
   switch (store.provider) {
     case "lancedb":
-      return new LanceDbStoreProvider(config.dataDir, store.path !== undefined ? { path: store.path } : {});
+      return new LanceDbStoreProvider(config.dataDir, {
+        ...(store.path !== undefined ? { path: store.path } : {}),
+        ...(store.ann !== undefined ? { ann: withoutUndefined(store.ann) as Partial<AnnSettings> } : {}),
+      });
     // case "postgres": (issue 20) return new PostgresStoreProvider(store.url);
     default:
       throw new InfuseError("config.store_provider", `unknown store provider "${String(store.provider)}"`, {
@@ -18,4 +22,8 @@ export function storeProvider(config: Pick<ResolvedConfig, "dataDir" | "store">)
         details: { known: [...STORE_PROVIDERS] },
       });
   }
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

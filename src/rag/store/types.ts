@@ -64,6 +64,23 @@ export interface CollectionManifest {
   chunks: number;
   /** Keyed by unit key: the file's source path, or `source#doc_id` for records. */
   units: Record<string, IngestedUnit>;
+  /** The approximate-nearest-neighbour index over the vectors, once the collection grew past the size that builds one. */
+  vectorIndex?: VectorIndexInfo;
+}
+
+/** An ANN index as the manifest records it (provider-neutral: each provider names its own parameters). */
+export interface VectorIndexInfo {
+  /** e.g. "ivf_pq", "ivf_hnsw_sq" (LanceDB), "hnsw" (pgvector). */
+  kind: string;
+  metric: "cosine";
+  /** Build parameters (partitions, sub_vectors, bits, m, ef_construction…). */
+  params: Record<string, number>;
+  /** Search parameters every query uses (nprobes, refine_factor, ef…). */
+  search: Record<string, number>;
+  /** Rows the index was trained on. */
+  rows: number;
+  builtAt: string;
+  buildSeconds: number;
 }
 
 /** A chunk ready to store: its vector, its text hash (the embedding cache key) and its unit. */

@@ -1,0 +1,306 @@
+// `npm run bench -- scale [--chunks N] [--queries Q] [--ingest-chunks M] [--kind ivf_pq|ivf_hnsw_sq]
+// [--min-rows R] [--dir D] [--measure-only]`:
+// a LanceDB collection of N synthetic 384-dimension chunks with text (default 1,000,000) built through
+// the real ingest pipeline, so the ANN index is built by the commits themselves; then recall@10 of
+// the index against exact search, dense and hybrid query latency (p50/p95), index build time and disk
+// size, ingest chunks/s through the job queue with 1 and 2 workers, and peak RSS. The vectors come
+// from a seeded clustered model (topic centres + noise) keyed by the chunk's text, as an embedder would.
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { ResolvedConfig } from "../src/core/config.js";
+import { jobHandlers } from "../src/jobs/handlers.js";
+import { LocalJobQueue } from "../src/jobs/local-queue.js";
+import { ingestSources } from "../src/rag/pipeline/ingest.js";
+import { createRetriever } from "../src/rag/retrieve/index.js";
+import type { Source } from "../src/rag/source/index.js";
+import type { AnnKind } from "../src/rag/store/lance-index.js";
+import { lance } from "../src/rag/store/lancedb.js";
+import { LanceDbStoreProvider } from "../src/rag/store/index.js";
+import type { Embedder } from "../src/rag/types.js";
+import { emit, log, peakRssMb } from "./emit.js";
+import { cpuFigure } from "./rag-memory.js";
+
+const DIM = 384;
+const TOPICS = 2000;
+const PER_UNIT = 100;
+const NOISE = 0.3;
+
+function flag(args: string[], name: string, fallback: string): string {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+}
+
+/** mulberry32: a small seeded generator. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gauss(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+}
+
+function fnv(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function normalize(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n) || 1;
+  for (let i = 0; i < v.length; i++) v[i]! /= n;
+  return v;
+}
+
+const centres: Float32Array[] = (() => {
+  const r = rng(7);
+  return Array.from({ length: TOPICS }, () => normalize(Float32Array.from({ length: DIM }, () => gauss(r))));
+})();
+
+const SUBTOPICS = 50;
+
+/** A seeded unit vector per (topic, subtopic). */
+function subCentre(topic: number, sub: number): Float32Array {
+  const r = rng(topic * 1009 + sub + 1);
+  return normalize(Float32Array.from({ length: DIM }, () => gauss(r)));
+}
+
+/**
+ * A text's vector: its topic's centre (the `tNNNN` word), half its subtopic's (`sNN`), and noise
+ * seeded by the text itself, so neighbours have the nested structure of real embeddings.
+ */
+function vectorOf(text: string, noise = NOISE): Float32Array {
+  const m = /t(\d+) s(\d+)/.exec(text);
+  const topic = Number(m?.[1] ?? fnv(text)) % TOPICS;
+  const sub = subCentre(topic, Number(m?.[2] ?? 0) % SUBTOPICS);
+  const r = rng(fnv(text));
+  const c = centres[topic]!;
+  const scale = noise / Math.sqrt(DIM);
+  return normalize(Float32Array.from({ length: DIM }, (_, i) => c[i]! + 0.5 * sub[i]! + scale * gauss(r)));
+}
+
+/** The embedder of the synthetic corpus (what a 384-dimension model would be to this bench). */
+const syntheticEmbedder: Embedder = {
+  id: `synthetic-${DIM}`,
+  dimension: () => Promise.resolve(DIM),
+  embedPassages: (texts) => Promise.resolve(texts.map((t) => vectorOf(t))),
+  embedQueries: (texts) => Promise.resolve(texts.map((t) => vectorOf(t, NOISE * 1.2))),
+};
+
+const WORDS = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}`);
+
+/** Paragraph j of unit u: a topic word and words drawn from that topic's vocabulary (~220 characters). */
+function paragraph(u: number, j: number): string {
+  const r = rng(u * 1_000_003 + j);
+  const topic = Math.floor(r() * TOPICS);
+  const sub = Math.floor(r() * SUBTOPICS);
+  const words = Array.from({ length: 28 }, () => WORDS[(topic * 37 + Math.floor(r() * 60)) % WORDS.length]!);
+  return `t${topic} s${sub} ${words.join(" ")} n${u}x${j}.`;
+}
+
+function unitText(u: number): string {
+  return Array.from({ length: PER_UNIT }, (_, j) => paragraph(u, j)).join("\n\n");
+}
+
+async function* units(count: number): AsyncGenerator<Source> {
+  const enc = new TextEncoder();
+  for (let u = 0; u < count; u++) {
+    const bytes = enc.encode(unitText(u));
+    yield {
+      key: `u${u}.txt`,
+      mediaType: "text/plain",
+      root: "synthetic",
+      size: bytes.byteLength,
+      bytes: () => Promise.resolve(bytes),
+    };
+  }
+}
+
+const SPLITTER = { kind: "recursive" as const, chunkSize: 200, overlap: 0 };
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function du(dir: string): number {
+  return Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
+}
+
+export default async function main(args: string[]): Promise<void> {
+  const chunks = Number(flag(args, "--chunks", "1000000"));
+  const queries = Number(flag(args, "--queries", "200"));
+  const ingestChunks = Number(flag(args, "--ingest-chunks", String(Math.min(chunks, 50_000))));
+  const kind = flag(args, "--kind", "ivf_pq") as AnnKind;
+  const minRows = Number(flag(args, "--min-rows", "100000"));
+  const dir = flag(args, "--dir", "") || (await mkdtemp(path.join(os.tmpdir(), "infuse-scale-")));
+  const base = { bench: "scale", chunks, dim: DIM, kind };
+  emit(cpuFigure("scale"));
+  const store = new LanceDbStoreProvider(dir, { ann: { minRows, kind } });
+
+  // 1. the collection, through ingest: commits of 50,000 chunks; the ANN index is built by them
+  // (--measure-only: the collection already in --dir, at its committed version, is measured as it is)
+  const measureOnly = args.includes("--measure-only");
+  const colDir = path.join(store.root, "scale");
+  let t = performance.now();
+  if (!measureOnly) {
+    const report = await ingestSources("scale", units(Math.ceil(chunks / PER_UNIT)), {
+      dataDir: dir,
+      store,
+      embedder: syntheticEmbedder,
+      embedderSpec: syntheticEmbedder.id,
+      splitter: SPLITTER,
+      batchSize: 1000,
+      batchChunks: 50_000,
+      onProgress: (e) => {
+        if (e.task === "load" && e.done % 100 === 0)
+          log(`  ${e.done} units, ${Math.round((performance.now() - t) / 1000)} s`);
+      },
+    });
+    const buildSeconds = (performance.now() - t) / 1000;
+    const built = await store.open("scale");
+    emit({
+      ...base,
+      figure: "build",
+      chunks_stored: report.chunksTotal,
+      commits: report.batches,
+      seconds: +buildSeconds.toFixed(1),
+      chunks_per_s: Math.round(report.chunksTotal / buildSeconds),
+      index: built.manifest.vectorIndex ?? null,
+      peak_rss_mb: peakRssMb(),
+    });
+    const before = du(colDir);
+    await built.compact();
+    built.close();
+    emit({ ...base, figure: "disk", bytes_before_compact: before, bytes: du(colDir), peak_rss_mb: peakRssMb() });
+  }
+  const collection = await store.open("scale");
+  const index = collection.manifest.vectorIndex;
+  if (measureOnly)
+    emit({
+      ...base,
+      figure: "collection",
+      chunks_stored: collection.manifest.chunks,
+      index: index ?? null,
+      bytes: du(colDir),
+    });
+
+  // 2. recall@10 of the index against exact search (LanceDB with the index bypassed)
+  const db = await (await lance()).connect(path.join(colDir, "lance"));
+  const table = await db.openTable("chunks");
+  // the committed version (a writer may be adding rows beside this run)
+  const committed = JSON.parse(await readFile(path.join(colDir, "collection.json"), "utf8")) as {
+    lancedb: { tableVersion: number };
+  };
+  await table.checkout(committed.lancedb.tableVersion);
+  const qtexts = Array.from({ length: queries }, (_, i) => paragraph(10_000_000 + i, 0));
+  const reopened = await store.open("scale");
+  const dense = createRetriever("dense", reopened, syntheticEmbedder);
+  const hybrid = createRetriever("hybrid", reopened, syntheticEmbedder);
+  let recall = 0;
+  const denseMs: number[] = [];
+  for (const q of qtexts) {
+    const v = (await syntheticEmbedder.embedQueries([q]))[0]!;
+    const exact = (await table
+      .vectorSearch(Array.from(v))
+      .distanceType("cosine")
+      .bypassVectorIndex()
+      .select(["id"])
+      .limit(10)
+      .toArray()) as { id: string }[];
+    t = performance.now();
+    const hits = await dense.retrieve(q, { topK: 10 });
+    denseMs.push(performance.now() - t);
+    const got = new Set(hits.map((h) => h.chunk.id));
+    recall += exact.filter((e) => got.has(e.id)).length / Math.max(1, exact.length);
+  }
+  const hybridMs: number[] = [];
+  for (const q of qtexts) {
+    t = performance.now();
+    await hybrid.retrieve(q, { topK: 10 });
+    hybridMs.push(performance.now() - t);
+  }
+  denseMs.sort((a, b) => a - b);
+  hybridMs.sort((a, b) => a - b);
+  emit({
+    ...base,
+    figure: "query",
+    queries,
+    recall_at_10: +(recall / queries).toFixed(4),
+    dense_p50_ms: +percentile(denseMs, 50).toFixed(1),
+    dense_p95_ms: +percentile(denseMs, 95).toFixed(1),
+    hybrid_p50_ms: +percentile(hybridMs, 50).toFixed(1),
+    hybrid_p95_ms: +percentile(hybridMs, 95).toFixed(1),
+    search: index?.search ?? "exact",
+    peak_rss_mb: peakRssMb(),
+  });
+  table.close();
+  db.close();
+  reopened.close();
+  collection.close();
+  if (measureOnly) return;
+
+  // 3. ingest through the job queue (files on disk, per-file jobs of 10 files), 1 and 2 workers
+  const files = path.join(dir, "files");
+  await mkdir(files, { recursive: true });
+  const fileCount = Math.ceil(ingestChunks / PER_UNIT);
+  for (let u = 0; u < fileCount; u++) await writeFile(path.join(files, `f${u}.md`), unitText(u));
+  const names = Array.from({ length: fileCount }, (_, u) => `f${u}.md`);
+  for (const workers of [1, 2]) {
+    const dataDir = path.join(dir, `queue-${workers}`);
+    const config: ResolvedConfig = {
+      file: undefined,
+      cacheDir: path.join(dir, "cache"),
+      dataDir,
+      hub: { endpoint: "http://127.0.0.1:9", token: undefined, offline: true },
+      rag: {},
+      store: { provider: "lancedb", ann: { minRows, kind } },
+    };
+    const queue = await LocalJobQueue.open({ handlers: jobHandlers({ config }), concurrency: workers });
+    t = performance.now();
+    const jobs = [];
+    for (let i = 0; i < names.length; i += 10) {
+      jobs.push(
+        await queue.submit("ingest", {
+          collection: "q",
+          root: files,
+          files: names.slice(i, i + 10),
+          settings: { embedderSpec: `hash-${DIM}`, splitter: SPLITTER },
+        }),
+      );
+    }
+    let stored = 0;
+    for (const j of jobs) {
+      for await (const e of queue.events(j.id)) {
+        if (e.type === "status" && e.job.status === "failed") throw new Error(JSON.stringify(e.job.error));
+        if (e.type === "status" && e.job.status === "done")
+          stored += (e.job.result as { chunksAdded: number }).chunksAdded;
+      }
+    }
+    const seconds = (performance.now() - t) / 1000;
+    await queue.close();
+    emit({
+      ...base,
+      figure: "ingest",
+      workers,
+      files: fileCount,
+      chunks_stored: stored,
+      seconds: +seconds.toFixed(1),
+      chunks_per_s: Math.round(stored / seconds),
+      embedder: `hash-${DIM}`,
+      peak_rss_mb: peakRssMb(),
+    });
+  }
+  emit({ ...base, figure: "peak_rss", peak_rss_mb: peakRssMb() });
+  if (!args.includes("--dir") && !args.includes("--keep")) await rm(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
+}
