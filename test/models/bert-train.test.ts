@@ -112,7 +112,7 @@ describe("training the encoder", () => {
     close(v.data, before, 1e-6);
     loss(v).backward();
     for (const ad of adapters) expect(ad.b.grad!.data.some((g) => g !== 0)).toBe(true);
-    expect(loaded.model.weights.layers[0]!.q.weight.requiresGrad).toBe(false);
+    expect((loaded.model.weights.layers[0]!.q.weight as Tensor).requiresGrad).toBe(false);
     for (const lin of loaded.model.linears().values()) lin.adapter = null;
   });
 });

@@ -62,8 +62,8 @@ export function bertConfigFromGguf(get: (key: string) => unknown, file: string, 
   const heads = num("attention.head_count");
   const context = num("context_length");
   const tokens = get("tokenizer.ggml.tokens");
-  const pooling = num("pooling_type", 1);
-  if (pooling !== 1 && pooling !== 2) {
+  const pooling = get(`${arch}.pooling_type`) === undefined ? undefined : num("pooling_type");
+  if (pooling !== undefined && pooling !== 1 && pooling !== 2) {
     throw new InfuseError("model.unsupported_pooling", `${file}: pooling type ${pooling} is not mean (1) or CLS (2)`, {
       kind: "input",
       hint: "the engine's encoder pools by mean or CLS; use the GGUF (llama.cpp) embedder for other pooling types",
@@ -82,7 +82,7 @@ export function bertConfigFromGguf(get: (key: string) => unknown, file: string, 
     gelu: "erf",
     positionOffset: 0, // llama.cpp's converter drops XLM-RoBERTa's first padding_idx + 1 rows
     maxTokens: context,
-    pooling: pooling === 2 ? "cls" : "mean",
+    pooling: pooling === undefined ? undefined : pooling === 2 ? "cls" : "mean",
   };
 }
 
