@@ -173,8 +173,16 @@ export default async function main(args: string[]): Promise<void> {
       graphOptimizationLevel: "all",
     });
     const feeds = {
-      input_ids: new ort.Tensor("int64", BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [batch, seq]),
-      position_ids: new ort.Tensor("int64", BigInt64Array.from({ length: batch * seq }, (_, i) => BigInt(i % seq)), [batch, seq]),
+      input_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(rows.flat(), (v) => BigInt(v)),
+        [batch, seq],
+      ),
+      position_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: batch * seq }, (_, i) => BigInt(i % seq)),
+        [batch, seq],
+      ),
       mask: new ort.Tensor("float32", new Float32Array(batch * seq), [batch, 1, 1, seq]),
     };
     const ortSeconds = await best(reps, async () => {
@@ -185,7 +193,13 @@ export default async function main(args: string[]): Promise<void> {
     let diff = 0;
     for (let i = 0; i < mine.length; i++) diff = Math.max(diff, Math.abs(mine[i]! - ref[i]!));
     await session.release();
-    emit(figure("onnxruntime", { seconds: ortSeconds, texts, tokens }, { ...shape, max_abs_diff_vs_infuse: +diff.toExponential(2) }));
+    emit(
+      figure(
+        "onnxruntime",
+        { seconds: ortSeconds, texts, tokens },
+        { ...shape, max_abs_diff_vs_infuse: +diff.toExponential(2) },
+      ),
+    );
     emit({ bench: "encoder", figure: "infuse_vs_onnxruntime", ratio: +(ortSeconds / ours).toFixed(3) });
 
     log("llama.cpp: one sequence per evaluation, as node-llama-cpp embeds");

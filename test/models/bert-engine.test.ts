@@ -39,12 +39,18 @@ describe("engine: embedders", () => {
     it(`infuse ingest --embedder engine:${which} then ask (dense) finds the passage`, async () => {
       const env = { INFUSE_HOME: path.join(tmp, `home-${which}`) };
       const spec = `engine:${which === "gguf" ? gguf : folder}`;
-      const ingest = await mainCli(["ingest", path.join(tmp, "docs"), "--collection", "c", "--embedder", spec, "--json"], env);
+      const ingest = await mainCli(
+        ["ingest", path.join(tmp, "docs"), "--collection", "c", "--embedder", spec, "--json"],
+        env,
+      );
       expect(ingest.code, ingest.stderr).toBe(0);
       expect(JSON.parse(ingest.stdout)).toMatchObject({ collection: "c", chunks_total: 3, failed: [] });
       const show = JSON.parse((await mainCli(["collections", "show", "c", "--json"], env)).stdout);
       expect(JSON.stringify(show)).toContain(spec);
-      const ask = await mainCli(["ask", "espresso machine kitchen descaled", "--collection", "c", "--mode", "dense", "--json"], env);
+      const ask = await mainCli(
+        ["ask", "espresso machine kitchen descaled", "--collection", "c", "--mode", "dense", "--json"],
+        env,
+      );
       expect(ask.code, ask.stderr).toBe(0);
       const json = JSON.parse(ask.stdout);
       expect(json.sources[0]).toMatchObject({ source: "kitchen.md", retriever: "dense" });
@@ -95,11 +101,18 @@ describe("engine: embedders", () => {
     st.close();
     await writeSafetensors(path.join(xlmr, "model.safetensors"), tensors);
     const cfg = JSON.parse(await readFile(path.join(xlmr, "config.json"), "utf8"));
-    const xcfg = { ...cfg, model_type: "xlm-roberta", pad_token_id: 1, max_position_embeddings: cfg.max_position_embeddings + 2 };
+    const xcfg = {
+      ...cfg,
+      model_type: "xlm-roberta",
+      pad_token_id: 1,
+      max_position_embeddings: cfg.max_position_embeddings + 2,
+    };
     await writeFile(path.join(xlmr, "config.json"), JSON.stringify(xcfg));
     const loaded = await loadBert(xlmr);
     expect(loaded.model.config).toMatchObject({ arch: "xlm-roberta", positionOffset: 2, maxTokens: 128 });
-    const [x] = await (await createEmbedder(`engine:${xlmr}`, { config, pooling: "mean" })).embedPassages(["positions"]);
+    const [x] = await (
+      await createEmbedder(`engine:${xlmr}`, { config, pooling: "mean" })
+    ).embedPassages(["positions"]);
     const [g] = await (await createEmbedder(`engine:${gguf}`, { config })).embedPassages(["positions"]);
     for (let i = 0; i < 32; i++) expect(x![i]).toBeCloseTo(g![i]!, 5);
   });
@@ -118,8 +131,16 @@ describe("engine: embedders", () => {
     const dir = path.join(tmp, "modern");
     await mkdir(dir);
     await writeFile(path.join(dir, "config.json"), JSON.stringify({ model_type: "modernbert" }));
-    await expect(loadBert(dir)).rejects.toMatchObject({ code: "model.unsupported_arch", message: expect.stringContaining('"modernbert"') });
-    await expect(createEmbedder(`engine:${gguf}+adapter`, { config })).rejects.toMatchObject({ code: "embed.engine_adapter" });
-    await expect(loadBert(path.join(tmp, "missing.gguf"))).rejects.toMatchObject({ code: "model.not_found", kind: "not_found" });
+    await expect(loadBert(dir)).rejects.toMatchObject({
+      code: "model.unsupported_arch",
+      message: expect.stringContaining('"modernbert"'),
+    });
+    await expect(createEmbedder(`engine:${gguf}+adapter`, { config })).rejects.toMatchObject({
+      code: "embed.engine_adapter",
+    });
+    await expect(loadBert(path.join(tmp, "missing.gguf"))).rejects.toMatchObject({
+      code: "model.not_found",
+      kind: "not_found",
+    });
   });
 });

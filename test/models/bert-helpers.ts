@@ -23,7 +23,12 @@ export async function hfFolderFromGguf(
     for (const t of g.tensors) {
       const name = ggufToHfName("bert", t.name);
       if (!name) throw new Error(`no HF name for ${t.name}`);
-      tensors.push({ name: `${options.prefix ?? ""}${name}`, shape: [...t.dims].reverse(), dtype: "F32", data: await g.readTensorF32(t.name) });
+      tensors.push({
+        name: `${options.prefix ?? ""}${name}`,
+        shape: [...t.dims].reverse(),
+        dtype: "F32",
+        data: await g.readTensorF32(t.name),
+      });
     }
   } finally {
     g.close();
@@ -72,7 +77,13 @@ export async function variedTexts(n: number): Promise<string[]> {
   const claims = (await lines("datasets/scifact/queries.jsonl")).map((l) => (JSON.parse(l) as { text: string }).text);
   const out: string[] = [];
   for (let i = 0; out.length < n && i < claims.length; i += 5) out.push(claims[i]!);
-  const extra = ["Ünïcödé naïve café — “quotes” & ümlauts", "Tiếng Việt có dấu: xin chào thế giới!", "e = mc² ≈ 9×10¹⁶ J/kg", "URL https://example.com/a_b?c=1#x", "UPPER lower MiXeD 12345 3.14159"];
+  const extra = [
+    "Ünïcödé naïve café — “quotes” & ümlauts",
+    "Tiếng Việt có dấu: xin chào thế giới!",
+    "e = mc² ≈ 9×10¹⁶ J/kg",
+    "URL https://example.com/a_b?c=1#x",
+    "UPPER lower MiXeD 12345 3.14159",
+  ];
   out.splice(0, extra.length, ...extra);
   return out.slice(0, n).map((t) => t.split(/\s+/).slice(0, 48).join(" "));
 }

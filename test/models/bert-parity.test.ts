@@ -25,7 +25,9 @@ function ours(loaded: LoadedBert, texts: string[], pooling: "mean" | "cls"): Flo
   const out: Float32Array[] = [];
   for (let s = 0; s < texts.length; s += 50) {
     const enc = encodeTexts(loaded.tokenizer, texts.slice(s, s + 50), loaded.model.config.maxTokens);
-    const v = noGrad(() => loaded.model.encode({ ids: enc.ids, batch: enc.batch, attentionMask: enc.attentionMask }, pooling));
+    const v = noGrad(() =>
+      loaded.model.encode({ ids: enc.ids, batch: enc.batch, attentionMask: enc.attentionMask }, pooling),
+    );
     for (let b = 0; b < enc.batch; b++) out.push(v.data.slice(b * dim, (b + 1) * dim));
   }
   return out;
@@ -70,7 +72,8 @@ describe("BERT encoder parity with llama.cpp", () => {
       expect(loaded.model.config).toMatchObject({ arch: "bert", dim: 64, layers: 2, heads: 4, pooling: "mean" });
       const oracle = await loadOracleModel(file);
       try {
-        for (const t of texts) expect(loaded.tokenizer.encode(t, { addSpecial: false }), t).toEqual([...oracle.tokenize(t)]);
+        for (const t of texts)
+          expect(loaded.tokenizer.encode(t, { addSpecial: false }), t).toEqual([...oracle.tokenize(t)]);
         const want = await llamaCpp(oracle, texts);
         const got = ours(loaded, texts, "mean");
         const worst = Math.min(...got.map((g, i) => cosine(g, want[i]!)));

@@ -35,7 +35,11 @@ describe("fused LayerNorm and GELU kernels", () => {
     const b0 = new Tensor(randn(rng, 40), [40]);
     const g = new Tensor(randn(rng, 240), [6, 40]);
     const [fast, slow] = both(() => {
-      const [x, w, b] = [x0, w0, b0].map((t) => new Tensor(Float32Array.from(t.data), t.shape, true)) as [Tensor, Tensor, Tensor];
+      const [x, w, b] = [x0, w0, b0].map((t) => new Tensor(Float32Array.from(t.data), t.shape, true)) as [
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
       const y = layerNorm(x, w, b, 1e-12);
       sum(mul(y, g)).backward();
       return [y.data, x.grad!.data, w.grad!.data, b.grad!.data];

@@ -54,7 +54,11 @@ export async function loadBertGguf(file: string, options: TaskOptions = {}): Pro
       source.set(t.name, { shape: [...t.dims].reverse(), f32: () => gguf.readTensorF32(t.name, options) });
     }
     const weights = await loadBertWeights(config, source, file, options);
-    return { model: new BertModel(config, weights), tokenizer: tokenizerFromGgufMetadata(gguf.metadata, file), path: file };
+    return {
+      model: new BertModel(config, weights),
+      tokenizer: tokenizerFromGgufMetadata(gguf.metadata, file),
+      path: file,
+    };
   } finally {
     gguf.close();
   }
@@ -133,7 +137,8 @@ export async function folderTokenizer(dir: string): Promise<Tokenizer> {
     return loadHfTokenizer(dir);
   }
   const vocabFile = path.join(dir, "vocab.txt");
-  if (existsSync(vocabFile)) return tokenizerFromGgufMetadata(wordPieceMetadata(await readFile(vocabFile, "utf8")), vocabFile);
+  if (existsSync(vocabFile))
+    return tokenizerFromGgufMetadata(wordPieceMetadata(await readFile(vocabFile, "utf8")), vocabFile);
   throw new InfuseError("tokenizer.not_found", `${dir}: no tokenizer.json or vocab.txt`, {
     kind: "not_found",
     hint: "copy the model's tokenizer files into the folder",
@@ -150,7 +155,9 @@ export function wordPieceMetadata(vocabText: string): Map<string, GgufKV> {
     [GGUF_KEYS.tokens, kv.strs(vocab.map((t) => (special(t) ? t : t.startsWith("##") ? t.slice(2) : `\u2581${t}`)))],
     [
       GGUF_KEYS.tokenType,
-      kv.i32s(vocab.map((t) => (t === "[UNK]" ? TokenType.UNKNOWN : special(t) ? TokenType.CONTROL : TokenType.NORMAL))),
+      kv.i32s(
+        vocab.map((t) => (t === "[UNK]" ? TokenType.UNKNOWN : special(t) ? TokenType.CONTROL : TokenType.NORMAL)),
+      ),
     ],
   ]);
   const ids: [string, string][] = [

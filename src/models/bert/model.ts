@@ -87,10 +87,14 @@ export class BertModel {
       });
     }
     if (t > this.config.maxTokens) {
-      throw new InfuseError("model.too_long", `${t} tokens per row; the encoder takes at most ${this.config.maxTokens}`, {
-        kind: "input",
-        hint: "truncate the inputs to the model's maximum length",
-      });
+      throw new InfuseError(
+        "model.too_long",
+        `${t} tokens per row; the encoder takes at most ${this.config.maxTokens}`,
+        {
+          kind: "input",
+          hint: "truncate the inputs to the model's maximum length",
+        },
+      );
     }
     const mask = attentionMask && attentionMask.includes(0) ? paddingMask(attentionMask, batch, t) : undefined;
     let x = this.embed(input, t);

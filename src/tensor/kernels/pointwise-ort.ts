@@ -107,5 +107,10 @@ export function ortGelu(x: Float32Array, y: Float32Array): void {
 
 export function ortGeluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
   const dims = [x.length];
-  runOnnxModel("gelu-bwd", geluBackwardGraph, { X: { data: x, dims }, dY: { data: dy, dims } }, { dX: { data: dx, dims } });
+  runOnnxModel(
+    "gelu-bwd",
+    geluBackwardGraph,
+    { X: { data: x, dims }, dY: { data: dy, dims } },
+    { dX: { data: dx, dims } },
+  );
 }
