@@ -83,6 +83,17 @@ describe("engine: embedders", () => {
     expect(e5.id).toBe(`engine:${gguf};pooling=mean;query="query: ";passage="passage: "`);
   });
 
+  it("embeds empty and over-long texts (cut to the model's positions, closing [SEP] kept), the same in a batch as alone", async () => {
+    const e = await createEmbedder(`engine:${gguf}`, { config });
+    const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(" ");
+    const texts = ["", "short", long];
+    const batched = await e.embedPassages(texts);
+    for (let i = 0; i < texts.length; i++) {
+      const [alone] = await e.embedPassages([texts[i]!]);
+      for (let j = 0; j < 32; j++) expect(batched[i]![j]).toBeCloseTo(alone![j]!, 5);
+    }
+  });
+
   it("XLM-RoBERTa folders: positions start at padding_idx + 1, as llama.cpp's conversion drops those rows", async () => {
     const xlmr = path.join(tmp, "xlmr");
     await hfFolderFromGguf(gguf, xlmr, undefined, { prefix: "roberta." });
