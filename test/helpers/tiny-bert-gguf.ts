@@ -15,6 +15,10 @@ export interface TinyBertOptions {
   /** llama.cpp pooling type: mean (1) or CLS (2). */
   pooling?: "mean" | "cls";
   seed?: number;
+  /** Fixture folder whose vocab.txt is used; default all-MiniLM-L6-v2's. */
+  tokenizerDir?: string;
+  /** Feed-forward width; default 2 × hidden. */
+  ff?: number;
 }
 
 const SPECIAL = new Map([
@@ -36,8 +40,9 @@ export async function writeTinyBertGguf(file: string, options: TinyBertOptions =
   const layers = options.layers ?? 1;
   const heads = options.heads ?? 2;
   const context = options.context ?? 128;
-  const ff = hidden * 2;
-  const vocab = (await readFile(fixture("models/all-MiniLM-L6-v2-tokenizer/vocab.txt"), "utf8")).split("\n");
+  const ff = options.ff ?? hidden * 2;
+  const tokenizerDir = options.tokenizerDir ?? "models/all-MiniLM-L6-v2-tokenizer";
+  const vocab = (await readFile(fixture(`${tokenizerDir}/vocab.txt`), "utf8")).split("\n");
   if (vocab.at(-1) === "") vocab.pop();
   const metadata: Record<string, GgufKV> = {
     "general.architecture": kv.str("bert"),

@@ -1,6 +1,6 @@
 // Embedders by spec: "hash[-N]" (no model), "openai:MODEL", "ollama:MODEL", or a model reference
 // (local path or hf:owner/repo[/file]): an ONNX model folder runs in transformers.js, a .gguf in
-// node-llama-cpp. Prefixes and pooling come from options, else the model family's preset.
+// node-llama-cpp; "engine:MODEL" (a BERT-family .gguf or HF folder) runs in infuse's own encoder. Prefixes and pooling come from options, else the model family's preset.
 import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import type { ProgressListener } from "../../core/progress.js";
@@ -8,6 +8,7 @@ import { resolveModel } from "../../hub/resolve.js";
 import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "../llm/endpoints.js";
 import type { Embedder } from "../types.js";
 import { ModelEmbedder, type EmbedBackend, type Pooling } from "./embedder.js";
+import { EngineEmbedBackend } from "./engine.js";
 import { GgufEmbedBackend } from "./gguf.js";
 import { HashingEmbedder, parseHashSpec } from "./hashing.js";
 import { OnnxEmbedBackend } from "./onnx.js";
@@ -62,6 +63,7 @@ async function createBackend(
   if (endpoint.provider === "ollama")
     return new OllamaEmbedBackend(endpoint.model, ollamaHost(endpoint.baseUrl, env), batch);
   const signal = options.signal ? { signal: options.signal } : {};
+  if (endpoint.provider === "engine") return engineBackend(endpoint, options, presetPooling);
   const resolved = await resolveModel(endpoint.model, {
     config: options.config,
     ...signal,
@@ -93,5 +95,34 @@ function poolingNotSettable(ref: string): InfuseError {
   return new InfuseError("embed.pooling_fixed", `the pooling of ${ref} is fixed by the GGUF file`, {
     kind: "usage",
     hint: "leave out the pooling option for GGUF models (llama.cpp uses the pooling type stored in the model)",
+  });
+}
+
+async function engineBackend(
+  endpoint: EndpointSpec,
+  options: CreateEmbedderOptions,
+  presetPooling: Pooling | undefined,
+): Promise<EmbedBackend> {
+  if (endpoint.adapter !== undefined) {
+    throw new InfuseError("embed.engine_adapter", `engine embedders take no adapter ("+${endpoint.adapter}")`, {
+      kind: "usage",
+      hint: "write engine:MODEL with a .gguf file or a Hugging Face folder (a tuned encoder is a folder of its own)",
+    });
+  }
+  const resolved = await resolveModel(endpoint.model, {
+    config: options.config,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const ref = resolved.ref.startsWith("hf:") ? resolved.ref : resolved.path;
+  const ggufs = resolved.files.filter((f) => f.toLowerCase().endsWith(".gguf"));
+  const hasSafetensors = resolved.files.some((f) => f.endsWith(".safetensors"));
+  const file =
+    resolved.kind === "gguf" || hasSafetensors || ggufs.length !== 1 ? resolved.path : `${resolved.path}/${ggufs[0]}`;
+  return EngineEmbedBackend.load(ref, file, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.pooling ? { pooling: options.pooling } : {}),
+    ...(presetPooling ? { presetPooling } : {}),
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
   });
 }

@@ -90,3 +90,95 @@ export function ortRmsNormBackward(
   const into = { dX: { data: gx, dims: [n, d] }, ...(gw ? { dW: { data: gw, dims: [d] } } : {}) };
   runOnnxModel(`rmsnorm-bwd${gw ? "-w" : ""}`, () => backwardGraph(gw !== null), feeds, into);
 }
+
+/**
+ * LayerNorm Y = X̂·W + B with X̂ = (X − mean)·R, R = 1/√(var + eps) per row. The training variant
+ * also returns X̂ and R for backward; inference returns Y alone.
+ */
+function layerNormGraph(train: boolean): Uint8Array {
+  return encodeOnnxModel({
+    opset: 17,
+    inputs: [f32("X", ["n", "d"]), f32("W", ["d"]), f32("B", ["d"]), f32("E", [1])],
+    outputs: [f32("Y", ["n", "d"]), ...(train ? [f32("XH", ["n", "d"]), f32("R", ["n", 1])] : [])],
+    nodes: [
+      meanLast("X", "MU"),
+      op("Sub", ["X", "MU"], "XC"),
+      op("Mul", ["XC", "XC"], "SQ"),
+      meanLast("SQ", "VAR"),
+      op("Add", ["VAR", "E"], "V"),
+      op("Sqrt", ["V"], "SD"),
+      op("Reciprocal", ["SD"], "R"),
+      op("Mul", ["XC", "R"], "XH"),
+      op("Mul", ["XH", "W"], "XW"),
+      op("Add", ["XW", "B"], "Y"),
+    ],
+  });
+}
+
+/** dX = R·(G·W − mean(G·W) − X̂·mean(G·W·X̂)); dW = Σ_rows G·X̂; dB = Σ_rows G. */
+function layerNormBackwardGraph(): Uint8Array {
+  return encodeOnnxModel({
+    opset: 17,
+    inputs: [f32("G", ["n", "d"]), f32("XH", ["n", "d"]), f32("W", ["d"]), f32("R", ["n", 1])],
+    outputs: [f32("dX", ["n", "d"]), f32("dW", ["d"]), f32("dB", ["d"])],
+    initializers: [{ name: "rows", dims: [1], data: BigInt64Array.of(0n) }],
+    nodes: [
+      op("Mul", ["G", "W"], "GW"),
+      meanLast("GW", "M1"),
+      op("Mul", ["GW", "XH"], "P"),
+      meanLast("P", "M2"),
+      op("Mul", ["XH", "M2"], "T"),
+      op("Sub", ["GW", "M1"], "U0"),
+      op("Sub", ["U0", "T"], "U"),
+      op("Mul", ["U", "R"], "dX"),
+      op("Mul", ["G", "XH"], "GXH"),
+      { ...op("ReduceSum", ["GXH", "rows"], "dW"), attributes: [{ name: "keepdims", int: 0 }] },
+      { ...op("ReduceSum", ["G", "rows"], "dB"), attributes: [{ name: "keepdims", int: 0 }] },
+    ],
+  });
+}
+
+/** Writes y (rows, d); with `keep`, also x̂ (rows, d) and the per-row inverse std (rows) for backward. */
+export function ortLayerNorm(
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  eps: number,
+  y: Float32Array,
+  keep: { xhat: Float32Array; inv: Float32Array } | null,
+): void {
+  const d = w.length;
+  const n = x.length / d;
+  const feeds = {
+    X: { data: x, dims: [n, d] },
+    W: { data: w, dims: [d] },
+    B: { data: b, dims: [d] },
+    E: { data: Float32Array.of(eps), dims: [1] },
+  };
+  const into = {
+    Y: { data: y, dims: [n, d] },
+    ...(keep ? { XH: { data: keep.xhat, dims: [n, d] }, R: { data: keep.inv, dims: [n, 1] } } : {}),
+  };
+  runOnnxModel(`layernorm-fwd${keep ? "-train" : ""}`, () => layerNormGraph(keep !== null), feeds, into);
+}
+
+/** Writes gx (rows, d), gw (d) and gb (d). */
+export function ortLayerNormBackward(
+  g: Float32Array,
+  xhat: Float32Array,
+  w: Float32Array,
+  inv: Float32Array,
+  gx: Float32Array,
+  gw: Float32Array,
+  gb: Float32Array,
+): void {
+  const [n, d] = [inv.length, w.length];
+  const feeds = {
+    G: { data: g, dims: [n, d] },
+    XH: { data: xhat, dims: [n, d] },
+    W: { data: w, dims: [d] },
+    R: { data: inv, dims: [n, 1] },
+  };
+  const into = { dX: { data: gx, dims: [n, d] }, dW: { data: gw, dims: [d] }, dB: { data: gb, dims: [d] } };
+  runOnnxModel("layernorm-bwd", layerNormBackwardGraph, feeds, into);
+}

@@ -59,3 +59,58 @@ export function ortSwigluBackward(
     { dG: { data: dg, dims }, dU: { data: du, dims } },
   );
 }
+
+/** Exact GELU: Y = 0.5·X·(1 + erf(X/√2)) (BERT's activation), opset 20's fused Gelu (4× the Erf graph's speed). */
+function geluGraph(): Uint8Array {
+  return encodeOnnxModel({
+    opset: 20,
+    inputs: [vec("X")],
+    outputs: [vec("Y")],
+    nodes: [{ op: "Gelu", inputs: ["X"], outputs: ["Y"] }],
+  });
+}
+
+/** dX = dY·(0.5·(1 + erf(X/√2)) + X·φ(X)), φ the standard normal density. */
+function geluBackwardGraph(): Uint8Array {
+  return encodeOnnxModel({
+    opset: 17,
+    inputs: [vec("X"), vec("dY")],
+    outputs: [vec("dX")],
+    initializers: [
+      { name: "isq2", dims: [], data: Float32Array.of(Math.SQRT1_2) },
+      { name: "one", dims: [], data: Float32Array.of(1) },
+      { name: "half", dims: [], data: Float32Array.of(0.5) },
+      { name: "nhalf", dims: [], data: Float32Array.of(-0.5) },
+      { name: "isq2pi", dims: [], data: Float32Array.of(1 / Math.sqrt(2 * Math.PI)) },
+    ],
+    nodes: [
+      { op: "Mul", inputs: ["X", "isq2"], outputs: ["XS"] },
+      { op: "Erf", inputs: ["XS"], outputs: ["E"] },
+      { op: "Add", inputs: ["E", "one"], outputs: ["E1"] },
+      { op: "Mul", inputs: ["E1", "half"], outputs: ["CDF"] },
+      { op: "Mul", inputs: ["X", "X"], outputs: ["X2"] },
+      { op: "Mul", inputs: ["X2", "nhalf"], outputs: ["EX"] },
+      { op: "Exp", inputs: ["EX"], outputs: ["PX"] },
+      { op: "Mul", inputs: ["PX", "isq2pi"], outputs: ["PDF"] },
+      { op: "Mul", inputs: ["X", "PDF"], outputs: ["XP"] },
+      { op: "Add", inputs: ["CDF", "XP"], outputs: ["D"] },
+      { op: "Mul", inputs: ["dY", "D"], outputs: ["dX"] },
+    ],
+  });
+}
+
+/** y = gelu(x) (erf form) elementwise. */
+export function ortGelu(x: Float32Array, y: Float32Array): void {
+  const dims = [x.length];
+  runOnnxModel("gelu-fwd", geluGraph, { X: { data: x, dims } }, { Y: { data: y, dims } });
+}
+
+export function ortGeluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  const dims = [x.length];
+  runOnnxModel(
+    "gelu-bwd",
+    geluBackwardGraph,
+    { X: { data: x, dims }, dY: { data: dy, dims } },
+    { dX: { data: dx, dims } },
+  );
+}

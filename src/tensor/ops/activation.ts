@@ -3,7 +3,7 @@
 import { Tensor, withGrad } from "../tensor.js";
 import { sameShape, shapeError } from "../shape.js";
 import { fastPathFor } from "../kernels/kernel.js";
-import { ortSwiglu, ortSwigluBackward } from "../kernels/pointwise-ort.js";
+import { ortGelu, ortGeluBackward, ortSwiglu, ortSwigluBackward } from "../kernels/pointwise-ort.js";
 
 function pointwise(op: string, x: Tensor, f: (v: number) => number, df: (v: number) => number): Tensor {
   const xd = x.data;
@@ -45,7 +45,10 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 export type GeluApproximation = "tanh" | "erf";
 
-/** GELU: "erf" is exact (BERT), "tanh" the approximation GPT-2 and gelu_pytorch_tanh use. */
+/** Below this many values the erf GELU stays in TypeScript. */
+export const GELU_MIN_VALUES = 16 * 1024;
+
+/** GELU: "erf" is exact (BERT; large inputs run as an onnxruntime graph), "tanh" the approximation GPT-2 and gelu_pytorch_tanh use. */
 export function gelu(x: Tensor, approximate: GeluApproximation = "erf"): Tensor {
   if (approximate === "tanh") {
     return pointwise(
@@ -57,6 +60,16 @@ export function gelu(x: Tensor, approximate: GeluApproximation = "erf"): Tensor 
         return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
       },
     );
+  }
+  if (fastPathFor(x.size, GELU_MIN_VALUES) === "ort") {
+    const xd = x.data;
+    const y = new Float32Array(xd.length);
+    ortGelu(xd, y);
+    return withGrad(new Tensor(y, x.shape), "gelu_erf", [x], (g) => {
+      const gx = new Float32Array(g.length);
+      ortGeluBackward(xd, g, gx);
+      return [gx];
+    });
   }
   return pointwise(
     "gelu_erf",

@@ -1,10 +1,10 @@
 // RMSNorm (Llama) and LayerNorm (BERT) over the last dim, fused: forward keeps the per-row inverse
 // std and backward uses the closed form. The TypeScript loops accumulate statistics in float64;
 // large RMSNorms run as onnxruntime graphs (norm-ort.ts) instead.
-import { Tensor, withGrad } from "../tensor.js";
+import { isGradEnabled, Tensor, withGrad } from "../tensor.js";
 import { shapeError } from "../shape.js";
 import { fastPathFor } from "../kernels/kernel.js";
-import { ortRmsNorm, ortRmsNormBackward } from "../kernels/norm-ort.js";
+import { ortLayerNorm, ortLayerNormBackward, ortRmsNorm, ortRmsNormBackward } from "../kernels/norm-ort.js";
 
 function checkParam(op: string, x: Tensor, p: Tensor | null, name: string): void {
   const d = x.shape[x.ndim - 1];
@@ -77,7 +77,10 @@ function rmsNormRowsBackward(
   }
 }
 
-/** y = (x − mean) / sqrt(var + eps) · weight + bias over the last dim. */
+/** Below this many values LayerNorm stays in TypeScript. */
+export const LAYERNORM_MIN_VALUES = 16 * 1024;
+
+/** y = (x − mean) / sqrt(var + eps) · weight + bias over the last dim; large inputs run as onnxruntime graphs. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 1e-5): Tensor {
   checkParam("layerNorm", x, weight, "weight");
   checkParam("layerNorm", x, bias, "bias");
@@ -87,6 +90,19 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
   const w = weight.data;
   const b = bias?.data;
   const y = new Float32Array(x.size);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  const [size, hasBias] = [x.size, bias !== null];
+  if (fastPathFor(x.size, LAYERNORM_MIN_VALUES) === "ort") {
+    // onnxruntime: x̂ and the inverse std are kept only when a backward pass can follow
+    const track = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+    const keep = track ? { xhat: new Float32Array(x.size), inv: new Float32Array(rows) } : null;
+    ortLayerNorm(xd, w, b ?? new Float32Array(d), eps, y, keep);
+    return withGrad(new Tensor(y, x.shape), "layerNorm", inputs, (g) => {
+      const [gx, gw, gb] = [new Float32Array(size), new Float32Array(d), new Float32Array(d)];
+      ortLayerNormBackward(g, keep!.xhat, w, keep!.inv, gx, gw, gb);
+      return hasBias ? [gx, gw, gb] : [gx, gw];
+    });
+  }
   const xhat = new Float32Array(x.size); // (N, D) kept for backward
   const inv = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -103,8 +119,6 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
       y[r * d + j] = xh * w[j]! + (b ? b[j]! : 0);
     }
   }
-  const inputs = bias ? [x, weight, bias] : [x, weight];
-  const [size, hasBias] = [x.size, bias !== null];
   return withGrad(new Tensor(y, x.shape), "layerNorm", inputs, (g) => {
     const gx = new Float32Array(size);
     const gw = new Float32Array(d);
