@@ -1,8 +1,10 @@
-// The store provider a config names: `store: { provider: "lancedb", path? }` in
-// infuse.config.json, LanceDB in `<dataDir>/collections` when the section is absent.
+// The store provider a config names: `store: { provider: "lancedb", path? }` or
+// `store: { provider: "postgres", url }` in infuse.config.json (or `--store` on the command line),
+// LanceDB in `<dataDir>/collections` when the section is absent.
 import { STORE_PROVIDERS, type ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import { LanceDbStoreProvider } from "./lancedb-provider.js";
+import { PostgresStoreProvider } from "./postgres/provider.js";
 import type { StoreProvider } from "./types.js";
 
 export function storeProvider(config: Pick<ResolvedConfig, "dataDir" | "store">): StoreProvider {
@@ -10,9 +12,10 @@ export function storeProvider(config: Pick<ResolvedConfig, "dataDir" | "store">)
   switch (store.provider) {
     case "lancedb":
       return new LanceDbStoreProvider(config.dataDir, store.path !== undefined ? { path: store.path } : {});
-    // case "postgres": (issue 20) return new PostgresStoreProvider(store.url);
+    case "postgres":
+      return new PostgresStoreProvider(store.url);
     default:
-      throw new InfuseError("config.store_provider", `unknown store provider "${String(store.provider)}"`, {
+      throw new InfuseError("config.store_provider", `unknown store provider "${String((store as { provider: unknown }).provider)}"`, {
         kind: "usage",
         hint: `set "store.provider" in infuse.config.json to one of: ${STORE_PROVIDERS.join(", ")}`,
         details: { known: [...STORE_PROVIDERS] },
