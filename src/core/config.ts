@@ -135,6 +135,15 @@ function resolveStore(store: StoreConfig, fromFile: (p: string | undefined) => s
   return store.provider !== "lancedb" || store.path === undefined ? store : { ...store, path: fromFile(store.path)! };
 }
 
+/** The options every command shares: which store (a flag on the command line, `store` in the file). */
+export const GlobalOptionsSchema = z.strictObject({
+  store: z.string().min(1).optional().meta({
+    flag: "--store",
+    arg: "<url|folder>",
+    help: "where collections live: postgres://USER:PASSWORD@HOST/DB (Postgres + pgvector) or a folder (LanceDB); overrides the config's store",
+  }),
+});
+
 /**
  * The store a `--store` flag names: a postgres:// URL, or a folder for LanceDB (resolved against
  * the working directory). Replaces the config file's `store` section.
@@ -142,10 +151,14 @@ function resolveStore(store: StoreConfig, fromFile: (p: string | undefined) => s
 export function storeFromFlag(value: string): StoreConfig {
   if (/^postgres(ql)?:\/\//.test(value)) return { provider: "postgres", url: value };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    throw new InfuseError("config.store_flag", `--store takes a postgres:// URL or a folder, not ${value.split("//")[0]}// URLs`, {
-      kind: "usage",
-      hint: "write --store postgres://USER:PASSWORD@HOST:5432/DATABASE, or --store ./collections for LanceDB in a folder",
-    });
+    throw new InfuseError(
+      "config.store_flag",
+      `--store takes a postgres:// URL or a folder, not ${value.split("//")[0]}// URLs`,
+      {
+        kind: "usage",
+        hint: "write --store postgres://USER:PASSWORD@HOST:5432/DATABASE, or --store ./collections for LanceDB in a folder",
+      },
+    );
   }
   return { provider: "lancedb", path: path.resolve(value) };
 }

@@ -7,4 +7,4 @@ export { filterToSql, parseFilterArgs } from "./filter.js";
 export { LanceCollection } from "./lancedb.js";
 export { LanceDbStoreProvider, type LanceDbStoreOptions } from "./lancedb-provider.js";
 export { storeProvider } from "./provider.js";
-export { PostgresStoreProvider, maskUrl } from "./postgres/index.js";
+export { PostgresStoreProvider, maskUrl, type PostgresStoreOptions } from "./postgres/index.js";

@@ -15,10 +15,14 @@ export function storeProvider(config: Pick<ResolvedConfig, "dataDir" | "store">)
     case "postgres":
       return new PostgresStoreProvider(store.url);
     default:
-      throw new InfuseError("config.store_provider", `unknown store provider "${String((store as { provider: unknown }).provider)}"`, {
-        kind: "usage",
-        hint: `set "store.provider" in infuse.config.json to one of: ${STORE_PROVIDERS.join(", ")}`,
-        details: { known: [...STORE_PROVIDERS] },
-      });
+      throw new InfuseError(
+        "config.store_provider",
+        `unknown store provider "${String((store as { provider: unknown }).provider)}"`,
+        {
+          kind: "usage",
+          hint: `set "store.provider" in infuse.config.json to one of: ${STORE_PROVIDERS.join(", ")}`,
+          details: { known: [...STORE_PROVIDERS] },
+        },
+      );
   }
 }

@@ -23,7 +23,7 @@ import { bm25Sql, CHUNK_COLUMNS, ftsAnalyzer } from "./bm25.js";
 import { inTransaction, pgError } from "./connection.js";
 import { filterClauses } from "./filter.js";
 import { busyError, lockKey, PgWriteLock } from "./lock.js";
-import { createTables, tablesOf, VISIBLE, type CollectionTables } from "./tables.js";
+import { createTables, ensureHnsw, tablesOf, VISIBLE, type CollectionTables } from "./tables.js";
 import type { PgTarget } from "./url.js";
 
 /** Rows per INSERT: a commit writes in batches and reports each (and checks for an abort). */
@@ -39,6 +39,8 @@ export interface PgContext {
   pool: pg.Pool;
   target: PgTarget;
   store: string;
+  /** Chunks from which a collection gets its HNSW index. */
+  hnswMinRows: number;
 }
 
 const toVector = (v: Float32Array) => `[${Array.from(v).join(",")}]`;
@@ -256,11 +258,7 @@ export class PgCollection implements CollectionStore {
     return this.#state.manifest;
   }
 
-  async #commitLocked(
-    client: pg.ClientBase,
-    change: CollectionChange,
-    options: CommitOptions,
-  ): Promise<PgState> {
+  async #commitLocked(client: pg.ClientBase, change: CollectionChange, options: CommitOptions): Promise<PgState> {
     const before = this.manifest;
     const { schema } = this.#ctx.target;
     throwIfAborted(options.signal, "ingest");
@@ -295,10 +293,14 @@ export class PgCollection implements CollectionStore {
       options.onStored?.(Math.min(change.add.length, i + INSERT_BATCH));
     }
     throwIfAborted(options.signal, "ingest");
-    await client.query(
-      "INSERT INTO revisions (collection_id, revision, docs, total_len) VALUES ($1, $2, $3, $4)",
-      [id, rev, docs, totalLen],
-    );
+    await ensureHnsw(client, schema, id!, docs, this.#ctx.hnswMinRows);
+    throwIfAborted(options.signal, "ingest");
+    await client.query("INSERT INTO revisions (collection_id, revision, docs, total_len) VALUES ($1, $2, $3, $4)", [
+      id,
+      rev,
+      docs,
+      totalLen,
+    ]);
     const manifest = committedManifest(before, change, docs);
     await client.query("UPDATE collections SET revision = $2, manifest = $3 WHERE id = $1", [id, rev, manifest]);
     throwIfAborted(options.signal, "ingest");

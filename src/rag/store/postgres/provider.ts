@@ -36,18 +36,29 @@ function readManifest(row: Row): CollectionManifest | string {
   if (!m || typeof m !== "object") return "its manifest is not a JSON object";
   if (m.format !== 2) return `its manifest has format ${JSON.stringify(m.format)}, not 2`;
   if (m.name !== row.name || m.revision !== row.revision) return "its manifest names another collection or revision";
-  if (!m.embedder || !m.splitter || !m.fts || !m.units) return "its manifest lacks the embedder, splitter, analyzer or units";
+  if (!m.embedder || !m.splitter || !m.fts || !m.units)
+    return "its manifest lacks the embedder, splitter, analyzer or units";
   return m as CollectionManifest;
+}
+
+/** Chunks from which a collection gets its HNSW index (exact search below). */
+export const HNSW_MIN_ROWS = 5000;
+
+export interface PostgresStoreOptions {
+  /** Chunks from which a collection gets its HNSW index; default HNSW_MIN_ROWS. */
+  hnswMinRows?: number;
 }
 
 export class PostgresStoreProvider implements StoreProvider {
   readonly target: PgTarget;
   readonly #pool: pg.Pool;
+  readonly #hnswMinRows: number;
   #ready: Promise<void> | undefined;
 
-  constructor(url: string) {
+  constructor(url: string, options: PostgresStoreOptions = {}) {
     this.target = parsePgUrl(url);
     this.#pool = newPool(this.target);
+    this.#hnswMinRows = options.hnswMinRows ?? HNSW_MIN_ROWS;
   }
 
   describe(): string {
@@ -56,7 +67,7 @@ export class PostgresStoreProvider implements StoreProvider {
   }
 
   get #ctx(): PgContext {
-    return { pool: this.#pool, target: this.target, store: this.describe() };
+    return { pool: this.#pool, target: this.target, store: this.describe(), hnswMinRows: this.#hnswMinRows };
   }
 
   /** The schema migrated (once per provider; retried after a failure). */
@@ -162,7 +173,12 @@ export class PostgresStoreProvider implements StoreProvider {
   /** A readable collection is healthy; a damaged manifest row cannot be rebuilt from the tables. */
   async repair(name: string): Promise<RepairReport> {
     const [row] = await this.#rows("read", name);
-    if (!row) throw notFound(name, this.describe(), (await this.list()).map((c) => c.name));
+    if (!row)
+      throw notFound(
+        name,
+        this.describe(),
+        (await this.list()).map((c) => c.name),
+      );
     const m = readManifest(row);
     if (typeof m === "string") {
       throw new InfuseError("rag.repair_impossible", `collection "${name}" cannot be repaired: ${m}`, {

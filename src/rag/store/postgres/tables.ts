@@ -1,6 +1,6 @@
 // A collection's own tables, made in its first commit's transaction (so an aborted first commit
 // leaves nothing): `chunks_<id>` (one row per chunk version, its vector in a vector(dim) column
-// with an HNSW index) and `postings_<id>` (term → chunk with the term's frequency, for BM25).
+// with an HNSW index past a size) and `postings_<id>` (term → chunk with the term's frequency, for BM25).
 // A table per collection, not one table with a collection column: each collection has its own
 // vector dimension (an HNSW index needs one typed column) and its own index, so a search never
 // wades through other collections' rows, and deleting a collection is a DROP.
@@ -47,7 +47,6 @@ export async function createTables(client: pg.ClientBase, schema: string, id: st
   );
   await client.query(`CREATE INDEX chunks_${id}_hash ON ${t.chunks} (text_hash)`);
   await client.query(`CREATE INDEX chunks_${id}_meta ON ${t.chunks} USING gin (meta_kv)`);
-  await client.query(`CREATE INDEX chunks_${id}_hnsw ON ${t.chunks} USING hnsw (embedding vector_cosine_ops)`);
   await client.query(`CREATE TABLE ${t.postings} (
     term text NOT NULL,
     row_id bigint NOT NULL,
@@ -55,6 +54,21 @@ export async function createTables(client: pg.ClientBase, schema: string, id: st
     PRIMARY KEY (term, row_id)
   )`);
   await client.query(`CREATE INDEX postings_${id}_row ON ${t.postings} (row_id)`);
+}
+
+/**
+ * The HNSW index (cosine) once the collection holds `minRows` chunks: below that an exact scan is
+ * fast and building the graph row by row would cost every commit more than it saves. Built in
+ * the commit's transaction (one bulk build, far cheaper than row-by-row inserts), so readers get
+ * it with the revision that needed it. True if it exists now.
+ */
+export async function ensureHnsw(client: pg.ClientBase, schema: string, id: string, rows: number, minRows: number) {
+  if (rows < minRows) return false;
+  const t = tablesOf(schema, id);
+  await client.query(
+    `CREATE INDEX IF NOT EXISTS chunks_${id}_hnsw ON ${t.chunks} USING hnsw (embedding vector_cosine_ops)`,
+  );
+  return true;
 }
 
 export async function dropTables(client: pg.ClientBase, schema: string, id: string) {
