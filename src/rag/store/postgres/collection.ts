@@ -136,10 +136,10 @@ export class PgCollection implements CollectionStore {
   async searchText(query: string, options: SearchOptions): Promise<ScoredChunk[]> {
     const t = this.#tables;
     if (!t || this.manifest.chunks === 0 || query.trim().length === 0) return [];
-    const terms = ftsAnalyzer(this.manifest.fts).queryTerms(query);
+    const { terms, counts } = ftsAnalyzer(this.manifest.fts).queryTerms(query);
     if (terms.length === 0) return [];
     const { docs, avgLen } = await this.#stats(t);
-    const params: unknown[] = [terms, this.manifest.revision, docs, avgLen, options.topK];
+    const params: unknown[] = [terms, this.manifest.revision, docs, avgLen, options.topK, counts];
     const where = filterClauses(options.filter, "c", params);
     const rows = await this.#query<Record<string, unknown>>(
       "search",
