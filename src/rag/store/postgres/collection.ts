@@ -22,7 +22,8 @@ import type {
 import { bm25Sql, CHUNK_COLUMNS, ftsAnalyzer } from "./bm25.js";
 import { inTransaction, pgError } from "./connection.js";
 import { filterClauses } from "./filter.js";
-import { busyError, lockKey, PgWriteLock } from "./lock.js";
+import type { PgWriteLock } from "./lock.js";
+import { busyError, lockKey } from "./lock.js";
 import { createTables, ensureHnsw, tablesOf, VISIBLE, type CollectionTables } from "./tables.js";
 import type { PgTarget } from "./url.js";
 
