@@ -11,7 +11,12 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { isInfuseError } from "../../src/core/errors.js";
 import { ingestPath } from "../../src/rag/pipeline/ingest.js";
-import { PostgresStoreProvider, storeProvider, type PostgresStoreOptions } from "../../src/rag/store/index.js";
+import {
+  LanceDbStoreProvider,
+  PostgresStoreProvider,
+  storeProvider,
+  type PostgresStoreOptions,
+} from "../../src/rag/store/index.js";
 import { runCli } from "../helpers/cli.js";
 import { serviceUrl } from "../helpers/services.js";
 import { storeConformance } from "./store-conformance.js";
@@ -146,6 +151,42 @@ describe.skipIf(!base)("Postgres store provider", () => {
       code: "rag.filter_page",
     });
     expect((await provider.list()).map((c) => c.name)).toEqual(["c"]);
+    await provider.close();
+  });
+
+  it("BM25 scores equal LanceDB's on the same chunks (same analyzer, stop words on stems, repeated terms)", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-pg-bm25-"));
+    const lance = new LanceDbStoreProvider(dir);
+    const provider = fresh();
+    const docs = {
+      "a.md": [
+        { text: "Only T cells can be doing this: the cells keep dividing." },
+        { text: "Café owners were having doubts; the café's crema is naïve." },
+        { text: `A ${"x".repeat(39)} token and a ${"y".repeat(41)} token, cells once more.` },
+        { text: "Cells, cells and cells: dividing cells divide while T helpers watch." },
+        { text: "Nothing here matches the others except the word only." },
+      ],
+    };
+    for (const p of [lance, provider]) await (await p.openOrCreate("c", INIT)).commit(change(docs));
+    const l = await lance.open("c");
+    const g = await provider.open("c");
+    for (const q of [
+      "cells dividing",
+      "T cells can",
+      "only doing",
+      "cafe naive crema",
+      "cells cells once",
+      "xxxxxxxxx",
+    ]) {
+      const a = await l.searchText(q, { topK: 5 });
+      const b = await g.searchText(q, { topK: 5 });
+      expect(
+        b.map((h) => h.chunk.text),
+        q,
+      ).toEqual(a.map((h) => h.chunk.text));
+      b.forEach((h, i) => expect(h.score, q).toBeCloseTo(a[i]!.score, 3));
+    }
+    l.close();
     await provider.close();
   });
 
