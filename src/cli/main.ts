@@ -4,8 +4,11 @@ import { Command, CommanderError } from "commander";
 import { exitCodeFor, InfuseError, isInfuseError } from "../core/errors.js";
 import { toWire } from "../core/wire.js";
 import { VERSION } from "../core/version.js";
+import { GlobalOptionsSchema } from "../core/config.js";
+import { flagFields } from "../core/option-schema.js";
 import { commandsFor } from "./commands/index.js";
 import { safeText } from "./output.js";
+import { cliFlags, flagOptions } from "./schema-flags.js";
 import { runtimeFor, type CommandRunner, type CommandRuntime, type RegisterCommand } from "./runtime.js";
 
 /** The program with `commands` registered (all of them for help: `commandsFor`). */
@@ -21,6 +24,7 @@ export function buildProgram(signal: AbortSignal, commands: RegisterCommand[]): 
     .option("-c, --config <file>", "config file (default: ./infuse.config.json if present)")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
+  for (const o of flagOptions(cliFlags(flagFields(GlobalOptionsSchema)))) program.addOption(o);
   program.configureHelp({ sortSubcommands: true });
   program.addHelpText(
     "after",

@@ -1,12 +1,14 @@
 // What every command receives: parsed global flags, output, cancellation and config.
 import type { Command } from "commander";
-import { loadConfig, type ResolvedConfig } from "../core/config.js";
+import { loadConfig, storeFromFlag, type ResolvedConfig } from "../core/config.js";
 import { createOutput, type Output } from "./output.js";
 
 export interface GlobalFlags {
   json?: boolean;
   quiet?: boolean;
   config?: string;
+  /** `--store`: a postgres:// URL or a LanceDB folder, replacing the config's `store`. */
+  store?: string;
 }
 
 export interface CommandRuntime {
@@ -22,7 +24,10 @@ export function runtimeFor(command: Command, signal: AbortSignal): CommandRuntim
   return {
     out: createOutput({ json: flags.json === true, quiet: flags.quiet === true }),
     signal,
-    config: () => (config ??= loadConfig(flags.config === undefined ? {} : { file: flags.config })),
+    config: () =>
+      (config ??= loadConfig(flags.config === undefined ? {} : { file: flags.config }).then((c) =>
+        flags.store === undefined ? c : { ...c, store: storeFromFlag(flags.store) },
+      )),
   };
 }
 

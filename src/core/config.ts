@@ -28,23 +28,31 @@ export const endpointSchema = z.strictObject({
 });
 
 /** Where collections live. One object per provider, told apart by `provider`. */
-export const STORE_PROVIDERS = ["lancedb"] as const; // "postgres" joins here (issue 20)
-const storeSchema = z.strictObject({
-  /** LanceDB on local disk. */
-  provider: z.literal("lancedb"),
-  /** The folder that holds the collections; default `<dataDir>/collections`. */
-  path: z.string().min(1).optional(),
-  /** The ANN index of large collections (docs/scaling.md): from `minRows` chunks (0: never), its kind and search breadth. */
-  ann: z
-    .strictObject({
-      minRows: z.int().min(0).optional(),
-      kind: z.enum(["ivf_pq", "ivf_hnsw_sq"]).optional(),
-      nprobes: z.int().min(1).optional(),
-      refineFactor: z.int().min(1).optional(),
-      ef: z.int().min(1).optional(),
-    })
-    .optional(),
-});
+export const STORE_PROVIDERS = ["lancedb", "postgres"] as const;
+const storeSchema = z.discriminatedUnion("provider", [
+  z.strictObject({
+    /** LanceDB on local disk. */
+    provider: z.literal("lancedb"),
+    /** The folder that holds the collections; default `<dataDir>/collections`. */
+    path: z.string().min(1).optional(),
+    /** The ANN index of large collections (docs/scaling.md): from `minRows` chunks (0: never), its kind and search breadth. */
+    ann: z
+      .strictObject({
+        minRows: z.int().min(0).optional(),
+        kind: z.enum(["ivf_pq", "ivf_hnsw_sq"]).optional(),
+        nprobes: z.int().min(1).optional(),
+        refineFactor: z.int().min(1).optional(),
+        ef: z.int().min(1).optional(),
+      })
+      .optional(),
+  }),
+  z.strictObject({
+    /** PostgreSQL with pgvector: a database many processes and machines share. */
+    provider: z.literal("postgres"),
+    /** `postgres://USER:PASSWORD@HOST:5432/DATABASE`, optionally `?schema=NAME` (default "infuse"). */
+    url: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// URL"),
+  }),
+]);
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -139,7 +147,35 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
 }
 
 function resolveStore(store: StoreConfig, fromFile: (p: string | undefined) => string | undefined): StoreConfig {
-  return store.path === undefined ? store : { ...store, path: fromFile(store.path)! };
+  return store.provider !== "lancedb" || store.path === undefined ? store : { ...store, path: fromFile(store.path)! };
+}
+
+/** The options every command shares: which store (a flag on the command line, `store` in the file). */
+export const GlobalOptionsSchema = z.strictObject({
+  store: z.string().min(1).optional().meta({
+    flag: "--store",
+    arg: "<url|folder>",
+    help: "where collections live: postgres://USER:PASSWORD@HOST/DB (Postgres + pgvector) or a folder (LanceDB); overrides the config's store",
+  }),
+});
+
+/**
+ * The store a `--store` flag names: a postgres:// URL, or a folder for LanceDB (resolved against
+ * the working directory). Replaces the config file's `store` section.
+ */
+export function storeFromFlag(value: string): StoreConfig {
+  if (/^postgres(ql)?:\/\//.test(value)) return { provider: "postgres", url: value };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new InfuseError(
+      "config.store_flag",
+      `--store takes a postgres:// URL or a folder, not ${value.split("//")[0]}// URLs`,
+      {
+        kind: "usage",
+        hint: "write --store postgres://USER:PASSWORD@HOST:5432/DATABASE, or --store ./collections for LanceDB in a folder",
+      },
+    );
+  }
+  return { provider: "lancedb", path: path.resolve(value) };
 }
 
 async function readConfigFile(file: string, mustExist: boolean): Promise<ConfigFile | undefined> {

@@ -102,7 +102,8 @@ export async function evaluateRetrievalConfigs(options: RetrievalEvalOptions): P
           ...(llm ? { llm } : {}),
         });
         const name = recipeName(recipe);
-        const key = JSON.stringify([retriever.recipe, topK, options.llm ?? ""]);
+        // the store is part of the key: the same collection name in LanceDB and Postgres are two runs
+        const key = JSON.stringify([retriever.recipe, topK, options.llm ?? "", provider.describe()]);
         const cacheFile = path.join(
           options.config.dataDir,
           "eval",
