@@ -126,6 +126,7 @@ export class RedisJobQueue implements JobQueue {
   readonly #queue: Queue;
   readonly #events = new JobEvents();
   #queueEvents: QueueEvents | undefined;
+  #eventsRedis: Redis | undefined;
 
   private constructor(options: RedisQueueOptions, redis: Redis) {
     this.#options = options;
@@ -201,7 +202,7 @@ export class RedisJobQueue implements JobQueue {
   #listen(): void {
     if (this.#queueEvents) return;
     const qe = new QueueEvents(this.#options.name ?? DEFAULTS.name, {
-      connection: (this.#redis as unknown as { duplicate(): unknown }).duplicate() as never,
+      connection: (this.#eventsRedis = (this.#redis as unknown as { duplicate(): Redis }).duplicate()) as never,
       prefix: this.#options.prefix ?? DEFAULTS.prefix,
     });
     this.#queueEvents = qe;
@@ -220,6 +221,7 @@ export class RedisJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     await this.#queueEvents?.close();
+    this.#eventsRedis?.disconnect();
     await this.#queue.close();
     this.#redis.disconnect();
   }
@@ -234,7 +236,10 @@ export class RedisJobWorker {
   readonly #subscriber: Redis;
   readonly #redis: Redis;
 
+  readonly #workerRedis: Redis;
+
   private constructor(options: RedisWorkerOptions, redis: Redis, subscriber: Redis, workerRedis: Redis) {
+    this.#workerRedis = workerRedis;
     const k = keys(options);
     this.#redis = redis;
     this.#subscriber = subscriber;
@@ -293,6 +298,7 @@ export class RedisJobWorker {
     if (force) this.#worker.cancelAllJobs("the worker is stopping");
     await this.#worker.close(force);
     this.#subscriber.disconnect();
+    this.#workerRedis.disconnect();
     this.#redis.disconnect();
   }
 }
