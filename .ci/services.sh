@@ -44,15 +44,16 @@ start() {
       runuser -u postgres -- "$pg_bin/initdb" -D "$state/pg" -U postgres --auth=trust >/dev/null
     fi
     if ! runuser -u postgres -- "$pg_bin/pg_ctl" -D "$state/pg" status >/dev/null 2>&1; then
+      # 9>&-: the server must not inherit the lock's descriptor, or it holds the lock for its whole life
       runuser -u postgres -- "$pg_bin/pg_ctl" -D "$state/pg" -l "$state/pg.log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $state -c max_connections=200 -c fsync=off" start >/dev/null
+        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $state -c max_connections=200 -c fsync=off" start >/dev/null 9>&-
     fi
     echo "INFUSE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$pg_port/postgres"
   fi
   if command -v redis-server >/dev/null; then
     if ! redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1; then
       redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes --save "" --appendonly no \
-        --dir "$state" --logfile "$state/redis.log" --pidfile "$state/redis.pid" >/dev/null
+        --dir "$state" --logfile "$state/redis.log" --pidfile "$state/redis.pid" >/dev/null 9>&-
       for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
     fi
     echo "INFUSE_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
