@@ -24,7 +24,10 @@ export interface BeirCollectionOptions extends TaskOptions {
   batchRecords?: number;
 }
 
-/** `beir-<folder>-<hash of path>-<embedder id>`, safe as a collection name. */
+/** Collection names are at most 64 characters (rag/store/manifest.ts). */
+const MAX_NAME = 64;
+
+/** `beir-<folder>-<hash of path>-<embedder id>`, safe as a collection name (shortened to fit). */
 export function beirCollectionName(dir: string, embedderId: string, fts?: Partial<FtsSettings>): string {
   const key = createHash("sha256")
     .update(path.resolve(dir) + JSON.stringify(fts ?? {}))
@@ -35,7 +38,14 @@ export function beirCollectionName(dir: string, embedderId: string, fts?: Partia
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "-")
       .replace(/^-|-$/g, "");
-  return `beir-${clean(path.basename(dir))}-${key}-${clean(embedderId)}`.slice(0, 100);
+  const embedder = clean(embedderId);
+  const name = `beir-${clean(path.basename(dir))}-${key}-${embedder}`;
+  if (name.length <= MAX_NAME) return name;
+  // too long for a collection name: the folder part gives way first, then a long embedder id
+  // stands as its hash (the name stays one per folder, analyzer and embedder)
+  const tail = `${key}-${embedder.length <= 40 ? embedder : createHash("sha256").update(embedder).digest("hex").slice(0, 12)}`;
+  const folder = clean(path.basename(dir)).slice(0, Math.max(0, MAX_NAME - "beir-".length - tail.length - 1));
+  return `beir-${folder ? `${folder}-` : ""}${tail}`.slice(0, MAX_NAME);
 }
 
 export async function ingestBeirCorpus(
