@@ -16,6 +16,8 @@ export interface JobView {
   logs: string[];
   /** When the browser first saw the job running (for rates and ETA). */
   startedAt?: number | undefined;
+  /** Units already done then: the rate counts only what the browser saw happen. */
+  startedDone?: number | undefined;
   error?: string | undefined;
 }
 
@@ -55,11 +57,19 @@ function apply(v: JobView, event: JobEvent): JobView {
     case "status": {
       const startedAt = v.startedAt ?? (event.job.status === "running" ? Date.now() : undefined);
       const next: JobView = { ...v, record: event.job, progress: event.job.progress ?? v.progress };
-      if (startedAt !== undefined) next.startedAt = startedAt;
+      if (startedAt !== undefined) {
+        next.startedAt = startedAt;
+        next.startedDone = v.startedDone ?? next.progress?.done ?? 0;
+      }
       return next;
     }
     case "progress":
-      return { ...v, progress: event.progress, startedAt: v.startedAt ?? Date.now() };
+      return {
+        ...v,
+        progress: event.progress,
+        startedAt: v.startedAt ?? Date.now(),
+        startedDone: v.startedDone ?? event.progress.done,
+      };
     case "metric":
       return { ...v, points: [...v.points, { step: event.step, metrics: event.metrics }] };
     case "log":
@@ -74,9 +84,11 @@ export async function cancelJob(id: string): Promise<void> {
 /** Seconds left at the rate seen so far, when the progress has a total. */
 export function etaSeconds(view: JobView, now: number): number | undefined {
   const p = view.progress;
-  if (!p || p.total === undefined || p.done <= 0 || view.startedAt === undefined) return undefined;
+  if (!p || p.total === undefined || view.startedAt === undefined) return undefined;
+  const seen = p.done - (view.startedDone ?? 0);
+  if (seen <= 0) return undefined;
   const elapsed = (now - view.startedAt) / 1000;
-  return Math.max(0, ((p.total - p.done) * elapsed) / p.done);
+  return Math.max(0, ((p.total - p.done) * elapsed) / seen);
 }
 
 export function formatDuration(seconds: number): string {

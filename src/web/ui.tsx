@@ -112,7 +112,8 @@ export function JobStatus({ view, label }: { view: JobView; label: string }) {
     return () => clearInterval(timer);
   }, [status]);
   const p = view.progress;
-  const eta = status === "running" ? etaSeconds(view, now) : undefined;
+  // the job's own note may carry its ETA already (tune's does: step and eval times measured)
+  const eta = status === "running" && !/\beta\b/i.test(p?.note ?? "") ? etaSeconds(view, now) : undefined;
   const error = view.record?.error;
   return (
     <div class="job" data-status={status} aria-live="polite">
