@@ -1,8 +1,9 @@
-// Metadata filters as SQL with parameters (values never enter the SQL text): `source` and
-// `page` filter their columns; other keys match `key=value` entries of the meta_kv array (values
+// Metadata filters as SQL with parameters (values never enter the SQL text): `source` (a name,
+// a glob or a folder ending in `/`, as filter.ts reads it) and `page` filter their columns; other keys match `key=value` entries of the meta_kv array (values
 // compared as strings), as the LanceDB store does.
 import { InfuseError } from "../../../core/errors.js";
 import type { MetadataFilter } from "../../types.js";
+import { sourceLikePattern } from "../filter.js";
 
 /** The filter's WHERE clauses on `alias`, its values appended to `params` ($n placeholders). */
 export function filterClauses(filter: MetadataFilter | undefined, alias: string, params: unknown[]): string[] {
@@ -22,8 +23,19 @@ export function filterClauses(filter: MetadataFilter | undefined, alias: string,
         });
       }
       clauses.push(`${alias}.page = ANY(${param(pages)}::integer[])`);
-    } else if (key === "source") clauses.push(`${alias}.source = ANY(${param(values.map(String))}::text[])`);
+    } else if (key === "source") clauses.push(sourceClause(values.map(String), alias, param));
     else clauses.push(`${alias}.meta_kv && ${param(values.map((v) => `${key}=${String(v)}`))}::text[]`);
   }
   return clauses;
+}
+
+/** Exact names in one ANY list, each glob or folder a LIKE (its own % and _ escaped): OR-ed. */
+function sourceClause(values: string[], alias: string, param: (v: unknown) => string): string {
+  const exact = values.filter((v) => sourceLikePattern(v) === undefined);
+  const parts = values.flatMap((v) => {
+    const like = sourceLikePattern(v);
+    return like === undefined ? [] : [`${alias}.source LIKE ${param(like)} ESCAPE '\\'`];
+  });
+  if (exact.length > 0) parts.unshift(`${alias}.source = ANY(${param(exact)}::text[])`);
+  return parts.length === 1 ? parts[0]! : `(${parts.join(" OR ")})`;
 }
