@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { ResolvedConfig } from "../core/config.js";
 import { InfuseError } from "../core/errors.js";
 import { limitsOf } from "../core/limits.js";
+import { pullRecommended, RECOMMENDED_MODELS } from "../hub/recommended.js";
 import { optionError } from "../core/option-schema.js";
 import { evaluateAnswers, ANSWER_SETTINGS } from "../eval/run-answers.js";
 import { evaluateRetrievalConfigs } from "../eval/run-retrieval.js";
@@ -91,6 +92,13 @@ export const EvalAnswersJobSchema = z.strictObject({
   limit: z.int().min(1).exactOptional(),
 });
 
+/** A pull job: some of the recommended models (a first run's offer), downloaded into the cache. */
+export const PullJobSchema = z.strictObject({
+  refs: z
+    .array(z.enum(RECOMMENDED_MODELS.map((m) => m.ref) as [string, ...string[]], { error: "a recommended model ref" }))
+    .min(1, { error: "at least one model" }),
+});
+
 function recipeOf(spec: string | Recipe): Recipe {
   return typeof spec === "string" ? parseRecipeShorthand(spec) : spec;
 }
@@ -131,6 +139,25 @@ export function jobHandlers(env: JobEnv): JobRegistry {
           onProgress: (e) => ctx.progress(e),
           onNote: (t) => ctx.log(t),
         });
+      },
+    },
+    pull: {
+      schema: PullJobSchema,
+      handler: async (input, ctx) => {
+        const { refs } = input as z.output<typeof PullJobSchema>;
+        const result = await pullRecommended({
+          config: env.config,
+          models: RECOMMENDED_MODELS.filter((m) => refs.includes(m.ref)),
+          signal: ctx.signal,
+          onProgress: (e) => ctx.progress(e),
+        });
+        if (result.offline) ctx.log(`offline: ${result.reason}`);
+        // where each model is, not its whole file list
+        return {
+          offline: result.offline,
+          ...(result.offline ? { reason: result.reason } : {}),
+          models: result.models.map((m) => ({ role: m.role, ref: m.ref, path: m.resolved.path })),
+        };
       },
     },
     "eval-answers": {

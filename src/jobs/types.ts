@@ -10,7 +10,15 @@ export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 
 /** What a job does; each kind has one handler and one zod input schema (jobs/handlers.ts). */
 export type JobKind =
-  "ingest" | "tune" | "eval-retrieval" | "eval-answers" | "crawl" | "embed-queries" | "embed-mine" | "embed-tune";
+  | "ingest"
+  | "tune"
+  | "eval-retrieval"
+  | "eval-answers"
+  | "crawl"
+  | "pull"
+  | "embed-queries"
+  | "embed-mine"
+  | "embed-tune";
 
 export interface JobRecord {
   id: string;

@@ -7,6 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { registerCollections } from "./api-collections.js";
 import { registerJobs } from "./api-jobs.js";
+import { registerModels } from "./api-models.js";
 import type { ServerContext } from "./context.js";
 import { errorResponse, httpError } from "./errors.js";
 import { registerOpenAiChat } from "./openai-chat.js";
@@ -88,6 +89,7 @@ export function createApp(ctx: ServerContext, options: { webUiDir?: string } = {
   registerOpenAiEmbeddings(app, ctx);
   registerCollections(app, ctx);
   registerJobs(app, ctx);
+  registerModels(app, ctx);
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
   serveWebUi(app, ...(options.webUiDir !== undefined ? [options.webUiDir] : []));
   return app;

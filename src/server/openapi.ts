@@ -74,6 +74,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
       multipart: ["dataset", "options"],
     },
   },
+  "/api/models/recommended": {
+    get: {
+      summary:
+        "The recommended models (embedder, reranker, chat) and whether each is in the cache; online: false when the server is offline",
+    },
+    post: { summary: "Download some of them as a `pull` job → {job_id}", body: "refs (recommended model refs)" },
+  },
   "/api/eval/retrieval": {
     post: {
       summary:

@@ -205,12 +205,14 @@ describe.skipIf(!available)("web UI in chromium", () => {
     await shot("evaluation");
   });
 
-  it("says on the setup page that this server offers no model downloads", async () => {
+  it("lists the recommended models on the setup page, and says an offline server keeps the embedded defaults", async () => {
     await page.goto(`${server.url}/#/setup`);
-    // this server has no model-download route yet: the page says so and keeps the embedded defaults
+    // the test server is offline (INFUSE_OFFLINE=1): no download is offered, the defaults stay
     await expect
       .poll(() => page.getByRole("status").first().innerText(), { timeout: 60_000 })
-      .toContain("keeps its embedded defaults");
+      .toContain("works offline with its embedded defaults");
+    await expect.poll(() => page.locator(".documents li").count()).toBe(3);
+    expect(await page.getByRole("button", { name: /^Download/ }).count()).toBe(0);
     await shot("setup");
   });
 });
