@@ -15,10 +15,18 @@ export function metadataTokens(metadata: Record<string, MetadataValue>): string[
   return Object.entries(metadata).map(([k, v]) => `${k}=${String(v)}`);
 }
 
-export function filterToSql(filter: MetadataFilter | undefined): string | undefined {
-  if (!filter) return undefined;
-  const clauses: string[] = [];
-  for (const [key, raw] of Object.entries(filter)) {
+/** One AND-ed term of a filter, checked: what every store's SQL dialect renders. */
+export type FilterTerm =
+  | { column: "page"; pages: number[] }
+  /** Exact names (any of), or LIKE patterns (a backslash escapes % and _): OR-ed. */
+  | { column: "source"; exact: string[]; patterns: string[] }
+  /** `key=value` tokens of the meta_kv list, any of. */
+  | { column: "meta_kv"; tokens: string[] };
+
+/** A filter's terms, checked once for every store (`rag.filter_empty`, `rag.filter_page`). */
+export function filterTerms(filter: MetadataFilter | undefined): FilterTerm[] {
+  if (!filter) return [];
+  return Object.entries(filter).map(([key, raw]): FilterTerm => {
     const values = Array.isArray(raw) ? raw : [raw];
     if (values.length === 0) {
       throw new InfuseError("rag.filter_empty", `filter "${key}" has no values`, { kind: "usage" });
@@ -30,10 +38,28 @@ export function filterToSql(filter: MetadataFilter | undefined): string | undefi
           kind: "usage",
         });
       }
-      clauses.push(`page IN (${pages.join(", ")})`);
-    } else if (key === "source") clauses.push(sourceClause(values.map(String)));
-    else clauses.push(`array_has_any(meta_kv, [${values.map((v) => sqlString(`${key}=${String(v)}`)).join(", ")}])`);
-  }
+      return { column: "page", pages };
+    }
+    if (key === "source") {
+      const names = values.map(String);
+      return {
+        column: "source",
+        exact: names.filter((v) => sourceLikePattern(v) === undefined),
+        patterns: names.flatMap((v) => sourceLikePattern(v) ?? []),
+      };
+    }
+    return { column: "meta_kv", tokens: values.map((v) => `${key}=${String(v)}`) };
+  });
+}
+
+export function filterToSql(filter: MetadataFilter | undefined): string | undefined {
+  const clauses = filterTerms(filter).map((t) => {
+    if (t.column === "page") return `page IN (${t.pages.join(", ")})`;
+    if (t.column === "meta_kv") return `array_has_any(meta_kv, [${t.tokens.map(sqlString).join(", ")}])`;
+    const parts = t.patterns.map((like) => `source LIKE ${sqlString(like)} ESCAPE '\\'`);
+    if (t.exact.length > 0) parts.unshift(`source IN (${t.exact.map(sqlString).join(", ")})`);
+    return parts.length === 1 ? parts[0]! : `(${parts.join(" OR ")})`;
+  });
   return clauses.length > 0 ? clauses.join(" AND ") : undefined;
 }
 
@@ -56,17 +82,6 @@ export function sourceMatches(source: string, value: string): boolean {
     .replace(/\*/g, ".*")
     .replace(/\?/g, ".");
   return new RegExp(`^${re}$`, "s").test(source);
-}
-
-/** Exact names in one IN list, each pattern a LIKE: OR-ed. */
-function sourceClause(values: string[]): string {
-  const exact = values.filter((v) => sourceLikePattern(v) === undefined);
-  const parts = values.flatMap((v) => {
-    const like = sourceLikePattern(v);
-    return like === undefined ? [] : [`source LIKE ${sqlString(like)} ESCAPE '\\'`];
-  });
-  if (exact.length > 0) parts.unshift(`source IN (${exact.map(sqlString).join(", ")})`);
-  return parts.length === 1 ? parts[0]! : `(${parts.join(" OR ")})`;
 }
 
 /** Parses CLI filters `key=value` (repeat a key for OR); numbers stay strings except for page. */
