@@ -5,7 +5,7 @@ import { rm } from "node:fs/promises";
 import type { Hono } from "hono";
 import { isInfuseError } from "../core/errors.js";
 import { toWire } from "../core/wire.js";
-import { ask } from "../rag/pipeline/ask.js";
+import { ask, askBody } from "../rag/pipeline/ask.js";
 import { ingestRecords } from "../rag/pipeline/ingest.js";
 import { mergeRecipes, parseRecipe } from "../rag/recipe/recipe.js";
 import { checkCollectionName, summarize } from "../rag/store/index.js";
@@ -142,8 +142,6 @@ export function registerCollections(app: Hono, ctx: ServerContext): void {
       generate: { maxTokens: (maxTokens as number | undefined) ?? 512 },
       signal: c.req.raw.signal,
     });
-    // the one home of the `ask --json` body is the CLI's ask command (loaded here, not at import: commander)
-    const { askJson } = await import("../cli/commands/ask.js");
-    return c.json(toWire(askJson(result)));
+    return c.json(toWire(askBody(result)));
   });
 }

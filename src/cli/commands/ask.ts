@@ -4,8 +4,8 @@
 import { InvalidArgumentError, Option } from "commander";
 import { configSection, type ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
-import { citedSources, renderSources } from "../../rag/generate/sources.js";
-import { ask, type AskOptions, type AskResult } from "../../rag/pipeline/ask.js";
+import { renderSources } from "../../rag/generate/sources.js";
+import { ask, askBody, type AskOptions, type AskResult } from "../../rag/pipeline/ask.js";
 import { collectionEmbedder, resolveChatModel } from "../../rag/pipeline/models.js";
 import { rerankerLoader } from "../../rag/recipe/models.js";
 import { mergeRecipes, parseRecipe, readRecipeFile } from "../../rag/recipe/recipe.js";
@@ -243,23 +243,6 @@ export async function askSetup(
 }
 
 /** The JSON an ask prints with --json. */
-export function askJson(r: AskResult): Record<string, unknown> {
-  // the answer, what it cites and what was given, without the raw hits (toWire snake_cases the keys)
-  return {
-    answer: r.answer,
-    mode: r.mode,
-    ...(r.note ? { note: r.note } : {}),
-    ...(r.standalone ? { standalone: r.standalone } : {}),
-    sources: r.sources,
-    invalidCitations: r.invalidCitations,
-    context: citedSources(r.hits),
-    retriever: r.retriever,
-    recipe: r.recipe,
-    stages: r.stages,
-    latencyMs: r.latencyMs,
-  };
-}
-
 /** One line: each stage with its time and what it did to the passages. */
 export function stageSummary(stages: StageTrace[]): string {
   return stages
@@ -371,7 +354,7 @@ export const registerAsk: RegisterCommand = (program, run) => {
           const result = await ask(question, { ...options, ...stream.options });
           stream.end();
           warnInvalidCitations(rt, result);
-          rt.out.result(rt.out.json ? askJson(result) : result, (r: AskResult) => renderAnswer(r, stream.streamed));
+          rt.out.result(rt.out.json ? askBody(result) : result, (r: AskResult) => renderAnswer(r, stream.streamed));
         } finally {
           await options.dispose();
         }

@@ -2,16 +2,9 @@
 // rewritten to stand alone before retrieval. One JSON line per turn with --json.
 import readline from "node:readline";
 import { ChatSession, type ChatTurn } from "../../rag/pipeline/chat.js";
+import { askBody } from "../../rag/pipeline/ask.js";
 import type { RegisterCommand } from "../runtime.js";
-import {
-  addAskOptions,
-  answerStream,
-  askJson,
-  askSetup,
-  renderAnswer,
-  warnInvalidCitations,
-  type AskFlags,
-} from "./ask.js";
+import { addAskOptions, answerStream, askSetup, renderAnswer, warnInvalidCitations, type AskFlags } from "./ask.js";
 
 export const registerChat: RegisterCommand = (program, run) => {
   addAskOptions(program.command("chat"))
@@ -40,7 +33,7 @@ export const registerChat: RegisterCommand = (program, run) => {
             stream.end();
             warnInvalidCitations(rt, turn);
             rt.out.result(
-              rt.out.json ? { ...askJson(turn), question, rewrite: turn.rewrite } : turn,
+              rt.out.json ? { ...askBody(turn), question, rewrite: turn.rewrite } : turn,
               (t: ChatTurn) =>
                 `${t.standalone ? `(searched: ${t.standalone})\n` : ""}${renderAnswer(t, stream.streamed)}\n`,
             );

@@ -5,12 +5,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InfuseError } from "../../core/errors.js";
 import { pullRecommended, RECOMMENDED_MODELS, type RecommendedPull } from "../../hub/recommended.js";
-import { ask, type AskResult } from "../../rag/pipeline/ask.js";
+import { ask, askBody, type AskResult } from "../../rag/pipeline/ask.js";
 import { ingestPath } from "../../rag/pipeline/ingest.js";
 import { DEFAULT_EMBEDDER_SPEC, resolveChatModel, resolveEmbedder } from "../../rag/pipeline/models.js";
 import { storeProvider } from "../../rag/store/index.js";
 import type { CommandRuntime, RegisterCommand } from "../runtime.js";
-import { askJson, renderAnswer, warnInvalidCitations } from "./ask.js";
+import { renderAnswer, warnInvalidCitations } from "./ask.js";
 import { renderIngest } from "./ingest.js";
 
 export const DEMO_QUESTIONS = ["How long must passwords be?", "How do I claim travel expenses?"];
@@ -99,7 +99,7 @@ export const registerDemo: RegisterCommand = (program, run) => {
             {
               ...(pulled ? { models: pulled } : {}),
               ingest: report,
-              answers: answers.map((a) => ({ question: a.question, ...askJson(a) })),
+              answers: answers.map((a) => ({ question: a.question, ...askBody(a) })),
             },
             () => "",
           );

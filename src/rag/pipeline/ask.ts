@@ -221,3 +221,21 @@ export async function ask(question: string, options: AskOptions): Promise<AskRes
     for (const s of stores) s.close();
   }
 }
+
+/** An answer as `infuse ask --json` prints it and the server's ask route returns it (toWire snake_cases the keys). */
+export function askBody(r: AskResult): Record<string, unknown> {
+  // the answer, what it cites and what was given, without the raw hits (toWire snake_cases the keys)
+  return {
+    answer: r.answer,
+    mode: r.mode,
+    ...(r.note ? { note: r.note } : {}),
+    ...(r.standalone ? { standalone: r.standalone } : {}),
+    sources: r.sources,
+    invalidCitations: r.invalidCitations,
+    context: citedSources(r.hits),
+    retriever: r.retriever,
+    recipe: r.recipe,
+    stages: r.stages,
+    latencyMs: r.latencyMs,
+  };
+}

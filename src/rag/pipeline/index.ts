@@ -9,7 +9,7 @@ export {
   type IngestRecordsOptions,
   type IngestReport,
 } from "./ingest.js";
-export { ask, askStore, recipeRetriever, openAskCollections, type AskOptions, type AskResult } from "./ask.js";
+export { ask, askBody, askStore, recipeRetriever, openAskCollections, type AskOptions, type AskResult } from "./ask.js";
 export { ChatSession, lexicalFollowUp, type ChatTurn } from "./chat.js";
 export { removeSources, type RemoveSourcesOptions, type RemoveSourcesReport } from "./remove.js";
 export { appendInferenceLog, defaultLogFile, type InferenceLogEntry } from "./log.js";
