@@ -34,6 +34,7 @@ export function buildProgram(signal: AbortSignal, commands: RegisterCommand[]): 
       "  INFUSE_CONFIG  config file to read instead of ./infuse.config.json\n" +
       "  HF_ENDPOINT    Hugging Face hub or mirror (default: https://huggingface.co)\n" +
       "  HF_TOKEN       token for gated or private hub repositories\n" +
+      "  HF_HOME, HF_HUB_CACHE  a Hugging Face cache to reuse before downloading (default ~/.cache/huggingface)\n" +
       "  INFUSE_OFFLINE=1  never touch the network; use cached models only\n" +
       "\nRun `infuse <command> --help` for a command's options and examples.",
   );

@@ -6,6 +6,7 @@
 // core/ imports nothing above it.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import os from "node:os";
 import { z } from "zod";
 import { InfuseError } from "./errors.js";
 import { LimitsSchema, resolveLimits, type Limits } from "./limits.js";
@@ -98,7 +99,13 @@ export interface ResolvedConfig {
   file: string | undefined;
   cacheDir: string;
   dataDir: string;
-  hub: { endpoint: string; token: string | undefined; offline: boolean };
+  hub: {
+    endpoint: string;
+    token: string | undefined;
+    offline: boolean;
+    /** A Hugging Face hub cache read before downloading (`HF_HUB_CACHE`, else `$HF_HOME/hub`, else ~/.cache/huggingface/hub). */
+    hfCacheDir?: string;
+  };
   rag: NonNullable<ConfigFile["rag"]>;
   /** Resource limits in force (loadConfig always sets them); read them with `limitsOf(config)`. */
   limits?: Limits;
@@ -120,6 +127,14 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Where the Hugging Face libraries keep their hub cache, as they find it. */
+function hfHubCacheDir(env: NodeJS.ProcessEnv): string {
+  const explicit = env["HF_HUB_CACHE"] || env["HUGGINGFACE_HUB_CACHE"];
+  if (explicit) return path.resolve(explicit);
+  const home = env["HF_HOME"] || path.join(env["XDG_CACHE_HOME"] || path.join(os.homedir(), ".cache"), "huggingface");
+  return path.resolve(home, "hub");
+}
+
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? process.env;
   const explicit = options.file ?? env["INFUSE_CONFIG"];
@@ -136,6 +151,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
       endpoint: (env["HF_ENDPOINT"] ?? parsed?.hub?.endpoint ?? DEFAULT_HF_ENDPOINT).replace(/\/+$/, ""),
       token: env["HF_TOKEN"] || undefined,
       offline: offlineEnv !== undefined ? offlineEnv === "1" || offlineEnv === "true" : (parsed?.hub?.offline ?? false),
+      hfCacheDir: hfHubCacheDir(env),
     },
     rag: parsed?.rag ?? {},
     limits: resolveLimits(parsed?.limits),

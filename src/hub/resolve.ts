@@ -7,6 +7,7 @@ import { InfuseError } from "../core/errors.js";
 import { limitsOf } from "../core/limits.js";
 import type { TaskOptions } from "../core/progress.js";
 import { HubCache } from "./cache.js";
+import { hfCacheHas, hfCacheSnapshot } from "./hf-cache.js";
 import { downloadFile } from "./download.js";
 import { HubClient } from "./hub-client.js";
 import { formatHubReference, isHubReference, parseHubReference, type HubReference } from "./reference.js";
@@ -92,11 +93,23 @@ async function resolveHubModel(ref: string, options: ResolveOptions): Promise<Re
   const hubRef = parseHubReference(ref);
   const cache = new HubCache(options.config.cacheDir);
   const client = new HubClient(options.config.hub.endpoint, options.config.hub.token, limitsOf(options.config));
+  // a Hugging Face cache that already holds the model is used as it is, before any download
+  const hf = await hfCacheSnapshot(options.config.hub.hfCacheDir, hubRef);
   if (hubRef.file !== undefined) {
+    if (hf !== undefined && !(await cache.has(hubRef, hubRef.file)) && (await hfCacheHas(hf, hubRef.file))) {
+      const file = hubRef.file;
+      return file.toLowerCase().endsWith(".gguf")
+        ? { ref, kind: "gguf", path: path.join(hf, ...file.split("/")), files: [file] }
+        : { ref, kind: "folder", path: hf, files: [file] };
+    }
     await fetchFile(hubRef, hubRef.file, cache, client, options);
     return singleFileModel(ref, hubRef, hubRef.file, cache);
   }
   let files = await cache.readManifest(hubRef);
+  if (!files && hf !== undefined) {
+    const present = selectModelFiles(await listFolder(hf));
+    if (present.length > 0) return { ref, kind: "folder", path: hf, files: present };
+  }
   if (!files) {
     if (options.config.hub.offline) throw offlineMissing(hubRef, cache);
     const all = await client.listFiles(hubRef.repo, hubRef.revision, options.signal).catch((e: unknown) => {

@@ -34,10 +34,18 @@ describe("loadConfig", () => {
     const dir = await projectWith({ cacheDir: "models", hub: { offline: false } });
     const config = await loadConfig({
       cwd: dir,
-      env: { INFUSE_CACHE: "/env/cache", HF_ENDPOINT: "http://mirror", HF_TOKEN: "t", INFUSE_OFFLINE: "1" },
+      env: {
+        INFUSE_CACHE: "/env/cache",
+        HF_ENDPOINT: "http://mirror",
+        HF_TOKEN: "t",
+        INFUSE_OFFLINE: "1",
+        HF_HOME: "/env/hf",
+      },
     });
     expect(config.cacheDir).toBe("/env/cache");
-    expect(config.hub).toEqual({ endpoint: "http://mirror", token: "t", offline: true });
+    expect(config.hub).toEqual({ endpoint: "http://mirror", token: "t", offline: true, hfCacheDir: "/env/hf/hub" });
+    const hubCache = await loadConfig({ cwd: dir, env: { HF_HOME: "/env/hf", HF_HUB_CACHE: "/env/hub-cache" } });
+    expect(hubCache.hub.hfCacheDir).toBe("/env/hub-cache");
   });
 
   it("names the unknown key and the file", async () => {
