@@ -70,6 +70,10 @@ export class LocalJobQueue implements JobQueue {
     return e ? copy(e.record) : undefined;
   }
 
+  async input(id: string): Promise<unknown> {
+    return structuredClone(this.#jobs.get(id)?.input);
+  }
+
   async list(): Promise<JobRecord[]> {
     return [...this.#jobs.values()].map((e) => copy(e.record));
   }

@@ -167,6 +167,10 @@ export class RedisJobQueue implements JobQueue {
     return job ? recordOf(job, await this.#redis.get(keys(this.#options).cancelled(id))) : undefined;
   }
 
+  async input(id: string): Promise<unknown> {
+    return (await Job.fromId(this.#queue, id))?.data;
+  }
+
   async list(): Promise<JobRecord[]> {
     const jobs = await this.#queue.getJobs(["waiting", "active", "delayed", "prioritized", "completed", "failed"]);
     const records = await Promise.all(

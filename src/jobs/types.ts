@@ -59,6 +59,8 @@ export interface JobQueue {
   /** Validates the input against the kind's schema (InfuseError input.* naming the field) and queues it. */
   submit(kind: JobKind, input: unknown): Promise<JobRecord>;
   get(id: string): Promise<JobRecord | undefined>;
+  /** The validated input a job was submitted with (to run it again, e.g. resume a tune). */
+  input(id: string): Promise<unknown>;
   list(): Promise<JobRecord[]>;
   /** Cancels a queued or running job; a finished job is returned unchanged. */
   cancel(id: string): Promise<JobRecord>;

@@ -152,6 +152,30 @@ export function registerJobs(app: Hono, ctx: ServerContext): void {
     });
   });
 
+  // a stopped (cancelled, failed) or finished tune continues from its last checkpoint as a new job
+  // in the same run folder; `max_steps` or `epochs` may grow to train a finished run further
+  app.post("/api/jobs/:id/resume", async (c) => {
+    const jobs = requireJobs(ctx);
+    const id = c.req.param("id");
+    const job = await requireJob(jobs, id);
+    if (job.kind !== "tune")
+      throw httpError(400, "invalid_request", `job ${id} is a ${job.kind} job; only tune jobs resume`);
+    if (job.status === "queued" || job.status === "running")
+      throw httpError(409, "job_running", `job ${id} is ${job.status}: cancel it first or wait for it`);
+    const body = (fromWire(await c.req.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
+    const extend: Record<string, unknown> = {};
+    for (const key of ["maxSteps", "epochs"] as const) {
+      if (body[key] === undefined) continue;
+      if (!Number.isInteger(body[key]) || (body[key] as number) < 1)
+        throw httpError(400, "invalid_request", `${key === "maxSteps" ? "max_steps" : key}: a positive integer`, {
+          param: key === "maxSteps" ? "max_steps" : key,
+        });
+      extend[key] = body[key];
+    }
+    const { overwrite: _overwrite, ...input } = (await jobs.input(id)) as Record<string, unknown>;
+    return submit(c, jobs, "tune", { ...input, ...extend, resume: true });
+  });
+
   app.post("/api/eval/retrieval", async (c) => {
     const jobs = requireJobs(ctx);
     const form = await c.req.parseBody({ all: true });

@@ -74,6 +74,13 @@ const ROUTES: Record<string, Record<string, Op>> = {
       multipart: ["dataset", "options"],
     },
   },
+  "/api/jobs/{id}/resume": {
+    post: {
+      summary: "Resume a stopped or finished tune job from its last checkpoint as a new job → {job_id}",
+      params: ["id"],
+      body: "max_steps?, epochs? (to train a finished run further)",
+    },
+  },
   "/api/models/recommended": {
     get: {
       summary:

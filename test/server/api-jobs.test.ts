@@ -94,7 +94,20 @@ describe("tune and evaluation jobs", () => {
     const cancelled = await json<Job>(api(`/api/jobs/${long.job_id}`, { method: "DELETE" }));
     expect(cancelled.status).toBe("cancelled");
     await reader.cancel();
-  }, 60_000);
+    // a finished run trains further from its checkpoint, as a new job in the same run folder
+    const resume = (id: string, body: unknown) =>
+      api(`/api/jobs/${id}/resume`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await resume(job_id, { max_steps: 0 })).status).toBe(400);
+    const more = await json<{ job_id: string }>(resume(job_id, { max_steps: 4 }));
+    const extended = await followEvents(more.job_id);
+    expect(extended.last.error ?? extended.last.status).toBe("done");
+    const metrics = await json<{ metrics?: { step?: number } }>(api(`/api/jobs/${more.job_id}`));
+    expect(metrics.metrics?.step).toBe(4);
+  }, 90_000);
   it("runs a retrieval evaluation and serves its HTML report", async () => {
     const f = new FormData();
     const corpus = [
