@@ -49,6 +49,8 @@ export const CrawlConfigSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
   /** Follow links to PDF and DOCX files and load them with the document loaders. */
   followPdf: z.boolean().default(true),
+  /** Follow images (`<img src>` and links to PNG, JPEG, TIFF) and read their text with OCR (off: OCR takes time). */
+  followImages: z.boolean().default(false),
   /** Render HTML pages in headless chromium (playwright-core) before extraction. */
   render: z.boolean().default(false),
   /** The chromium used when render is on. */

@@ -28,6 +28,7 @@ export interface CrawlOptions extends TaskOptions {
 const SKIP_EXT =
   /\.(png|jpe?g|gif|webp|svg|ico|bmp|tiff?|css|js|mjs|json|xml|rss|atom|zip|gz|tgz|tar|7z|rar|exe|dmg|iso|mp[34]|m4a|wav|ogg|webm|avi|mov|woff2?|ttf|eot)$/i;
 const FILE_EXT = /\.(pdf|docx)$/i;
+const IMAGE_EXT = /\.(png|jpe?g|tiff?)$/i;
 const SAVE_EVERY_MS = 2000;
 const EXAMPLES = 50;
 
@@ -382,7 +383,8 @@ class CrawlRun {
     if (rule) return void this.#skip(url, rule);
     if (depth > this.#config.maxDepth) return void this.#skip(url, "depth");
     const path = new URL(url).pathname;
-    if (SKIP_EXT.test(path) || (!this.#config.followPdf && FILE_EXT.test(path)))
+    const image = this.#config.followImages && IMAGE_EXT.test(path);
+    if ((SKIP_EXT.test(path) && !image) || (!this.#config.followPdf && FILE_EXT.test(path)))
       return void this.#skip(url, "type", "by extension");
     const shape = urlShape(url);
     const count = (this.#shapes.get(shape) ?? 0) + 1;

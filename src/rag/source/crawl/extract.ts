@@ -13,6 +13,8 @@ export interface ExtractSettings {
   searchContents: readonly SearchContent[];
   exclude: readonly string[];
   dropParams: readonly string[];
+  /** Also list `<img src>` (images whose text OCR reads). */
+  followImages?: boolean | undefined;
 }
 
 export interface ExtractedPage {
@@ -41,6 +43,12 @@ export function extractPage(html: string, url: string, settings: ExtractSettings
       if (/\bnofollow\b/i.test(a.getAttribute("rel") ?? "")) continue;
       const href = normalizeUrl(a.getAttribute("href") ?? "", base, settings.dropParams);
       if (href) links.add(href);
+    }
+    if (settings.followImages) {
+      for (const img of document.querySelectorAll("img[src]")) {
+        const src = normalizeUrl(img.getAttribute("src") ?? "", base, settings.dropParams);
+        if (src) links.add(src);
+      }
     }
   }
   const canonicalHref = document.querySelector('link[rel="canonical" i][href]')?.getAttribute("href");

@@ -129,6 +129,8 @@ function configText(start: string, s: CrawlInitSummary): string {
   "headers": {},
   // follow links to PDF and DOCX files (loaded by infuse's document loaders)
   "followPdf": true,
+  // follow images (<img src>, links to PNG/JPEG/TIFF) and read their text with OCR (tesseract); slower
+  "followImages": false,
   // render pages with headless chromium (for sites that need JavaScript); slower
   "render": false,
   "timeoutMs": 30000,

@@ -11,6 +11,8 @@ import type { FrontierItem, PageRecord } from "./state.js";
 
 export const HTML_TYPES = new Set(["text/html", "application/xhtml+xml"]);
 export const FILE_TYPES = new Set<string>([MEDIA.pdf, MEDIA.docx]);
+/** Images the loaders read with OCR, with `followImages`. */
+export const IMAGE_TYPES = new Set<string>([MEDIA.png, MEDIA.jpeg, MEDIA.tiff]);
 
 export type Outcome =
   | { kind: "html"; url: string; page: ExtractedPage; etag?: string; lastModified?: string; contentType: string }
@@ -34,7 +36,8 @@ export interface VisitContext {
 
 export async function visit(item: FrontierItem, known: PageRecord | undefined, ctx: VisitContext): Promise<Outcome> {
   if (ctx.robots && !ctx.robots.allowed(item.url)) return { kind: "robots" };
-  const wants = (t: string) => HTML_TYPES.has(t) || (ctx.config.followPdf && FILE_TYPES.has(t));
+  const wants = (t: string) =>
+    HTML_TYPES.has(t) || (ctx.config.followPdf && FILE_TYPES.has(t)) || (ctx.config.followImages && IMAGE_TYPES.has(t));
   const got = await fetchPage(
     {
       url: item.url,
