@@ -41,6 +41,9 @@ export function createApp(ctx: ServerContext, options: { webUiDir?: string } = {
     const key = ctx.apiKey;
     app.use("*", async (c, next) => {
       if (c.req.method === "OPTIONS") return next(); // CORS preflights carry no credentials
+      // the web UI's static shell holds no data (every call it makes asks for the key), and a browser
+      // cannot send a Bearer token when it loads a page: it loads, then asks for the key
+      if (c.req.method === "GET" && (c.req.path === "/" || c.req.path.startsWith("/assets/"))) return next();
       const header = c.req.header("authorization") ?? "";
       const m = /^Bearer\s+(.+)$/i.exec(header);
       if (!m || !sameKey(m[1]!.trim(), key)) {
