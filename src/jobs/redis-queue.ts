@@ -139,13 +139,7 @@ export class RedisJobQueue implements JobQueue {
 
   /** A client of the queue at `url` (it runs nothing: `infuse worker` does). */
   static async open(options: RedisQueueOptions): Promise<RedisJobQueue> {
-    const redis = await connection(options.url);
-    try {
-      await reachable(redis);
-    } catch (e) {
-      redis.disconnect();
-      throw unreachable(options.url, e);
-    }
+    const redis = await reachableConnection(options.url);
     const q = new RedisJobQueue(options, redis);
     await q.#queue.waitUntilReady();
     return q;
@@ -278,13 +272,7 @@ export class RedisJobWorker {
   }
 
   static async start(options: RedisWorkerOptions): Promise<RedisJobWorker> {
-    const redis = await connection(options.url);
-    try {
-      await reachable(redis);
-    } catch (e) {
-      redis.disconnect();
-      throw unreachable(options.url, e);
-    }
+    const redis = await reachableConnection(options.url);
     const w = new RedisJobWorker(options, redis, await connection(options.url), await connection(options.url));
     await w.#subscriber.subscribe(keys(options).channel);
     await w.#worker.waitUntilReady();
@@ -350,6 +338,18 @@ async function failWith(job: Job, error: unknown, snapshot: Snapshot = {}): Prom
 }
 
 /** Resolves once Redis answers a PING; fails after `ms` (ioredis would otherwise retry for ever). */
+/** A connection that has answered a ping; else `jobs.queue_unreachable` naming the URL. */
+async function reachableConnection(url: string): Promise<Redis> {
+  const redis = await connection(url);
+  try {
+    await reachable(redis);
+  } catch (e) {
+    redis.disconnect();
+    throw unreachable(url, e);
+  }
+  return redis;
+}
+
 async function reachable(redis: Redis, ms = 5000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHAT_MODEL, testServer, type TestServer } from "./helpers.js";
+import { CHAT_MODEL, testServer, type TestServer, followJobEvents, type ApiJob } from "./helpers.js";
 
 let server: TestServer;
 let jobId = "";
@@ -17,29 +17,8 @@ afterAll(async () => server?.close());
 const api = (route: string, init?: RequestInit) => fetch(`${server.url}${route}`, init);
 const json = async <T>(r: Response | Promise<Response>) => (await (await r).json()) as T;
 
-interface Job {
-  id: string;
-  kind: string;
-  status: string;
-  result?: Record<string, unknown>;
-  error?: Record<string, unknown>;
-}
-
-/** Reads a job's SSE events until the stream ends; the last status event. */
-async function followEvents(id: string): Promise<{ types: string[]; last: Job }> {
-  const res = await api(`/api/jobs/${id}/events`);
-  expect(res.headers.get("content-type")).toContain("text/event-stream");
-  const text = await res.text(); // the stream ends when the job has finished
-  const events = text
-    .split("\n\n")
-    .filter((b) => b.includes("data:"))
-    .map((b) => ({
-      type: /^event: (.*)$/m.exec(b)?.[1] ?? "",
-      data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as { job?: Job },
-    }));
-  const statuses = events.filter((e) => e.type === "status");
-  return { types: events.map((e) => e.type), last: statuses.at(-1)!.data.job! };
-}
+type Job = ApiJob;
+const followEvents = (id: string) => followJobEvents(server.url, id);
 
 function form(files: [string, string | Uint8Array][]): FormData {
   const f = new FormData();

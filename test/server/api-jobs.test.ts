@@ -3,7 +3,7 @@
 // evaluation from uploaded BEIR files with its HTML report, and paths that only the server sets.
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHAT_MODEL, testServer, type TestServer } from "./helpers.js";
+import { CHAT_MODEL, testServer, type TestServer, followJobEvents, type ApiJob } from "./helpers.js";
 
 let server: TestServer;
 
@@ -15,29 +15,8 @@ afterAll(async () => server?.close());
 const api = (route: string, init?: RequestInit) => fetch(`${server.url}${route}`, init);
 const json = async <T>(r: Response | Promise<Response>) => (await (await r).json()) as T;
 
-interface Job {
-  id: string;
-  kind: string;
-  status: string;
-  result?: Record<string, unknown>;
-  error?: Record<string, unknown>;
-}
-
-/** Reads a job's SSE events until the stream ends; the last status event. */
-async function followEvents(id: string): Promise<{ types: string[]; last: Job }> {
-  const res = await api(`/api/jobs/${id}/events`);
-  expect(res.headers.get("content-type")).toContain("text/event-stream");
-  const text = await res.text(); // the stream ends when the job has finished
-  const events = text
-    .split("\n\n")
-    .filter((b) => b.includes("data:"))
-    .map((b) => ({
-      type: /^event: (.*)$/m.exec(b)?.[1] ?? "",
-      data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as { job?: Job },
-    }));
-  const statuses = events.filter((e) => e.type === "status");
-  return { types: events.map((e) => e.type), last: statuses.at(-1)!.data.job! };
-}
+type Job = ApiJob;
+const followEvents = (id: string) => followJobEvents(server.url, id);
 
 describe("tune and evaluation jobs", () => {
   it("a tune job's paths are the server's: data and out cannot be sent", async () => {

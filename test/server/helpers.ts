@@ -38,3 +38,29 @@ export async function testServer(
   });
   return { ...server, dir, encoder, config };
 }
+
+/** A job as /api/jobs returns it (the fields tests read). */
+export interface ApiJob {
+  id: string;
+  kind: string;
+  status: string;
+  result?: Record<string, unknown>;
+  error?: Record<string, unknown>;
+}
+
+/** Reads a job's SSE events until the stream ends: the event types, and the last status's job. */
+export async function followJobEvents(baseUrl: string, id: string): Promise<{ types: string[]; last: ApiJob }> {
+  const res = await fetch(`${baseUrl}/api/jobs/${id}/events`);
+  if (!(res.headers.get("content-type") ?? "").includes("text/event-stream"))
+    throw new Error(`/api/jobs/${id}/events is not an event stream`);
+  const text = await res.text(); // the stream ends when the job has finished
+  const events = text
+    .split("\n\n")
+    .filter((b) => b.includes("data:"))
+    .map((b) => ({
+      type: /^event: (.*)$/m.exec(b)?.[1] ?? "",
+      data: JSON.parse(/^data: (.*)$/m.exec(b)![1]!) as { job?: ApiJob },
+    }));
+  const statuses = events.filter((e) => e.type === "status");
+  return { types: events.map((e) => e.type), last: statuses.at(-1)!.data.job! };
+}

@@ -16,7 +16,7 @@ import { loadHfTokenizer } from "../../tokenizers/hf.js";
 import { tokenizerFromGgufMetadata } from "../../tokenizers/gguf-tokenizer.js";
 import type { Tokenizer } from "../../tokenizers/types.js";
 import { Linear } from "../linear.js";
-import { checkFinite } from "../llama/weights.js";
+import { checkFinite, requireTensor } from "../llama/weights.js";
 import { bertConfigFromGguf, bertConfigFromHf, stPooling, type BertConfig } from "./config.js";
 import { BertModel, type BertLayer, type BertWeights } from "./model.js";
 
@@ -182,21 +182,7 @@ async function loadBertWeights(
   const { dim, ffnDim, vocabSize, maxPositions, typeVocabSize } = config;
   const read = async (name: string, shape: number[]): Promise<Tensor> => {
     throwIfAborted(options.signal, `load ${where}`);
-    const t = source.get(name);
-    if (!t) {
-      throw new InfuseError("model.missing_tensor", `${where}: tensor ${name} is missing`, {
-        kind: "input",
-        hint: "the file is incomplete or not a BERT-family encoder",
-        details: { tensor: name },
-      });
-    }
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new InfuseError(
-        "model.bad_shape",
-        `${where}: tensor ${name} is (${t.shape.join(", ")}), expected (${shape.join(", ")})`,
-        { kind: "input", details: { tensor: name, shape: t.shape, expected: shape } },
-      );
-    }
+    const t = requireTensor(source, name, shape, where, "a BERT-family encoder");
     return new Tensor(checkFinite(await t.f32(), name, where), shape);
   };
   const linear = async (name: string, rows: number, cols: number): Promise<Linear> =>

@@ -169,6 +169,32 @@ export async function safetensorsSource(
  * One branch-free pass (x·0 is NaN exactly for NaN and ±Inf), only for tensors read as f32 anyway;
  * matrices kept quantized as stored are not decoded to be checked (that would cost a full dequantize).
  */
+/** The tensor `name` of `source` with exactly `shape`; else `model.missing_tensor` / `model.bad_shape` naming it. */
+export function requireTensor<T extends { shape: readonly number[] }>(
+  source: ReadonlyMap<string, T>,
+  name: string,
+  shape: readonly number[],
+  where: string,
+  family: string,
+): T {
+  const t = source.get(name);
+  if (!t) {
+    throw new InfuseError("model.missing_tensor", `${where}: tensor ${name} is missing`, {
+      kind: "input",
+      hint: `the file is incomplete or not ${family}`,
+      details: { tensor: name },
+    });
+  }
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new InfuseError(
+      "model.bad_shape",
+      `${where}: tensor ${name} is (${t.shape.join(", ")}), expected (${shape.join(", ")})`,
+      { kind: "input", details: { tensor: name, shape: t.shape, expected: shape } },
+    );
+  }
+  return t;
+}
+
 export function checkFinite(data: Float32Array, name: string, where: string): Float32Array {
   let probe = 0;
   for (let i = 0; i < data.length; i++) probe += data[i]! * 0;
@@ -191,24 +217,8 @@ export async function loadWeights(
 ): Promise<LlamaWeights> {
   const { dim, ffnDim, vocabSize, heads, kvHeads, headDim } = config;
   if (options.quantize) writableCodec(options.quantize); // a storage-only type fails before any read
-  const take = (name: string, shape: number[]): SourceTensor => {
-    const t = source.get(name);
-    if (!t) {
-      throw new InfuseError("model.missing_tensor", `${where}: tensor ${name} is missing`, {
-        kind: "input",
-        hint: "the file is incomplete or not a llama-family decoder",
-        details: { tensor: name },
-      });
-    }
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new InfuseError(
-        "model.bad_shape",
-        `${where}: tensor ${name} is (${t.shape.join(", ")}), expected (${shape.join(", ")})`,
-        { kind: "input", details: { tensor: name, shape: t.shape, expected: shape } },
-      );
-    }
-    return t;
-  };
+  const take = (name: string, shape: number[]): SourceTensor =>
+    requireTensor(source, name, shape, where, "a llama-family decoder");
   const f32 = async (name: string, t: SourceTensor): Promise<Float32Array> => checkFinite(await t.f32(), name, where);
   const vector = async (name: string, n: number): Promise<Tensor> => new Tensor(await f32(name, take(name, [n])), [n]);
   const matrix = async (name: string, rows: number, cols: number): Promise<Tensor | QuantTensor> => {

@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { diskError, InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { Chunk, MetadataValue } from "../types.js";
+import { chunkFromRow } from "./chunk-row.js";
 import { collectionDir, readManifestFile, writeManifestFile, type LanceState } from "./collections.js";
 import { filterToSql, metadataTokens, sqlString } from "./filter.js";
 import { DEFAULT_ANN, maintainVectorIndex, withAnnSearch, type AnnSettings } from "./lance-index.js";
@@ -76,18 +77,12 @@ function toRow(c: StoredChunk): Record<string, unknown> {
 }
 
 function fromRow(r: Record<string, unknown>): Chunk {
-  const heading = JSON.parse(String(r["heading"] ?? "[]")) as string[];
-  const page = r["page"];
-  return {
-    id: String(r["id"]),
-    text: String(r["text"]),
-    source: String(r["source"]),
-    ...(page === null || page === undefined ? {} : { page: Number(page) }),
-    ...(heading.length > 0 ? { headingPath: heading } : {}),
-    start: Number(r["char_start"]),
-    end: Number(r["char_end"]),
-    metadata: JSON.parse(String(r["metadata"] ?? "{}")) as Record<string, MetadataValue>,
-  };
+  return chunkFromRow(
+    r,
+    r["id"],
+    JSON.parse(String(r["heading"] ?? "[]")) as string[],
+    JSON.parse(String(r["metadata"] ?? "{}")) as Record<string, MetadataValue>,
+  );
 }
 
 /** The provider id of a LanceDB root folder, as messages and locks name it. */

@@ -2,6 +2,7 @@
 // batched insert of chunks with their BM25 postings (one statement each, arrays unnested).
 import type pg from "pg";
 import type { Chunk, MetadataValue } from "../../types.js";
+import { chunkFromRow } from "../chunk-row.js";
 import { metadataTokens } from "../filter.js";
 import type { StoredChunk } from "../types.js";
 import type { FtsAnalyzer } from "./bm25.js";
@@ -11,18 +12,12 @@ export const toVector = (v: Float32Array) => `[${Array.from(v).join(",")}]`;
 export const fromVector = (s: string) => Float32Array.from(s.slice(1, -1).split(","), Number);
 
 export function fromRow(r: Record<string, unknown>): Chunk {
-  const heading = (r["heading"] ?? []) as string[];
-  const page = r["page"];
-  return {
-    id: String(r["chunk_id"]),
-    text: String(r["text"]),
-    source: String(r["source"]),
-    ...(page === null || page === undefined ? {} : { page: Number(page) }),
-    ...(heading.length > 0 ? { headingPath: heading } : {}),
-    start: Number(r["char_start"]),
-    end: Number(r["char_end"]),
-    metadata: (r["metadata"] ?? {}) as Record<string, MetadataValue>,
-  };
+  return chunkFromRow(
+    r,
+    r["chunk_id"],
+    (r["heading"] ?? []) as string[],
+    (r["metadata"] ?? {}) as Record<string, MetadataValue>,
+  );
 }
 
 /** Inserts chunks (a live duplicate of a unit's chunk id is skipped) with their postings. */
