@@ -41,8 +41,9 @@ export function encoderWeights(model: BertModel): NamedWeight[] {
 }
 
 /**
- * W (N, K) with the adapter's delta added: the adapter is linear in x, so its output for the
- * identity (K, K) is ΔWᵀ (K, N). Under noGrad an adapter's dropout is off.
+ * W (N, K) with the adapter's delta added: its own dense update when it has one (LoRA's delta()),
+ * else, as an adapter is linear in x, its output for the identity (K, K), which is ΔWᵀ (K, N).
+ * Under noGrad an adapter's dropout is off.
  */
 export function mergedWeight(lin: Linear): Float32Array {
   if (!(lin.weight instanceof Tensor)) {
@@ -60,6 +61,9 @@ export function mergedWeight(lin: Linear): Float32Array {
   if (!adapter) return base;
   const n = lin.outFeatures;
   const k = lin.inFeatures;
+  // LoRA gives its dense update s·B·A (N, K) directly
+  const dense = (adapter as { delta?: () => Float32Array }).delta?.();
+  if (dense?.length === n * k) return base.map((v, i) => v + dense[i]!);
   const eye = new Float32Array(k * k);
   for (let i = 0; i < k; i++) eye[i * k + i] = 1;
   const delta = noGrad(() => adapter.forward(new Tensor(eye, [k, k]))).data; // (K, N)
