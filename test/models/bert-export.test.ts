@@ -1,13 +1,11 @@
 // saveEncoder's sentence-transformers folder and GGUF, on tiny BERT encoders with the real MiniLM
 // and gte vocabularies: our loader reads the folder back to the same vectors; its tensor names,
 // shapes and JSON files are the layout sentence-transformers writes (checked byte by byte on the
-// safetensors header); a tokenizer rebuilt from a GGUF gives the same ids; a LoRA adapter is merged;
-// llama.cpp (node-llama-cpp) embeds with the written GGUF at cosine ≥ 0.9999 to our engine.
+// safetensors header); a tokenizer rebuilt from a GGUF gives the same ids; a LoRA adapter is merged.
 import { readFile, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openGguf, plainValue } from "../../src/formats/gguf/index.js";
 import { loadBert, loadBertFolder, loadBertGguf, type LoadedBert } from "../../src/models/bert/index.js";
 import { saveEncoder } from "../../src/models/bert/export/index.js";
 import { LoraAdapter } from "../../src/models/lora/adapter.js";
@@ -17,7 +15,6 @@ import { fixture } from "../helpers/fixtures.js";
 import { writeTinyBertGguf } from "../helpers/tiny-bert-gguf.js";
 import { cosine, embedWith } from "./bert-export-helpers.js";
 import { hfFolderFromGguf, variedTexts } from "./bert-helpers.js";
-import { loadOracleModel } from "./oracle.js";
 
 /** The tensors a sentence-transformers BERT folder holds (no prefix; the pooler left out), with shapes. */
 function stTensorLayout(v: number, c: number, f: number, p: number, layers: number): Record<string, number[]> {
@@ -54,14 +51,14 @@ async function safetensorsHeader(file: string): Promise<Record<string, { dtype: 
 
 const json = async (file: string) => JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
 
-describe("saveEncoder: sentence-transformers folder and GGUF", () => {
+describe("saveEncoder: sentence-transformers folder", () => {
   let tmp: string;
   let texts: string[];
   let gguf: string;
   let loaded: LoadedBert;
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), "infuse-bert-export-"));
-    texts = await variedTexts(100);
+    texts = await variedTexts(60);
     gguf = await writeTinyBertGguf(path.join(tmp, "tiny.gguf"), { hidden: 64, layers: 2, heads: 4, seed: 5 });
     loaded = await loadBertGguf(gguf);
   });
@@ -136,7 +133,10 @@ describe("saveEncoder: sentence-transformers folder and GGUF", () => {
     const dir = path.join(tmp, "gte-f16");
     await saveEncoder(model.model, dir, { source: src, dtype: "f16", normalize: false });
     for (const f of ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"]) {
-      expect(await readFile(path.join(dir, f)), f).toEqual(await readFile(fixture(`models/gte-small-tokenizer/${f}`)));
+      const same = (await readFile(path.join(dir, f))).equals(
+        await readFile(fixture(`models/gte-small-tokenizer/${f}`)),
+      );
+      expect(same, f).toBe(true);
     }
     const modules = (await json(path.join(dir, "modules.json"))) as unknown as { type: string }[];
     expect(modules.map((m) => m.type.split(".").pop())).toEqual(["Transformer", "Pooling"]);
@@ -166,33 +166,6 @@ describe("saveEncoder: sentence-transformers folder and GGUF", () => {
     expect(Math.min(...merged.map((v, i) => cosine(v, withAdapter[i]!)))).toBeGreaterThanOrEqual(0.99999);
     expect(cosine(merged[0]!, embedWith(loaded, texts.slice(0, 1), "mean")[0]!)).toBeLessThan(0.999);
   });
-
-  for (const pooling of ["mean", "cls"] as const) {
-    it(`gguf (${pooling}): llama.cpp embeds with it at cosine ≥ 0.9999 to our engine; our loader reads it back`, async () => {
-      const src = await hfFolderFromGguf(gguf, path.join(tmp, `src-${pooling}`), undefined, { pooling });
-      const model = await loadBert(src);
-      const dir = path.join(tmp, `gguf-${pooling}`);
-      const saved = await saveEncoder(model.model, dir, { source: src, formats: ["gguf"], name: "tuned" });
-      expect(saved.gguf).toBe(path.join(dir, "tuned.gguf"));
-      const g = await openGguf(saved.gguf!);
-      expect(plainValue(g.get("bert.pooling_type"))).toBe(pooling === "cls" ? 2 : 1);
-      expect(plainValue(g.get("tokenizer.ggml.token_type_count"))).toBe(2);
-      g.close();
-      const ours = embedWith(model, texts, pooling);
-      expect(embedWith(await loadBertGguf(saved.gguf!), texts, pooling)).toEqual(ours);
-      const oracle = await loadOracleModel(saved.gguf!);
-      const ctx = await oracle.createEmbeddingContext({ contextSize: 128, batchSize: 128, threads: 1 });
-      try {
-        let worst = 1;
-        for (const [i, t] of texts.entries())
-          worst = Math.min(worst, cosine((await ctx.getEmbeddingFor(t)).vector, ours[i]!));
-        expect(worst).toBeGreaterThanOrEqual(0.9999);
-      } finally {
-        await ctx.dispose();
-        await oracle.dispose();
-      }
-    });
-  }
 
   it("names a format it does not write and refuses a GGUF of an encoder without a WordPiece vocabulary", async () => {
     await expect(
