@@ -144,7 +144,7 @@ describe("ONNX embedder (transformers.js, tiny encoder)", () => {
     await mkdir(empty, { recursive: true });
     await writeFile(path.join(empty, "config.json"), "{}");
     await expect(createEmbedder(empty, { config })).rejects.toMatchObject({
-      code: "embed.no_onnx",
+      code: "embed.unrecognised_folder",
       kind: "input",
       message: expect.stringContaining(empty),
     });

@@ -1,6 +1,10 @@
 // Embedders by spec: "hash[-N]" (no model), "openai:MODEL", "ollama:MODEL", or a model reference
-// (local path or hf:owner/repo[/file]): an ONNX model folder runs in transformers.js, a .gguf in
-// node-llama-cpp; "engine:MODEL" (a BERT-family .gguf or HF folder) runs in infuse's own encoder. Prefixes and pooling come from options, else the model family's preset.
+// (local path or hf:owner/repo[/file]): an ONNX model folder runs in transformers.js, a BERT-family
+// safetensors folder in infuse's own encoder, a .gguf in node-llama-cpp (folder.ts decides);
+// "engine:MODEL" (a BERT-family .gguf or HF folder) always runs in infuse's own encoder. Prefixes come
+// from options, else a local folder's sentence-transformers prompts, else the family's preset; pooling
+// from options, else the model's own config, else the preset.
+import { existsSync } from "node:fs";
 import type { EndpointSpec, ResolvedConfig } from "../../core/config.js";
 import { InfuseError } from "../../core/errors.js";
 import type { ProgressListener } from "../../core/progress.js";
@@ -9,6 +13,7 @@ import { ollamaHost, openaiEndpoint, parseEndpointSpec } from "../llm/endpoints.
 import type { Embedder } from "../types.js";
 import { ModelEmbedder, type EmbedBackend, type Pooling } from "./embedder.js";
 import { EngineEmbedBackend } from "./engine.js";
+import { folderBackend, folderPrompts, type FolderBackend } from "./folder.js";
 import { GgufEmbedBackend } from "./gguf.js";
 import { HashingEmbedder, parseHashSpec } from "./hashing.js";
 import { OnnxEmbedBackend } from "./onnx.js";
@@ -42,9 +47,12 @@ export async function createEmbedder(spec: string | EndpointSpec, options: Creat
   if (hash) return new HashingEmbedder(hash);
   const env = options.env ?? process.env;
   const preset = presetFor(endpoint.model);
+  // a local sentence-transformers folder's own prompts (a tuned encoder's instruction) come before presets
+  const local = endpoint.provider === "local" || endpoint.provider === "engine";
+  const prompts = local && existsSync(endpoint.model) ? await folderPrompts(endpoint.model) : {};
   const settings = {
-    queryPrefix: options.queryPrefix ?? preset?.queryPrefix ?? "",
-    passagePrefix: options.passagePrefix ?? preset?.passagePrefix ?? "",
+    queryPrefix: options.queryPrefix ?? prompts.query ?? preset?.queryPrefix ?? "",
+    passagePrefix: options.passagePrefix ?? prompts.passage ?? preset?.passagePrefix ?? "",
     normalize: options.normalize ?? true,
   };
   const backend = await createBackend(endpoint, options, env, preset?.pooling);
@@ -69,18 +77,21 @@ async function createBackend(
     ...signal,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const ggufs = resolved.files.filter((f) => f.toLowerCase().endsWith(".gguf"));
-  const hasOnnx = resolved.files.some((f) => f.endsWith(".onnx"));
   const ref = resolved.ref.startsWith("hf:") ? resolved.ref : resolved.path;
-  if (resolved.kind === "gguf" || (!hasOnnx && ggufs.length === 1)) {
-    const file = resolved.kind === "gguf" ? resolved.path : `${resolved.path}/${ggufs[0]}`;
+  const backend: FolderBackend =
+    resolved.kind === "gguf"
+      ? { kind: "gguf", file: resolved.path }
+      : await folderBackend(ref, resolved.path, resolved.files);
+  if (backend.kind === "gguf") {
     if (options.pooling !== undefined) throw poolingNotSettable(ref);
-    return GgufEmbedBackend.load(ref, file, { ...signal, ...(batch ? { batchSize: batch } : {}) });
+    return GgufEmbedBackend.load(ref, backend.file, { ...signal, ...(batch ? { batchSize: batch } : {}) });
   }
-  if (!hasOnnx && ggufs.length > 1) {
-    throw new InfuseError("embed.several_gguf", `${ref} holds several GGUF files`, {
-      kind: "usage",
-      hint: `name one of them: ${ggufs.join(", ")}`,
+  if (backend.kind === "engine") {
+    return EngineEmbedBackend.load(ref, resolved.path, {
+      ...signal,
+      ...(options.pooling ? { pooling: options.pooling } : {}),
+      ...(presetPooling ? { presetPooling } : {}),
+      ...(batch ? { batchSize: batch } : {}),
     });
   }
   return OnnxEmbedBackend.load(ref, resolved.path, resolved.files, {
