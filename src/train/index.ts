@@ -18,6 +18,7 @@ export { progressLines, etaSeconds, formatDuration, type ProgressLineOptions } f
 export { mapColumns, COLUMN_ALIASES, type GuessedColumns } from "./data/columns.js";
 export { chooseNamedChatTemplate, noChatTemplateError, CHAT_TEMPLATE_NAMES } from "./chat-template-choice.js";
 export { exportModel, checkExportQuant, type ExportOptions, type ExportResult } from "./export/export.js";
+export { exportEncoder, isEncoderModel, type EncoderExportOptions, type SavedEncoder } from "./export/encoder.js";
 export { exportType, useMoreBits, EXPORT_QUANTS, type ExportQuant } from "./export/mix.js";
 export { modelfile, translateTemplate, type TemplateFamily } from "./export/modelfile.js";
 export {

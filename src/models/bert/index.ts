@@ -10,3 +10,11 @@ export {
 } from "./config.js";
 export { loadBert, loadBertFolder, loadBertGguf, folderTokenizer, wordPieceMetadata, type LoadedBert } from "./load.js";
 export { encodeTexts, type EncodedTexts } from "./batch.js";
+export {
+  saveEncoder,
+  checkEncoderFormats,
+  ENCODER_FORMATS,
+  type EncoderFormat,
+  type SaveEncoderOptions,
+  type SavedEncoder,
+} from "./export/index.js";
