@@ -57,7 +57,11 @@ describe("saveEncoder: ONNX for transformers.js and onnxruntime", () => {
 
   for (const pooling of ["mean", "cls"] as const) {
     it(`transformers.js loads the folder by name under env.localModelPath and pools (${pooling}) to our vectors`, async () => {
-      const src = await hfFolderFromGguf(gguf, path.join(tmp, `src-${pooling}`), undefined, { pooling });
+      // mean: straight from the GGUF (tokenizer.json rebuilt from its vocabulary); CLS: from a HF folder
+      const src =
+        pooling === "mean"
+          ? gguf
+          : await hfFolderFromGguf(gguf, path.join(tmp, `src-${pooling}`), undefined, { pooling });
       const loaded = await loadBert(src);
       const name = `tuned-${pooling}`;
       // onnx alone still writes what transformers.js reads beside it
