@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBert, loadBertFolder, loadBertGguf, type LoadedBert } from "../../src/models/bert/index.js";
 import { saveEncoder } from "../../src/models/bert/export/index.js";
+import { mergedWeight } from "../../src/models/bert/export/weights.js";
 import { LoraAdapter } from "../../src/models/lora/adapter.js";
 import { Rng } from "../../src/tensor/index.js";
 import { loadHfTokenizer } from "../../src/tokenizers/hf.js";
@@ -159,6 +160,14 @@ describe("saveEncoder: sentence-transformers folder", () => {
       lora.b.data.forEach((_, i) => (lora.b.data[i] = rng.uniform() - 0.5));
       lin.adapter = lora;
     }
+    // an adapter without LoRA's delta() is merged through its output for the identity: the same weight
+    const q = model.linears().get("blk.0.attn_q")!;
+    const lora = q.adapter!;
+    const viaDelta = mergedWeight(q);
+    q.adapter = { forward: (x) => lora.forward(x) };
+    const viaIdentity = mergedWeight(q);
+    q.adapter = lora;
+    expect(Math.max(...viaDelta.map((v, i) => Math.abs(v - viaIdentity[i]!)))).toBeLessThan(1e-6);
     const withAdapter = embedWith({ ...loaded, model }, texts.slice(0, 30), "mean");
     const dir = path.join(tmp, "lora");
     await saveEncoder(model, dir, { source: gguf });
@@ -167,13 +176,26 @@ describe("saveEncoder: sentence-transformers folder", () => {
     expect(cosine(merged[0]!, embedWith(loaded, texts.slice(0, 1), "mean")[0]!)).toBeLessThan(0.999);
   });
 
-  it("names a format it does not write and refuses a GGUF of an encoder without a WordPiece vocabulary", async () => {
+  it("names a format it does not write, stops when cancelled, and refuses a GGUF of an encoder without a WordPiece vocabulary", async () => {
     await expect(
       saveEncoder(loaded.model, path.join(tmp, "bad"), { source: gguf, formats: ["pt" as never] }),
     ).rejects.toMatchObject({
       code: "export.bad_format",
       kind: "usage",
     });
+    const events: string[] = [];
+    const controller = new AbortController();
+    const run = saveEncoder(loaded.model, path.join(tmp, "cancelled"), {
+      source: gguf,
+      formats: ["st", "gguf"],
+      signal: controller.signal,
+      onProgress: (e) => {
+        events.push(`${e.task}:${e.done}/${e.total}`);
+        controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: "cancelled", kind: "cancelled" });
+    expect(events[0]).toBe("save encoder:0/2");
     const xlmr = { ...loaded.model, config: { ...loaded.model.config, arch: "xlm-roberta" } } as typeof loaded.model;
     await expect(saveEncoder(xlmr, path.join(tmp, "x"), { source: gguf, formats: ["gguf"] })).rejects.toMatchObject({
       code: "export.gguf_unsupported",
