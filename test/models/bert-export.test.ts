@@ -141,6 +141,7 @@ describe("saveEncoder: sentence-transformers folder", () => {
     }
     const modules = (await json(path.join(dir, "modules.json"))) as unknown as { type: string }[];
     expect(modules.map((m) => m.type.split(".").pop())).toEqual(["Transformer", "Pooling"]);
+    expect(await json(path.join(dir, "config.json"))).toMatchObject({ torch_dtype: "float16", model_type: "bert" });
     const header = await safetensorsHeader(path.join(dir, "model.safetensors"));
     expect(header["encoder.layer.0.attention.self.query.weight"]!.dtype).toBe("F16");
     expect(header["encoder.layer.0.attention.self.query.bias"]!.dtype).toBe("F32");

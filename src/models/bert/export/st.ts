@@ -29,7 +29,12 @@ export interface StFolderOptions extends TaskOptions {
 }
 
 /** HF config.json for the model (BertModel, or XLMRobertaModel for XLM-RoBERTa). */
-export function hfEncoderConfig(model: BertModel, typeRows: number, base: Record<string, unknown> = {}) {
+export function hfEncoderConfig(
+  model: BertModel,
+  typeRows: number,
+  base: Record<string, unknown> = {},
+  dtype: "f32" | "f16" = "f32",
+) {
   const c = model.config;
   const xlmr = c.arch === "xlm-roberta";
   return {
@@ -50,7 +55,7 @@ export function hfEncoderConfig(model: BertModel, typeRows: number, base: Record
     hidden_dropout_prob: base["hidden_dropout_prob"] ?? 0.1,
     attention_probs_dropout_prob: base["attention_probs_dropout_prob"] ?? 0.1,
     initializer_range: base["initializer_range"] ?? 0.02,
-    torch_dtype: "float32",
+    torch_dtype: dtype === "f16" ? "float16" : "float32",
   };
 }
 
@@ -81,7 +86,7 @@ export async function writeStFolder(
   const tensors = hfTensors(model, weights);
   const typeRows = model.weights.tokenTypes?.shape[0] ?? 1;
   const json = (f: string, v: unknown) => writeFile(path.join(dir, f), JSON.stringify(v, null, 2) + "\n");
-  await json("config.json", hfEncoderConfig(model, typeRows, o.sourceConfig));
+  await json("config.json", hfEncoderConfig(model, typeRows, o.sourceConfig, o.dtype));
   const st: SafetensorsTensorInput[] = tensors.map((t) => ({
     name: t.name,
     shape: t.shape,
