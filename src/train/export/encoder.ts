@@ -30,7 +30,10 @@ export async function isEncoderModel(ref: string): Promise<boolean> {
   if (statSync(ref).isDirectory()) {
     const file = path.join(ref, "config.json");
     if (!existsSync(file)) return false;
-    const cfg = JSON.parse(await readFile(file, "utf8")) as { model_type?: unknown };
+    // unreadable JSON is left to the decoder path, whose converter names the file
+    const cfg = await readFile(file, "utf8")
+      .then((t) => JSON.parse(t) as { model_type?: unknown })
+      .catch(() => ({}) as { model_type?: unknown });
     return typeof cfg.model_type === "string" && ENCODER_TYPES.has(cfg.model_type);
   }
   if (!ref.toLowerCase().endsWith(".gguf")) return false;
