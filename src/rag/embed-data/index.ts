@@ -15,3 +15,10 @@ export {
   type MineOptionsInput,
   type QueryOptions,
 } from "./options.js";
+export {
+  generateQueries,
+  type GenerateQueriesOptions,
+  type GenerateQueriesResult,
+  type MalformedAnswer,
+} from "./queries.js";
+export { defaultPromptFile, loadPromptTemplate, parseAnswer, renderPrompt } from "./prompt.js";

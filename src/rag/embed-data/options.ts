@@ -111,7 +111,7 @@ export const MineOptionsSchema = z.strictObject({
   maxRelative: opt(z.number({ error: want.unitPos }).gt(0, { error: want.unitPos }).max(1, { error: want.unitPos }), {
     flag: "--max-relative",
     arg: "<f>",
-    help: "drop a candidate scoring above f × the positive's score as a probable positive (0.95; 1 = off)",
+    help: "drop a candidate scoring above f × the positive's score as a probable positive (0.95; 1: only those above it)",
   }),
   margin: opt(nonNeg(), {
     flag: "--margin",

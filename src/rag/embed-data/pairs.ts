@@ -95,7 +95,8 @@ export function pairLine(pair: Pair): string {
 
 /** Appends pairs to a file, line by line; `close()` flushes. */
 export interface PairsWriter {
-  write(pair: Pair): Promise<void>;
+  /** Writes the pairs as one write, so an interrupted run leaves all of them or a torn last line. */
+  write(...pairs: Pair[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -116,8 +117,10 @@ export async function pairsWriter(file: string, options: { append?: boolean } = 
     });
   }
   return {
-    write: (pair) =>
-      new Promise<void>((resolve, reject) => stream.write(pairLine(pair), (e) => (e ? reject(e) : resolve()))),
+    write: (...pairs) =>
+      new Promise<void>((resolve, reject) =>
+        pairs.length === 0 ? resolve() : stream.write(pairs.map(pairLine).join(""), (e) => (e ? reject(e) : resolve())),
+      ),
     close: () => new Promise<void>((resolve) => stream.end(() => resolve())),
   };
 }
