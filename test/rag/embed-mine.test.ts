@@ -14,6 +14,8 @@ import {
   type Passage,
 } from "../../src/rag/embed-data/index.js";
 import { storeProvider } from "../../src/rag/store/index.js";
+import type { ChatMessage, ChatModel } from "../../src/rag/types.js";
+import { startModelServer } from "../helpers/model-server.js";
 import { offlineConfig } from "../helpers/rag-config.js";
 import { infuseErrorOf } from "../helpers/errors.js";
 
@@ -171,6 +173,61 @@ describe("embed-data: offline, qrels and BM25 mining", () => {
       expect(top.stats.short).toEqual({ queries: 1, missing: 5, none: 1 });
     } finally {
       store.close();
+    }
+  });
+
+  it("dense and hybrid mining compare cosine similarities (hashing embedder)", async () => {
+    const config = offlineConfig(dir);
+    const pairs: Pair[] = [
+      { query: "coral reefs bleach ocean heat algae", pos: [`Reef bleaching\n${corpus()[0]!.text}`], pos_ids: ["pos"] },
+    ];
+    for (const retriever of ["dense", "hybrid", "hybrid-weighted"] as const) {
+      const base = { config, corpus: { passages: corpus() }, retriever, range: "1-30", negatives: 30 } as const;
+      const loose = await mineNegatives(pairs, { ...base, maxRelative: 1 });
+      const mined = await mineNegatives(pairs, { ...base, maxRelative: 0.95 });
+      const p = mined.pairs[0]!;
+      expect(p.pos_scores![0]).toBeGreaterThan(0.5); // a cosine, not a fused rank score
+      expect(p.pos_scores![0]).toBeLessThanOrEqual(1.0001);
+      for (const s of p.neg_scores!) expect(s).toBeLessThanOrEqual(0.95 * p.pos_scores![0]!);
+      expect(loose.pairs[0]!.neg_ids).toContain("dup");
+      expect(p.neg_ids).not.toContain("dup");
+      expect(p.neg_ids).not.toContain("pos");
+      expect(mined.stats.retriever).toBe(retriever);
+    }
+  });
+
+  it("--reranker llm:SPEC re-scores positives and candidates (an LLM rater over HTTP)", async () => {
+    const rater: ChatModel = {
+      id: "rater",
+      async *chat(messages: ChatMessage[]) {
+        const text = messages.at(-1)!.content;
+        yield /symbiotic algae/.test(text) ? "10" : /Coral/.test(text) ? "Score: 6" : "1";
+      },
+    };
+    const server = await startModelServer({ chat: rater });
+    const saved = process.env["OPENAI_BASE_URL"];
+    process.env["OPENAI_BASE_URL"] = `${server.url}/v1`;
+    try {
+      const pairs: Pair[] = [{ query: "coral bleaching", pos: [corpus()[0]!.text], pos_ids: ["pos"] }];
+      const r = await mineNegatives(pairs, {
+        config: offlineConfig(dir),
+        corpus: { passages: corpus() },
+        reranker: "llm:openai:rater",
+        range: "1-30",
+        negatives: 30,
+      });
+      const p = r.pairs[0]!;
+      expect(p.pos_scores).toEqual([10]);
+      expect(p.neg_ids).not.toContain("dup"); // rated 10 too: a probable positive
+      expect(p.neg_scores).toContain(6);
+      expect(p.neg_scores!.every((x) => x === 6 || x === 1)).toBe(true);
+      expect(r.stats.droppedProbablePositive).toBe(1);
+      // one rating per candidate and one for the positive
+      expect(server.requests).toHaveLength(r.stats.candidates - r.stats.droppedPositive + 1);
+    } finally {
+      if (saved === undefined) delete process.env["OPENAI_BASE_URL"];
+      else process.env["OPENAI_BASE_URL"] = saved;
+      await server.close();
     }
   });
 

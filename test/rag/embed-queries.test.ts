@@ -1,6 +1,7 @@
 // LLM-written queries through a real OpenAI-compatible server on 127.0.0.1: a good answer is kept,
 // a malformed one is asked again (--retries) and, still malformed, counted and never written; the
 // prompt is a replaceable file; passages run concurrently; a second run resumes the pairs file.
+import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,12 +10,14 @@ import type { EndpointSpec } from "../../src/core/config.js";
 import {
   defaultPromptFile,
   generateQueries,
+  loadPromptTemplate,
   parseAnswer,
   readPairs,
   renderPrompt,
   type Passage,
 } from "../../src/rag/embed-data/index.js";
 import type { ChatMessage, ChatModel } from "../../src/rag/types.js";
+import { REPO_ROOT } from "../helpers/fixtures.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 import { offlineConfig } from "../helpers/rag-config.js";
 
@@ -155,5 +158,17 @@ describe("embed queries with an LLM over HTTP", () => {
     const again = await generateQueries({ passages }, { config, out });
     expect(again).toMatchObject({ skipped: 1, queriesWritten: 2 });
     expect(await readFile(out, "utf8")).toBe(text);
+  });
+
+  it("ships the default prompt: the build copies it beside the compiled module", async () => {
+    const dist = path.join(dir, "dist");
+    execFileSync(process.execPath, [path.join(REPO_ROOT, "scripts/copy-assets.mjs"), "--out", dist]);
+    const copied = path.join(dist, "rag/embed-data/query-prompt.txt");
+    expect(await readFile(copied, "utf8")).toBe(await readFile(defaultPromptFile(), "utf8"));
+    expect((await loadPromptTemplate(copied)).template).toContain("{passage}");
+    await writeFile(path.join(dir, "no-passage.txt"), "Write {n} queries.");
+    await expect(loadPromptTemplate(path.join(dir, "no-passage.txt"))).rejects.toMatchObject({
+      code: "embed.prompt_no_passage",
+    });
   });
 });
