@@ -79,6 +79,13 @@ describe("infuse embed", () => {
       expect(p.neg!.length).toBeLessThanOrEqual(2);
       expect(p.neg_ids).not.toContain(p.pos_ids![0]);
     }
+    // the mining index is a cache: listed with --all only
+    const list = async (...a: string[]) =>
+      (JSON.parse((await mainCli(["--json", "collections", ...a], env)).stdout) as { name: string }[]).map(
+        (c) => c.name,
+      );
+    expect(await list()).toEqual([]);
+    expect(await list("--all")).toEqual([mined.stats["collection"]]);
     // a second run of queries finds every passage done
     const again = await mainCli(
       ["--json", "embed", "queries", "--corpus", file("corpus.jsonl"), "--out", file("pairs.jsonl")],
