@@ -218,9 +218,9 @@ function rerankerSpec(spec: string) {
 export async function mineNegatives(input: string | Pair[], options: MineOptions): Promise<MineResult> {
   const started = performance.now();
   checkOptions(MineOptionsSchema, {
-    pairs: typeof input === "string" ? input : "(pairs)",
-    out: options.out ?? "(none)",
+    ...(typeof input === "string" ? { pairs: input } : {}),
     ...pick(options, [
+      "out",
       "retriever",
       "embedder",
       "negatives",

@@ -84,9 +84,11 @@ export const QueryOptionsSchema = z.strictObject({
 export type QueryOptions = z.input<typeof QueryOptionsSchema>;
 
 export const MineOptionsSchema = z.strictObject({
-  pairs: text().meta({ flag: "PAIRS" }),
+  /** The pairs file (the library also takes pairs in memory). */
+  pairs: text().exactOptional().meta({ flag: "PAIRS" }),
   ...corpusFields,
-  out: text().meta({ flag: "--out" }),
+  /** Where the mined pairs go (the library may only return them). */
+  out: text().exactOptional().meta({ flag: "--out" }),
   candidatePool: opt(text(), {
     flag: "--candidate-pool",
     arg: "<file>",
