@@ -4,6 +4,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Command } from "commander";
+import { embedGroup, registerEmbed } from "../../src/cli/commands/embed.js";
+import type { CommandRunner } from "../../src/cli/runtime.js";
 import { readPairs } from "../../src/rag/embed-data/index.js";
 import { mainCli } from "../helpers/main-cli.js";
 
@@ -136,5 +139,17 @@ describe("infuse embed", () => {
     expect(empty.stderr).toContain("holds no passages");
     const help = await mainCli(["embed", "queries", "--help"], env);
     expect(help.stdout).toContain("infuse embed queries --corpus corpus.jsonl --out pairs.jsonl");
+  });
+
+  it("joins an embed group another module made (embed tune), or makes it", () => {
+    const noop: CommandRunner = () => async () => {};
+    const withTune = new Command();
+    embedGroup(withTune).command("tune");
+    registerEmbed(withTune, noop);
+    const alone = new Command();
+    registerEmbed(alone, noop);
+    const names = (p: Command) => p.commands.map((c) => [c.name(), c.commands.map((s) => s.name()).sort()]);
+    expect(names(withTune)).toEqual([["embed", ["mine", "queries", "tune"]]]);
+    expect(names(alone)).toEqual([["embed", ["mine", "queries"]]]);
   });
 });

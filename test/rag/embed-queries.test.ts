@@ -11,11 +11,14 @@ import {
   defaultPromptFile,
   generateQueries,
   loadPromptTemplate,
+  mineNegatives,
   parseAnswer,
   readPairs,
   renderPrompt,
   type Passage,
 } from "../../src/rag/embed-data/index.js";
+import { HashingEmbedder } from "../../src/rag/embed/hashing.js";
+import { ingestRecords } from "../../src/rag/pipeline/ingest.js";
 import type { ChatMessage, ChatModel } from "../../src/rag/types.js";
 import { REPO_ROOT } from "../helpers/fixtures.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
@@ -170,5 +173,34 @@ describe("embed queries with an LLM over HTTP", () => {
     await expect(loadPromptTemplate(path.join(dir, "no-passage.txt"))).rejects.toMatchObject({
       code: "embed.prompt_no_passage",
     });
+  });
+
+  it("reads a collection's chunks as passages (titles split off again) and mines in it", async () => {
+    const config = offlineConfig(dir);
+    await ingestRecords(
+      "notes",
+      [
+        {
+          id: "a",
+          title: "Bees",
+          text: "Honey bees dance to share directions. The angle of the dance points to food.",
+        },
+        { id: "b", text: "Salmon smell their way home. They return to the stream where they hatched." },
+        { id: "c", text: "Bees and wasps both dance in some species. Wasps rarely share food with the nest." },
+      ],
+      { dataDir: config.dataDir, embedder: new HashingEmbedder(), splitter: { kind: "none" } },
+    );
+    const out = path.join(dir, "from-collection.jsonl");
+    const r = await generateQueries({ collection: "notes" }, { config, out });
+    expect(r).toMatchObject({ passages: 3, sources: { title: 1, "inverse-cloze": 3 } });
+    const pairs = await readPairs(out);
+    expect(pairs[0]).toMatchObject({
+      query: "Bees",
+      pos: ["Honey bees dance to share directions. The angle of the dance points to food."],
+    });
+    const mined = await mineNegatives(pairs, { config, corpus: { collection: "notes" }, range: "1-10", negatives: 2 });
+    expect(mined.stats.queries).toBe(4);
+    for (const [i, p] of mined.pairs.entries()) expect(p.neg_ids).not.toContain(pairs[i]!.pos_ids![0]);
+    expect(mined.pairs.some((p) => p.neg!.length > 0)).toBe(true);
   });
 });
