@@ -247,6 +247,20 @@ describe("embed-data: offline, qrels and BM25 mining", () => {
     expect(second.stats.resumed).toBe(2);
     expect(await readPairs(out)).toEqual(first.pairs);
 
+    // --candidate-pool: negatives come from the pool's passages only
+    const pool = path.join(dir, "pool.jsonl");
+    await writeFile(
+      pool,
+      passages
+        .filter((p) => p.id.startsWith("t"))
+        .map((p) => JSON.stringify(p))
+        .join("\n"),
+    );
+    const pooled = await mineNegatives(pairs, { config, corpus: { passages }, candidatePool: pool, range: "1-50" });
+    const ids = pooled.pairs.flatMap((p) => p.neg_ids!);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.every((id) => id.startsWith("t"))).toBe(true);
+
     await writeFile(path.join(dir, "bad.jsonl"), '{"query": "q", "pos": ["p"]}\n{"query": "q2", "pos": "p"}\n');
     const bad = await infuseErrorOf(mineNegatives(path.join(dir, "bad.jsonl"), { config, corpus: { passages } }));
     expect(bad.code).toBe("embed.bad_pairs_line");
