@@ -144,18 +144,14 @@ export class BatchGenerator {
     while (this.running.length < this.maxBatch && this.waiting.length > 0) {
       const e = this.waiting.shift()!;
       if (this.dropIfGone(e)) continue;
-      if (e.state.done) {
-        const now = performance.now(); // no token to generate (maxTokens 0, or the prompt fills the context)
-        e.result = e.state.result(now, now, now);
-        this.notify(e);
-        continue;
-      }
       try {
         e.decoder = this.batch.open(e.ids.length + e.state.limit);
         e.t0 = performance.now();
-        const logits = e.decoder.eval(e.ids);
+        const logits = e.decoder.eval(e.ids); // a prompt longer than the context fails here, as alone
         e.t1 = performance.now();
-        this.deliver(e, logits);
+        if (e.state.done)
+          this.finish(e); // nothing to generate (maxTokens 0, or the prompt fills the context)
+        else this.deliver(e, logits);
       } catch (error) {
         this.fail(e, error);
       }
@@ -193,10 +189,13 @@ export class BatchGenerator {
       this.fail(e, error);
       return;
     }
-    if (e.state.done) {
-      e.result = e.state.result(e.t0, e.t1, performance.now());
-      this.release(e);
-    }
+    if (e.state.done) this.finish(e);
+    else this.notify(e);
+  }
+
+  private finish(e: Entry): void {
+    e.result = e.state.result(e.t0, e.t1, performance.now());
+    this.release(e);
     this.notify(e);
   }
 

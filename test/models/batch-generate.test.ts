@@ -149,6 +149,11 @@ describe("BatchGenerator", () => {
     );
     out.forEach((r, i) => expect(r.tokens).toEqual(greedy(model, prompts[i]!, lengths[i]!).tokens));
     expect(gen.stats.largestBatch).toBe(3);
+    const long = Array.from({ length: model.config.contextLength + 1 }, () => prompts[0]![1]!);
+    const failed = collect(gen.generate(long, { maxTokens: 4 })).catch((e: unknown) => e);
+    const fine = collect(gen.generate(prompts[0]!, { temperature: 0, maxTokens: 4 }));
+    expect(await failed).toMatchObject({ code: "model.context_full" });
+    expect((await fine).tokens).toEqual(out[0]!.tokens);
     expect(() => new BatchGenerator(model, tokenizer, { maxBatch: 0 })).toThrow(/maxBatch/);
   });
 
