@@ -1,4 +1,4 @@
-// `npm run bench -- batch-decode [--shapes SmolLM-135M:F32,SmolLM-135M:Q8_0] [--batches 1,2,4,8] [--prompt 64] [--gen 32]`:
+// `npm run bench -- batch-decode [--shapes SmolLM-135M:F32,SmolLM-135M:Q8_0] [--batches 1,2,4,8] [--prompt 64] [--gen 64]`:
 // aggregate generation tokens/s of B sequences decoded together (BatchDecoder, one pass over the
 // weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in the same run,
 // on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags and load average.
@@ -70,7 +70,7 @@ export async function batchDecodeRows(
 ): Promise<BatchDecodeRow[]> {
   const { model } = await loadLlamaGguf(file);
   const nPrompt = options.prompt ?? 64;
-  const nGen = options.gen ?? 32;
+  const nGen = options.gen ?? 64;
   const batches = options.batches ?? [1, 2, 4, 8];
   const rounds = Math.min(ROUNDS, nGen);
   const per = Math.ceil(nGen / rounds);
@@ -97,13 +97,13 @@ export async function batchDecodeRows(
   }));
 }
 
-const ROUNDS = 4;
+const ROUNDS = 8;
 
 export default async function (args: string[]): Promise<void> {
   const runs = flag(args, "shapes", "SmolLM-135M:F32,SmolLM-135M:Q8_0").split(",");
   const batches = flag(args, "batches", "1,2,4,8").split(",").map(Number);
   const prompt = Number(flag(args, "prompt", "64"));
-  const gen = Number(flag(args, "gen", "32"));
+  const gen = Number(flag(args, "gen", "64"));
   emit({ ...cpuFigure("batch-decode"), load_average: os.loadavg().map(round) });
   for (const run of runs) {
     const [name, type] = run.split(":") as [string, FileType];

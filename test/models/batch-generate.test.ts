@@ -39,8 +39,8 @@ interface Seq {
   logits: Float32Array[];
 }
 
-function join(batch: BatchDecoder, prompt: number[]): Seq {
-  const dec = batch.open(prompt.length + STEPS);
+function join(batch: BatchDecoder, prompt: number[], steps = STEPS): Seq {
+  const dec = batch.open(prompt.length + steps);
   const l = dec.eval(prompt);
   return { dec, tokens: [argmax(l)], logits: [l] };
 }
@@ -65,15 +65,19 @@ function expectAlone(seq: Seq, prompt: number[]): void {
 }
 
 describe("BatchDecoder", () => {
-  it("decodes 8 sequences in one step each, every one as it decodes alone", () => {
-    const batch = new BatchDecoder(loaded.model);
-    const seqs = prompts.map((p) => join(batch, p));
-    for (let i = 1; i < STEPS; i++) step(batch, seqs);
-    seqs.forEach((s, i) => {
-      expect(s.dec.cache.length).toBe(prompts[i]!.length + STEPS - 1);
-      expectAlone(s, prompts[i]!);
-    });
-  });
+  // 80 steps: past the packed caches' headroom of 64 positions, so they are repacked mid-way
+  it.each([true, false])(
+    "decodes 8 sequences in one step each, every one as it decodes alone (packed %s)",
+    (packed) => {
+      const batch = new BatchDecoder(loaded.model, { packedAttention: packed });
+      const seqs = prompts.map((p) => join(batch, p, 80));
+      for (let i = 1; i < 80; i++) step(batch, seqs);
+      seqs.forEach((s, i) => {
+        expect(s.dec.cache.length).toBe(prompts[i]!.length + 80 - 1);
+        expectAlone(s, prompts[i]!);
+      });
+    },
+  );
 
   it("lets a sequence join and another leave between steps without changing the rest", () => {
     const batch = new BatchDecoder(loaded.model);

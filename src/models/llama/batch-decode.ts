@@ -1,11 +1,15 @@
 // Batched decoding: the next token of B sequences in one step, each sequence a LlamaDecoder (its own KV
 // cache, its own position). The B new tokens form one (B, C) matrix, so every weight is read once per
-// step for all of them (Linear.forwardRaw); rope, cache writes and attention run per sequence through
-// the decoder's own code. Prompts are evaluated per sequence (LlamaDecoder.eval). Leaves out sampling.
+// step for all of them (Linear.forwardRaw); rope and cache writes run per sequence through the decoder's
+// own code, attention in one onnxruntime call per layer over the sequences' packed caches
+// (batch-attention.ts; per sequence through the decoder without onnxruntime). Prompts are evaluated per
+// sequence (LlamaDecoder.eval). Leaves out sampling.
 // Shapes: B sequences, C hidden, H heads, Hkv kv heads, D head size, F ffn, V vocab.
 import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
+import { PackedKv } from "./batch-attention.js";
 import { LlamaDecoder, rmsNormRows, swiglu } from "./decode.js";
+import { fusedAvailable } from "./fused.js";
 import type { LlamaModel } from "./model.js";
 
 /** KV-cache bytes one sequence holds per token: K and V of every layer, f32. */
@@ -18,8 +22,16 @@ export function kvBytesPerToken(model: LlamaModel): number {
 export class BatchDecoder {
   private readonly free: LlamaDecoder[] = [];
   private readonly scratch = new Map<string, Float32Array>();
+  private readonly packed: PackedKv | undefined;
 
-  constructor(readonly model: LlamaModel) {}
+  /** `packedAttention` false: attention per sequence through LlamaDecoder (the path without onnxruntime). */
+  constructor(
+    readonly model: LlamaModel,
+    options: { packedAttention?: boolean } = {},
+  ) {
+    const { layers, kvHeads, headDim } = model.config;
+    if (options.packedAttention ?? fusedAvailable()) this.packed = new PackedKv(layers, kvHeads, headDim);
+  }
 
   /**
    * A decoder for a new sequence (a freed slot when there is one, its cache emptied), with room for
@@ -42,6 +54,7 @@ export class BatchDecoder {
   /** Frees the memory of the slots no sequence holds. */
   trim(): void {
     this.free.length = 0;
+    this.packed?.clear();
   }
 
   /** A reused buffer of at least `n` values, viewed as exactly `n`. */
@@ -103,6 +116,8 @@ export class BatchDecoder {
     const gate = this.buffer("gate", b * f); // (B, F)
     const up = this.buffer("up", b * f);
     const logits = this.buffer("logits", b * vocabSize); // (B, V)
+    const packed = this.packed;
+    packed?.prepare(decs);
     noGrad(() => {
       w.layers.forEach((layer, l) => {
         rmsNormRows(x, layer.attnNorm.data, h, b, c, rmsEps);
@@ -118,8 +133,9 @@ export class BatchDecoder {
           dec.rope(qi, 1, heads, p);
           dec.rope(ki, 1, kvHeads, p);
           dec.store(l, ki, vi, 1, p);
-          dec.attend(l, qi, att.subarray(i * heads * d, (i + 1) * heads * d), 1, p);
+          if (!packed) dec.attend(l, qi, att.subarray(i * heads * d, (i + 1) * heads * d), 1, p);
         }
+        packed?.attend(l, q, k, v, att, this.model.attnScale);
         layer.o.forwardRaw(att, b, proj);
         for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
         rmsNormRows(x, layer.ffnNorm.data, h, b, c, rmsEps);
@@ -136,6 +152,7 @@ export class BatchDecoder {
       w.output.forwardRaw(h, b, logits);
     });
     for (const dec of decs) dec.cache.length += 1;
+    packed?.advance();
     return logits;
   }
 }
