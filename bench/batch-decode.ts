@@ -21,6 +21,8 @@ export interface BatchDecodeRow {
   single_tokens_per_s: number;
   /** tokens_per_s ÷ single_tokens_per_s. */
   ratio: number;
+  /** tokens_per_s ÷ the BatchDecoder's own tokens/s at one sequence (the gain of batching alone). */
+  ratio_to_batch1: number;
   /** KV cache of one sequence at prompt + gen tokens. */
   kv_mib_per_slot: number;
 }
@@ -87,12 +89,14 @@ export async function batchDecodeRows(
   }
   const rate = runners.map((r, i) => (r.width * rounds * per) / seconds[i]!);
   const one = rate[0]!;
+  const b1 = rate[1 + batches.indexOf(1)] ?? Number.NaN;
   const kvMib = (kvBytesPerToken(model) * (nPrompt + nGen)) / 2 ** 20;
   return batches.map((b, i) => ({
     batch: b,
     tokens_per_s: round(rate[i + 1]!),
     single_tokens_per_s: round(one),
     ratio: round(rate[i + 1]! / one),
+    ratio_to_batch1: round(rate[i + 1]! / b1),
     kv_mib_per_slot: round(kvMib),
   }));
 }
@@ -104,7 +108,11 @@ export default async function (args: string[]): Promise<void> {
   const batches = flag(args, "batches", "1,2,4,8").split(",").map(Number);
   const prompt = Number(flag(args, "prompt", "64"));
   const gen = Number(flag(args, "gen", "64"));
-  emit({ ...cpuFigure("batch-decode"), load_average: os.loadavg().map(round) });
+  emit({
+    ...cpuFigure("batch-decode"),
+    threads: process.env["INFUSE_THREADS"] ?? "default",
+    load_average: os.loadavg().map(round),
+  });
   for (const run of runs) {
     const [name, type] = run.split(":") as [string, FileType];
     const shape = SHAPES.find((x) => x.name === name);
