@@ -65,7 +65,7 @@ export class BatchGenerator {
   ) {
     const max = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(max) || max < 1) {
-      throw new InfuseError("model.bad_batch", `maxBatch must be an integer ≥ 1, got ${max}`, {
+      throw new InfuseError("batch.bad_option", `maxBatch must be an integer ≥ 1, got ${max}`, {
         kind: "usage",
         hint: "set limits.maxBatch in infuse.config.json to 1 or more",
       });

@@ -73,15 +73,19 @@ export class BatchDecoder {
     const { dim: c, heads, kvHeads, headDim: d, ffnDim: f, rmsEps, vocabSize, contextLength } = this.model.config;
     if (tokens.length !== b) {
       throw new InfuseError(
-        "model.bad_batch",
+        "batch.bad_step",
         `a batch step needs one token per sequence (${b} sequences, ${tokens.length} tokens)`,
         {
           kind: "usage",
+          hint: "give BatchDecoder.step each sequence (a decoder from open()) once, with one token each",
         },
       );
     }
     if (new Set(decs).size !== b) {
-      throw new InfuseError("model.bad_batch", "a sequence appears twice in one batch step", { kind: "usage" });
+      throw new InfuseError("batch.bad_step", "a sequence appears twice in one batch step", {
+        kind: "usage",
+        hint: "give BatchDecoder.step each sequence (a decoder from open()) once, with one token each",
+      });
     }
     const w = this.model.weights;
     const x = this.buffer("x", b * c); // (B, C) residual stream
@@ -89,8 +93,9 @@ export class BatchDecoder {
       const dec = decs[i]!;
       const id = tokens[i]!;
       if (dec.model !== this.model) {
-        throw new InfuseError("model.bad_batch", "every sequence of a batch must decode the batch's model", {
+        throw new InfuseError("batch.bad_step", "every sequence of a batch must decode the batch's model", {
           kind: "usage",
+          hint: "open each sequence with this BatchDecoder's open()",
         });
       }
       if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
