@@ -1,9 +1,10 @@
-// `npm run bench -- serve [--streams 32] [--max-tokens 32] [--model SPEC] [--timeout-s 300]`: the server
+// `npm run bench -- serve [--streams 32] [--max-tokens 32] [--model SPEC] [--timeout-s 300] [--max-batch 8]`: the server
 // on 127.0.0.1 (stories260K in infuse's engine by default) under N concurrent streaming chats from the
 // openai SDK plus an ingest job of uploaded files running at the same time. Every stream must complete
 // within the time bound. Prints time-to-first-token p50/p95, total tokens/s and the ingest job's time.
+// --max-batch sets limits.maxBatch (1: chats served one at a time, the behaviour before batching).
 import { setMaxListeners } from "node:events";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
@@ -89,8 +90,10 @@ export default async function serveBench(args: string[]): Promise<void> {
   const maxTokens = Number(flag(args, "--max-tokens", "32"));
   const model = flag(args, "--model", `engine:${fixture("models/stories260K-gguf/stories260K.gguf")}`);
   const timeoutS = Number(flag(args, "--timeout-s", "300"));
-  emit(cpuFigure("serve"));
+  const maxBatch = Number(flag(args, "--max-batch", "8"));
+  emit({ ...cpuFigure("serve"), load_average: os.loadavg().map((x) => Math.round(x * 100) / 100) });
   const dir = await mkdtemp(path.join(os.tmpdir(), "infuse-bench-serve-"));
+  await writeFile(path.join(dir, "infuse.config.json"), JSON.stringify({ limits: { maxBatch } }));
   const config = await loadConfig({
     cwd: dir,
     env: { ...process.env, INFUSE_HOME: path.join(dir, "home"), INFUSE_OFFLINE: "1" },
@@ -120,6 +123,7 @@ export default async function serveBench(args: string[]): Promise<void> {
       figure: "streaming_chats",
       model,
       streams,
+      max_batch: maxBatch,
       completed: done.length,
       failed: failed.length,
       max_tokens: maxTokens,

@@ -24,6 +24,8 @@ export const LimitsSchema = z.strictObject({
   maxRequestBytes: z.int().positive().optional(),
   /** Largest multipart upload to `infuse serve`, all files together (bytes); each file also obeys maxFileBytes. */
   maxUploadBytes: z.int().positive().optional(),
+  /** Most generations infuse's engine decodes together per loaded model (one KV cache each); more wait. */
+  maxBatch: z.int().positive().optional(),
 });
 
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   templateMaxChars: 4 * MiB,
   maxRequestBytes: 4 * MiB,
   maxUploadBytes: 256 * MiB,
+  maxBatch: 8, // models/batch-generate.ts DEFAULT_MAX_BATCH
 });
 
 /** The limits in force: the defaults with the config's `limits` section over them. */

@@ -108,8 +108,8 @@ export class LlamaDecoder {
     return [this.cos[pos], this.sin[pos]!];
   }
 
-  /** Rotates every head of x (T, heads·D) in place for positions p0 … p0+T−1. */
-  private rope(x: Float32Array, t: number, heads: number, p0: number): void {
+  /** Rotates every head of x (T, heads·D) in place for positions p0 … p0+T−1. (Also batch-decode.ts, per sequence.) */
+  rope(x: Float32Array, t: number, heads: number, p0: number): void {
     const d = this.model.config.headDim;
     const half = d / 2;
     const interleaved = this.model.config.ropeLayout === "interleaved";
@@ -186,7 +186,7 @@ export class LlamaDecoder {
   }
 
   /** Copies the new keys/values (T, Hkv·D) into the cache at p0. */
-  private store(l: number, k: Float32Array, v: Float32Array, t: number, p0: number): void {
+  store(l: number, k: Float32Array, v: Float32Array, t: number, p0: number): void {
     const { kvHeads, headDim: d } = this.model.config;
     const cap = this.cache.capacity;
     const kc = this.cache.k[l]!;
@@ -246,7 +246,7 @@ export class LlamaDecoder {
   }
 
   /** Causal grouped-query attention of q (T, H·D) over the cache into out (T, H·D). */
-  private attend(l: number, q: Float32Array, out: Float32Array, t: number, p0: number): void {
+  attend(l: number, q: Float32Array, out: Float32Array, t: number, p0: number): void {
     const { heads, kvHeads, headDim: d } = this.model.config;
     const group = heads / kvHeads;
     const s = p0 + t;
@@ -291,7 +291,7 @@ export class LlamaDecoder {
 }
 
 /** silu(gate)·up: in place in TypeScript for small chunks, one onnxruntime call (into `out`) for large ones. */
-function swiglu(gate: Float32Array, up: Float32Array, out: () => Float32Array): Float32Array {
+export function swiglu(gate: Float32Array, up: Float32Array, out: () => Float32Array): Float32Array {
   if (gate.length >= FUSED_MIN_FFN && fusedAvailable()) return fusedSwiglu(gate, up, out());
   for (let i = 0; i < gate.length; i++) {
     const g = gate[i]!;
@@ -301,7 +301,14 @@ function swiglu(gate: Float32Array, up: Float32Array, out: () => Float32Array): 
 }
 
 /** out[r] = x[r] / sqrt(mean(x[r]²) + eps) · w for `rows` rows of length c. */
-function rmsNormRows(x: Float32Array, w: Float32Array, out: Float32Array, rows: number, c: number, eps: number): void {
+export function rmsNormRows(
+  x: Float32Array,
+  w: Float32Array,
+  out: Float32Array,
+  rows: number,
+  c: number,
+  eps: number,
+): void {
   for (let r = 0; r < rows; r++) {
     const o = r * c;
     let ss = 0;

@@ -11,6 +11,8 @@ export interface EngineInit {
   weights?: "native" | "f32";
   /** The longest text a chat template may render (`limits.templateMaxChars`). */
   templateMaxChars?: number;
+  /** Most generations decoded together (`limits.maxBatch`); more wait for a slot. */
+  maxBatch?: number;
 }
 
 export interface EngineSampling {

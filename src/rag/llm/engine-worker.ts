@@ -1,12 +1,13 @@
 // The engine chat model's worker thread (started by engine.ts): loads the model and its adapter once,
-// then runs one generation at a time and posts its text pieces back; an abort message stops the
-// running generation at its next token. Errors go back with their InfuseError code and kind.
+// then decodes concurrent generations together (BatchGenerator: continuous batching, limits.maxBatch at
+// once) and posts each one's text pieces back; an abort message ends that generation at its next step.
+// Errors go back with their InfuseError code and kind.
 import { parentPort, workerData } from "node:worker_threads";
 import { cancelledError } from "../../core/errors.js";
 import { errorToWire } from "../../core/worker-thread.js";
 import { encodeChat } from "../../models/chat.js";
 import { chooseChatTemplate, readAdapterChatTemplate } from "../../models/chat-template.js";
-import { streamGenerate } from "../../models/generate.js";
+import { BatchGenerator } from "../../models/batch-generate.js";
 import { loadLlama } from "../../models/llama/load.js";
 import { loadLora } from "../../models/lora/io.js";
 import type { EngineInit, EngineReply, EngineRequest } from "./engine-protocol.js";
@@ -24,7 +25,9 @@ try {
   }
   const chosen = chooseChatTemplate(loaded.tokenizer, adapterTemplate);
   const running = new Map<number, AbortController>();
-  let queue = Promise.resolve();
+  const batch = new BatchGenerator(loaded.model, loaded.tokenizer, {
+    ...(init.maxBatch !== undefined ? { maxBatch: init.maxBatch } : {}),
+  });
 
   const run = async (m: Extract<EngineRequest, { type: "generate" }>, signal: AbortSignal): Promise<void> => {
     try {
@@ -34,7 +37,7 @@ try {
         ...(init.templateMaxChars !== undefined ? { maxChars: init.templateMaxChars } : {}),
       });
       const o = m.options;
-      const stream = streamGenerate(loaded.model, loaded.tokenizer, ids, {
+      const stream = batch.generate(ids, {
         temperature: o.temperature ?? 0,
         ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
         ...(o.topP !== undefined ? { topP: o.topP } : {}),
@@ -69,7 +72,7 @@ try {
     }
     const ctl = new AbortController();
     running.set(m.id, ctl);
-    queue = queue.then(() => run(m, ctl.signal)).finally(() => running.delete(m.id));
+    void run(m, ctl.signal).finally(() => running.delete(m.id));
   });
   post({
     type: "ready",

@@ -1,6 +1,7 @@
 // A chat model run by infuse's own engine (models/llama) with an optional unmerged LoRA adapter, in a
 // worker thread: the ops are synchronous, so generating here would block the event loop (a server,
-// Ctrl-C). The worker loads the model once; calls queue there and stream their pieces back by message.
+// Ctrl-C). The worker loads the model once; concurrent calls are decoded there together (continuous
+// batching, up to maxBatch at once) and stream their pieces back by message.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Worker } from "node:worker_threads";
@@ -22,6 +23,8 @@ export interface EngineChatOptions {
   config?: Pick<ResolvedConfig, "cacheDir" | "hub" | "limits">;
   /** Dequantize quantized weights at load ("f32": faster on small models, more memory). */
   weights?: "native" | "f32";
+  /** Most concurrent chats decoded together (default: the config's limits.maxBatch, 8); more wait. */
+  maxBatch?: number;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
 }
@@ -68,6 +71,7 @@ export class EngineChatModel implements ChatModel {
       ...(options.adapter !== undefined ? { adapter: path.resolve(options.adapter) } : {}),
       ...(options.weights ? { weights: options.weights } : {}),
       templateMaxChars: limitsOf(options.config).templateMaxChars,
+      maxBatch: options.maxBatch ?? limitsOf(options.config).maxBatch,
     };
     const worker = startModuleWorker(import.meta.url, "./engine-worker", { workerData: init });
     const info = await ready(worker, ref, options.signal);
