@@ -27,6 +27,7 @@ const RUN_FILES = [
   // embed tune's (train/embed/tune.ts)
   "embed-tune-config.json",
   "model",
+  "before-after",
 ];
 
 export interface RunFolderOptions {

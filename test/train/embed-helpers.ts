@@ -1,6 +1,5 @@
-// Tiny pairs for the embedding trainer's tests: each query names a topic word, its positive two other
-// words the query never shares (so only training can link them), its negatives other pairs' passages.
-import { writeFileSync } from "node:fs";
+// The embedding trainer's test kit: the tiny encoder, a contrastive task on synthetic pairs
+// (embed-pairs.ts), gradient comparison and short-run loop settings.
 import path from "node:path";
 import { expect } from "vitest";
 import { loadBert } from "../../src/models/bert/index.js";
@@ -9,65 +8,8 @@ import { attachEncoderLora, ContrastiveTask, type ContrastiveSettings } from "..
 import type { TrainingTask } from "../../src/train/task.js";
 import type { LoopOptions } from "../../src/train/trainer.js";
 import { writeTinyBertGguf } from "../helpers/tiny-bert-gguf.js";
+import { synthPairs } from "./embed-pairs.js";
 import { tempDir } from "./helpers.js";
-
-const WORDS = [
-  "apple",
-  "river",
-  "mountain",
-  "piano",
-  "doctor",
-  "garden",
-  "winter",
-  "castle",
-  "engine",
-  "forest",
-  "ocean",
-  "pencil",
-  "silver",
-  "thunder",
-  "violin",
-  "desert",
-  "rocket",
-  "bridge",
-  "candle",
-  "harbor",
-  "island",
-  "jacket",
-  "kitchen",
-  "ladder",
-  "market",
-  "needle",
-  "orange",
-  "planet",
-  "rabbit",
-  "saddle",
-  "tunnel",
-  "valley",
-  "wagon",
-  "yellow",
-  "basket",
-  "cotton",
-  "dragon",
-  "feather",
-  "guitar",
-  "hammer",
-];
-
-/** `n` pairs (n ≤ 13), each with `negatives` hard negatives taken from other pairs' positives. */
-export function synthPairs(n: number, negatives: number): EmbedPair[] {
-  const pos = (i: number) => `${WORDS[(i * 3 + 1) % WORDS.length]} ${WORDS[(i * 3 + 2) % WORDS.length]}`;
-  return Array.from({ length: n }, (_, i) => ({
-    query: `tell me about ${WORDS[(i * 3) % WORDS.length]}`,
-    pos: [pos(i)],
-    neg: Array.from({ length: negatives }, (_, k) => pos((i + 1 + k) % n)),
-  }));
-}
-
-export function writePairs(file: string, pairs: EmbedPair[]): string {
-  writeFileSync(file, pairs.map((p) => JSON.stringify(p)).join("\n") + "\n");
-  return file;
-}
 
 const tinyDir = tempDir("infuse-embed-tiny-");
 let tinyGguf: Promise<string> | undefined;

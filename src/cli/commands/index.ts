@@ -17,6 +17,7 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   generate: async () => (await import("./generate.js")).registerGenerate,
   inspect: async () => (await import("./inspect.js")).registerInspect,
   tune: async () => (await import("./tune.js")).registerTune,
+  embed: async () => (await import("./embed-tune.js")).registerEmbedTune,
   crawl: async () => (await import("./crawl.js")).registerCrawl,
   serve: async () => (await import("./serve.js")).registerServe,
   worker: async () => (await import("./worker.js")).registerWorker,

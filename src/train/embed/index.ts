@@ -1,5 +1,13 @@
 // Contrastive fine-tuning of embedding encoders (`infuse embed tune`). Re-exports only.
-export { tuneEmbedder, EMBED_CONFIG_FILE, MODEL_DIR, type EmbedTuneResult, type EmbedTuneRunOptions } from "./tune.js";
+export {
+  tuneEmbedder,
+  planEmbedTune,
+  EMBED_CONFIG_FILE,
+  MODEL_DIR,
+  type EmbedTunePlan,
+  type EmbedTuneResult,
+  type EmbedTuneRunOptions,
+} from "./tune.js";
 export {
   EmbedTuneOptionsSchema,
   EMBED_TUNE_DEFAULTS,

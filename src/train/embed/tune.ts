@@ -65,6 +65,32 @@ async function readAll(files: string[]): Promise<EmbedPair[]> {
   return out;
 }
 
+export interface EmbedTunePlan {
+  trainPairs: number;
+  valPairs: number;
+  shortOfNegatives: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  /** Texts encoded per optimizer step (queries + their groups). */
+  textsPerStep: number;
+}
+
+/** `--dry-run`: the pairs read and split, and the steps the run would take; no model is loaded. */
+export async function planEmbedTune(options: EmbedTuneOptions): Promise<EmbedTunePlan> {
+  const o = resolveEmbedTuneOptions(options);
+  const all = await readAll(o.data);
+  const { train, val } = o.valData ? { train: all, val: await readAll(o.valData) } : splitPairs(all, o);
+  const stepsPerEpoch = Math.ceil(Math.ceil(train.length / o.batchSize) / o.gradAccum);
+  return {
+    trainPairs: train.length,
+    valPairs: val.length,
+    shortOfNegatives: train.filter((p) => p.neg.length < o.groupSize - 1).length,
+    stepsPerEpoch,
+    totalSteps: o.maxSteps ?? Math.ceil(stepsPerEpoch * o.epochs),
+    textsPerStep: o.batchSize * o.gradAccum * (1 + o.groupSize),
+  };
+}
+
 export async function tuneEmbedder(options: EmbedTuneOptions, run: EmbedTuneRunOptions = {}): Promise<EmbedTuneResult> {
   const o = resolveEmbedTuneOptions(options);
   checkWorkers(o.workers);
