@@ -191,6 +191,26 @@ export { MmrRetriever, mmrSelect } from "./rag/multi/mmr.js";
 export { MultiIndexRetriever, type IndexSource, type Routing } from "./rag/multi/multi-index.js";
 export { ExpandingRetriever, type ExpandMode } from "./rag/multi/window.js";
 export {
+  generateQueries,
+  mineNegatives,
+  offlinePairs,
+  qrelPairs,
+  readPairs,
+  writePairs,
+  readPassages,
+  passageText,
+  MineOptionsSchema,
+  QueryOptionsSchema,
+  type GenerateQueriesOptions,
+  type GenerateQueriesResult,
+  type MineOptions,
+  type MineResult,
+  type MineStats,
+  type Pair,
+  type Passage,
+  type QrelData,
+} from "./rag/embed-data/index.js";
+export {
   tune,
   dryRunTune,
   mergeAdapter,

@@ -22,9 +22,9 @@ export const registerCollections: RegisterCommand = (program, run) => {
     .description("list, show or delete collections")
     .addHelpText(
       "after",
-      "\nExamples:\n  infuse collections\n  infuse collections --all          # evaluation caches (beir-*) too\n  infuse collections show handbook --json\n  infuse collections remove-file handbook notes/old.md 'drafts/*'\n  infuse collections compact handbook\n  infuse collections delete handbook",
+      "\nExamples:\n  infuse collections\n  infuse collections --all          # caches (beir-*, embed-mine-*) too\n  infuse collections show handbook --json\n  infuse collections remove-file handbook notes/old.md 'drafts/*'\n  infuse collections compact handbook\n  infuse collections delete handbook",
     )
-    .option("--all", "also list evaluation caches (beir-* collections made by infuse eval)")
+    .option("--all", "also list caches (beir-* made by infuse eval, embed-mine-* by infuse embed mine)")
     .action(
       run(async (rt, flags: { all?: boolean }) => {
         const provider = storeProvider(await rt.config());
@@ -39,7 +39,7 @@ export const registerCollections: RegisterCommand = (program, run) => {
   collections
     .command("list")
     .description("list collections by name (the default lists them with their sizes)")
-    .option("--all", "also list evaluation caches (beir-* collections made by infuse eval)")
+    .option("--all", "also list caches (beir-* made by infuse eval, embed-mine-* by infuse embed mine)")
     .action(
       run(async (rt, flags: { all?: boolean }) => {
         const { healthy, damaged, hidden } = await listing(storeProvider(await rt.config()), flags.all === true);
@@ -131,9 +131,12 @@ export const registerCollections: RegisterCommand = (program, run) => {
     );
 };
 
-/** Collections `infuse eval` makes as caches of a BEIR corpus (eval/beir-collection.ts names them). */
+/**
+ * Caches: collections `infuse eval` makes of a BEIR corpus (eval/beir-collection.ts names them) and
+ * `infuse embed mine` makes of its corpus (rag/embed-data/corpus.ts).
+ */
 export function isEvalCache(name: string): boolean {
-  return name.startsWith("beir-");
+  return name.startsWith("beir-") || name.startsWith("embed-mine-");
 }
 
 /** The collections to list: evaluation caches left out unless `all`, with how many were. */

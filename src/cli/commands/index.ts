@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   crawl: async () => (await import("./crawl.js")).registerCrawl,
   serve: async () => (await import("./serve.js")).registerServe,
   worker: async () => (await import("./worker.js")).registerWorker,
+  embed: async () => (await import("./embed.js")).registerEmbed,
 };
 
 /**
