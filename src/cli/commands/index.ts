@@ -17,11 +17,17 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   generate: async () => (await import("./generate.js")).registerGenerate,
   inspect: async () => (await import("./inspect.js")).registerInspect,
   tune: async () => (await import("./tune.js")).registerTune,
-  embed: async () => (await import("./embed-tune.js")).registerEmbedTune,
   crawl: async () => (await import("./crawl.js")).registerCrawl,
   serve: async () => (await import("./serve.js")).registerServe,
   worker: async () => (await import("./worker.js")).registerWorker,
-  embed: async () => (await import("./embed.js")).registerEmbed,
+  // one group, two modules: embed queries|mine (embed.ts) and embed tune (embed-tune.ts)
+  embed: async () => {
+    const [data, tune] = await Promise.all([import("./embed.js"), import("./embed-tune.js")]);
+    return (program, run) => {
+      data.registerEmbed(program, run);
+      tune.registerEmbedTune(program, run);
+    };
+  },
 };
 
 /**
