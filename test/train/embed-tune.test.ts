@@ -6,7 +6,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/core/config.js";
 import { loadBert } from "../../src/models/bert/index.js";
-import { Tensor } from "../../src/tensor/index.js";
+import type { Tensor } from "../../src/tensor/index.js";
 import { createEmbedder } from "../../src/rag/embed/index.js";
 import { noGrad } from "../../src/tensor/index.js";
 import { TextEncoder } from "../../src/train/embed/encode.js";
