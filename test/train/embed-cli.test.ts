@@ -1,7 +1,7 @@
-// `infuse embed tune` as a user runs it: --json with the before/after table of a BEIR folder
-// (start and tuned, dense and hybrid), --dry-run's counts, and the errors of bad input (a pair
-// without pos, a bad temperature, no --data) with their exit codes and hints.
-import { mkdirSync, writeFileSync } from "node:fs";
+// `infuse embed tune` as a user runs it: --json with the before/after table of a BEIR folder (start
+// and tuned, dense and hybrid) and its nDCG@10 at each evaluation, --dry-run's counts, and the
+// errors of bad input (a pair without pos, a bad temperature, no --data) with exit codes and hints.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
@@ -54,7 +54,7 @@ describe("infuse embed tune", () => {
         "--lr",
         "3e-3",
         ...common,
-      ].concat(["--eval-beir", beir, "--eval-split", "test"]),
+      ].concat(["--eval-beir", beir, "--eval-split", "test", "--eval-every", "3"]),
       { env },
     );
     expect(r.code, r.stderr).toBe(0);
@@ -72,6 +72,11 @@ describe("infuse embed tune", () => {
       "tuned/hybrid",
     ]);
     for (const row of report.before_after) expect(row["ndcg@10"]).toBeGreaterThan(0);
+    // during training, each evaluation also scored the BEIR folder (dense, in memory)
+    const metrics = readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n");
+    const last = JSON.parse(metrics.at(-1)!) as Record<string, number>;
+    expect(last["eval_ndcg@10"]).toBeGreaterThan(0);
+    expect(last["eval_accuracy"]).toBeGreaterThanOrEqual(0);
   }, 60_000);
 
   it("--dry-run counts pairs and steps; bad input fails with its exit code and a hint", async () => {
