@@ -11,7 +11,7 @@ import { createEmbedder } from "../../src/rag/embed/index.js";
 import { noGrad } from "../../src/tensor/index.js";
 import { TextEncoder } from "../../src/train/embed/encode.js";
 import { tuneEmbedder } from "../../src/train/embed/tune.js";
-import type { EmbedTuneOptions } from "../../src/train/embed/options.js";
+import { resolveEmbedTuneOptions, type EmbedTuneOptions } from "../../src/train/embed/options.js";
 import { tinyBert } from "./embed-helpers.js";
 import { synthPairs, writePairs } from "./embed-pairs.js";
 import { tempDir } from "./helpers.js";
@@ -37,6 +37,17 @@ const options = async (out: string, extra: Partial<EmbedTuneOptions> = {}): Prom
 const weights = (out: string) => readFileSync(path.join(dir, out, "model", "model.safetensors"));
 
 describe("tuneEmbedder", () => {
+  it("refuses LoRA dropout with GradCache or workers (the second encoding would draw other masks)", async () => {
+    const lora = { lora: true, dropout: 0.1 } as const;
+    for (const extra of [{ gradCacheChunk: 4 }, { workers: 2 }]) {
+      await expect(tuneEmbedder(await options("refused", { ...lora, ...extra }))).rejects.toMatchObject({
+        code: "train.bad_option",
+        details: { flag: "--dropout" },
+      });
+    }
+    expect(() => resolveEmbedTuneOptions({ model: "m", data: ["d"], out: "o", ...lora })).not.toThrow();
+  });
+
   it("resumes an aborted run to a byte-identical tuned model", async () => {
     const straight = await tuneEmbedder(await options("straight"));
     expect(straight.steps).toBe(5);

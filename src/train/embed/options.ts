@@ -2,7 +2,7 @@
 // train/options.ts): each field's type, error wording, flag and help line. Defaults follow
 // FlagEmbedding's embedder fine-tuning recipe where it has one (τ 0.02, group 8, in-batch negatives).
 import { z } from "zod";
-import type { InfuseError } from "../../core/errors.js";
+import { InfuseError } from "../../core/errors.js";
 import { optionError, type FlagMeta } from "../../core/option-schema.js";
 
 const want = {
@@ -193,5 +193,13 @@ export function resolveEmbedTuneOptions(o: EmbedTuneOptions): ResolvedEmbedTuneO
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const r = { ...EMBED_TUNE_DEFAULTS, lr: o.lora ? 1e-4 : 2e-5, ...given } as unknown as ResolvedEmbedTuneOptions;
   r.targets = [...r.targets];
+  // GradCache and workers encode every text twice; LoRA dropout would draw other masks the second time
+  if (r.lora && r.dropout > 0 && (r.gradCacheChunk > 0 || r.workers > 1)) {
+    throw new InfuseError("train.bad_option", "LoRA dropout cannot be combined with --grad-cache-chunk or --workers", {
+      kind: "usage",
+      hint: "set --dropout 0 (the default), or train in one thread without GradCache",
+      details: { option: "dropout", flag: "--dropout" },
+    });
+  }
   return r;
 }
