@@ -243,6 +243,19 @@ export {
   type SkipReport,
 } from "./train/index.js";
 export {
+  tuneEmbedder,
+  planEmbedTune,
+  resolveEmbedTuneOptions,
+  EmbedTuneOptionsSchema,
+  ContrastiveTask,
+  infoNce,
+  type EmbedTuneOptions,
+  type EmbedTuneResult,
+  type EmbedTuneRunOptions,
+  type EmbedTunePlan,
+  type ContrastiveSettings,
+} from "./train/embed/index.js";
+export {
   loadLlama,
   LlamaModel,
   LlamaDecoder,

@@ -24,6 +24,10 @@ const RUN_FILES = [
   "adapter.gguf",
   "chat_template.jinja",
   TRUNCATED_FILE,
+  // embed tune's (train/embed/tune.ts)
+  "embed-tune-config.json",
+  "model",
+  "before-after",
 ];
 
 export interface RunFolderOptions {

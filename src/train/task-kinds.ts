@@ -1,10 +1,11 @@
-// The task kinds a worker thread can rebuild: `lora` built in (loaded on first use), others registered
+// The task kinds a worker thread can rebuild: `lora` and `contrastive` built in (loaded on first use), others registered
 // by the module a TaskDescription names. A worker imports that module, then looks the kind up here.
 import { InfuseError } from "../core/errors.js";
 import type { ReplicaFactory, TaskDescription, TaskReplica } from "./task.js";
 
 const kinds = new Map<string, () => Promise<ReplicaFactory>>([
   ["lora", async () => (await import("./lora-task.js")).createLoraReplica],
+  ["contrastive", async () => (await import("./embed/task.js")).createContrastiveReplica],
 ]);
 
 /** Makes `kind` rebuildable in workers; a task module calls this when imported. */

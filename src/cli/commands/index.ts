@@ -20,7 +20,14 @@ export const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   crawl: async () => (await import("./crawl.js")).registerCrawl,
   serve: async () => (await import("./serve.js")).registerServe,
   worker: async () => (await import("./worker.js")).registerWorker,
-  embed: async () => (await import("./embed.js")).registerEmbed,
+  // one group, two modules: embed queries|mine (embed.ts) and embed tune (embed-tune.ts)
+  embed: async () => {
+    const [data, tune] = await Promise.all([import("./embed.js"), import("./embed-tune.js")]);
+    return (program, run) => {
+      data.registerEmbed(program, run);
+      tune.registerEmbedTune(program, run);
+    };
+  },
 };
 
 /**

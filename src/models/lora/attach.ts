@@ -1,10 +1,11 @@
-// Attaches LoRA adapters to a Llama model's linear layers chosen by name pattern, and detaches them
+// Attaches LoRA adapters to a model's linear layers (a Llama decoder, a BERT encoder: anything with linears() by GGUF name) chosen by name pattern, and detaches them
 // (merging into a GGUF file is train/merge.ts). Patterns: PEFT module names (q_proj, v_proj …), GGUF names (attn_q …), "all-linear",
 // or globs with `*` over full GGUF (blk.0.attn_q) or HF (model.layers.0.self_attn.q_proj) names.
 import { InfuseError } from "../../core/errors.js";
 import { ggufToHfName } from "../../formats/hf/names.js";
 import { Rng, type Tensor } from "../../tensor/index.js";
 import type { LlamaModel } from "../llama/model.js";
+import type { Linear } from "../linear.js";
 import { LoraAdapter, type LoraOptions } from "./adapter.js";
 
 /** PEFT module name → GGUF layer suffix. */
@@ -26,10 +27,16 @@ export interface AttachOptions extends LoraOptions {
   seed?: number;
 }
 
+/** What adapters attach to: linear layers by GGUF name (LlamaModel, BertModel). */
+export interface LoraHost {
+  linears(): Map<string, Linear>;
+  readonly config: unknown;
+}
+
 /** The adapters on one model, keyed by GGUF layer name (blk.0.attn_q). */
-export class LoraSet {
+export class LoraSet<M extends LoraHost = LlamaModel> {
   constructor(
-    readonly model: LlamaModel,
+    readonly model: M,
     readonly adapters: Map<string, LoraAdapter>,
     /** The stream A was initialised from and dropout draws from (a checkpoint saves its state). */
     readonly rng: Rng,
@@ -71,7 +78,7 @@ export function matchesTarget(name: string, pattern: string): boolean {
 }
 
 /** Puts a fresh adapter on every linear layer a target names; throws if a target names none. */
-export function attachLora(model: LlamaModel, options: AttachOptions): LoraSet {
+export function attachLora<M extends LoraHost = LlamaModel>(model: M, options: AttachOptions): LoraSet<M> {
   const targets = options.targets ?? ["q_proj", "v_proj"];
   const rng = new Rng(options.seed ?? 0);
   const adapters = new Map<string, LoraAdapter>();
