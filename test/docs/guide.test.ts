@@ -8,10 +8,18 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, fixture } from "../helpers/fixtures.js";
+import { writeTinyBertGguf } from "../helpers/tiny-bert-gguf.js";
 
 const GUIDE = path.join(REPO_ROOT, "docs/guide");
 /** The pages whose commands build on each other, in reading order (README.md lists them). */
-const PAGES = ["getting-started.md", "rag.md", "fine-tuning.md", "evaluation.md", "serving.md"];
+const PAGES = [
+  "getting-started.md",
+  "rag.md",
+  "fine-tuning.md",
+  "embedding-tuning.md",
+  "evaluation.md",
+  "serving.md",
+];
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const CLI_ENTRY = path.join(REPO_ROOT, "test/helpers/cli-entry.ts");
 
@@ -90,6 +98,8 @@ function run(block: Block): Promise<{ status: number | null; output: string }> {
 }
 
 setUpFolder();
+// the starting encoder of embedding-tuning.md: tiny and random, with MiniLM's real vocabulary
+await writeTinyBertGguf(path.join(work, "encoder.gguf"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the user guide's commands run", () => {
