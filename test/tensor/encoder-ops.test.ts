@@ -15,7 +15,7 @@ import {
   slice,
   Tensor,
 } from "../../src/tensor/index.js";
-import { fusedLinear, packedAttention } from "../../src/tensor/ops/encoder.js";
+import { addLayerNorm, fusedLinear, packedAttention } from "../../src/tensor/ops/encoder.js";
 import { SLAB_VALUES } from "../../src/tensor/kernels/bert-attention-ort.js";
 import { expectGrads, rand } from "./helpers.js";
 
@@ -128,6 +128,18 @@ describe("fusedLinear", () => {
         [rand([3, 4]), rand([2, 4]), rand([3, 4]), rand([2]), rand([3])],
       );
     }
+  });
+});
+
+describe("addLayerNorm", () => {
+  afterEach(() => setMatmulPath("auto"));
+
+  it("equals layerNorm(add(x, z)) over several slabs, values and all four gradients", () => {
+    const [x, z, w, b] = [rand([1500, 384]), rand([1500, 384]), rand([384]), rand([384])];
+    const g = rand([1500, 384], false).data;
+    const fast = run("ort", [x, z, w, b], ([xx, zz, ww, bb]) => addLayerNorm(xx!, zz!, ww!, bb!, 1e-12), g);
+    const slow = run("reference", [x, z, w, b], ([xx, zz, ww, bb]) => layerNorm(add(xx!, zz!), ww!, bb!, 1e-12), g);
+    for (let i = 0; i < 5; i++) expect(maxAbs(fast[i]!, slow[i]!) / (i >= 3 ? 100 : 1)).toBeLessThan(1e-4);
   });
 });
 

@@ -5,6 +5,7 @@
 import { InfuseError } from "../../core/errors.js";
 import {
   add,
+  addLayerNorm,
   attention,
   embedding,
   fusedLinear,
@@ -151,10 +152,10 @@ export class BertModel {
       [layer.q.bias!, layer.k.bias!, layer.v.bias!],
     ); // (B, T, 3C)
     const a = packedAttention(qkv, heads, mask); // (B, T, C)
-    const x1 = layerNorm(add(x, fusedLinear(a, ...w(layer.o))), layer.attnNormW, layer.attnNormB, eps);
+    const x1 = addLayerNorm(x, fusedLinear(a, ...w(layer.o)), layer.attnNormW, layer.attnNormB, eps);
     const h = fusedLinear(x1, ...w(layer.up), this.config.gelu === "erf" ? "gelu" : undefined); // (B, T, F)
     const hg = this.config.gelu === "erf" ? h : gelu(h, this.config.gelu);
-    return layerNorm(add(x1, fusedLinear(hg, ...w(layer.down))), layer.outNormW, layer.outNormB, eps); // (B, T, C)
+    return addLayerNorm(x1, fusedLinear(hg, ...w(layer.down)), layer.outNormW, layer.outNormB, eps); // (B, T, C)
   }
 }
 

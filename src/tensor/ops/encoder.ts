@@ -1,8 +1,8 @@
 // Fused ops of an encoder block (BERT family): a linear layer with its bias (and GELU) in one kernel
-// call, several linear layers sharing an input as one product (Q, K, V), and bidirectional attention
-// over that packed QKV with a key-padding mask. Each has a TypeScript reference path for tiny shapes.
+// call, several linear layers sharing an input as one product (Q, K, V), bidirectional attention
+// over that packed QKV with a key-padding mask, and the residual add with the LayerNorm after it. Each has a TypeScript reference path for tiny shapes.
 // Shapes: B batch, T tokens, H heads, D head size, C = H·D, M rows (B·T), K inputs, N outputs.
-import { Tensor, withGrad } from "../tensor.js";
+import { isGradEnabled, Tensor, withGrad } from "../tensor.js";
 import { shapeError } from "../shape.js";
 import { fastPathFor, FAST_PATH_MIN_MACS } from "../kernels/kernel.js";
 import { referenceMatmul } from "../kernels/reference.js";
@@ -10,7 +10,11 @@ import { ortLinear, ortLinearBackward } from "../kernels/linear-ort.js";
 import { ortGelu, ortGeluBackward } from "../kernels/pointwise-ort.js";
 import { keyMask, ortPackedAttention, ortPackedAttentionBackward } from "../kernels/bert-attention-ort.js";
 import { referenceAttention, referenceAttentionBackward, type AttentionDims } from "../kernels/attention-reference.js";
+import { ortAddLayerNorm } from "../kernels/add-norm-ort.js";
+import { ortLayerNormBackward } from "../kernels/norm-ort.js";
 import { ATTENTION_MIN_WORK } from "./attention.js";
+import { add } from "./elementwise.js";
+import { layerNorm, LAYERNORM_MIN_VALUES } from "./norm.js";
 import { erf } from "./activation.js";
 
 const INV_SQRT_2 = Math.SQRT1_2;
@@ -169,4 +173,30 @@ function referencePacked(
   const gs = [grads.dq, grads.dk, grads.dv];
   for (let r = 0; r < batch * t; r++)
     for (let p = 0; p < 3; p++) dqkv.set(gs[p]!.subarray(r * c, (r + 1) * c), (r * 3 + p) * c);
+}
+
+/** LayerNorm(x + z) over the last dim (a post-LN block's residual and norm): one kernel call, one array. */
+export function addLayerNorm(x: Tensor, z: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  const d = weight.size;
+  if (x.size !== z.size || x.shape[x.ndim - 1] !== d || bias.size !== d) {
+    throw shapeError(
+      "addLayerNorm",
+      "x and z must match, with weight and bias of x's last dim",
+      [x.shape, z.shape, weight.shape],
+      "pass the block input, its branch output and the norm's parameters",
+    );
+  }
+  if (fastPathFor(x.size, LAYERNORM_MIN_VALUES) !== "ort") return layerNorm(add(x, z), weight, bias, eps);
+  const inputs = [x, z, weight, bias];
+  const track = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const rows = x.size / d;
+  const keep = track ? { xhat: new Float32Array(x.size), inv: new Float32Array(rows) } : null;
+  const y = new Float32Array(x.size);
+  const w = weight.data;
+  ortAddLayerNorm(x.data, z.data, w, bias.data, eps, y, keep);
+  return withGrad(new Tensor(y, x.shape), "add_layer_norm", inputs, (g) => {
+    const [gx, gw, gb] = [new Float32Array(g.length), new Float32Array(d), new Float32Array(d)];
+    ortLayerNormBackward(g, keep!.xhat, w, keep!.inv, gx, gw, gb);
+    return [gx, gx, gw, gb]; // the sum's gradient reaches both summands as is
+  });
 }
