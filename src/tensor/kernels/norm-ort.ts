@@ -200,9 +200,10 @@ export function ortLayerNormBackward(
     };
     const into = { dX: cut(gx), dW: { data: pw, dims: [d] }, dB: { data: pb, dims: [d] } };
     runOnnxModel("layernorm-bwd", layerNormBackwardGraph, feeds, into);
-    if (pw !== gw) {
-      if (r === 0) (gw.set(pw), gb.set(pb));
-      else for (let j = 0; j < d; j++) ((gw[j]! += pw[j]!), (gb[j]! += pb[j]!));
+    if (pw === gw) continue;
+    for (let j = 0; j < d; j++) {
+      gw[j] = (r === 0 ? 0 : gw[j]!) + pw[j]!;
+      gb[j] = (r === 0 ? 0 : gb[j]!) + pb[j]!;
     }
   }
 }
