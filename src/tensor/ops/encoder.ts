@@ -55,9 +55,10 @@ export function fusedLinear(x: Tensor, weights: readonly Tensor[], biases: reado
     );
   }
   const m = x.size / k;
-  const [xd, w, b] = [x.data, stack(weights), stack(biases)];
+  const [xd, b] = [x.data, stack(biases)];
   const ort = fastPathFor(m * k * n, FAST_PATH_MIN_MACS) === "ort";
   const u = new Float32Array(m * n); // before the activation
+  const w = stack(weights);
   if (ort) ortLinear(xd, w, b, m, u);
   else {
     referenceMatmul(xd, w, u, { batch: 1, m, k, n, transA: false, transB: true, bBatched: true });
@@ -86,6 +87,7 @@ export function fusedLinear(x: Tensor, weights: readonly Tensor[], biases: reado
     const needW = params.some((p) => p.requiresGrad);
     const dx = x.requiresGrad ? new Float32Array(m * k) : null;
     const [dw, db] = needW ? [new Float32Array(n * k), new Float32Array(n)] : [null, null];
+    const w = stack(weights); // stacked again, not kept: (ΣN, K) per layer would stay alive until backward
     if (ort) ortLinearBackward(gu, xd, w, m, { dx, dw, db });
     else {
       if (dx) referenceMatmul(gu, w, dx, { batch: 1, m, k: n, n: k, transA: false, transB: false, bBatched: true });
