@@ -331,7 +331,7 @@ export default async function main(args: string[]): Promise<void> {
         process: inline ? "inline (tsx)" : "child (compiled)",
         threads,
         step_seconds: +f.step_seconds.toFixed(2),
-        pairs_per_s: +perS(queries).toFixed(2),
+        pairs_per_s: +perS(queries).toPrecision(3),
         tokens_per_s: Math.round(perS(f.tokens)),
         padded_tokens_per_s: Math.round(perS(f.padded_tokens)),
         achieved_gflops: +(perS(flops) / 1e9).toFixed(2),
