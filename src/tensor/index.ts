@@ -16,6 +16,7 @@ export { gelu, silu, sigmoid, swiglu, erf, type GeluApproximation } from "./ops/
 export { rope, ropeInvFreq, llama3InvFreq, type Llama3Scaling, type RopeLayout, type RopeOptions } from "./ops/rope.js";
 export { attention, causalMask, paddingMask, type AttentionOptions, type HeadOrder } from "./ops/attention.js";
 export { dropout } from "./ops/dropout.js";
+export { addLayerNorm, fusedLinear, packedAttention } from "./ops/encoder.js";
 export { QuantTensor, quantize, CODECS, type QuantType } from "./quant/formats.js";
 export { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "./quant/qmatmul.js";
 export { qembedding } from "./quant/qembedding.js";

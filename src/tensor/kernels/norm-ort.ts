@@ -148,18 +148,32 @@ export function ortLayerNorm(
   keep: { xhat: Float32Array; inv: Float32Array } | null,
 ): void {
   const d = w.length;
-  const n = x.length / d;
-  const feeds = {
-    X: { data: x, dims: [n, d] },
-    W: { data: w, dims: [d] },
-    B: { data: b, dims: [d] },
-    E: { data: Float32Array.of(eps), dims: [1] },
-  };
-  const into = {
-    Y: { data: y, dims: [n, d] },
-    ...(keep ? { XH: { data: keep.xhat, dims: [n, d] }, R: { data: keep.inv, dims: [n, 1] } } : {}),
-  };
-  runOnnxModel(`layernorm-fwd${keep ? "-train" : ""}`, () => layerNormGraph(keep !== null), feeds, into);
+  const rows = x.length / d;
+  const step = slabRows(d);
+  const [W, B, E] = [
+    { data: w, dims: [d] },
+    { data: b, dims: [d] },
+    { data: Float32Array.of(eps), dims: [1] },
+  ];
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    const cut = (a: Float32Array) => ({ data: a.subarray(r * d, (r + n) * d), dims: [n, d] });
+    const into = {
+      Y: cut(y),
+      ...(keep ? { XH: cut(keep.xhat), R: { data: keep.inv.subarray(r, r + n), dims: [n, 1] } } : {}),
+    };
+    runOnnxModel(
+      `layernorm-fwd${keep ? "-train" : ""}`,
+      () => layerNormGraph(keep !== null),
+      { X: cut(x), W, B, E },
+      into,
+    );
+  }
+}
+
+/** Rows per call: ~POINTWISE_SLAB values (ORT's elementwise nodes slow down on arrays of many millions). */
+function slabRows(d: number): number {
+  return Math.max(1, Math.floor((1 << 18) / d));
 }
 
 /** Writes gx (rows, d), gw (d) and gb (d). */
@@ -172,13 +186,24 @@ export function ortLayerNormBackward(
   gw: Float32Array,
   gb: Float32Array,
 ): void {
-  const [n, d] = [inv.length, w.length];
-  const feeds = {
-    G: { data: g, dims: [n, d] },
-    XH: { data: xhat, dims: [n, d] },
-    W: { data: w, dims: [d] },
-    R: { data: inv, dims: [n, 1] },
-  };
-  const into = { dX: { data: gx, dims: [n, d] }, dW: { data: gw, dims: [d] }, dB: { data: gb, dims: [d] } };
-  runOnnxModel("layernorm-bwd", layerNormBackwardGraph, feeds, into);
+  const [rows, d] = [inv.length, w.length];
+  const step = slabRows(d);
+  const [pw, pb] = rows > step ? [new Float32Array(d), new Float32Array(d)] : [gw, gb];
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    const cut = (a: Float32Array) => ({ data: a.subarray(r * d, (r + n) * d), dims: [n, d] });
+    const feeds = {
+      G: cut(g),
+      XH: cut(xhat),
+      W: { data: w, dims: [d] },
+      R: { data: inv.subarray(r, r + n), dims: [n, 1] },
+    };
+    const into = { dX: cut(gx), dW: { data: pw, dims: [d] }, dB: { data: pb, dims: [d] } };
+    runOnnxModel("layernorm-bwd", layerNormBackwardGraph, feeds, into);
+    if (pw === gw) continue;
+    for (let j = 0; j < d; j++) {
+      gw[j] = (r === 0 ? 0 : gw[j]!) + pw[j]!;
+      gb[j] = (r === 0 ? 0 : gb[j]!) + pb[j]!;
+    }
+  }
 }
