@@ -23,8 +23,10 @@ export interface BatchOptions extends TaskOptions {
   batchSize?: number;
   batchChunks?: number;
   embedBatchSize?: number;
-  /** The collection's writer lock, held by the ingest across all its batches. */
+  /** The collection's writer lock, if the caller holds it across all its batches. */
   lock?: WriteLock;
+  /** Each commit waits for the lock and lands on the latest revision (CommitOptions.rebase). */
+  rebase?: boolean;
 }
 
 /** What the batches committed, summed over the run. */
@@ -114,6 +116,7 @@ export class BatchWriter {
       {
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
         ...(this.#options.lock ? { lock: this.#options.lock } : {}),
+        ...(this.#options.rebase ? { rebase: true } : {}),
         onStored: (rows) =>
           this.#options.onProgress?.({ task: "store", done: rows, total: add.length, unit: "chunks" }),
       },
