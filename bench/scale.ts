@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import type { ResolvedConfig } from "../src/core/config.js";
 import { jobHandlers } from "../src/jobs/handlers.js";
 import { LocalJobQueue } from "../src/jobs/local-queue.js";
@@ -17,7 +18,8 @@ import { createRetriever } from "../src/rag/retrieve/index.js";
 import type { Source } from "../src/rag/source/index.js";
 import type { AnnKind, AnnSettings } from "../src/rag/store/lance-index.js";
 import { lance, type LanceCollection } from "../src/rag/store/lancedb.js";
-import { LanceDbStoreProvider } from "../src/rag/store/index.js";
+import { LanceDbStoreProvider, PostgresStoreProvider } from "../src/rag/store/index.js";
+import { ensureHnsw, tablesOf } from "../src/rag/store/postgres/tables.js";
 import type { Embedder } from "../src/rag/types.js";
 import { emit, log, peakRssMb } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
@@ -165,6 +167,8 @@ export default async function main(args: string[]): Promise<void> {
     if (!(PHASES as readonly string[]).includes(p))
       throw new Error(`--phases: ${p} is not one of ${PHASES.join(", ")}`);
   const dir = flag(args, "--dir", "") || (await mkdtemp(path.join(os.tmpdir(), "infuse-scale-")));
+  const pgUrl = flag(args, "--store", "");
+  if (pgUrl) return postgresScale(pgUrl, { chunks, queries, batchChunks, phases, dir });
   const base = { bench: "scale", chunks, dim: DIM, kind };
   const figure = (f: Record<string, unknown>) =>
     emit({ ...base, ...f, peak_rss_mb: peakRssMb(), load1: +os.loadavg()[0]!.toFixed(2) });
@@ -351,4 +355,133 @@ export default async function main(args: string[]): Promise<void> {
   emit({ ...base, figure: "peak_rss", peak_rss_mb: peakRssMb() });
   if (!args.includes("--dir") && !args.includes("--keep")) await rm(dir, { recursive: true, force: true });
   else log(`kept ${dir}`);
+}
+
+/**
+ * `--store postgres://…`: the same corpus in a Postgres + pgvector collection: ingest (the HNSW
+ * index deferred), the HNSW build timed alone, then recall@10 against an exact scan (index scans
+ * off) and dense/hybrid latency through infuse's retrievers. Phases resume as on LanceDB.
+ */
+async function postgresScale(
+  url: string,
+  o: { chunks: number; queries: number; batchChunks: number; phases: string[]; dir: string },
+): Promise<void> {
+  const base = { bench: "scale", store: "postgres", chunks: o.chunks, dim: DIM, kind: "hnsw" };
+  const figure = (f: Record<string, unknown>) =>
+    emit({ ...base, ...f, peak_rss_mb: peakRssMb(), load1: +os.loadavg()[0]!.toFixed(2) });
+  emit(cpuFigure("scale"));
+  const provider = new PostgresStoreProvider(url, { hnswMinRows: Number.MAX_SAFE_INTEGER });
+  const admin = new pg.Client({ connectionString: url.replace(/[?&]schema=[^&]*/, "") });
+  await admin.connect();
+  const { schema } = provider.target;
+  const tables = async () => {
+    const r = await admin.query<{ id: string }>(`SELECT id FROM ${schema}.collections WHERE name = 'scale'`);
+    return { id: r.rows[0]!.id, ...tablesOf(schema, r.rows[0]!.id) };
+  };
+  const size = async () => {
+    const t = await tables();
+    const r = await admin.query<{ n: string }>(
+      "SELECT pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass) AS n",
+      [t.chunks, t.postings],
+    );
+    return Number(r.rows[0]!.n);
+  };
+  let t = performance.now();
+  try {
+    if (o.phases.includes("ingest")) {
+      let lastLog = 0;
+      const report = await ingestSources("scale", units(Math.ceil(o.chunks / PER_UNIT)), {
+        dataDir: o.dir,
+        store: provider,
+        embedder: syntheticEmbedder,
+        embedderSpec: syntheticEmbedder.id,
+        splitter: SPLITTER,
+        batchSize: 100_000,
+        batchChunks: o.batchChunks,
+        onProgress: (e) => {
+          if (e.task === "commit" || performance.now() - lastLog > 60_000) {
+            lastLog = performance.now();
+            log(
+              `  ${e.task} ${e.done}${e.note ? ` (${e.note})` : ""}, ${Math.round((performance.now() - t) / 1000)} s`,
+            );
+          }
+        },
+      });
+      const seconds = (performance.now() - t) / 1000;
+      figure({
+        figure: "ingest_build",
+        chunks_added: report.chunksAdded,
+        chunks_stored: report.chunksTotal,
+        commits: report.batches,
+        seconds: +seconds.toFixed(1),
+        chunks_per_s: Math.round(report.chunksAdded / seconds),
+        bytes: await size(),
+      });
+    }
+    if (o.phases.includes("index")) {
+      const tb = await tables();
+      const before = await size();
+      await admin.query("SET maintenance_work_mem = '1GB'");
+      t = performance.now();
+      await ensureHnsw(admin, schema, tb.id, 1, 0);
+      figure({
+        figure: "index",
+        params: { m: 16, ef_construction: 64 },
+        seconds: +((performance.now() - t) / 1000).toFixed(1),
+        bytes_before: before,
+        bytes: await size(),
+      });
+    }
+    if (!o.phases.includes("query")) return;
+    const collection = await provider.open("scale");
+    const dense = createRetriever("dense", collection, syntheticEmbedder);
+    const hybrid = createRetriever("hybrid", collection, syntheticEmbedder);
+    const qtexts = Array.from({ length: o.queries }, (_, i) => paragraph(10_000_000 + i, 0));
+    const tb = await tables();
+    for (const q of qtexts.slice(0, 10)) {
+      await dense.retrieve(q, { topK: 10 });
+      await hybrid.retrieve(q, { topK: 10 });
+    }
+    let recall = 0;
+    const denseMs: number[] = [];
+    const hybridMs: number[] = [];
+    const exactMs: number[] = [];
+    for (const q of qtexts) {
+      const v = (await syntheticEmbedder.embedQueries([q]))[0]!;
+      t = performance.now();
+      await admin.query("BEGIN");
+      await admin.query("SET LOCAL enable_indexscan = off");
+      const exact = await admin.query<{ chunk_id: string }>(
+        `SELECT chunk_id FROM ${tb.chunks} WHERE rev_removed IS NULL ORDER BY embedding <=> $1::vector LIMIT 10`,
+        [`[${Array.from(v).join(",")}]`],
+      );
+      await admin.query("COMMIT");
+      exactMs.push(performance.now() - t);
+      t = performance.now();
+      const hits = await dense.retrieve(q, { topK: 10 });
+      denseMs.push(performance.now() - t);
+      const got = new Set(hits.map((h) => h.chunk.id));
+      recall += exact.rows.filter((e) => got.has(e.chunk_id)).length / Math.max(1, exact.rows.length);
+      t = performance.now();
+      await hybrid.retrieve(q, { topK: 10 });
+      hybridMs.push(performance.now() - t);
+    }
+    for (const list of [denseMs, hybridMs, exactMs]) list.sort((a, b) => a - b);
+    figure({
+      figure: "query",
+      queries: o.queries,
+      chunks_stored: collection.manifest.chunks,
+      recall_at_10: +(recall / o.queries).toFixed(4),
+      dense_p50_ms: +percentile(denseMs, 50).toFixed(1),
+      dense_p95_ms: +percentile(denseMs, 95).toFixed(1),
+      hybrid_p50_ms: +percentile(hybridMs, 50).toFixed(1),
+      hybrid_p95_ms: +percentile(hybridMs, 95).toFixed(1),
+      exact_p50_ms: +percentile(exactMs, 50).toFixed(1),
+      exact_p95_ms: +percentile(exactMs, 95).toFixed(1),
+    });
+    collection.close();
+  } finally {
+    await admin.end();
+    await provider.close();
+  }
 }

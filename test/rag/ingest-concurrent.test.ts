@@ -75,35 +75,39 @@ describe("two ingest processes into one collection", () => {
     await c.end();
   });
 
-  it.skipIf(!base)("Postgres: every file once, no chunk twice, both processes committed", async () => {
-    const dir = await folder();
-    const home = await tmp("concurrent-home");
-    const schema = `t_${randomBytes(6).toString("hex")}`;
-    schemas.push(schema);
-    const u = new URL(base!);
-    u.searchParams.set("schema", schema);
-    const reports = await twoWriters(dir, home, ["--store", u.toString()]);
-    for (const r of reports) expect(r["batches"]).toBeGreaterThan(0);
-    const provider = new PostgresStoreProvider(u.toString());
-    try {
-      const ref = await reference(dir, provider);
-      const m = await provider.requireManifest("shared");
-      expect(Object.keys(m.units).sort()).toEqual([...ref.added].sort());
-      expect(m.chunks).toBe(ref.chunksTotal);
-      const store = await provider.open("shared");
-      for (const [key, unit] of Object.entries(m.units)) expect((await store.chunksOf(key)).length).toBe(unit.chunks);
-      // the database agrees: no live chunk twice, every live row a listed file's
-      const c = new pg.Client({ connectionString: base! });
-      await c.connect();
-      const rows = await c
-        .query<{ rows: string; distinct: string; units: string }>(
-          `SELECT count(*) AS rows, count(DISTINCT (unit_key, chunk_id)) AS distinct, count(DISTINCT unit_key) AS units
+  it.skipIf(!base)(
+    "Postgres: every file once, no chunk twice, both processes committed",
+    async () => {
+      const dir = await folder();
+      const home = await tmp("concurrent-home");
+      const schema = `t_${randomBytes(6).toString("hex")}`;
+      schemas.push(schema);
+      const u = new URL(base!);
+      u.searchParams.set("schema", schema);
+      const reports = await twoWriters(dir, home, ["--store", u.toString()]);
+      for (const r of reports) expect(r["batches"]).toBeGreaterThan(0);
+      const provider = new PostgresStoreProvider(u.toString());
+      try {
+        const ref = await reference(dir, provider);
+        const m = await provider.requireManifest("shared");
+        expect(Object.keys(m.units).sort()).toEqual([...ref.added].sort());
+        expect(m.chunks).toBe(ref.chunksTotal);
+        const store = await provider.open("shared");
+        for (const [key, unit] of Object.entries(m.units)) expect((await store.chunksOf(key)).length).toBe(unit.chunks);
+        // the database agrees: no live chunk twice, every live row a listed file's
+        const c = new pg.Client({ connectionString: base! });
+        await c.connect();
+        const rows = await c
+          .query<{ rows: string; distinct: string; units: string }>(
+            `SELECT count(*) AS rows, count(DISTINCT (unit_key, chunk_id)) AS distinct, count(DISTINCT unit_key) AS units
            FROM ${schema}.chunks_1 WHERE rev_removed IS NULL`,
-        )
-        .finally(() => c.end());
-      expect(rows.rows[0]).toEqual({ rows: String(m.chunks), distinct: String(m.chunks), units: String(FILES) });
-    } finally {
-      await provider.close();
-    }
-  }, 60_000);
+          )
+          .finally(() => c.end());
+        expect(rows.rows[0]).toEqual({ rows: String(m.chunks), distinct: String(m.chunks), units: String(FILES) });
+      } finally {
+        await provider.close();
+      }
+    },
+    60_000,
+  );
 });
