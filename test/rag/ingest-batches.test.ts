@@ -119,6 +119,9 @@ describe("ingest in batches", () => {
       ingestPath("c", dir, { dataDir, embedder, splitter, batchSize: 2 }),
     ]);
     expect(a.batches + b.batches).toBeGreaterThan(5);
+    // a file both brought is reported by the one whose commit stored it
+    expect([...a.added, ...b.added]).toHaveLength(10);
+    expect(a.chunksAdded + b.chunksAdded).toBe(20);
     const m = (await new LanceDbStoreProvider(dataDir).manifest("c"))!;
     expect(Object.keys(m.units)).toHaveLength(10);
     expect(m.chunks).toBe(20);

@@ -29,11 +29,16 @@ async function folder(): Promise<string> {
 }
 
 /** Both processes ingest the whole folder at once, a commit every 3 files. */
-async function twoWriters(dir: string, home: string, store: string[]): Promise<Record<string, unknown>[]> {
+async function twoWriters(dir: string, home: string, store: string[]): Promise<{ batches: number }[]> {
   const args = ["ingest", dir, "--collection", "shared", "--embedder", "hash", "--batch-size", "3", "--json", ...store];
   const runs = await Promise.all([1, 2].map(() => runCli(args, { env: { INFUSE_HOME: home } })));
   for (const r of runs) expect(r.code, r.stderr).toBe(0);
-  return runs.map((r) => JSON.parse(r.stdout) as Record<string, unknown>);
+  const reports = runs.map((r) => JSON.parse(r.stdout) as { added: string[]; batches: number });
+  // each file is reported added by the one process whose commit stored it
+  expect(reports.flatMap((r) => r.added).sort()).toEqual(
+    Array.from({ length: FILES }, (_, i) => `note-${String(i).padStart(3, "0")}.md`),
+  );
+  return reports;
 }
 
 /** The reference: the same folder ingested by one process. */
@@ -48,7 +53,7 @@ describe("two ingest processes into one collection", () => {
     const home = await tmp("concurrent-home");
     const reports = await twoWriters(dir, home, []);
     // both wrote (neither was refused nor waited for the other's whole run)
-    for (const r of reports) expect(r["batches"]).toBeGreaterThan(0);
+    for (const r of reports) expect(r.batches).toBeGreaterThan(0);
     const provider = new LanceDbStoreProvider(home);
     const ref = await reference(dir, new LanceDbStoreProvider(await tmp("concurrent-ref")));
     const m = await provider.requireManifest("shared");
@@ -85,7 +90,7 @@ describe("two ingest processes into one collection", () => {
       const u = new URL(base!);
       u.searchParams.set("schema", schema);
       const reports = await twoWriters(dir, home, ["--store", u.toString()]);
-      for (const r of reports) expect(r["batches"]).toBeGreaterThan(0);
+      for (const r of reports) expect(r.batches).toBeGreaterThan(0);
       const provider = new PostgresStoreProvider(u.toString());
       try {
         const ref = await reference(dir, provider);

@@ -284,7 +284,8 @@ export class LanceCollection implements CollectionStore {
         "this one was writing",
         () => {
           if (!options.rebase) return this.#commitLocked(change, options);
-          const rebased = rebaseChange(this.#manifest, change);
+          const { change: rebased, skipped } = rebaseChange(this.#manifest, change);
+          options.onSkipped?.(skipped);
           // everything it brings is stored already (by another writer): no new revision
           if (this.#manifest.revision > 0 && isEmptyChange(rebased)) return Promise.resolve(this.#manifest);
           return this.#commitLocked(rebased, options);

@@ -189,8 +189,12 @@ export function changedError(name: string, doing: string): InfuseError {
  * dropped from the change (another writer stored it: nothing twice), a unit it holds with other
  * content has its chunks replaced, and removals of units already gone are no-ops.
  */
-export function rebaseChange(current: CollectionManifest, change: CollectionChange): CollectionChange {
+export function rebaseChange(
+  current: CollectionManifest,
+  change: CollectionChange,
+): { change: CollectionChange; skipped: string[] } {
   const kept = new Set<string>();
+  const skipped: string[] = [];
   const units: Record<string, IngestedUnit | null> = {};
   const remove = new Set<string>();
   for (const [key, unit] of Object.entries(change.units)) {
@@ -202,14 +206,17 @@ export function rebaseChange(current: CollectionManifest, change: CollectionChan
       }
       continue;
     }
-    if (there && there.hash === unit.hash && there.root === unit.root) continue;
+    if (there && there.hash === unit.hash && there.root === unit.root) {
+      skipped.push(key);
+      continue;
+    }
     units[key] = unit;
     kept.add(key);
     if (there) remove.add(key);
   }
   // removals that the change names without a manifest entry (a unit re-keyed): only if still there
   for (const key of change.removeUnits) if (!(key in change.units) && current.units[key]) remove.add(key);
-  return { removeUnits: [...remove], add: change.add.filter((c) => kept.has(c.unitKey)), units };
+  return { change: { removeUnits: [...remove], add: change.add.filter((c) => kept.has(c.unitKey)), units }, skipped };
 }
 
 export const isEmptyChange = (c: CollectionChange) =>

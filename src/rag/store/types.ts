@@ -121,6 +121,8 @@ export interface CommitOptions {
    * hash are left as they are, so several writers of one collection lose and duplicate nothing.
    */
   rebase?: boolean;
+  /** With `rebase`: told the units of the change that were already stored with the same content. */
+  onSkipped?: (units: string[]) => void;
 }
 
 export interface CompactReport {

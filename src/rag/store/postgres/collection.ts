@@ -252,7 +252,8 @@ export class PgCollection implements CollectionStore {
       "this one was writing",
       async (client) => {
         if (!options.rebase) return this.#commitLocked(client, change, options);
-        const rebased = rebaseChange(this.manifest, change);
+        const { change: rebased, skipped } = rebaseChange(this.manifest, change);
+        options.onSkipped?.(skipped);
         // everything it brings is stored already (by another writer): no new revision
         if (this.manifest.revision > 0 && isEmptyChange(rebased)) return this.#state;
         return this.#commitLocked(client, rebased, options);
