@@ -231,12 +231,15 @@ export default async function main(args: string[]): Promise<void> {
       bytes: du(colDir),
     });
   }
-  if (!phases.includes("query") && !phases.includes("queue")) return;
-  const collection = await store.open("scale");
-  const index = collection.manifest.vectorIndex;
-  figure({ figure: "collection", chunks_stored: collection.manifest.chunks, index: index ?? null, bytes: du(colDir) });
-
   if (phases.includes("query")) {
+    const collection = await store.open("scale");
+    const index = collection.manifest.vectorIndex;
+    figure({
+      figure: "collection",
+      chunks_stored: collection.manifest.chunks,
+      index: index ?? null,
+      bytes: du(colDir),
+    });
     // 3. recall@10 of the index against exact search (LanceDB with the index bypassed)
     const db = await (await lance()).connect(path.join(colDir, "lance"));
     const table = await db.openTable("chunks");
@@ -297,8 +300,8 @@ export default async function main(args: string[]): Promise<void> {
     table.close();
     db.close();
     reopened.close();
+    collection.close();
   }
-  collection.close();
   if (!phases.includes("queue")) return;
 
   // 4. ingest through the job queue (files on disk, per-file jobs of 10 files), 1 and 2 workers
@@ -340,8 +343,7 @@ export default async function main(args: string[]): Promise<void> {
     }
     const seconds = (performance.now() - t) / 1000;
     await queue.close();
-    emit({
-      ...base,
+    figure({
       figure: "ingest",
       workers,
       files: fileCount,
@@ -349,10 +351,9 @@ export default async function main(args: string[]): Promise<void> {
       seconds: +seconds.toFixed(1),
       chunks_per_s: Math.round(stored / seconds),
       embedder: `hash-${DIM}`,
-      peak_rss_mb: peakRssMb(),
     });
   }
-  emit({ ...base, figure: "peak_rss", peak_rss_mb: peakRssMb() });
+  figure({ figure: "peak_rss" });
   if (!args.includes("--dir") && !args.includes("--keep")) await rm(dir, { recursive: true, force: true });
   else log(`kept ${dir}`);
 }
