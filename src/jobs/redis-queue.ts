@@ -97,9 +97,17 @@ function statusOf(state: JobState | "unknown", snapshot: Snapshot, cancelledAt: 
   return state === "active" ? "running" : "queued";
 }
 
-async function recordOf(job: Job, cancelledAt: string | null): Promise<JobRecord> {
+async function recordOf(
+  fetched: Job,
+  cancelledAt: string | null,
+  reload?: () => Promise<Job | undefined>,
+): Promise<JobRecord> {
+  let job = fetched;
+  const state = await job.getState();
+  // the job finished between its fetch and this look at its state: its result is in a fresh fetch
+  if ((state === "completed" || state === "failed") && !job.finishedOn && reload) job = (await reload()) ?? job;
   const snapshot = (typeof job.progress === "object" ? job.progress : {}) as Snapshot;
-  const status = statusOf(await job.getState(), snapshot, cancelledAt);
+  const status = statusOf(state, snapshot, cancelledAt);
   const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
   const finishedAt = iso(job.finishedOn) ?? (status === "cancelled" ? (cancelledAt ?? undefined) : undefined);
   const startedAt = iso(job.processedOn);
@@ -158,7 +166,9 @@ export class RedisJobQueue implements JobQueue {
 
   async get(id: string): Promise<JobRecord | undefined> {
     const job = await Job.fromId(this.#queue, id);
-    return job ? recordOf(job, await this.#redis.get(keys(this.#options).cancelled(id))) : undefined;
+    return job
+      ? recordOf(job, await this.#redis.get(keys(this.#options).cancelled(id)), () => Job.fromId(this.#queue, id))
+      : undefined;
   }
 
   async input(id: string): Promise<unknown> {
@@ -168,7 +178,9 @@ export class RedisJobQueue implements JobQueue {
   async list(): Promise<JobRecord[]> {
     const jobs = await this.#queue.getJobs(["waiting", "active", "delayed", "prioritized", "completed", "failed"]);
     const records = await Promise.all(
-      jobs.map(async (j) => recordOf(j, await this.#redis.get(keys(this.#options).cancelled(j.id!)))),
+      jobs.map(async (j) =>
+        recordOf(j, await this.#redis.get(keys(this.#options).cancelled(j.id!)), () => Job.fromId(this.#queue, j.id!)),
+      ),
     );
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }

@@ -356,6 +356,37 @@ export function storeConformance(name: string, makeProvider: () => Promise<Confo
         await expect(y.commit(change(CORPUS))).rejects.toMatchObject({ code: "rag.collection_changed" });
       });
 
+      it("rebase: a stale writer waits for the lock, lands on the latest revision, stores each unit once", async () => {
+        const a = await seeded();
+        const b = await create("c");
+        await a.commit(change({ "a.md": [{ text: "Note a." }] }));
+        // b still sees revision 1: a.md is replayed by content hash (kept once), b.md added
+        const m = await b.commit(change({ "a.md": [{ text: "Note a." }], "b.md": [{ text: "Note b." }] }), {
+          rebase: true,
+        });
+        expect(m.revision).toBe(3);
+        expect(Object.keys(m.units)).toEqual(expect.arrayContaining(["a.md", "b.md", "tides.md"]));
+        expect(await (await open("c")).count()).toBe(CORPUS_CHUNKS + 2);
+        // nothing new: no revision; other content under a known key: replaced
+        expect((await b.commit(change({ "b.md": [{ text: "Note b." }] }), { rebase: true })).revision).toBe(3);
+        expect((await a.commit(change({ "b.md": [{ text: "Note b, revised." }] }), { rebase: true })).revision).toBe(4);
+        const c = await open("c");
+        expect(await c.count()).toBe(CORPUS_CHUNKS + 2);
+        expect(texts(await c.searchText("revised", { topK: 5 }))).toEqual(["Note b, revised."]);
+        // a held lock is waited for, not refused
+        const lock = await provider.lock("c");
+        const waiting = b.commit(change({ "w.md": [{ text: "Note w." }] }), { rebase: true });
+        await new Promise((r) => setTimeout(r, 150));
+        await lock.release();
+        expect((await waiting).revision).toBe(5);
+        // two writers creating one collection: the second replays onto the first's commit
+        const x = await create("n");
+        const y = await create("n");
+        await x.commit(change(CORPUS));
+        expect((await y.commit(change(CORPUS), { rebase: true })).revision).toBe(1);
+        expect(await (await open("n")).count()).toBe(CORPUS_CHUNKS);
+      });
+
       it("compaction keeps the data and the revision; writers opened before it still commit", async () => {
         const s = await seeded();
         for (let i = 0; i < 3; i++)

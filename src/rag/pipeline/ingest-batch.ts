@@ -23,8 +23,10 @@ export interface BatchOptions extends TaskOptions {
   batchSize?: number;
   batchChunks?: number;
   embedBatchSize?: number;
-  /** The collection's writer lock, held by the ingest across all its batches. */
+  /** The collection's writer lock, if the caller holds it across all its batches. */
   lock?: WriteLock;
+  /** Each commit waits for the lock and lands on the latest revision (CommitOptions.rebase). */
+  rebase?: boolean;
 }
 
 /** What the batches committed, summed over the run. */
@@ -109,11 +111,14 @@ export class BatchWriter {
     }));
     const replaced = units.filter((u) => manifest.units[u.key]).map((u) => u.key);
     const done = this.#committedUnits;
+    // units another writer committed with the same content meanwhile (rebase): not ours to count
+    let skipped = new Set<string>();
     const committed = await this.#store.commit(
       { removeUnits: [...replaced, ...removed], add, units: updatedUnits },
       {
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
         ...(this.#options.lock ? { lock: this.#options.lock } : {}),
+        ...(this.#options.rebase ? { rebase: true, onSkipped: (keys) => (skipped = new Set(keys)) } : {}),
         onStored: (rows) =>
           this.#options.onProgress?.({ task: "store", done: rows, total: add.length, unit: "chunks" }),
       },
@@ -123,10 +128,10 @@ export class BatchWriter {
     this.#committedUnits += units.length;
     const t = this.totals;
     // loops, not push(...): a removal list can hold every file of a large folder (stack overflow)
-    for (const u of units) if (!manifest.units[u.key]) t.added.push(u.key);
-    for (const key of replaced) t.updated.push(key);
+    for (const u of units) if (!manifest.units[u.key] && !skipped.has(u.key)) t.added.push(u.key);
+    for (const key of replaced) if (!skipped.has(key)) t.updated.push(key);
     for (const key of removed) t.removed.push(key);
-    t.chunksAdded += add.length;
+    t.chunksAdded += add.filter((c) => !skipped.has(c.unitKey)).length;
     t.chunksTotal = committed.chunks;
     t.batches++;
     this.#options.onProgress?.({

@@ -128,15 +128,16 @@ export async function ingestSources(
   // the tabular columns a collection was built with stay its own until an ingest names others
   const storedTabular = given.tabular === undefined ? (await provider.manifest(collection))?.tabular : undefined;
   const settings = storedTabular ? { ...given, tabular: storedTabular } : given;
-  // one ingest per collection from start to end: a second one fails at once (rag.collection_busy)
-  // instead of after loading; every batch commits under this same lock
-  const lock = await provider.lock(collection);
+  // several ingests may write one collection at once (other processes, other machines): loading,
+  // splitting and embedding run outside the writer lock, and each batch takes it only for its
+  // commit, which lands on the latest revision with units keyed by content hash (nothing lost,
+  // nothing stored twice; see CommitOptions.rebase)
   let store: CollectionStore | undefined;
   try {
     const opened = await open(provider, collection, options.embedder, settings);
     store = opened.store;
     const splitter = opened.splitter;
-    const writer = await BatchWriter.open(store, { ...options, lock });
+    const writer = await BatchWriter.open(store, { ...options, rebase: true });
     const progress = throttledProgress(options.onProgress);
     const report = { unchanged: 0, failed: [], skipped: [], warnings: [], duplicates: [] } as Pick<
       IngestReport,
@@ -210,7 +211,6 @@ export async function ingestSources(
     };
   } finally {
     store?.close();
-    await lock.release();
   }
 }
 

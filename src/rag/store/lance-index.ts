@@ -21,6 +21,10 @@ export interface AnnSettings {
   refineFactor?: number;
   /** IVF-HNSW-SQ: search breadth; default 150. */
   ef?: number;
+  /** IVF k-means: training vectors per partition (LanceDB's default 256); fewer trains faster. */
+  sampleRate?: number;
+  /** IVF k-means: iterations at most (LanceDB's default 50). */
+  maxIterations?: number;
 }
 
 export const DEFAULT_ANN: AnnSettings = { minRows: 100_000, kind: "ivf_pq" };
@@ -39,30 +43,39 @@ export function annParams(
   // enough detail for the exact re-scoring of the refine step to reach high recall
   const partitions = Math.max(1, Math.round(Math.sqrt(rows)));
   const nprobes = settings.nprobes ?? Math.min(partitions, Math.max(20, Math.ceil(partitions * 0.1)));
+  const training = {
+    ...(settings.sampleRate !== undefined ? { sample_rate: settings.sampleRate } : {}),
+    ...(settings.maxIterations !== undefined ? { max_iterations: settings.maxIterations } : {}),
+  };
   if (settings.kind === "ivf_hnsw_sq") {
     const hnswPartitions = Math.max(1, Math.round(rows / 100_000));
     return {
       kind: "ivf_hnsw_sq",
-      params: { num_partitions: hnswPartitions, m: 20, ef_construction: 300 },
+      params: { num_partitions: hnswPartitions, m: 20, ef_construction: 300, ...training },
       search: { nprobes: Math.min(hnswPartitions, settings.nprobes ?? hnswPartitions), ef: settings.ef ?? 150 },
     };
   }
   const subVectors = dimension % 4 === 0 ? dimension / 4 : dimension % 2 === 0 ? dimension / 2 : dimension;
   return {
     kind: "ivf_pq",
-    params: { num_partitions: partitions, num_sub_vectors: subVectors, num_bits: 8 },
+    params: { num_partitions: partitions, num_sub_vectors: subVectors, num_bits: 8, ...training },
     search: { nprobes, refine_factor: settings.refineFactor ?? 20 },
   };
 }
 
 function indexConfig(mod: typeof lancedb, info: Pick<VectorIndexInfo, "kind" | "params">): lancedb.Index {
   const p = info.params;
+  const training = {
+    ...(p["sample_rate"] !== undefined ? { sampleRate: p["sample_rate"] } : {}),
+    ...(p["max_iterations"] !== undefined ? { maxIterations: p["max_iterations"] } : {}),
+  };
   if (info.kind === "ivf_hnsw_sq") {
     return mod.Index.hnswSq({
       distanceType: "cosine",
       numPartitions: p["num_partitions"]!,
       m: p["m"]!,
       efConstruction: p["ef_construction"]!,
+      ...training,
     });
   }
   return mod.Index.ivfPq({
@@ -70,6 +83,7 @@ function indexConfig(mod: typeof lancedb, info: Pick<VectorIndexInfo, "kind" | "
     numPartitions: p["num_partitions"]!,
     numSubVectors: p["num_sub_vectors"]!,
     numBits: p["num_bits"]!,
+    ...training,
   });
 }
 
@@ -84,9 +98,10 @@ export async function maintainVectorIndex(
   dimension: number,
   current: VectorIndexInfo | undefined,
   settings: AnnSettings,
+  rebuild = false,
 ): Promise<VectorIndexInfo | undefined> {
   if (settings.minRows <= 0 || (current === undefined && rows < settings.minRows)) return current;
-  if (current === undefined || rows >= 2 * current.rows || current.kind !== settings.kind) {
+  if (rebuild || current === undefined || rows >= 2 * current.rows || current.kind !== settings.kind) {
     const started = performance.now();
     const mod = await lance();
     const planned = annParams(rows, dimension, settings);

@@ -12,8 +12,8 @@ import { chunkFromRow } from "./chunk-row.js";
 import { collectionDir, readManifestFile, writeManifestFile, type LanceState } from "./collections.js";
 import { filterToSql, metadataTokens, sqlString } from "./filter.js";
 import { DEFAULT_ANN, maintainVectorIndex, withAnnSearch, type AnnSettings } from "./lance-index.js";
-import { acquireWriteLock, withWriteLock } from "./lock.js";
-import { changedError, committedManifest } from "./manifest.js";
+import { acquireWriteLock, waitForWriteLock, withWriteLock } from "./lock.js";
+import { changedError, checkEmbedder, committedManifest, isEmptyChange, rebaseChange } from "./manifest.js";
 import type {
   CollectionChange,
   CollectionManifest,
@@ -247,16 +247,27 @@ export class LanceCollection implements CollectionStore {
    * Runs `fn` under the writer lock once the collection on disk is still at this revision (or
    * `rag.collection_changed`); a compaction since then moved only the table version, adopted here.
    */
-  async #locked<T>(lock: WriteLock | undefined, doing: string, fn: () => Promise<T>): Promise<T> {
+  async #locked<T>(
+    lock: WriteLock | undefined,
+    doing: string,
+    fn: () => Promise<T>,
+    rebase?: { signal: AbortSignal | undefined },
+  ): Promise<T> {
     const name = this.#manifest.name;
     const store = lanceStoreId(this.#root);
+    const take = () => acquireWriteLock(this.#dir, name, store);
     return withWriteLock(
       lock,
-      () => acquireWriteLock(this.#dir, name, store),
+      rebase ? () => waitForWriteLock(take, rebase.signal) : take,
       { collection: name, store },
       async () => {
         const current = await readManifestFile(this.#root, name);
-        if ((current?.manifest.revision ?? 0) !== this.#manifest.revision) throw changedError(name, doing);
+        if ((current?.manifest.revision ?? 0) !== this.#manifest.revision) {
+          if (!rebase || (!current && this.#manifest.revision !== 0)) throw changedError(name, doing);
+          // another writer committed meanwhile: continue from its revision (see rebaseChange)
+          checkEmbedder(name, current!.manifest.embedder, this.#manifest.embedder);
+          this.#manifest = current!.manifest;
+        }
         if (current && current.tableVersion !== this.#tableVersion) {
           this.#tableVersion = current.tableVersion;
           this.#closeReader();
@@ -268,7 +279,19 @@ export class LanceCollection implements CollectionStore {
 
   async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
     try {
-      return await this.#locked(options.lock, "this one was writing", () => this.#commitLocked(change, options));
+      return await this.#locked(
+        options.lock,
+        "this one was writing",
+        () => {
+          if (!options.rebase) return this.#commitLocked(change, options);
+          const { change: rebased, skipped } = rebaseChange(this.#manifest, change);
+          options.onSkipped?.(skipped);
+          // everything it brings is stored already (by another writer): no new revision
+          if (this.#manifest.revision > 0 && isEmptyChange(rebased)) return Promise.resolve(this.#manifest);
+          return this.#commitLocked(rebased, options);
+        },
+        options.rebase ? { signal: options.signal } : undefined,
+      );
     } catch (e) {
       throw this.#diskError(e, "write");
     }
@@ -315,6 +338,39 @@ export class LanceCollection implements CollectionStore {
     } finally {
       table.close();
     }
+  }
+
+  /**
+   * Trains the collection's vector index now with `settings` (default: the provider's), whatever
+   * its size, and records it in the manifest under the same revision (the chunks do not change).
+   */
+  async rebuildVectorIndex(settings: AnnSettings = this.#ann): Promise<CollectionManifest> {
+    if (this.#manifest.revision === 0) return this.#manifest;
+    return this.#locked(undefined, "indexing", async () => {
+      const table = await this.#writer();
+      try {
+        const chunks = await table.countRows();
+        const vectorIndex = await maintainVectorIndex(
+          table,
+          chunks,
+          this.#manifest.embedder.dimension,
+          this.#manifest.vectorIndex,
+          { ...settings, minRows: 1 },
+          true,
+        );
+        const manifest = { ...this.#manifest, ...(vectorIndex ? { vectorIndex } : {}) };
+        const tableVersion = await table.version();
+        await writeManifestFile(this.#root, { manifest, tableVersion });
+        this.#manifest = manifest;
+        this.#tableVersion = tableVersion;
+        this.#closeReader();
+        return manifest;
+      } finally {
+        table.close();
+      }
+    }).catch((e: unknown) => {
+      throw this.#diskError(e, "index");
+    });
   }
 
   async #commitLocked(change: CollectionChange, options: CommitOptions): Promise<CollectionManifest> {

@@ -1,7 +1,7 @@
 // One writer per collection: `<collection>/write.lock`, taken with core/lock-file (O_EXCL, the
 // writer's pid and a token; a dead writer's lock is taken over; released only while still ours).
 import path from "node:path";
-import { diskError, InfuseError } from "../../core/errors.js";
+import { diskError, InfuseError, isInfuseError, throwIfAborted } from "../../core/errors.js";
 import { acquireLockFile, type HeldLock } from "../../core/lock-file.js";
 import { makeDir } from "./collections.js";
 import type { WriteLock } from "./types.js";
@@ -75,5 +75,28 @@ export async function withWriteLock<T>(
     return await fn();
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Takes the lock as soon as the writer holding it lets go (a commit's length, for concurrent
+ * ingests), checking every 20–500 ms; `rag.collection_busy` only after `maxWaitMs` (default 10 min).
+ */
+export async function waitForWriteLock(
+  take: () => Promise<WriteLock>,
+  signal?: AbortSignal,
+  maxWaitMs = 600_000,
+): Promise<WriteLock> {
+  const deadline = Date.now() + maxWaitMs;
+  let pause = 20;
+  for (;;) {
+    try {
+      return await take();
+    } catch (e) {
+      if (!isInfuseError(e) || e.code !== "rag.collection_busy" || Date.now() + pause > deadline) throw e;
+      throwIfAborted(signal, "waiting for the collection's writer");
+      await new Promise((r) => setTimeout(r, pause + Math.floor(Math.random() * pause)));
+      pause = Math.min(pause * 2, 500);
+    }
   }
 }

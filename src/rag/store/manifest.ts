@@ -11,6 +11,7 @@ import {
   type CollectionManifest,
   type CollectionSummary,
   type FtsSettings,
+  type IngestedUnit,
   type TabularSettings,
 } from "./types.js";
 
@@ -181,3 +182,42 @@ export function changedError(name: string, doing: string): InfuseError {
     },
   );
 }
+
+/**
+ * A change prepared against an older revision, replayed onto `current` (CommitOptions.rebase): units
+ * are keyed by their content hash, so a unit `current` already holds with the same hash and root is
+ * dropped from the change (another writer stored it: nothing twice), a unit it holds with other
+ * content has its chunks replaced, and removals of units already gone are no-ops.
+ */
+export function rebaseChange(
+  current: CollectionManifest,
+  change: CollectionChange,
+): { change: CollectionChange; skipped: string[] } {
+  const kept = new Set<string>();
+  const skipped: string[] = [];
+  const units: Record<string, IngestedUnit | null> = {};
+  const remove = new Set<string>();
+  for (const [key, unit] of Object.entries(change.units)) {
+    const there = current.units[key];
+    if (unit === null) {
+      if (there) {
+        units[key] = null;
+        remove.add(key);
+      }
+      continue;
+    }
+    if (there && there.hash === unit.hash && there.root === unit.root) {
+      skipped.push(key);
+      continue;
+    }
+    units[key] = unit;
+    kept.add(key);
+    if (there) remove.add(key);
+  }
+  // removals that the change names without a manifest entry (a unit re-keyed): only if still there
+  for (const key of change.removeUnits) if (!(key in change.units) && current.units[key]) remove.add(key);
+  return { change: { removeUnits: [...remove], add: change.add.filter((c) => kept.has(c.unitKey)), units }, skipped };
+}
+
+export const isEmptyChange = (c: CollectionChange) =>
+  c.add.length === 0 && c.removeUnits.length === 0 && Object.keys(c.units).length === 0;

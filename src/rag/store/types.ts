@@ -114,6 +114,15 @@ export interface CommitOptions {
   lock?: WriteLock;
   /** Called after each batch of rows is written (rows written so far). */
   onStored?: (rows: number) => void;
+  /**
+   * Concurrent writers: wait for the writer lock (instead of `rag.collection_busy`), adopt whatever
+   * revision another writer committed meanwhile (instead of `rag.collection_changed`) and replay the
+   * change onto it by content hash (manifest.ts rebaseChange): units already stored with the same
+   * hash are left as they are, so several writers of one collection lose and duplicate nothing.
+   */
+  rebase?: boolean;
+  /** With `rebase`: told the units of the change that were already stored with the same content. */
+  onSkipped?: (units: string[]) => void;
 }
 
 export interface CompactReport {

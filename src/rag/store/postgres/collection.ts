@@ -7,7 +7,7 @@ import type pg from "pg";
 import { InfuseError, throwIfAborted } from "../../../core/errors.js";
 import type { Chunk } from "../../types.js";
 import { withWriteLock } from "../lock.js";
-import { changedError, committedManifest } from "../manifest.js";
+import { changedError, checkEmbedder, committedManifest, isEmptyChange, rebaseChange } from "../manifest.js";
 import type {
   CollectionChange,
   CollectionManifest,
@@ -189,27 +189,40 @@ export class PgCollection implements CollectionStore {
    * Runs `fn` in one transaction under the writer lock: on the held lock's own session, or on a
    * pooled one that takes the lock's key for the transaction. Refuses a stale writer first.
    */
-  async #locked<T>(lock: CommitOptions["lock"], doing: string, fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+  async #locked<T>(
+    lock: CommitOptions["lock"],
+    doing: string,
+    fn: (c: pg.ClientBase) => Promise<T>,
+    rebase = false,
+  ): Promise<T> {
     const name = this.manifest.name;
     const { store, target } = this.#ctx;
     const run = async (client: pg.ClientBase, takeKey: boolean) =>
       inTransaction(client, async () => {
-        if (takeKey) {
+        if (takeKey && rebase) {
+          // concurrent writers queue here, for one transaction each (no busy error)
+          await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [lockKey(target.schema, name)]);
+        } else if (takeKey) {
           const got = await client.query<{ ok: boolean }>(
             "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok",
             [lockKey(target.schema, name)],
           );
           if (got.rows[0]?.ok !== true) throw busyError(name, store);
         }
-        const current = await client.query<{ id: string; revision: number }>(
-          "SELECT id, revision FROM collections WHERE name = $1 FOR UPDATE",
+        const current = await client.query<{ id: string; revision: number; manifest: CollectionManifest }>(
+          "SELECT id, revision, manifest FROM collections WHERE name = $1 FOR UPDATE",
           [name],
         );
         const row = current.rows[0];
         const same = row
           ? row.id === this.#state.id && row.revision === this.manifest.revision
           : this.manifest.revision === 0;
-        if (!same) throw changedError(name, doing);
+        if (!same) {
+          if (!rebase || !row) throw changedError(name, doing);
+          // another writer committed meanwhile: continue from its revision (see rebaseChange)
+          checkEmbedder(name, row.manifest.embedder, this.manifest.embedder);
+          this.#state = { id: row.id, manifest: row.manifest };
+        }
         return fn(client);
       });
     try {
@@ -234,8 +247,18 @@ export class PgCollection implements CollectionStore {
 
   async commit(change: CollectionChange, options: CommitOptions = {}): Promise<CollectionManifest> {
     // the state moves only once the transaction has committed
-    this.#state = await this.#locked(options.lock, "this one was writing", (client) =>
-      this.#commitLocked(client, change, options),
+    this.#state = await this.#locked(
+      options.lock,
+      "this one was writing",
+      async (client) => {
+        if (!options.rebase) return this.#commitLocked(client, change, options);
+        const { change: rebased, skipped } = rebaseChange(this.manifest, change);
+        options.onSkipped?.(skipped);
+        // everything it brings is stored already (by another writer): no new revision
+        if (this.manifest.revision > 0 && isEmptyChange(rebased)) return this.#state;
+        return this.#commitLocked(client, rebased, options);
+      },
+      options.rebase === true,
     );
     return this.#state.manifest;
   }
