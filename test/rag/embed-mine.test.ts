@@ -263,7 +263,7 @@ describe("embed-data: offline, qrels and BM25 mining", () => {
 
     await writeFile(path.join(dir, "bad.jsonl"), '{"query": "q", "pos": ["p"]}\n{"query": "q2", "pos": "p"}\n');
     const bad = await infuseErrorOf(mineNegatives(path.join(dir, "bad.jsonl"), { config, corpus: { passages } }));
-    expect(bad.code).toBe("embed.bad_pairs_line");
+    expect(bad.code).toBe("train.bad_pairs");
     expect(bad.message).toMatch(/bad\.jsonl:2:pos/);
     expect((await infuseErrorOf(mineNegatives(pairs, { config, corpus: { passages }, range: "5-2" }))).code).toBe(
       "embed.bad_range",

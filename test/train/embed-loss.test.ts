@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { gradcheck, Rng, randn, Tensor } from "../../src/tensor/index.js";
 import { contrastiveLayout, infoNce, l2Normalize, MASKED, targetRanks } from "../../src/train/embed/loss.js";
-import { readPairs } from "../../src/train/embed/pairs.js";
+import { readPairs, readTrainingPairs } from "../../src/train/embed/pairs.js";
 import { tempDir } from "./helpers.js";
 
 const unit = (rows: number[][]): number[][] => rows.map((r) => r.map((v) => v / Math.hypot(...r)));
@@ -128,7 +128,7 @@ describe("pairs file", () => {
       "",
       JSON.stringify({ query: "q2", pos: ["p2", "p3"] }),
     ]);
-    const pairs = await readPairs(f);
+    const pairs = await readTrainingPairs(f);
     expect(pairs).toEqual([
       { query: "q1", pos: ["p1"], neg: ["n1", "n2"], source: "s", pos_scores: [1] },
       { query: "q2", pos: ["p2", "p3"], neg: [] },
@@ -140,13 +140,13 @@ describe("pairs file", () => {
     await expect(readPairs(missing)).rejects.toMatchObject({
       code: "train.bad_pairs",
       kind: "input",
-      message: expect.stringContaining("missing.jsonl:2: pos") as unknown,
+      message: expect.stringContaining("missing.jsonl:2:pos") as unknown,
       details: { line: 2, field: "pos" },
     });
     const negs = file("neg.jsonl", [JSON.stringify({ query: "q", pos: ["p"], neg: [1] })]);
     await expect(readPairs(negs)).rejects.toMatchObject({ details: { line: 1, field: "neg" } });
     const broken = file("broken.jsonl", ["{not json"]);
-    await expect(readPairs(broken)).rejects.toMatchObject({ details: { line: 1, field: "line" } });
+    await expect(readPairs(broken)).rejects.toMatchObject({ details: { line: 1 } });
     await expect(readPairs(path.join(dir, "none.jsonl"))).rejects.toMatchObject({ code: "train.no_pairs_file" });
   });
 });

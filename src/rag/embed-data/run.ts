@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { readFile, truncate } from "node:fs/promises";
 import PQueue from "p-queue";
 import { throwIfAborted } from "../../core/errors.js";
-import { badLine, checkPair, type Pair } from "./pairs.js";
+import { badPairLine, checkPair, type Pair } from "./pairs.js";
 
 /**
  * Runs `work` on every item, `concurrency` at a time, and hands results to `emit` in item order.
@@ -73,7 +73,7 @@ export async function resumePairs(file: string): Promise<Pair[]> {
           await truncate(file, Buffer.byteLength(text.slice(0, offset)));
           break;
         }
-        throw badLine(file, i + 1, undefined, `not valid JSON: ${(e as Error).message}`);
+        throw badPairLine(file, i + 1, undefined, `not valid JSON: ${(e as Error).message}`);
       }
       pairs.push(checkPair(value, file, i + 1));
     }

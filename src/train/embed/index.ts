@@ -16,7 +16,7 @@ export {
   type EmbedTuneOptions,
   type ResolvedEmbedTuneOptions,
 } from "./options.js";
-export { readPairs, toPair, type EmbedPair } from "./pairs.js";
+export { badPairLine, checkPair, readPairs, readTrainingPairs, toPair, type EmbedPair, type Pair } from "./pairs.js";
 export { contrastiveLayout, infoNce, l2Normalize, targetRanks, MASKED, type ContrastiveLayout } from "./loss.js";
 export { TextEncoder, lengthChunks, type EmbedSettings } from "./encode.js";
 export {

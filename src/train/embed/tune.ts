@@ -21,7 +21,7 @@ import {
   type EmbedTuneOptions,
   type ResolvedEmbedTuneOptions,
 } from "./options.js";
-import { readPairs, type EmbedPair } from "./pairs.js";
+import { readTrainingPairs, type EmbedPair } from "./pairs.js";
 import { attachEncoderLora, ContrastiveTask, type ContrastiveSettings } from "./task.js";
 
 export const EMBED_CONFIG_FILE = "embed-tune-config.json";
@@ -61,7 +61,7 @@ function splitPairs(pairs: EmbedPair[], o: ResolvedEmbedTuneOptions): { train: E
 
 async function readAll(files: string[]): Promise<EmbedPair[]> {
   const out: EmbedPair[] = [];
-  for (const f of files) out.push(...(await readPairs(f)));
+  for (const f of files) out.push(...(await readTrainingPairs(f)));
   return out;
 }
 
