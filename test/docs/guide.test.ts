@@ -12,14 +12,7 @@ import { writeTinyBertGguf } from "../helpers/tiny-bert-gguf.js";
 
 const GUIDE = path.join(REPO_ROOT, "docs/guide");
 /** The pages whose commands build on each other, in reading order (README.md lists them). */
-const PAGES = [
-  "getting-started.md",
-  "rag.md",
-  "fine-tuning.md",
-  "embedding-tuning.md",
-  "evaluation.md",
-  "serving.md",
-];
+const PAGES = ["getting-started.md", "rag.md", "fine-tuning.md", "embedding-tuning.md", "evaluation.md", "serving.md"];
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const CLI_ENTRY = path.join(REPO_ROOT, "test/helpers/cli-entry.ts");
 
