@@ -42,11 +42,13 @@ export function arenaActive(): boolean {
   return scope !== null;
 }
 
-/** Returns `a` to the pool now if the open scope handed it out and nothing else may read it. */
+/**
+ * Returns `a` to the pool now if the innermost open scope handed it out (the caller knows nothing reads
+ * it any more). An enclosing scope's arrays wait for their scope: an inner backward pass (a checkpointed
+ * block's) does not see every holder of its seed.
+ */
 export function recycle(a: Float32Array): void {
-  for (let s = scope; s; s = s.parent) {
-    if (s.live.delete(a)) return toPool(a);
-  }
+  if (scope?.live.delete(a)) toPool(a);
 }
 
 function toPool(a: Float32Array): void {

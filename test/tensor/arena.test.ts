@@ -11,18 +11,19 @@ import { rmsNorm } from "../../src/tensor/ops/norm.js";
 import { swiglu } from "../../src/tensor/ops/activation.js";
 import { lowRankLinear } from "../../src/tensor/ops/low-rank-linear.js";
 import { quantize } from "../../src/tensor/quant/formats.js";
-import {
-  dequantCacheable,
-  dequantized,
-  qmatmul,
-  setDequantCacheValues,
-} from "../../src/tensor/quant/qmatmul-train.js";
+import { dequantCacheable, dequantized, qmatmul, setDequantCacheValues } from "../../src/tensor/quant/qmatmul-train.js";
 import { reshape } from "../../src/tensor/ops/layout.js";
 import { randn, Rng } from "../../src/tensor/rng.js";
 
 /** A (shape) tensor of normal values from its own seed (no grad). */
 function rand(shape: number[], seed: number): Tensor {
-  return new Tensor(randn(new Rng(seed), shape.reduce((a, b) => a * b, 1)), shape);
+  return new Tensor(
+    randn(
+      new Rng(seed),
+      shape.reduce((a, b) => a * b, 1),
+    ),
+    shape,
+  );
 }
 
 afterEach(() => clearArena());
@@ -33,7 +34,11 @@ describe("arena", () => {
     expect(arenaScope(() => alloc(4096))).toBe(first);
     expect(alloc(4096)).not.toBe(first); // no scope: a fresh array, not the pooled one
     const kept = arenaScope(
-      () => arenaScope(() => alloc(2048), (a) => [a]), // the inner scope keeps it: the outer one owns it now
+      () =>
+        arenaScope(
+          () => alloc(2048),
+          (a) => [a],
+        ), // the inner scope keeps it: the outer one owns it now
     );
     expect(arenaScope(() => alloc(2048))).toBe(kept);
   });
