@@ -11,6 +11,7 @@ import { CHAT_TEMPLATE_FILE, writeAdapterChatTemplate } from "../models/chat-tem
 import { loadLlama } from "../models/llama/load.js";
 import { writeLoraFiles } from "../models/lora/io.js";
 import { skippedSummary, type SkipReport } from "./data/records.js";
+import { clearArena, dropDequantCache } from "../tensor/index.js";
 import { quantizeFrozenTables } from "./frozen.js";
 import type { MetricLine } from "./metrics.js";
 import {
@@ -100,6 +101,10 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
     runFolder: folder,
     ...(run.onMetric ? { onMetric: run.onMetric } : {}),
     ...(run.onWarning ? { onWarning: run.onWarning } : {}),
+  }).finally(() => {
+    // the steps' pooled arrays and decoded weights are not needed after training (a server lives on)
+    clearArena();
+    dropDequantCache();
   });
   await writeLoraFiles(o.out, lora, o.model);
   if (data.chatTemplate) await writeAdapterChatTemplate(o.out, data.chatTemplate);

@@ -43,6 +43,12 @@ describe("arena", () => {
     expect(arenaScope(() => alloc(2048))).toBe(kept);
   });
 
+  it("lets go of its arrays on clearArena (as tune() does when training ends)", () => {
+    const first = arenaScope(() => alloc(4096));
+    clearArena();
+    expect(arenaScope(() => alloc(4096))).not.toBe(first);
+  });
+
   it("recycles an array inside its scope", () => {
     arenaScope(() => {
       const a = alloc(8192);
