@@ -12,8 +12,8 @@ import { InfuseError } from "../../core/errors.js";
 /**
  * f32 values the cache may hold (16 MiB): one decoder block's weights of SmolLM-135M's shape (3.5 M).
  * A checkpointed step decodes each weight when its block runs forward, again when backward recomputes
- * the block, and a third time for x's gradient: the cache turns the third into a hit (QLoRA stories15M
- * q4_0, 2 threads: 27 → 18 ms of decoding a step). Weights larger than this take the tiled path.
+ * the block, and a third time for x's gradient: the cache turns the third into a hit (2 decodings of
+ * each block weight a step instead of 3). Weights larger than this take the tiled path.
  */
 let cacheValues = 1 << 22;
 
