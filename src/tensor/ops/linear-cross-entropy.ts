@@ -24,12 +24,6 @@ import type { CrossEntropyOptions } from "./softmax.js";
 
 /** Logit values per chunk (8 MiB of f32): big enough for the matmul kernel, small beside activations. */
 const CHUNK_VALUES = 1 << 21;
-/**
- * A quantized head decodes all of W once per chunk (and once more at the end), so its chunks are larger
- * (32 MiB of logits, as much again of probabilities): stories15M's Q8_0 head takes 2 passes over W a
- * step instead of 5, SmolLM-135M's 3 instead of 8 (~10% of a QLoRA step each was decoding).
- */
-const QUANT_CHUNK_VALUES = 1 << 23;
 /** Logits per chunk from which the onnxruntime graph beats the TypeScript loop (one session call). */
 const LCE_MIN_VALUES = 1 << 15;
 
@@ -65,8 +59,7 @@ export function linearCrossEntropy(
   const grads = isGradEnabled() && (h.requiresGrad || wTrain);
   const dh = grads && h.requiresGrad ? allocZeroed(h.size) : null; // rows without a target stay 0
   const dw = grads && wTrain ? new Float32Array(w.size) : null;
-  const chunkValues = w instanceof QuantTensor ? QUANT_CHUNK_VALUES : CHUNK_VALUES;
-  const chunk = Math.max(1, options.chunkRows ?? Math.floor(chunkValues / vocab));
+  const chunk = Math.max(1, options.chunkRows ?? Math.floor(CHUNK_VALUES / vocab));
   const hd = h.data;
   const maxRows = Math.min(chunk, active.length);
   if (maxRows > 0 && fastPathFor(maxRows * vocab, LCE_MIN_VALUES) === "ort") {
