@@ -3,6 +3,9 @@
 // large array is zeroed pages from the kernel). Ops take their outputs from `alloc`; inside `arenaScope`
 // every array handed out goes back to the pool when the scope ends, or earlier through `recycle` when
 // backward knows it is dead. Outside a scope `alloc` is `new Float32Array`. Leaves out sub-array views.
+// An outermost scope pools only during backward passes: a forward's activations die one by one as
+// backward walks the graph, and holding them all to the scope's end raised SmolLM-135M's f32 LoRA
+// peak by ~38%; nested scopes (a checkpointed block, a chunked head) end soon and pool everything.
 //
 // Contract: a scope's result must not hold its arrays past the scope (read the loss as a number); what a
 // nested scope keeps passes to the enclosing one. Arrays are dirty: `alloc` is for outputs written whole.
@@ -13,6 +16,8 @@ interface Scope {
 }
 
 let scope: Scope | null = null;
+/** Backward passes running (tensor.ts counts them). */
+let backwardDepth = 0;
 /** Free arrays by length. */
 const free = new Map<number, Float32Array[]>();
 let freeValues = 0;
@@ -23,7 +28,7 @@ const MIN_VALUES = 1024;
 
 /** An array of n values, dirty when it comes from the pool: write every element. */
 export function alloc(n: number): Float32Array {
-  if (!scope || n < MIN_VALUES) return new Float32Array(n);
+  if (!scope || n < MIN_VALUES || (scope.parent === null && backwardDepth === 0)) return new Float32Array(n);
   const a = free.get(n)?.pop();
   if (a) freeValues -= n;
   const out = a ?? new Float32Array(n);
@@ -33,8 +38,18 @@ export function alloc(n: number): Float32Array {
 
 /** An array of n zeros (from the pool when it has one). */
 export function allocZeroed(n: number): Float32Array {
-  if (!scope || n < MIN_VALUES) return new Float32Array(n);
+  if (!scope || n < MIN_VALUES || (scope.parent === null && backwardDepth === 0)) return new Float32Array(n);
   return alloc(n).fill(0);
+}
+
+/** Runs a backward pass: allocations in an outermost scope are pooled while it runs. */
+export function inBackward<T>(fn: () => T): T {
+  backwardDepth++;
+  try {
+    return fn();
+  } finally {
+    backwardDepth--;
+  }
 }
 
 /** True while a scope is open (leaf gradients are then copied out of pooled arrays). */

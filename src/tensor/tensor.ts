@@ -4,7 +4,7 @@
 // that backward needs (a closure's saved array) or the caller still holds it.
 import { InfuseError } from "../core/errors.js";
 import { numel, shapeStr } from "./shape.js";
-import { alloc, arenaActive, recycle } from "./arena.js";
+import { alloc, arenaActive, inBackward, recycle } from "./arena.js";
 
 /** What an op records for backward: its inputs' nodes (null: needs no grad) and the gradient rule. */
 export interface GradFn {
@@ -245,7 +245,9 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
   rootNode.ownsGrad = false;
   const refs = new Map<Float32Array, number>(); // the seed is the caller's: never counted, never recycled
   try {
-    for (const node of order) visitNode(node, checkFinite, options.retainGraph ?? false, refs);
+    inBackward(() => {
+      for (const node of order) visitNode(node, checkFinite, options.retainGraph ?? false, refs);
+    });
   } finally {
     for (const node of order) node.grad = null; // an error midway leaves no gradient behind
   }

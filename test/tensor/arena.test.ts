@@ -3,7 +3,7 @@
 // step after step (no array reused while still read); a quantized base through the cache gives the
 // tiled path's values and gradients, and lowRankLinear over it equals it over the dequantized f32 W.
 import { afterEach, describe, expect, it } from "vitest";
-import { alloc, arenaScope, clearArena, recycle } from "../../src/tensor/arena.js";
+import { alloc, arenaScope, clearArena, inBackward, recycle } from "../../src/tensor/arena.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { add, mul } from "../../src/tensor/ops/elementwise.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
@@ -29,34 +29,45 @@ function rand(shape: number[], seed: number): Tensor {
 afterEach(() => clearArena());
 
 describe("arena", () => {
-  it("hands a scope's arrays out again in the next scope, and new arrays outside any scope", () => {
-    const first = arenaScope(() => alloc(4096));
-    expect(arenaScope(() => alloc(4096))).toBe(first);
-    expect(alloc(4096)).not.toBe(first); // no scope: a fresh array, not the pooled one
-    const kept = arenaScope(
-      () =>
-        arenaScope(
-          () => alloc(2048),
-          (a) => [a],
-        ), // the inner scope keeps it: the outer one owns it now
-    );
-    expect(arenaScope(() => alloc(2048))).toBe(kept);
+  it("hands a nested scope's arrays out again in the next one, and new arrays outside any scope", () => {
+    arenaScope(() => {
+      const first = arenaScope(() => alloc(4096));
+      expect(arenaScope(() => alloc(4096))).toBe(first);
+      const kept = arenaScope(
+        () =>
+          arenaScope(
+            () => alloc(2048),
+            (a) => [a],
+          ), // the inner scope keeps it: the middle one owns it now
+      );
+      expect(arenaScope(() => alloc(2048))).toBe(kept);
+    });
+    expect(alloc(4096)).not.toBe(alloc(4096)); // no scope: fresh arrays
+  });
+
+  it("pools in an outermost scope only while backward runs (a forward's activations stay the collector's)", () => {
+    const forward = arenaScope(() => alloc(4096));
+    expect(arenaScope(() => alloc(4096))).not.toBe(forward);
+    const grad = arenaScope(() => inBackward(() => alloc(4096)));
+    expect(arenaScope(() => inBackward(() => alloc(4096)))).toBe(grad);
   });
 
   it("lets go of its arrays on clearArena (as tune() does when training ends)", () => {
-    const first = arenaScope(() => alloc(4096));
+    const first = arenaScope(() => inBackward(() => alloc(4096)));
     clearArena();
-    expect(arenaScope(() => alloc(4096))).not.toBe(first);
+    expect(arenaScope(() => inBackward(() => alloc(4096)))).not.toBe(first);
   });
 
   it("recycles an array inside its scope", () => {
-    arenaScope(() => {
-      const a = alloc(8192);
-      recycle(a);
-      expect(alloc(8192)).toBe(a);
-      const b = alloc(8192); // a is handed out again: b is another array
-      expect(b).not.toBe(a);
-    });
+    arenaScope(() =>
+      inBackward(() => {
+        const a = alloc(8192);
+        recycle(a);
+        expect(alloc(8192)).toBe(a);
+        const b = alloc(8192); // a is handed out again: b is another array
+        expect(b).not.toBe(a);
+      }),
+    );
   });
 
   it("gives the same gradients in scopes as without, step after step", () => {
