@@ -176,7 +176,8 @@ export default async function main(args: string[]): Promise<void> {
     const peaks = new Map<string, number>();
     const curves = new Map<string, number[]>();
     for (const base of bases) {
-      const ck = ckpt || defaultGradientCheckpointing(base === "f32" ? undefined : (base as BaseQuant)); // the trainer's default
+      const quant = base === "f32" || base === "bf16" ? undefined : (base as BaseQuant);
+      const ck = ckpt || defaultGradientCheckpointing(quant); // the trainer's default
       log(`${name} ${base}: ${steps} steps of ${seq} tokens (${threads} threads)`);
       const r = spawnSync(
         process.execPath,
