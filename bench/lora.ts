@@ -1,15 +1,17 @@
-// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4] [--checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
+// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4,bf16] [--checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
 // utilisation (achieved FLOP/s ÷ numpy's 1024³ matmul FLOP/s measured in the same run) and peak RSS,
 // for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads), and the QLoRA peak over the F32
-// peak. Each run is its own child process of compiled JavaScript (tsc into .bench-build/, plain node),
+// peak; with bf16 in --bases, a base held in bf16 (--precision bf16) and its loss curve against the f32
+// run's (its accuracy). Each run is its own child process of compiled JavaScript (tsc into .bench-build/, plain node),
 // as `infuse tune` runs from dist/: under tsx the loader's own thread and heap added ~90 MB to every peak.
 // Default models: random weights in stories15M's and SmolLM-135M's shapes.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES } from "./shapes.js";
 import { openGguf } from "../src/formats/gguf/index.js";
 import type { MetricLine } from "../src/train/metrics.js";
@@ -22,6 +24,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const LORA_SHAPES = SHAPES.filter((s) => s.name === "stories15M" || s.name === "SmolLM-135M");
 
 interface Figures {
+  /** Each step's training loss, first step included. */
+  losses: number[];
   tokens_per_s: number;
   flops_per_token: number;
   peak_rss_mb: number;
@@ -60,7 +64,7 @@ async function runChild(
         valFraction: 0,
         dropout,
         out,
-        ...(base === "f32" ? {} : { quantize: base as BaseQuant }),
+        ...(base === "f32" ? {} : base === "bf16" ? { precision: "bf16" as const } : { quantize: base as BaseQuant }),
         ...(ckpt ? { gradientCheckpointing: true } : {}),
       },
       { onMetric: (m) => m.tokens !== undefined && m.tokens_per_s !== undefined && lines.push(m) },
@@ -75,7 +79,13 @@ async function runChild(
     tokens += n;
     seconds += n / lines[i]!.tokens_per_s!;
   }
-  return { tokens_per_s: tokens / seconds, flops_per_token: await flopsPerToken(file, seq), peak_rss_mb: peakRssMb() };
+  const losses = lines.flatMap((l) => (l.loss === undefined ? [] : [l.loss]));
+  return {
+    losses,
+    tokens_per_s: tokens / seconds,
+    flops_per_token: await flopsPerToken(file, seq),
+    peak_rss_mb: peakRssMb(),
+  };
 }
 
 /** 2 × (2·P_linear + 4·L·T·C) from the GGUF's tensor shapes (the output head is token_embd when tied). */
@@ -154,6 +164,9 @@ export default async function main(args: string[]): Promise<void> {
     process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt, doc, dropout)) + "\n");
     return;
   }
+  // the machine's SIMD flags and load: MFU is a ratio to numpy measured beside each run, but a busy
+  // machine moves the two differently
+  emit({ ...cpuFigure("lora"), load_average: loadavg().map((l) => Math.round(l * 100) / 100) });
   const files = model ? [{ name: path.basename(model), file: path.resolve(model) }] : [];
   if (!model) for (const s of LORA_SHAPES) files.push({ name: s.name, file: await makeModel(s, "F32") });
   const bases = flag(args, "bases", "f32,q4_0,nf4").split(",");
@@ -161,8 +174,10 @@ export default async function main(args: string[]): Promise<void> {
   const doc = trainingDocument(seq, steps + 2);
   for (const { name, file } of files) {
     const peaks = new Map<string, number>();
+    const curves = new Map<string, number[]>();
     for (const base of bases) {
-      const ck = ckpt || defaultGradientCheckpointing(base === "f32" ? undefined : (base as BaseQuant)); // the trainer's default
+      const quant = base === "f32" || base === "bf16" ? undefined : (base as BaseQuant);
+      const ck = ckpt || defaultGradientCheckpointing(quant); // the trainer's default
       log(`${name} ${base}: ${steps} steps of ${seq} tokens (${threads} threads)`);
       const r = spawnSync(
         process.execPath,
@@ -207,14 +222,30 @@ export default async function main(args: string[]): Promise<void> {
         numpy_gflops: ref === null ? null : Math.round(ref / 1e7) / 100,
         mfu: ref === null ? null : Math.round((achieved / ref) * 1000) / 1000,
         peak_rss_mb: f.peak_rss_mb,
+        load_average: Math.round(loadavg()[0]! * 100) / 100,
       });
       peaks.set(base, f.peak_rss_mb);
+      curves.set(base, f.losses);
     }
     // the issue's memory figure: each QLoRA base's peak over the F32 base's, same model, same run
     const f32 = peaks.get("f32");
     for (const [base, peak] of peaks) {
       if (base === "f32" || f32 === undefined) continue;
       emit({ bench: "lora", model: name, base, peak_rss_ratio_to_f32: Math.round((peak / f32) * 1000) / 1000 });
+    }
+    // bf16's accuracy: its loss curve against the f32 run's, step by step (same data, seed and dropout)
+    const [ref, half] = [curves.get("f32"), curves.get("bf16")];
+    if (ref && half) {
+      const rel = half.map((l, i) => Math.abs(l - ref[i]!) / Math.abs(ref[i]!));
+      emit({
+        bench: "lora",
+        model: name,
+        base: "bf16",
+        steps: rel.length,
+        loss_f32: ref.map((l) => Math.round(l * 1e4) / 1e4),
+        loss_bf16: half.map((l) => Math.round(l * 1e4) / 1e4),
+        max_rel_loss_diff: Math.max(...rel),
+      });
     }
   }
 }

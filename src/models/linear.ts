@@ -1,7 +1,7 @@
 // A linear layer y = x·Wᵀ + b with W (N, K) in f32 (a Tensor) or kept quantized (a QuantTensor), and a
 // slot for an adapter (LoRA) whose output is added. Leaves out the adapters themselves (train/, models/lora).
 import { InfuseError } from "../core/errors.js";
-import { add, matmul, qmatmul, QuantTensor, Tensor } from "../tensor/index.js";
+import { add, dequantCacheable, matmul, qmatmul, QuantTensor, Tensor } from "../tensor/index.js";
 import { matmulKernel } from "../tensor/kernels/kernel.js";
 import { qmatmulRaw } from "../tensor/quant/qmatmul.js";
 
@@ -10,9 +10,10 @@ export interface LinearAdapter {
   forward(x: Tensor): Tensor;
   /**
    * Optional: the layer's whole output x·Wᵀ + delta as one op (fewer kernel calls and arrays than
-   * the product plus forward(x)); null where it does not apply.
+   * the product plus forward(x)); null where it does not apply. A quantized weight comes only when it
+   * fits the dequantization cache (dequantCacheable).
    */
-  forwardWithBase?(x: Tensor, weight: Tensor): Tensor | null;
+  forwardWithBase?(x: Tensor, weight: Tensor | QuantTensor): Tensor | null;
 }
 
 export class Linear {
@@ -48,7 +49,8 @@ export class Linear {
   /** Differentiable: x (…, K) → (…, N). Gradients reach x, an f32 weight that requires grad, and the adapter. */
   forward(x: Tensor): Tensor {
     const w = this.weight;
-    const fused = w instanceof Tensor ? (this.adapter?.forwardWithBase?.(x, w) ?? null) : null;
+    const fusable = w instanceof Tensor || dequantCacheable(w);
+    const fused = fusable ? (this.adapter?.forwardWithBase?.(x, w) ?? null) : null;
     let y = fused ?? (w instanceof QuantTensor ? qmatmul(x, w) : matmul(x, w, { transB: true }));
     if (this.bias) y = add(y, this.bias);
     if (this.adapter && !fused) y = add(y, this.adapter.forward(x));

@@ -2,6 +2,7 @@
 export { Tensor, noGrad, isGradEnabled, withGrad, type GradFn, type BackwardOptions } from "./tensor.js";
 export { numel, shapeStr, broadcastShapes, reduceToShape } from "./shape.js";
 export { Rng, randn } from "./rng.js";
+export { alloc, allocZeroed, arenaScope, clearArena } from "./arena.js";
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from "./gradcheck.js";
 export { add, sub, mul, div, exp, log, sqrt, rsqrt, neg, scale, addScalar, square, relu } from "./ops/elementwise.js";
 export { sum, mean, max, type ReduceOptions } from "./ops/reduce.js";
@@ -18,7 +19,14 @@ export { attention, causalMask, paddingMask, type AttentionOptions, type HeadOrd
 export { dropout } from "./ops/dropout.js";
 export { addLayerNorm, fusedLinear, packedAttention } from "./ops/encoder.js";
 export { QuantTensor, quantize, CODECS, type QuantType } from "./quant/formats.js";
-export { qmatmul, qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "./quant/qmatmul.js";
+export { qmatmulRaw, qmatmulTiled, releaseQuantKernel } from "./quant/qmatmul.js";
+export {
+  qmatmul,
+  dequantized,
+  dequantCacheable,
+  dropDequantCache,
+  setDequantCacheValues,
+} from "./quant/qmatmul-train.js";
 export { qembedding } from "./quant/qembedding.js";
 export { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from "./quant/half.js";
 export { NF4_LEVELS } from "./quant/blocks.js";

@@ -4,6 +4,7 @@
 // that backward needs (a closure's saved array) or the caller still holds it.
 import { InfuseError } from "../core/errors.js";
 import { numel, shapeStr } from "./shape.js";
+import { alloc, arenaActive, inBackward, recycle } from "./arena.js";
 
 /** What an op records for backward: its inputs' nodes (null: needs no grad) and the gradient rule. */
 export interface GradFn {
@@ -242,8 +243,11 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
   const order = topoOrder(rootNode);
   rootNode.grad = seed;
   rootNode.ownsGrad = false;
+  const refs = new Map<Float32Array, number>(); // the seed is the caller's: never counted, never recycled
   try {
-    for (const node of order) visitNode(node, checkFinite, options.retainGraph ?? false);
+    inBackward(() => {
+      for (const node of order) visitNode(node, checkFinite, options.retainGraph ?? false, refs);
+    });
   } finally {
     for (const node of order) node.grad = null; // an error midway leaves no gradient behind
   }
@@ -252,9 +256,10 @@ function runBackward(root: Tensor, options: BackwardOptions): void {
 /**
  * Hands a node's gradient to its op's rule and sums the results into its inputs. Gradients pass
  * through by reference (reshape, add hand `g` on); only a sum this pass allocated is added into in
- * place, so an array shared by several inputs is never written.
+ * place, so an array shared by several inputs is never written. `refs` counts the nodes holding each
+ * gradient an op returned: one no node holds any more goes back to the arena (when a scope is open).
  */
-function visitNode(node: GradNode, checkFinite: boolean, retainGraph: boolean): void {
+function visitNode(node: GradNode, checkFinite: boolean, retainGraph: boolean, refs: Map<Float32Array, number>) {
   const g = node.grad;
   const owned = node.ownsGrad;
   node.grad = null;
@@ -263,35 +268,60 @@ function visitNode(node: GradNode, checkFinite: boolean, retainGraph: boolean): 
   const fn = node.gradFn;
   if (!fn) {
     if (node.leaf) accumulateLeaf(node.leaf, g, owned);
+    release(g, refs);
     return;
   }
   const inputGrads = fn.backward(g);
   const inputs = fn.inputs;
+  let consumed: Float32Array[] | null = null; // returned gradients added into a sum, held by no node
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i];
     const ig = inputGrads[i];
     if (!ig || !input) continue;
     if (checkFinite) assertFinite(ig, fn.op, input.shape, node.shape);
     const prev = input.grad;
-    if (!prev) input.grad = ig;
-    else if (input.ownsGrad) addInto(prev, ig);
+    if (!prev) {
+      input.grad = ig;
+      refs.set(ig, (refs.get(ig) ?? 0) + 1);
+      continue;
+    }
+    if (input.ownsGrad) addInto(prev, ig);
     else {
-      const sum = new Float32Array(prev.length);
+      const sum = alloc(prev.length);
       for (let j = 0; j < sum.length; j++) sum[j] = prev[j]! + ig[j]!;
       input.grad = sum;
       input.ownsGrad = true;
+      refs.set(sum, 1);
+      release(prev, refs);
     }
+    (consumed ??= []).push(ig);
   }
+  if (consumed) for (const ig of consumed) if (ig !== g && !refs.has(ig)) recycle(ig);
+  release(g, refs);
   if (!retainGraph) node.gradFn = null;
+}
+
+/** One node let go of `g`: when none holds it, it returns to the arena (arrays no node counted stay). */
+function release(g: Float32Array, refs: Map<Float32Array, number>): void {
+  const n = refs.get(g);
+  if (n === undefined) return;
+  if (n > 1) refs.set(g, n - 1);
+  else {
+    refs.delete(g);
+    recycle(g);
+  }
 }
 
 function addInto(acc: Float32Array, g: Float32Array): void {
   for (let j = 0; j < acc.length; j++) acc[j]! += g[j]!;
 }
 
-/** A sum backward allocated becomes the leaf's gradient as is; anything else is copied (it may be shared). */
+/**
+ * A sum backward allocated becomes the leaf's gradient as is; anything else is copied (it may be
+ * shared), and so is every gradient while an arena scope is open (its arrays are reused after it).
+ */
 function accumulateLeaf(t: Tensor, g: Float32Array, owned: boolean): void {
-  if (!t.grad) t.grad = new Tensor(owned ? g : g.slice(), t.shape);
+  if (!t.grad) t.grad = new Tensor(owned && !arenaActive() ? g : g.slice(), t.shape);
   else addInto(t.grad.data, g);
 }
 

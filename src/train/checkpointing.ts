@@ -4,7 +4,7 @@
 // compute. Leaves out finer-grained (per-op) checkpoints.
 import type { LlamaModel, LossBatch } from "../models/llama/model.js";
 import { headLoss } from "../models/llama/head-loss.js";
-import { rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
+import { arenaScope, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
 
 /** The same mean next-token loss as `model.loss(batch)`, with per-block recomputation in backward. */
 export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng): Tensor {
@@ -14,13 +14,18 @@ export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng):
   for (const layer of model.weights.layers) {
     const input = x;
     const state = rng.state();
-    const out = model.block(layer, input, positions, mask); // graph built, then dropped with `out`
+    // graph built, then dropped with `out`: its arrays go back to the arena now, all but the output
+    const out = arenaScope(
+      () => model.block(layer, input, positions, mask),
+      (y) => [y.data],
+    );
     x = withGrad(new Tensor(out.data, out.shape), "checkpoint", [input], (g) => {
       const after = rng.state();
       rng.setState(state);
       const xi = new Tensor(input.data, input.shape, true);
-      // LoRA leaves accumulate here; finiteness is checked once on the step's gradient norm
-      model.block(layer, xi, positions, mask).backward({ grad: g, checkFinite: false });
+      // LoRA leaves accumulate here (copied out of the arena); finiteness is checked once on the
+      // step's gradient norm. The recomputed block's arrays are reused by the next block's.
+      arenaScope(() => model.block(layer, xi, positions, mask).backward({ grad: g, checkFinite: false }));
       rng.setState(after);
       return [xi.grad!.data];
     });
@@ -34,10 +39,14 @@ export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng):
  * loss scaled by `weight`; returns the unscaled loss. The one micro-step of the trainer and of every
  * worker. Backward skips its per-op finiteness scan (~3% of a step): the trainer checks the summed
  * gradient's norm before every optimizer step (clipGradNorm), so NaN/Inf still stop the step.
+ * Runs in an arena scope: the step's activations and gradients are the next step's arrays (only the
+ * adapters' gradients, copied out, outlive it).
  */
 export function lossAndBackward(model: LlamaModel, batch: LossBatch, weight: number, checkpoint?: Rng): number {
-  const loss = checkpoint ? checkpointedLoss(model, batch, checkpoint) : model.loss(batch);
-  const value = loss.item();
-  loss.backward({ grad: Float32Array.of(weight), checkFinite: false });
-  return value;
+  return arenaScope(() => {
+    const loss = checkpoint ? checkpointedLoss(model, batch, checkpoint) : model.loss(batch);
+    const value = loss.item();
+    loss.backward({ grad: Float32Array.of(weight), checkFinite: false });
+    return value;
+  });
 }

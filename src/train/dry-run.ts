@@ -10,7 +10,7 @@ import { epochBatches } from "./data/batches.js";
 import { IGNORE, type Example } from "./data/encode.js";
 import type { SkipReport } from "./data/records.js";
 import { evalLoss } from "./lora-task.js";
-import { resolveTuneOptions, type TuneOptions } from "./options.js";
+import { resolveTuneOptions, storageOption, type TuneOptions } from "./options.js";
 import { createTuneTask, dataWarnings, prepareTuneData } from "./prepare.js";
 import { evalsLeft } from "./progress.js";
 import type { TuneRunOptions } from "./tune.js";
@@ -97,7 +97,7 @@ export async function dryRunTune(options: TuneOptions, run: DryRunOptions = {}):
   const loaded = await loadLlama(o.model, {
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.config ? { config: run.config } : {}),
-    ...(o.quantize ? { quantize: o.quantize } : {}),
+    ...storageOption(o),
   });
   const data = await prepareTuneData(loaded.tokenizer, o, limitsOf(run.config));
   const { train: tr, val } = data.stats;

@@ -10,7 +10,7 @@ import { lossAndBackward } from "./checkpointing.js";
 import { collate, epochBatches, type BatchLimits } from "./data/batches.js";
 import { IGNORE, type Example } from "./data/encode.js";
 import { quantizeFrozenTables } from "./frozen.js";
-import type { BaseQuant } from "./options.js";
+import { baseStorage, type BaseQuant, type TrainPrecision } from "./options.js";
 import type { EvalMetrics, ParallelTask, Share, TaskDescription, TaskReplica, TrainingTask } from "./task.js";
 
 /** Mean next-token loss over `examples` (token-weighted), no graph, no dropout. */
@@ -37,6 +37,7 @@ export interface LoraTaskInit {
   /** The resolved local file or folder (workers do not resolve hub references again). */
   model: string;
   quantize?: BaseQuant;
+  precision?: TrainPrecision;
   lora: { r: number; alpha: number; dropout: number; rslora: boolean; targets: string[] };
   examples: Example[];
   padId: number;
@@ -91,7 +92,7 @@ export interface LoraTaskInput {
   settings?: Record<string, unknown>;
   settingLabel?: (key: string) => string;
   /** Where workers load the same base from (the resolved local path) and its quantization. */
-  source: { model: string; quantize?: BaseQuant | undefined };
+  source: { model: string; quantize?: BaseQuant | undefined; precision?: TrainPrecision | undefined };
 }
 
 /** LoRA fine-tuning of a decoder as a task of the shared loop. */
@@ -114,6 +115,7 @@ export class LoraTask extends LoraReplica implements TrainingTask {
     const init: LoraTaskInit = {
       model: input.source.model,
       ...(input.source.quantize ? { quantize: input.source.quantize } : {}),
+      ...(input.source.precision === "bf16" ? { precision: input.source.precision } : {}),
       lora: { ...lora.options },
       examples: train,
       padId,
@@ -182,7 +184,8 @@ export class LoraTask extends LoraReplica implements TrainingTask {
 /** The `lora` kind's worker-side factory: loads the base as the main thread holds it, attaches the adapters. */
 export async function createLoraReplica(init: unknown): Promise<LoraReplica> {
   const o = init as LoraTaskInit;
-  const { model } = await loadLlama(o.model, o.quantize ? { quantize: o.quantize } : {});
+  const storage = baseStorage(o);
+  const { model } = await loadLlama(o.model, storage ? { quantize: storage } : {});
   if (o.quantize) quantizeFrozenTables(model); // as the main thread holds the base
   const lora = attachLora(model, { ...o.lora, seed: o.seed });
   return new LoraReplica(model, lora, o.examples, o.padId, o.seed, o.checkpointing);

@@ -3,12 +3,14 @@
 // with it, the CLI builds its flags from it, the config file checks its `tune` section with it.
 // Defaults are PEFT's where they exist.
 import { z } from "zod";
-import type { InfuseError } from "../core/errors.js";
+import { InfuseError } from "../core/errors.js";
 import { optionError, type FlagMeta } from "../core/option-schema.js";
 import type { QuantType } from "../tensor/index.js";
 import type { DatasetSource } from "./data/records.js";
 
 export type BaseQuant = Extract<QuantType, "q8_0" | "q4_0" | "nf4">;
+/** How the frozen base's block matrices are held: f32, or rounded to bf16 on load (compute stays f32). */
+export type TrainPrecision = "f32" | "bf16";
 
 /** A field's command line: `flag` names it in errors; fields with `help` are flags the CLI makes itself. */
 
@@ -100,6 +102,15 @@ export const TuneOptionsSchema = z.strictObject({
     arg: "<type>",
     help: "QLoRA: quantize the frozen base on load: q8_0|q4_0|nf4",
   }),
+  /**
+   * bf16: the frozen base's block matrices rounded to bf16 on load and held so (half their memory);
+   * activations, adapters and every product stay f32 (onnxruntime's CPU kernels have no bf16 matmul).
+   */
+  precision: opt(z.enum(["f32", "bf16"], { error: "f32 or bf16" }), {
+    flag: "--precision",
+    arg: "<p>",
+    help: "frozen base storage: f32 (default) or bf16 (half the memory, f32 compute)",
+  }),
   lr: opt(pos(), { flag: "--lr", arg: "<lr>", help: "peak learning rate (2e-4)" }),
   schedule: opt(z.enum(["cosine", "linear", "constant"], { error: "cosine, linear or constant" }), {
     flag: "--schedule",
@@ -165,7 +176,7 @@ export const TuneConfigSchema = TuneOptionsSchema.omit({
 export type TuneConfig = z.input<typeof TuneConfigSchema>;
 
 type Defined<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
-type Unset = "valData" | "maxSteps" | "maxTokens" | "quantize";
+type Unset = "valData" | "maxSteps" | "maxTokens" | "quantize" | "precision"; // precision: f32 when unset
 export type ResolvedTuneOptions = Defined<Omit<TuneOptions, Unset>> & Pick<TuneOptions, Unset>;
 
 export const TUNE_DEFAULTS = {
@@ -228,5 +239,30 @@ export function resolveTuneOptions(o: TuneOptions): ResolvedTuneOptions {
   const r = { ...TUNE_DEFAULTS, ...given } as unknown as ResolvedTuneOptions;
   r.targets = [...r.targets];
   r.gradientCheckpointing = o.gradientCheckpointing ?? defaultGradientCheckpointing(o.quantize);
+  if (r.precision === "bf16" && r.quantize) {
+    throw new InfuseError(
+      "train.bad_option",
+      `--precision bf16 and --quantize ${r.quantize} both set the base's storage`,
+      {
+        kind: "usage",
+        hint: "give one: --quantize for a 4/8-bit base (QLoRA), or --precision bf16 for a 16-bit one",
+        details: { precision: r.precision, quantize: r.quantize },
+      },
+    );
+  }
   return r;
+}
+
+/** The storage type the frozen base's block matrices are loaded into (none: as the file holds them). */
+export function baseStorage(o: {
+  quantize?: BaseQuant | undefined;
+  precision?: TrainPrecision | undefined;
+}): QuantType | undefined {
+  return o.quantize ?? (o.precision === "bf16" ? "bf16" : undefined);
+}
+
+/** baseStorage as loadLlama's `quantize` option (absent when the base loads as stored). */
+export function storageOption(o: Parameters<typeof baseStorage>[0]): { quantize?: QuantType } {
+  const q = baseStorage(o);
+  return q ? { quantize: q } : {};
 }

@@ -240,7 +240,7 @@ export function createTuneTask(
     fingerprint: fingerprint(o),
     settings: tuneSettings(o),
     settingLabel,
-    source: { model: loaded.path, quantize: o.quantize },
+    source: { model: loaded.path, quantize: o.quantize, precision: o.precision },
   });
   return { lora, task };
 }

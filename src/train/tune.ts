@@ -11,9 +11,16 @@ import { CHAT_TEMPLATE_FILE, writeAdapterChatTemplate } from "../models/chat-tem
 import { loadLlama } from "../models/llama/load.js";
 import { writeLoraFiles } from "../models/lora/io.js";
 import { skippedSummary, type SkipReport } from "./data/records.js";
+import { clearArena, dropDequantCache } from "../tensor/index.js";
 import { quantizeFrozenTables } from "./frozen.js";
 import type { MetricLine } from "./metrics.js";
-import { resolveTuneOptions, type ResolvedTuneOptions, type TuneOptions } from "./options.js";
+import {
+  baseStorage,
+  resolveTuneOptions,
+  storageOption,
+  type ResolvedTuneOptions,
+  type TuneOptions,
+} from "./options.js";
 import { checkExamples, checkRank, createTuneTask, dataWarnings, prepareTuneData, type TuneData } from "./prepare.js";
 import { claimRunFolder, TRUNCATED_FILE, type RunFolder } from "./run-folder.js";
 import { runTraining, type TrainResult } from "./trainer.js";
@@ -61,7 +68,7 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
   const loaded = await loadLlama(o.model, {
     ...task,
     ...(run.config ? { config: run.config } : {}),
-    ...(o.quantize ? { quantize: o.quantize } : {}),
+    ...storageOption(o),
   });
   if (o.quantize) quantizeFrozenTables(loaded.model); // QLoRA: 8-bit vocabulary tables
   const data = await prepareTuneData(loaded.tokenizer, o, limitsOf(run.config));
@@ -94,6 +101,10 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
     runFolder: folder,
     ...(run.onMetric ? { onMetric: run.onMetric } : {}),
     ...(run.onWarning ? { onWarning: run.onWarning } : {}),
+  }).finally(() => {
+    // the steps' pooled arrays and decoded weights are not needed after training (a server lives on)
+    clearArena();
+    dropDequantCache();
   });
   await writeLoraFiles(o.out, lora, o.model);
   if (data.chatTemplate) await writeAdapterChatTemplate(o.out, data.chatTemplate);
@@ -114,7 +125,7 @@ async function tuneInto(o: ResolvedTuneOptions, run: TuneRunOptions, folder: Run
     trainExamples: data.train.length,
     valExamples: data.val.length,
     trainableParams: lora.params().reduce((n, p) => n + p.size, 0),
-    baseDtype: o.quantize ?? loaded.dtype,
+    baseDtype: baseStorage(o) ?? loaded.dtype,
     stats: data.stats,
     skipped: data.skipped,
   };

@@ -3,7 +3,16 @@
 // Shapes: K in features, N out features, r rank, M rows of x.
 import { InfuseError } from "../../core/errors.js";
 import type { Rng } from "../../tensor/index.js";
-import { dropout, isGradEnabled, lowRankLinear, matmul, scale, Tensor } from "../../tensor/index.js";
+import {
+  alloc,
+  dropout,
+  isGradEnabled,
+  lowRankLinear,
+  matmul,
+  scale,
+  Tensor,
+  type QuantTensor,
+} from "../../tensor/index.js";
 import type { LinearAdapter } from "../linear.js";
 
 export interface LoraOptions {
@@ -58,10 +67,10 @@ export class LoraAdapter implements LinearAdapter {
   }
 
   /** x·Wᵀ + Δy as one op (lowRankLinear): the base product and the adapter share one kernel call. */
-  forwardWithBase(x: Tensor, weight: Tensor): Tensor {
+  forwardWithBase(x: Tensor, weight: Tensor | QuantTensor): Tensor {
     if (!this.dropping()) return lowRankLinear(x, weight, this.a, this.b, this.scale);
     // the same draws as dropout(x): a checkpoint resumes the stream wherever the adapter ran
-    const mask = new Float32Array(x.size);
+    const mask = alloc(x.size);
     this.rng.fillDropoutMask(mask, this.dropout, 1 / (1 - this.dropout));
     return lowRankLinear(x, weight, this.a, this.b, this.scale, mask);
   }

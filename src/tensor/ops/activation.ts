@@ -1,5 +1,6 @@
 // Activations with their derivatives: GELU (tanh approximation and exact erf form), SiLU, sigmoid,
 // and SwiGLU (silu(gate)·up fused). erf's rational approximation errs < 1.2e-7, below f32 resolution.
+import { alloc } from "../arena.js";
 import { Tensor, withGrad } from "../tensor.js";
 import { sameShape, shapeError } from "../shape.js";
 import { fastPathFor } from "../kernels/kernel.js";
@@ -116,12 +117,12 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   }
   const [gd, ud] = [gate.data, up.data];
   const ort = fastPathFor(gd.length, SWIGLU_MIN_VALUES) === "ort";
-  const y = new Float32Array(gd.length);
+  const y = alloc(gd.length);
   if (ort) ortSwiglu(gd, ud, y);
   else for (let i = 0; i < gd.length; i++) y[i] = (gd[i]! / (1 + Math.exp(-gd[i]!))) * ud[i]!;
   return withGrad(new Tensor(y, gate.shape), "swiglu", [gate, up], (g) => {
-    const dg = new Float32Array(g.length);
-    const du = new Float32Array(g.length);
+    const dg = alloc(g.length);
+    const du = alloc(g.length);
     if (ort) ortSwigluBackward(gd, ud, g, dg, du);
     else {
       for (let i = 0; i < g.length; i++) {

@@ -1,6 +1,7 @@
 // Scaled dot-product attention with grouped-query heads as one fused op (forward and backward each one
 // kernel call: onnxruntime graphs, or TypeScript loops for tiny shapes), and the additive masks it
 // takes (causal, padding). Backward recomputes the probabilities; no (B, H, T, S) array is kept.
+import { alloc, allocZeroed } from "../arena.js";
 import { Tensor, withGrad } from "../tensor.js";
 import { shapeError } from "../shape.js";
 import { fastPathFor } from "../kernels/kernel.js";
@@ -64,12 +65,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const x = checkShapes(q, k, v, order, options.scale);
   const mask = combinedMask(options.mask, options.causal ?? false, x);
   const ort = fastPathFor(x.batch * x.kvHeads * x.group * x.t * x.s * (x.d + x.dv), ATTENTION_MIN_WORK) === "ort";
-  const out = new Float32Array((q.size / x.d) * x.dv);
+  const out = alloc((q.size / x.d) * x.dv);
   const [qd, kd, vd] = [q.data, k.data, v.data];
   (ort ? ortAttention : referenceAttention)(qd, kd, vd, mask, x, out);
   const outShape = [...q.shape.slice(0, 3), x.dv];
   return withGrad(new Tensor(out, outShape), "attention", [q, k, v], (g) => {
-    const grads = { dq: new Float32Array(qd.length), dk: new Float32Array(kd.length), dv: new Float32Array(vd.length) };
+    const make = ort ? alloc : allocZeroed; // the TypeScript loops add into the gradients
+    const grads = { dq: make(qd.length), dk: make(kd.length), dv: make(vd.length) };
     (ort ? ortAttentionBackward : referenceAttentionBackward)(qd, kd, vd, mask, g, x, grads);
     return [grads.dq, grads.dk, grads.dv];
   });

@@ -1,5 +1,6 @@
 // Elementwise ops with NumPy broadcasting (add, sub, mul, div) and unary math (exp, log, sqrt,
 // rsqrt, neg, scalar scale/shift), each with its gradient rule beside it. No in-place variants.
+import { alloc } from "../arena.js";
 import { Tensor, withGrad } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, numel, reduceToShape, sameShape, shapeStr } from "../shape.js";
 import { InfuseError } from "../../core/errors.js";
@@ -20,7 +21,7 @@ function broadcastApply(op: BinaryOp, a: Tensor, b: Tensor): { out: Float32Array
   const shape = broadcastShapes(op, a.shape, b.shape);
   const ad = a.data;
   const bd = b.data;
-  const out = new Float32Array(numel(shape));
+  const out = alloc(numel(shape));
   if (sameShape(a.shape, shape) && bd.length === 1) {
     scalarLoop(op, ad, bd[0]!, out);
     return { out, shape };

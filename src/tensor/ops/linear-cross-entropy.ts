@@ -7,6 +7,7 @@
 // Chunks of ≥ LCE_MIN_VALUES logits run as one onnxruntime graph each (kernels/cross-entropy-ort.ts:
 // logits, loss, gradient and dH/dW for an f32 head; loss and gradient over a quantized head's logits);
 // smaller ones, and everything without onnxruntime, take the TypeScript loops below.
+import { alloc, allocZeroed, arenaScope } from "../arena.js";
 import { InfuseError } from "../../core/errors.js";
 import {
   LOSS_RECOMPUTE_ABOVE,
@@ -56,13 +57,14 @@ export function linearCrossEntropy(
   const div = options.reduction === "sum" ? 1 : Math.max(active.length, 1);
   const wTrain = w instanceof Tensor && w.requiresGrad;
   const grads = isGradEnabled() && (h.requiresGrad || wTrain);
-  const dh = grads && h.requiresGrad ? new Float32Array(h.size) : null;
+  const dh = grads && h.requiresGrad ? allocZeroed(h.size) : null; // rows without a target stay 0
   const dw = grads && wTrain ? new Float32Array(w.size) : null;
   const chunk = Math.max(1, options.chunkRows ?? Math.floor(CHUNK_VALUES / vocab));
   const hd = h.data;
   const maxRows = Math.min(chunk, active.length);
   if (maxRows > 0 && fastPathFor(maxRows * vocab, LCE_MIN_VALUES) === "ort") {
-    const loss = ortChunks(hd, w, targets, active, chunk, 1 / div, dh, dw);
+    // the chunks' scratch goes back to the arena (when a scope is open) as soon as they are done
+    const loss = arenaScope(() => ortChunks(hd, w, targets, active, chunk, 1 / div, dh, dw));
     return finish(h, w, loss / div, dh, dw);
   }
   const logits = new Float32Array(maxRows * vocab); // (R, V), reused
@@ -168,11 +170,11 @@ function ortChunks(
   const [vocab, k] = w.shape as [number, number];
   const maxRows = Math.min(chunk, active.length);
   const rows: ChunkRows = {
-    hc: new Float32Array(maxRows * k),
+    hc: alloc(maxRows * k),
     labels: { t: new BigInt64Array(maxRows), u: new Float32Array(dw ? maxRows : 0).fill(-scale), scale },
   };
   const rowLosses = new Float32Array(maxRows);
-  const dhc = dh ? new Float32Array(maxRows * k) : null;
+  const dhc = dh ? alloc(maxRows * k) : null;
   let rowLogits: Float32Array | undefined; // a row recomputed exactly (rare: made on first use)
   // dw starts at 0; each chunk reads one buffer and writes the other.
   let dwPair: { in: Float32Array; out: Float32Array } | null = dw ? { in: dw, out: new Float32Array(dw.length) } : null;
@@ -218,13 +220,13 @@ function quantHeadChunks(
   const [vocab, k] = w.shape as [number, number];
   const maxRows = Math.min(chunk, active.length);
   const rows: ChunkRows = {
-    hc: new Float32Array(maxRows * k),
+    hc: alloc(maxRows * k),
     labels: { t: new BigInt64Array(maxRows), u: new Float32Array(0), scale },
   };
   const rowLosses = new Float32Array(maxRows);
-  const logits = new Float32Array(maxRows * vocab);
-  const probs = dh ? new Float32Array(maxRows * vocab) : null; // softmax − one-hot of the pending chunk
-  const dhc = dh ? new Float32Array(maxRows * k) : null;
+  const logits = alloc(maxRows * vocab);
+  const probs = dh ? alloc(maxRows * vocab) : null; // softmax − one-hot of the pending chunk
+  const dhc = dh ? alloc(maxRows * k) : null;
   const tiles = headTiles(w, maxRows);
   let pending: { c0: number; n: number } | null = null; // a chunk whose dH is still to run
   /** Scales the pending chunk's dH (now in dhc) and puts its rows in place. */
@@ -265,9 +267,9 @@ function quantHeadChunks(
 function headTiles(w: QuantTensor, maxRows: number) {
   const [vocab, k] = w.shape as [number, number];
   const tileRows = Math.max(1, Math.min(vocab, Math.floor(TILE_VALUES / k)));
-  const tile = new Float32Array(tileRows * k); // (rows, K)
-  const part = new Float32Array(maxRows * Math.max(tileRows, k)); // (R, rows) logits or (R, K) dH part
-  const gTile = new Float32Array(maxRows * tileRows); // (R, rows): g's columns of this tile
+  const tile = alloc(tileRows * k); // (rows, K)
+  const part = alloc(maxRows * Math.max(tileRows, k)); // (R, rows) logits or (R, K) dH part
+  const gTile = alloc(maxRows * tileRows); // (R, rows): g's columns of this tile
   return {
     pass(
       fwd: { h: Float32Array; n: number; out: Float32Array } | null,
@@ -385,7 +387,7 @@ function headBackward(
 }
 
 function scaled(a: Float32Array, s: number): Float32Array {
-  const out = new Float32Array(a.length);
+  const out = alloc(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! * s;
   return out;
 }

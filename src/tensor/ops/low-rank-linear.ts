@@ -1,8 +1,12 @@
 // A linear layer with a low-rank (LoRA) update as one op: y = x·Wᵀ + s·((x⊙M)·Aᵀ)·Bᵀ, M the adapter's
 // dropout mask when it has one. One onnxruntime graph each way for large shapes (lora-ort.ts);
-// otherwise the same products through the matmul kernel. W gets a gradient only if it requires one.
+// otherwise the same products through the matmul kernel. W gets a gradient only if it requires one; a
+// frozen quantized W (QLoRA) is read dequantized from qmatmul-train's cache, in forward and again in backward.
 // Shapes: x (…, K) flattened to M rows, W (N, K), A (r, K), B (N, r).
+import { alloc } from "../arena.js";
 import { Tensor, withGrad } from "../tensor.js";
+import { QuantTensor } from "../quant/formats.js";
+import { dequantCacheable, dequantized } from "../quant/qmatmul-train.js";
 import { fastPathFor, FAST_PATH_MIN_MACS, matmulKernel, type MatmulDims } from "../kernels/kernel.js";
 import {
   ortLowRankLinear,
@@ -17,11 +21,27 @@ import { mm } from "./matmul.js";
 /**
  * y = x·Wᵀ + scale·((x⊙mask)·Aᵀ)·Bᵀ: `mask` (one value per element of x) is the adapter's dropout
  * mask, applied to the adapter's input only (PEFT's lora_dropout); without it the adapter reads x.
+ * A QuantTensor W must fit the dequantization cache (dequantCacheable).
  */
-export function lowRankLinear(x: Tensor, w: Tensor, a: Tensor, b: Tensor, scale: number, mask?: Float32Array): Tensor {
+export function lowRankLinear(
+  x: Tensor,
+  w: Tensor | QuantTensor,
+  a: Tensor,
+  b: Tensor,
+  scale: number,
+  mask?: Float32Array,
+): Tensor {
   const k = x.shape[x.ndim - 1]!;
   const [n, r] = [w.shape[0]!, a.shape[0]!];
-  const ok = w.ndim === 2 && w.shape[1] === k && a.ndim === 2 && a.shape[1] === k && b.ndim === 2;
+  const ok = w.shape.length === 2 && w.shape[1] === k && a.ndim === 2 && a.shape[1] === k && b.ndim === 2;
+  if (w instanceof QuantTensor && !dequantCacheable(w)) {
+    throw shapeError(
+      "lowRankLinear",
+      "a quantized W must fit the dequantization cache",
+      [w.shape],
+      "use qmatmul(x, W) plus the adapter's own forward for weights this large",
+    );
+  }
   if (!ok || b.shape[0] !== n || b.shape[1] !== r || (mask !== undefined && mask.length !== x.size)) {
     throw shapeError(
       "lowRankLinear",
@@ -31,23 +51,29 @@ export function lowRankLinear(x: Tensor, w: Tensor, a: Tensor, b: Tensor, scale:
     );
   }
   const d: LowRankDims = { m: x.size / k, k, n, r };
-  const v: LowRankArrays = { x: x.data, mask: mask ?? null, w: w.data, a: a.data, b: b.data, scale };
+  // a quantized W's values are valid until the cache's next call: fetched again in backward, never kept
+  const wData = (): Float32Array => (w instanceof QuantTensor ? dequantized(w) : w.data);
+  const v: LowRankArrays = { x: x.data, mask: mask ?? null, w: wData(), a: a.data, b: b.data, scale };
   const ort = fastPathFor(d.m * d.k * d.n, FAST_PATH_MIN_MACS) === "ort";
-  const y = new Float32Array(d.m * n);
-  const h = new Float32Array(d.m * r); // (M, r), kept for dB
+  const y = alloc(d.m * n);
+  const h = alloc(d.m * r); // (M, r), kept for dB
   if (ort) ortLowRankLinear(v, d, y, h);
   else referenceForward(v, d, y, h);
-  const xForW = w.requiresGrad ? x.data : null; // dW = Gᵀ·x, only for a trainable base
-  return withGrad(new Tensor(y, [...x.shape.slice(0, -1), n]), "lowRankLinear", [x, w, a, b], (g) => {
+  v.w = new Float32Array(0); // not held between forward and backward
+  const xForW = w instanceof Tensor && w.requiresGrad ? x.data : null; // dW = Gᵀ·x, only for a trainable base
+  const inputs = w instanceof Tensor ? [x, w, a, b] : [x, a, b];
+  return withGrad(new Tensor(y, [...x.shape.slice(0, -1), n]), "lowRankLinear", inputs, (g) => {
+    v.w = wData();
     const grads = {
-      da: new Float32Array(r * k),
-      db: new Float32Array(n * r),
-      dx: x.requiresGrad ? new Float32Array(d.m * k) : null,
+      da: alloc(r * k),
+      db: alloc(n * r),
+      dx: x.requiresGrad ? alloc(d.m * k) : null,
     };
     if (ort) ortLowRankLinearBackward(v, h, g, d, grads);
     else referenceBackward(v, h, g, d, grads);
+    v.w = new Float32Array(0);
     const dw = xForW ? mm(g, xForW, dims(n, d.m, k, { transA: true })) : null;
-    return [grads.dx, dw, grads.da, grads.db];
+    return w instanceof Tensor ? [grads.dx, dw, grads.da, grads.db] : [grads.dx, grads.da, grads.db];
   });
 }
 

@@ -1,5 +1,6 @@
 // Batched matmul with optional transposes, forward and backward, over the kernel interface.
 // a: (…, M, K) or (…, K, M) if transA; b: (…, K, N) / (…, N, K) if transB, or 2-D shared by every batch.
+import { alloc } from "../arena.js";
 import { Tensor, withGrad } from "../tensor.js";
 import { matmulKernel, type MatmulDims } from "../kernels/kernel.js";
 import { numel, sameShape, shapeError } from "../shape.js";
@@ -12,7 +13,7 @@ export interface MatmulOptions {
 
 /** Runs the kernel into a fresh array: (batch, M, N). */
 export function mm(a: Float32Array, b: Float32Array, dims: MatmulDims): Float32Array {
-  const out = new Float32Array(dims.batch * dims.m * dims.n);
+  const out = alloc(dims.batch * dims.m * dims.n);
   matmulKernel(a, b, out, dims);
   return out;
 }
@@ -80,7 +81,7 @@ function gradA(g: Float32Array, b: Float32Array, d: MatmulDims): Float32Array {
 }
 
 function perBatch(batch: number, size: number, part: (t: number) => Float32Array): Float32Array {
-  const out = new Float32Array(batch * size);
+  const out = alloc(batch * size);
   for (let t = 0; t < batch; t++) out.set(part(t), t * size);
   return out;
 }

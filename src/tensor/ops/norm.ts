@@ -1,6 +1,7 @@
 // RMSNorm (Llama) and LayerNorm (BERT) over the last dim, fused: forward keeps the per-row inverse
 // std and backward uses the closed form. The TypeScript loops accumulate statistics in float64;
 // large RMSNorms run as onnxruntime graphs (norm-ort.ts) instead.
+import { alloc } from "../arena.js";
 import { isGradEnabled, Tensor, withGrad } from "../tensor.js";
 import { shapeError } from "../shape.js";
 import { fastPathFor } from "../kernels/kernel.js";
@@ -31,14 +32,14 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-5): Tensor {
   const rows = x.size / d;
   const xd = x.data;
   const w = weight.data;
-  const y = new Float32Array(x.size);
-  const inv = new Float32Array(rows); // (N)
+  const y = alloc(x.size);
+  const inv = alloc(rows); // (N)
   const ort = fastPathFor(x.size, RMSNORM_MIN_VALUES) === "ort";
   if (ort) ortRmsNorm(xd, w, eps, y, inv);
   else rmsNormRows(xd, w, eps, y, inv);
   const needW = weight.requiresGrad;
   return withGrad(new Tensor(y, x.shape), "rmsNorm", [x, weight], (g) => {
-    const gx = new Float32Array(xd.length);
+    const gx = alloc(xd.length);
     const gw = needW ? new Float32Array(d) : null;
     if (ort) ortRmsNormBackward(g, xd, w, inv, gx, gw);
     else rmsNormRowsBackward(g, xd, w, inv, gx, gw);

@@ -1,6 +1,7 @@
 // Rotary position embedding on x (B, H, T, D) in both layouts: "interleaved" rotates pairs
 // (x[2i], x[2i+1]) as llama.cpp does for GGUF Llama; "half" rotates (x[i], x[i+D/2]) as Hugging Face does.
 // Frequency scaling (YaRN, llama3) is left to the caller through `invFreq`.
+import { alloc } from "../arena.js";
 import { InfuseError } from "../../core/errors.js";
 import { Tensor, withGrad } from "../tensor.js";
 import { shapeError, shapeStr } from "../shape.js";
@@ -80,7 +81,7 @@ export function rope(x: Tensor, positions: Int32Array, options: RopeOptions): Te
   const [lane0, lane1] = interleaved ? [2, 1] : [1, half];
   const g: Geometry = { bsz, t, heads, half, sb, sh, ss, lane0, lane1, perBatch };
   const apply = (src: Float32Array, sign: number): Float32Array => {
-    const out = rd === d ? new Float32Array(src.length) : src.slice();
+    const out = rd === d ? alloc(src.length) : src.slice();
     rotate(src, out, cos, sin, sign, g);
     return out;
   };

@@ -1,14 +1,13 @@
 // Matmul against a frozen quantized weight: y = x · Wᵀ with W (N, K) in a storage type. In the decoder's
 // qmatmulRaw, Q4_0 (and Q8_0 for up to 128 rows) run on onnxruntime's MatMulNBits (W repacked once, held
 // prepacked, int8 activations as llama.cpp); the rest dequantize tiles of W's rows into reused f32
-// buffers for the fast f32 path. The differentiable qmatmul (training) always takes the exact tiles.
-import { Tensor, withGrad } from "../tensor.js";
+// buffers for the fast f32 path. The differentiable qmatmul (training) is qmatmul-train.ts.
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
 import { toNBits } from "./nbits.js";
-import { shapeError } from "../shape.js";
-import { QuantTensor } from "./formats.js";
-import { InfuseError } from "../../core/errors.js";
+import type { QuantTensor } from "./formats.js";
+
+export { qmatmul } from "./qmatmul-train.js"; // the differentiable form, for existing importers
 
 /** Values dequantized per tile (4 MiB of f32): large enough to amortise a kernel call, small for cache. */
 const TILE_VALUES = 1 << 20;
@@ -103,65 +102,4 @@ export function qmatmulTiled(x: Float32Array, w: QuantTensor, out: Float32Array,
     matmulKernel(x, wTile, p, { batch: 1, m, k, n: rows, transA: false, transB: true, bBatched: true });
     for (let i = 0; i < m; i++) out.set(p.subarray(i * rows, (i + 1) * rows), i * n + r0);
   }
-}
-
-/** dx (M, K) = g (M, N) · W, dequantizing W tile by tile. */
-function qmatmulGradInput(g: Float32Array, w: QuantTensor, m: number): Float32Array {
-  const n = w.rows;
-  const k = w.rowLength;
-  const dx = new Float32Array(m * k);
-  const tileRows = Math.max(1, Math.min(n, Math.floor(TILE_VALUES / k)));
-  const tile = scratchBuffer(0, tileRows * k);
-  const gTile = scratchBuffer(1, m * tileRows);
-  const part = scratchBuffer(2, m * k);
-  for (let r0 = 0; r0 < n; r0 += tileRows) {
-    const rows = Math.min(tileRows, n - r0);
-    w.dequantizeRows(r0, r0 + rows, tile.subarray(0, rows * k));
-    const gt = rows === n ? g : gTile.subarray(0, m * rows); // (M, rows)
-    if (rows !== n) for (let i = 0; i < m; i++) gt.set(g.subarray(i * n + r0, i * n + r0 + rows), i * rows);
-    matmulKernel(gt, tile.subarray(0, rows * k), part, {
-      batch: 1,
-      m,
-      k: rows,
-      n: k,
-      transA: false,
-      transB: false,
-      bBatched: true,
-    });
-    for (let i = 0; i < dx.length; i++) dx[i]! += part[i]!;
-  }
-  return dx;
-}
-
-/** y (…, N) = x (…, K) · Wᵀ for a frozen W (N, K); the gradient flows to x only. */
-export function qmatmul(x: Tensor, w: QuantTensor): Tensor {
-  if (!(w instanceof QuantTensor)) {
-    throw new InfuseError(
-      "tensor.wrong_dtype",
-      `qmatmul: W must be a QuantTensor, got ${(w as object).constructor.name}`,
-      {
-        kind: "input",
-        hint: "use matmul(x, W, { transB: true }) for an f32 weight",
-      },
-    );
-  }
-  const k = w.rowLength;
-  if (w.shape.length !== 2 || x.shape[x.ndim - 1] !== k) {
-    throw shapeError(
-      "qmatmul",
-      `x's last dim must equal W's row length ${k} (W is (N, K))`,
-      [x.shape, w.shape],
-      "pass W as (out_features, in_features)",
-    );
-  }
-  const m = x.size / k;
-  const out = new Float32Array(m * w.rows);
-  // Dequantized tiles whatever the grad mode: training, checkpoint recomputation and scoring see one
-  // function, the one the backward differentiates, and the backward needs W's bytes anyway — a
-  // MatMulNBits session here would hold a second, prepacked copy of every Q4_0 weight (SmolLM-135M
-  // QLoRA on Q4_0: peak 0.53× the f32 run's). Int8 activations are for qmatmulRaw (decoding).
-  qmatmulTiled(x.data, w, out, m);
-  return withGrad(new Tensor(out, [...x.shape.slice(0, -1), w.rows]), "qmatmul", [x], (g) => [
-    qmatmulGradInput(g, w, m),
-  ]);
 }
