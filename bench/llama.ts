@@ -59,8 +59,9 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
 
 /** Child: llama.cpp through node-llama-cpp, CPU, same threads, F32 KV cache like ours. */
 async function runRef(file: string, nPrompt: number, nGen: number, threads: number): Promise<Figures> {
-  const { getLlama } = await import("node-llama-cpp"); // only in the reference child: importing it slows ours
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false });
+  // Only in the reference child (importing node-llama-cpp slows ours); the product's runtime: prebuilt binary, never built.
+  const { openLlamaRuntime } = await import("../src/rag/llm/llama-runtime.js");
+  const llama = await openLlamaRuntime({ maxThreads: threads });
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
   const ctx = await model.createContext({
     contextSize: nPrompt + nGen + 16,
