@@ -146,7 +146,7 @@ export default async function main(args: string[]): Promise<void> {
     for (const type of ["q8_0", "q4_0", "q4_k", "nf4"] as QuantType[]) {
       if (k % CODECS[type].blockValues !== 0) continue; // Q4_K needs rows of 256 multiples
       const q = quantize(type, w, [n, k]);
-      // "auto" is what qmatmul picks (MatMulNBits for Q4_0, and Q8_0 up to 128 rows: Q8_INT8_MAX_ROWS);
+      // "auto" is what qmatmulRaw picks (MatMulNBits for Q4_0, and Q8_0 up to q8Int8Rows(): every M with VNNI);
       // "tiled" dequantizes (the exact path a recorded, training forward takes).
       const paths: [string, () => void][] = [["auto", () => qmatmulRaw(x, q, out, m)]];
       if (type === "q4_0" || type === "q8_0") paths.push(["tiled", () => qmatmulTiled(x, q, out, m)]);

@@ -2,12 +2,13 @@
 // over the KV cache, o, SwiGLU MLP and both residual adds in a single native call, instead of ~13 calls
 // and TypeScript loops per layer. F32 weights are fed (zero-copy views of the model's arrays, one shared
 // session per shape); Q4_0/Q8_0 weights are MatMulNBits initializers (int8 activations, as llama.cpp),
-// one session per layer. Leaves out other storage types, biases and adapters: decode.ts's path runs those.
+// one session per layer (Q8_0 where the CPU has int8 dot products). Leaves out other storage types,
+// biases and adapters: decode.ts's per-op path runs those.
 // Shapes: T new tokens, P cached, S = P + T, C hidden, H heads, Hkv kv heads, G = H/Hkv, D head size, F ffn.
-import type { QuantTensor } from "../../tensor/index.js";
-import { Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
+import { QuantTensor, Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
 import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from "../../tensor/kernels/onnx-model.js";
 import { toNBits } from "../../tensor/quant/nbits.js";
+import { q8Int8Rows } from "../../tensor/quant/qmatmul.js";
 import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
 import type { LlamaLayer } from "./weights.js";
@@ -23,7 +24,9 @@ function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
       const lin: Linear = layer[name];
       if (lin.bias || lin.adapter) return null;
       const w = lin.weight;
-      const k = w instanceof Tensor ? "f32" : w.type === "q4_0" || w.type === "q8_0" ? "nbits" : null;
+      // Q8_0 at every T only where int8 wins at every M (qmatmul.ts's q8Int8Rows); else per-op tiles.
+      const q8 = w instanceof QuantTensor && w.type === "q8_0" && q8Int8Rows() === Infinity;
+      const k = w instanceof Tensor ? "f32" : w.type === "q4_0" || q8 ? "nbits" : null;
       if (!k || (kind && kind !== k)) return null;
       kind = k;
     }
