@@ -3,11 +3,13 @@
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
 import { spawnSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
 import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
+import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
 import { ggmlTypeName, openGguf } from "../src/formats/gguf/index.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
@@ -126,6 +128,9 @@ export default async function (args: string[]): Promise<void> {
     process.stdout.write(JSON.stringify(f) + "\n");
     return;
   }
+  // The CPU's flags and the path they pick (int8 dot products: Q8_0 on MatMulNBits at every M), with
+  // the load average: the machine is shared, so ratios within this run are what count.
+  emit({ ...cpuFigure("llama"), int8_dot: cpuFeatures().int8Dot, load_average: loadavg().map(round) });
   const files: { name: string; file: string }[] = [];
   if (model) files.push({ name: path.basename(model, ".gguf"), file: path.resolve(model) });
   else {
@@ -157,6 +162,8 @@ export default async function (args: string[]): Promise<void> {
         ratio: round(ours[key] / ref[key]),
         peak_rss_mb: ours.peak_rss_mb,
         ref_peak_rss_mb: ref.peak_rss_mb,
+        rss_ratio: round(ours.peak_rss_mb / ref.peak_rss_mb),
+        load_average: round(loadavg()[0]!),
       });
     }
   }

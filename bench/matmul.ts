@@ -1,6 +1,9 @@
 // `npm run bench -- matmul [--quick]`: fp32 matmul GFLOP/s of our kernel next to numpy (same shapes,
 // same run), quantized-weight matmuls next to fp32, and the TypeScript/onnxruntime crossover for small shapes.
 import { execFileSync } from "node:child_process";
+import os from "node:os";
+import { cpuFigure } from "./rag-memory.js";
+import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
 import { emit, log, peakRssMb } from "./emit.js";
 import { matmulKernel, setMatmulPath, type MatmulDims } from "../src/tensor/kernels/kernel.js";
 import { Rng, randn } from "../src/tensor/rng.js";
@@ -101,6 +104,7 @@ const gflops = (m: number, k: number, n: number, s: number): number => Number(((
 export default async function main(args: string[]): Promise<void> {
   const budget = args.includes("--quick") ? 0.3 : 1.5;
   if (args.includes("--step")) return trainStep(new Rng(2), budget); // the training step alone
+  emit({ ...cpuFigure("matmul"), int8_dot: cpuFeatures().int8Dot, load_average: os.loadavg() });
   const rng = new Rng(1);
   for (const [m, k, n] of SHAPES) {
     log(`f32 ${m}×${k}×${n} …`);
