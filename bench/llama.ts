@@ -3,11 +3,13 @@
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
 import { spawnSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
 import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
+import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
 import { ggmlTypeName, openGguf } from "../src/formats/gguf/index.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
@@ -59,8 +61,9 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
 
 /** Child: llama.cpp through node-llama-cpp, CPU, same threads, F32 KV cache like ours. */
 async function runRef(file: string, nPrompt: number, nGen: number, threads: number): Promise<Figures> {
-  const { getLlama } = await import("node-llama-cpp"); // only in the reference child: importing it slows ours
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false });
+  // Only in the reference child (importing node-llama-cpp slows ours); the product's runtime: prebuilt binary, never built.
+  const { openLlamaRuntime } = await import("../src/rag/llm/llama-runtime.js");
+  const llama = await openLlamaRuntime({ maxThreads: threads });
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
   const ctx = await model.createContext({
     contextSize: nPrompt + nGen + 16,
@@ -125,6 +128,9 @@ export default async function (args: string[]): Promise<void> {
     process.stdout.write(JSON.stringify(f) + "\n");
     return;
   }
+  // The CPU's flags and the path they pick (int8 dot products: Q8_0 on MatMulNBits at every M), with
+  // the load average: the machine is shared, so ratios within this run are what count.
+  emit({ ...cpuFigure("llama"), int8_dot: cpuFeatures().int8Dot, load_average: loadavg().map(round) });
   const files: { name: string; file: string }[] = [];
   if (model) files.push({ name: path.basename(model, ".gguf"), file: path.resolve(model) });
   else {
@@ -156,6 +162,8 @@ export default async function (args: string[]): Promise<void> {
         ratio: round(ours[key] / ref[key]),
         peak_rss_mb: ours.peak_rss_mb,
         ref_peak_rss_mb: ref.peak_rss_mb,
+        rss_ratio: round(ours.peak_rss_mb / ref.peak_rss_mb),
+        load_average: round(loadavg()[0]!),
       });
     }
   }

@@ -1,6 +1,9 @@
 // `npm run bench -- matmul [--quick]`: fp32 matmul GFLOP/s of our kernel next to numpy (same shapes,
 // same run), quantized-weight matmuls next to fp32, and the TypeScript/onnxruntime crossover for small shapes.
 import { execFileSync } from "node:child_process";
+import os from "node:os";
+import { cpuFigure } from "./rag-memory.js";
+import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
 import { emit, log, peakRssMb } from "./emit.js";
 import { matmulKernel, setMatmulPath, type MatmulDims } from "../src/tensor/kernels/kernel.js";
 import { Rng, randn } from "../src/tensor/rng.js";
@@ -101,6 +104,7 @@ const gflops = (m: number, k: number, n: number, s: number): number => Number(((
 export default async function main(args: string[]): Promise<void> {
   const budget = args.includes("--quick") ? 0.3 : 1.5;
   if (args.includes("--step")) return trainStep(new Rng(2), budget); // the training step alone
+  emit({ ...cpuFigure("matmul"), int8_dot: cpuFeatures().int8Dot, load_average: os.loadavg() });
   const rng = new Rng(1);
   for (const [m, k, n] of SHAPES) {
     log(`f32 ${m}×${k}×${n} …`);
@@ -146,7 +150,7 @@ export default async function main(args: string[]): Promise<void> {
     for (const type of ["q8_0", "q4_0", "q4_k", "nf4"] as QuantType[]) {
       if (k % CODECS[type].blockValues !== 0) continue; // Q4_K needs rows of 256 multiples
       const q = quantize(type, w, [n, k]);
-      // "auto" is what qmatmul picks (MatMulNBits for Q4_0, and Q8_0 up to 128 rows: Q8_INT8_MAX_ROWS);
+      // "auto" is what qmatmulRaw picks (MatMulNBits for Q4_0, and Q8_0 up to q8Int8Rows(): every M with VNNI);
       // "tiled" dequantizes (the exact path a recorded, training forward takes).
       const paths: [string, () => void][] = [["auto", () => qmatmulRaw(x, q, out, m)]];
       if (type === "q4_0" || type === "q8_0") paths.push(["tiled", () => qmatmulTiled(x, q, out, m)]);

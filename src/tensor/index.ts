@@ -39,7 +39,7 @@ export {
   type OnnxValueInfo,
   type OnnxInitializer,
 } from "./kernels/onnx-model.js";
-export { runOnnxModel, ortAvailable, type OrtValue } from "./kernels/ort.js";
+export { runOnnxModel, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "./kernels/ort.js";
 export { Optimizer, type OptimizerState } from "./optim/optimizer.js";
 export { AdamW, type AdamWOptions } from "./optim/adamw.js";
 export { Sgd, type SgdOptions } from "./optim/sgd.js";

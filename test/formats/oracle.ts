@@ -1,11 +1,12 @@
 // llama.cpp (node-llama-cpp, CPU prebuilt) as the oracle for formats and tokenizer tests:
 // one Llama instance per test file, models loaded from paths, raw next-token logits.
-import { getLlama, type Llama, type LlamaModel, type Token } from "node-llama-cpp";
+import type { Llama, LlamaModel, Token } from "node-llama-cpp";
+import { openLlamaRuntime } from "../../src/rag/llm/llama-runtime.js";
 
 let llama: Promise<Llama> | undefined;
 
 export function oracle(): Promise<Llama> {
-  llama ??= getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false });
+  llama ??= openLlamaRuntime(); // prebuilt binary, never built from source
   return llama;
 }
 

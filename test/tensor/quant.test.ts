@@ -6,13 +6,18 @@ import { NF4_LEVELS } from "../../src/tensor/quant/blocks.js";
 import { qembedding } from "../../src/tensor/quant/qembedding.js";
 import { embedding } from "../../src/tensor/ops/gather.js";
 import {
-  Q8_INT8_MAX_ROWS,
+  Q8_INT8_MAX_ROWS_NO_DOT,
+  REQUANT8_MIN_ROWS,
+  q8Int8Rows,
+  setQ8Int8Rows,
   qmatmul,
   qmatmulRaw,
   qmatmulTiled,
   releaseQuantKernel,
 } from "../../src/tensor/quant/qmatmul.js";
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
+import { cpuFeatures } from "../../src/tensor/kernels/cpu.js";
+import { toNBits8 } from "../../src/tensor/quant/nbits.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { Rng, randn } from "../../src/tensor/rng.js";
 import { GgmlType } from "../../src/formats/gguf/types.js";
@@ -202,6 +207,37 @@ describe("block layouts match GGUF", () => {
   });
 
   // Their values are checked bit-exact against llama.cpp in test/formats/gguf-quant.test.ts.
+  it.each(["q4_k", "nf4"] as const)(
+    "%s prompt-sized products run requantized to 8 bits on int8 dot products; decode-sized stay exact",
+    (type) => {
+      const [k, n] = [256, 300];
+      const w = quantize(type, randn(rng, n * k), [n, k]);
+      // toNBits8 rounds each value once more, by at most max|w|/254 of its block of 32
+      const form = toNBits8(w)!;
+      const dq = w.dequantize();
+      for (let b = 0; b < dq.length / 32; b++) {
+        for (let i = 0; i < 32; i++) {
+          const v = form.scales[b]! * (form.packed[b * 32 + i]! - 128);
+          expect(Math.abs(v - dq[b * 32 + i]!)).toBeLessThanOrEqual((form.scales[b]! * 127) / 254 + 1e-7);
+        }
+      }
+      const errAt = (m: number): number => {
+        const x = randn(rng, m * k);
+        const ours = new Float32Array(m * n);
+        qmatmulRaw(x, w, ours, m);
+        const dense = matmul(new Tensor(x, [m, k]), new Tensor(dq, [n, k]), { transB: true });
+        return maxRelDiff(ours, dense.data);
+      };
+      expect(errAt(REQUANT8_MIN_ROWS - 1)).toBeLessThan(1e-5);
+      const prompt = errAt(REQUANT8_MIN_ROWS);
+      expect(prompt).toBeLessThan(2e-2);
+      if (cpuFeatures().int8Dot)
+        expect(prompt).toBeGreaterThan(1e-5); // the int8 kernel ran
+      else expect(prompt).toBeLessThan(1e-5);
+      releaseQuantKernel(w);
+    },
+  );
+
   it.each(STORAGE_ONLY)("%s is storage-only: decodes by rows, refuses to be written", (type, ggml) => {
     const [n, k] = [6, 512];
     const w = new QuantTensor(type, [n, k], randomBlocks(ggml, n * k, 7));
@@ -285,7 +321,11 @@ describe("quantized matmul", () => {
     expect(reads).toBe(0);
   });
 
-  it("Q8_0 switches from int8 activations to exact tiles above Q8_INT8_MAX_ROWS; exact when asked and in qmatmul", () => {
+  it("Q8_0 switches from int8 activations to exact tiles above the row limit; exact when asked and in qmatmul", () => {
+    // The limit follows the CPU: every M with int8 dot products in hardware, else Q8_INT8_MAX_ROWS_NO_DOT.
+    expect(q8Int8Rows()).toBe(cpuFeatures().int8Dot ? Infinity : Q8_INT8_MAX_ROWS_NO_DOT);
+    const Q8_INT8_MAX_ROWS = Q8_INT8_MAX_ROWS_NO_DOT;
+    setQ8Int8Rows(Q8_INT8_MAX_ROWS);
     const [k, n] = [64, 520]; // M·K·N ≥ the fast-path threshold at every M below
     const w = quantize("q8_0", randn(rng, n * k), [n, k]);
     const errAt = (m: number, options: { exact?: boolean } = {}): number => {
@@ -307,6 +347,9 @@ describe("quantized matmul", () => {
       expect(errAt(m, { exact: true })).toBeLessThan(1e-5);
     }
     expect(errAt(Q8_INT8_MAX_ROWS + 1)).toBeLessThan(1e-5);
+    setQ8Int8Rows(Infinity);
+    expect(errAt(Q8_INT8_MAX_ROWS + 1)).toBeGreaterThan(1e-5); // int8 at any M (CPUs with VNNI/dot)
+    setQ8Int8Rows(undefined);
     // The differentiable qmatmul is exact at any M and grad mode: its backward differentiates dequant(W).
     const x = new Tensor(randn(rng, 2 * k), [2, k]);
     const dense = matmul(x, new Tensor(w.dequantize(), [n, k]), { transB: true });

@@ -5,6 +5,7 @@ import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { matmulKernel } from "../../tensor/kernels/kernel.js";
 import { FUSED_MIN_FFN, FUSED_MIN_SCORES, fusedAttention, fusedAvailable, fusedSwiglu } from "./fused.js";
+import { LayerGraphs } from "./layer-graph.js";
 import type { LlamaModel } from "./model.js";
 
 const CHUNK = 512;
@@ -147,6 +148,11 @@ export class LlamaDecoder {
       else x.set(table.data.subarray(id * c, (id + 1) * c), i * c);
     }
     const h = new Float32Array(t * c); // (T, C)
+    const graphs = LayerGraphs.for(this.model);
+    if (graphs) {
+      this.layersFused(graphs, x, h, t, p0);
+      return this.finish(x, h, t, p0, want);
+    }
     const q = new Float32Array(t * heads * d); // (T, H·D)
     const k = new Float32Array(t * kvHeads * d); // (T, Hkv·D)
     const v = new Float32Array(t * kvHeads * d);
@@ -175,6 +181,49 @@ export class LlamaDecoder {
       );
       for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
     });
+    return this.finish(x, h, t, p0, want);
+  }
+
+  /** Every layer as one onnxruntime call each (layer-graph.ts); the result ends in x. */
+  private layersFused(graphs: LayerGraphs, x: Float32Array, h: Float32Array, t: number, p0: number): void {
+    const { heads, kvHeads, headDim: d } = this.model.config;
+    const group = heads / kvHeads;
+    const half = d / 2;
+    const cos = this.buffer("cos", t * half);
+    const sin = this.buffer("sin", t * half);
+    for (let i = 0; i < t; i++) {
+      const [c0, s0] = this.ropeRow(p0 + i);
+      cos.set(c0, i * half);
+      sin.set(s0, i * half);
+    }
+    const mask = t === 1 ? this.buffer("zeros", group * (p0 + 1)) : this.causalMask(group, t, p0); // (G·T, S)
+    const kNew = this.buffer("kNew", kvHeads * t * d); // (Hkv, T, D)
+    const vNew = this.buffer("vNew", kvHeads * t * d);
+    const cap = this.cache.capacity;
+    let [src, dst] = [x, h];
+    for (let l = 0; l < this.model.config.layers; l++) {
+      const kc = this.cache.k[l]!;
+      const vc = this.cache.v[l]!;
+      graphs.run(l, { x: src, y: dst, kNew, vNew }, { k: kc, v: vc, capacity: cap }, { cos, sin }, t, p0, mask);
+      for (let g = 0; g < kvHeads; g++) {
+        kc.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
+        vc.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
+      }
+      [src, dst] = [dst, src];
+    }
+    if (src !== x) x.set(src);
+  }
+
+  /** Final norm and the logits asked for, after the layers ran over x (T, C); h is scratch. */
+  private finish(
+    x: Float32Array,
+    h: Float32Array,
+    t: number,
+    p0: number,
+    want: "last" | "all" | "none",
+  ): Float32Array | undefined {
+    const { dim: c, rmsEps, vocabSize } = this.model.config;
+    const w = this.model.weights;
     this.cache.length = p0 + t;
     if (want === "none") return undefined;
     const rows = want === "all" ? t : 1;

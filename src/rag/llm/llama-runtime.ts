@@ -1,7 +1,7 @@
 // The one node-llama-cpp runtime of the process (CPU build, prebuilt binary, never compiled at
 // run time) and GGUF model loading with errors that name the file. Shared by chat and embeddings.
 import { computeThreads } from "../../core/threads.js";
-import { getLlama, LlamaLogLevel, type Llama, type LlamaModel } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type LlamaOptions } from "node-llama-cpp";
 import { cancelledError, InfuseError } from "../../core/errors.js";
 
 let runtime: Promise<Llama> | undefined;
@@ -15,25 +15,45 @@ export function llamaThreads(): number {
   return computeThreads();
 }
 
-export function loadLlama(): Promise<Llama> {
-  runtime ??= getLlama({
-    gpu: false,
-    build: "never",
-    maxThreads: llamaThreads(),
-    logLevel: LlamaLogLevel.error,
-    // llama.cpp's own log lines are not ours to print; only the CLI writes to the terminal
-    logger: () => {},
-  }).catch((e: unknown) => {
-    runtime = undefined;
+/** getLlama's options a caller may add; `build` is not one of them: it is always "never". */
+export type LlamaRuntimeOverrides = Omit<LlamaOptions, "build" | "gpu">;
+
+/**
+ * A node-llama-cpp runtime on its prebuilt CPU binary, never compiled: with `build: "never"`, a binary
+ * that fails its self-test (it did under load on one Xeon) is an error here instead of a silent
+ * cmake build whose result segfaulted. Every loader of node-llama-cpp in infuse (product, benchmarks,
+ * test oracles) goes through this.
+ */
+export async function openLlamaRuntime(overrides: LlamaRuntimeOverrides = {}): Promise<Llama> {
+  try {
+    return await getLlama({
+      maxThreads: llamaThreads(),
+      logLevel: LlamaLogLevel.error,
+      // llama.cpp's own log lines are not ours to print; only the CLI writes to the terminal
+      logger: () => {},
+      progressLogs: false,
+      ...overrides,
+      gpu: false,
+      build: "never",
+    });
+  } catch (e) {
     throw new InfuseError(
       "llama.no_binary",
-      `node-llama-cpp could not load its llama.cpp binary: ${(e as Error).message}`,
+      `node-llama-cpp could not load its prebuilt llama.cpp binary (infuse never builds it from source): ${(e as Error).message}`,
       {
         kind: "internal",
-        hint: "build it once with `npx --no node-llama-cpp source download` (needs cmake and a C++ compiler), then retry",
+        hint: "reinstall node-llama-cpp so its prebuilt binary for this platform is present (`npm install`); `npx --no node-llama-cpp inspect gpu` shows what it found",
         cause: e,
       },
     );
+  }
+}
+
+/** The process's one runtime (see openLlamaRuntime), made on first use. */
+export function loadLlama(): Promise<Llama> {
+  runtime ??= openLlamaRuntime().catch((e: unknown) => {
+    runtime = undefined;
+    throw e;
   });
   return runtime;
 }

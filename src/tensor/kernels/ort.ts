@@ -223,6 +223,45 @@ function batchedModel(transA: boolean, transB: boolean): Uint8Array {
   });
 }
 
+/** A caller-owned session of one encoded graph: run it with named feeds, outputs written into `into`. */
+export interface OrtGraph {
+  run(feeds: Record<string, OrtValue>, into: Record<string, OrtValue>): void;
+  dispose(): void;
+}
+
+/**
+ * A session of `bytes` (initializers held, and prepacked, by onnxruntime) that the caller disposes,
+ * unlike runOnnxModel's cache: for graphs that hold one model's weights.
+ */
+export function ortGraph(bytes: Uint8Array, name: string): OrtGraph {
+  const mod = loadOrt();
+  if (!mod)
+    throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded", {
+      hint: "reinstall dependencies (npm install)",
+    });
+  const s = new mod.native.InferenceSession();
+  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions());
+  const tensor = (v: OrtValue): OrtTensor =>
+    new mod.Tensor(v.data instanceof Float32Array ? "float32" : "int64", v.data, v.dims);
+  return {
+    run(feeds, into) {
+      const f: Record<string, OrtTensor> = {};
+      for (const key in feeds) f[key] = tensor(feeds[key]!);
+      const o: Record<string, OrtTensor> = {};
+      for (const key in into) o[key] = tensor(into[key]!);
+      try {
+        s.run(f, o, {});
+      } catch (cause) {
+        throw new InfuseError("tensor.ort_run_failed", `onnxruntime run of "${name}" failed: ${String(cause)}`, {
+          cause,
+          hint: "check the feed names, dtypes and shapes against the model's inputs",
+        });
+      }
+    },
+    dispose: () => s.dispose(),
+  };
+}
+
 /** A weight in MatMulNBits form: (N, K/blockSize, blockSize·bits/8) bytes, f32 scales, zero point 2^(bits−1). */
 export interface NBitsWeight {
   bits: 4 | 8;

@@ -2,9 +2,10 @@
 // qmatmulRaw, Q4_0 (and Q8_0 for up to 128 rows) run on onnxruntime's MatMulNBits (W repacked once, held
 // prepacked, int8 activations as llama.cpp); the rest dequantize tiles of W's rows into reused f32
 // buffers for the fast f32 path. The differentiable qmatmul (training) is qmatmul-train.ts.
+import { cpuFeatures } from "../kernels/cpu.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
 import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
-import { toNBits } from "./nbits.js";
+import { toNBits, toNBits8 } from "./nbits.js";
 import type { QuantTensor } from "./formats.js";
 
 export { qmatmul } from "./qmatmul-train.js"; // the differentiable form, for existing importers
@@ -14,10 +15,23 @@ const TILE_VALUES = 1 << 20;
 
 /**
  * Rows of x up to which Q8_0 takes the int8-activation kernel; above it the exact tiled f32 path, whose
- * dequantization costs the same at any M and so is amortised only by many rows. Measured (2 threads,
- * time over f32): int8 1.1–2.0× and tiles 2.2–9.7× for 32–128 rows; at 256 rows tiles 1.1–2.0×, int8 1.6–1.9×.
+ * dequantization costs the same at any M and so is amortised only by many rows. With int8 dot products
+ * in hardware (VNNI, arm64 dot) int8 wins at every M: AMD EPYC with AVX-512 VNNI, 2 threads, time over
+ * f32 at 256 rows 0.84–0.91× (tiles 1.2–1.8×). Without them (measured on an AVX2-only path): int8
+ * 1.1–2.0× and tiles 2.2–9.7× for 32–128 rows; at 256 rows tiles 1.1–2.0×, int8 1.6–1.9×.
  */
-export const Q8_INT8_MAX_ROWS = 128;
+export const Q8_INT8_MAX_ROWS_NO_DOT = 128;
+let q8Int8MaxRows: number | undefined;
+
+/** The Q8_0 int8 row limit in force: Infinity on CPUs with int8 dot products, else Q8_INT8_MAX_ROWS_NO_DOT. */
+export function q8Int8Rows(): number {
+  return (q8Int8MaxRows ??= cpuFeatures().int8Dot ? Infinity : Q8_INT8_MAX_ROWS_NO_DOT);
+}
+
+/** Overrides the limit (tests; undefined restores the CPU's default). */
+export function setQ8Int8Rows(rows: number | undefined): void {
+  q8Int8MaxRows = rows;
+}
 
 /** Grow-only scratch arrays reused across calls: a fresh 4 MiB tile per call cost page faults and GC. */
 const scratch: Float32Array[] = [];
@@ -28,20 +42,31 @@ function scratchBuffer(slot: number, length: number): Float32Array {
 }
 
 type Accuracy = 0 | 4;
+/**
+ * Block types qmatmulRaw requantizes to 8-bit MatMulNBits on CPUs with int8 dot products, for products
+ * of at least REQUANT8_MIN_ROWS rows (prompt chunks: 2 threads, 256 rows, ~0.85× f32's time against
+ * tiles' 1.7–2.3×); fewer rows (decode steps) keep the exact tiles, so decoding stays x·dequant(W)ᵀ.
+ */
+const REQUANT8 = new Set<string>(["q4_k", "nf4"]);
+export const REQUANT8_MIN_ROWS = 64;
 const nbitsKernels = new WeakMap<QuantTensor, Map<Accuracy, OrtQuantWeight | null>>();
 
-/** The MatMulNBits session of W at an accuracy level, made on first use; null when W has no NBits form. */
+/**
+ * The MatMulNBits session of W at an accuracy level, made on first use; null when W has no NBits form.
+ * Q4_0/Q8_0 keep their blocks; other types are requantized to 8 bits (toNBits8, accuracy 4 only).
+ */
 function nbitsKernel(w: QuantTensor, accuracy: Accuracy): OrtQuantWeight | null {
   let byLevel = nbitsKernels.get(w);
   if (!byLevel) nbitsKernels.set(w, (byLevel = new Map()));
   let kernel = byLevel.get(accuracy);
   if (kernel === undefined) {
-    const form = toNBits(w);
+    const form = toNBits(w) ?? (accuracy === 4 ? toNBits8(w) : null);
     kernel = form ? ortQuantWeight(form, accuracy) : null;
     byLevel.set(accuracy, kernel);
-    // Q4_0 runs on this kernel at every M, so onnxruntime's copy is the only one inference needs; the
-    // bytes come back from their file if a backward pass or a small-shape fallback reads them.
-    if (kernel && w.type === "q4_0") w.releaseBytes();
+    // Where this kernel serves every M (Q4_0 always; Q8_0 with int8 dot products), onnxruntime's
+    // copy is the only one inference needs; the bytes come back from their file if a backward pass,
+    // an embedding lookup or a small-shape fallback reads them.
+    if (kernel && (w.type === "q4_0" || (w.type === "q8_0" && q8Int8Rows() === Infinity))) w.releaseBytes();
   }
   return kernel;
 }
@@ -60,9 +85,11 @@ export interface QmatmulOptions {
 /**
  * out (M, N) = x (M, K) · Wᵀ. Measured choice (bench/matmul.ts): Q4_0 → MatMulNBits with x quantized to
  * int8 per block, as llama.cpp's Q4_0 dot does (2 threads, K 2048, N 5632: 0.16× the f32-accuracy
- * kernel's time at M = 1, 0.7× at 16, 0.9–1× at 128–512); Q8_0 with M ≤ Q8_INT8_MAX_ROWS → the same
- * for Q8_0; the rest → dequantized tiles. Int8 activations differ from x · dequant(W)ᵀ by ~1e-2
- * relative at most; `exact` keeps to f32 rounding (Q4_0's f32-accuracy kernel, or tiles).
+ * kernel's time at M = 1, 0.7× at 16, 0.9–1× at 128–512); Q8_0 with M ≤ q8Int8Rows() → the same
+ * for Q8_0; with int8 dot products in hardware, Q4_K/NF4 products of ≥ REQUANT8_MIN_ROWS rows
+ * requantized to 8 bits per 32 values (toNBits8) → the same kernel; the rest → dequantized tiles.
+ * Int8 activations differ from x · dequant(W)ᵀ by ~1e-2 relative at most; `exact` keeps to f32
+ * rounding (Q4_0's f32-accuracy kernel, or tiles).
  */
 export function qmatmulRaw(
   x: Float32Array,
@@ -75,9 +102,11 @@ export function qmatmulRaw(
   const k = w.rowLength;
   const dims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
   if (matmulPathFor(dims) === "ort") {
-    const int8 = w.type === "q8_0" && !options.exact && m <= Q8_INT8_MAX_ROWS;
-    const accuracy = options.exact ? 0 : 4;
-    const kernel = w.type === "q4_0" ? nbitsKernel(w, accuracy) : int8 ? nbitsKernel(w, 4) : null;
+    let kernel: OrtQuantWeight | null = null;
+    if (w.type === "q4_0") kernel = nbitsKernel(w, options.exact ? 0 : 4);
+    else if (!options.exact && w.type === "q8_0" && m <= q8Int8Rows()) kernel = nbitsKernel(w, 4);
+    else if (!options.exact && REQUANT8.has(w.type) && m >= REQUANT8_MIN_ROWS && cpuFeatures().int8Dot)
+      kernel = nbitsKernel(w, 4);
     if (kernel) return kernel.run(x, m, out);
   }
   qmatmulTiled(x, w, out, m);

@@ -1,0 +1,76 @@
+// The decoder's one-graph-per-layer path (layer-graph.ts) against its per-op path on the same weights:
+// F32 (fed weights, both RoPE layouts) and Q8_0/Q4_0 (MatMulNBits initializers), over a prompt that
+// spans two chunks' worth of positions and single-token steps after it; Q4_K keeps the per-op path.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GgmlType } from "../../src/formats/gguf/index.js";
+import { cpuFeatures } from "../../src/tensor/kernels/cpu.js";
+import { LlamaDecoder } from "../../src/models/llama/decode.js";
+import { LayerGraphs } from "../../src/models/llama/layer-graph.js";
+import { loadLlama, loadLlamaGguf } from "../../src/models/llama/load.js";
+import type { LlamaModel } from "../../src/models/llama/model.js";
+import { rewriteGguf } from "./gguf-rewrite.js";
+import { writeTinyHfModel, writeTinyLlamaF32Gguf } from "./tiny-decoders.js";
+
+const tmp = mkdtempSync(path.join(tmpdir(), "infuse-layer-graph-"));
+let f32Path: string;
+beforeAll(async () => {
+  f32Path = await writeTinyLlamaF32Gguf(tmp);
+});
+afterEach(() => {
+  delete process.env["INFUSE_LAYER_GRAPHS"];
+});
+
+/** Logits of a 40-token prompt, then of 6 single tokens, with the layer graphs on or off. */
+function run(model: LlamaModel, graphs: boolean): Float32Array[] {
+  process.env["INFUSE_LAYER_GRAPHS"] = graphs ? "1" : "0";
+  const dec = new LlamaDecoder(model);
+  const prompt = Array.from({ length: 40 }, (_, i) => 1 + ((i * 37) % 500));
+  const out = [dec.eval(prompt, { logits: "all" })];
+  for (let i = 0; i < 6; i++) out.push(dec.eval([3 + i]));
+  return out;
+}
+
+function maxDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  a.forEach((x, i) => x.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i]![j]!)))));
+  return m;
+}
+
+describe("layer graphs", () => {
+  it("F32, interleaved RoPE (GGUF): the per-op path's logits to f32 rounding", async () => {
+    const { model } = await loadLlamaGguf(f32Path);
+    expect(LayerGraphs.for(model)).not.toBeNull();
+    expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
+  });
+
+  it("F32, half RoPE and grouped-query attention (HF folder)", async () => {
+    const dir = await writeTinyHfModel(path.join(tmp, "mistral"), { modelType: "mistral", heads: 8, kvHeads: 2 });
+    const { model } = await loadLlama(dir);
+    expect(model.config.ropeLayout).toBe("half");
+    expect(LayerGraphs.for(model)).not.toBeNull();
+    expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
+  });
+
+  // Both paths quantize activations to int8 per block for these rows (≤ 128), in different kernels' order.
+  for (const [label, type] of [
+    ["Q8_0", GgmlType.Q8_0],
+    ["Q4_0", GgmlType.Q4_0],
+  ] as const) {
+    it(`${label}: MatMulNBits initializers, the per-op int8 path's logits`, async () => {
+      const file = await rewriteGguf(f32Path, path.join(tmp, `${label}.gguf`), { matrixType: type });
+      const on = (await loadLlamaGguf(file)).model;
+      const off = (await loadLlamaGguf(file)).model;
+      // Q8_0 takes the graph only on CPUs with int8 dot products (else its exact tiles above 128 rows)
+      expect(LayerGraphs.for(on) !== null).toBe(type === GgmlType.Q4_0 || cpuFeatures().int8Dot);
+      expect(maxDiff(run(on, true), run(off, false))).toBeLessThan(2e-2);
+    });
+  }
+
+  it("Q4_K (no MatMulNBits form) keeps the per-op path", async () => {
+    const file = await rewriteGguf(f32Path, path.join(tmp, "q4k.gguf"), { matrixType: GgmlType.Q4_K });
+    expect(LayerGraphs.for((await loadLlamaGguf(file)).model)).toBeNull();
+  });
+});
