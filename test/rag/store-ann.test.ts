@@ -109,7 +109,7 @@ describe("LanceDB ANN index", () => {
     expect(pq).toEqual({
       kind: "ivf_pq",
       params: { num_partitions: 1000, num_sub_vectors: 96, num_bits: 8 },
-      search: { nprobes: 100, refine_factor: 20 },
+      search: { nprobes: 40, refine_factor: 10 },
     });
     const hnsw = annParams(1_000_000, 384, { minRows: 1, kind: "ivf_hnsw_sq", ef: 80 });
     expect(hnsw).toMatchObject({ kind: "ivf_hnsw_sq", params: { num_partitions: 10 }, search: { ef: 80 } });

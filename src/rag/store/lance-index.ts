@@ -42,7 +42,10 @@ export function annParams(
   // LanceDB's guidance: about sqrt(rows) partitions; PQ with 4 dimensions per sub-vector keeps
   // enough detail for the exact re-scoring of the refine step to reach high recall
   const partitions = Math.max(1, Math.round(Math.sqrt(rows)));
-  const nprobes = settings.nprobes ?? Math.min(partitions, Math.max(20, Math.ceil(partitions * 0.1)));
+  // search 4% of the partitions (at least 20) and re-score 10× k exactly: on the scale bench's
+  // clustered 384-d vectors recall@10 was 0.995 at 200k (20 probes) and 0.998 at 1M (40 probes),
+  // with dense p95 21 and 31 ms; 10% and refine 20 gave recall 1.00 at 55 ms p95 at 1M
+  const nprobes = settings.nprobes ?? Math.min(partitions, Math.max(20, Math.ceil(partitions * 0.04)));
   const training = {
     ...(settings.sampleRate !== undefined ? { sample_rate: settings.sampleRate } : {}),
     ...(settings.maxIterations !== undefined ? { max_iterations: settings.maxIterations } : {}),
@@ -59,7 +62,7 @@ export function annParams(
   return {
     kind: "ivf_pq",
     params: { num_partitions: partitions, num_sub_vectors: subVectors, num_bits: 8, ...training },
-    search: { nprobes, refine_factor: settings.refineFactor ?? 20 },
+    search: { nprobes, refine_factor: settings.refineFactor ?? 10 },
   };
 }
 
