@@ -2,7 +2,7 @@
 // every ```ts block by tsx, in the guide's page order, in one fresh folder that holds the files
 // the pages name. A block preceded by `<!-- not run: why -->` is only shown, never run.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -57,7 +57,16 @@ const env: Record<string, string> = {
 };
 delete env["INFUSE_CONFIG"];
 
+/** A folder on the blocks' PATH holding `infuse`, which execs the CLI from source. */
+const BIN = path.join(work, ".bin");
+
 function setUpFolder(): void {
+  mkdirSync(BIN);
+  writeFileSync(
+    path.join(BIN, "infuse"),
+    `#!/usr/bin/env bash\nexec ${JSON.stringify(process.execPath)} --import ${TSX_LOADER} ${CLI_ENTRY} "$@"\n`,
+    { mode: 0o755 },
+  );
   symlinkSync(path.join(REPO_ROOT, "examples/sample-docs"), path.join(work, "sample-docs"));
   symlinkSync(fixture("models/stories260K-gguf/stories260K.gguf"), path.join(work, "stories260K.gguf"));
   symlinkSync(fixture("datasets/alpaca/alpaca_en_demo.json"), path.join(work, "alpaca.json"));
@@ -79,9 +88,9 @@ function spawnText(command: string, args: string[]): Promise<{ status: number | 
 
 function run(block: Block): Promise<{ status: number | null; output: string }> {
   if (block.lang === "sh") {
-    // `infuse` is the CLI from source, as `node bin/infuse.js` is the built one
-    const prelude = `set -euo pipefail\ninfuse() { node --import ${TSX_LOADER} ${CLI_ENTRY} "$@"; }\n`;
-    return spawnText("bash", ["-c", prelude + block.code]);
+    // `infuse` is the CLI from source (as `node bin/infuse.js` is the built one), a program on PATH
+    // rather than a shell function, so `infuse serve … &` then `kill %1` stops the server itself
+    return spawnText("bash", ["-c", `set -euo pipefail\nexport PATH=${JSON.stringify(BIN)}:$PATH\n${block.code}`]);
   }
   // a library example: "infuse" is the package's entry in the source tree
   const file = path.join(work, `example-${block.line}.mts`);
