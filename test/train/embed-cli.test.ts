@@ -93,7 +93,7 @@ describe("infuse embed tune", () => {
     expect(dry.code, dry.stderr).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ train_pairs: 11, val_pairs: 1, steps_per_epoch: 3, total_steps: 6 });
     expect(noPos.code).toBe(3); // input
-    expect(noPos.stderr).toContain("bad.jsonl:2: pos");
+    expect(noPos.stderr).toContain("bad.jsonl:2:pos");
     expect(temp.code).toBe(2); // usage
     expect(temp.stderr).toContain("--temperature");
     expect(noData.code).toBe(2);

@@ -285,9 +285,12 @@ async function prepare(
     return undefined;
   }
   for (const w of warnings) report.warnings.push(w);
-  // pages that wait for tesseract: the unit's hash never matches, so the next run loads it again
+  // pages that wait for tesseract: the unit's hash never matches the file's, so the next run loads
+  // it again; still without OCR it gives the same unit, which is unchanged (its warnings stand)
   const pending = warnings.some((w) => w.code === "ocr_unavailable");
-  return { key: source.key, root, hash: pending ? unitHash(hash, "ocr-pending", "") : hash, chunks };
+  const unitKeyHash = pending ? unitHash(hash, "ocr-pending", "") : hash;
+  if (same(unitKeyHash)) return "unchanged";
+  return { key: source.key, root, hash: unitKeyHash, chunks };
 }
 
 function unsupported(source: string, mediaType: string, reason: string): SkippedUnit {
