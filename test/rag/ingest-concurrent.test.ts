@@ -29,16 +29,17 @@ async function folder(): Promise<string> {
 }
 
 /** Both processes ingest the whole folder at once, a commit every 3 files. */
-async function twoWriters(dir: string, home: string, store: string[]): Promise<{ batches: number }[]> {
+async function twoWriters(dir: string, home: string, store: string[]): Promise<void> {
   const args = ["ingest", dir, "--collection", "shared", "--embedder", "hash", "--batch-size", "3", "--json", ...store];
   const runs = await Promise.all([1, 2].map(() => runCli(args, { env: { INFUSE_HOME: home } })));
+  // neither was refused (before commits were rebased the second failed with rag.collection_busy);
+  // how far the two runs overlap depends on when each process got the CPU, so it is not asserted
   for (const r of runs) expect(r.code, r.stderr).toBe(0);
-  const reports = runs.map((r) => JSON.parse(r.stdout) as { added: string[]; batches: number });
+  const reports = runs.map((r) => JSON.parse(r.stdout) as { added: string[] });
   // each file is reported added by the one process whose commit stored it
   expect(reports.flatMap((r) => r.added).sort()).toEqual(
     Array.from({ length: FILES }, (_, i) => `note-${String(i).padStart(3, "0")}.md`),
   );
-  return reports;
 }
 
 /** The reference: the same folder ingested by one process. */
@@ -48,12 +49,10 @@ async function reference(dir: string, provider: StoreProvider) {
 }
 
 describe("two ingest processes into one collection", () => {
-  it("LanceDB: every file once, no chunk twice, both processes committed", async () => {
+  it("LanceDB: both processes succeed, every file once, no chunk twice", async () => {
     const dir = await folder();
     const home = await tmp("concurrent-home");
-    const reports = await twoWriters(dir, home, []);
-    // both wrote (neither was refused nor waited for the other's whole run)
-    for (const r of reports) expect(r.batches).toBeGreaterThan(0);
+    await twoWriters(dir, home, []);
     const provider = new LanceDbStoreProvider(home);
     const ref = await reference(dir, new LanceDbStoreProvider(await tmp("concurrent-ref")));
     const m = await provider.requireManifest("shared");
@@ -81,7 +80,7 @@ describe("two ingest processes into one collection", () => {
   });
 
   it.skipIf(!base)(
-    "Postgres: every file once, no chunk twice, both processes committed",
+    "Postgres: both processes succeed, every file once, no chunk twice",
     async () => {
       const dir = await folder();
       const home = await tmp("concurrent-home");
@@ -89,8 +88,7 @@ describe("two ingest processes into one collection", () => {
       schemas.push(schema);
       const u = new URL(base!);
       u.searchParams.set("schema", schema);
-      const reports = await twoWriters(dir, home, ["--store", u.toString()]);
-      for (const r of reports) expect(r.batches).toBeGreaterThan(0);
+      await twoWriters(dir, home, ["--store", u.toString()]);
       const provider = new PostgresStoreProvider(u.toString());
       try {
         const ref = await reference(dir, provider);
