@@ -95,14 +95,24 @@ export function ortRmsNormBackward(
  * LayerNorm Y = X̂·W + B with X̂ = (X − mean)·R, R = 1/√(var + eps) per row. The training variant
  * also returns X̂ and R for backward; inference returns Y alone.
  */
-function layerNormGraph(train: boolean): Uint8Array {
+function layerNormGraph(train: boolean, residual: boolean): Uint8Array {
+  // with a residual, Y = LayerNorm(X + Z): a post-LN encoder block's tail in one graph (the
+  // backward below serves both, since dX is shared by the two summands)
+  const input = residual ? "S" : "X";
   return encodeOnnxModel({
     opset: 17,
-    inputs: [f32("X", ["n", "d"]), f32("W", ["d"]), f32("B", ["d"]), f32("E", [1])],
+    inputs: [
+      f32("X", ["n", "d"]),
+      ...(residual ? [f32("Z", ["n", "d"])] : []),
+      f32("W", ["d"]),
+      f32("B", ["d"]),
+      f32("E", [1]),
+    ],
     outputs: [f32("Y", ["n", "d"]), ...(train ? [f32("XH", ["n", "d"]), f32("R", ["n", 1])] : [])],
     nodes: [
-      meanLast("X", "MU"),
-      op("Sub", ["X", "MU"], "XC"),
+      ...(residual ? [op("Add", ["X", "Z"], "S")] : []),
+      meanLast(input, "MU"),
+      op("Sub", [input, "MU"], "XC"),
       op("Mul", ["XC", "XC"], "SQ"),
       meanLast("SQ", "VAR"),
       op("Add", ["VAR", "E"], "V"),
@@ -138,7 +148,10 @@ function layerNormBackwardGraph(): Uint8Array {
   });
 }
 
-/** Writes y (rows, d); with `keep`, also x̂ (rows, d) and the per-row inverse std (rows) for backward. */
+/**
+ * Writes y (rows, d) = LayerNorm(x), or LayerNorm(x + z) given a residual `z`; with `keep`, also the
+ * normalised rows (rows, d) and the per-row inverse std (rows) for backward.
+ */
 export function ortLayerNorm(
   x: Float32Array,
   w: Float32Array,
@@ -146,6 +159,7 @@ export function ortLayerNorm(
   eps: number,
   y: Float32Array,
   keep: { xhat: Float32Array; inv: Float32Array } | null,
+  z?: Float32Array,
 ): void {
   const d = w.length;
   const rows = x.length / d;
@@ -163,9 +177,9 @@ export function ortLayerNorm(
       ...(keep ? { XH: cut(keep.xhat), R: { data: keep.inv.subarray(r, r + n), dims: [n, 1] } } : {}),
     };
     runOnnxModel(
-      `layernorm-fwd${keep ? "-train" : ""}`,
-      () => layerNormGraph(keep !== null),
-      { X: cut(x), W, B, E },
+      `layernorm-fwd${z ? "-add" : ""}${keep ? "-train" : ""}`,
+      () => layerNormGraph(keep !== null, z !== undefined),
+      { X: cut(x), ...(z ? { Z: cut(z) } : {}), W, B, E },
       into,
     );
   }

@@ -10,8 +10,7 @@ import { ortLinear, ortLinearBackward } from "../kernels/linear-ort.js";
 import { ortGelu, ortGeluBackward } from "../kernels/pointwise-ort.js";
 import { keyMask, ortPackedAttention, ortPackedAttentionBackward } from "../kernels/bert-attention-ort.js";
 import { referenceAttention, referenceAttentionBackward, type AttentionDims } from "../kernels/attention-reference.js";
-import { ortAddLayerNorm } from "../kernels/add-norm-ort.js";
-import { ortLayerNormBackward } from "../kernels/norm-ort.js";
+import { ortLayerNorm, ortLayerNormBackward } from "../kernels/norm-ort.js";
 import { ATTENTION_MIN_WORK } from "./attention.js";
 import { add } from "./elementwise.js";
 import { layerNorm, LAYERNORM_MIN_VALUES } from "./norm.js";
@@ -195,7 +194,7 @@ export function addLayerNorm(x: Tensor, z: Tensor, weight: Tensor, bias: Tensor,
   const keep = track ? { xhat: new Float32Array(x.size), inv: new Float32Array(rows) } : null;
   const y = new Float32Array(x.size);
   const w = weight.data;
-  ortAddLayerNorm(x.data, z.data, w, bias.data, eps, y, keep);
+  ortLayerNorm(x.data, w, bias.data, eps, y, keep, z.data);
   return withGrad(new Tensor(y, x.shape), "add_layer_norm", inputs, (g) => {
     const [gx, gw, gb] = [new Float32Array(g.length), new Float32Array(d), new Float32Array(d)];
     ortLayerNormBackward(g, keep!.xhat, w, keep!.inv, gx, gw, gb);
