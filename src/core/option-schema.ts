@@ -5,6 +5,24 @@
 import { z } from "zod";
 import { InfuseError } from "./errors.js";
 
+/**
+ * The value types option schemas share, each with its error wording ("a positive integer"), so every
+ * option set words a bad value alike.
+ */
+export const optionTypes = {
+  posInt: () => z.int({ error: "a positive integer" }).min(1, { error: "a positive integer" }),
+  nonNegInt: () => z.int({ error: "an integer ≥ 0" }).min(0, { error: "an integer ≥ 0" }),
+  pos: () => z.number({ error: "a positive number" }).gt(0, { error: "a positive number" }),
+  nonNeg: () => z.number({ error: "a number ≥ 0" }).min(0, { error: "a number ≥ 0" }),
+  unit: () =>
+    z
+      .number({ error: "a number in [0, 1)" })
+      .min(0, { error: "a number in [0, 1)" })
+      .lt(1, { error: "a number in [0, 1)" }),
+  bool: () => z.boolean({ error: "true or false" }),
+  text: () => z.string({ error: "a string" }),
+};
+
 /** A field's flag, in its schema's `.meta()`. */
 export type FlagMeta = {
   /** `--max-length`, or a positional argument's name (`MODEL`). */

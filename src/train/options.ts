@@ -4,9 +4,11 @@
 // Defaults are PEFT's where they exist.
 import { z } from "zod";
 import { InfuseError } from "../core/errors.js";
-import { optionError, type FlagMeta } from "../core/option-schema.js";
+import { optionError, optionTypes, type FlagMeta } from "../core/option-schema.js";
 import type { QuantType } from "../tensor/index.js";
 import type { DatasetSource } from "./data/records.js";
+
+const { posInt, nonNegInt, pos, nonNeg, unit, bool, text } = optionTypes;
 
 export type BaseQuant = Extract<QuantType, "q8_0" | "q4_0" | "nf4">;
 /** How the frozen base's block matrices are held: f32, or rounded to bf16 on load (compute stays f32). */
@@ -14,23 +16,6 @@ export type TrainPrecision = "f32" | "bf16";
 
 /** A field's command line: `flag` names it in errors; fields with `help` are flags the CLI makes itself. */
 
-const want = {
-  posInt: "a positive integer",
-  nonNegInt: "an integer ≥ 0",
-  pos: "a positive number",
-  nonNeg: "a number ≥ 0",
-  unit: "a number in [0, 1)",
-  bool: "true or false",
-  text: "a string",
-} as const;
-
-const posInt = () => z.int({ error: want.posInt }).min(1, { error: want.posInt });
-const nonNegInt = () => z.int({ error: want.nonNegInt }).min(0, { error: want.nonNegInt });
-const pos = () => z.number({ error: want.pos }).gt(0, { error: want.pos });
-const nonNeg = () => z.number({ error: want.nonNeg }).min(0, { error: want.nonNeg });
-const unit = () => z.number({ error: want.unit }).min(0, { error: want.unit }).lt(1, { error: want.unit });
-const bool = () => z.boolean({ error: want.bool });
-const text = () => z.string({ error: want.text });
 const opt = <T extends z.ZodType>(t: T, meta: FlagMeta) => t.optional().meta(meta);
 
 const DATASET_FORMATS = ["auto", "alpaca", "chat", "csv", "text"] as const;

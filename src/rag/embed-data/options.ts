@@ -3,21 +3,15 @@
 // validates with them (errors `embed.bad_option` naming the flag); the CLI builds its flags from them.
 import { z } from "zod";
 import { InfuseError } from "../../core/errors.js";
-import { flagFields, optionError, type FlagMeta } from "../../core/option-schema.js";
+import { flagFields, optionError, optionTypes, type FlagMeta } from "../../core/option-schema.js";
+
+const { posInt, nonNegInt, nonNeg, bool } = optionTypes;
 
 const want = {
-  posInt: "a positive integer",
-  nonNegInt: "an integer ≥ 0",
-  nonNeg: "a number ≥ 0",
   unitPos: "a number in (0, 1]",
-  bool: "true or false",
   text: "a non-empty string",
 } as const;
 
-const posInt = () => z.int({ error: want.posInt }).min(1, { error: want.posInt });
-const nonNegInt = () => z.int({ error: want.nonNegInt }).min(0, { error: want.nonNegInt });
-const nonNeg = () => z.number({ error: want.nonNeg }).min(0, { error: want.nonNeg });
-const bool = () => z.boolean({ error: want.bool });
 const text = () => z.string({ error: want.text }).min(1, { error: want.text });
 const opt = <T extends z.ZodType>(t: T, meta: FlagMeta) => t.exactOptional().meta(meta);
 

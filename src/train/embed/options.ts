@@ -3,24 +3,10 @@
 // FlagEmbedding's embedder fine-tuning recipe where it has one (τ 0.02, group 8, in-batch negatives).
 import { z } from "zod";
 import { InfuseError } from "../../core/errors.js";
-import { optionError, type FlagMeta } from "../../core/option-schema.js";
+import { optionError, optionTypes, type FlagMeta } from "../../core/option-schema.js";
 
-const want = {
-  posInt: "a positive integer",
-  nonNegInt: "an integer ≥ 0",
-  pos: "a positive number",
-  nonNeg: "a number ≥ 0",
-  unit: "a number in [0, 1)",
-  bool: "true or false",
-  text: "a string",
-} as const;
-const posInt = () => z.int({ error: want.posInt }).min(1, { error: want.posInt });
-const nonNegInt = () => z.int({ error: want.nonNegInt }).min(0, { error: want.nonNegInt });
-const pos = () => z.number({ error: want.pos }).gt(0, { error: want.pos });
-const nonNeg = () => z.number({ error: want.nonNeg }).min(0, { error: want.nonNeg });
-const unit = () => z.number({ error: want.unit }).min(0, { error: want.unit }).lt(1, { error: want.unit });
-const bool = () => z.boolean({ error: want.bool });
-const text = () => z.string({ error: want.text });
+const { posInt, nonNegInt, pos, nonNeg, unit, bool, text } = optionTypes;
+
 const files = () =>
   z.array(z.string().min(1), { error: "a list of file paths" }).min(1, { error: "at least one pairs file" });
 const opt = <T extends z.ZodType>(t: T, meta: FlagMeta) => t.optional().meta(meta);
