@@ -17,19 +17,8 @@ import { cpuFigure } from "./rag-memory.js";
 import { flag } from "./shapes.js";
 import { BertModel, type BertConfig, type BertLayer, type EncoderBatch } from "../src/models/bert/index.js";
 import { Linear } from "../src/models/linear.js";
-import {
-  AdamW,
-  crossEntropy,
-  matmul,
-  noGrad,
-  Rng,
-  randn,
-  rsqrt,
-  mul,
-  scale,
-  sum,
-  Tensor,
-} from "../src/tensor/index.js";
+import { contrastiveLayout, infoNce } from "../src/train/embed/loss.js";
+import { AdamW, noGrad, Rng, randn, rsqrt, mul, sum, Tensor } from "../src/tensor/index.js";
 
 interface Shape {
   name: string;
@@ -151,17 +140,6 @@ function embed(model: BertModel, b: EncoderBatch): Tensor {
 }
 
 /**
- * InfoNCE over cached vectors: query i's positive is passage i·group, every other passage in the batch
- * (its own mined negatives and the other queries' passages) a negative; temperature `tau`.
- * The swappable part: the embedding trainer's loss replaces it.
- */
-export function infoNce(q: Tensor, p: Tensor, group: number, tau: number): Tensor {
-  const scores = scale(matmul(q, p, { transB: true }), 1 / tau); // (Q, P)
-  const targets = Int32Array.from({ length: q.shape[0]! }, (_, i) => i * group);
-  return crossEntropy(scores, targets);
-}
-
-/**
  * One GradCache step: encode every text without a graph, the loss on those vectors, then re-encode each
  * chunk with its graph and back-propagate its vectors' gradients. Chunks hold texts of similar length
  * (sorted, each cut to its longest row), so little padding is computed; the loss is unchanged by it.
@@ -186,7 +164,10 @@ export function contrastiveStep(
     return new Tensor(all, [n, c], true);
   };
   const [qv, pv] = [cache(qc, queries.batch), cache(pc, passages.batch)];
-  const loss = infoNce(qv, pv, o.group, o.tau);
+  // the trainer's own loss: query i's positive is passage i·group, every other passage a negative
+  const keys = Array.from({ length: passages.batch }, (_, j) => String(j));
+  const positives = Array.from({ length: queries.batch }, (_, i) => [String(i * o.group)]);
+  const { loss } = infoNce(qv, pv, contrastiveLayout(keys, o.group, positives, true), o.tau);
   loss.backward();
   const replay = (cs: ReturnType<typeof plan>, grads: Float32Array) => {
     for (const ch of cs) {
