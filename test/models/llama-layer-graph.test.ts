@@ -1,5 +1,5 @@
 // The decoder's one-graph-per-layer path (layer-graph.ts) against its per-op path on the same weights:
-// F32 (fed weights, both RoPE layouts) and Q8_0/Q4_0 (MatMulNBits initializers), over a prompt that
+// F32 (fed weights, stacked q|k|v and gate|up or one by one, both RoPE layouts) and Q8_0/Q4_0 (MatMulNBits initializers), over a prompt that
 // spans two chunks' worth of positions and single-token steps after it; Q4_K keeps the per-op path.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,10 @@ import { cpuFeatures } from "../../src/tensor/kernels/cpu.js";
 import { LlamaDecoder } from "../../src/models/llama/decode.js";
 import { LayerGraphs } from "../../src/models/llama/layer-graph.js";
 import { loadLlama, loadLlamaGguf } from "../../src/models/llama/load.js";
-import type { LlamaModel } from "../../src/models/llama/model.js";
+import { LlamaModel } from "../../src/models/llama/model.js";
+import { stackedRows } from "../../src/models/llama/weights.js";
+import { Linear } from "../../src/models/linear.js";
+import { Tensor } from "../../src/tensor/index.js";
 import { rewriteGguf } from "./gguf-rewrite.js";
 import { writeTinyHfModel, writeTinyLlamaF32Gguf } from "./tiny-decoders.js";
 
@@ -43,7 +46,22 @@ describe("layer graphs", () => {
   it("F32, interleaved RoPE (GGUF): the per-op path's logits to f32 rounding", async () => {
     const { model } = await loadLlamaGguf(f32Path);
     expect(LayerGraphs.for(model)).not.toBeNull();
+    // loaded weights lie stacked (q|k|v, gate|up), which the graph runs as one product each
+    const [layer] = model.weights.layers;
+    expect(stackedRows([layer!.q.weight, layer!.k.weight, layer!.v.weight])).not.toBeNull();
+    expect(stackedRows([layer!.gate.weight, layer!.up.weight])).not.toBeNull();
     expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
+  });
+
+  it("F32 weights that do not lie stacked are fed one by one", async () => {
+    const { model: loaded } = await loadLlamaGguf(f32Path);
+    const apart = (lin: Linear) =>
+      new Linear(lin.name, new Tensor((lin.weight as Tensor).data.slice(), lin.weight.shape));
+    const layers = loaded.weights.layers.map((l) => ({ ...l, q: apart(l.q), k: apart(l.k), gate: apart(l.gate) }));
+    const model = new LlamaModel(loaded.config, { ...loaded.weights, layers });
+    expect(stackedRows([layers[0]!.q.weight, layers[0]!.k.weight, layers[0]!.v.weight])).toBeNull();
+    expect(LayerGraphs.for(model)).not.toBeNull();
+    expect(maxDiff(run(model, true), run(loaded, true))).toBeLessThan(1e-4);
   });
 
   it("F32, half RoPE and grouped-query attention (HF folder)", async () => {

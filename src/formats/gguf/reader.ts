@@ -50,6 +50,8 @@ export interface GgufFile {
   architecture: string;
   /** The tensor's raw bytes (its own buffer, read from the file now). */
   readTensorBytes(name: string, options?: TaskOptions): Promise<Uint8Array>;
+  /** The tensor's stored bytes read into `out` (exactly its byte size), e.g. a view of a larger buffer. */
+  readTensorInto(name: string, out: Uint8Array, options?: TaskOptions): Promise<void>;
   /** The tensor dequantized to float32 (ggml dims order: ne[0] fastest). */
   readTensorF32(name: string, options?: TaskOptions): Promise<Float32Array>;
   close(): void;
@@ -288,11 +290,15 @@ function parse(fd: number, path: string, fileSize: number): GgufFile {
     }
     return t;
   };
-  const readTensorBytes = async (name: string, options: TaskOptions = {}): Promise<Uint8Array> => {
+  const readTensorInto = async (name: string, out: Uint8Array, options: TaskOptions = {}): Promise<void> => {
     const t = info(name);
     throwIfAborted(options.signal, `read ${name}`);
     if (closed) throw new InfuseError("gguf.closed", `${path}: read of ${name} after close`, { kind: "internal" });
-    const out = new Uint8Array(t.byteSize);
+    if (out.byteLength !== t.byteSize) {
+      throw new InfuseError("gguf.bad_read", `${path}: ${name} is ${t.byteSize} bytes, not ${out.byteLength}`, {
+        kind: "internal",
+      });
+    }
     let got = 0;
     while (got < t.byteSize) {
       const r = await new Promise<number>((resolve, reject) =>
@@ -301,6 +307,10 @@ function parse(fd: number, path: string, fileSize: number): GgufFile {
       if (r === 0) throw corrupt(path, t.offset + got, `tensor ${name} ends early`);
       got += r;
     }
+  };
+  const readTensorBytes = async (name: string, options: TaskOptions = {}): Promise<Uint8Array> => {
+    const out = new Uint8Array(info(name).byteSize);
+    await readTensorInto(name, out, options);
     return out;
   };
   return {
@@ -315,6 +325,7 @@ function parse(fd: number, path: string, fileSize: number): GgufFile {
     get: (key) => metadata.get(key)?.value,
     architecture: typeof archKv?.value === "string" ? archKv.value : "",
     readTensorBytes,
+    readTensorInto,
     async readTensorF32(name, options) {
       const t = info(name);
       return dequantize(t.type, await readTensorBytes(name, options), t.elementCount, `${path}: tensor ${name}`);

@@ -11,7 +11,7 @@ import { toNBits } from "../../tensor/quant/nbits.js";
 import { q8Int8Rows } from "../../tensor/quant/qmatmul.js";
 import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
-import type { LlamaLayer } from "./weights.js";
+import { stackedRows, type LlamaLayer } from "./weights.js";
 
 const LINEARS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
 type LinearName = (typeof LINEARS)[number];
@@ -43,6 +43,8 @@ interface GraphShape {
   eps: number;
   scale: number;
   interleaved: boolean;
+  /** F32 weights fed stacked: q|k|v as one (H·D + 2·Hkv·D, C) matrix, gate|up as one (2F, C). */
+  stacked: boolean;
 }
 
 const i64 = (...xs: number[]): BigInt64Array => BigInt64Array.from(xs.map(BigInt));
@@ -90,6 +92,18 @@ function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | n
     });
     return `y_${name}`;
   };
+  /** Linears of one input: one product over their stacked weights, split after (else one each). */
+  const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
+    if (!g.stacked || quant) return names.map((name, i) => linear(name, x, ns[i]!, k));
+    const tag = names.join("");
+    weightInputs.push(`W_${tag}`);
+    const y = node("Gemm", [x, `W_${tag}`], `y_${tag}`, [{ name: "transB", int: 1 }]);
+    const outs = names.map((name) => `y_${name}`);
+    const sizes = { name: `n_${tag}`, dims: [ns.length], data: i64(...ns) };
+    consts.push(sizes);
+    nodes.push({ op: "Split", inputs: [y, sizes.name], outputs: outs, attributes: [{ name: "axis", int: -1 }] });
+    return outs;
+  };
   const rms = (x: string, w: string, tag: string): string => {
     const ms = node("ReduceMean", [node("Mul", [x, x], `${tag}_sq`)], `${tag}_ms`, [{ name: "axes", ints: [-1] }]);
     const r = node("Sqrt", [node("Add", [ms, "eps"], `${tag}_mse`)], `${tag}_r`);
@@ -108,9 +122,10 @@ function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | n
   };
 
   const h1 = rms("X", "attn_norm", "h1");
-  const q = rope(node("Reshape", [linear("q", h1, heads * d, c), shape("s_q", 0, heads, d)], "q3"), heads, "rq");
-  const k = rope(node("Reshape", [linear("k", h1, kvHeads * d, c), shape("s_k", 0, kvHeads, d)], "k3"), kvHeads, "rk");
-  const v = node("Reshape", [linear("v", h1, kvHeads * d, c), shape("s_v", 0, kvHeads, d)], "v3");
+  const [yq, yk, yv] = linears(["q", "k", "v"], h1, [heads * d, kvHeads * d, kvHeads * d], c);
+  const q = rope(node("Reshape", [yq!, shape("s_q", 0, heads, d)], "q3"), heads, "rq");
+  const k = rope(node("Reshape", [yk!, shape("s_k", 0, kvHeads, d)], "k3"), kvHeads, "rk");
+  const v = node("Reshape", [yv!, shape("s_v", 0, kvHeads, d)], "v3");
   const perm = (ints: number[]) => [{ name: "perm", ints }];
   node("Transpose", [k], "K_new", perm([1, 0, 2])); // (Hkv, T, D)
   node("Transpose", [v], "V_new", perm([1, 0, 2]));
@@ -140,12 +155,8 @@ function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | n
   );
   const x1 = node("Add", ["X", linear("o", att, c, heads * d)], "x1");
   const h2 = rms(x1, "ffn_norm", "h2");
-  const gate = linear("gate", h2, ffn, c);
-  const act = node(
-    "Mul",
-    [node("Mul", [gate, node("Sigmoid", [gate], "sg")], "silu"), linear("up", h2, ffn, c)],
-    "act",
-  );
+  const [gate, up] = linears(["gate", "up"], h2, [ffn, ffn], c);
+  const act = node("Mul", [node("Mul", [gate!, node("Sigmoid", [gate!], "sg")], "silu"), up!], "act");
   node("Add", [x1, linear("down", act, c, ffn)], "Y");
 
   const f = (name: string, dims: (number | string)[]) => ({ name, type: "float" as const, dims });
@@ -171,6 +182,13 @@ function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | n
   });
 }
 
+/** A layer's q|k|v and gate|up weights where each group lies stacked in one buffer (weights.ts stackRows). */
+function stacksOf(layer: LlamaLayer): { qkv: Float32Array; gateUp: Float32Array } | null {
+  const qkv = stackedRows([layer.q.weight, layer.k.weight, layer.v.weight]);
+  const gateUp = stackedRows([layer.gate.weight, layer.up.weight]);
+  return qkv && gateUp ? { qkv, gateUp } : null;
+}
+
 /** F32 graphs hold no weights, so one session serves every layer of every model of a shape. */
 const sharedF32 = new Map<string, OrtGraph>();
 
@@ -179,11 +197,19 @@ const byModel = new WeakMap<LlamaModel, LayerGraphs>();
 /** The layer graphs of one model, built on first use (quantized: once per layer and variant). */
 export class LayerGraphs {
   private readonly perLayer = new Map<number, OrtGraph>();
+  /** Per layer, the stacked q|k|v and gate|up weights fed to an f32 graph (null: fed one by one). */
+  private readonly stacks: { qkv: Float32Array; gateUp: Float32Array }[] | null;
 
   private constructor(
     private readonly model: LlamaModel,
     private readonly kind: "f32" | "nbits",
-  ) {}
+  ) {
+    const stacks = kind === "f32" ? model.weights.layers.map(stacksOf) : [];
+    this.stacks =
+      stacks.length && stacks.every((s) => s !== null)
+        ? (stacks as { qkv: Float32Array; gateUp: Float32Array }[])
+        : null;
+  }
 
   /**
    * The graphs of `model` (one set per model, shared by its decoders), or null where they do not apply:
@@ -209,6 +235,7 @@ export class LayerGraphs {
       eps: c.rmsEps,
       scale: this.model.attnScale,
       interleaved: c.ropeLayout === "interleaved",
+      stacked: this.stacks !== null,
     };
   }
 
@@ -272,9 +299,14 @@ export class LayerGraphs {
       M: { data: mask, dims: [mask.length / (p0 + t), p0 + t] },
     };
     if (this.kind === "f32") {
-      for (const name of LINEARS) {
+      const stack = this.stacks?.[l];
+      for (const name of stack ? (["o", "down"] as const) : LINEARS) {
         const w = layer[name].weight as Tensor;
         feeds[`W_${name}`] = { data: w.data, dims: [w.shape[0]!, w.shape[1]!] };
+      }
+      if (stack) {
+        feeds["W_qkv"] = { data: stack.qkv, dims: [stack.qkv.length / c, c] };
+        feeds["W_gateup"] = { data: stack.gateUp, dims: [stack.gateUp.length / c, c] };
       }
     }
     this.graph(l).run(feeds, {

@@ -47,6 +47,8 @@ interface SourceTensor {
   f32(): Promise<Float32Array>;
   /** Raw bytes and engine type when the tensor can stay quantized; `reload` reads them again later. */
   quant?: { type: QuantType; bytes: () => Promise<Uint8Array>; reload?: ByteReloader };
+  /** An f32 tensor's values read straight into `out` (its exact length), e.g. a row range of a stack. */
+  f32Into?: (out: Float32Array) => Promise<void>;
 }
 
 const QUANT_TYPES: Partial<Record<GgmlType, QuantType>> = {
@@ -68,7 +70,9 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
   for (const t of file.tensors) {
     const qt = QUANT_TYPES[t.type];
     const entry: SourceTensor = { shape: [...t.dims].reverse(), f32: () => file.readTensorF32(t.name, options) };
-    if (qt) {
+    if (t.type === GgmlType.F32) {
+      entry.f32Into = (o) => file.readTensorInto(t.name, new Uint8Array(o.buffer, o.byteOffset, o.byteLength), options);
+    } else if (qt) {
       const reload = () => readRange(file.path, stamp, t.offset, t.byteSize, t.name);
       entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options), reload };
     }
@@ -207,6 +211,34 @@ export function checkFinite(data: Float32Array, name: string, where: string): Fl
   });
 }
 
+/**
+ * F32 matrices of one input (q, k, v; gate, up) moved into one buffer, each a row range of it, so a
+ * decoder can run them as one product (`stackedRows`); other storage types are returned as they are.
+ */
+export function stackRows(weights: (Tensor | QuantTensor)[]): (Tensor | QuantTensor)[] {
+  if (!weights.every((w) => w instanceof Tensor)) return weights;
+  const all = new Float32Array(weights.reduce((n, w) => n + w.size, 0));
+  let at = 0;
+  return weights.map((w) => {
+    const view = all.subarray(at, at + w.size);
+    view.set(w.data);
+    at += w.size;
+    return new Tensor(view, w.shape);
+  });
+}
+
+/** The one (ΣN, K) buffer f32 weights of one input share, in order, or null (see stackRows). */
+export function stackedRows(weights: (Tensor | QuantTensor)[]): Float32Array | null {
+  const first = weights[0];
+  if (!(first instanceof Tensor)) return null;
+  let end = first.data.byteOffset;
+  for (const w of weights) {
+    if (!(w instanceof Tensor) || w.data.buffer !== first.data.buffer || w.data.byteOffset !== end) return null;
+    end += w.data.byteLength;
+  }
+  return new Float32Array(first.data.buffer, first.data.byteOffset, (end - first.data.byteOffset) / 4);
+}
+
 /** Reads every tensor the config asks for; throws naming the first missing or mis-shaped one. */
 export async function loadWeights(
   config: LlamaConfig,
@@ -236,21 +268,51 @@ export async function loadWeights(
     const bias = source.has(`${name}.bias`) ? await vector(`${name}.bias`, rows) : null;
     return new Linear(name, await matrix(`${name}.weight`, rows, cols), bias);
   };
+  /** Linears that read the same input, their f32 weights stacked in one buffer (see stackRows). */
+  const group = async (specs: [string, number, number][]): Promise<Linear[]> => {
+    const sources = specs.map(([name, rows, cols]) => take(`${name}.weight`, [rows, cols]));
+    let stacked: (Tensor | QuantTensor)[];
+    if (sources.every((t) => t.f32Into) && !(options.quantize && specs[0]![0].startsWith("blk."))) {
+      // f32 in the file: each read straight into its rows of the stack (no copy left for the collector)
+      throwIfAborted(options.signal, `load ${where}`);
+      const all = new Float32Array(specs.reduce((n, [, rows, cols]) => n + rows * cols, 0));
+      let at = 0;
+      stacked = [];
+      for (const [i, [name, rows, cols]] of specs.entries()) {
+        const view = all.subarray(at, (at += rows * cols));
+        await sources[i]!.f32Into!(view);
+        stacked.push(new Tensor(checkFinite(view, `${name}.weight`, where), [rows, cols]));
+      }
+    } else {
+      const weights = [];
+      for (const [name, rows, cols] of specs) weights.push(await matrix(`${name}.weight`, rows, cols));
+      stacked = stackRows(weights);
+    }
+    const out = [];
+    for (const [i, [name, rows]] of specs.entries()) {
+      const bias = source.has(`${name}.bias`) ? await vector(`${name}.bias`, rows) : null;
+      out.push(new Linear(name, stacked[i]!, bias));
+    }
+    return out;
+  };
   const tokenEmbd = await matrix("token_embd.weight", vocabSize, dim);
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
     const p = `blk.${l}`;
-    layers.push({
-      attnNorm: await vector(`${p}.attn_norm.weight`, dim),
-      q: await linear(`${p}.attn_q`, heads * headDim, dim),
-      k: await linear(`${p}.attn_k`, kvHeads * headDim, dim),
-      v: await linear(`${p}.attn_v`, kvHeads * headDim, dim),
-      o: await linear(`${p}.attn_output`, dim, heads * headDim),
-      ffnNorm: await vector(`${p}.ffn_norm.weight`, dim),
-      gate: await linear(`${p}.ffn_gate`, ffnDim, dim),
-      up: await linear(`${p}.ffn_up`, ffnDim, dim),
-      down: await linear(`${p}.ffn_down`, dim, ffnDim),
-    });
+    const attnNorm = await vector(`${p}.attn_norm.weight`, dim);
+    const [q, k, v] = await group([
+      [`${p}.attn_q`, heads * headDim, dim],
+      [`${p}.attn_k`, kvHeads * headDim, dim],
+      [`${p}.attn_v`, kvHeads * headDim, dim],
+    ]);
+    const o = await linear(`${p}.attn_output`, dim, heads * headDim);
+    const ffnNorm = await vector(`${p}.ffn_norm.weight`, dim);
+    const [gate, up] = await group([
+      [`${p}.ffn_gate`, ffnDim, dim],
+      [`${p}.ffn_up`, ffnDim, dim],
+    ]);
+    const down = await linear(`${p}.ffn_down`, dim, ffnDim);
+    layers.push({ attnNorm, q: q!, k: k!, v: v!, o, ffnNorm, gate: gate!, up: up!, down });
   }
   const outputNorm = await vector("output_norm.weight", dim);
   const output = source.has("output.weight") ? await linear("output", vocabSize, dim) : new Linear("output", tokenEmbd); // tied embeddings
