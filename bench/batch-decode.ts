@@ -51,7 +51,7 @@ function batchRunner(model: LlamaModel, b: number, nPrompt: number, room: number
   const batch = new BatchDecoder(model);
   const v = model.config.vocabSize;
   const decs = Array.from({ length: b }, () => batch.open(nPrompt + room));
-  let tokens = decs.map((d, i) => argmax(d.eval(promptTokens(nPrompt, 1 + i))));
+  let tokens = decs.map((d, i) => argmax(batch.prefill(d, promptTokens(nPrompt, 1 + i))));
   return {
     width: b,
     step: () => {
@@ -122,8 +122,18 @@ export default async function (args: string[]): Promise<void> {
     for (const row of await batchDecodeRows(file, { batches, prompt, gen })) {
       emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), prompt, gen, ...row });
     }
+    // This process holds both the single-sequence and the batched graphs (and every earlier model).
+    emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), figure: "rss", ...rssMib() });
   }
   emit({ bench: "batch-decode", figure: "load_average_after", load_average: os.loadavg().map(round) });
+}
+
+/** Resident memory now and at its peak so far, MiB. */
+function rssMib(): { rss_mib: number; peak_rss_mib: number } {
+  return {
+    rss_mib: round(process.memoryUsage().rss / 2 ** 20),
+    peak_rss_mib: round(process.resourceUsage().maxRSS / 1024),
+  };
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
