@@ -75,7 +75,6 @@ function batchLayerModel(g: Shape, quant: Map<string, OnnxInitializer[]> | null)
   /** x · Wᵀ of each named linear, all of one input; quantized ones as one MatMulNBits over their rows. */
   const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
     const inits = quant?.get(names.join("_"));
-    if (quant && !inits && names.length > 1) return names.map((name, i) => linears([name], x, [ns[i]!], k)[0]!);
     if (!inits) {
       return names.map((name) => {
         weightInputs.push(`W_${name}`);
