@@ -237,11 +237,7 @@ export class BatchDecoder {
         1,
         view.capacity,
       );
-      packed.write(l, kNew, vNew);
-      decs.forEach((dec, i) => {
-        const at = i * kvHeads * d;
-        dec.store(l, kNew.subarray(at, at + kvHeads * d), vNew.subarray(at, at + kvHeads * d), 1, positions[i]!);
-      });
+      packed.write(l, kNew, vNew, true); // and into each sequence's own cache
       [src, dst] = [dst, src];
     }
     return src;
