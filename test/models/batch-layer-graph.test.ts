@@ -1,7 +1,7 @@
 // The batched layer graphs (batch-layer-graph.ts) through BatchDecoder against each sequence decoded alone
 // (LlamaDecoder, layer-graph.ts): F32 (fed weights, both RoPE layouts, grouped-query attention) and
-// Q8_0/Q4_0 (MatMulNBits over q|k|v and gate|up stacked), prompts of different lengths (F32: one over three
-// prefill chunks) evaluated by prefill, then steps; and one set of quantized weights in a batch-only run.
+// Q8_0/Q4_0 (MatMulNBits over q|k|v and gate|up stacked), prompts of different lengths (F32: one over
+// three prefill chunks) evaluated by prefill, then steps; the per-linear path without the graphs.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -69,6 +69,17 @@ describe("batched layer graphs", () => {
     expect(maxDiff(batched(model, longPrompts, 128), alone(model, longPrompts))).toBeLessThan(1e-4);
   });
 
+  it("without the graphs (INFUSE_LAYER_GRAPHS=0): per-linear kernels and packed attention, the same logits", async () => {
+    const { model } = await loadLlamaGguf(f32Path);
+    process.env["INFUSE_LAYER_GRAPHS"] = "0";
+    try {
+      expect(BatchLayerGraphs.for(model)).toBeNull();
+      expect(maxDiff(batched(model, longPrompts), alone(model, longPrompts))).toBeLessThan(1e-4);
+    } finally {
+      delete process.env["INFUSE_LAYER_GRAPHS"];
+    }
+  });
+
   it("F32, half RoPE and grouped-query attention (HF folder)", async () => {
     const dir = await writeTinyHfModel(path.join(tmp, "mistral"), { modelType: "mistral", heads: 8, kvHeads: 2 });
     const { model } = await loadLlama(dir);
@@ -93,7 +104,7 @@ describe("batched layer graphs", () => {
       const { model } = await loadLlamaGguf(file);
       expect(BatchLayerGraphs.for(model)).not.toBeNull();
       const got = batched(model, shortPrompts);
-      // A batch-only run reads each layer's bytes once into its sessions and gives them back.
+      // The batch's graphs hold the weights: the file's bytes are given back.
       const q = model.weights.layers[0]!.q.weight as QuantTensor;
       expect(q.resident).toBe(false);
       expect(maxDiff(got, alone(model, shortPrompts))).toBeLessThan(tolerance[label]);
