@@ -1,7 +1,8 @@
 // `npm run bench -- batch-decode [--shapes SmolLM-135M:F32,SmolLM-135M:Q8_0] [--batches 1,2,4,8] [--prompt 64] [--gen 64]`:
-// aggregate generation tokens/s of B sequences decoded together (BatchDecoder, one pass over the
-// weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in the same run,
-// on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags and load average.
+// aggregate generation tokens/s of B sequences decoded together (BatchDecoder: prompts by prefill, one
+// pass over the weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in
+// the same run, on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags, load
+// average and RSS.
 import os from "node:os";
 import { emit, log } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
