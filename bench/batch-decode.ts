@@ -1,7 +1,8 @@
 // `npm run bench -- batch-decode [--shapes SmolLM-135M:F32,SmolLM-135M:Q8_0] [--batches 1,2,4,8] [--prompt 64] [--gen 64]`:
-// aggregate generation tokens/s of B sequences decoded together (BatchDecoder, one pass over the
-// weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in the same run,
-// on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags and load average.
+// aggregate generation tokens/s of B sequences decoded together (BatchDecoder: prompts by prefill, one
+// pass over the weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in
+// the same run, on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags, load
+// average and RSS.
 import os from "node:os";
 import { emit, log } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
@@ -51,7 +52,7 @@ function batchRunner(model: LlamaModel, b: number, nPrompt: number, room: number
   const batch = new BatchDecoder(model);
   const v = model.config.vocabSize;
   const decs = Array.from({ length: b }, () => batch.open(nPrompt + room));
-  let tokens = decs.map((d, i) => argmax(d.eval(promptTokens(nPrompt, 1 + i))));
+  let tokens = decs.map((d, i) => argmax(batch.prefill(d, promptTokens(nPrompt, 1 + i))));
   return {
     width: b,
     step: () => {
@@ -122,8 +123,18 @@ export default async function (args: string[]): Promise<void> {
     for (const row of await batchDecodeRows(file, { batches, prompt, gen })) {
       emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), prompt, gen, ...row });
     }
+    // This process holds both the single-sequence and the batched graphs (and every earlier model).
+    emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), figure: "rss", ...rssMib() });
   }
   emit({ bench: "batch-decode", figure: "load_average_after", load_average: os.loadavg().map(round) });
+}
+
+/** Resident memory now and at its peak so far, MiB. */
+function rssMib(): { rss_mib: number; peak_rss_mib: number } {
+  return {
+    rss_mib: round(process.memoryUsage().rss / 2 ** 20),
+    peak_rss_mib: round(process.resourceUsage().maxRSS / 1024),
+  };
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;

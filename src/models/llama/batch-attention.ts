@@ -1,7 +1,8 @@
 // Decode-step attention of B sequences in one onnxruntime call per layer (batch-decode.ts): the running
 // sequences' keys and values are kept packed side by side, (B, Hkv, S, D) per layer, each padded to S
 // and masked past its own length, so one call attends every sequence over its own cache only.
-// Without it a step made 6 small native calls per sequence and layer. Leaves out prompt chunks (decode.ts).
+// Without it a step made 6 small native calls per sequence and layer. The batched layer graphs
+// (batch-layer-graph.ts) read the same packed caches (view, write). Leaves out prompt chunks (decode.ts).
 // Shapes: B sequences, Hkv kv heads, G = H/Hkv, S packed positions, D head size.
 import { runOnnxModel } from "../../tensor/index.js";
 import { encodeOnnxModel } from "../../tensor/kernels/onnx-model.js";
@@ -48,13 +49,59 @@ export class PackedKv {
     private readonly headDim: number,
   ) {}
 
-  /** Makes the packed copy hold `decs` (in this order) with room for one more token each. */
-  prepare(decs: readonly LlamaDecoder[]): void {
+  /**
+   * Makes the packed copy hold `decs` (in this order) with room for one more token each. `self`: the
+   * mask lets the new token see its own position (attend() writes it there first); false for the
+   * batched layer graphs, which attend to the new token apart and write it afterwards (write()).
+   */
+  prepare(decs: readonly LlamaDecoder[], self = true): void {
     const same =
       decs.length === this.decs.length &&
       decs.every((d, i) => d === this.decs[i] && d.cache.length === this.lengths[i] && d.cache.length < this.capacity);
     if (!same) this.pack(decs);
-    decs.forEach((d, i) => (this.mask[i * this.capacity + d.cache.length] = 0)); // the new token sees itself
+    if (self) decs.forEach((d, i) => (this.mask[i * this.capacity + d.cache.length] = 0));
+  }
+
+  /** Layer l's packed keys and values (B, Hkv, S, D) and mask (B, S), S = capacity. */
+  view(l: number): { k: Float32Array; v: Float32Array; mask: Float32Array; capacity: number } {
+    const { kvHeads: hkv, headDim: d, capacity: s } = this;
+    const n = this.decs.length * hkv * s * d;
+    return {
+      k: this.k[l]!.subarray(0, n),
+      v: this.v[l]!.subarray(0, n),
+      mask: this.mask.subarray(0, this.decs.length * s),
+      capacity: s,
+    };
+  }
+
+  /**
+   * Writes the sequences' new keys and values (B, Hkv·D) of layer l at their positions; `own`: into each
+   * sequence's own cache too (as LlamaDecoder.store, in plain loops: 2 subarrays per head and sequence
+   * were ~5% of a batch step).
+   */
+  write(l: number, k: Float32Array, v: Float32Array, own = false): void {
+    const { kvHeads: hkv, headDim: d, capacity: s } = this;
+    const kl = this.k[l]!;
+    const vl = this.v[l]!;
+    for (let i = 0; i < this.decs.length; i++) {
+      const p = this.lengths[i]!;
+      const cache = this.decs[i]!.cache;
+      const [kc, vc, cap] = [cache.k[l]!, cache.v[l]!, cache.capacity];
+      for (let g = 0; g < hkv; g++) {
+        const src = (i * hkv + g) * d;
+        const dst = ((i * hkv + g) * s + p) * d;
+        const mine = (g * cap + p) * d;
+        for (let j = 0; j < d; j++) {
+          kl[dst + j] = k[src + j]!;
+          vl[dst + j] = v[src + j]!;
+        }
+        if (!own) continue;
+        for (let j = 0; j < d; j++) {
+          kc[mine + j] = k[src + j]!;
+          vc[mine + j] = v[src + j]!;
+        }
+      }
+    }
   }
 
   private pack(decs: readonly LlamaDecoder[]): void {
@@ -98,15 +145,7 @@ export class PackedKv {
     const b = this.decs.length;
     const kl = this.k[l]!;
     const vl = this.v[l]!;
-    for (let i = 0; i < b; i++) {
-      const p = this.lengths[i]!;
-      for (let g = 0; g < hkv; g++) {
-        const src = (i * hkv + g) * d;
-        const dst = ((i * hkv + g) * s + p) * d;
-        kl.set(k.subarray(src, src + d), dst);
-        vl.set(v.subarray(src, src + d), dst);
-      }
-    }
+    this.write(l, k, v);
     const group = q.length / (b * hkv * d);
     runOnnxModel(
       "llama-batch-attention",
@@ -124,6 +163,7 @@ export class PackedKv {
 
   /** After a step: every sequence is one token longer. */
   advance(): void {
+    this.lengths.forEach((n, i) => (this.mask[i * this.capacity + n] = 0)); // the new token, now cached
     this.lengths = this.lengths.map((n) => n + 1);
   }
 

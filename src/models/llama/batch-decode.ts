@@ -1,13 +1,16 @@
 // Batched decoding: the next token of B sequences in one step, each sequence a LlamaDecoder (its own KV
 // cache, its own position). The B new tokens form one (B, C) matrix, so every weight is read once per
-// step for all of them (Linear.forwardRaw); rope and cache writes run per sequence through the decoder's
-// own code, attention in one onnxruntime call per layer over the sequences' packed caches
-// (batch-attention.ts; per sequence through the decoder without onnxruntime). Prompts are evaluated per
-// sequence (LlamaDecoder.eval). Leaves out sampling.
-// Shapes: B sequences, C hidden, H heads, Hkv kv heads, D head size, F ffn, V vocab.
+// step for all of them. Where layer-graph.ts's graphs apply, each layer is one onnxruntime call over all
+// rows (batch-layer-graph.ts) against the sequences' packed caches (batch-attention.ts), and prompts are
+// evaluated through the same graphs (prefill), so a batch-serving process holds one set of weights.
+// Elsewhere every linear runs as Linear.forwardRaw over (B, C), rope and cache writes per sequence
+// through the decoder's own code, attention in one call per layer (PackedKv.attend; per sequence through
+// the decoder without onnxruntime). Leaves out sampling.
+// Shapes: B sequences, T prompt tokens, C hidden, H heads, Hkv kv heads, D head size, F ffn, V vocab.
 import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { PackedKv } from "./batch-attention.js";
+import { BatchLayerGraphs, type BatchLayerIo } from "./batch-layer-graph.js";
 import { LlamaDecoder, rmsNormRows, swiglu } from "./decode.js";
 import { fusedAvailable } from "./fused.js";
 import type { LlamaModel } from "./model.js";
@@ -18,18 +21,27 @@ export function kvBytesPerToken(model: LlamaModel): number {
   return layers * 2 * kvHeads * headDim * 4;
 }
 
+/** Prompt tokens per layer-graph call in prefill by default (as LlamaDecoder's chunks). */
+const CHUNK = 512;
+
 /** Steps several LlamaDecoders of one model together; slots are reused when a sequence leaves. */
 export class BatchDecoder {
   private readonly free: LlamaDecoder[] = [];
   private readonly scratch = new Map<string, Float32Array>();
   private readonly packed: PackedKv | undefined;
 
-  /** `packedAttention` false: attention per sequence through LlamaDecoder (the path without onnxruntime). */
+  private readonly chunk: number;
+
+  /**
+   * `packedAttention` false: attention per sequence through LlamaDecoder (the path without onnxruntime).
+   * `prefillChunk`: prompt tokens per layer-graph call in prefill (default 512).
+   */
   constructor(
     readonly model: LlamaModel,
-    options: { packedAttention?: boolean } = {},
+    options: { packedAttention?: boolean; prefillChunk?: number } = {},
   ) {
     const { layers, kvHeads, headDim } = model.config;
+    this.chunk = options.prefillChunk ?? CHUNK;
     if (options.packedAttention ?? fusedAvailable()) this.packed = new PackedKv(layers, kvHeads, headDim);
   }
 
@@ -57,6 +69,66 @@ export class BatchDecoder {
     this.packed?.clear();
   }
 
+  /**
+   * Evaluates a prompt after what `dec` (from open()) holds and returns its last token's logits (V), as
+   * dec.eval(ids) does: through the batched layer graphs where they apply, so prompts and steps share
+   * one set of weights; else through dec.eval.
+   */
+  prefill(dec: LlamaDecoder, ids: ArrayLike<number>): Float32Array {
+    const graphs = this.packed && BatchLayerGraphs.for(this.model);
+    if (!graphs || ids.length === 0 || dec.model !== this.model) return dec.eval(ids);
+    const { dim: c, heads, kvHeads, headDim: d, rmsEps, vocabSize, layers } = this.model.config;
+    const w = this.model.weights;
+    const group = heads / kvHeads;
+    dec.cache.reserve(dec.cache.length + ids.length); // throws context_full
+    const cache = dec.cache;
+    const cap = cache.capacity;
+    const logits = new Float32Array(vocabSize);
+    noGrad(() => {
+      for (let s0 = 0; s0 < ids.length; s0 += this.chunk) {
+        const t = Math.min(this.chunk, ids.length - s0);
+        const p0 = cache.length;
+        const x = this.buffer("px", t * c); // (T, C)
+        for (let i = 0; i < t; i++) {
+          const id = ids[s0 + i]!;
+          if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+            throw new InfuseError("model.bad_token", `token id ${id} is outside the vocabulary of ${vocabSize}`, {
+              kind: "input",
+            });
+          }
+          const row = x.subarray(i * c, (i + 1) * c);
+          if (w.tokenEmbd instanceof QuantTensor) w.tokenEmbd.dequantizeRows(id, id + 1, row);
+          else row.set(w.tokenEmbd.data.subarray(id * c, (id + 1) * c));
+        }
+        const maskCache = this.buffer("pmc", cap).fill(-Infinity); // (1, 1, 1, S): the cached tokens
+        maskCache.fill(0, 0, p0);
+        const maskNew = this.buffer("pmn", group * t * t).fill(0); // (G·T, T): row gi·T + i sees 0 … i
+        for (let r = 0; r < group * t; r++) maskNew.fill(-Infinity, r * t + (r % t) + 1, (r + 1) * t);
+        const kNew = this.buffer("pk", kvHeads * t * d); // (1, Hkv, T, D)
+        const vNew = this.buffer("pv", kvHeads * t * d);
+        const rope = this.ropeRows(Array.from({ length: t }, (_, i) => p0 + i));
+        let [src, dst] = [x, this.buffer("ph", t * c)];
+        for (let l = 0; l < layers; l++) {
+          const [kc, vc] = [cache.k[l]!, cache.v[l]!];
+          const io = { x: src, y: dst, kNew, vNew, kCache: kc, vCache: vc, maskCache, maskNew, ...rope };
+          graphs.run(l, io, 1, t, cap);
+          for (let g = 0; g < kvHeads; g++) {
+            kc.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
+            vc.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
+          }
+          [src, dst] = [dst, src];
+        }
+        cache.length = p0 + t;
+        if (s0 + t === ids.length) {
+          const h = this.buffer("ph1", c);
+          rmsNormRows(src.subarray((t - 1) * c, t * c), w.outputNorm.data, h, 1, c, rmsEps);
+          w.output.forwardRaw(h, 1, logits);
+        }
+      }
+    });
+    return logits;
+  }
+
   /** A reused buffer of at least `n` values, viewed as exactly `n`. */
   private buffer(name: string, n: number): Float32Array {
     let b = this.scratch.get(name);
@@ -70,7 +142,7 @@ export class BatchDecoder {
    */
   step(decs: readonly LlamaDecoder[], tokens: readonly number[]): Float32Array {
     const b = decs.length;
-    const { dim: c, heads, kvHeads, headDim: d, ffnDim: f, rmsEps, vocabSize, contextLength } = this.model.config;
+    const { dim: c, rmsEps, vocabSize, contextLength } = this.model.config;
     if (tokens.length !== b) {
       throw new InfuseError(
         "batch.bad_step",
@@ -113,6 +185,68 @@ export class BatchDecoder {
       else row.set(w.tokenEmbd.data.subarray(id * c, (id + 1) * c));
     }
     const h = this.buffer("h", b * c); // (B, C)
+    const logits = this.buffer("logits", b * vocabSize); // (B, V)
+    const graphs = this.packed && BatchLayerGraphs.for(this.model);
+    noGrad(() => {
+      const y = graphs ? this.layersFused(graphs, decs, x, h) : this.layersPerOp(decs, x, h);
+      rmsNormRows(y, w.outputNorm.data, h, b, c, rmsEps);
+      w.output.forwardRaw(h, b, logits);
+    });
+    for (const dec of decs) dec.cache.length += 1;
+    this.packed?.advance();
+    return logits;
+  }
+
+  /** RoPE's cos and sin (rows, D/2) of row i at position positions[i] (as LlamaDecoder's, rounded to f32). */
+  private ropeRows(positions: readonly number[]): { cos: Float32Array; sin: Float32Array } {
+    const inv = this.model.invFreq;
+    const half = inv.length;
+    const cos = this.buffer("cos", positions.length * half);
+    const sin = this.buffer("sin", positions.length * half);
+    positions.forEach((p, i) => {
+      for (let j = 0; j < half; j++) {
+        cos[i * half + j] = Math.cos(p * inv[j]!);
+        sin[i * half + j] = Math.sin(p * inv[j]!);
+      }
+    });
+    return { cos, sin };
+  }
+
+  /** Every layer as one batched layer-graph call over the packed caches; returns the buffer holding the result. */
+  private layersFused(graphs: BatchLayerGraphs, decs: readonly LlamaDecoder[], x: Float32Array, h: Float32Array) {
+    const packed = this.packed!;
+    const { kvHeads, headDim: d, layers } = this.model.config;
+    const b = decs.length;
+    packed.prepare(decs, false);
+    const positions = decs.map((dec) => dec.cache.length);
+    const kNew = this.buffer("kNew", b * kvHeads * d); // (B, Hkv, 1, D) = (B, Hkv·D)
+    const vNew = this.buffer("vNew", b * kvHeads * d);
+    const io: Omit<BatchLayerIo, "x" | "y" | "kCache" | "vCache" | "maskCache"> = {
+      kNew,
+      vNew,
+      maskNew: this.buffer("zero", 1),
+      ...this.ropeRows(positions),
+    };
+    let [src, dst] = [x, h];
+    for (let l = 0; l < layers; l++) {
+      const view = packed.view(l);
+      graphs.run(
+        l,
+        { ...io, x: src, y: dst, kCache: view.k, vCache: view.v, maskCache: view.mask },
+        b,
+        1,
+        view.capacity,
+      );
+      packed.write(l, kNew, vNew, true); // and into each sequence's own cache
+      [src, dst] = [dst, src];
+    }
+    return src;
+  }
+
+  /** Every linear through Linear.forwardRaw over (B, C), rope and cache writes per sequence; result in x. */
+  private layersPerOp(decs: readonly LlamaDecoder[], x: Float32Array, h: Float32Array): Float32Array {
+    const b = decs.length;
+    const { dim: c, heads, kvHeads, headDim: d, ffnDim: f, rmsEps } = this.model.config;
     const q = this.buffer("q", b * heads * d); // (B, H·D)
     const k = this.buffer("k", b * kvHeads * d); // (B, Hkv·D)
     const v = this.buffer("v", b * kvHeads * d);
@@ -120,44 +254,37 @@ export class BatchDecoder {
     const proj = this.buffer("proj", b * c); // (B, C)
     const gate = this.buffer("gate", b * f); // (B, F)
     const up = this.buffer("up", b * f);
-    const logits = this.buffer("logits", b * vocabSize); // (B, V)
     const packed = this.packed;
     packed?.prepare(decs);
-    noGrad(() => {
-      w.layers.forEach((layer, l) => {
-        rmsNormRows(x, layer.attnNorm.data, h, b, c, rmsEps);
-        layer.q.forwardRaw(h, b, q);
-        layer.k.forwardRaw(h, b, k);
-        layer.v.forwardRaw(h, b, v);
-        for (let i = 0; i < b; i++) {
-          const dec = decs[i]!;
-          const p = dec.cache.length; // this sequence's position
-          const qi = q.subarray(i * heads * d, (i + 1) * heads * d); // (1, H·D)
-          const ki = k.subarray(i * kvHeads * d, (i + 1) * kvHeads * d); // (1, Hkv·D)
-          const vi = v.subarray(i * kvHeads * d, (i + 1) * kvHeads * d);
-          dec.rope(qi, 1, heads, p);
-          dec.rope(ki, 1, kvHeads, p);
-          dec.store(l, ki, vi, 1, p);
-          if (!packed) dec.attend(l, qi, att.subarray(i * heads * d, (i + 1) * heads * d), 1, p);
-        }
-        packed?.attend(l, q, k, v, att, this.model.attnScale);
-        layer.o.forwardRaw(att, b, proj);
-        for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
-        rmsNormRows(x, layer.ffnNorm.data, h, b, c, rmsEps);
-        layer.gate.forwardRaw(h, b, gate);
-        layer.up.forwardRaw(h, b, up);
-        layer.down.forwardRaw(
-          swiglu(gate, up, () => this.buffer("act", gate.length)),
-          b,
-          proj,
-        );
-        for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
-      });
-      rmsNormRows(x, w.outputNorm.data, h, b, c, rmsEps);
-      w.output.forwardRaw(h, b, logits);
+    this.model.weights.layers.forEach((layer, l) => {
+      rmsNormRows(x, layer.attnNorm.data, h, b, c, rmsEps);
+      layer.q.forwardRaw(h, b, q);
+      layer.k.forwardRaw(h, b, k);
+      layer.v.forwardRaw(h, b, v);
+      for (let i = 0; i < b; i++) {
+        const dec = decs[i]!;
+        const p = dec.cache.length; // this sequence's position
+        const qi = q.subarray(i * heads * d, (i + 1) * heads * d); // (1, H·D)
+        const ki = k.subarray(i * kvHeads * d, (i + 1) * kvHeads * d); // (1, Hkv·D)
+        const vi = v.subarray(i * kvHeads * d, (i + 1) * kvHeads * d);
+        dec.rope(qi, 1, heads, p);
+        dec.rope(ki, 1, kvHeads, p);
+        dec.store(l, ki, vi, 1, p);
+        if (!packed) dec.attend(l, qi, att.subarray(i * heads * d, (i + 1) * heads * d), 1, p);
+      }
+      packed?.attend(l, q, k, v, att, this.model.attnScale);
+      layer.o.forwardRaw(att, b, proj);
+      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+      rmsNormRows(x, layer.ffnNorm.data, h, b, c, rmsEps);
+      layer.gate.forwardRaw(h, b, gate);
+      layer.up.forwardRaw(h, b, up);
+      layer.down.forwardRaw(
+        swiglu(gate, up, () => this.buffer("act", gate.length)),
+        b,
+        proj,
+      );
+      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
     });
-    for (const dec of decs) dec.cache.length += 1;
-    packed?.advance();
-    return logits;
+    return x;
   }
 }

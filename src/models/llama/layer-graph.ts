@@ -13,11 +13,11 @@ import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
 import { stackedRows, type LlamaLayer } from "./weights.js";
 
-const LINEARS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
-type LinearName = (typeof LINEARS)[number];
+export const LINEARS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+export type LinearName = (typeof LINEARS)[number];
 
 /** How the graphs of a model hold its weights; null when some layer needs decode.ts's general path. */
-function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
+export function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
   let kind: "f32" | "nbits" | null = null;
   for (const layer of layers) {
     for (const name of LINEARS) {

@@ -1,0 +1,340 @@
+// One onnxruntime graph per decoder layer for B sequences of T new tokens each (BatchDecoder): RMSNorm,
+// q/k/v, per-row RoPE, grouped-query attention of each sequence over its own packed cache and its new
+// tokens, o, SwiGLU MLP and both residual adds in one native call per layer, so a batch step makes ~31
+// calls instead of ~240 and every weight is read once for all rows. A decode step is (B, T = 1) over
+// PackedKv's caches; a prompt chunk is (B = 1, T) over the sequence's own cache, so a process that only
+// serves batches holds one set of (prepacked) weights. Weights as in layer-graph.ts (whose kind check it
+// shares): F32 fed, Q4_0/Q8_0 as MatMulNBits initializers. Leaves out what layer-graph.ts leaves out.
+// Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
+// Hkv kv heads, G = H/Hkv, D head size, F ffn.
+import {
+  ortAvailable,
+  ortGraph,
+  type OrtGraph,
+  type OrtValue,
+  type QuantTensor,
+  type Tensor,
+} from "../../tensor/index.js";
+import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from "../../tensor/kernels/onnx-model.js";
+import { toNBits } from "../../tensor/quant/nbits.js";
+import { LINEARS, weightKind, type LinearName } from "./layer-graph.js";
+import type { LlamaModel } from "./model.js";
+
+interface Shape {
+  c: number;
+  heads: number;
+  kvHeads: number;
+  d: number;
+  ffn: number;
+  eps: number;
+  scale: number;
+  interleaved: boolean;
+}
+
+const i64 = (...xs: number[]): BigInt64Array => BigInt64Array.from(xs.map(BigInt));
+
+/**
+ * The batched layer graph. `quant` names the MatMulNBits initializers per group of linears that read one
+ * input ("q_k_v", "o", "gate_up", "down": their rows stacked, one kernel call); absent: fed f32 weights.
+ */
+function batchLayerModel(g: Shape, quant: Map<string, OnnxInitializer[]> | null): Uint8Array {
+  const { c, heads, kvHeads, d, ffn, eps, interleaved } = g;
+  const nodes: OnnxNode[] = [];
+  const node = (op: string, inputs: string[], output: string, attributes: OnnxNode["attributes"] = []): string => {
+    nodes.push({ op, inputs, outputs: [output], attributes });
+    return output;
+  };
+  const consts: OnnxInitializer[] = [
+    { name: "eps", dims: [1], data: Float32Array.of(eps) },
+    { name: "scale", dims: [1], data: Float32Array.of(g.scale) },
+    { name: "halves", dims: [2], data: i64(interleaved ? 1 : d / 2, interleaved ? 1 : d / 2) },
+  ];
+  const shape = (name: string, ...dims: number[]): string => {
+    consts.push({ name, dims: [dims.length], data: i64(...dims) });
+    return name;
+  };
+  const perm = (ints: number[]) => [{ name: "perm", ints }];
+  const last = [{ name: "axis", int: -1 }];
+  const weightInputs: string[] = [];
+  const nbits = (inits: OnnxInitializer[], x: string, out: string, n: number, k: number): string => {
+    nodes.push({
+      op: "MatMulNBits",
+      domain: "com.microsoft",
+      inputs: [x, inits[0]!.name, inits[1]!.name],
+      outputs: [out],
+      attributes: [
+        { name: "K", int: k },
+        { name: "N", int: n },
+        { name: "bits", int: inits[0]!.dims[2] === 32 ? 8 : 4 },
+        { name: "block_size", int: 32 },
+        { name: "accuracy_level", int: 4 },
+      ],
+    });
+    return out;
+  };
+  /** x · Wᵀ of each named linear, all of one input; quantized ones as one MatMulNBits over their rows. */
+  const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
+    const inits = quant?.get(names.join("_"));
+    if (!inits) {
+      return names.map((name) => {
+        weightInputs.push(`W_${name}`);
+        return node("Gemm", [x, `W_${name}`], `y_${name}`, [{ name: "transB", int: 1 }]);
+      });
+    }
+    const outs = names.map((name) => `y_${name}`);
+    if (names.length === 1) return [nbits(inits, x, outs[0]!, ns[0]!, k)];
+    const y = nbits(
+      inits,
+      x,
+      `y_${names.join("_")}`,
+      ns.reduce((a, b) => a + b),
+      k,
+    );
+    nodes.push({ op: "Split", inputs: [y, shape(`split_${names.join("_")}`, ...ns)], outputs: outs, attributes: last });
+    return outs;
+  };
+  const linear = (name: LinearName, x: string, n: number, k: number): string => linears([name], x, [n], k)[0]!;
+  const rms = (x: string, w: string, tag: string): string => {
+    const ms = node("ReduceMean", [node("Mul", [x, x], `${tag}_sq`)], `${tag}_ms`, [{ name: "axes", ints: [-1] }]);
+    const r = node("Sqrt", [node("Add", [ms, "eps"], `${tag}_mse`)], `${tag}_r`);
+    return node("Mul", [node("Div", [x, r], `${tag}_n`), w], tag);
+  };
+  /** Rotates x (N, n, D) by each row's cos/sin (N, 1, D/2) [(N, 1, D/2, 1) interleaved]. */
+  const rope = (x: string, n: number, tag: string): string => {
+    const src = interleaved ? node("Reshape", [x, shape(`${tag}_s4`, 0, n, d / 2, 2)], `${tag}_4`) : x;
+    nodes.push({ op: "Split", inputs: [src, "halves"], outputs: [`${tag}_a`, `${tag}_b`], attributes: last });
+    const [a, b] = [`${tag}_a`, `${tag}_b`];
+    const lo = node("Sub", [node("Mul", [a, "cos"], `${tag}_ac`), node("Mul", [b, "sin"], `${tag}_bs`)], `${tag}_lo`);
+    const hi = node("Add", [node("Mul", [a, "sin"], `${tag}_as`), node("Mul", [b, "cos"], `${tag}_bc`)], `${tag}_hi`);
+    const out = node("Concat", [lo, hi], `${tag}_r`, last);
+    return interleaved ? node("Reshape", [out, shape(`${tag}_s3`, 0, n, d)], `${tag}_rot`) : out;
+  };
+
+  const h1 = rms("X", "attn_norm", "h1");
+  const [yq, yk, v] = linears(["q", "k", "v"], h1, [heads * d, kvHeads * d, kvHeads * d], c);
+  const q = rope(node("Reshape", [yq!, shape("s_q", 0, heads, d)], "q3"), heads, "rq");
+  const k = rope(node("Reshape", [yk!, shape("s_k", 0, kvHeads, d)], "k3"), kvHeads, "rk");
+  // (B, T, Hkv, G, D) → (B, Hkv, G, T, D) → (B, Hkv, G·T, D): row gi·T + i, as decode.ts's causal mask
+  const qg = node(
+    "Reshape",
+    [node("Transpose", [node("Reshape", [q, "s_q5"], "q5")], "q5t", perm([0, 2, 3, 1, 4])), "s_qg"],
+    "qg",
+  );
+  node("Transpose", [node("Reshape", [k, "s_k4"], "k4")], "K_new", perm([0, 2, 1, 3])); // (B, Hkv, T, D)
+  node("Transpose", [node("Reshape", [v!, "s_k4"], "v4")], "V_new", perm([0, 2, 1, 3]));
+  const scores = (keys: string, mask: string, tag: string): string => {
+    const s0 = node("MatMul", [qg, node("Transpose", [keys], `${tag}_kt`, perm([0, 1, 3, 2]))], `${tag}_s0`);
+    return node("Add", [node("Mul", [s0, "scale"], `${tag}_s1`), mask], `${tag}_s2`);
+  };
+  // Scores over the cache (B, Hkv, G·T, S) and over the new tokens (…, T) side by side: one softmax
+  // over both, without copying the cache to append the new keys.
+  const both = node("Concat", [scores("K_cache", "M_cache", "c"), scores("K_new", "M_new", "n")], "s_all", last);
+  const p = node("Softmax", [both], "p", last);
+  nodes.push({ op: "Split", inputs: [p, "split"], outputs: ["p_c", "p_n"], attributes: last });
+  const og = node("Add", [node("MatMul", ["p_c", "V_cache"], "o_c"), node("MatMul", ["p_n", "V_new"], "o_n")], "og"); // (B, Hkv, G·T, D)
+  const att = node(
+    "Reshape",
+    [
+      node("Transpose", [node("Reshape", [og, "s_o5"], "o5")], "o5t", perm([0, 3, 1, 2, 4])),
+      shape("s_att", -1, heads * d),
+    ],
+    "att",
+  ); // (N, H·D)
+  const x1 = node("Add", ["X", linear("o", att, c, heads * d)], "x1");
+  const h2 = rms(x1, "ffn_norm", "h2");
+  const [gate, up] = linears(["gate", "up"], h2, [ffn, ffn], c);
+  const act = node("Mul", [node("Mul", [gate!, node("Sigmoid", [gate!], "sg")], "silu"), up!], "act");
+  node("Add", [x1, linear("down", act, c, ffn)], "Y");
+
+  const f = (name: string, dims: (number | string)[]) => ({ name, type: "float" as const, dims });
+  const ints = (name: string, n: number) => ({ name, type: "int64" as const, dims: [n] });
+  const ropeDims = interleaved ? ["n", 1, d / 2, 1] : ["n", 1, d / 2];
+  return encodeOnnxModel({
+    opset: 17,
+    extraOpsets: { "com.microsoft": 1 },
+    inputs: [
+      f("X", ["n", c]),
+      f("K_cache", ["b", kvHeads, "s", d]),
+      f("V_cache", ["b", kvHeads, "s", d]),
+      f("M_cache", ["b", 1, 1, "s"]),
+      f("M_new", ["mr", "t"]),
+      f("cos", ropeDims),
+      f("sin", ropeDims),
+      f("attn_norm", [c]),
+      f("ffn_norm", [c]),
+      ints("s_q5", 5),
+      ints("s_qg", 4),
+      ints("s_k4", 4),
+      ints("s_o5", 5),
+      ints("split", 2),
+      ...weightInputs.map((name) => f(name, [`${name}_n`, `${name}_k`])),
+    ],
+    outputs: [f("Y", ["n", c]), f("K_new", ["b", kvHeads, "t", d]), f("V_new", ["b", kvHeads, "t", d])],
+    nodes,
+    initializers: [...consts, ...[...(quant?.values() ?? [])].flat()],
+  });
+}
+
+/** Linears that read one input: quantized, each group is one weight of their rows stacked (no extra copy). */
+const GROUPS: LinearName[][] = [["q", "k", "v"], ["o"], ["gate", "up"], ["down"]];
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
+
+function concatF32(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
+
+/** F32 graphs hold no weights: one session per shape serves every layer of every model. */
+const sharedF32 = new Map<string, OrtGraph>();
+const byModel = new WeakMap<LlamaModel, BatchLayerGraphs>();
+
+/** What one call of a batched layer graph reads and writes; caches are (B, Hkv, S, D). */
+export interface BatchLayerIo {
+  /** (N, C) in. */
+  x: Float32Array;
+  /** (N, C) out. */
+  y: Float32Array;
+  /** (B, Hkv, T, D) out: the new tokens' rotated keys and values. */
+  kNew: Float32Array;
+  vNew: Float32Array;
+  kCache: Float32Array;
+  vCache: Float32Array;
+  /** (B, 1, 1, S): 0 where a sequence's cache holds its tokens, −∞ elsewhere. */
+  maskCache: Float32Array;
+  /** (G·T, T) causal mask of the new tokens among themselves ((1, 1) zeros when T = 1). */
+  maskNew: Float32Array;
+  /** (N, D/2) per row. */
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+/** The batched layer graphs of one model, built on first use (quantized: one session per layer). */
+export class BatchLayerGraphs {
+  private readonly perLayer = new Map<number, OrtGraph>();
+  private dims: { key: string; feeds: Record<string, OrtValue> } | undefined;
+
+  private constructor(
+    private readonly model: LlamaModel,
+    private readonly kind: "f32" | "nbits",
+  ) {}
+
+  /** The graphs of `model`, or null where layer-graph.ts's graphs do not apply (same conditions). */
+  static for(model: LlamaModel): BatchLayerGraphs | null {
+    if (!ortAvailable() || process.env["INFUSE_LAYER_GRAPHS"] === "0") return null;
+    const kind = weightKind(model.weights.layers);
+    if (!kind) return null;
+    let graphs = byModel.get(model);
+    if (!graphs) byModel.set(model, (graphs = new BatchLayerGraphs(model, kind)));
+    return graphs;
+  }
+
+  private shape(): Shape {
+    const c = this.model.config;
+    return {
+      c: c.dim,
+      heads: c.heads,
+      kvHeads: c.kvHeads,
+      d: c.headDim,
+      ffn: c.ffnDim,
+      eps: c.rmsEps,
+      scale: this.model.attnScale,
+      interleaved: c.ropeLayout === "interleaved",
+    };
+  }
+
+  private graph(l: number): OrtGraph {
+    const g = this.shape();
+    if (this.kind === "f32") {
+      const key = JSON.stringify(g);
+      let s = sharedF32.get(key);
+      if (!s) sharedF32.set(key, (s = ortGraph(batchLayerModel(g, null), "llama-batch-layer")));
+      return s;
+    }
+    let s = this.perLayer.get(l);
+    if (!s) {
+      const layer = this.model.weights.layers[l]!;
+      const inits = new Map<string, OnnxInitializer[]>();
+      for (const names of GROUPS) {
+        const forms = names.map((name) => toNBits(layer[name].weight as QuantTensor)!);
+        const { k, bits } = forms[0]!;
+        const n = forms.reduce((a, f) => a + f.n, 0);
+        const tag = names.join("_");
+        inits.set(tag, [
+          { name: `B_${tag}`, dims: [n, k / 32, (32 * bits) / 8], data: concatBytes(forms.map((f) => f.packed)) },
+          { name: `S_${tag}`, dims: [n * (k / 32)], data: concatF32(forms.map((f) => f.scales)) },
+        ]);
+      }
+      s = ortGraph(batchLayerModel(g, inits), `llama-batch-layer-${l}`);
+      this.perLayer.set(l, s);
+      // onnxruntime holds the prepacked weights now; the file gives the bytes back if a path reads them.
+      for (const name of LINEARS) (layer[name].weight as QuantTensor).releaseBytes();
+    }
+    return s;
+  }
+
+  /** The shape feeds of (B, T, S), reused while they stay the same. */
+  private shapeFeeds(b: number, t: number, s: number): Record<string, OrtValue> {
+    const key = `${b},${t},${s}`;
+    if (this.dims?.key !== key) {
+      const { heads, kvHeads: hkv, headDim: d } = this.model.config;
+      const group = heads / hkv;
+      const v = (...xs: number[]): OrtValue => ({ data: i64(...xs), dims: [xs.length] });
+      this.dims = {
+        key,
+        feeds: {
+          s_q5: v(b, t, hkv, group, d),
+          s_qg: v(b, hkv, group * t, d),
+          s_k4: v(b, t, hkv, d),
+          s_o5: v(b, hkv, group, t, d),
+          split: v(s, t),
+        },
+      };
+    }
+    return this.dims.feeds;
+  }
+
+  /** Runs layer l on B sequences of T new tokens each; caches hold S positions per sequence. */
+  run(l: number, io: BatchLayerIo, b: number, t: number, s: number): void {
+    const { dim: c, kvHeads, headDim: d } = this.model.config;
+    const layer = this.model.weights.layers[l]!;
+    const n = b * t;
+    const ropeDims = this.model.config.ropeLayout === "interleaved" ? [n, 1, d / 2, 1] : [n, 1, d / 2];
+    const feeds: Record<string, OrtValue> = {
+      ...this.shapeFeeds(b, t, s),
+      X: { data: io.x, dims: [n, c] },
+      K_cache: { data: io.kCache, dims: [b, kvHeads, s, d] },
+      V_cache: { data: io.vCache, dims: [b, kvHeads, s, d] },
+      M_cache: { data: io.maskCache, dims: [b, 1, 1, s] },
+      M_new: { data: io.maskNew, dims: [io.maskNew.length / t, t] },
+      cos: { data: io.cos, dims: ropeDims },
+      sin: { data: io.sin, dims: ropeDims },
+      attn_norm: { data: layer.attnNorm.data, dims: [c] },
+      ffn_norm: { data: layer.ffnNorm.data, dims: [c] },
+    };
+    if (this.kind === "f32") {
+      for (const name of LINEARS) {
+        const w = layer[name].weight as Tensor;
+        feeds[`W_${name}`] = { data: w.data, dims: [w.shape[0]!, w.shape[1]!] };
+      }
+    }
+    this.graph(l).run(feeds, {
+      Y: { data: io.y, dims: [n, c] },
+      K_new: { data: io.kNew, dims: [b, kvHeads, t, d] },
+      V_new: { data: io.vNew, dims: [b, kvHeads, t, d] },
+    });
+  }
+
+  /** Frees the per-layer sessions (quantized weights) now. */
+  dispose(): void {
+    for (const s of this.perLayer.values()) s.dispose();
+    this.perLayer.clear();
+  }
+}
