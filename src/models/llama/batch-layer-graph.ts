@@ -18,6 +18,7 @@ import {
 import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from "../../tensor/kernels/onnx-model.js";
 import { toNBits } from "../../tensor/quant/nbits.js";
 import { LINEARS, weightKind, type LinearName } from "./layer-graph.js";
+import { stackedRows } from "./weights.js";
 import type { LlamaModel } from "./model.js";
 
 interface Shape {
@@ -29,6 +30,8 @@ interface Shape {
   eps: number;
   scale: number;
   interleaved: boolean;
+  /** F32 weights fed stacked where they lie so (weights.ts stackRows): q|k|v and gate|up one input each. */
+  stacked: boolean;
 }
 
 const i64 = (...xs: number[]): BigInt64Array => BigInt64Array.from(xs.map(BigInt));
@@ -75,21 +78,23 @@ function batchLayerModel(g: Shape, quant: Map<string, OnnxInitializer[]> | null)
   /** x · Wᵀ of each named linear, all of one input; quantized ones as one MatMulNBits over their rows. */
   const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
     const inits = quant?.get(names.join("_"));
-    if (!inits) {
-      return names.map((name) => {
-        weightInputs.push(`W_${name}`);
-        return node("Gemm", [x, `W_${name}`], `y_${name}`, [{ name: "transB", int: 1 }]);
-      });
-    }
+    const fed = (name: string, out: string): string => {
+      weightInputs.push(`W_${name}`);
+      return node("Gemm", [x, `W_${name}`], out, [{ name: "transB", int: 1 }]);
+    };
+    if (!inits && !g.stacked) return names.map((name) => fed(name, `y_${name}`));
     const outs = names.map((name) => `y_${name}`);
-    if (names.length === 1) return [nbits(inits, x, outs[0]!, ns[0]!, k)];
-    const y = nbits(
-      inits,
-      x,
-      `y_${names.join("_")}`,
-      ns.reduce((a, b) => a + b),
-      k,
-    );
+    if (names.length === 1) return [inits ? nbits(inits, x, outs[0]!, ns[0]!, k) : fed(names[0]!, outs[0]!)];
+    const tag = names.join("_");
+    const y = inits
+      ? nbits(
+          inits,
+          x,
+          `y_${tag}`,
+          ns.reduce((a, b) => a + b),
+          k,
+        )
+      : fed(tag, `y_${tag}`);
     nodes.push({ op: "Split", inputs: [y, shape(`split_${names.join("_")}`, ...ns)], outputs: outs, attributes: last });
     return outs;
   };
@@ -220,11 +225,19 @@ export interface BatchLayerIo {
 export class BatchLayerGraphs {
   private readonly perLayer = new Map<number, OrtGraph>();
   private dims: { key: string; feeds: Record<string, OrtValue> } | undefined;
+  /** Per layer, the f32 weights of each group as one (ΣN, K) buffer; null: fed one by one. */
+  private readonly stacks: Float32Array[][] | null;
 
   private constructor(
     private readonly model: LlamaModel,
     private readonly kind: "f32" | "nbits",
-  ) {}
+  ) {
+    const stacks =
+      kind === "f32"
+        ? model.weights.layers.map((layer) => GROUPS.map((names) => stackedRows(names.map((n) => layer[n].weight))))
+        : [];
+    this.stacks = stacks.length && stacks.every((l) => l.every((w) => w)) ? (stacks as Float32Array[][]) : null;
+  }
 
   /** The graphs of `model`, or null where layer-graph.ts's graphs do not apply (same conditions). */
   static for(model: LlamaModel): BatchLayerGraphs | null {
@@ -247,6 +260,7 @@ export class BatchLayerGraphs {
       eps: c.rmsEps,
       scale: this.model.attnScale,
       interleaved: c.ropeLayout === "interleaved",
+      stacked: this.stacks !== null,
     };
   }
 
@@ -319,7 +333,15 @@ export class BatchLayerGraphs {
       attn_norm: { data: layer.attnNorm.data, dims: [c] },
       ffn_norm: { data: layer.ffnNorm.data, dims: [c] },
     };
-    if (this.kind === "f32") {
+    if (this.kind === "f32" && this.stacks) {
+      GROUPS.forEach((names, i) => {
+        const w = this.stacks![l]![i]!;
+        feeds[`W_${names.join("_")}`] = {
+          data: w,
+          dims: [w.length / layer[names[0]!].inFeatures, layer[names[0]!].inFeatures],
+        };
+      });
+    } else if (this.kind === "f32") {
       for (const name of LINEARS) {
         const w = layer[name].weight as Tensor;
         feeds[`W_${name}`] = { data: w.data, dims: [w.shape[0]!, w.shape[1]!] };
