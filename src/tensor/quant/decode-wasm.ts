@@ -155,8 +155,17 @@ function moduleBytes(): Uint8Array {
   ]); // prettier-ignore
 }
 
+/** The part of the WebAssembly API used here (this project's compiler settings leave out its DOM types). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+interface WasmMemory {
+  buffer: ArrayBuffer;
+}
+
 interface Decoder {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   fns: ((src: number, dst: number, blocks: number) => void)[];
 }
 
@@ -166,10 +175,12 @@ let enabled = process.env.INFUSE_WASM_DECODE !== "0";
 /** The instantiated module; null where WebAssembly SIMD is missing (or INFUSE_WASM_DECODE=0). */
 function instance(): Decoder | null {
   if (decoder !== undefined) return decoder;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   try {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()));
+    if (!wasm) throw new Error("no WebAssembly");
+    const inst = new wasm.Instance(new wasm.Module(moduleBytes()));
     const e = inst.exports as Record<string, unknown>;
-    const memory = e.mem as WebAssembly.Memory;
+    const memory = e.mem as WasmMemory;
     new Float32Array(memory.buffer, F16_AT, 65536).set(F16_TABLE);
     const pairs = new Float32Array(memory.buffer, PAIRS_AT, 512);
     for (let p = 0; p < 256; p++) [pairs[2 * p], pairs[2 * p + 1]] = [NF4_LEVELS[p >> 4]!, NF4_LEVELS[p & 15]!];
