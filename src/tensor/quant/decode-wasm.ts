@@ -58,6 +58,7 @@ const mem = (align: number, offset: number) => [align, ...uleb(offset)];
 const I32_ADD = 0x6a;
 const I32_SUB = 0x6b;
 const I32_SHL = 0x74;
+const [I32_LOAD16_U, I32_LOAD8_U, F32_LOAD] = [0x2f, 0x2d, 0x2a];
 const splat8 = (b: number) => simd(0x0c, ...new Array<number>(16).fill(b)); // v128.const
 const [V128_LOAD, LOAD8X8_S, V128_STORE, F32X4_SPLAT, V128_AND, I8X16_SHR_U, I8X16_SUB] = [
   0x00, 0x01, 0x0b, 0x13, 0x4e, 0x6d, 0x71,
@@ -96,11 +97,11 @@ function blockLoop(body: number[], srcStep: number, dstStep: number): number[] {
 /** d = the block's f16 scale as f32x4, read through the table. */
 const f16Scale = [
   ...get(SRC),
-  0x2f,
+  I32_LOAD16_U,
   ...mem(0, 0),
   ...i32(2),
   I32_SHL,
-  0x2a,
+  F32_LOAD,
   ...mem(2, F16_AT),
   ...simd(F32X4_SPLAT),
   ...set(DV),
@@ -128,8 +129,8 @@ function q8_0Body(): number[] {
 }
 
 function nf4Body(): number[] {
-  const body = [...get(SRC), 0x2a, ...mem(0, 0), ...simd(F32X4_SPLAT), ...set(DV)]; // absmax (f32)
-  const pair = (j: number) => [...get(SRC), 0x2d, ...mem(0, 4 + j), ...i32(3), I32_SHL]; // byte j's pair address
+  const body = [...get(SRC), F32_LOAD, ...mem(0, 0), ...simd(F32X4_SPLAT), ...set(DV)]; // absmax (f32)
+  const pair = (j: number) => [...get(SRC), I32_LOAD8_U, ...mem(0, 4 + j), ...i32(3), I32_SHL]; // byte j's pair address
   for (let j = 0; j < 32; j += 2) {
     // 4 floats: byte j's pair into lanes 0-1, byte j+1's into lanes 2-3, times absmax
     body.push(...get(DST), ...pair(j), ...simd(LOAD64_ZERO, ...mem(0, PAIRS_AT)), ...set(V));
