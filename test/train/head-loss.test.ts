@@ -5,7 +5,20 @@
 import { describe, expect, it } from "vitest";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { attachLora } from "../../src/models/lora/index.js";
-import { crossEntropy, QuantTensor, randn, reshape, Rng, type Tensor } from "../../src/tensor/index.js";
+import {
+  crossEntropy,
+  dropDequantCache,
+  linearCrossEntropy,
+  noGrad,
+  QuantTensor,
+  quantize,
+  randn,
+  reshape,
+  Rng,
+  Tensor,
+} from "../../src/tensor/index.js";
+import { PIN_VALUES, pinnedDequantized } from "../../src/tensor/quant/qmatmul-train.js";
+import { headLoss } from "../../src/models/llama/head-loss.js";
 import { checkpointedLoss } from "../../src/train/checkpointing.js";
 import { quantizeFrozenTables } from "../../src/train/frozen.js";
 import { fixture } from "../helpers/fixtures.js";
@@ -59,5 +72,35 @@ describe("the fused head loss", () => {
     expect(output.weight instanceof QuantTensor && output.weight.type === "q8_0").toBe(true);
     expect(output.weight === tokenEmbd).toBe(tied);
     expect(Math.abs(model.loss(batch).item() - before) / before).toBeLessThan(1e-3);
+  });
+
+  it("in training, a quantized head within PIN_VALUES is decoded once for the run: the tiles' loss and dH", async () => {
+    const { model } = await loadLlama(MODEL);
+    quantizeFrozenTables(model);
+    const head = model.weights.output;
+    const w = head.weight as QuantTensor;
+    const rng = new Rng(9);
+    const n = 40;
+    const labels = Int32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? -100 : rng.nextU32() % w.rows));
+    const h = () => new Tensor(randn(new Rng(4), n * w.rowLength, 1), [n, w.rowLength], true);
+    dropDequantCache();
+    const tiles = h();
+    const want = linearCrossEntropy(tiles, w, labels, { ignoreIndex: -100 }); // the quantized head's own path
+    want.backward();
+    const held = h();
+    const got = headLoss(head, held, labels);
+    got.backward();
+    expect(Math.abs(got.item() - want.item()) / want.item()).toBeLessThan(1e-5);
+    expect(maxRelDiff(held.grad!.data, tiles.grad!.data)).toBeLessThan(1e-5);
+    // held for the run: the same array on the next step, freed by dropDequantCache; eval does not pin
+    const first = pinnedDequantized(w);
+    expect(first).toEqual(w.dequantize());
+    expect(pinnedDequantized(w)).toBe(first);
+    dropDequantCache();
+    noGrad(() => headLoss(head, h(), labels));
+    expect(pinnedDequantized(w)).not.toBe(first);
+    dropDequantCache();
+    const big = quantize("q8_0", new Float32Array(PIN_VALUES + 32), [(PIN_VALUES + 32) / 32, 32]);
+    expect(pinnedDequantized(big)).toBeNull();
   });
 });

