@@ -1,5 +1,5 @@
 // `npm run bench -- batch-decode [--shapes SmolLM-135M:F32,SmolLM-135M:Q8_0] [--batches 1,2,4,8] [--prompt 64] [--gen 64]`:
-// aggregate generation tokens/s of B sequences decoded together (BatchDecoder: prompts by prefill, one
+// aggregate generation tokens/s of B sequences decoded together (BatchDecoder: prompts by each sequence's decoder, one
 // pass over the weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in
 // the same run, on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags, load
 // average and RSS.
@@ -52,7 +52,7 @@ function batchRunner(model: LlamaModel, b: number, nPrompt: number, room: number
   const batch = new BatchDecoder(model);
   const v = model.config.vocabSize;
   const decs = Array.from({ length: b }, () => batch.open(nPrompt + room));
-  let tokens = decs.map((d, i) => argmax(batch.prefill(d, promptTokens(nPrompt, 1 + i))));
+  let tokens = decs.map((d, i) => argmax(d.eval(promptTokens(nPrompt, 1 + i))));
   return {
     width: b,
     step: () => {

@@ -1,5 +1,5 @@
 // Continuous batching: many generations over one model, decoded together. A generation waits until a
-// slot is free (at most maxBatch at once), has its prompt evaluated alone (BatchDecoder.prefill), then
+// slot is free (at most maxBatch at once), has its prompt evaluated alone (its LlamaDecoder, through the same layer graphs), then
 // joins the batch; every step appends one token to each running sequence in one BatchDecoder step, and
 // a sequence leaves when it ends (max tokens, end of generation, stop string), is aborted, or its reader
 // stops reading.
@@ -148,7 +148,7 @@ export class BatchGenerator {
       try {
         e.decoder = this.batch.open(e.ids.length + e.state.limit);
         e.t0 = performance.now();
-        const logits = this.batch.prefill(e.decoder, e.ids); // a prompt past the context fails here, as alone
+        const logits = e.decoder.eval(e.ids); // a prompt past the context fails here, as alone
         e.t1 = performance.now();
         if (e.state.done)
           this.finish(e); // nothing to generate (maxTokens 0, or the prompt fills the context)

@@ -1,8 +1,8 @@
 // Batched decoding: the next token of B sequences in one step, each sequence a LlamaDecoder (its own KV
 // cache, its own position). The B new tokens form one (B, C) matrix, so every weight is read once per
 // step for all of them. Where layer-graph.ts's graphs apply, each layer is one onnxruntime call over all
-// rows (batch-layer-graph.ts) against the sequences' packed caches (batch-attention.ts), and prompts are
-// evaluated through the same graphs (prefill), so a batch-serving process holds one set of weights.
+// rows against the sequences' packed caches (batch-attention.ts); prompts are evaluated by each
+// sequence's LlamaDecoder through the same graphs, so a batch-serving process holds one set of weights.
 // Elsewhere every linear runs as Linear.forwardRaw over (B, C), rope and cache writes per sequence
 // through the decoder's own code, attention in one call per layer (PackedKv.attend; per sequence through
 // the decoder without onnxruntime). Leaves out sampling.
@@ -10,7 +10,7 @@
 import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { PackedKv } from "./batch-attention.js";
-import { BatchLayerGraphs, type BatchLayerIo } from "./batch-layer-graph.js";
+import { LayerGraphs, type LayerIo } from "./layer-graph.js";
 import { LlamaDecoder, rmsNormRows, swiglu } from "./decode.js";
 import { fusedAvailable } from "./fused.js";
 import type { LlamaModel } from "./model.js";
@@ -21,27 +21,23 @@ export function kvBytesPerToken(model: LlamaModel): number {
   return layers * 2 * kvHeads * headDim * 4;
 }
 
-/** Prompt tokens per layer-graph call in prefill by default (as LlamaDecoder's chunks). */
-const CHUNK = 512;
-
 /** Steps several LlamaDecoders of one model together; slots are reused when a sequence leaves. */
 export class BatchDecoder {
   private readonly free: LlamaDecoder[] = [];
   private readonly scratch = new Map<string, Float32Array>();
   private readonly packed: PackedKv | undefined;
-
-  private readonly chunk: number;
+  private readonly chunk: number | undefined;
 
   /**
    * `packedAttention` false: attention per sequence through LlamaDecoder (the path without onnxruntime).
-   * `prefillChunk`: prompt tokens per layer-graph call in prefill (default 512).
+   * `promptChunk`: prompt tokens per layer-graph call of each sequence's decoder (LlamaDecoder's default).
    */
   constructor(
     readonly model: LlamaModel,
-    options: { packedAttention?: boolean; prefillChunk?: number } = {},
+    options: { packedAttention?: boolean; promptChunk?: number } = {},
   ) {
     const { layers, kvHeads, headDim } = model.config;
-    this.chunk = options.prefillChunk ?? CHUNK;
+    this.chunk = options.promptChunk;
     if (options.packedAttention ?? fusedAvailable()) this.packed = new PackedKv(layers, kvHeads, headDim);
   }
 
@@ -50,7 +46,7 @@ export class BatchDecoder {
    * `tokens` tokens reserved now so decoding never grows the cache.
    */
   open(tokens: number): LlamaDecoder {
-    const dec = this.free.pop() ?? new LlamaDecoder(this.model);
+    const dec = this.free.pop() ?? new LlamaDecoder(this.model, this.chunk ? { chunk: this.chunk } : {});
     dec.cache.truncate(0);
     dec.cache.reserve(Math.min(tokens, this.model.config.contextLength));
     return dec;
@@ -67,66 +63,6 @@ export class BatchDecoder {
   trim(): void {
     this.free.length = 0;
     this.packed?.clear();
-  }
-
-  /**
-   * Evaluates a prompt after what `dec` (from open()) holds and returns its last token's logits (V), as
-   * dec.eval(ids) does: through the batched layer graphs where they apply, so prompts and steps share
-   * one set of weights; else through dec.eval.
-   */
-  prefill(dec: LlamaDecoder, ids: ArrayLike<number>): Float32Array {
-    const graphs = this.packed && BatchLayerGraphs.for(this.model);
-    if (!graphs || ids.length === 0 || dec.model !== this.model) return dec.eval(ids);
-    const { dim: c, heads, kvHeads, headDim: d, rmsEps, vocabSize, layers } = this.model.config;
-    const w = this.model.weights;
-    const group = heads / kvHeads;
-    dec.cache.reserve(dec.cache.length + ids.length); // throws context_full
-    const cache = dec.cache;
-    const cap = cache.capacity;
-    const logits = new Float32Array(vocabSize);
-    noGrad(() => {
-      for (let s0 = 0; s0 < ids.length; s0 += this.chunk) {
-        const t = Math.min(this.chunk, ids.length - s0);
-        const p0 = cache.length;
-        const x = this.buffer("px", t * c); // (T, C)
-        for (let i = 0; i < t; i++) {
-          const id = ids[s0 + i]!;
-          if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-            throw new InfuseError("model.bad_token", `token id ${id} is outside the vocabulary of ${vocabSize}`, {
-              kind: "input",
-            });
-          }
-          const row = x.subarray(i * c, (i + 1) * c);
-          if (w.tokenEmbd instanceof QuantTensor) w.tokenEmbd.dequantizeRows(id, id + 1, row);
-          else row.set(w.tokenEmbd.data.subarray(id * c, (id + 1) * c));
-        }
-        const maskCache = this.buffer("pmc", cap).fill(-Infinity); // (1, 1, 1, S): the cached tokens
-        maskCache.fill(0, 0, p0);
-        const maskNew = this.buffer("pmn", group * t * t).fill(0); // (G·T, T): row gi·T + i sees 0 … i
-        for (let r = 0; r < group * t; r++) maskNew.fill(-Infinity, r * t + (r % t) + 1, (r + 1) * t);
-        const kNew = this.buffer("pk", kvHeads * t * d); // (1, Hkv, T, D)
-        const vNew = this.buffer("pv", kvHeads * t * d);
-        const rope = this.ropeRows(Array.from({ length: t }, (_, i) => p0 + i));
-        let [src, dst] = [x, this.buffer("ph", t * c)];
-        for (let l = 0; l < layers; l++) {
-          const [kc, vc] = [cache.k[l]!, cache.v[l]!];
-          const io = { x: src, y: dst, kNew, vNew, kCache: kc, vCache: vc, maskCache, maskNew, ...rope };
-          graphs.run(l, io, 1, t, cap);
-          for (let g = 0; g < kvHeads; g++) {
-            kc.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
-            vc.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
-          }
-          [src, dst] = [dst, src];
-        }
-        cache.length = p0 + t;
-        if (s0 + t === ids.length) {
-          const h = this.buffer("ph1", c);
-          rmsNormRows(src.subarray((t - 1) * c, t * c), w.outputNorm.data, h, 1, c, rmsEps);
-          w.output.forwardRaw(h, 1, logits);
-        }
-      }
-    });
-    return logits;
   }
 
   /** A reused buffer of at least `n` values, viewed as exactly `n`. */
@@ -186,7 +122,7 @@ export class BatchDecoder {
     }
     const h = this.buffer("h", b * c); // (B, C)
     const logits = this.buffer("logits", b * vocabSize); // (B, V)
-    const graphs = this.packed && BatchLayerGraphs.for(this.model);
+    const graphs = this.packed && LayerGraphs.for(this.model);
     noGrad(() => {
       const y = graphs ? this.layersFused(graphs, decs, x, h) : this.layersPerOp(decs, x, h);
       rmsNormRows(y, w.outputNorm.data, h, b, c, rmsEps);
@@ -213,7 +149,7 @@ export class BatchDecoder {
   }
 
   /** Every layer as one batched layer-graph call over the packed caches; returns the buffer holding the result. */
-  private layersFused(graphs: BatchLayerGraphs, decs: readonly LlamaDecoder[], x: Float32Array, h: Float32Array) {
+  private layersFused(graphs: LayerGraphs, decs: readonly LlamaDecoder[], x: Float32Array, h: Float32Array) {
     const packed = this.packed!;
     const { kvHeads, headDim: d, layers } = this.model.config;
     const b = decs.length;
@@ -221,7 +157,7 @@ export class BatchDecoder {
     const positions = decs.map((dec) => dec.cache.length);
     const kNew = this.buffer("kNew", b * kvHeads * d); // (B, Hkv, 1, D) = (B, Hkv·D)
     const vNew = this.buffer("vNew", b * kvHeads * d);
-    const io: Omit<BatchLayerIo, "x" | "y" | "kCache" | "vCache" | "maskCache"> = {
+    const io: Omit<LayerIo, "x" | "y" | "kCache" | "vCache" | "maskCache"> = {
       kNew,
       vNew,
       maskNew: this.buffer("zero", 1),

@@ -70,8 +70,16 @@ export class LlamaDecoder {
   /** Buffers the fused graphs write into, reused by every layer of a chunk (not per-layer garbage). */
   private scratch = new Map<string, Float32Array>();
 
-  constructor(readonly model: LlamaModel) {
+  /** Prompt tokens per layer-graph call (a long prompt runs in chunks of this many). */
+  private readonly chunkSize: number;
+
+  /** `chunk`: prompt tokens evaluated per pass through the layers (default 512). */
+  constructor(
+    readonly model: LlamaModel,
+    options: { chunk?: number } = {},
+  ) {
     const c = model.config;
+    this.chunkSize = options.chunk ?? CHUNK;
     this.cache = new KvCache(c.layers, c.kvHeads, c.headDim, c.contextLength);
   }
 
@@ -89,8 +97,8 @@ export class LlamaDecoder {
     const out = new Float32Array(all ? ids.length * v : v);
     this.cache.reserve(this.cache.length + ids.length);
     noGrad(() => {
-      for (let s = 0; s < ids.length; s += CHUNK) {
-        const part = Array.from({ length: Math.min(CHUNK, ids.length - s) }, (_, i) => ids[s + i]!);
+      for (let s = 0; s < ids.length; s += this.chunkSize) {
+        const part = Array.from({ length: Math.min(this.chunkSize, ids.length - s) }, (_, i) => ids[s + i]!);
         const last = s + part.length === ids.length;
         const logits = this.chunk(part, all || last ? (all ? "all" : "last") : "none");
         if (all) out.set(logits!, s * v);
@@ -184,7 +192,7 @@ export class LlamaDecoder {
     return this.finish(x, h, t, p0, want);
   }
 
-  /** Every layer as one onnxruntime call each (layer-graph.ts); the result ends in x. */
+  /** Every layer as one onnxruntime call each (layer-graph.ts, one sequence over its own cache); the result ends in x. */
   private layersFused(graphs: LayerGraphs, x: Float32Array, h: Float32Array, t: number, p0: number): void {
     const { heads, kvHeads, headDim: d } = this.model.config;
     const group = heads / kvHeads;
@@ -196,18 +204,19 @@ export class LlamaDecoder {
       cos.set(c0, i * half);
       sin.set(s0, i * half);
     }
-    const mask = t === 1 ? this.buffer("zeros", group * (p0 + 1)) : this.causalMask(group, t, p0); // (G·T, S)
-    const kNew = this.buffer("kNew", kvHeads * t * d); // (Hkv, T, D)
-    const vNew = this.buffer("vNew", kvHeads * t * d);
     const cap = this.cache.capacity;
+    const maskCache = this.buffer("maskCache", cap).fill(-Infinity); // (1, 1, 1, S): the cached tokens
+    maskCache.fill(0, 0, p0);
+    const maskNew = this.causalMask(group, t, 0); // (G·T, T): row gi·T + i sees new tokens 0 … i
+    const kNew = this.buffer("kNew", kvHeads * t * d); // (1, Hkv, T, D)
+    const vNew = this.buffer("vNew", kvHeads * t * d);
     let [src, dst] = [x, h];
     for (let l = 0; l < this.model.config.layers; l++) {
-      const kc = this.cache.k[l]!;
-      const vc = this.cache.v[l]!;
-      graphs.run(l, { x: src, y: dst, kNew, vNew }, { k: kc, v: vc, capacity: cap }, { cos, sin }, t, p0, mask);
+      const [kCache, vCache] = [this.cache.k[l]!, this.cache.v[l]!];
+      graphs.run(l, { x: src, y: dst, kNew, vNew, kCache, vCache, maskCache, maskNew, cos, sin }, 1, t, cap);
       for (let g = 0; g < kvHeads; g++) {
-        kc.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
-        vc.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
+        kCache.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
+        vCache.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
       }
       [src, dst] = [dst, src];
     }

@@ -1,10 +1,14 @@
-// One onnxruntime graph per decoder layer for LlamaDecoder: RMSNorm, q/k/v, RoPE, grouped-query attention
-// over the KV cache, o, SwiGLU MLP and both residual adds in a single native call, instead of ~13 calls
-// and TypeScript loops per layer. F32 weights are fed (zero-copy views of the model's arrays, one shared
-// session per shape); Q4_0/Q8_0 weights are MatMulNBits initializers (int8 activations, as llama.cpp),
-// one session per layer (Q8_0 where the CPU has int8 dot products). Leaves out other storage types,
+// One onnxruntime graph per decoder layer for B sequences of T new tokens each: RMSNorm, q/k/v, per-row
+// RoPE, grouped-query attention of each sequence over its own cache and its new tokens, o, SwiGLU MLP and
+// both residual adds in one native call per layer, instead of ~13 calls and TypeScript loops. LlamaDecoder
+// runs it as (B = 1, T) over its own cache (prompt chunks and single steps); BatchDecoder's steps as
+// (B, T = 1) over PackedKv's caches, so a process holds one set of (prepacked) weights for both. F32
+// weights are fed (zero-copy views; q|k|v and gate|up as one product each where they load stacked), one
+// session per shape; Q4_0/Q8_0 as MatMulNBits initializers (int8 activations, as llama.cpp; Q8_0 where
+// the CPU has int8 dot products), one session per layer, groups stacked. Leaves out other storage types,
 // biases and adapters: decode.ts's per-op path runs those.
-// Shapes: T new tokens, P cached, S = P + T, C hidden, H heads, Hkv kv heads, G = H/Hkv, D head size, F ffn.
+// Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
+// Hkv kv heads, G = H/Hkv, D head size, F ffn.
 import { QuantTensor, Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
 import { encodeOnnxModel, type OnnxInitializer, type OnnxNode } from "../../tensor/kernels/onnx-model.js";
 import { toNBits } from "../../tensor/quant/nbits.js";
@@ -34,7 +38,7 @@ export function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
   return kind;
 }
 
-interface GraphShape {
+interface Shape {
   c: number;
   heads: number;
   kvHeads: number;
@@ -43,16 +47,18 @@ interface GraphShape {
   eps: number;
   scale: number;
   interleaved: boolean;
-  /** F32 weights fed stacked: q|k|v as one (H·D + 2·Hkv·D, C) matrix, gate|up as one (2F, C). */
+  /** F32 weights fed stacked where they lie so (weights.ts stackRows): q|k|v and gate|up one input each. */
   stacked: boolean;
 }
 
 const i64 = (...xs: number[]): BigInt64Array => BigInt64Array.from(xs.map(BigInt));
 
-/** The layer graph; `quant` names the MatMulNBits initializers per linear (absent: fed f32 weights). */
-function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | null): Uint8Array {
+/**
+ * The layer graph. `quant` names the MatMulNBits initializers per group of linears that read one
+ * input ("q_k_v", "o", "gate_up", "down": their rows stacked, one kernel call); absent: fed f32 weights.
+ */
+function batchLayerModel(g: Shape, quant: Map<string, OnnxInitializer[]> | null): Uint8Array {
   const { c, heads, kvHeads, d, ffn, eps, interleaved } = g;
-  const group = heads / kvHeads;
   const nodes: OnnxNode[] = [];
   const node = (op: string, inputs: string[], output: string, attributes: OnnxNode["attributes"] = []): string => {
     nodes.push({ op, inputs, outputs: [output], attributes });
@@ -61,98 +67,101 @@ function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | n
   const consts: OnnxInitializer[] = [
     { name: "eps", dims: [1], data: Float32Array.of(eps) },
     { name: "scale", dims: [1], data: Float32Array.of(g.scale) },
-    { name: "zero", dims: [1], data: i64(0) },
-    { name: "axis1", dims: [1], data: i64(1) },
     { name: "halves", dims: [2], data: i64(interleaved ? 1 : d / 2, interleaved ? 1 : d / 2) },
   ];
   const shape = (name: string, ...dims: number[]): string => {
     consts.push({ name, dims: [dims.length], data: i64(...dims) });
     return name;
   };
+  const perm = (ints: number[]) => [{ name: "perm", ints }];
+  const last = [{ name: "axis", int: -1 }];
   const weightInputs: string[] = [];
-  const linear = (name: LinearName, x: string, n: number, k: number): string => {
-    const inits = quant?.get(name);
-    if (!inits) {
-      weightInputs.push(`W_${name}`);
-      return node("Gemm", [x, `W_${name}`], `y_${name}`, [{ name: "transB", int: 1 }]);
-    }
-    const bits = inits[0]!.dims[2] === 32 ? 8 : 4;
+  const nbits = (inits: OnnxInitializer[], x: string, out: string, n: number, k: number): string => {
     nodes.push({
       op: "MatMulNBits",
       domain: "com.microsoft",
       inputs: [x, inits[0]!.name, inits[1]!.name],
-      outputs: [`y_${name}`],
+      outputs: [out],
       attributes: [
         { name: "K", int: k },
         { name: "N", int: n },
-        { name: "bits", int: bits },
+        { name: "bits", int: inits[0]!.dims[2] === 32 ? 8 : 4 },
         { name: "block_size", int: 32 },
         { name: "accuracy_level", int: 4 },
       ],
     });
-    return `y_${name}`;
+    return out;
   };
-  /** Linears of one input: one product over their stacked weights, split after (else one each). */
+  /** x · Wᵀ of each named linear, all of one input; quantized ones as one MatMulNBits over their rows. */
   const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
-    if (!g.stacked || quant) return names.map((name, i) => linear(name, x, ns[i]!, k));
-    const tag = names.join("");
-    weightInputs.push(`W_${tag}`);
-    const y = node("Gemm", [x, `W_${tag}`], `y_${tag}`, [{ name: "transB", int: 1 }]);
+    const inits = quant?.get(names.join("_"));
+    const fed = (name: string, out: string): string => {
+      weightInputs.push(`W_${name}`);
+      return node("Gemm", [x, `W_${name}`], out, [{ name: "transB", int: 1 }]);
+    };
+    if (!inits && !g.stacked) return names.map((name) => fed(name, `y_${name}`));
     const outs = names.map((name) => `y_${name}`);
-    const sizes = { name: `n_${tag}`, dims: [ns.length], data: i64(...ns) };
-    consts.push(sizes);
-    nodes.push({ op: "Split", inputs: [y, sizes.name], outputs: outs, attributes: [{ name: "axis", int: -1 }] });
+    if (names.length === 1) return [inits ? nbits(inits, x, outs[0]!, ns[0]!, k) : fed(names[0]!, outs[0]!)];
+    const tag = names.join("_");
+    const y = inits
+      ? nbits(
+          inits,
+          x,
+          `y_${tag}`,
+          ns.reduce((a, b) => a + b),
+          k,
+        )
+      : fed(tag, `y_${tag}`);
+    nodes.push({ op: "Split", inputs: [y, shape(`split_${names.join("_")}`, ...ns)], outputs: outs, attributes: last });
     return outs;
   };
+  const linear = (name: LinearName, x: string, n: number, k: number): string => linears([name], x, [n], k)[0]!;
   const rms = (x: string, w: string, tag: string): string => {
     const ms = node("ReduceMean", [node("Mul", [x, x], `${tag}_sq`)], `${tag}_ms`, [{ name: "axes", ints: [-1] }]);
     const r = node("Sqrt", [node("Add", [ms, "eps"], `${tag}_mse`)], `${tag}_r`);
     return node("Mul", [node("Div", [x, r], `${tag}_n`), w], tag);
   };
-  /** Rotates x (T, n, D) by cos/sin (T, 1, D/2) [(T, 1, D/2, 1) interleaved]. */
+  /** Rotates x (N, n, D) by each row's cos/sin (N, 1, D/2) [(N, 1, D/2, 1) interleaved]. */
   const rope = (x: string, n: number, tag: string): string => {
     const src = interleaved ? node("Reshape", [x, shape(`${tag}_s4`, 0, n, d / 2, 2)], `${tag}_4`) : x;
-    const axis = [{ name: "axis", int: -1 }];
-    nodes.push({ op: "Split", inputs: [src, "halves"], outputs: [`${tag}_a`, `${tag}_b`], attributes: axis });
+    nodes.push({ op: "Split", inputs: [src, "halves"], outputs: [`${tag}_a`, `${tag}_b`], attributes: last });
     const [a, b] = [`${tag}_a`, `${tag}_b`];
     const lo = node("Sub", [node("Mul", [a, "cos"], `${tag}_ac`), node("Mul", [b, "sin"], `${tag}_bs`)], `${tag}_lo`);
     const hi = node("Add", [node("Mul", [a, "sin"], `${tag}_as`), node("Mul", [b, "cos"], `${tag}_bc`)], `${tag}_hi`);
-    const out = node("Concat", [lo, hi], `${tag}_r`, axis);
+    const out = node("Concat", [lo, hi], `${tag}_r`, last);
     return interleaved ? node("Reshape", [out, shape(`${tag}_s3`, 0, n, d)], `${tag}_rot`) : out;
   };
 
   const h1 = rms("X", "attn_norm", "h1");
-  const [yq, yk, yv] = linears(["q", "k", "v"], h1, [heads * d, kvHeads * d, kvHeads * d], c);
+  const [yq, yk, v] = linears(["q", "k", "v"], h1, [heads * d, kvHeads * d, kvHeads * d], c);
   const q = rope(node("Reshape", [yq!, shape("s_q", 0, heads, d)], "q3"), heads, "rq");
   const k = rope(node("Reshape", [yk!, shape("s_k", 0, kvHeads, d)], "k3"), kvHeads, "rk");
-  const v = node("Reshape", [yv!, shape("s_v", 0, kvHeads, d)], "v3");
-  const perm = (ints: number[]) => [{ name: "perm", ints }];
-  node("Transpose", [k], "K_new", perm([1, 0, 2])); // (Hkv, T, D)
-  node("Transpose", [v], "V_new", perm([1, 0, 2]));
-  const keys = node("Concat", [node("Slice", ["K_cache", "zero", "P", "axis1"], "k_past"), "K_new"], "k_all", [
-    { name: "axis", int: 1 },
-  ]); // (Hkv, S, D)
-  const values = node("Concat", [node("Slice", ["V_cache", "zero", "P", "axis1"], "v_past"), "V_new"], "v_all", [
-    { name: "axis", int: 1 },
-  ]);
+  // (B, T, Hkv, G, D) → (B, Hkv, G, T, D) → (B, Hkv, G·T, D): row gi·T + i, as decode.ts's causal mask
   const qg = node(
     "Reshape",
-    [
-      node("Transpose", [node("Reshape", [q, shape("s_qg", 0, kvHeads, group, d)], "q4")], "q4t", perm([1, 2, 0, 3])),
-      shape("s_qr", kvHeads, -1, d),
-    ],
+    [node("Transpose", [node("Reshape", [q, "s_q5"], "q5")], "q5t", perm([0, 2, 3, 1, 4])), "s_qg"],
     "qg",
-  ); // (Hkv, G·T, D): row gi·T + i
-  const kt = node("Transpose", [keys], "k_t", perm([0, 2, 1]));
-  const scores = node("Add", [node("Mul", [node("MatMul", [qg, kt], "s0"), "scale"], "s1"), "M"], "s2"); // (Hkv, G·T, S)
-  const p = node("Softmax", [scores], "p", [{ name: "axis", int: -1 }]);
-  const og = node("MatMul", [p, values], "og"); // (Hkv, G·T, D)
-  const o4 = node("Reshape", [og, shape("s_o4", kvHeads, group, -1, d)], "o4");
+  );
+  node("Transpose", [node("Reshape", [k, "s_k4"], "k4")], "K_new", perm([0, 2, 1, 3])); // (B, Hkv, T, D)
+  node("Transpose", [node("Reshape", [v!, "s_k4"], "v4")], "V_new", perm([0, 2, 1, 3]));
+  const scores = (keys: string, mask: string, tag: string): string => {
+    const s0 = node("MatMul", [qg, node("Transpose", [keys], `${tag}_kt`, perm([0, 1, 3, 2]))], `${tag}_s0`);
+    return node("Add", [node("Mul", [s0, "scale"], `${tag}_s1`), mask], `${tag}_s2`);
+  };
+  // Scores over the cache (B, Hkv, G·T, S) and over the new tokens (…, T) side by side: one softmax
+  // over both, without copying the cache to append the new keys.
+  const both = node("Concat", [scores("K_cache", "M_cache", "c"), scores("K_new", "M_new", "n")], "s_all", last);
+  const p = node("Softmax", [both], "p", last);
+  nodes.push({ op: "Split", inputs: [p, "split"], outputs: ["p_c", "p_n"], attributes: last });
+  const og = node("Add", [node("MatMul", ["p_c", "V_cache"], "o_c"), node("MatMul", ["p_n", "V_new"], "o_n")], "og"); // (B, Hkv, G·T, D)
   const att = node(
     "Reshape",
-    [node("Transpose", [o4], "o4t", perm([2, 0, 1, 3])), shape("s_att", -1, heads * d)],
+    [
+      node("Transpose", [node("Reshape", [og, "s_o5"], "o5")], "o5t", perm([0, 3, 1, 2, 4])),
+      shape("s_att", -1, heads * d),
+    ],
     "att",
-  );
+  ); // (N, H·D)
   const x1 = node("Add", ["X", linear("o", att, c, heads * d)], "x1");
   const h2 = rms(x1, "ffn_norm", "h2");
   const [gate, up] = linears(["gate", "up"], h2, [ffn, ffn], c);
@@ -160,71 +169,107 @@ function layerModel(g: GraphShape, quant: Map<LinearName, OnnxInitializer[]> | n
   node("Add", [x1, linear("down", act, c, ffn)], "Y");
 
   const f = (name: string, dims: (number | string)[]) => ({ name, type: "float" as const, dims });
-  const ropeDims = interleaved ? ["t", 1, d / 2, 1] : ["t", 1, d / 2];
+  const ints = (name: string, n: number) => ({ name, type: "int64" as const, dims: [n] });
+  const ropeDims = interleaved ? ["n", 1, d / 2, 1] : ["n", 1, d / 2];
   return encodeOnnxModel({
     opset: 17,
     extraOpsets: { "com.microsoft": 1 },
     inputs: [
-      f("X", ["t", c]),
-      f("K_cache", [kvHeads, "cap", d]),
-      f("V_cache", [kvHeads, "cap", d]),
-      { name: "P", type: "int64", dims: [1] },
+      f("X", ["n", c]),
+      f("K_cache", ["b", kvHeads, "s", d]),
+      f("V_cache", ["b", kvHeads, "s", d]),
+      f("M_cache", ["b", 1, 1, "s"]),
+      f("M_new", ["mr", "t"]),
       f("cos", ropeDims),
       f("sin", ropeDims),
       f("attn_norm", [c]),
       f("ffn_norm", [c]),
-      f("M", ["gt", "s"]),
-      ...weightInputs.map((name) => f(name, [`${name}_n`, `${name}_k`])), // own dim names: shapes differ
+      ints("s_q5", 5),
+      ints("s_qg", 4),
+      ints("s_k4", 4),
+      ints("s_o5", 5),
+      ints("split", 2),
+      ...weightInputs.map((name) => f(name, [`${name}_n`, `${name}_k`])),
     ],
-    outputs: [f("Y", ["t", c]), f("K_new", [kvHeads, "t", d]), f("V_new", [kvHeads, "t", d])],
+    outputs: [f("Y", ["n", c]), f("K_new", ["b", kvHeads, "t", d]), f("V_new", ["b", kvHeads, "t", d])],
     nodes,
     initializers: [...consts, ...[...(quant?.values() ?? [])].flat()],
   });
 }
 
-/** A layer's q|k|v and gate|up weights where each group lies stacked in one buffer (weights.ts stackRows). */
-function stacksOf(layer: LlamaLayer): { qkv: Float32Array; gateUp: Float32Array } | null {
-  const qkv = stackedRows([layer.q.weight, layer.k.weight, layer.v.weight]);
-  const gateUp = stackedRows([layer.gate.weight, layer.up.weight]);
-  return qkv && gateUp ? { qkv, gateUp } : null;
+/** Linears that read one input: quantized, each group is one weight of their rows stacked (no extra copy). */
+const GROUPS: LinearName[][] = [["q", "k", "v"], ["o"], ["gate", "up"], ["down"]];
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
 }
 
-/** F32 graphs hold no weights, so one session serves every layer of every model of a shape. */
-const sharedF32 = new Map<string, OrtGraph>();
+function concatF32(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
 
+/** F32 graphs hold no weights: one session per shape serves every layer of every model. */
+const sharedF32 = new Map<string, OrtGraph>();
 const byModel = new WeakMap<LlamaModel, LayerGraphs>();
 
-/** The layer graphs of one model, built on first use (quantized: once per layer and variant). */
+/** What one call of a batched layer graph reads and writes; caches are (B, Hkv, S, D). */
+export interface LayerIo {
+  /** (N, C) in. */
+  x: Float32Array;
+  /** (N, C) out. */
+  y: Float32Array;
+  /** (B, Hkv, T, D) out: the new tokens' rotated keys and values. */
+  kNew: Float32Array;
+  vNew: Float32Array;
+  kCache: Float32Array;
+  vCache: Float32Array;
+  /** (B, 1, 1, S): 0 where a sequence's cache holds its tokens, −∞ elsewhere. */
+  maskCache: Float32Array;
+  /** (G·T, T) causal mask of the new tokens among themselves ((1, 1) zeros when T = 1). */
+  maskNew: Float32Array;
+  /** (N, D/2) per row. */
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+/** The layer graphs of one model (shared by its decoders), built on first use (quantized: one session per layer). */
 export class LayerGraphs {
   private readonly perLayer = new Map<number, OrtGraph>();
-  /** Per layer, the stacked q|k|v and gate|up weights fed to an f32 graph (null: fed one by one). */
-  private readonly stacks: { qkv: Float32Array; gateUp: Float32Array }[] | null;
+  private dims: { key: string; feeds: Record<string, OrtValue> } | undefined;
+  /** Per layer, the f32 weights of each group as one (ΣN, K) buffer; null: fed one by one. */
+  private readonly stacks: Float32Array[][] | null;
 
   private constructor(
     private readonly model: LlamaModel,
     private readonly kind: "f32" | "nbits",
   ) {
-    const stacks = kind === "f32" ? model.weights.layers.map(stacksOf) : [];
-    this.stacks =
-      stacks.length && stacks.every((s) => s !== null)
-        ? (stacks as { qkv: Float32Array; gateUp: Float32Array }[])
-        : null;
+    const stacks =
+      kind === "f32"
+        ? model.weights.layers.map((layer) => GROUPS.map((names) => stackedRows(names.map((n) => layer[n].weight))))
+        : [];
+    this.stacks = stacks.length && stacks.every((l) => l.every((w) => w)) ? (stacks as Float32Array[][]) : null;
   }
 
   /**
-   * The graphs of `model` (one set per model, shared by its decoders), or null where they do not apply:
-   * no onnxruntime, other storage types, biases, adapters, or INFUSE_LAYER_GRAPHS=0.
+   * The graphs of `model`, or null where they do not apply: no onnxruntime, other storage types, biases,
+   * adapters (checked at each call: they can be set after loading), or INFUSE_LAYER_GRAPHS=0.
    */
   static for(model: LlamaModel): LayerGraphs | null {
     if (!ortAvailable() || process.env["INFUSE_LAYER_GRAPHS"] === "0") return null;
-    const kind = weightKind(model.weights.layers); // adapters can be set after loading: checked each time
+    const kind = weightKind(model.weights.layers);
     if (!kind) return null;
     let graphs = byModel.get(model);
     if (!graphs) byModel.set(model, (graphs = new LayerGraphs(model, kind)));
     return graphs;
   }
 
-  private shape(): GraphShape {
+  private shape(): Shape {
     const c = this.model.config;
     return {
       c: c.dim,
@@ -244,75 +289,88 @@ export class LayerGraphs {
     if (this.kind === "f32") {
       const key = JSON.stringify(g);
       let s = sharedF32.get(key);
-      if (!s) sharedF32.set(key, (s = ortGraph(layerModel(g, null), "llama-layer")));
+      if (!s) sharedF32.set(key, (s = ortGraph(batchLayerModel(g, null), "llama-layer")));
       return s;
     }
     let s = this.perLayer.get(l);
     if (!s) {
-      s = ortGraph(layerModel(g, this.initializers(l)), `llama-layer-${l}`);
+      const layer = this.model.weights.layers[l]!;
+      const inits = new Map<string, OnnxInitializer[]>();
+      for (const names of GROUPS) {
+        const forms = names.map((name) => toNBits(layer[name].weight as QuantTensor)!);
+        const { k, bits } = forms[0]!;
+        const n = forms.reduce((a, f) => a + f.n, 0);
+        const tag = names.join("_");
+        inits.set(tag, [
+          { name: `B_${tag}`, dims: [n, k / 32, (32 * bits) / 8], data: concatBytes(forms.map((f) => f.packed)) },
+          { name: `S_${tag}`, dims: [n * (k / 32)], data: concatF32(forms.map((f) => f.scales)) },
+        ]);
+      }
+      s = ortGraph(batchLayerModel(g, inits), `llama-layer-${l}`);
       this.perLayer.set(l, s);
-      // onnxruntime holds the (prepacked) weights now; the file gives the bytes back if a path reads them.
-      for (const name of LINEARS) (this.model.weights.layers[l]![name].weight as QuantTensor).releaseBytes();
+      // onnxruntime holds the prepacked weights now; the file gives the bytes back if a path reads them.
+      for (const name of LINEARS) (layer[name].weight as QuantTensor).releaseBytes();
     }
     return s;
   }
 
-  /** MatMulNBits initializers of layer l's weights (repacked; garbage once the session holds them). */
-  private initializers(l: number): Map<LinearName, OnnxInitializer[]> {
-    const inits = new Map<LinearName, OnnxInitializer[]>();
-    const layer = this.model.weights.layers[l]!;
-    for (const name of LINEARS) {
-      const form = toNBits(layer[name].weight as QuantTensor)!;
-      inits.set(name, [
-        { name: `B_${name}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: form.packed },
-        { name: `S_${name}`, dims: [form.n * (form.k / 32)], data: form.scales },
-      ]);
+  /** The shape feeds of (B, T, S), reused while they stay the same. */
+  private shapeFeeds(b: number, t: number, s: number): Record<string, OrtValue> {
+    const key = `${b},${t},${s}`;
+    if (this.dims?.key !== key) {
+      const { heads, kvHeads: hkv, headDim: d } = this.model.config;
+      const group = heads / hkv;
+      const v = (...xs: number[]): OrtValue => ({ data: i64(...xs), dims: [xs.length] });
+      this.dims = {
+        key,
+        feeds: {
+          s_q5: v(b, t, hkv, group, d),
+          s_qg: v(b, hkv, group * t, d),
+          s_k4: v(b, t, hkv, d),
+          s_o5: v(b, hkv, group, t, d),
+          split: v(s, t),
+        },
+      };
     }
-    return inits;
+    return this.dims.feeds;
   }
 
-  /**
-   * Runs layer l on x (T, C) at positions p0 … p0+T−1: writes the layer's output into y (T, C) and the
-   * rotated keys and values into kNew, vNew (Hkv, T, D). `mask` (G·T, S) is additive (zeros when T = 1).
-   */
-  run(
-    l: number,
-    io: { x: Float32Array; y: Float32Array; kNew: Float32Array; vNew: Float32Array },
-    cache: { k: Float32Array; v: Float32Array; capacity: number },
-    rope: { cos: Float32Array; sin: Float32Array },
-    t: number,
-    p0: number,
-    mask: Float32Array,
-  ): void {
+  /** Runs layer l on B sequences of T new tokens each; caches hold S positions per sequence. */
+  run(l: number, io: LayerIo, b: number, t: number, s: number): void {
     const { dim: c, kvHeads, headDim: d } = this.model.config;
     const layer = this.model.weights.layers[l]!;
-    const ropeDims = this.model.config.ropeLayout === "interleaved" ? [t, 1, d / 2, 1] : [t, 1, d / 2];
+    const n = b * t;
+    const ropeDims = this.model.config.ropeLayout === "interleaved" ? [n, 1, d / 2, 1] : [n, 1, d / 2];
     const feeds: Record<string, OrtValue> = {
-      X: { data: io.x, dims: [t, c] },
-      K_cache: { data: cache.k, dims: [kvHeads, cache.capacity, d] },
-      V_cache: { data: cache.v, dims: [kvHeads, cache.capacity, d] },
-      P: { data: BigInt64Array.of(BigInt(p0)), dims: [1] },
-      cos: { data: rope.cos, dims: ropeDims },
-      sin: { data: rope.sin, dims: ropeDims },
+      ...this.shapeFeeds(b, t, s),
+      X: { data: io.x, dims: [n, c] },
+      K_cache: { data: io.kCache, dims: [b, kvHeads, s, d] },
+      V_cache: { data: io.vCache, dims: [b, kvHeads, s, d] },
+      M_cache: { data: io.maskCache, dims: [b, 1, 1, s] },
+      M_new: { data: io.maskNew, dims: [io.maskNew.length / t, t] },
+      cos: { data: io.cos, dims: ropeDims },
+      sin: { data: io.sin, dims: ropeDims },
       attn_norm: { data: layer.attnNorm.data, dims: [c] },
       ffn_norm: { data: layer.ffnNorm.data, dims: [c] },
-      M: { data: mask, dims: [mask.length / (p0 + t), p0 + t] },
     };
-    if (this.kind === "f32") {
-      const stack = this.stacks?.[l];
-      for (const name of stack ? (["o", "down"] as const) : LINEARS) {
+    if (this.kind === "f32" && this.stacks) {
+      GROUPS.forEach((names, i) => {
+        const w = this.stacks![l]![i]!;
+        feeds[`W_${names.join("_")}`] = {
+          data: w,
+          dims: [w.length / layer[names[0]!].inFeatures, layer[names[0]!].inFeatures],
+        };
+      });
+    } else if (this.kind === "f32") {
+      for (const name of LINEARS) {
         const w = layer[name].weight as Tensor;
         feeds[`W_${name}`] = { data: w.data, dims: [w.shape[0]!, w.shape[1]!] };
       }
-      if (stack) {
-        feeds["W_qkv"] = { data: stack.qkv, dims: [stack.qkv.length / c, c] };
-        feeds["W_gateup"] = { data: stack.gateUp, dims: [stack.gateUp.length / c, c] };
-      }
     }
     this.graph(l).run(feeds, {
-      Y: { data: io.y, dims: [t, c] },
-      K_new: { data: io.kNew, dims: [kvHeads, t, d] },
-      V_new: { data: io.vNew, dims: [kvHeads, t, d] },
+      Y: { data: io.y, dims: [n, c] },
+      K_new: { data: io.kNew, dims: [b, kvHeads, t, d] },
+      V_new: { data: io.vNew, dims: [b, kvHeads, t, d] },
     });
   }
 
