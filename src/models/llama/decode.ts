@@ -213,7 +213,12 @@ export class LlamaDecoder {
     let [src, dst] = [x, h];
     for (let l = 0; l < this.model.config.layers; l++) {
       const [kCache, vCache] = [this.cache.k[l]!, this.cache.v[l]!];
-      graphs.run(l, { x: src, y: dst, kNew, vNew, kCache, vCache, maskCache, maskNew, cos, sin }, 1, t, cap);
+      // a first chunk attends to no cache: an empty one instead of `cap` masked positions
+      const s = p0 === 0 ? 0 : cap;
+      const caches = s
+        ? { kCache, vCache, maskCache }
+        : { kCache: kCache.subarray(0, 0), vCache: vCache.subarray(0, 0), maskCache: maskCache.subarray(0, 0) };
+      graphs.run(l, { x: src, y: dst, kNew, vNew, ...caches, maskNew, cos, sin }, 1, t, s);
       for (let g = 0; g < kvHeads; g++) {
         kCache.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
         vCache.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
