@@ -69,7 +69,10 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     const qt = QUANT_TYPES[t.type];
     const entry: SourceTensor = { shape: [...t.dims].reverse(), f32: () => file.readTensorF32(t.name, options) };
     if (qt) {
-      const reload = () => readRange(file.path, stamp, t.offset, t.byteSize, t.name);
+      const reload: ByteReloader = (range) =>
+        range
+          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name)
+          : readRange(file.path, stamp, t.offset, t.byteSize, t.name);
       entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options), reload };
     }
     out.set(t.name, entry);
@@ -237,6 +240,9 @@ export async function loadWeights(
     return new Linear(name, await matrix(`${name}.weight`, rows, cols), bias);
   };
   const tokenEmbd = await matrix("token_embd.weight", vocabSize, dim);
+  // A stored table is read a row per token from its file (llama.cpp's mmap touches only those rows too);
+  // as a tied output head its bytes come back once, for the kernel that then holds them.
+  if (tokenEmbd instanceof QuantTensor) tokenEmbd.releaseBytes();
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
     const p = `blk.${l}`;
