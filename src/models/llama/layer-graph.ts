@@ -217,7 +217,7 @@ export class LayerGraphs {
     if (this.kind === "f32") {
       const key = JSON.stringify(g);
       let s = sharedF32.get(key);
-      if (!s) sharedF32.set(key, (s = ortGraph(layerModel(g, null), "llama-layer")));
+      if (!s) sharedF32.set(key, (s = ortGraph(layerModel(g, null), "llama-layer", { arena: true })));
       return s;
     }
     let s = this.perLayer.get(l);
