@@ -25,6 +25,11 @@ export function peakRssMb(): number {
   return Math.round(memoryUsage.rss() / 2 ** 20);
 }
 
+/** Resident set size of this process now, in MiB. */
+export function rssMb(): number {
+  return Math.round(memoryUsage.rss() / 2 ** 20);
+}
+
 /**
  * Compiles src/ and bench/ with tsc into .bench-build/ and returns its bench/run.js, for child processes
  * run by plain node: under tsx, the loader's worker thread and heap added ~90 MB to every peak RSS.

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
-import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { compiledBenchRunner, emit, log, peakRssMb, rssMb } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
 import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
@@ -21,7 +21,12 @@ const DEFAULT_RUNS = ["stories15M:F32", "stories15M:Q8_0", "SmolLM-135M:F32", "S
 interface Figures {
   prompt_tokens_per_s: number;
   generate_tokens_per_s: number;
+  /** Peak RSS of the whole child (Linux VmHWM): what the ratio compares. */
   peak_rss_mb: number;
+  /** RSS once the model is loaded (and the context created), before any token. */
+  rss_loaded_mb: number;
+  /** Peak RSS after the prompt runs, before generation. */
+  peak_rss_prompt_mb: number;
 }
 
 /** BOS then seeded ids from the Llama 2 range every benchmark model has. */
@@ -37,26 +42,37 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Child: our decoder. One full-size warm-up run, then the median of REPEATS prompt runs (as llama.cpp's). */
+/**
+ * Child: our decoder, one sequence as llama.cpp's: its KV cache reserved for the run's tokens (llama.cpp's
+ * context size) and cleared between runs (its clearHistory). One full-size warm-up run, then the median
+ * of REPEATS prompt runs.
+ */
 async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Figures> {
   const { model } = await loadLlamaGguf(file);
+  const loadedMb = rssMb();
   const prompt = promptTokens(nPrompt);
-  const warm = new LlamaDecoder(model);
-  let warmLogits = warm.eval(prompt);
-  for (let i = 0; i < 4; i++) warmLogits = warm.eval([argmax(warmLogits)]); // builds the decode-size kernels
+  const dec = new LlamaDecoder(model);
+  dec.cache.reserve(nPrompt + nGen);
+  let logits = dec.eval(prompt);
+  for (let i = 0; i < 4; i++) logits = dec.eval([argmax(logits)]); // builds the decode-size kernels
   const times: number[] = [];
-  let dec = new LlamaDecoder(model);
-  let logits: Float32Array = new Float32Array(0);
   for (let r = 0; r < REPEATS; r++) {
-    dec = new LlamaDecoder(model);
+    dec.cache.truncate(0);
     const t = performance.now();
     logits = dec.eval(prompt);
     times.push((performance.now() - t) / 1000);
   }
+  const promptPeakMb = peakRssMb();
   const t = performance.now();
   for (let i = 0; i < nGen; i++) logits = dec.eval([argmax(logits)]);
   const genS = (performance.now() - t) / 1000;
-  return { prompt_tokens_per_s: nPrompt / median(times), generate_tokens_per_s: nGen / genS, peak_rss_mb: peakRssMb() };
+  return {
+    prompt_tokens_per_s: nPrompt / median(times),
+    generate_tokens_per_s: nGen / genS,
+    peak_rss_mb: peakRssMb(),
+    rss_loaded_mb: loadedMb,
+    peak_rss_prompt_mb: promptPeakMb,
+  };
 }
 
 /** Child: llama.cpp through node-llama-cpp, CPU, same threads, F32 KV cache like ours. */
@@ -73,6 +89,7 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
     experimentalKvCacheKeyType: "F32",
     experimentalKvCacheValueType: "F32",
   });
+  const loadedMb = rssMb();
   const prompt = promptTokens(nPrompt);
   const seq = ctx.getSequence();
   await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as Token[]);
@@ -84,6 +101,7 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
     times.push((performance.now() - t0) / 1000);
   }
   const promptS = median(times);
+  const promptPeakMb = peakRssMb();
   const t = performance.now();
   let n = 0;
   for await (const token of seq.evaluate([prompt[prompt.length - 1]! as Token], { temperature: 0 })) {
@@ -94,7 +112,13 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
   await ctx.dispose();
   await model.dispose();
   await llama.dispose();
-  return { prompt_tokens_per_s: (nPrompt - 1) / promptS, generate_tokens_per_s: nGen / genS, peak_rss_mb: peakRssMb() };
+  return {
+    prompt_tokens_per_s: (nPrompt - 1) / promptS,
+    generate_tokens_per_s: nGen / genS,
+    peak_rss_mb: peakRssMb(),
+    rss_loaded_mb: loadedMb,
+    peak_rss_prompt_mb: promptPeakMb,
+  };
 }
 
 /** Storage type of blk.0.attn_q.weight, as our loader names it. */
@@ -163,6 +187,11 @@ export default async function (args: string[]): Promise<void> {
         peak_rss_mb: ours.peak_rss_mb,
         ref_peak_rss_mb: ref.peak_rss_mb,
         rss_ratio: round(ours.peak_rss_mb / ref.peak_rss_mb),
+        // Where the peak comes from: resident after loading, then the high-water mark after the prompts.
+        rss_loaded_mb: ours.rss_loaded_mb,
+        ref_rss_loaded_mb: ref.rss_loaded_mb,
+        peak_rss_prompt_mb: ours.peak_rss_prompt_mb,
+        ref_peak_rss_prompt_mb: ref.peak_rss_prompt_mb,
         load_average: round(loadavg()[0]!),
       });
     }

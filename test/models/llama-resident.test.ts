@@ -45,6 +45,20 @@ describe("resident weights", () => {
     expect(x.grad!.data.every(Number.isFinite)).toBe(true);
   });
 
+  it("the quantized token table stays in its file: each lookup reads one row, the logits are unchanged", async () => {
+    const { model, tokenizer } = await loadLlamaGguf(q4Path);
+    const table = model.weights.tokenEmbd as QuantTensor;
+    expect(table.resident).toBe(false); // released as soon as it loaded
+    const ids = tokenizer.encode("Once upon a time");
+    const lazy = greedy(model, ids, 4);
+    expect(table.resident).toBe(false); // looked up row by row (an untied table has no kernel)
+    const held = (await loadLlamaGguf(q4Path)).model;
+    void (held.weights.tokenEmbd as QuantTensor).bytes; // read back whole: the table resident, as before
+    const eager = greedy(held, ids, 4);
+    expect(lazy.tokens).toEqual(eager.tokens);
+    lazy.logits.forEach((l, i) => expect(Array.from(l)).toEqual(Array.from(eager.logits[i]!)));
+  });
+
   it("a file changed after loading is model.file_changed, not silently different weights", async () => {
     const file = path.join(tmp, "changing.gguf");
     copyFileSync(q4Path, file);

@@ -206,6 +206,28 @@ describe("block layouts match GGUF", () => {
     expect(() => short.dequantize()).toThrow(/reloaded 4 bytes for q4_0 \(2, 64\), expected 72/);
   });
 
+  it("a released weight serves a few rows from its reader alone, and larger reads bring it all back", () => {
+    const stored = quantize("q8_0", randn(rng, 8 * 64), [8, 64]);
+    const ranges: string[] = [];
+    const w = new QuantTensor("q8_0", [8, 64], stored.bytes.slice(), (range) => {
+      ranges.push(range ? `${range.offset}+${range.length}` : "all");
+      return range ? stored.bytes.slice(range.offset, range.offset + range.length) : stored.bytes.slice();
+    });
+    w.releaseBytes();
+    const row = new Float32Array(2 * 64);
+    w.dequantizeRows(3, 5, row); // an embedding lookup: two rows of 2 blocks × 34 bytes
+    expect(Array.from(row)).toEqual(Array.from(stored.dequantize().subarray(3 * 64, 5 * 64)));
+    expect(ranges).toEqual([`${3 * 68}+${2 * 68}`]);
+    expect(w.resident).toBe(false); // nothing held: the table stays out of memory
+    expect(Array.from(qembedding(w, Int32Array.of(7, 0)).data)).toEqual(
+      Array.from(qembedding(stored, Int32Array.of(7, 0)).data),
+    );
+    expect(w.resident).toBe(false);
+    w.dequantize(); // the whole weight (a backward pass, a kernel): read once and kept
+    expect(ranges.at(-1)).toBe("all");
+    expect(w.resident).toBe(true);
+  });
+
   // Their values are checked bit-exact against llama.cpp in test/formats/gguf-quant.test.ts.
   it.each(["q4_k", "nf4"] as const)(
     "%s prompt-sized products run requantized to 8 bits on int8 dot products; decode-sized stay exact",

@@ -8,6 +8,7 @@ import { FileCursor } from "./cursor.js";
 import { dequantize } from "./dequantize.js";
 import { GGUF_KEYS } from "./keys.js";
 import {
+  GgmlType,
   GGML_MAX_DIMS,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
@@ -16,7 +17,6 @@ import {
   ggmlTypeName,
   isKnownGgmlType,
   tensorByteSize,
-  type GgmlType,
   type GgufKV,
   type GgufValue,
 } from "./types.js";
@@ -328,7 +328,11 @@ function parse(fd: number, path: string, fileSize: number): GgufFile {
     readTensorInto,
     async readTensorF32(name, options) {
       const t = info(name);
-      return dequantize(t.type, await readTensorBytes(name, options), t.elementCount, `${path}: tensor ${name}`);
+      const bytes = await readTensorBytes(name, options);
+      // F32: the buffer just read is the tensor (its own, 4-byte aligned); a copy would leave the
+      // read buffer as garbage, and freeing megabyte buffers raises glibc's mmap threshold (peak RSS).
+      if (t.type === GgmlType.F32) return new Float32Array(bytes.buffer, 0, t.elementCount);
+      return dequantize(t.type, bytes, t.elementCount, `${path}: tensor ${name}`);
     },
     close() {
       if (!closed) closeSync(fd);

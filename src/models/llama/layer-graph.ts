@@ -57,7 +57,7 @@ const i64 = (...xs: number[]): BigInt64Array => BigInt64Array.from(xs.map(BigInt
  * The layer graph. `quant` names the MatMulNBits initializers per group of linears that read one
  * input ("q_k_v", "o", "gate_up", "down": their rows stacked, one kernel call); absent: fed f32 weights.
  */
-function batchLayerModel(g: Shape, quant: Map<string, OnnxInitializer[]> | null): Uint8Array {
+function layerModel(g: Shape, quant: Map<string, OnnxInitializer[]> | null): Uint8Array {
   const { c, heads, kvHeads, d, ffn, eps, interleaved } = g;
   const nodes: OnnxNode[] = [];
   const node = (op: string, inputs: string[], output: string, attributes: OnnxNode["attributes"] = []): string => {
@@ -289,7 +289,7 @@ export class LayerGraphs {
     if (this.kind === "f32") {
       const key = JSON.stringify(g);
       let s = sharedF32.get(key);
-      if (!s) sharedF32.set(key, (s = ortGraph(batchLayerModel(g, null), "llama-layer")));
+      if (!s) sharedF32.set(key, (s = ortGraph(layerModel(g, null), "llama-layer", { arena: true })));
       return s;
     }
     let s = this.perLayer.get(l);
@@ -306,7 +306,7 @@ export class LayerGraphs {
           { name: `S_${tag}`, dims: [n * (k / 32)], data: concatF32(forms.map((f) => f.scales)) },
         ]);
       }
-      s = ortGraph(batchLayerModel(g, inits), `llama-layer-${l}`);
+      s = ortGraph(layerModel(g, inits), `llama-layer-${l}`);
       this.perLayer.set(l, s);
       // onnxruntime holds the prepacked weights now; the file gives the bytes back if a path reads them.
       for (const name of LINEARS) (layer[name].weight as QuantTensor).releaseBytes();

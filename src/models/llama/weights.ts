@@ -73,7 +73,10 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     if (t.type === GgmlType.F32) {
       entry.f32Into = (o) => file.readTensorInto(t.name, new Uint8Array(o.buffer, o.byteOffset, o.byteLength), options);
     } else if (qt) {
-      const reload = () => readRange(file.path, stamp, t.offset, t.byteSize, t.name);
+      const reload: ByteReloader = (range) =>
+        range
+          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name)
+          : readRange(file.path, stamp, t.offset, t.byteSize, t.name);
       entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options), reload };
     }
     out.set(t.name, entry);
@@ -296,6 +299,9 @@ export async function loadWeights(
     return out;
   };
   const tokenEmbd = await matrix("token_embd.weight", vocabSize, dim);
+  // A stored table is read a row per token from its file (llama.cpp's mmap touches only those rows too);
+  // as a tied output head its bytes come back once, for the kernel that then holds them.
+  if (tokenEmbd instanceof QuantTensor) tokenEmbd.releaseBytes();
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
     const p = `blk.${l}`;

@@ -57,14 +57,14 @@ export function encodeOnnxModel(spec: OnnxModelSpec): Uint8Array {
   const graph = new Writer();
   for (const node of spec.nodes) graph.message(1, encodeNode(node));
   graph.string(2, spec.graphName ?? "infuse");
-  for (const init of spec.initializers ?? []) graph.message(5, encodeInitializer(init));
+  for (const init of spec.initializers ?? []) graph.message(5, encodeInitializer(init)); // weights: copied once, by model.finish()
   for (const v of spec.inputs) graph.message(11, encodeValueInfo(v));
   for (const v of spec.outputs) graph.message(12, encodeValueInfo(v));
 
   const model = new Writer();
   model.varint(1, spec.irVersion ?? 8);
   model.string(2, "infuse");
-  model.message(7, graph.finish());
+  model.message(7, graph);
   const opsets: [string, number][] = [["", spec.opset], ...Object.entries(spec.extraOpsets ?? {})];
   for (const [domain, version] of opsets) {
     const o = new Writer();
@@ -131,7 +131,7 @@ function encodeValueInfo(v: OnnxValueInfo): Uint8Array {
   return info.finish();
 }
 
-function encodeInitializer(init: OnnxInitializer): Uint8Array {
+function encodeInitializer(init: OnnxInitializer): Writer {
   const type: OnnxElemType = init.type ?? elemTypeOf(init.data);
   const count = init.dims.reduce((a, b) => a * b, 1);
   const bytesPer = { float: 4, uint8: 1, int8: 1, int32: 4, int64: 8, float16: 2, double: 8 }[type];
@@ -148,7 +148,7 @@ function encodeInitializer(init: OnnxInitializer): Uint8Array {
   w.string(8, init.name);
   // raw_data is little-endian, which typed arrays are on every platform Node supports.
   w.bytes(9, new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength));
-  return w.finish();
+  return w;
 }
 
 function elemTypeOf(data: OnnxInitializer["data"]): OnnxElemType {
@@ -188,13 +188,23 @@ class Writer {
     this.chunks.push(value);
   }
 
-  message(field: number, body: Uint8Array): void {
-    this.bytes(field, body);
+  /** A nested message; a Writer's chunks are taken as they are, so large payloads are copied once, by finish(). */
+  message(field: number, body: Uint8Array | Writer): void {
+    if (body instanceof Uint8Array) return this.bytes(field, body);
+    body.flush();
+    this.tag(field, 2);
+    this.rawVarint(BigInt(body.byteLength()));
+    this.flush();
+    this.chunks.push(...body.chunks);
+  }
+
+  private byteLength(): number {
+    return this.chunks.reduce((n, c) => n + c.byteLength, 0);
   }
 
   finish(): Uint8Array {
     this.flush();
-    const total = this.chunks.reduce((n, c) => n + c.byteLength, 0);
+    const total = this.byteLength();
     const out = new Uint8Array(total);
     let at = 0;
     for (const c of this.chunks) {

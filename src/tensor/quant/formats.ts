@@ -94,8 +94,14 @@ export const CODECS: Record<QuantType, Codec> = {
 /** The types `quantize` can write. */
 export const WRITABLE_TYPES = (Object.keys(CODECS) as QuantType[]).filter((t) => CODECS[t].quantize);
 
-/** Reads a weight's bytes again (e.g. its range of a GGUF file) after `releaseBytes()` dropped them. */
-export type ByteReloader = () => Uint8Array;
+/**
+ * Reads a weight's bytes again (e.g. its range of a GGUF file) after `releaseBytes()` dropped them: all
+ * of them, or only `range` (byte offset and length within the weight) when the reader can.
+ */
+export type ByteReloader = (range?: { offset: number; length: number }) => Uint8Array;
+
+/** Largest read `dequantizeRows` of a released weight serves from its file without holding the bytes again. */
+export const ROW_READ_MAX_BYTES = 64 * 1024;
 
 /**
  * A frozen weight in a storage type; `bytes` may be a view into a file buffer. With a `reload`, the
@@ -170,10 +176,23 @@ export class QuantTensor {
     return this.shape[this.shape.length - 1] ?? 1;
   }
 
-  /** Dequantizes rows [start, end) into `out` (length (end − start)·rowLength). */
+  /**
+   * Dequantizes rows [start, end) into `out` (length (end − start)·rowLength). On a released weight a
+   * few rows (an embedding lookup) are read from its file alone, so a table whose matrix lives in a
+   * kernel, or that is only ever looked up, stays out of memory; larger reads bring the bytes back.
+   */
   dequantizeRows(start: number, end: number, out: Float32Array): void {
     const codec = CODECS[this.type];
     const perRow = this.rowLength / codec.blockValues;
+    const length = (end - start) * perRow * codec.blockBytes;
+    if (!this.held && this.reload && length <= ROW_READ_MAX_BYTES && length < this.byteLength) {
+      const part = this.reload({ offset: start * perRow * codec.blockBytes, length });
+      if (part.byteLength === length) {
+        if (!wasmDequantize(this.type, part, 0, (end - start) * perRow, out))
+          codec.dequantize(part, 0, (end - start) * perRow, out);
+        return;
+      }
+    }
     // Q4_0/Q8_0/NF4 through WebAssembly SIMD where the runtime has it: the same values, ~5× faster
     if (wasmDequantize(this.type, this.bytes, start * perRow, (end - start) * perRow, out)) return;
     codec.dequantize(this.bytes, start * perRow, (end - start) * perRow, out);
