@@ -177,6 +177,8 @@ export async function* streamGenerate(
   const ids = promptIds(tokenizer, prompt);
   const state = new GenerationState(tokenizer, ids, model.config.contextLength, options);
   const decoder = new LlamaDecoder(model);
+  // the whole generation's cache at once: growing it by doubling would hold up to twice that
+  decoder.cache.reserve(Math.min(ids.length + state.limit, model.config.contextLength));
   const t0 = performance.now();
   let logits = decoder.eval(ids);
   const t1 = performance.now();
