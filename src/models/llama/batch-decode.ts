@@ -11,7 +11,7 @@ import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { PackedKv } from "./batch-attention.js";
 import { LayerGraphs, type LayerIo } from "./layer-graph.js";
-import { LlamaDecoder, rmsNormRows, swiglu } from "./decode.js";
+import { LlamaDecoder, outputAndMlp, rmsNormRows } from "./decode.js";
 import { fusedAvailable } from "./fused.js";
 import type { LlamaModel } from "./model.js";
 
@@ -209,17 +209,7 @@ export class BatchDecoder {
         if (!packed) dec.attend(l, qi, att.subarray(i * heads * d, (i + 1) * heads * d), 1, p);
       }
       packed?.attend(l, q, k, v, att, this.model.attnScale);
-      layer.o.forwardRaw(att, b, proj);
-      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
-      rmsNormRows(x, layer.ffnNorm.data, h, b, c, rmsEps);
-      layer.gate.forwardRaw(h, b, gate);
-      layer.up.forwardRaw(h, b, up);
-      layer.down.forwardRaw(
-        swiglu(gate, up, () => this.buffer("act", gate.length)),
-        b,
-        proj,
-      );
-      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+      outputAndMlp(layer, { att, x, h, proj, gate, up }, b, rmsEps, () => this.buffer("act", gate.length));
     });
     return x;
   }

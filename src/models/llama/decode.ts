@@ -7,6 +7,7 @@ import { matmulKernel } from "../../tensor/kernels/kernel.js";
 import { FUSED_MIN_FFN, FUSED_MIN_SCORES, fusedAttention, fusedAvailable, fusedSwiglu } from "./fused.js";
 import { LayerGraphs } from "./layer-graph.js";
 import type { LlamaModel } from "./model.js";
+import type { LlamaLayer } from "./weights.js";
 
 const CHUNK = 512;
 
@@ -177,17 +178,7 @@ export class LlamaDecoder {
       this.rope(k, t, kvHeads, p0);
       this.store(l, k, v, t, p0);
       this.attend(l, q, att, t, p0);
-      layer.o.forwardRaw(att, t, proj);
-      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
-      rmsNormRows(x, layer.ffnNorm.data, h, t, c, rmsEps);
-      layer.gate.forwardRaw(h, t, gate);
-      layer.up.forwardRaw(h, t, up);
-      layer.down.forwardRaw(
-        swiglu(gate, up, () => this.buffer("act", gate.length)),
-        t,
-        proj,
-      );
-      for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+      outputAndMlp(layer, { att, x, h, proj, gate, up }, t, rmsEps, () => this.buffer("act", gate.length));
     });
     return this.finish(x, h, t, p0, want);
   }
@@ -351,6 +342,34 @@ export class LlamaDecoder {
       }
     }
   }
+}
+
+/**
+ * The per-op path's second half of a decoder layer on `rows` rows, after attention: x += o(att), then
+ * x += down(silu(gate(n))·up(n)) with n = RMSNorm(x) in h. proj (rows, C), gate and up (rows, F) are scratch.
+ */
+export function outputAndMlp(
+  layer: LlamaLayer,
+  buf: {
+    att: Float32Array;
+    x: Float32Array;
+    h: Float32Array;
+    proj: Float32Array;
+    gate: Float32Array;
+    up: Float32Array;
+  },
+  rows: number,
+  eps: number,
+  act: () => Float32Array,
+): void {
+  const { att, x, h, proj, gate, up } = buf;
+  layer.o.forwardRaw(att, rows, proj);
+  for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
+  rmsNormRows(x, layer.ffnNorm.data, h, rows, x.length / rows, eps);
+  layer.gate.forwardRaw(h, rows, gate);
+  layer.up.forwardRaw(h, rows, up);
+  layer.down.forwardRaw(swiglu(gate, up, act), rows, proj);
+  for (let i = 0; i < x.length; i++) x[i]! += proj[i]!;
 }
 
 /** silu(gate)·up: in place in TypeScript for small chunks, one onnxruntime call (into `out`) for large ones. */
