@@ -57,6 +57,11 @@ export function flagFields(schema: z.ZodType, at: string[] = []): FlagField[] {
   return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([k, s]) => flagFields(s, [...at, k]));
 }
 
+/** The flag of a top-level field of an options object (`maxLength` → `--max-length`), or a positional name. */
+export function fieldFlag(schema: z.ZodObject, field: string): string | undefined {
+  return ((schema.shape as Record<string, z.ZodType>)[field]?.meta() as FlagMeta | undefined)?.flag;
+}
+
 export interface OptionErrorSpec {
   /** The error code, e.g. `train.bad_option`. */
   code: string;

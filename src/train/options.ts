@@ -4,11 +4,12 @@
 // Defaults are PEFT's where they exist.
 import { z } from "zod";
 import { InfuseError } from "../core/errors.js";
-import { optionError, optionTypes, type FlagMeta } from "../core/option-schema.js";
+import { fieldFlag, optionError, optionTypes, type FlagMeta } from "../core/option-schema.js";
+import { loopOptionFields } from "./loop-options.js";
 import type { QuantType } from "../tensor/index.js";
 import type { DatasetSource } from "./data/records.js";
 
-const { posInt, nonNegInt, pos, nonNeg, unit, bool, text } = optionTypes;
+const { posInt, nonNegInt, pos, unit, bool, text } = optionTypes;
 
 export type BaseQuant = Extract<QuantType, "q8_0" | "q4_0" | "nf4">;
 /** How the frozen base's block matrices are held: f32, or rounded to bf16 on load (compute stays f32). */
@@ -96,43 +97,18 @@ export const TuneOptionsSchema = z.strictObject({
     arg: "<p>",
     help: "frozen base storage: f32 (default) or bf16 (half the memory, f32 compute)",
   }),
-  lr: opt(pos(), { flag: "--lr", arg: "<lr>", help: "peak learning rate (2e-4)" }),
-  schedule: opt(z.enum(["cosine", "linear", "constant"], { error: "cosine, linear or constant" }), {
-    flag: "--schedule",
-    arg: "<s>",
-    help: "cosine|linear|constant (cosine)",
+  ...loopOptionFields({
+    lr: "peak learning rate (2e-4)",
+    schedule: "cosine|linear|constant (cosine)",
+    weightDecay: "AdamW weight decay (0)",
+    epochs: "passes over the data (1)",
+    batchSize: "sequences per micro-batch (4)",
+    seed: "seed for split, shuffling, init and dropout (0)",
+    evalEvery: "validation loss every N steps (0 = at the end)",
+    patience: "stop after N evaluations without improvement (0 = never)",
+    overwrite: "start afresh in an --out that holds a previous run, replacing its adapter, metrics and checkpoints",
   }),
-  warmupSteps: opt(nonNegInt(), { flag: "--warmup", arg: "<steps>", help: "warmup steps (0)" }),
-  weightDecay: opt(nonNeg(), { flag: "--weight-decay", arg: "<w>", help: "AdamW weight decay (0)" }),
-  epochs: opt(pos(), { flag: "--epochs", arg: "<n>", help: "passes over the data (1)" }),
-  maxSteps: opt(posInt(), { flag: "--max-steps", arg: "<n>", help: "stop after this many optimizer steps" }),
-  batchSize: opt(posInt(), { flag: "--batch-size", short: "-b", arg: "<n>", help: "sequences per micro-batch (4)" }),
   maxTokens: opt(posInt(), { flag: "--max-tokens", arg: "<n>", help: "padded tokens per micro-batch at most" }),
-  gradAccum: opt(posInt(), { flag: "--grad-accum", arg: "<n>", help: "micro-batches per optimizer step (1)" }),
-  clip: opt(nonNeg(), { flag: "--clip", arg: "<norm>", help: "max gradient norm, 0 = off (1)" }),
-  seed: opt(nonNegInt(), { flag: "--seed", arg: "<n>", help: "seed for split, shuffling, init and dropout (0)" }),
-  evalEvery: opt(nonNegInt(), {
-    flag: "--eval-every",
-    arg: "<n>",
-    help: "validation loss every N steps (0 = at the end)",
-  }),
-  patience: opt(nonNegInt(), {
-    flag: "--patience",
-    arg: "<n>",
-    help: "stop after N evaluations without improvement (0 = never)",
-  }),
-  saveEvery: opt(nonNegInt(), {
-    flag: "--save-every",
-    arg: "<n>",
-    help: "checkpoint every N steps (Ctrl-C always saves one)",
-  }),
-  logEvery: opt(posInt(), { flag: "--log-every", arg: "<n>", help: "a metrics.jsonl line every N steps (1)" }),
-  resume: opt(bool(), { flag: "--resume", help: "continue from the newest checkpoint in --out" }),
-  /** Start afresh in an `out` that holds a previous run, replacing its files (without it such a folder is refused). */
-  overwrite: opt(bool(), {
-    flag: "--overwrite",
-    help: "start afresh in an --out that holds a previous run, replacing its adapter, metrics and checkpoints",
-  }),
   /**
    * Recompute each block in backward instead of keeping its activations (less memory, ~1/3 more
    * compute). Default: on for a quantized base (QLoRA, where memory is the point), off otherwise.
@@ -202,8 +178,7 @@ export function defaultGradientCheckpointing(quantize: BaseQuant | undefined): b
 
 /** The flag of a top-level field (`maxLength` → `--max-length`). */
 export function tuneFlag(field: string): string | undefined {
-  const shape = TuneOptionsSchema.shape as Record<string, z.ZodType>;
-  return (shape[field]?.meta() as FlagMeta | undefined)?.flag;
+  return fieldFlag(TuneOptionsSchema, field);
 }
 
 /** The schema's first complaint as `train.bad_option`, naming the field and its flag. */

@@ -3,7 +3,7 @@
 // validates with them (errors `embed.bad_option` naming the flag); the CLI builds its flags from them.
 import { z } from "zod";
 import { InfuseError } from "../../core/errors.js";
-import { flagFields, optionError, optionTypes, type FlagMeta } from "../../core/option-schema.js";
+import { fieldFlag, flagFields, optionError, optionTypes, type FlagMeta } from "../../core/option-schema.js";
 
 const { posInt, nonNegInt, nonNeg, bool } = optionTypes;
 
@@ -124,11 +124,6 @@ export const MineOptionsSchema = z.strictObject({
 });
 export type MineOptionsInput = z.input<typeof MineOptionsSchema>;
 
-/** The flag of a field of either schema (`maxRelative` → `--max-relative`). */
-function flagOf(schema: z.ZodObject, field: string): string | undefined {
-  return ((schema.shape as Record<string, z.ZodType>)[field]?.meta() as FlagMeta | undefined)?.flag;
-}
-
 /** Validates options with their schema; the first complaint is `embed.bad_option`, naming the flag. */
 export function checkOptions<S extends z.ZodObject>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input);
@@ -136,7 +131,7 @@ export function checkOptions<S extends z.ZodObject>(schema: S, input: unknown): 
   throw optionError(parsed.error, input, {
     code: "embed.bad_option",
     noun: "an embed option",
-    flagOf: (path) => flagOf(schema, path[0] ?? ""),
+    flagOf: (path) => fieldFlag(schema, path[0] ?? ""),
   });
 }
 

@@ -3,9 +3,10 @@
 // FlagEmbedding's embedder fine-tuning recipe where it has one (τ 0.02, group 8, in-batch negatives).
 import { z } from "zod";
 import { InfuseError } from "../../core/errors.js";
-import { optionError, optionTypes, type FlagMeta } from "../../core/option-schema.js";
+import { fieldFlag, optionError, optionTypes, type FlagMeta } from "../../core/option-schema.js";
+import { loopOptionFields } from "../loop-options.js";
 
-const { posInt, nonNegInt, pos, nonNeg, unit, bool, text } = optionTypes;
+const { posInt, nonNegInt, pos, unit, bool, text } = optionTypes;
 
 const files = () =>
   z.array(z.string().min(1), { error: "a list of file paths" }).min(1, { error: "at least one pairs file" });
@@ -76,45 +77,21 @@ export const EmbedTuneOptionsSchema = z.strictObject({
     arg: "<list>",
     help: "LoRA layers: attn_q,attn_k,attn_v (default), all-linear, GGUF names, globs",
   }),
-  lr: opt(pos(), { flag: "--lr", arg: "<lr>", help: "peak learning rate (2e-5; 1e-4 with --lora)" }),
-  schedule: opt(z.enum(["cosine", "linear", "constant"], { error: "cosine, linear or constant" }), {
-    flag: "--schedule",
-    arg: "<s>",
-    help: "cosine|linear|constant (linear)",
+  ...loopOptionFields({
+    lr: "peak learning rate (2e-5; 1e-4 with --lora)",
+    schedule: "cosine|linear|constant (linear)",
+    weightDecay: "AdamW weight decay (0.01)",
+    epochs: "passes over the pairs (1)",
+    batchSize: "queries per micro-batch (16)",
+    seed: "seed for split, shuffling, negatives, init (0)",
+    evalEvery: "held-out loss, accuracy and MRR every N steps (0 = at the end)",
+    patience: "stop after N evaluations without a better eval loss (0 = never)",
+    overwrite: "start afresh in an --out that holds a previous run",
   }),
-  warmupSteps: opt(nonNegInt(), { flag: "--warmup", arg: "<steps>", help: "warmup steps (0)" }),
-  weightDecay: opt(nonNeg(), { flag: "--weight-decay", arg: "<w>", help: "AdamW weight decay (0.01)" }),
-  epochs: opt(pos(), { flag: "--epochs", arg: "<n>", help: "passes over the pairs (1)" }),
-  maxSteps: opt(posInt(), { flag: "--max-steps", arg: "<n>", help: "stop after this many optimizer steps" }),
-  batchSize: opt(posInt(), { flag: "--batch-size", short: "-b", arg: "<n>", help: "queries per micro-batch (16)" }),
-  gradAccum: opt(posInt(), { flag: "--grad-accum", arg: "<n>", help: "micro-batches per optimizer step (1)" }),
-  clip: opt(nonNeg(), { flag: "--clip", arg: "<norm>", help: "max gradient norm, 0 = off (1)" }),
-  seed: opt(nonNegInt(), { flag: "--seed", arg: "<n>", help: "seed for split, shuffling, negatives, init (0)" }),
-  evalEvery: opt(nonNegInt(), {
-    flag: "--eval-every",
-    arg: "<n>",
-    help: "held-out loss, accuracy and MRR every N steps (0 = at the end)",
-  }),
-  patience: opt(nonNegInt(), {
-    flag: "--patience",
-    arg: "<n>",
-    help: "stop after N evaluations without a better eval loss (0 = never)",
-  }),
-  saveEvery: opt(nonNegInt(), {
-    flag: "--save-every",
-    arg: "<n>",
-    help: "checkpoint every N steps (Ctrl-C always saves one)",
-  }),
-  logEvery: opt(posInt(), { flag: "--log-every", arg: "<n>", help: "a metrics.jsonl line every N steps (1)" }),
   workers: opt(posInt(), {
     flag: "--workers",
     arg: "<n>",
     help: "worker threads; negatives shared over all of them (1)",
-  }),
-  resume: opt(bool(), { flag: "--resume", help: "continue from the newest checkpoint in --out" }),
-  overwrite: opt(bool(), {
-    flag: "--overwrite",
-    help: "start afresh in an --out that holds a previous run",
   }),
 });
 
@@ -160,8 +137,7 @@ export const EMBED_TUNE_DEFAULTS = {
 
 /** The flag of a top-level field (`groupSize` → `--group-size`). */
 export function embedTuneFlag(field: string): string | undefined {
-  const shape = EmbedTuneOptionsSchema.shape as Record<string, z.ZodType>;
-  return (shape[field]?.meta() as FlagMeta | undefined)?.flag;
+  return fieldFlag(EmbedTuneOptionsSchema, field);
 }
 
 function badOption(error: z.ZodError, input: unknown): InfuseError {
