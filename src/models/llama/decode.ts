@@ -196,7 +196,9 @@ export class LlamaDecoder {
       sin.set(s0, i * half);
     }
     const cap = this.cache.capacity;
-    const maskCache = this.buffer("maskCache", cap).fill(-Infinity); // (1, 1, 1, S): the cached tokens
+    // a first chunk attends to no cache: an empty one instead of `cap` masked positions
+    const s = p0 === 0 ? 0 : cap;
+    const maskCache = this.buffer("maskCache", s).fill(-Infinity); // (1, 1, 1, S): the cached tokens
     maskCache.fill(0, 0, p0);
     const maskNew = this.causalMask(group, t, 0); // (G·T, T): row gi·T + i sees new tokens 0 … i
     const kNew = this.buffer("kNew", kvHeads * t * d); // (1, Hkv, T, D)
@@ -204,12 +206,8 @@ export class LlamaDecoder {
     let [src, dst] = [x, h];
     for (let l = 0; l < this.model.config.layers; l++) {
       const [kCache, vCache] = [this.cache.k[l]!, this.cache.v[l]!];
-      // a first chunk attends to no cache: an empty one instead of `cap` masked positions
-      const s = p0 === 0 ? 0 : cap;
-      const caches = s
-        ? { kCache, vCache, maskCache }
-        : { kCache: kCache.subarray(0, 0), vCache: vCache.subarray(0, 0), maskCache: maskCache.subarray(0, 0) };
-      graphs.run(l, { x: src, y: dst, kNew, vNew, ...caches, maskNew, cos, sin }, 1, t, s);
+      const caches = { kCache: s ? kCache : kCache.subarray(0, 0), vCache: s ? vCache : vCache.subarray(0, 0) };
+      graphs.run(l, { x: src, y: dst, kNew, vNew, ...caches, maskCache, maskNew, cos, sin }, 1, t, s);
       for (let g = 0; g < kvHeads; g++) {
         kCache.set(kNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
         vCache.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
