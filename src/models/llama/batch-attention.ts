@@ -2,7 +2,7 @@
 // sequences' keys and values are kept packed side by side, (B, Hkv, S, D) per layer, each padded to S
 // and masked past its own length, so one call attends every sequence over its own cache only.
 // Without it a step made 6 small native calls per sequence and layer. The batched layer graphs
-// (batch-layer-graph.ts) read the same packed caches (view, write). Leaves out prompt chunks (decode.ts).
+// (layer-graph.ts) read the same packed caches (view, write). Leaves out prompt chunks (decode.ts).
 // Shapes: B sequences, Hkv kv heads, G = H/Hkv, S packed positions, D head size.
 import { runOnnxModel } from "../../tensor/index.js";
 import { encodeOnnxModel } from "../../tensor/kernels/onnx-model.js";
