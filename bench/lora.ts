@@ -1,4 +1,4 @@
-// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 4] [--bases f32,q4_0,nf4,bf16] [--checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
+// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 8] [--bases f32,q4_0,nf4,bf16] [--checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
 // utilisation (achieved FLOP/s ÷ numpy's 1024³ matmul FLOP/s measured in the same run) and peak RSS,
 // for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads), and the QLoRA peak over the F32
 // peak; with bf16 in --bases, a base held in bf16 (--precision bf16) and its loss curve against the f32
@@ -26,7 +26,10 @@ const LORA_SHAPES = SHAPES.filter((s) => s.name === "stories15M" || s.name === "
 interface Figures {
   /** Each step's training loss, first step included. */
   losses: number[];
+  /** Over all timed steps: total tokens ÷ total seconds. */
   tokens_per_s: number;
+  /** The median timed step's rate: what `mfu` uses, so one step slowed by a neighbour on a shared VM does not move it. */
+  median_step_tokens_per_s: number;
   flops_per_token: number;
   peak_rss_mb: number;
 }
@@ -36,7 +39,7 @@ interface Figures {
  * dropout 0.05, AdamW, clipping, and for a quantized base checkpointing and Q8_0 vocabulary tables) —
  * on a text document cut into `seq`-token blocks, one block per step, for 1 + `steps` steps. Tokens/s
  * is over the steps after the first (kernel sessions are made in it), from the trainer's own per-step
- * figures; peak RSS is the whole run's (load, data, training, writing the adapter).
+ * figures: the median step's (the figure MFU uses) and all steps' total; peak RSS is the whole run's (load, data, training, writing the adapter).
  * FLOPs per token count the matmuls a frozen-base LoRA step runs: forward 2·P (P = weights of every
  * linear layer incl. the output head) plus attention 2·2·T·C per layer (QKᵀ, AV over T keys), and
  * backward to the inputs the same again (no weight gradients for the frozen base), so 2 × forward.
@@ -74,15 +77,19 @@ async function runChild(
   }
   // `tokens` is cumulative; each line's tokens_per_s is that step's tokens over the step's own time
   let [tokens, seconds] = [0, 0];
+  const rates: number[] = [];
   for (let i = 1; i < lines.length; i++) {
     const n = lines[i]!.tokens! - lines[i - 1]!.tokens!;
     tokens += n;
     seconds += n / lines[i]!.tokens_per_s!;
+    rates.push(lines[i]!.tokens_per_s!);
   }
   const losses = lines.flatMap((l) => (l.loss === undefined ? [] : [l.loss]));
+  rates.sort((a, b) => a - b);
   return {
     losses,
     tokens_per_s: tokens / seconds,
+    median_step_tokens_per_s: rates[Math.floor(rates.length / 2)]!,
     flops_per_token: await flopsPerToken(file, seq),
     peak_rss_mb: peakRssMb(),
   };
@@ -153,7 +160,7 @@ ts.sort(); print(2 * 1024**3 / ts[len(ts) // 2])
 
 export default async function main(args: string[]): Promise<void> {
   const seq = Number(flag(args, "seq", "256"));
-  const steps = Number(flag(args, "steps", "4"));
+  const steps = Number(flag(args, "steps", "8"));
   const threads = Number(flag(args, "threads", String(availableParallelism())));
   const child = flag(args, "child", "");
   const ckpt = args.includes("--checkpointing");
@@ -209,7 +216,8 @@ export default async function main(args: string[]): Promise<void> {
         throw new Error(`${name} ${base} failed (${r.status}): ${r.stderr.slice(-2000)}`);
       const f = JSON.parse(line) as Figures;
       const ref = numpyFlops(threads); // measured beside each run: the machine's load changes
-      const achieved = f.tokens_per_s * f.flops_per_token;
+      const achieved = f.median_step_tokens_per_s * f.flops_per_token;
+      const achievedMean = f.tokens_per_s * f.flops_per_token;
       emit({
         bench: "lora",
         model: name,
@@ -217,10 +225,13 @@ export default async function main(args: string[]): Promise<void> {
         seq,
         threads,
         checkpointing: ck,
-        tokens_per_s: Math.round(f.tokens_per_s * 10) / 10,
+        steps,
+        tokens_per_s: Math.round(f.median_step_tokens_per_s * 10) / 10,
         achieved_gflops: Math.round(achieved / 1e7) / 100,
         numpy_gflops: ref === null ? null : Math.round(ref / 1e7) / 100,
         mfu: ref === null ? null : Math.round((achieved / ref) * 1000) / 1000,
+        // the same over all timed steps (total tokens ÷ total time), for comparison with the median
+        mfu_mean: ref === null ? null : Math.round((achievedMean / ref) * 1000) / 1000,
         peak_rss_mb: f.peak_rss_mb,
         load_average: Math.round(loadavg()[0]! * 100) / 100,
       });
