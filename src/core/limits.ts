@@ -26,6 +26,8 @@ export const LimitsSchema = z.strictObject({
   maxUploadBytes: z.int().positive().optional(),
   /** Most generations infuse's engine decodes together per loaded model (one KV cache each); more wait. */
   maxBatch: z.int().positive().optional(),
+  /** Prompt tokens a request joining a running batch evaluates between two decode steps of the others. */
+  prefillChunk: z.int().positive().optional(),
 });
 
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
@@ -43,6 +45,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRequestBytes: 4 * MiB,
   maxUploadBytes: 256 * MiB,
   maxBatch: 8, // models/batch-generate.ts DEFAULT_MAX_BATCH
+  prefillChunk: 256, // models/batch-generate.ts DEFAULT_PREFILL_CHUNK
 });
 
 /** The limits in force: the defaults with the config's `limits` section over them. */

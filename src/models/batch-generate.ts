@@ -1,8 +1,9 @@
 // Continuous batching: many generations over one model, decoded together. A generation waits until a
-// slot is free (at most maxBatch at once), has its prompt evaluated alone (its LlamaDecoder, through the same layer graphs), then
-// joins the batch; every step appends one token to each running sequence in one BatchDecoder step, and
-// a sequence leaves when it ends (max tokens, end of generation, stop string), is aborted, or its reader
-// stops reading.
+// slot is free (at most maxBatch at once), has its prompt evaluated alone (its LlamaDecoder, through the
+// same layer graphs) in chunks of prefillChunk tokens, one chunk between two decode steps, so a long
+// prompt joining slows the running sequences' tokens instead of pausing them; then it joins the batch.
+// Every step appends one token to each running sequence in one BatchDecoder step, and a sequence leaves
+// when it ends (max tokens, end of generation, stop string), is aborted, or its reader stops reading.
 // Each sequence keeps its own sampler, seed and stop strings: its text is the text streamGenerate gives.
 import { cancelledError, InfuseError } from "../core/errors.js";
 import type { Tokenizer } from "../tokenizers/types.js";
@@ -20,13 +21,23 @@ import {
 /** Sequences decoded together by default: 8 gave ≥ 4× one sequence's tokens/s on SmolLM-135M (bench/batch-decode.ts). */
 export const DEFAULT_MAX_BATCH = 8;
 
+/**
+ * Prompt tokens a joining sequence evaluates between two decode steps by default: on SmolLM-135M at
+ * ~800 prompt tokens/s (2 cores) a running sequence waits ~0.3 s more for one token, not the whole prompt.
+ */
+export const DEFAULT_PREFILL_CHUNK = 256;
+
 export interface BatchGeneratorOptions {
   /** Most sequences decoded together; later ones wait for a slot (default 8). */
   maxBatch?: number;
+  /** Prompt tokens a joining sequence evaluates between two decode steps (default 256). */
+  prefillChunk?: number;
 }
 
 interface Entry {
   ids: number[];
+  /** Prompt tokens evaluated so far. */
+  prefilled: number;
   options: GenerateOptions;
   state: GenerationState;
   decoder?: LlamaDecoder;
@@ -43,6 +54,8 @@ interface Entry {
 export interface BatchStats {
   /** Decode steps run (prompt evaluations not counted). */
   steps: number;
+  /** Prompt chunks evaluated, all sequences together. */
+  prefillChunks: number;
   /** Tokens those steps decoded, all sequences together. */
   tokens: number;
   /** The most sequences one step decoded. */
@@ -53,9 +66,12 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 export class BatchGenerator {
   readonly maxBatch: number;
-  readonly stats: BatchStats = { steps: 0, tokens: 0, largestBatch: 0 };
+  readonly prefillChunk: number;
+  readonly stats: BatchStats = { steps: 0, prefillChunks: 0, tokens: 0, largestBatch: 0 };
   private readonly batch: BatchDecoder;
   private readonly waiting: Entry[] = [];
+  /** Admitted (a slot and a decoder each), their prompts part evaluated. */
+  private readonly prefilling: Entry[] = [];
   private readonly running: Entry[] = [];
   private looping = false;
 
@@ -71,13 +87,21 @@ export class BatchGenerator {
         hint: "set limits.maxBatch in infuse.config.json to 1 or more",
       });
     }
+    const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+    if (!Number.isInteger(chunk) || chunk < 1) {
+      throw new InfuseError("batch.bad_option", `prefillChunk must be an integer ≥ 1, got ${chunk}`, {
+        kind: "usage",
+        hint: "set limits.prefillChunk in infuse.config.json to 1 or more",
+      });
+    }
     this.maxBatch = max;
+    this.prefillChunk = chunk;
     this.batch = new BatchDecoder(model);
   }
 
-  /** Sequences decoding now, and waiting for a slot. */
+  /** Sequences holding a slot (decoding, or evaluating their prompt), and waiting for one. */
   get load(): { running: number; waiting: number } {
-    return { running: this.running.length, waiting: this.waiting.length };
+    return { running: this.running.length + this.prefilling.length, waiting: this.waiting.length };
   }
 
   /**
@@ -91,6 +115,7 @@ export class BatchGenerator {
     const ids = promptIds(this.tokenizer, prompt);
     const entry: Entry = {
       ids,
+      prefilled: 0,
       options,
       state: new GenerationState(this.tokenizer, ids, this.model.config.contextLength, options),
       chunks: [],
@@ -122,42 +147,67 @@ export class BatchGenerator {
   /** Admits waiting sequences and steps the batch until no sequence is left. */
   private async run(): Promise<void> {
     try {
-      while (this.waiting.length > 0 || this.running.length > 0) {
-        const waiting = this.waiting.filter((e) => !this.dropIfGone(e)); // aborted while waiting
-        this.waiting.splice(0, this.waiting.length, ...waiting);
+      while (this.waiting.length > 0 || this.prefilling.length > 0 || this.running.length > 0) {
+        for (const queue of [this.waiting, this.prefilling]) {
+          const kept = queue.filter((e) => !this.dropIfGone(e)); // aborted or left before decoding
+          queue.splice(0, queue.length, ...kept);
+        }
         this.admit();
+        this.prefill();
         const live = this.running.filter((e) => !this.dropIfGone(e));
         this.running.splice(0, this.running.length, ...live);
         if (live.length > 0) this.step(live);
         await tick(); // lets new requests, aborts and readers in between steps
       }
     } catch (error) {
-      for (const e of [...this.running, ...this.waiting]) this.fail(e, error); // a bug, not a model error: no reader hangs
+      for (const e of [...this.running, ...this.prefilling, ...this.waiting]) this.fail(e, error); // a bug, not a model error: no reader hangs
       this.running.length = 0;
+      this.prefilling.length = 0;
       this.waiting.length = 0;
     } finally {
       this.looping = false; // set in the same turn as the last check, so a new request starts a new loop
     }
   }
 
-  /** Evaluates the prompts of waiting sequences while slots are free; each samples its first token. */
+  /** Gives waiting sequences the free slots: a decoder each, their prompts still to evaluate. */
   private admit(): void {
-    while (this.running.length < this.maxBatch && this.waiting.length > 0) {
+    while (this.running.length + this.prefilling.length < this.maxBatch && this.waiting.length > 0) {
       const e = this.waiting.shift()!;
-      if (this.dropIfGone(e)) continue;
       try {
         e.decoder = this.batch.open(e.ids.length + e.state.limit);
-        e.t0 = performance.now();
-        const logits = e.decoder.eval(e.ids); // a prompt past the context fails here, as alone
-        e.t1 = performance.now();
-        if (e.state.done)
-          this.finish(e); // nothing to generate (maxTokens 0, or the prompt fills the context)
-        else this.deliver(e, logits);
+        this.prefilling.push(e);
       } catch (error) {
         this.fail(e, error);
       }
-      if (e.decoder && !e.state.done) this.running.push(e);
     }
+  }
+
+  /**
+   * Evaluates the next prefillChunk tokens of the first admitted prompt (all of it while no sequence is
+   * decoding: none waits). The last chunk's logits give its first token, and the sequence joins the
+   * running ones.
+   */
+  private prefill(): void {
+    const e = this.prefilling[0];
+    if (!e) return;
+    try {
+      if (e.prefilled === 0) e.t0 = performance.now();
+      const chunk = this.running.length > 0 ? this.prefillChunk : e.ids.length;
+      const end = Math.min(e.ids.length, e.prefilled + chunk);
+      const logits = e.decoder!.eval(e.ids.slice(e.prefilled, end)); // a prompt past the context fails here, as alone
+      this.stats.prefillChunks++;
+      e.prefilled = end;
+      if (end < e.ids.length) return;
+      this.prefilling.shift();
+      e.t1 = performance.now();
+      if (e.state.done)
+        this.finish(e); // nothing to generate (maxTokens 0, or the prompt fills the context)
+      else this.deliver(e, logits);
+    } catch (error) {
+      this.prefilling.shift();
+      this.fail(e, error);
+    }
+    if (e.decoder && !e.state.done) this.running.push(e);
   }
 
   /** One token for every running sequence, in one batched step. */

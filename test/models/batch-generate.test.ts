@@ -161,6 +161,40 @@ describe("BatchGenerator", () => {
     expect(() => new BatchGenerator(model, tokenizer, { maxBatch: 0 })).toThrow(/maxBatch/);
   });
 
+  it("evaluates a long prompt joining running sequences a chunk between two of their steps", async () => {
+    const { model, tokenizer } = loaded;
+    const gen = new BatchGenerator(model, tokenizer, { maxBatch: 4, prefillChunk: 16 });
+    const long = Array.from({ length: 200 }, (_, i) => prompts[i % 8]![(i * 7) % prompts[i % 8]!.length]!);
+    long[0] = prompts[0]![0]!; // BOS
+    const events: string[] = [];
+    const running = (async () => {
+      const tokens: number[] = [];
+      for await (const c of gen.generate(prompts[0]!, { temperature: 0, maxTokens: 60 })) {
+        tokens.push(c.token);
+        events.push("a");
+      }
+      return tokens;
+    })();
+    while (events.length < 2) await new Promise((r) => setImmediate(r));
+    const joinedAt = events.length;
+    const joining = (async () => {
+      const tokens: number[] = [];
+      for await (const c of gen.generate(long, { temperature: 0, maxTokens: 6 })) {
+        tokens.push(c.token);
+        events.push("b");
+      }
+      return tokens;
+    })();
+    const [a, b] = await Promise.all([running, joining]);
+    // 200 prompt tokens in chunks of 16: 13 chunks, a step of the running sequence after each
+    const before = events.slice(joinedAt, events.indexOf("b")).length;
+    expect(before).toBeGreaterThanOrEqual(12);
+    expect(gen.stats.prefillChunks).toBeGreaterThanOrEqual(13);
+    expect(a).toEqual(greedy(model, prompts[0]!, 60).tokens);
+    expect(b).toEqual(greedy(model, long, 6).tokens);
+    expect(() => new BatchGenerator(model, tokenizer, { prefillChunk: 0 })).toThrow(/prefillChunk/);
+  });
+
   it("ends an aborted or abandoned sequence alone; one joining later changes no other", async () => {
     const { model, tokenizer } = loaded;
     const gen = new BatchGenerator(model, tokenizer, { maxBatch: 4 });

@@ -13,6 +13,8 @@ export interface EngineInit {
   templateMaxChars?: number;
   /** Most generations decoded together (`limits.maxBatch`); more wait for a slot. */
   maxBatch?: number;
+  /** Prompt tokens a joining request evaluates between two decode steps (`limits.prefillChunk`). */
+  prefillChunk?: number;
 }
 
 export interface EngineSampling {

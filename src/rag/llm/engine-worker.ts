@@ -27,6 +27,7 @@ try {
   const running = new Map<number, AbortController>();
   const batch = new BatchGenerator(loaded.model, loaded.tokenizer, {
     ...(init.maxBatch !== undefined ? { maxBatch: init.maxBatch } : {}),
+    ...(init.prefillChunk !== undefined ? { prefillChunk: init.prefillChunk } : {}),
   });
 
   const run = async (m: Extract<EngineRequest, { type: "generate" }>, signal: AbortSignal): Promise<void> => {

@@ -72,6 +72,7 @@ export class EngineChatModel implements ChatModel {
       ...(options.weights ? { weights: options.weights } : {}),
       templateMaxChars: limitsOf(options.config).templateMaxChars,
       maxBatch: options.maxBatch ?? limitsOf(options.config).maxBatch,
+      prefillChunk: limitsOf(options.config).prefillChunk,
     };
     const worker = startModuleWorker(import.meta.url, "./engine-worker", { workerData: init });
     const info = await ready(worker, ref, options.signal);
