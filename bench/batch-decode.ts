@@ -1,12 +1,15 @@
 // `npm run bench -- batch-decode [--shapes SmolLM-135M:F32,SmolLM-135M:Q8_0] [--batches 1,2,4,8] [--prompt 64] [--gen 64]`:
 // aggregate generation tokens/s of B sequences decoded together (BatchDecoder: prompts by each sequence's decoder, one
 // pass over the weights per step for all of them) next to one sequence alone (LlamaDecoder), measured in
-// the same run, on random-weight GGUFs in the shapes bench/shapes.ts writes. Prints the CPU's flags, load
-// average and RSS.
+// the same run, on random-weight GGUFs in the shapes bench/shapes.ts writes. Then a "join" row per
+// prefill chunk: the longest wait between two tokens of 4 running generations while a 1024-token prompt
+// joins them (BatchGenerator), chunked (limits.prefillChunk's 256) and whole. Prints the CPU's flags,
+// load average and RSS.
 import os from "node:os";
 import { emit, log } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
+import { BatchGenerator, DEFAULT_PREFILL_CHUNK } from "../src/models/batch-generate.js";
 import { BatchDecoder, kvBytesPerToken } from "../src/models/llama/batch-decode.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
@@ -104,6 +107,50 @@ export async function batchDecodeRows(
 
 const ROUNDS = 8;
 
+/**
+ * The join rows: 4 generations run; once each has 8 tokens, a `joinPrompt`-token prompt joins. Per
+ * prefill chunk: the longest and the median wait between two tokens of the 4 while it joins, and the
+ * joining prompt's time to its first token.
+ */
+async function joinRows(file: string, joinPrompt: number): Promise<Record<string, number>[]> {
+  const { model, tokenizer } = await loadLlamaGguf(file);
+  const rows: Record<string, number>[] = [];
+  for (const chunk of [DEFAULT_PREFILL_CHUNK, joinPrompt]) {
+    const gen = new BatchGenerator(model, tokenizer, { maxBatch: 8, prefillChunk: chunk });
+    const spans: [number, number][] = []; // [previous token, this token] of the running generations
+    let started = 0;
+    const runner = async (seed: number): Promise<void> => {
+      let last = 0;
+      let n = 0;
+      for await (const _ of gen.generate(promptTokens(64, seed), { temperature: 0, maxTokens: 64 })) {
+        const now = performance.now();
+        if (last) spans.push([last, now]);
+        last = now;
+        if (++n === 8) started++;
+      }
+    };
+    const runs = [1, 2, 3, 4].map((seed) => runner(seed));
+    while (started < 4) await new Promise((r) => setImmediate(r));
+    const joinT0 = performance.now();
+    let joinFirst = 0;
+    for await (const _ of gen.generate(promptTokens(joinPrompt, 9), { temperature: 0, maxTokens: 2 })) {
+      if (joinFirst === 0) joinFirst = performance.now() - joinT0;
+    }
+    await Promise.all(runs);
+    // the waits that overlap the join: from its arrival to its first token
+    const gaps = spans.filter(([a, b]) => b >= joinT0 && a <= joinT0 + joinFirst).map(([a, b]) => b - a);
+    gaps.sort((a, b) => a - b);
+    rows.push({
+      prefill_chunk: chunk,
+      join_prompt: joinPrompt,
+      longest_gap_ms: round(gaps.at(-1) ?? 0),
+      median_gap_ms: round(gaps[Math.floor(gaps.length / 2)] ?? 0),
+      join_first_token_ms: round(joinFirst),
+    });
+  }
+  return rows;
+}
+
 export default async function (args: string[]): Promise<void> {
   const runs = flag(args, "shapes", "SmolLM-135M:F32,SmolLM-135M:Q8_0").split(",");
   const batches = flag(args, "batches", "1,2,4,8").split(",").map(Number);
@@ -122,6 +169,9 @@ export default async function (args: string[]): Promise<void> {
     log(`${name} ${type}: batches ${batches.join(", ")}, prompt ${prompt}, ${gen} steps`);
     for (const row of await batchDecodeRows(file, { batches, prompt, gen })) {
       emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), prompt, gen, ...row });
+    }
+    for (const row of await joinRows(file, 1024)) {
+      emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), figure: "join", ...row });
     }
     // This process holds both the single-sequence and the batched graphs (and every earlier model).
     emit({ bench: "batch-decode", model: name, dtype: type.toLowerCase(), figure: "rss", ...rssMib() });
