@@ -1,5 +1,6 @@
 // `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64]`: prompt processing and
-// generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads,
+// generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads
+// (generation greedy, then with llama.cpp's default sampling),
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
 import { spawnSync } from "node:child_process";
@@ -13,7 +14,7 @@ import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
 import { ggmlTypeName, openGguf } from "../src/formats/gguf/index.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
-import { argmax } from "../src/models/sampling.js";
+import { argmax, Sampler } from "../src/models/sampling.js";
 import { Rng } from "../src/tensor/rng.js";
 
 const DEFAULT_RUNS = ["stories15M:F32", "stories15M:Q8_0", "SmolLM-135M:F32", "SmolLM-135M:Q8_0"];
@@ -24,6 +25,8 @@ interface Figures {
   generate_tokens_per_s: number;
   /** Generated tokens over their total time. */
   generate_mean_tokens_per_s: number;
+  /** As generate_tokens_per_s, drawing each token with llama.cpp's default sampling (SAMPLING). */
+  sampled_tokens_per_s: number;
   /** Peak RSS of the whole child (Linux VmHWM): what the ratio compares. */
   peak_rss_mb: number;
   /** RSS once the model is loaded (and the context created), before any token. */
@@ -39,6 +42,9 @@ function promptTokens(n: number): number[] {
 }
 
 const REPEATS = 3;
+
+/** llama.cpp's default sampler chain settings (and ours): what a chat request gets, not greedy. */
+const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: 1 } as const;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -70,7 +76,7 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
   const loadedMb = rssMb();
   const prompt = promptTokens(nPrompt);
   const dec = new LlamaDecoder(model);
-  dec.cache.reserve(nPrompt + nGen);
+  dec.cache.reserve(nPrompt + 2 * nGen);
   let logits = dec.eval(prompt);
   for (let i = 0; i < 4; i++) logits = dec.eval([argmax(logits)]); // builds the decode-size kernels
   const times: number[] = [];
@@ -87,9 +93,18 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
     logits = dec.eval([argmax(logits)]);
     steps.push((performance.now() - t) / 1000);
   }
+  // then as many tokens drawn by the sampler, each timed from the logits to the next logits
+  const sampler = new Sampler(SAMPLING);
+  const sampled: number[] = [];
+  for (let i = 0; i < nGen; i++) {
+    const t = performance.now();
+    logits = dec.eval([sampler.sample(logits)]);
+    sampled.push((performance.now() - t) / 1000);
+  }
   return {
     prompt_tokens_per_s: nPrompt / median(times),
     ...generationRates(steps),
+    sampled_tokens_per_s: generationRates(sampled).generate_tokens_per_s,
     peak_rss_mb: peakRssMb(),
     rss_loaded_mb: loadedMb,
     peak_rss_prompt_mb: promptPeakMb,
@@ -103,7 +118,7 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
   const llama = await openLlamaRuntime({ maxThreads: threads });
   const model = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
   const ctx = await model.createContext({
-    contextSize: nPrompt + nGen + 16,
+    contextSize: nPrompt + 2 * nGen + 16,
     batchSize: nPrompt,
     threads,
     flashAttention: false,
@@ -123,21 +138,28 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
   }
   const promptS = median(times);
   const promptPeakMb = peakRssMb();
-  const steps: number[] = [];
-  let t = performance.now();
-  for await (const token of seq.evaluate([prompt[prompt.length - 1]! as Token], { temperature: 0 })) {
-    void token;
-    const now = performance.now();
-    steps.push((now - t) / 1000);
-    t = now;
-    if (steps.length >= nGen) break;
-  }
+  const timeTokens = async (first: Token, options: object): Promise<{ steps: number[]; last: Token }> => {
+    const steps: number[] = [];
+    let last = first;
+    let t = performance.now();
+    for await (const token of seq.evaluate([first], options)) {
+      last = token;
+      const now = performance.now();
+      steps.push((now - t) / 1000);
+      t = now;
+      if (steps.length >= nGen) break;
+    }
+    return { steps, last };
+  };
+  const greedy = await timeTokens(prompt[prompt.length - 1]! as Token, { temperature: 0 });
+  const sampled = await timeTokens(greedy.last, SAMPLING);
   await ctx.dispose();
   await model.dispose();
   await llama.dispose();
   return {
     prompt_tokens_per_s: (nPrompt - 1) / promptS,
-    ...generationRates(steps),
+    ...generationRates(greedy.steps),
+    sampled_tokens_per_s: generationRates(sampled.steps).generate_tokens_per_s,
     peak_rss_mb: peakRssMb(),
     rss_loaded_mb: loadedMb,
     peak_rss_prompt_mb: promptPeakMb,
@@ -213,6 +235,10 @@ export default async function (args: string[]): Promise<void> {
               mean_tokens_per_s: round(ours.generate_mean_tokens_per_s),
               ref_mean_tokens_per_s: round(ref.generate_mean_tokens_per_s),
               mean_ratio: round(ours.generate_mean_tokens_per_s / ref.generate_mean_tokens_per_s),
+              // with llama.cpp's default sampling instead of greedy, on both sides
+              sampled_tokens_per_s: round(ours.sampled_tokens_per_s),
+              ref_sampled_tokens_per_s: round(ref.sampled_tokens_per_s),
+              sampled_ratio: round(ours.sampled_tokens_per_s / ref.sampled_tokens_per_s),
             }
           : {}),
         peak_rss_mb: ours.peak_rss_mb,
