@@ -10,9 +10,9 @@
 // FLOPs: 6 × non-embedding params × real tokens + attention 12 × layers × hidden × Σ len² (QKᵀ and PV,
 // forward + backward); GradCache's extra forward (2 × params × tokens) is not counted in `mfu`, it is in
 // `mfu_executed`. Each shape runs in its own child process of compiled JavaScript (peak RSS per shape).
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
-import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { compiledBenchRunner, emit, log, numpyFlops, peakRssMb } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
 import { flag } from "./shapes.js";
 import { BertModel, type BertConfig, type BertLayer, type EncoderBatch } from "../src/models/bert/index.js";
@@ -232,30 +232,6 @@ function child(s: Shape, seq: number, queries: number, group: number, chunk: num
     loss,
   };
   return r;
-}
-
-/**
- * numpy's fp32 1024³ matmul FLOP/s with `threads` threads (median of 15), as bench/lora.ts measures it;
- * with `cpu`, FLOPs per CPU-second of one thread instead (time.process_time: robust to other jobs' load).
- */
-function numpyFlops(threads: number, cpu = false): number | null {
-  const clock = cpu ? "time.process_time" : "time.perf_counter";
-  const code = `
-import time, numpy as np
-a = np.random.rand(1024, 1024).astype(np.float32); b = np.random.rand(1024, 1024).astype(np.float32)
-a @ b
-ts = []
-for _ in range(15):
-    t = ${clock}(); a @ b; ts.append(${clock}() - t)
-ts.sort(); print(2 * 1024**3 / ts[len(ts) // 2])
-`;
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
-  try {
-    return Number(execFileSync("python3", ["-c", code], { env, encoding: "utf8" }).trim());
-  } catch (e) {
-    log(`numpy reference unavailable: ${String(e)}`);
-    return null;
-  }
 }
 
 export default async function main(args: string[]): Promise<void> {

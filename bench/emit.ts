@@ -44,3 +44,27 @@ export function compiledBenchRunner(): string {
   copyFileSync(path.join(root, "package.json"), path.join(root, ".bench-build", "package.json")); // core/version reads it
   return runJs;
 }
+
+/**
+ * numpy's fp32 1024³ matmul FLOP/s with `threads` threads (median of 15), the reference of lora's and embed-tune's MFU;
+ * with `cpu`, FLOPs per CPU-second of one thread instead (time.process_time: robust to other jobs' load).
+ */
+export function numpyFlops(threads: number, cpu = false): number | null {
+  const clock = cpu ? "time.process_time" : "time.perf_counter";
+  const code = `
+import time, numpy as np
+a = np.random.rand(1024, 1024).astype(np.float32); b = np.random.rand(1024, 1024).astype(np.float32)
+a @ b
+ts = []
+for _ in range(15):
+    t = ${clock}(); a @ b; ts.append(${clock}() - t)
+ts.sort(); print(2 * 1024**3 / ts[len(ts) // 2])
+`;
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  try {
+    return Number(execFileSync("python3", ["-c", code], { env, encoding: "utf8" }).trim());
+  } catch (e) {
+    log(`numpy reference unavailable: ${String(e)}`);
+    return null;
+  }
+}

@@ -5,12 +5,12 @@
 // run's (its accuracy). Each run is its own child process of compiled JavaScript (tsc into .bench-build/, plain node),
 // as `infuse tune` runs from dist/: under tsx the loader's own thread and heap added ~90 MB to every peak.
 // Default models: random weights in stories15M's and SmolLM-135M's shapes.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { compiledBenchRunner, emit, log, numpyFlops, peakRssMb } from "./emit.js";
 import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES } from "./shapes.js";
 import { openGguf } from "../src/formats/gguf/index.js";
@@ -136,26 +136,6 @@ function trainingDocument(seq: number, blocks: number): string {
   }
   writeFileSync(file, parts.join("\n\n"));
   return file;
-}
-
-/** numpy's fp32 1024³ matmul FLOP/s with the same thread count (median of several). */
-function numpyFlops(threads: number): number | null {
-  const code = `
-import time, numpy as np
-a = np.random.rand(1024, 1024).astype(np.float32); b = np.random.rand(1024, 1024).astype(np.float32)
-a @ b
-ts = []
-for _ in range(15):
-    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)
-ts.sort(); print(2 * 1024**3 / ts[len(ts) // 2])
-`;
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
-  try {
-    return Number(execFileSync("python3", ["-c", code], { env, encoding: "utf8" }).trim());
-  } catch (e) {
-    log(`numpy reference unavailable: ${String(e)}`);
-    return null;
-  }
 }
 
 export default async function main(args: string[]): Promise<void> {
