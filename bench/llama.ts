@@ -1,6 +1,7 @@
-// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64]`: prompt processing and
+// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64] [--no-batch]`: prompt processing and
 // generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads
-// (generation greedy, then with llama.cpp's default sampling),
+// (generation greedy, then with llama.cpp's default sampling), and a row of our aggregate tokens/s
+// with 8 sequences decoded together over one alone (bench/batch-decode.ts's rows),
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
 import { spawnSync } from "node:child_process";
@@ -8,6 +9,7 @@ import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
 import { compiledBenchRunner, emit, log, peakRssMb, rssMb } from "./emit.js";
+import { batchDecodeRows, type BatchDecodeRow } from "./batch-decode.js";
 import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
 import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
@@ -42,6 +44,8 @@ function promptTokens(n: number): number[] {
 }
 
 const REPEATS = 3;
+/** Sequences of the batched-decode row (the issue's figure: 8 together ≥ 4× one alone). */
+const BATCH = 8;
 
 /** llama.cpp's default sampler chain settings (and ours): what a chat request gets, not greedy. */
 const SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: 1 } as const;
@@ -174,7 +178,13 @@ async function matrixType(file: string): Promise<string> {
   return t === undefined ? "unknown" : ggmlTypeName(t).toLowerCase();
 }
 
-function child(which: "ours" | "ref", runJs: string, file: string, args: string[], threads: number): Figures {
+function child<T = Figures>(
+  which: "ours" | "ref" | "batch",
+  runJs: string,
+  file: string,
+  args: string[],
+  threads: number,
+): T {
   const r = spawnSync(process.execPath, [runJs, "llama", "--child", which, "--model", file, ...args], {
     encoding: "utf8",
     env: { ...process.env, INFUSE_THREADS: String(threads) },
@@ -183,7 +193,7 @@ function child(which: "ours" | "ref", runJs: string, file: string, args: string[
   const line = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{"))
     throw new Error(`${which} child failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return JSON.parse(line) as Figures;
+  return JSON.parse(line) as T;
 }
 
 export default async function (args: string[]): Promise<void> {
@@ -192,6 +202,12 @@ export default async function (args: string[]): Promise<void> {
   const nGen = Number(flag(args, "gen", "64"));
   const role = flag(args, "child", "");
   const model = flag(args, "model", "");
+  if (role === "batch") {
+    // 8 sequences decoded together against one alone, in turns in this one child (bench/batch-decode.ts)
+    const [row] = await batchDecodeRows(model, { batches: [BATCH] });
+    process.stdout.write(JSON.stringify(row) + "\n");
+    return;
+  }
   if (role) {
     const f = role === "ours" ? await runOurs(model, nPrompt, nGen) : await runRef(model, nPrompt, nGen, threads);
     process.stdout.write(JSON.stringify(f) + "\n");
@@ -252,6 +268,19 @@ export default async function (args: string[]): Promise<void> {
         load_average: round(loadavg()[0]!),
       });
     }
+    if (args.includes("--no-batch")) continue;
+    const batch = child<BatchDecodeRow>("batch", runJs, file, pass, threads);
+    emit({
+      bench: "llama",
+      model: name,
+      dtype,
+      phase: `batch${BATCH}`,
+      threads,
+      tokens_per_s: batch.tokens_per_s,
+      single_tokens_per_s: batch.single_tokens_per_s,
+      ratio_to_single: batch.ratio,
+      load_average: round(loadavg()[0]!),
+    });
   }
 }
 
