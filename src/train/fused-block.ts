@@ -1,0 +1,282 @@
+// A Llama decoder block's forward as one onnxruntime graph, for the pass of gradient checkpointing that
+// keeps no graph: RMSNorm, the seven projections with their LoRA updates (dropout masks inside), RoPE,
+// grouped-query attention, the residual adds and SwiGLU in one native call with one (N, C) output, where
+// the op-by-op block makes ~12 calls, TypeScript RoPE and adds, and ~2 M values of outputs that
+// onnxruntime-node copies into fresh (garbage) arrays. Backward still recomputes the block op by op
+// (model.block) from the same input and the same dropout draws, so gradients are unchanged; this pass's
+// output equals the op-by-op block's to f32 rounding (the next block's saved input).
+// Shapes: N = B·T rows, C hidden, H heads, Hkv kv heads, G = H/Hkv, D head size, F ffn, r rank.
+import type { LlamaModel } from "../models/llama/model.js";
+import type { LlamaLayer } from "../models/llama/weights.js";
+import type { Linear } from "../models/linear.js";
+import { LoraAdapter } from "../models/lora/adapter.js";
+import {
+  alloc,
+  isGradEnabled,
+  ortAvailable,
+  QuantTensor,
+  runOnnxModel,
+  Tensor,
+  type OrtValue,
+  type Rng,
+} from "../tensor/index.js";
+import { encodeOnnxModel, type OnnxNode, type OnnxValueInfo } from "../tensor/kernels/onnx-model.js";
+import { attentionMaskArrays } from "../tensor/ops/attention.js";
+import { dequantizedAll } from "../tensor/quant/qmatmul-train.js";
+
+const LINEARS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+type LinearName = (typeof LINEARS)[number];
+
+/** How one projection runs in the graph: plain, with a LoRA update, and that update's input masked. */
+type LinearKind = "plain" | "lora" | "lora-mask";
+
+interface BlockShape {
+  c: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  interleaved: boolean;
+  /** Some query row has every key hidden (padding): the probabilities are multiplied by rowKeep. */
+  rowKeep: boolean;
+  kinds: Record<LinearName, LinearKind>;
+}
+
+const f32 = (name: string, dims: (string | number)[]): OnnxValueInfo => ({ name, type: "float", dims });
+const node = (op: string, inputs: string[], out: string, attributes: OnnxNode["attributes"] = []): OnnxNode => ({
+  op,
+  inputs,
+  outputs: [out],
+  attributes,
+});
+const gemmT = (a: string, b: string, out: string, c?: string): OnnxNode =>
+  node("Gemm", c ? [a, b, c] : [a, b], out, [{ name: "transB", int: 1 }]);
+
+/** out = x·Wᵀ [+ s·((x⊙M)·Aᵀ)·Bᵀ], as lowRankLinear's forward graph computes it. */
+function linearNodes(name: LinearName, kind: LinearKind, x: string, out: string): OnnxNode[] {
+  if (kind === "plain") return [gemmT(x, `W_${name}`, out)];
+  const xa = kind === "lora-mask" ? `${name}_xa` : x;
+  return [
+    gemmT(x, `W_${name}`, `${name}_y0`),
+    ...(kind === "lora-mask" ? [node("Mul", [x, `M_${name}`], xa)] : []),
+    gemmT(xa, `A_${name}`, `${name}_h`),
+    node("Mul", [`${name}_h`, `S_${name}`], `${name}_hs`),
+    gemmT(`${name}_hs`, `B_${name}`, out, `${name}_y0`),
+  ];
+}
+
+/** y = x / √(mean(x²) + eps) · w, as norm-ort's forward graph computes it. */
+function rmsNormNodes(x: string, w: string, out: string): OnnxNode[] {
+  const p = `${out}_`;
+  return [
+    node("Mul", [x, x], `${p}xx`),
+    node("ReduceMean", [`${p}xx`], `${p}ms`, [
+      { name: "axes", ints: [-1] },
+      { name: "keepdims", int: 1 },
+    ]),
+    node("Add", [`${p}ms`, "E"], `${p}v`),
+    node("Sqrt", [`${p}v`], `${p}sd`),
+    node("Reciprocal", [`${p}sd`], `${p}r`),
+    node("Mul", [x, `${p}r`], `${p}xh`),
+    node("Mul", [`${p}xh`, w], out),
+  ];
+}
+
+/**
+ * Rotates x (N, heads·D) by the per-row angles COS/SIN (N, 1, D/2 as pairs): pairs (2i, 2i+1) when
+ * interleaved, (i, i + D/2) otherwise, as ops/rope.ts does.
+ */
+function ropeNodes(x: string, heads: number, interleaved: boolean, out: string): OnnxNode[] {
+  const p = `${out}_`;
+  const axis = interleaved ? -1 : -2;
+  return [
+    node("Reshape", [x, `shape_rope_${heads}`], `${p}r`),
+    { op: "Split", inputs: [`${p}r`], outputs: [`${p}a`, `${p}b`], attributes: [{ name: "axis", int: axis }] },
+    node("Mul", [`${p}a`, "COS"], `${p}ac`),
+    node("Mul", [`${p}b`, "SIN"], `${p}bs`),
+    node("Sub", [`${p}ac`, `${p}bs`], `${p}0`),
+    node("Mul", [`${p}a`, "SIN"], `${p}as`),
+    node("Mul", [`${p}b`, "COS"], `${p}bc`),
+    node("Add", [`${p}as`, `${p}bc`], `${p}1`),
+    node("Concat", [`${p}0`, `${p}1`], `${p}c`, [{ name: "axis", int: axis }]),
+    node("Reshape", [`${p}c`, `shape_rows_${heads}`], out),
+  ];
+}
+
+function blockGraph(s: BlockShape): Uint8Array {
+  const { c, heads, kvHeads, headDim: d, interleaved } = s;
+  const ropeShape = (h: number) => (interleaved ? [-1, h, d / 2, 2] : [-1, h, 2, d / 2]);
+  const i64 = (name: string, v: number[]) => ({ name, dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
+  const inputs: OnnxValueInfo[] = [
+    f32("X", ["n", c]),
+    f32("N1", [c]),
+    f32("N2", [c]),
+    f32("E", [1]),
+    f32("COS", interleaved ? ["n", 1, d / 2, 1] : ["n", 1, 1, d / 2]),
+    f32("SIN", interleaved ? ["n", 1, d / 2, 1] : ["n", 1, 1, d / 2]),
+    f32("M", ["mb", 1, 1, "t", "t"]),
+    ...(s.rowKeep ? [f32("R", ["mb", 1, 1, "t", 1])] : []),
+    f32("scale", [1]),
+    { name: "SQ", type: "int64", dims: [5] },
+    { name: "SK", type: "int64", dims: [5] },
+  ];
+  for (const name of LINEARS) {
+    inputs.push(f32(`W_${name}`, [`n_${name}`, `k_${name}`]));
+    if (s.kinds[name] === "plain") continue;
+    inputs.push(f32(`A_${name}`, [`r_${name}`, `k_${name}`]), f32(`B_${name}`, [`n_${name}`, `r_${name}`]));
+    inputs.push(f32(`S_${name}`, [1]));
+    if (s.kinds[name] === "lora-mask") inputs.push(f32(`M_${name}`, ["n", `k_${name}`]));
+  }
+  const nodes: OnnxNode[] = [
+    ...rmsNormNodes("X", "N1", "h1"),
+    ...linearNodes("q", s.kinds.q, "h1", "q"),
+    ...linearNodes("k", s.kinds.k, "h1", "k"),
+    ...linearNodes("v", s.kinds.v, "h1", "v"),
+    ...ropeNodes("q", heads, interleaved, "qr"),
+    ...ropeNodes("k", kvHeads, interleaved, "kr"),
+    // attention as attention-ort's forward graph: (B, T, Hkv, G, D) → (B, Hkv, G, T, D)
+    node("Reshape", ["qr", "SQ"], "q5"),
+    node("Transpose", ["q5"], "qi", [{ name: "perm", ints: [0, 2, 3, 1, 4] }]),
+    node("Mul", ["qi", "scale"], "qs"),
+    node("Reshape", ["kr", "SK"], "k5"),
+    node("Transpose", ["k5"], "kt", [{ name: "perm", ints: [0, 2, 3, 4, 1] }]),
+    node("Reshape", ["v", "SK"], "v5"),
+    node("Transpose", ["v5"], "vi", [{ name: "perm", ints: [0, 2, 3, 1, 4] }]),
+    node("MatMul", ["qs", "kt"], "s0"),
+    node("Add", ["s0", "M"], "s1"),
+    node("Softmax", ["s1"], s.rowKeep ? "p0" : "p", [{ name: "axis", int: -1 }]),
+    ...(s.rowKeep ? [node("Mul", ["p0", "R"], "p")] : []),
+    node("MatMul", ["p", "vi"], "ai"),
+    node("Transpose", ["ai"], "a5", [{ name: "perm", ints: [0, 3, 1, 2, 4] }]),
+    node("Reshape", ["a5", `shape_rows_${heads}`], "a"),
+    ...linearNodes("o", s.kinds.o, "a", "o"),
+    node("Add", ["X", "o"], "x1"),
+    ...rmsNormNodes("x1", "N2", "h2"),
+    ...linearNodes("gate", s.kinds.gate, "h2", "g"),
+    ...linearNodes("up", s.kinds.up, "h2", "u"),
+    node("Sigmoid", ["g"], "gs"),
+    node("Mul", ["g", "gs"], "ga"),
+    node("Mul", ["ga", "u"], "act"),
+    ...linearNodes("down", s.kinds.down, "act", "dn"),
+    node("Add", ["x1", "dn"], "Y"),
+  ];
+  const shapes = [heads, kvHeads].flatMap((h) => [
+    i64(`shape_rope_${h}`, ropeShape(h)),
+    i64(`shape_rows_${h}`, [-1, h * d]),
+  ]);
+  const unique = shapes.filter((x, i) => shapes.findIndex((y) => y.name === x.name) === i);
+  return encodeOnnxModel({ opset: 17, inputs, outputs: [f32("Y", ["n", c])], initializers: unique, nodes });
+}
+
+/** cos and sin of positions × invFreq per row (N, D/2), kept for the last positions array. */
+let angleCache: {
+  positions: Int32Array;
+  rows: number;
+  invFreq: Float32Array;
+  cos: Float32Array;
+  sin: Float32Array;
+} | null = null;
+
+function angles(positions: Int32Array, rows: number, invFreq: Float32Array) {
+  const c = angleCache;
+  if (c && c.rows === rows && c.invFreq === invFreq && sameValues(c.positions, positions)) return c;
+  const half = invFreq.length;
+  const cos = new Float32Array(rows * half);
+  const sin = new Float32Array(rows * half);
+  for (let r = 0; r < rows; r++) {
+    const pos = positions[r % positions.length]!; // T positions shared by the batch, or one per row
+    for (let i = 0; i < half; i++) {
+      const angle = pos * invFreq[i]!;
+      cos[r * half + i] = Math.cos(angle);
+      sin[r * half + i] = Math.sin(angle);
+    }
+  }
+  angleCache = { positions: positions.slice(), rows, invFreq, cos, sin };
+  return angleCache;
+}
+
+function sameValues(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The LoRA adapter of a projection, undefined for none; null when the layer has something else (bias, other adapter). */
+function loraOf(lin: Linear): LoraAdapter | undefined | null {
+  if (lin.bias) return null;
+  if (!lin.adapter) return undefined;
+  return lin.adapter instanceof LoraAdapter ? lin.adapter : null;
+}
+
+/**
+ * `model.block(layer, x, positions, mask)`'s output (B, T, C) computed by one graph, with no autograd
+ * record, drawing the LoRA dropout masks from `rng` (the adapters' RNG) in the order the op-by-op block
+ * draws them. Null when the block has what the graph leaves out (biases, adapters other than LoRA,
+ * quantized weights that do not fit the dequantization cache together, no onnxruntime, full rotary dims
+ * not even): the caller then runs model.block.
+ */
+export function fusedBlockForward(
+  model: LlamaModel,
+  layer: LlamaLayer,
+  x: Tensor,
+  positions: Int32Array,
+  mask: Tensor | undefined,
+  rng: Rng,
+): Tensor | null {
+  const { heads, kvHeads, headDim: d, rmsEps, ropeLayout } = model.config;
+  const [b, t, c] = x.shape as [number, number, number];
+  const n = b * t;
+  if (!ortAvailable() || d % 2 !== 0 || model.invFreq.length !== d / 2 || x.ndim !== 3) return null;
+  if (positions.length !== t && positions.length !== n) return null;
+  const lins = LINEARS.map((name) => layer[name]);
+  const loras = lins.map(loraOf);
+  if (loras.includes(null)) return null;
+  const quant = lins.flatMap((l) => (l.weight instanceof QuantTensor ? [l.weight] : []));
+  const decoded = quant.length > 0 ? dequantizedAll(quant) : [];
+  if (!decoded) return null;
+  const weightOf = (l: Linear): Float32Array =>
+    l.weight instanceof QuantTensor ? decoded[quant.indexOf(l.weight)]! : l.weight.data;
+  const m = attentionMaskArrays(mask, true, { batch: b, t, s: t });
+  const rowKeep = !m.rowKeep.every((k) => k === 1);
+  const kinds = {} as Record<LinearName, LinearKind>;
+  const feeds: Record<string, OrtValue> = {};
+  LINEARS.forEach((name, i) => {
+    const lin = lins[i]!;
+    const lora = loras[i];
+    feeds[`W_${name}`] = { data: weightOf(lin), dims: [lin.outFeatures, lin.inFeatures] };
+    if (!lora) {
+      kinds[name] = "plain";
+      return;
+    }
+    feeds[`A_${name}`] = { data: lora.a.data, dims: lora.a.shape };
+    feeds[`B_${name}`] = { data: lora.b.data, dims: lora.b.shape };
+    feeds[`S_${name}`] = { data: Float32Array.of(lora.scale), dims: [1] };
+    const dropping = lora.training && lora.dropout > 0 && isGradEnabled();
+    kinds[name] = dropping ? "lora-mask" : "lora";
+    if (!dropping) return;
+    // the adapter's draws (LoraAdapter.forwardWithBase): one value per element of the projection's input
+    const dm = alloc(n * lin.inFeatures);
+    rng.fillDropoutMask(dm, lora.dropout, 1 / (1 - lora.dropout));
+    feeds[`M_${name}`] = { data: dm, dims: [n, lin.inFeatures] };
+  });
+  const { cos, sin } = angles(positions, n, model.invFreq);
+  const interleaved = ropeLayout === "interleaved";
+  const angleDims = interleaved ? [n, 1, d / 2, 1] : [n, 1, 1, d / 2];
+  Object.assign(feeds, {
+    X: { data: x.data, dims: [n, c] },
+    N1: { data: layer.attnNorm.data, dims: [c] },
+    N2: { data: layer.ffnNorm.data, dims: [c] },
+    E: { data: Float32Array.of(rmsEps), dims: [1] },
+    COS: { data: cos, dims: angleDims },
+    SIN: { data: sin, dims: angleDims },
+    M: { data: m.add, dims: [m.maskBatch, 1, 1, t, t] },
+    ...(rowKeep ? { R: { data: m.rowKeep, dims: [m.maskBatch, 1, 1, t, 1] } } : {}),
+    scale: { data: Float32Array.of(model.attnScale), dims: [1] },
+    SQ: { data: BigInt64Array.from([b, t, kvHeads, heads / kvHeads, d].map(BigInt)), dims: [5] },
+    SK: { data: BigInt64Array.from([b, t, kvHeads, 1, d].map(BigInt)), dims: [5] },
+  });
+  const shape: BlockShape = { c, heads, kvHeads, headDim: d, interleaved, rowKeep, kinds };
+  const key = `train-block:${c}:${heads}:${kvHeads}:${d}:${ropeLayout}:${rowKeep ? 1 : 0}:${LINEARS.map((l) => kinds[l]).join(",")}`;
+  const y = alloc(n * c);
+  runOnnxModel(key, () => blockGraph(shape), feeds, { Y: { data: y, dims: [n, c] } });
+  return new Tensor(y, [b, t, c]);
+}
