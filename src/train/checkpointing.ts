@@ -5,7 +5,7 @@
 import type { LlamaModel, LossBatch } from "../models/llama/model.js";
 import { headLoss } from "../models/llama/head-loss.js";
 import { arenaScope, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
-import { fusedBlockForward } from "./fused-block.js";
+import { fusedBlockBackward, fusedBlockForward } from "./fused-block.js";
 
 /** The same mean next-token loss as `model.loss(batch)`, with per-block recomputation in backward. */
 export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng): Tensor {
@@ -24,6 +24,12 @@ export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng):
     x = withGrad(new Tensor(out.data, out.shape), "checkpoint", [input], (g) => {
       const after = rng.state();
       rng.setState(state);
+      // recomputation and backward as one graph (fused-block.ts) where it applies
+      const fused = fusedBlockBackward(model, layer, input, positions, mask, rng, g);
+      if (fused) {
+        rng.setState(after);
+        return [fused];
+      }
       const xi = new Tensor(input.data, input.shape, true);
       // LoRA leaves accumulate here (copied out of the arena); finiteness is checked once on the
       // step's gradient norm. The recomputed block's arrays are reused by the next block's.

@@ -102,7 +102,12 @@ function ropeNodes(x: string, heads: number, interleaved: boolean, out: string):
   ];
 }
 
-function blockGraph(s: BlockShape): Uint8Array {
+/**
+ * The block's forward graph (output Y), or with `backward` its forward and backward (upstream gradient
+ * G in; DX and each LoRA projection's DA_·, DB_· out): the checkpoint's recomputation and backward in
+ * one call, nothing but the gradients leaving the graph.
+ */
+function blockGraph(s: BlockShape, backward: boolean): Uint8Array {
   const { c, heads, kvHeads, headDim: d, interleaved } = s;
   const ropeShape = (h: number) => (interleaved ? [-1, h, d / 2, 2] : [-1, h, 2, d / 2]);
   const i64 = (name: string, v: number[]) => ({ name, dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
@@ -118,6 +123,7 @@ function blockGraph(s: BlockShape): Uint8Array {
     f32("scale", [1]),
     { name: "SQ", type: "int64", dims: [5] },
     { name: "SK", type: "int64", dims: [5] },
+    ...(backward ? [f32("G", ["n", c])] : []),
   ];
   for (const name of LINEARS) {
     inputs.push(f32(`W_${name}`, [`n_${name}`, `k_${name}`]));
@@ -164,7 +170,137 @@ function blockGraph(s: BlockShape): Uint8Array {
     i64(`shape_rows_${h}`, [-1, h * d]),
   ]);
   const unique = shapes.filter((x, i) => shapes.findIndex((y) => y.name === x.name) === i);
-  return encodeOnnxModel({ opset: 17, inputs, outputs: [f32("Y", ["n", c])], initializers: unique, nodes });
+  const lora = LINEARS.filter((name) => s.kinds[name] !== "plain");
+  const outputs = backward
+    ? [
+        f32("DX", ["n", c]),
+        ...lora.flatMap((name) => [
+          f32(`DA_${name}`, [`r_${name}`, `k_${name}`]),
+          f32(`DB_${name}`, [`n_${name}`, `r_${name}`]),
+        ]),
+      ]
+    : [f32("Y", ["n", c])];
+  if (backward) nodes.push(...backwardNodes(s));
+  const initializers = [
+    ...unique,
+    ...(backward ? [i64("axisG", [2]), i64("axisS", [-1]), { name: "one", dims: [1], data: Float32Array.of(1) }] : []),
+  ];
+  return encodeOnnxModel({ opset: 17, inputs, outputs, initializers, nodes });
+}
+
+/**
+ * A projection's gradients from its output's gradient `g`: `${name}_dx` (its input's), and for a LoRA
+ * projection DA_·, DB_· as lora-ort's backward graph computes them.
+ */
+function linearBackwardNodes(name: LinearName, kind: LinearKind, x: string, g: string): OnnxNode[] {
+  const dx = `${name}_dx`;
+  if (kind === "plain") return [node("MatMul", [g, `W_${name}`], dx)];
+  const p = `${name}_b_`;
+  const xa = kind === "lora-mask" ? `${name}_xa` : x;
+  return [
+    node("MatMul", [g, `B_${name}`], `${p}gb`),
+    node("Mul", [`${p}gb`, `S_${name}`], `${p}dh`),
+    node("Gemm", [`${p}dh`, xa], `DA_${name}`, [{ name: "transA", int: 1 }]),
+    node("Gemm", [g, `${name}_hs`], `DB_${name}`, [{ name: "transA", int: 1 }]),
+    node("MatMul", [g, `W_${name}`], `${p}dx0`),
+    node("MatMul", [`${p}dh`, `A_${name}`], kind === "lora-mask" ? `${p}dxa0` : `${p}dxa`),
+    ...(kind === "lora-mask" ? [node("Mul", [`${p}dxa0`, `M_${name}`], `${p}dxa`)] : []),
+    node("Add", [`${p}dx0`, `${p}dxa`], dx),
+  ];
+}
+
+/** dX of y = rmsNorm(x)·w from dY (`out`'s forward intermediates: out_xh, out_r), as norm-ort's backward. */
+function rmsNormBackwardNodes(out: string, w: string, g: string, dx: string): OnnxNode[] {
+  const p = `${out}_b_`;
+  return [
+    node("Mul", [g, w], `${p}gw`),
+    node("Mul", [`${p}gw`, `${out}_xh`], `${p}p`),
+    node("ReduceMean", [`${p}p`], `${p}d`, [
+      { name: "axes", ints: [-1] },
+      { name: "keepdims", int: 1 },
+    ]),
+    node("Mul", [`${out}_xh`, `${p}d`], `${p}t`),
+    node("Sub", [`${p}gw`, `${p}t`], `${p}u`),
+    node("Mul", [`${p}u`, `${out}_r`], dx),
+  ];
+}
+
+/** The rotation's transpose (by −θ) of rope's gradient `g` (N, heads·D). */
+function ropeBackwardNodes(g: string, heads: number, interleaved: boolean, out: string): OnnxNode[] {
+  const p = `${out}_`;
+  const axis = interleaved ? -1 : -2;
+  return [
+    node("Reshape", [g, `shape_rope_${heads}`], `${p}r`),
+    { op: "Split", inputs: [`${p}r`], outputs: [`${p}a`, `${p}b`], attributes: [{ name: "axis", int: axis }] },
+    node("Mul", [`${p}a`, "COS"], `${p}ac`),
+    node("Mul", [`${p}b`, "SIN"], `${p}bs`),
+    node("Add", [`${p}ac`, `${p}bs`], `${p}0`),
+    node("Mul", [`${p}b`, "COS"], `${p}bc`),
+    node("Mul", [`${p}a`, "SIN"], `${p}as`),
+    node("Sub", [`${p}bc`, `${p}as`], `${p}1`),
+    node("Concat", [`${p}0`, `${p}1`], `${p}c`, [{ name: "axis", int: axis }]),
+    node("Reshape", [`${p}c`, `shape_rows_${heads}`], out),
+  ];
+}
+
+/** Backward from G through the forward's intermediates (names of blockGraph's forward nodes). */
+function backwardNodes(s: BlockShape): OnnxNode[] {
+  const { heads, kvHeads, interleaved, kinds } = s;
+  const tr = (from: string, to: string, perm: number[]) =>
+    node("Transpose", [from], to, [{ name: "perm", ints: perm }]);
+  const sumGroups = (from: string, to: string) =>
+    node("ReduceSum", [from, "axisG"], to, [{ name: "keepdims", int: 1 }]);
+  return [
+    // Y = x1 + down(act): FFN
+    ...linearBackwardNodes("down", kinds.down, "act", "G"),
+    node("Mul", ["down_dx", "ga"], "d_u"),
+    node("Mul", ["down_dx", "u"], "d_ga"),
+    // d(g·σ(g))/dg = σ·(1 + g·(1 − σ))
+    node("Sub", ["one", "gs"], "gs1"),
+    node("Mul", ["g", "gs1"], "ggs1"),
+    node("Add", ["one", "ggs1"], "dsil0"),
+    node("Mul", ["gs", "dsil0"], "dsil"),
+    node("Mul", ["d_ga", "dsil"], "d_g"),
+    ...linearBackwardNodes("gate", kinds.gate, "h2", "d_g"),
+    ...linearBackwardNodes("up", kinds.up, "h2", "d_u"),
+    node("Add", ["gate_dx", "up_dx"], "d_h2"),
+    ...rmsNormBackwardNodes("h2", "N2", "d_h2", "d_x1n"),
+    node("Add", ["G", "d_x1n"], "d_x1"),
+    // x1 = X + o(attention)
+    ...linearBackwardNodes("o", kinds.o, "a", "d_x1"),
+    node("Reshape", ["o_dx", "SQ"], "d_a5"),
+    tr("d_a5", "d_ai", [0, 2, 3, 1, 4]),
+    tr("vi", "vt", [0, 1, 2, 4, 3]),
+    node("MatMul", ["d_ai", "vt"], "d_p"),
+    node("Mul", ["p", "d_p"], "pdp"),
+    node("ReduceSum", ["pdp", "axisS"], "rs", [{ name: "keepdims", int: 1 }]),
+    node("Sub", ["d_p", "rs"], "ds0"),
+    node("Mul", ["p", "ds0"], "ds"),
+    tr("kt", "ki", [0, 1, 2, 4, 3]),
+    node("MatMul", ["ds", "ki"], "d_qs"),
+    node("Mul", ["d_qs", "scale"], "d_qi"),
+    tr("d_qi", "d_q5", [0, 3, 1, 2, 4]),
+    node("Reshape", ["d_q5", `shape_rows_${heads}`], "d_qr"),
+    tr("qs", "qst", [0, 1, 2, 4, 3]),
+    node("MatMul", ["qst", "ds"], "d_ktg"),
+    sumGroups("d_ktg", "d_kt"),
+    tr("d_kt", "d_k5", [0, 4, 1, 2, 3]),
+    node("Reshape", ["d_k5", `shape_rows_${kvHeads}`], "d_kr"),
+    tr("d_ai", "d_at", [0, 1, 2, 4, 3]),
+    node("MatMul", ["d_at", "p"], "d_vtg"),
+    sumGroups("d_vtg", "d_vt"),
+    tr("d_vt", "d_v5", [0, 4, 1, 2, 3]),
+    node("Reshape", ["d_v5", `shape_rows_${kvHeads}`], "d_v"),
+    ...ropeBackwardNodes("d_qr", heads, interleaved, "d_q"),
+    ...ropeBackwardNodes("d_kr", kvHeads, interleaved, "d_k"),
+    ...linearBackwardNodes("q", kinds.q, "h1", "d_q"),
+    ...linearBackwardNodes("k", kinds.k, "h1", "d_k"),
+    ...linearBackwardNodes("v", kinds.v, "h1", "d_v"),
+    node("Add", ["q_dx", "k_dx"], "d_h1a"),
+    node("Add", ["d_h1a", "v_dx"], "d_h1"),
+    ...rmsNormBackwardNodes("h1", "N1", "d_h1", "d_xn"),
+    node("Add", ["d_x1", "d_xn"], "DX"),
+  ];
 }
 
 /** cos and sin of positions × invFreq per row (N, D/2), kept for the last positions array. */
@@ -207,29 +343,41 @@ function loraOf(lin: Linear): LoraAdapter | undefined | null {
   return lin.adapter instanceof LoraAdapter ? lin.adapter : null;
 }
 
+/** A block's feeds for its graph, the graph's shape and cache key; the dropout masks are drawn. */
+interface Prepared {
+  feeds: Record<string, OrtValue>;
+  shape: BlockShape;
+  key: string;
+  loras: (LoraAdapter | undefined)[];
+  n: number;
+}
+
 /**
- * `model.block(layer, x, positions, mask)`'s output (B, T, C) computed by one graph, with no autograd
- * record, drawing the LoRA dropout masks from `rng` (the adapters' RNG) in the order the op-by-op block
- * draws them. Null when the block has what the graph leaves out (biases, adapters other than LoRA,
- * quantized weights that do not fit the dequantization cache together, no onnxruntime, full rotary dims
- * not even): the caller then runs model.block.
+ * The graph's feeds for `model.block(layer, x, positions, mask)`, drawing the LoRA dropout masks from
+ * `rng` (the adapters' RNG) in the order the op-by-op block draws them; null (and nothing drawn) when
+ * the block has what the graph leaves out: biases, adapters other than LoRA or whose weights are not
+ * trained, trained base weights or norms, quantized weights that do not fit the dequantization cache
+ * together, an odd head size, no onnxruntime.
  */
-export function fusedBlockForward(
+function prepare(
   model: LlamaModel,
   layer: LlamaLayer,
   x: Tensor,
   positions: Int32Array,
   mask: Tensor | undefined,
   rng: Rng,
-): Tensor | null {
+): Prepared | null {
   const { heads, kvHeads, headDim: d, rmsEps, ropeLayout } = model.config;
+  if (x.ndim !== 3 || d % 2 !== 0 || model.invFreq.length !== d / 2 || !ortAvailable()) return null;
   const [b, t, c] = x.shape as [number, number, number];
   const n = b * t;
-  if (!ortAvailable() || d % 2 !== 0 || model.invFreq.length !== d / 2 || x.ndim !== 3) return null;
   if (positions.length !== t && positions.length !== n) return null;
+  if (layer.attnNorm.requiresGrad || layer.ffnNorm.requiresGrad) return null;
   const lins = LINEARS.map((name) => layer[name]);
-  const loras = lins.map(loraOf);
-  if (loras.includes(null)) return null;
+  const found = lins.map(loraOf);
+  if (found.includes(null) || lins.some((l) => l.weight instanceof Tensor && l.weight.requiresGrad)) return null;
+  const loras = found as (LoraAdapter | undefined)[];
+  if (loras.some((a) => a && !(a.a.requiresGrad && a.b.requiresGrad))) return null;
   const quant = lins.flatMap((l) => (l.weight instanceof QuantTensor ? [l.weight] : []));
   const decoded = quant.length > 0 ? dequantizedAll(quant) : [];
   if (!decoded) return null;
@@ -275,8 +423,75 @@ export function fusedBlockForward(
     SK: { data: BigInt64Array.from([b, t, kvHeads, 1, d].map(BigInt)), dims: [5] },
   });
   const shape: BlockShape = { c, heads, kvHeads, headDim: d, interleaved, rowKeep, kinds };
-  const key = `train-block:${c}:${heads}:${kvHeads}:${d}:${ropeLayout}:${rowKeep ? 1 : 0}:${LINEARS.map((l) => kinds[l]).join(",")}`;
-  const y = alloc(n * c);
-  runOnnxModel(key, () => blockGraph(shape), feeds, { Y: { data: y, dims: [n, c] } });
-  return new Tensor(y, [b, t, c]);
+  const key = `${c}:${heads}:${kvHeads}:${d}:${ropeLayout}:${rowKeep ? 1 : 0}:${LINEARS.map((l) => kinds[l]).join(",")}`;
+  return { feeds, shape, key, loras, n };
+}
+
+/**
+ * `model.block(layer, x, positions, mask)`'s output (B, T, C) computed by one graph, with no autograd
+ * record and the same dropout draws from `rng` (the adapters' RNG); null when the graph does not apply
+ * (see prepare): the caller then runs model.block.
+ */
+export function fusedBlockForward(
+  model: LlamaModel,
+  layer: LlamaLayer,
+  x: Tensor,
+  positions: Int32Array,
+  mask: Tensor | undefined,
+  rng: Rng,
+): Tensor | null {
+  const p = prepare(model, layer, x, positions, mask, rng);
+  if (!p) return null;
+  const y = alloc(x.size);
+  runOnnxModel(`train-block:${p.key}`, () => blockGraph(p.shape, false), p.feeds, {
+    Y: { data: y, dims: [p.n, p.shape.c] },
+  });
+  return new Tensor(y, x.shape);
+}
+
+/**
+ * The backward of `model.block(layer, x, positions, mask)` from its output's gradient `g`, recomputing
+ * the block inside the same graph (gradient checkpointing's recomputation and backward in one call):
+ * returns x's gradient and adds each LoRA adapter's A and B gradients into their `.grad`, as
+ * `model.block(…).backward({ grad: g })` does, with the same dropout draws from `rng`. Null (nothing
+ * drawn or changed) when the graph does not apply.
+ */
+export function fusedBlockBackward(
+  model: LlamaModel,
+  layer: LlamaLayer,
+  x: Tensor,
+  positions: Int32Array,
+  mask: Tensor | undefined,
+  rng: Rng,
+  g: Float32Array,
+): Float32Array | null {
+  const p = prepare(model, layer, x, positions, mask, rng);
+  if (!p) return null;
+  const [n, c] = [p.n, p.shape.c];
+  const dx = alloc(n * c);
+  const into: Record<string, OrtValue> = { DX: { data: dx, dims: [n, c] } };
+  const grads: [Tensor, Float32Array][] = [];
+  LINEARS.forEach((name, i) => {
+    const lora = p.loras[i];
+    if (!lora) return;
+    const da = new Float32Array(lora.a.size);
+    const db = new Float32Array(lora.b.size);
+    into[`DA_${name}`] = { data: da, dims: lora.a.shape };
+    into[`DB_${name}`] = { data: db, dims: lora.b.shape };
+    grads.push([lora.a, da], [lora.b, db]);
+  });
+  runOnnxModel(
+    `train-block-bwd:${p.key}`,
+    () => blockGraph(p.shape, true),
+    { ...p.feeds, G: { data: g, dims: [n, c] } },
+    into,
+  );
+  for (const [param, grad] of grads) {
+    if (!param.grad) param.grad = new Tensor(grad, param.shape);
+    else {
+      const acc = param.grad.data;
+      for (let i = 0; i < acc.length; i++) acc[i]! += grad[i]!;
+    }
+  }
+  return dx;
 }

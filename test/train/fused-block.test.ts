@@ -8,7 +8,7 @@ import { LlamaModel } from "../../src/models/llama/model.js";
 import { attachLora } from "../../src/models/lora/index.js";
 import { noGrad, randn, Rng, Tensor } from "../../src/tensor/index.js";
 import { checkpointedLoss } from "../../src/train/checkpointing.js";
-import { fusedBlockForward } from "../../src/train/fused-block.js";
+import { fusedBlockBackward, fusedBlockForward } from "../../src/train/fused-block.js";
 import { fixture } from "../helpers/fixtures.js";
 
 const MODEL = fixture("models/stories260K-gguf/stories260K.gguf");
@@ -66,6 +66,47 @@ describe("fusedBlockForward", () => {
         expect(maxRelDiff(got!.data, want.data)).toBeLessThan(1e-5);
       });
     }
+  }
+
+  for (const quantize of [undefined, "q4_0"] as const) {
+    it(`fusedBlockBackward equals model.block's backward: x's and the adapters' gradients (${quantize ?? "f32"} base)`, async () => {
+      const { model, set } = await setup(quantize, "interleaved");
+      const t = 40;
+      const c = model.config.dim;
+      const x = new Tensor(randn(new Rng(9), 2 * t * c, 1), [2, t, c]);
+      const g = randn(new Rng(10), 2 * t * c, 1);
+      const attentionMask = Int32Array.from({ length: 2 * t }, (_, i) => (i >= t && i < t + 5 ? 0 : 1));
+      for (const padded of [false, true]) {
+        const batch = { ids: new Int32Array(2 * t), batch: 2, ...(padded ? { attentionMask } : {}) };
+        const { positions, mask } = model.attentionInputs(batch);
+        const layer = model.weights.layers[1]!;
+        const params = set.params();
+        const start = set.rng.state();
+        for (const p of params) p.grad = null;
+        const xi = new Tensor(x.data, x.shape, true);
+        model.block(layer, xi, positions, mask).backward({ grad: g });
+        const want = {
+          dx: xi.grad!.data,
+          grads: params.map((p) => p.grad?.data.slice() ?? null),
+          rng: set.rng.state(),
+        };
+        set.rng.setState(start);
+        // adapters accumulate: one has a gradient already, which the fused backward adds to
+        for (const p of params) p.grad = null;
+        const first = params.findIndex((p, i) => want.grads[i] !== null);
+        params[first]!.grad = new Tensor(Float32Array.from(want.grads[first]!), params[first]!.shape);
+        const dx = fusedBlockBackward(model, layer, x, positions, mask, set.rng, g);
+        expect(dx, "the fused path applies").not.toBeNull();
+        expect(set.rng.state()).toEqual(want.rng);
+        expect(maxRelDiff(dx!, want.dx), `dx, padded ${padded}`).toBeLessThan(1e-4);
+        params.forEach((p, i) => {
+          const w = want.grads[i];
+          if (!w) return expect(p.grad, `param ${i} has no gradient`).toBeNull();
+          const expected = i === first ? w.map((v) => 2 * v) : w;
+          expect(maxRelDiff(p.grad!.data, expected), `param ${i}, padded ${padded}`).toBeLessThan(1e-4);
+        });
+      }
+    });
   }
 
   it("gives checkpointedLoss the unfused loss and adapter gradients (Q4_0 base, padded batch)", async () => {
