@@ -1,10 +1,12 @@
-// A Llama decoder block's forward as one onnxruntime graph, for the pass of gradient checkpointing that
-// keeps no graph: RMSNorm, the seven projections with their LoRA updates (dropout masks inside), RoPE,
-// grouped-query attention, the residual adds and SwiGLU in one native call with one (N, C) output, where
-// the op-by-op block makes ~12 calls, TypeScript RoPE and adds, and ~2 M values of outputs that
-// onnxruntime-node copies into fresh (garbage) arrays. Backward still recomputes the block op by op
-// (model.block) from the same input and the same dropout draws, so gradients are unchanged; this pass's
-// output equals the op-by-op block's to f32 rounding (the next block's saved input).
+// A Llama decoder block as onnxruntime graphs for gradient checkpointing: the forward that keeps no
+// graph, and the backward that recomputes the block, each one native call. Inside: RMSNorm, the seven
+// projections with their LoRA updates (dropout masks drawn as the adapters draw them), RoPE, grouped-query
+// attention, the residual adds and SwiGLU, and in backward their gradients. The op-by-op block
+// (model.block) makes ~12 calls each way, runs RoPE and the adds in TypeScript, and hands out ~2 M values
+// of outputs per pass that onnxruntime-node copies into fresh (garbage) arrays; here only the block's
+// output, or x's and the adapters' gradients, leave the graph. Equal to the op-by-op block to f32
+// rounding (test/train/fused-block.test.ts); blocks the graph leaves out (biases, other adapters, trained
+// base weights) still run op by op.
 // Shapes: N = B·T rows, C hidden, H heads, Hkv kv heads, G = H/Hkv, D head size, F ffn, r rank.
 import type { LlamaModel } from "../models/llama/model.js";
 import type { LlamaLayer } from "../models/llama/weights.js";
