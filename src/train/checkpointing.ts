@@ -5,6 +5,7 @@
 import type { LlamaModel, LossBatch } from "../models/llama/model.js";
 import { headLoss } from "../models/llama/head-loss.js";
 import { arenaScope, rmsNorm, type Rng, Tensor, withGrad } from "../tensor/index.js";
+import { fusedBlockBackward, fusedBlockForward } from "./fused-block.js";
 
 /** The same mean next-token loss as `model.loss(batch)`, with per-block recomputation in backward. */
 export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng): Tensor {
@@ -14,14 +15,21 @@ export function checkpointedLoss(model: LlamaModel, batch: LossBatch, rng: Rng):
   for (const layer of model.weights.layers) {
     const input = x;
     const state = rng.state();
-    // graph built, then dropped with `out`: its arrays go back to the arena now, all but the output
+    // one fused graph (fused-block.ts), or the op-by-op block whose graph is dropped with `out`: either
+    // way the scope's arrays go back to the arena now, all but the output
     const out = arenaScope(
-      () => model.block(layer, input, positions, mask),
+      () => fusedBlockForward(model, layer, input, positions, mask, rng) ?? model.block(layer, input, positions, mask),
       (y) => [y.data],
     );
     x = withGrad(new Tensor(out.data, out.shape), "checkpoint", [input], (g) => {
       const after = rng.state();
       rng.setState(state);
+      // recomputation and backward as one graph (fused-block.ts) where it applies
+      const fused = fusedBlockBackward(model, layer, input, positions, mask, rng, g);
+      if (fused) {
+        rng.setState(after);
+        return [fused];
+      }
       const xi = new Tensor(input.data, input.shape, true);
       // LoRA leaves accumulate here (copied out of the arena); finiteness is checked once on the
       // step's gradient norm. The recomputed block's arrays are reused by the next block's.

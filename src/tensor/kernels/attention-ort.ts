@@ -35,42 +35,58 @@ function toOuter(order: HeadOrder, pairs: [string, string][]): OnnxNode[] {
   );
 }
 
-/** P = rowKeep · softmax(Qi·Kiᵀ·scale + M): (B, Hkv, G, T, S). */
-const probNodes: OnnxNode[] = [
-  transpose("Ki", "Kt", SWAP_LAST),
-  { op: "MatMul", inputs: ["Qi", "Kt"], outputs: ["S0"] },
-  { op: "Mul", inputs: ["S0", "scale"], outputs: ["S1"] },
-  { op: "Add", inputs: ["S1", "M"], outputs: ["S2"] },
-  { op: "Softmax", inputs: ["S2"], outputs: ["P0"], attributes: [{ name: "axis", int: -1 }] },
-  { op: "Mul", inputs: ["P0", "R"], outputs: ["P"] },
-];
+/**
+ * P = [rowKeep ·] softmax(Qs·Kiᵀ + M): (B, Hkv, G, T, S), with Qs = Qi·scale (the scale on the (T, D)
+ * queries, not on the (T, S) scores). rowKeep only when some query row has every key hidden (a padding
+ * row): with none, its (T, S) product is skipped.
+ */
+function probNodes(keepAll: boolean): OnnxNode[] {
+  return [
+    { op: "Mul", inputs: ["Qi", "scale"], outputs: ["Qs"] },
+    transpose("Ki", "Kt", SWAP_LAST),
+    { op: "MatMul", inputs: ["Qs", "Kt"], outputs: ["S0"] },
+    { op: "Add", inputs: ["S0", "M"], outputs: ["S1"] },
+    { op: "Softmax", inputs: ["S1"], outputs: [keepAll ? "P" : "P0"], attributes: [{ name: "axis", int: -1 }] },
+    ...(keepAll ? [] : [{ op: "Mul", inputs: ["P0", "R"], outputs: ["P"] }]),
+  ];
+}
 
-function commonInputs(order: HeadOrder) {
+function commonInputs(order: HeadOrder, keepAll: boolean) {
   return [
     { name: "Q", type: "float" as const, dims: ioDims(order, "t", "g", "d") },
     { name: "K", type: "float" as const, dims: ioDims(order, "s", "one", "d") },
     { name: "V", type: "float" as const, dims: ioDims(order, "s", "one", "dv") },
     { name: "M", type: "float" as const, dims: ["mb", 1, 1, "t", "s"] },
-    { name: "R", type: "float" as const, dims: ["mb", 1, 1, "t", 1] },
+    ...(keepAll ? [] : [{ name: "R", type: "float" as const, dims: ["mb", 1, 1, "t", 1] }]),
     { name: "scale", type: "float" as const, dims: [1] },
   ];
 }
 
-function forwardGraph(order: HeadOrder): Uint8Array {
+function forwardGraph(order: HeadOrder, keepAll: boolean): Uint8Array {
   return encodeOnnxModel({
     opset: 17,
-    inputs: commonInputs(order),
+    inputs: commonInputs(order, keepAll),
     outputs: [{ name: "Y", type: "float", dims: ioDims(order, "t", "g", "dv") }],
     nodes: [
       ...toInner(order, ["Q", "K", "V"]),
-      ...probNodes,
+      ...probNodes(keepAll),
       { op: "MatMul", inputs: ["P", "Vi"], outputs: ["Yi"] },
       ...toOuter(order, [["Yi", "Y"]]),
     ],
   });
 }
 
-function backwardGraph(order: HeadOrder): Uint8Array {
+/** (B, Hkv, 1, ·, S) → the layout of K or V: (B, S, Hkv, 1, ·) for "bthd", (B, Hkv, 1, S, ·) for "bhtd". */
+const FROM_TRANSPOSED_KV = { bthd: [0, 4, 1, 2, 3], bhtd: SWAP_LAST } as const;
+/** Q or dY → (B, Hkv, G, ·, T). */
+const TO_TRANSPOSED = { bthd: [0, 2, 3, 4, 1], bhtd: SWAP_LAST } as const;
+
+/**
+ * dS = P ⊙ (dP − Σ_s P·dP) with dP = dY·Vᵀ (the score scale rides on the small factors: Qs, and dQ's
+ * product); dQ = dS·K·scale, dKᵀ = Σ_G Qsᵀ·dS, dVᵀ = Σ_G dYᵀ·P. The K and V gradients come out
+ * transposed, (D, S) per head, so no (T, S) array is transposed: only Q, dY and the small results are.
+ */
+function backwardGraph(order: HeadOrder, keepAll: boolean): Uint8Array {
   const mm = (a: string, b: string, out: string): OnnxNode => ({ op: "MatMul", inputs: [a, b], outputs: [out] });
   const sumGroups = (from: string, to: string): OnnxNode => ({
     op: "ReduceSum",
@@ -80,7 +96,7 @@ function backwardGraph(order: HeadOrder): Uint8Array {
   });
   return encodeOnnxModel({
     opset: 17,
-    inputs: [...commonInputs(order), { name: "dY", type: "float", dims: ioDims(order, "t", "g", "dv") }],
+    inputs: [...commonInputs(order, keepAll), { name: "dY", type: "float", dims: ioDims(order, "t", "g", "dv") }],
     outputs: [
       { name: "dQ", type: "float", dims: ioDims(order, "t", "g", "d") },
       { name: "dK", type: "float", dims: ioDims(order, "s", "one", "d") },
@@ -92,30 +108,36 @@ function backwardGraph(order: HeadOrder): Uint8Array {
     ],
     nodes: [
       ...toInner(order, ["Q", "K", "V", "dY"]),
-      ...probNodes,
-      // dS = P ⊙ (dP − Σ_s P·dP) · scale with dP = dY·Vᵀ
+      ...probNodes(keepAll),
       transpose("Vi", "Vt", SWAP_LAST),
       mm("dYi", "Vt", "dP"),
       { op: "Mul", inputs: ["P", "dP"], outputs: ["PdP"] },
       { op: "ReduceSum", inputs: ["PdP", "axisS"], outputs: ["rs"], attributes: [{ name: "keepdims", int: 1 }] },
       { op: "Sub", inputs: ["dP", "rs"], outputs: ["dS0"] },
-      { op: "Mul", inputs: ["P", "dS0"], outputs: ["dS1"] },
-      { op: "Mul", inputs: ["dS1", "scale"], outputs: ["dS"] },
-      mm("dS", "Ki", "dQi"),
+      { op: "Mul", inputs: ["P", "dS0"], outputs: ["dS"] },
+      mm("dS", "Ki", "dQs"),
+      { op: "Mul", inputs: ["dQs", "scale"], outputs: ["dQi"] },
       // a kv head's gradient sums over its G query heads
-      transpose("dS", "dSt", SWAP_LAST),
-      mm("dSt", "Qi", "dKg"),
-      sumGroups("dKg", "dKi"),
-      transpose("P", "Pt", SWAP_LAST),
-      mm("Pt", "dYi", "dVg"),
-      sumGroups("dVg", "dVi"),
-      ...toOuter(order, [
-        ["dQi", "dQ"],
-        ["dKi", "dK"],
-        ["dVi", "dV"],
-      ]),
+      transpose("Q", "Qt0", [...TO_TRANSPOSED[order]]),
+      { op: "Mul", inputs: ["Qt0", "scale"], outputs: ["Qst"] },
+      mm("Qst", "dS", "dKtg"),
+      sumGroups("dKtg", "dKt"),
+      transpose("dY", "dYt", [...TO_TRANSPOSED[order]]),
+      mm("dYt", "P", "dVtg"),
+      sumGroups("dVtg", "dVt"),
+      ...toOuter(order, [["dQi", "dQ"]]),
+      transpose("dKt", "dK", [...FROM_TRANSPOSED_KV[order]]),
+      transpose("dVt", "dV", [...FROM_TRANSPOSED_KV[order]]),
     ],
   });
+}
+
+/** Whether every query row keeps a key (no rowKeep product needed); remembered per mask. */
+const keepsAll = new WeakMap<Float32Array, boolean>();
+function allRowsKept(mask: AttentionMask): boolean {
+  let all = keepsAll.get(mask.rowKeep);
+  if (all === undefined) keepsAll.set(mask.rowKeep, (all = mask.rowKeep.every((r) => r === 1)));
+  return all;
 }
 
 function feeds(q: Float32Array, k: Float32Array, v: Float32Array, mask: AttentionMask, x: AttentionDims) {
@@ -127,7 +149,7 @@ function feeds(q: Float32Array, k: Float32Array, v: Float32Array, mask: Attentio
     K: { data: k, dims: kd(x.d) },
     V: { data: v, dims: kd(x.dv) },
     M: { data: mask.add, dims: [x.maskBatch, 1, 1, x.t, x.s] },
-    R: { data: mask.rowKeep, dims: [x.maskBatch, 1, 1, x.t, 1] },
+    ...(allRowsKept(mask) ? {} : { R: { data: mask.rowKeep, dims: [x.maskBatch, 1, 1, x.t, 1] } }),
     scale: { data: Float32Array.of(x.scale), dims: [1] },
   };
 }
@@ -145,9 +167,15 @@ export function ortAttention(
   x: AttentionDims,
   out: Float32Array,
 ): void {
-  runOnnxModel(`attention-fwd-${x.order}`, () => forwardGraph(x.order), feeds(q, k, v, mask, x), {
-    Y: { data: out, dims: outDims(x, x.t, x.group, x.dv) },
-  });
+  const all = allRowsKept(mask);
+  runOnnxModel(
+    `attention-fwd-${x.order}${all ? "" : "-rows"}`,
+    () => forwardGraph(x.order, all),
+    feeds(q, k, v, mask, x),
+    {
+      Y: { data: out, dims: outDims(x, x.t, x.group, x.dv) },
+    },
+  );
 }
 
 /** Writes dq, dk, dv (layouts of q, k, v) from dy. */
@@ -161,7 +189,8 @@ export function ortAttentionBackward(
   grads: { dq: Float32Array; dk: Float32Array; dv: Float32Array },
 ): void {
   const f = { ...feeds(q, k, v, mask, x), dY: { data: dy, dims: outDims(x, x.t, x.group, x.dv) } };
-  runOnnxModel(`attention-bwd-${x.order}`, () => backwardGraph(x.order), f, {
+  const all = allRowsKept(mask);
+  runOnnxModel(`attention-bwd-${x.order}${all ? "" : "-rows"}`, () => backwardGraph(x.order, all), f, {
     dQ: { data: grads.dq, dims: outDims(x, x.t, x.group, x.d) },
     dK: { data: grads.dk, dims: outDims(x, x.s, 1, x.d) },
     dV: { data: grads.dv, dims: outDims(x, x.s, 1, x.dv) },

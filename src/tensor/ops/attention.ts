@@ -105,6 +105,21 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor, order: HeadOrder, scale: n
   return { ...dims, scale: scale ?? 1 / Math.sqrt(d) };
 }
 
+/**
+ * The additive mask (maskBatch, T, S) (hidden keys MASKED) and per-row keep flags (maskBatch, T) the
+ * attention kernels use for `user` (broadcastable to (B, 1, T, S)) plus the causal mask: for callers
+ * that run attention inside their own graphs (train/'s fused block) and must mask exactly as it does.
+ */
+export function attentionMaskArrays(
+  user: Tensor | undefined,
+  causal: boolean,
+  dims: { batch: number; t: number; s: number },
+): AttentionMask & { maskBatch: number } {
+  const x: AttentionDims = { ...dims, kvHeads: 1, group: 1, d: 1, dv: 1, scale: 1, order: "bthd", maskBatch: 1 };
+  const mask = combinedMask(user, causal, x);
+  return { ...mask, maskBatch: x.maskBatch };
+}
+
 // The last few combined masks: every block of a forward pass passes the same mask tensor.
 const maskCache: { key: Tensor | null; causal: boolean; t: number; s: number; mask: AttentionMask }[] = [];
 

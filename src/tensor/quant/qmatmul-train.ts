@@ -91,6 +91,19 @@ export function dequantized(w: QuantTensor): Float32Array {
   return data;
 }
 
+/**
+ * Every weight's f32 values at once, when their sum fits the cache (then no call evicts another's
+ * array); else null. Valid until the next call of `dequantized` or this function, as `dequantized`'s.
+ */
+export function dequantizedAll(ws: QuantTensor[]): Float32Array[] | null {
+  let total = 0;
+  for (const w of ws) total += w.shape.length === 2 ? w.rows * w.rowLength : Infinity;
+  if (total > cacheValues) return null;
+  // a fetched weight moves to the cache's recent end and eviction takes the least recent first, so a
+  // later miss evicts only older entries while these weights fit together: all arrays stay valid
+  return ws.map((w) => dequantized(w));
+}
+
 /** dx (M, K) = g (M, N) · W, W dequantized tile by tile (weights too large for the cache). */
 function gradInputTiled(g: Float32Array, w: QuantTensor, m: number): Float32Array {
   const [n, k] = [w.rows, w.rowLength];
