@@ -11,6 +11,7 @@ import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
 import { CODECS, quantize, QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
 import { writableCodec, type ByteReloader } from "../../tensor/quant/formats.js";
+import { dropBytes, droppableBytes } from "../../tensor/quant/nbits.js";
 import { Linear } from "../linear.js";
 import type { LlamaConfig } from "./config.js";
 
@@ -77,7 +78,13 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
         range
           ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name)
           : readRange(file.path, stamp, t.offset, t.byteSize, t.name);
-      entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options), reload };
+      // Read into droppable buffers: dropBytes (nbits.ts) gives them back at once when a kernel holds the weight.
+      const bytes = async (): Promise<Uint8Array> => {
+        const out = droppableBytes(t.byteSize);
+        await file.readTensorInto(t.name, out, options);
+        return out;
+      };
+      entry.quant = { type: qt, bytes, reload };
     }
     out.set(t.name, entry);
   }
@@ -111,7 +118,7 @@ function readRange(file: string, stamp: string, offset: number, size: number, na
       },
     );
   }
-  const out = new Uint8Array(size);
+  const out = droppableBytes(size);
   const fd = openSync(file, "r");
   try {
     for (let got = 0; got < size;) {
@@ -301,7 +308,7 @@ export async function loadWeights(
   const tokenEmbd = await matrix("token_embd.weight", vocabSize, dim);
   // A stored table is read a row per token from its file (llama.cpp's mmap touches only those rows too);
   // as a tied output head its bytes come back once, for the kernel that then holds them.
-  if (tokenEmbd instanceof QuantTensor) tokenEmbd.releaseBytes();
+  if (tokenEmbd instanceof QuantTensor) dropBytes(tokenEmbd);
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
     const p = `blk.${l}`;
