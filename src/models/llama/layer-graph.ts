@@ -311,7 +311,7 @@ export class LayerGraphs {
           { name: `S_${tag}`, dims: [(form.n * form.k) / 32], data: form.scales, type: "float" },
         ]);
       }
-      this.perLayer.set(l, ortGraph(layerModel(g, inits), `llama-layer-${l}`));
+      this.perLayer.set(l, ortGraph(layerModel(g, inits), `llama-layer-${l}`, { memPattern: false }));
       // onnxruntime holds the prepacked weights now; the file gives the bytes back if a path reads them.
       for (const name of LINEARS) dropBytes(layer[name].weight as QuantTensor);
     });

@@ -42,13 +42,14 @@ const sessions = new Map<string, NativeSession>();
  * LoRA training of SmolLM-135M's shape ran 38 → 108 tokens/s with spinning off (2 threads); large
  * matmuls are unchanged (one op, its threads busy throughout).
  */
-function sessionOptions(arena = false) {
+function sessionOptions(arena = false, memPattern = true) {
   return {
     intraOpNumThreads: ortThreads(),
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     enableCpuMemArena: arena,
+    enableMemPattern: memPattern,
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   } as const;
 }
@@ -239,6 +240,15 @@ export interface OrtGraphOptions {
    * per session, so not for the per-layer quantized sessions (31 arenas held 1.2 GB).
    */
   arena?: boolean;
+  /**
+   * onnxruntime's memory pattern (default on): from the second run of a shape, one block for all of a
+   * run's intermediates instead of one allocation each. Off for the per-layer quantized graphs: that
+   * block (~10 MB for a 128-token chunk of SmolLM-135M) comes from and goes back to malloc every run,
+   * and each free of it raises glibc's mmap threshold, sending everything smaller to the heap, which
+   * keeps it (SmolLM-135M Q8_0, bench child, 3 pairs, load 5–6: peak RSS 495–505 MB off, 501–546 on;
+   * prompt and generation tokens/s unchanged within the run-to-run spread).
+   */
+  memPattern?: boolean;
 }
 
 /**
@@ -252,7 +262,12 @@ export function ortGraph(bytes: Uint8Array, name: string, options: OrtGraphOptio
       hint: "reinstall dependencies (npm install)",
     });
   const s = new mod.native.InferenceSession();
-  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions(options.arena));
+  s.loadModel(
+    bytes.buffer as ArrayBuffer,
+    bytes.byteOffset,
+    bytes.byteLength,
+    sessionOptions(options.arena, options.memPattern),
+  );
   const tensor = (v: OrtValue): OrtTensor =>
     new mod.Tensor(v.data instanceof Float32Array ? "float32" : "int64", v.data, v.dims);
   return {
