@@ -93,6 +93,16 @@ function nbitsSlices(w: QuantTensor): NBitsWeight[] | null {
   return out;
 }
 
+/**
+ * Builds now the kernel qmatmulRaw would build at the first product of `m` rows (default options), so a
+ * caller can make its sessions in one sequence (layer-graph.ts: the output head right after the layers).
+ */
+export function prepareQmatmul(w: QuantTensor, m: number): void {
+  const dims = { batch: 1, m, k: w.rowLength, n: w.rows, transA: false, transB: true, bBatched: true };
+  if (matmulPathFor(dims) !== "ort") return;
+  if (w.type === "q4_0" || (w.type === "q8_0" && m <= q8Int8Rows())) nbitsKernel(w, 4);
+}
+
 /** Frees the onnxruntime copies of W now (they are rebuilt if W is used again). */
 export function releaseQuantKernel(w: QuantTensor): void {
   for (const kernel of nbitsKernels.get(w)?.values() ?? []) kernel?.dispose();
