@@ -76,8 +76,8 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     } else if (qt) {
       const reload: ByteReloader = (range) =>
         range
-          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name)
-          : readRange(file.path, stamp, t.offset, t.byteSize, t.name);
+          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name, new Uint8Array(range.length))
+          : readRange(file.path, stamp, t.offset, t.byteSize, t.name, droppableBytes(t.byteSize));
       // Read into droppable buffers: dropBytes (nbits.ts) gives them back at once when a kernel holds the weight.
       const bytes = async (): Promise<Uint8Array> => {
         const out = droppableBytes(t.byteSize);
@@ -100,7 +100,19 @@ const fileStamp = (file: string): string => {
  * Reads a tensor's bytes again, synchronously, for a quantized weight whose bytes were dropped while
  * onnxruntime held its own copy (a generation-only load keeps one copy of each weight, not two).
  */
-function readRange(file: string, stamp: string, offset: number, size: number, name: string): Uint8Array {
+/**
+ * Reads `size` bytes at `offset` into `out`. A whole weight goes into droppable bytes (nbits.ts); a few
+ * rows (an embedding lookup, per token) into a plain array: a resizable buffer is an mmap of its own,
+ * and one per token slowed SmolLM-135M's 512-token prompts by a third.
+ */
+function readRange(
+  file: string,
+  stamp: string,
+  offset: number,
+  size: number,
+  name: string,
+  out: Uint8Array,
+): Uint8Array {
   let now: string | undefined;
   try {
     now = fileStamp(file);
@@ -118,7 +130,6 @@ function readRange(file: string, stamp: string, offset: number, size: number, na
       },
     );
   }
-  const out = droppableBytes(size);
   const fd = openSync(file, "r");
   try {
     for (let got = 0; got < size;) {
