@@ -13,8 +13,9 @@ const CHUNK = 512;
 /**
  * Prompt chunk where the layers run as quantized (MatMulNBits) graphs. Each graph's largest
  * intermediates grow with T·(S+T) (attention scores) and come from the malloc heap, which keeps them;
- * SmolLM-135M Q8_0, 512-token prompts, 2 threads (bench child, load 6–9): peak RSS 501–548 MB at 128
- * against 511–687 at 512, prompt tokens/s 270–353 against 194–210 in the same runs.
+ * SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench child, 3 runs each at load ~2: 128 → peak RSS
+ * 439–452 MB, 769–834 prompt tokens/s; 512 → 525–766 MB, 386–868 tokens/s (erratic: the larger
+ * intermediates go back and forth to the system).
  */
 const NBITS_CHUNK = 128;
 
