@@ -11,6 +11,7 @@ import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
 import { CODECS, quantize, QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
 import { writableCodec, type ByteReloader } from "../../tensor/quant/formats.js";
+import { dropBytes, droppableBytes } from "../../tensor/quant/nbits.js";
 import { Linear } from "../linear.js";
 import type { LlamaConfig } from "./config.js";
 
@@ -75,9 +76,15 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     } else if (qt) {
       const reload: ByteReloader = (range) =>
         range
-          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name)
-          : readRange(file.path, stamp, t.offset, t.byteSize, t.name);
-      entry.quant = { type: qt, bytes: () => file.readTensorBytes(t.name, options), reload };
+          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name, new Uint8Array(range.length))
+          : readRange(file.path, stamp, t.offset, t.byteSize, t.name, droppableBytes(t.byteSize));
+      // Read into droppable buffers: dropBytes (nbits.ts) gives them back at once when a kernel holds the weight.
+      const bytes = async (): Promise<Uint8Array> => {
+        const out = droppableBytes(t.byteSize);
+        await file.readTensorInto(t.name, out, options);
+        return out;
+      };
+      entry.quant = { type: qt, bytes, reload };
     }
     out.set(t.name, entry);
   }
@@ -93,7 +100,19 @@ const fileStamp = (file: string): string => {
  * Reads a tensor's bytes again, synchronously, for a quantized weight whose bytes were dropped while
  * onnxruntime held its own copy (a generation-only load keeps one copy of each weight, not two).
  */
-function readRange(file: string, stamp: string, offset: number, size: number, name: string): Uint8Array {
+/**
+ * Reads `size` bytes at `offset` into `out`. A whole weight goes into droppable bytes (nbits.ts); a few
+ * rows (an embedding lookup, per token) into a plain array: a resizable buffer is an mmap of its own,
+ * and one per token slowed SmolLM-135M's 512-token prompts by a third.
+ */
+function readRange(
+  file: string,
+  stamp: string,
+  offset: number,
+  size: number,
+  name: string,
+  out: Uint8Array,
+): Uint8Array {
   let now: string | undefined;
   try {
     now = fileStamp(file);
@@ -111,7 +130,6 @@ function readRange(file: string, stamp: string, offset: number, size: number, na
       },
     );
   }
-  const out = new Uint8Array(size);
   const fd = openSync(file, "r");
   try {
     for (let got = 0; got < size;) {
@@ -301,7 +319,7 @@ export async function loadWeights(
   const tokenEmbd = await matrix("token_embd.weight", vocabSize, dim);
   // A stored table is read a row per token from its file (llama.cpp's mmap touches only those rows too);
   // as a tied output head its bytes come back once, for the kernel that then holds them.
-  if (tokenEmbd instanceof QuantTensor) tokenEmbd.releaseBytes();
+  if (tokenEmbd instanceof QuantTensor) dropBytes(tokenEmbd);
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.layers; l++) {
     const p = `blk.${l}`;

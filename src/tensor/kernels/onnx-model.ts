@@ -34,9 +34,18 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array | Uint8Array | Int8Array | Int32Array;
-  /** Needed only when the array type is ambiguous (Uint8Array holding float16 bits: "float16"). */
+  data: Float32Array | BigInt64Array | Uint8Array | Int8Array | Int32Array | OnnxFill;
+  /** Needed when the array type is ambiguous (Uint8Array holding float16 bits: "float16") and for an OnnxFill. */
   type?: OnnxElemType;
+}
+
+/**
+ * An initializer's raw bytes (little-endian), written by `write` straight into the encoded model: a
+ * weight converted on the way (e.g. GGUF blocks to MatMulNBits) costs no copy of its own.
+ */
+export interface OnnxFill {
+  byteLength: number;
+  write(dst: Uint8Array): void;
 }
 
 export interface OnnxModelSpec {
@@ -52,8 +61,11 @@ export interface OnnxModelSpec {
   irVersion?: number;
 }
 
-/** Encodes a model to the bytes `InferenceSession.create()` accepts. */
-export function encodeOnnxModel(spec: OnnxModelSpec): Uint8Array {
+/**
+ * Encodes a model to the bytes `InferenceSession.create()` accepts. `into`, given the model's byte
+ * length, returns the buffer to write it in (e.g. a view of a reused scratch buffer); by default a new one.
+ */
+export function encodeOnnxModel(spec: OnnxModelSpec, into?: (byteLength: number) => Uint8Array): Uint8Array {
   const graph = new Writer();
   for (const node of spec.nodes) graph.message(1, encodeNode(node));
   graph.string(2, spec.graphName ?? "infuse");
@@ -72,7 +84,7 @@ export function encodeOnnxModel(spec: OnnxModelSpec): Uint8Array {
     o.varint(2, version);
     model.message(8, o.finish());
   }
-  return model.finish();
+  return model.finish(into);
 }
 
 function encodeNode(node: OnnxNode): Uint8Array {
@@ -132,7 +144,17 @@ function encodeValueInfo(v: OnnxValueInfo): Uint8Array {
 }
 
 function encodeInitializer(init: OnnxInitializer): Writer {
-  const type: OnnxElemType = init.type ?? elemTypeOf(init.data);
+  const data = init.data;
+  if (!ArrayBuffer.isView(data) && !init.type) {
+    throw new InfuseError(
+      "onnx.initializer_type",
+      `encodeOnnxModel: initializer "${init.name}" is filled but has no type`,
+      {
+        hint: "give an OnnxFill initializer its element type",
+      },
+    );
+  }
+  const type: OnnxElemType = init.type ?? elemTypeOf(data as Exclude<typeof data, OnnxFill>);
   const count = init.dims.reduce((a, b) => a * b, 1);
   const bytesPer = { float: 4, uint8: 1, int8: 1, int32: 4, int64: 8, float16: 2, double: 8 }[type];
   if (count * bytesPer !== init.data.byteLength) {
@@ -147,11 +169,11 @@ function encodeInitializer(init: OnnxInitializer): Writer {
   w.varint(2, OnnxType[type]);
   w.string(8, init.name);
   // raw_data is little-endian, which typed arrays are on every platform Node supports.
-  w.bytes(9, new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength));
+  w.bytes(9, ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data);
   return w;
 }
 
-function elemTypeOf(data: OnnxInitializer["data"]): OnnxElemType {
+function elemTypeOf(data: Exclude<OnnxInitializer["data"], OnnxFill>): OnnxElemType {
   if (data instanceof Float32Array) return "float";
   if (data instanceof BigInt64Array) return "int64";
   if (data instanceof Int8Array) return "int8";
@@ -161,7 +183,7 @@ function elemTypeOf(data: OnnxInitializer["data"]): OnnxElemType {
 
 /** Protobuf wire-format writer: varint (type 0), fixed32 (type 5), length-delimited (type 2). */
 class Writer {
-  private chunks: Uint8Array[] = [];
+  private chunks: (Uint8Array | OnnxFill)[] = [];
   private scratch: number[] = [];
 
   varint(field: number, value: number): void {
@@ -181,7 +203,7 @@ class Writer {
     this.bytes(field, new TextEncoder().encode(value));
   }
 
-  bytes(field: number, value: Uint8Array): void {
+  bytes(field: number, value: Uint8Array | OnnxFill): void {
     this.tag(field, 2);
     this.rawVarint(BigInt(value.byteLength));
     this.flush();
@@ -202,13 +224,23 @@ class Writer {
     return this.chunks.reduce((n, c) => n + c.byteLength, 0);
   }
 
-  finish(): Uint8Array {
+  finish(into?: (byteLength: number) => Uint8Array): Uint8Array {
     this.flush();
     const total = this.byteLength();
-    const out = new Uint8Array(total);
+    const out = into ? into(total) : new Uint8Array(total);
+    if (out.byteLength !== total) {
+      throw new InfuseError(
+        "onnx.buffer_size",
+        `encodeOnnxModel: the model is ${total} bytes, its buffer ${out.byteLength}`,
+        {
+          kind: "internal",
+        },
+      );
+    }
     let at = 0;
     for (const c of this.chunks) {
-      out.set(c, at);
+      if (c instanceof Uint8Array) out.set(c, at);
+      else c.write(out.subarray(at, at + c.byteLength));
       at += c.byteLength;
     }
     return out;

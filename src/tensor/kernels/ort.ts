@@ -5,7 +5,7 @@ import { computeThreads } from "../../core/threads.js";
 import { createRequire } from "node:module";
 import { InfuseError } from "../../core/errors.js";
 import type { MatmulDims } from "./kernel.js";
-import { encodeOnnxModel, type OnnxNode } from "./onnx-model.js";
+import { encodeOnnxModel, type OnnxFill, type OnnxNode } from "./onnx-model.js";
 
 interface OrtTensor {
   data: unknown;
@@ -42,13 +42,14 @@ const sessions = new Map<string, NativeSession>();
  * LoRA training of SmolLM-135M's shape ran 38 → 108 tokens/s with spinning off (2 threads); large
  * matmuls are unchanged (one op, its threads busy throughout).
  */
-function sessionOptions(arena = false) {
+function sessionOptions(arena = false, memPattern = true) {
   return {
     intraOpNumThreads: ortThreads(),
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     enableCpuMemArena: arena,
+    enableMemPattern: memPattern,
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   } as const;
 }
@@ -239,6 +240,15 @@ export interface OrtGraphOptions {
    * per session, so not for the per-layer quantized sessions (31 arenas held 1.2 GB).
    */
   arena?: boolean;
+  /**
+   * onnxruntime's memory pattern (default on): from the second run of a shape, one block for all of a
+   * run's intermediates instead of one allocation each. Off for the per-layer quantized graphs: that
+   * block (~10 MB for a 128-token chunk of SmolLM-135M) comes from and goes back to malloc every run,
+   * and each free of it raises glibc's mmap threshold, sending everything smaller to the heap, which
+   * keeps it (SmolLM-135M Q8_0, bench child, 3 pairs, load 5–6: peak RSS 495–505 MB off, 501–546 on;
+   * prompt and generation tokens/s unchanged within the run-to-run spread).
+   */
+  memPattern?: boolean;
 }
 
 /**
@@ -252,7 +262,12 @@ export function ortGraph(bytes: Uint8Array, name: string, options: OrtGraphOptio
       hint: "reinstall dependencies (npm install)",
     });
   const s = new mod.native.InferenceSession();
-  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions(options.arena));
+  s.loadModel(
+    bytes.buffer as ArrayBuffer,
+    bytes.byteOffset,
+    bytes.byteLength,
+    sessionOptions(options.arena, options.memPattern),
+  );
   const tensor = (v: OrtValue): OrtTensor =>
     new mod.Tensor(v.data instanceof Float32Array ? "float32" : "int64", v.data, v.dims);
   return {
@@ -280,8 +295,44 @@ export interface NBitsWeight {
   blockSize: 32;
   n: number;
   k: number;
-  packed: Uint8Array;
-  scales: Float32Array;
+  /** Arrays, or fills that write them straight into the encoded model (nbits.ts). */
+  packed: Uint8Array | OnnxFill;
+  scales: Float32Array | OnnxFill;
+}
+
+/**
+ * The bytes of weight-holding models (quantized layer graphs, MatMulNBits weights) are encoded into one
+ * scratch buffer, reused from model to model instead of a fresh MB-sized buffer per session. It is at
+ * least 33 MiB so that glibc maps it on its own (mmap; its dynamic mmap threshold stops at 32 MiB):
+ * dropped, it goes back to the system whole and leaves no hole in the malloc heap, where onnxruntime's
+ * prepacked weights, made between two models, would otherwise sit among freed model copies
+ * (SmolLM-135M Q8_0: see layer-graph.ts). Untouched pages of it never become resident.
+ */
+const SCRATCH_MIN_BYTES = 33 << 20;
+let scratch: Uint8Array | null = null;
+let scratchUsers = 0;
+
+/**
+ * Runs `build` (which encodes models into `modelScratch`) and drops the scratch buffer when the outermost
+ * such call returns: nested calls, e.g. a model's sessions built in one sequence, share one buffer.
+ */
+export function withModelScratch<T>(build: () => T): T {
+  scratchUsers++;
+  try {
+    return build();
+  } finally {
+    if (--scratchUsers === 0) scratch = null;
+  }
+}
+
+/** A view of `byteLength` bytes of the scratch buffer, for encodeOnnxModel's `into` inside withModelScratch. */
+export function modelScratch(byteLength: number): Uint8Array {
+  if (scratchUsers === 0) return new Uint8Array(byteLength);
+  if (!scratch || scratch.byteLength < byteLength) {
+    scratch = null; // garbage before the larger one is made
+    scratch = new Uint8Array(Math.max(byteLength, SCRATCH_MIN_BYTES));
+  }
+  return scratch.subarray(0, byteLength);
 }
 
 /** A frozen block-quantized weight held by onnxruntime (prepacked), run as y = x·Wᵀ. */
@@ -293,42 +344,60 @@ export interface OrtQuantWeight {
 /**
  * Builds a session whose MatMulNBits node holds W as an initializer. accuracyLevel 0 computes in f32
  * (agrees with the dequantized product to f32 rounding); 4 quantizes x to int8 per block, as llama.cpp does.
+ * An array of weights (of one K) is W in row slices: one node each, their outputs side by side.
  */
-export function ortQuantWeight(w: NBitsWeight, accuracyLevel: 0 | 4 = 0): OrtQuantWeight {
+export function ortQuantWeight(w: NBitsWeight | NBitsWeight[], accuracyLevel: 0 | 4 = 0): OrtQuantWeight {
   const mod = loadOrt();
   if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
-  const blocks = w.k / w.blockSize;
-  const bytes = encodeOnnxModel({
-    opset: 17,
-    extraOpsets: { "com.microsoft": 1 },
-    inputs: [{ name: "A", type: "float", dims: ["m", w.k] }],
-    outputs: [{ name: "Y", type: "float", dims: ["m", w.n] }],
-    initializers: [
-      { name: "B", dims: [w.n, blocks, (w.blockSize * w.bits) / 8], data: w.packed },
-      { name: "S", dims: [w.n * blocks], data: w.scales },
+  return withModelScratch(() => quantWeightSession(mod, Array.isArray(w) ? w : [w], accuracyLevel));
+}
+
+function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel: 0 | 4): OrtQuantWeight {
+  const k = slices[0]!.k;
+  const n = slices.reduce((a, w) => a + w.n, 0);
+  const one = slices.length === 1;
+  const nodes: OnnxNode[] = slices.map((w, i) => ({
+    op: "MatMulNBits",
+    domain: "com.microsoft",
+    inputs: ["A", `B${i}`, `S${i}`],
+    outputs: [one ? "Y" : `Y${i}`],
+    attributes: [
+      { name: "K", int: w.k },
+      { name: "N", int: w.n },
+      { name: "bits", int: w.bits },
+      { name: "block_size", int: w.blockSize },
+      { name: "accuracy_level", int: accuracyLevel },
     ],
-    nodes: [
-      {
-        op: "MatMulNBits",
-        domain: "com.microsoft",
-        inputs: ["A", "B", "S"],
-        outputs: ["Y"],
-        attributes: [
-          { name: "K", int: w.k },
-          { name: "N", int: w.n },
-          { name: "bits", int: w.bits },
-          { name: "block_size", int: w.blockSize },
-          { name: "accuracy_level", int: accuracyLevel },
-        ],
-      },
-    ],
-  });
+  }));
+  if (!one)
+    nodes.push({
+      op: "Concat",
+      inputs: slices.map((_, i) => `Y${i}`),
+      outputs: ["Y"],
+      attributes: [{ name: "axis", int: -1 }],
+    });
+  const bytes = encodeOnnxModel(
+    {
+      opset: 17,
+      extraOpsets: { "com.microsoft": 1 },
+      inputs: [{ name: "A", type: "float", dims: ["m", k] }],
+      outputs: [{ name: "Y", type: "float", dims: ["m", n] }],
+      initializers: slices.flatMap((w, i) => {
+        const blocks = w.k / w.blockSize;
+        return [
+          { name: `B${i}`, dims: [w.n, blocks, (w.blockSize * w.bits) / 8], data: w.packed, type: "uint8" as const },
+          { name: `S${i}`, dims: [w.n * blocks], data: w.scales, type: "float" as const },
+        ];
+      }),
+      nodes,
+    },
+    modelScratch,
+  );
   const s = new mod.native.InferenceSession();
   // One session per weight means hundreds of intra-op pools (Q8_0 decode on stories15M: 8.9 → 190
   // tokens/s once they stopped spinning).
   s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions());
-  // Capture the dims only: holding `w` would keep the repacked bytes alive next to ORT's own copy.
-  const { n, k } = w;
+  // The dims only: holding the weights would keep their bytes (or fills' weights) alive next to ORT's copy.
   return {
     run(x, m, out) {
       s.run(

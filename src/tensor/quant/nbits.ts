@@ -5,13 +5,14 @@ import { F16_TABLE } from "./half.js";
 import { Q4_0, Q8_0 } from "./blocks.js";
 import type { QuantTensor } from "./formats.js";
 import type { NBitsWeight } from "../kernels/ort.js";
+import type { OnnxFill } from "../kernels/onnx-model.js";
 
 /**
  * Any storage type as 8-bit MatMulNBits blocks of 32 (scale = max|w|/127), for MLAS's int8 kernels:
  * W's own values rounded once more, by at most max|w|/254 per block — for Q4_K about 1/17 of its own
  * 4-bit step; NF4's 16 levels likewise. Rows must be a multiple of 32 values. Null otherwise.
  */
-export function toNBits8(w: QuantTensor): NBitsWeight | null {
+export function toNBits8(w: QuantTensor): (NBitsWeight & { packed: Uint8Array; scales: Float32Array }) | null {
   const n = w.rows;
   const k = w.rowLength;
   if (w.shape.length !== 2 || k % 32 !== 0) return null;
@@ -36,35 +37,120 @@ export function toNBits8(w: QuantTensor): NBitsWeight | null {
   return { bits: 8, blockSize: 32, n, k, packed, scales };
 }
 
-/** The MatMulNBits form of a Q4_0 or Q8_0 weight; null for types it cannot express exactly. */
-export function toNBits(w: QuantTensor): NBitsWeight | null {
-  if (w.shape.length !== 2 || (w.type !== "q4_0" && w.type !== "q8_0")) return null;
-  const n = w.rows;
-  const k = w.rowLength;
-  const blocks = (n * k) / 32;
-  const src = w.bytes;
-  const scales = new Float32Array(blocks);
-  if (w.type === "q4_0") {
+/**
+ * The MatMulNBits form of Q4_0 or Q8_0 weights of one K and type, their rows stacked in order (a group of
+ * linears that read one input), as initializer fills: the encoder converts each weight's blocks straight
+ * into the model it writes, so no repacked or stacked copy of the weights is ever made in between. The
+ * bytes are read at write time (a released weight's come back from its file, and stay until released
+ * again). `rows` takes rows [start, end) of a single weight. Null for other types, shapes or mixed groups.
+ */
+export function toNBits(ws: QuantTensor | QuantTensor[], rows?: { start: number; end: number }): NBitsWeight | null {
+  const all = Array.isArray(ws) ? ws : [ws];
+  const first = all[0];
+  if (!first || (first.type !== "q4_0" && first.type !== "q8_0") || (rows && all.length !== 1)) return null;
+  const type = first.type;
+  const k = first.rowLength;
+  if (all.some((w) => w.shape.length !== 2 || w.type !== type || w.rowLength !== k)) return null;
+  const bits = type === "q4_0" ? 4 : 8;
+  const perRow = k / 32;
+  const parts = all.map((w) => ({
+    w,
+    b0: (rows?.start ?? 0) * perRow,
+    blocks: ((rows?.end ?? w.rows) - (rows?.start ?? 0)) * perRow,
+  }));
+  const n = parts.reduce((a, p) => a + p.blocks, 0) / perRow;
+  const packed: OnnxFill = {
+    byteLength: (n * k * bits) / 8,
+    write(dst) {
+      let at = 0;
+      for (const { w, b0, blocks } of parts) {
+        packBlocks(type, w.bytes, b0, blocks, dst.subarray(at));
+        at += (blocks * 32 * bits) / 8;
+      }
+    },
+  };
+  const scales: OnnxFill = {
+    byteLength: (n * k) / 8, // 4 bytes per block of 32
+    write(dst) {
+      let at = 0;
+      for (const { w, b0, blocks } of parts) {
+        blockScales(type, w.bytes, b0, blocks, dst.subarray(at));
+        at += blocks * 4;
+      }
+    },
+  };
+  return { bits, blockSize: 32, n, k, packed, scales };
+}
+
+/** GGUF Q4_0/Q8_0 blocks' quants in MatMulNBits order into dst. */
+function packBlocks(type: "q4_0" | "q8_0", src: Uint8Array, b0: number, blocks: number, dst: Uint8Array): void {
+  if (type === "q4_0") {
     // Q4_0 byte j: element j (low), j+16 (high). MatMulNBits byte i: element 2i (low), 2i+1 (high).
-    const packed = new Uint8Array(blocks * 16);
     const q = new Uint8Array(32);
     for (let b = 0; b < blocks; b++) {
-      const at = b * Q4_0.blockBytes;
-      scales[b] = F16_TABLE[src[at]! | (src[at + 1]! << 8)]!;
+      const at = (b0 + b) * Q4_0.blockBytes;
       for (let j = 0; j < 16; j++) {
         q[j] = src[at + 2 + j]! & 0x0f;
         q[j + 16] = src[at + 2 + j]! >> 4;
       }
-      for (let i = 0; i < 16; i++) packed[b * 16 + i] = q[2 * i]! | (q[2 * i + 1]! << 4);
+      for (let i = 0; i < 16; i++) dst[b * 16 + i] = q[2 * i]! | (q[2 * i + 1]! << 4);
     }
-    return { bits: 4, blockSize: 32, n, k, packed, scales };
+    return;
   }
   // Q8_0: int8 q → uint8 q + 128 (zero point 128).
-  const packed = new Uint8Array(blocks * 32);
   for (let b = 0; b < blocks; b++) {
-    const at = b * Q8_0.blockBytes;
-    scales[b] = F16_TABLE[src[at]! | (src[at + 1]! << 8)]!;
-    for (let i = 0; i < 32; i++) packed[b * 32 + i] = (src[at + 2 + i]! + 128) & 0xff;
+    const at = (b0 + b) * Q8_0.blockBytes + 2;
+    for (let i = 0; i < 32; i++) dst[b * 32 + i] = (src[at + i]! + 128) & 0xff;
   }
-  return { bits: 8, blockSize: 32, n, k, packed, scales };
+}
+
+/** Each block's f16 scale as f32 (little-endian bytes) into dst, through a small reused staging array. */
+const staged = new Float32Array(4096);
+function blockScales(type: "q4_0" | "q8_0", src: Uint8Array, first: number, blocks: number, dst: Uint8Array): void {
+  const stride = type === "q4_0" ? Q4_0.blockBytes : Q8_0.blockBytes;
+  const bytes = new Uint8Array(staged.buffer);
+  for (let b0 = 0; b0 < blocks; b0 += staged.length) {
+    const count = Math.min(staged.length, blocks - b0);
+    for (let i = 0; i < count; i++) {
+      const at = (first + b0 + i) * stride;
+      staged[i] = F16_TABLE[src[at]! | (src[at + 1]! << 8)]!;
+    }
+    dst.set(bytes.subarray(0, count * 4), b0 * 4);
+  }
+}
+
+type Resizable = ArrayBuffer & { resize(byteLength: number): void; readonly resizable: boolean };
+const ResizableBuffer = ArrayBuffer as unknown as new (
+  byteLength: number,
+  options: { maxByteLength: number },
+) => Resizable;
+const droppable = new WeakSet<ArrayBuffer>();
+
+/**
+ * A zeroed buffer for a weight's stored bytes that `dropBytes` can give back to the system at once: a
+ * resizable ArrayBuffer, which V8 maps on its own pages outside the malloc heap and whose pages
+ * resize(0) returns immediately. A plain buffer's pages wait for the garbage collector, and while they
+ * wait in the malloc heap onnxruntime's prepacked copy of the same weight is placed beside them, so
+ * the heap holds both (SmolLM-135M Q8_0: layer-graph.ts).
+ */
+export function droppableBytes(byteLength: number): Uint8Array {
+  const buf = new ResizableBuffer(byteLength, { maxByteLength: byteLength });
+  droppable.add(buf);
+  return new Uint8Array(buf, 0, byteLength);
+}
+
+/**
+ * `w.releaseBytes()`, with the bytes' memory returned now where they are droppableBytes (the loader's,
+ * which no one else holds: QuantTensor's readers take views only for the span of a call). False where
+ * W cannot release its bytes (no file to read them back from).
+ */
+export function dropBytes(w: QuantTensor): boolean {
+  const held = w.resident ? w.bytes : null;
+  if (!w.releaseBytes()) return false;
+  const buf = held?.buffer as Resizable | undefined;
+  if (buf && droppable.has(buf) && held!.byteLength === buf.byteLength) {
+    droppable.delete(buf);
+    buf.resize(0);
+  }
+  return true;
 }

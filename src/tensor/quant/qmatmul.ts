@@ -4,8 +4,8 @@
 // buffers for the fast f32 path. The differentiable qmatmul (training) is qmatmul-train.ts.
 import { cpuFeatures } from "../kernels/cpu.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
-import { ortQuantWeight, type OrtQuantWeight } from "../kernels/ort.js";
-import { toNBits, toNBits8 } from "./nbits.js";
+import { ortQuantWeight, type NBitsWeight, type OrtQuantWeight } from "../kernels/ort.js";
+import { dropBytes, toNBits, toNBits8 } from "./nbits.js";
 import type { QuantTensor } from "./formats.js";
 
 export { qmatmul } from "./qmatmul-train.js"; // the differentiable form, for existing importers
@@ -60,15 +60,47 @@ function nbitsKernel(w: QuantTensor, accuracy: Accuracy): OrtQuantWeight | null 
   if (!byLevel) nbitsKernels.set(w, (byLevel = new Map()));
   let kernel = byLevel.get(accuracy);
   if (kernel === undefined) {
-    const form = toNBits(w) ?? (accuracy === 4 ? toNBits8(w) : null);
+    const form = nbitsSlices(w) ?? (accuracy === 4 ? toNBits8(w) : null);
     kernel = form ? ortQuantWeight(form, accuracy) : null;
     byLevel.set(accuracy, kernel);
     // Where this kernel serves every M (Q4_0 always; Q8_0 with int8 dot products), onnxruntime's
     // copy is the only one inference needs; the bytes come back from their file if a backward pass,
     // an embedding lookup or a small-shape fallback reads them.
-    if (kernel && (w.type === "q4_0" || (w.type === "q8_0" && q8Int8Rows() === Infinity))) w.releaseBytes();
+    if (kernel && (w.type === "q4_0" || (w.type === "q8_0" && q8Int8Rows() === Infinity))) dropBytes(w);
   }
   return kernel;
+}
+
+/**
+ * Largest MatMulNBits initializer of one node. onnxruntime copies each initializer while it loads a
+ * model and frees the copy once prepacked; glibc then raises its mmap threshold to the largest such
+ * freed block (up to 32 MiB), and every later allocation below it, run after run of intermediates,
+ * comes from the heap, where it stays. An output head of SmolLM-135M as one 28 MiB node left the
+ * threshold there; in slices of at most this size it stays near the layers' own.
+ */
+export const NBITS_SLICE_BYTES = 2 << 20;
+
+/** W's exact MatMulNBits form (Q4_0/Q8_0) in row slices of at most NBITS_SLICE_BYTES; null for other types. */
+function nbitsSlices(w: QuantTensor): NBitsWeight[] | null {
+  const whole = toNBits(w);
+  if (!whole) return null;
+  const bytesPerRow = (whole.k * whole.bits) / 8;
+  const step = Math.max(1, Math.floor(NBITS_SLICE_BYTES / bytesPerRow));
+  if (step >= w.rows) return [whole];
+  const out: NBitsWeight[] = [];
+  for (let start = 0; start < w.rows; start += step)
+    out.push(toNBits(w, { start, end: Math.min(w.rows, start + step) })!);
+  return out;
+}
+
+/**
+ * Builds now the kernel qmatmulRaw would build at the first product of `m` rows (default options), so a
+ * caller can make its sessions in one sequence (layer-graph.ts: the output head right after the layers).
+ */
+export function prepareQmatmul(w: QuantTensor, m: number): void {
+  const dims = { batch: 1, m, k: w.rowLength, n: w.rows, transA: false, transB: true, bBatched: true };
+  if (matmulPathFor(dims) !== "ort") return;
+  if (w.type === "q4_0" || (w.type === "q8_0" && m <= q8Int8Rows())) nbitsKernel(w, 4);
 }
 
 /** Frees the onnxruntime copies of W now (they are rebuilt if W is used again). */
