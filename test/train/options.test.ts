@@ -1,5 +1,5 @@
-// Tune options: gradient checkpointing follows the base (on for QLoRA, off for a float base) unless
-// set, and the CLI's --no-gradient-checkpointing turns it off for a quantized base. One schema checks
+// Tune options: gradient checkpointing is on for every base unless set, and the CLI's
+// --no-gradient-checkpointing turns it off. One schema checks
 // tune()'s options, the CLI's flags (same error for the same bad value) and the config's tune section.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -15,13 +15,13 @@ const MODEL = fixture("models/stories260K-gguf/stories260K.gguf");
 const base = { model: "m.gguf", data: [{ path: "d.jsonl" }], out: "o" };
 
 describe("tune options", () => {
-  it("turn gradient checkpointing on for a quantized base unless told otherwise", () => {
-    expect(resolveTuneOptions(base).gradientCheckpointing).toBe(false);
+  it("turn gradient checkpointing on for every base unless told otherwise", () => {
+    expect(resolveTuneOptions(base).gradientCheckpointing).toBe(true);
     expect(resolveTuneOptions({ ...base, quantize: "nf4" }).gradientCheckpointing).toBe(true);
     expect(resolveTuneOptions({ ...base, quantize: "q8_0", gradientCheckpointing: false }).gradientCheckpointing).toBe(
       false,
     );
-    expect(resolveTuneOptions({ ...base, gradientCheckpointing: true }).gradientCheckpointing).toBe(true);
+    expect(resolveTuneOptions({ ...base, gradientCheckpointing: false }).gradientCheckpointing).toBe(false);
   });
 
   it("--no-gradient-checkpointing reaches the resolved options of a QLoRA run", async () => {
