@@ -86,9 +86,10 @@ function rmsNormNodes(x: string, w: string, out: string): OnnxNode[] {
 
 /**
  * Rotates x (N, heads·D) by the per-row angles COS/SIN (N, 1, D/2 as pairs): pairs (2i, 2i+1) when
- * interleaved, (i, i + D/2) otherwise, as ops/rope.ts does.
+ * interleaved, (i, i + D/2) otherwise, as ops/rope.ts does. `inverse` rotates by −θ: the rotation's
+ * transpose, which is rope's backward.
  */
-function ropeNodes(x: string, heads: number, interleaved: boolean, out: string): OnnxNode[] {
+function ropeNodes(x: string, heads: number, interleaved: boolean, out: string, inverse = false): OnnxNode[] {
   const p = `${out}_`;
   const axis = interleaved ? -1 : -2;
   return [
@@ -96,10 +97,10 @@ function ropeNodes(x: string, heads: number, interleaved: boolean, out: string):
     { op: "Split", inputs: [`${p}r`], outputs: [`${p}a`, `${p}b`], attributes: [{ name: "axis", int: axis }] },
     node("Mul", [`${p}a`, "COS"], `${p}ac`),
     node("Mul", [`${p}b`, "SIN"], `${p}bs`),
-    node("Sub", [`${p}ac`, `${p}bs`], `${p}0`),
+    node(inverse ? "Add" : "Sub", [`${p}ac`, `${p}bs`], `${p}0`), // a·cos ∓ b·sin
     node("Mul", [`${p}a`, "SIN"], `${p}as`),
     node("Mul", [`${p}b`, "COS"], `${p}bc`),
-    node("Add", [`${p}as`, `${p}bc`], `${p}1`),
+    inverse ? node("Sub", [`${p}bc`, `${p}as`], `${p}1`) : node("Add", [`${p}as`, `${p}bc`], `${p}1`), // b·cos ± a·sin
     node("Concat", [`${p}0`, `${p}1`], `${p}c`, [{ name: "axis", int: axis }]),
     node("Reshape", [`${p}c`, `shape_rows_${heads}`], out),
   ];
@@ -228,24 +229,6 @@ function rmsNormBackwardNodes(out: string, w: string, g: string, dx: string): On
   ];
 }
 
-/** The rotation's transpose (by −θ) of rope's gradient `g` (N, heads·D). */
-function ropeBackwardNodes(g: string, heads: number, interleaved: boolean, out: string): OnnxNode[] {
-  const p = `${out}_`;
-  const axis = interleaved ? -1 : -2;
-  return [
-    node("Reshape", [g, `shape_rope_${heads}`], `${p}r`),
-    { op: "Split", inputs: [`${p}r`], outputs: [`${p}a`, `${p}b`], attributes: [{ name: "axis", int: axis }] },
-    node("Mul", [`${p}a`, "COS"], `${p}ac`),
-    node("Mul", [`${p}b`, "SIN"], `${p}bs`),
-    node("Add", [`${p}ac`, `${p}bs`], `${p}0`),
-    node("Mul", [`${p}b`, "COS"], `${p}bc`),
-    node("Mul", [`${p}a`, "SIN"], `${p}as`),
-    node("Sub", [`${p}bc`, `${p}as`], `${p}1`),
-    node("Concat", [`${p}0`, `${p}1`], `${p}c`, [{ name: "axis", int: axis }]),
-    node("Reshape", [`${p}c`, `shape_rows_${heads}`], out),
-  ];
-}
-
 /** Backward from G through the forward's intermediates (names of blockGraph's forward nodes). */
 function backwardNodes(s: BlockShape): OnnxNode[] {
   const { heads, kvHeads, interleaved, kinds } = s;
@@ -294,8 +277,8 @@ function backwardNodes(s: BlockShape): OnnxNode[] {
     sumGroups("d_vtg", "d_vt"),
     tr("d_vt", "d_v5", [0, 4, 1, 2, 3]),
     node("Reshape", ["d_v5", `shape_rows_${kvHeads}`], "d_v"),
-    ...ropeBackwardNodes("d_qr", heads, interleaved, "d_q"),
-    ...ropeBackwardNodes("d_kr", kvHeads, interleaved, "d_k"),
+    ...ropeNodes("d_qr", heads, interleaved, "d_q", true),
+    ...ropeNodes("d_kr", kvHeads, interleaved, "d_k", true),
     ...linearBackwardNodes("q", kinds.q, "h1", "d_q"),
     ...linearBackwardNodes("k", kinds.k, "h1", "d_k"),
     ...linearBackwardNodes("v", kinds.v, "h1", "d_v"),
