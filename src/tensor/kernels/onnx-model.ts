@@ -234,6 +234,7 @@ class Writer {
         `encodeOnnxModel: the model is ${total} bytes, its buffer ${out.byteLength}`,
         {
           kind: "internal",
+          hint: "the `into` callback must return a buffer of exactly the size it is given",
         },
       );
     }
