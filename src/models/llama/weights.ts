@@ -98,10 +98,8 @@ const fileStamp = (file: string): string => {
 
 /**
  * Reads a tensor's bytes again, synchronously, for a quantized weight whose bytes were dropped while
- * onnxruntime held its own copy (a generation-only load keeps one copy of each weight, not two).
- */
-/**
- * Reads `size` bytes at `offset` into `out`. A whole weight goes into droppable bytes (nbits.ts); a few
+ * onnxruntime held its own copy (a generation-only load keeps one copy of each weight, not two):
+ * `size` bytes at `offset` into `out`. A whole weight goes into droppable bytes (nbits.ts); a few
  * rows (an embedding lookup, per token) into a plain array: a resizable buffer is an mmap of its own,
  * and one per token slowed SmolLM-135M's 512-token prompts by a third.
  */

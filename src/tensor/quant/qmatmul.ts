@@ -98,9 +98,18 @@ function nbitsSlices(w: QuantTensor): NBitsWeight[] | null {
  * caller can make its sessions in one sequence (layer-graph.ts: the output head right after the layers).
  */
 export function prepareQmatmul(w: QuantTensor, m: number): void {
+  kernelFor(w, m, {});
+}
+
+/** The MatMulNBits kernel qmatmulRaw runs `m` rows of x through (made on first use), or null for tiles. */
+function kernelFor(w: QuantTensor, m: number, options: QmatmulOptions): OrtQuantWeight | null {
   const dims = { batch: 1, m, k: w.rowLength, n: w.rows, transA: false, transB: true, bBatched: true };
-  if (matmulPathFor(dims) !== "ort") return;
-  if (w.type === "q4_0" || (w.type === "q8_0" && m <= q8Int8Rows())) nbitsKernel(w, 4);
+  if (matmulPathFor(dims) !== "ort") return null;
+  if (w.type === "q4_0") return nbitsKernel(w, options.exact ? 0 : 4);
+  if (options.exact) return null;
+  if (w.type === "q8_0" && m <= q8Int8Rows()) return nbitsKernel(w, 4);
+  if (REQUANT8.has(w.type) && m >= REQUANT8_MIN_ROWS && cpuFeatures().int8Dot) return nbitsKernel(w, 4);
+  return null;
 }
 
 /** Frees the onnxruntime copies of W now (they are rebuilt if W is used again). */
@@ -130,17 +139,8 @@ export function qmatmulRaw(
   m: number,
   options: QmatmulOptions = {},
 ): void {
-  const n = w.rows;
-  const k = w.rowLength;
-  const dims = { batch: 1, m, k, n, transA: false, transB: true, bBatched: true };
-  if (matmulPathFor(dims) === "ort") {
-    let kernel: OrtQuantWeight | null = null;
-    if (w.type === "q4_0") kernel = nbitsKernel(w, options.exact ? 0 : 4);
-    else if (!options.exact && w.type === "q8_0" && m <= q8Int8Rows()) kernel = nbitsKernel(w, 4);
-    else if (!options.exact && REQUANT8.has(w.type) && m >= REQUANT8_MIN_ROWS && cpuFeatures().int8Dot)
-      kernel = nbitsKernel(w, 4);
-    if (kernel) return kernel.run(x, m, out);
-  }
+  const kernel = kernelFor(w, m, options);
+  if (kernel) return kernel.run(x, m, out);
   qmatmulTiled(x, w, out, m);
 }
 
