@@ -37,10 +37,14 @@ const sessions = new Map<string, NativeSession>();
 
 /**
  * Options every session shares: our thread count, sequential execution, no memory arena, and intra-op
- * threads that sleep rather than spin between ops. Every cached session (matmul, each fused graph,
- * each quantized weight) has its own pool, and spinning pools starve each other and the JS thread:
- * LoRA training of SmolLM-135M's shape ran 38 → 108 tokens/s with spinning off (2 threads); large
- * matmuls are unchanged (one op, its threads busy throughout).
+ * threads that spin between the ops of one run but stop spinning when the run returns
+ * (session.force_spinning_stop). Every cached session (matmul, each fused graph, each quantized weight)
+ * has its own pool: pools that kept spinning after their run starved the next session's and the JS
+ * thread (LoRA training of SmolLM-135M's shape: 38 tokens/s, 108 with spinning off; decoding it with
+ * every pool spinning: 18 tokens/s, 37 off). Spinning only inside a run spares a wake-up of a sleeping
+ * worker at each parallel op of a decoder layer graph's run: SmolLM-135M F32 generation 37.0/38.4 → 41.0/40.4
+ * tokens/s (bench child, alternating pairs, load ~2); LoRA training unchanged within its spread
+ * (MFU 0.71/0.74 off, 0.69/0.78 on).
  */
 function sessionOptions(arena = false, memPattern = true) {
   return {
@@ -50,7 +54,7 @@ function sessionOptions(arena = false, memPattern = true) {
     graphOptimizationLevel: "all",
     enableCpuMemArena: arena,
     enableMemPattern: memPattern,
-    extra: { session: { intra_op: { allow_spinning: "0" } } },
+    extra: { session: { intra_op: { allow_spinning: "1" }, force_spinning_stop: "1" } },
   } as const;
 }
 
@@ -395,7 +399,7 @@ function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel
   );
   const s = new mod.native.InferenceSession();
   // One session per weight means hundreds of intra-op pools (Q8_0 decode on stories15M: 8.9 → 190
-  // tokens/s once they stopped spinning).
+  // tokens/s once they stopped spinning after their runs).
   s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions());
   // The dims only: holding the weights would keep their bytes (or fills' weights) alive next to ORT's copy.
   return {
