@@ -1,5 +1,6 @@
 // The decoder's one-graph-per-layer path (layer-graph.ts) against its per-op path on the same weights:
-// F32 (fed weights, stacked q|k|v and gate|up or one by one, both RoPE layouts) and Q8_0/Q4_0 (MatMulNBits initializers), over a prompt that
+// F32 (fed weights, stacked q|k|v and gate|up or one by one, both RoPE layouts; single-token steps as
+// every layer in one stacked graph) and Q8_0/Q4_0 (MatMulNBits initializers), over a prompt that
 // spans two chunks' worth of positions and single-token steps after it; Q4_K keeps the per-op path.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -50,6 +51,8 @@ describe("layer graphs", () => {
     const [layer] = model.weights.layers;
     expect(stackedRows([layer!.q.weight, layer!.k.weight, layer!.v.weight])).not.toBeNull();
     expect(stackedRows([layer!.gate.weight, layer!.up.weight])).not.toBeNull();
+    // the prompt runs one graph per layer, each single-token step every layer as one stacked graph
+    expect([LayerGraphs.for(model)!.stackable(40), LayerGraphs.for(model)!.stackable(1)]).toEqual([false, true]);
     expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
   });
 

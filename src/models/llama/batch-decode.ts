@@ -163,6 +163,32 @@ export class BatchDecoder {
       maskNew: this.buffer("zero", 1),
       ...this.ropeRows(positions),
     };
+    if (graphs.stackable(b)) {
+      const views = Array.from({ length: layers }, (_, l) => packed.view(l));
+      const kv = b * kvHeads * d;
+      const kAll = this.buffer("kNewAll", layers * kv);
+      const vAll = this.buffer("vNewAll", layers * kv);
+      const part = (all: Float32Array) => views.map((_, l) => all.subarray(l * kv, (l + 1) * kv));
+      const [kNews, vNews] = [part(kAll), part(vAll)];
+      const { mask, capacity } = views[0]!;
+      graphs.runStack(
+        {
+          ...io,
+          x,
+          y: h,
+          kNew: kNews,
+          vNew: vNews,
+          kCache: views.map((v) => v.k),
+          vCache: views.map((v) => v.v),
+          maskCache: mask,
+        },
+        b,
+        1,
+        capacity,
+      );
+      for (let l = 0; l < layers; l++) packed.write(l, kNews[l]!, vNews[l]!, true);
+      return h;
+    }
     let [src, dst] = [x, h];
     for (let l = 0; l < layers; l++) {
       const view = packed.view(l);
