@@ -75,7 +75,11 @@ describe("layer graphs", () => {
     expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
   });
 
-  // Both paths quantize activations to int8 per block for these rows (≤ 128), in different kernels' order.
+  // Both paths quantize activations to int8 per block for these rows (≤ 128), in different kernels' order,
+  // from norms rounded differently (onnxruntime's SimplifiedLayerNormalization, our rmsNormRows): an
+  // activation on the other side of an int8 rounding step moves the logits by a step's worth (Q8_0:
+  // 0.025 on logits up to ~2.5; both paths stay as far from the f32 model's logits, mean 0.008). The
+  // bound is 2% of the largest logit.
   for (const [label, type] of [
     ["Q8_0", GgmlType.Q8_0],
     ["Q4_0", GgmlType.Q4_0],
@@ -86,7 +90,9 @@ describe("layer graphs", () => {
       const off = (await loadLlamaGguf(file)).model;
       // Q8_0 takes the graph only on CPUs with int8 dot products (else its exact tiles above 128 rows)
       expect(LayerGraphs.for(on) !== null).toBe(type === GgmlType.Q4_0 || cpuFeatures().int8Dot);
-      expect(maxDiff(run(on, true), run(off, false))).toBeLessThan(2e-2);
+      const want = run(off, false);
+      const largest = Math.max(...want.map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+      expect(maxDiff(run(on, true), want)).toBeLessThan(0.02 * largest);
     });
   }
 

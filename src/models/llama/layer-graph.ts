@@ -74,11 +74,7 @@ function layerSpec(
     nodes.push({ op, inputs, outputs: [output], attributes });
     return output;
   };
-  const consts: OnnxInitializer[] = [
-    { name: "eps", dims: [1], data: Float32Array.of(eps) },
-    { name: "scale", dims: [1], data: Float32Array.of(g.scale) },
-    { name: "halves", dims: [2], data: i64(interleaved ? 1 : d / 2, interleaved ? 1 : d / 2) },
-  ];
+  const consts: OnnxInitializer[] = [{ name: "scale", dims: [1], data: Float32Array.of(g.scale) }];
   const shape = (name: string, ...dims: number[]): string => {
     consts.push({ name, dims: [dims.length], data: i64(...dims) });
     return name;
@@ -126,26 +122,26 @@ function layerSpec(
     return outs;
   };
   const linear = (name: LinearName, x: string, n: number, k: number): string => linears([name], x, [n], k)[0]!;
-  const rms = (x: string, w: string, tag: string): string => {
-    const ms = node("ReduceMean", [node("Mul", [x, x], `${tag}_sq`)], `${tag}_ms`, [{ name: "axes", ints: [-1] }]);
-    const r = node("Sqrt", [node("Add", [ms, "eps"], `${tag}_mse`)], `${tag}_r`);
-    return node("Mul", [node("Div", [x, r], `${tag}_n`), w], tag);
-  };
-  /** Rotates x (N, n, D) by each row's cos/sin (N, 1, D/2) [(N, 1, D/2, 1) interleaved]. */
+  const epsilon = [{ name: "epsilon", float: eps }];
+  /** Rotates the heads of x (N, n·D) by each row's cos/sin (N, D/2), as (1, N, n·D) rows at positions 0 … N−1. */
   const rope = (x: string, n: number, tag: string): string => {
-    const src = interleaved ? node("Reshape", [x, shape(`${tag}_s4`, 0, n, d / 2, 2)], `${tag}_4`) : x;
-    nodes.push({ op: "Split", inputs: [src, "halves"], outputs: [`${tag}_a`, `${tag}_b`], attributes: last });
-    const [a, b] = [`${tag}_a`, `${tag}_b`];
-    const lo = node("Sub", [node("Mul", [a, "cos"], `${tag}_ac`), node("Mul", [b, "sin"], `${tag}_bs`)], `${tag}_lo`);
-    const hi = node("Add", [node("Mul", [a, "sin"], `${tag}_as`), node("Mul", [b, "cos"], `${tag}_bc`)], `${tag}_hi`);
-    const out = node("Concat", [lo, hi], `${tag}_r`, last);
-    return interleaved ? node("Reshape", [out, shape(`${tag}_s3`, 0, n, d)], `${tag}_rot`) : out;
+    const rows = node("Reshape", [x, shape(`${tag}_s3`, 1, -1, n * d)], `${tag}_3`);
+    nodes.push({
+      op: "RotaryEmbedding",
+      domain: "com.microsoft",
+      inputs: [rows, "pos", "cos", "sin"],
+      outputs: [tag],
+      attributes: [
+        { name: "interleaved", int: interleaved ? 1 : 0 },
+        { name: "num_heads", int: n },
+      ],
+    });
+    return tag;
   };
-
-  const h1 = rms("X", "attn_norm", "h1");
+  const h1 = node("SimplifiedLayerNormalization", ["X", "attn_norm"], "h1", [...epsilon, ...last]);
   const [yq, yk, v] = linears(["q", "k", "v"], h1, [heads * d, kvHeads * d, kvHeads * d], c);
-  const q = rope(node("Reshape", [yq!, shape("s_q", 0, heads, d)], "q3"), heads, "rq");
-  const k = rope(node("Reshape", [yk!, shape("s_k", 0, kvHeads, d)], "k3"), kvHeads, "rk");
+  const q = rope(yq!, heads, "rq"); // (1, N, H·D)
+  const k = rope(yk!, kvHeads, "rk");
   // (B, T, Hkv, G, D) → (B, Hkv, G, T, D) → (B, Hkv, G·T, D): row gi·T + i, as decode.ts's causal mask
   const qg = node(
     "Reshape",
@@ -172,15 +168,21 @@ function layerSpec(
     ],
     "att",
   ); // (N, H·D)
-  const x1 = node("Add", ["X", linear("o", att, c, heads * d)], "x1");
-  const h2 = rms(x1, "ffn_norm", "h2");
+  // x1 = X + o(att) and its norm h2 in one op
+  nodes.push({
+    op: "SkipSimplifiedLayerNormalization",
+    domain: "com.microsoft",
+    inputs: [linear("o", att, c, heads * d), "X", "ffn_norm"],
+    outputs: ["h2", "", "", "x1"],
+    attributes: epsilon,
+  });
+  const [x1, h2] = ["x1", "h2"];
   const [gate, up] = linears(["gate", "up"], h2, [ffn, ffn], c);
   const act = node("Mul", [node("Mul", [gate!, node("Sigmoid", [gate!], "sg")], "silu"), up!], "act");
   node("Add", [x1, linear("down", act, c, ffn)], "Y");
 
   const f = (name: string, dims: (number | string)[]) => ({ name, type: "float" as const, dims });
   const ints = (name: string, n: number) => ({ name, type: "int64" as const, dims: [n] });
-  const ropeDims = interleaved ? ["n", 1, d / 2, 1] : ["n", 1, d / 2];
   return {
     opset: 17,
     extraOpsets: { "com.microsoft": 1 },
@@ -190,8 +192,9 @@ function layerSpec(
       f("V_cache", ["b", kvHeads, "s", d]),
       f("M_cache", ["b", 1, 1, "s"]),
       f("M_new", ["mr", "t"]),
-      f("cos", ropeDims),
-      f("sin", ropeDims),
+      { name: "pos", type: "int64" as const, dims: [1, "n"] },
+      f("cos", ["n", d / 2]),
+      f("sin", ["n", d / 2]),
       f("attn_norm", [c]),
       f("ffn_norm", [c]),
       ints("s_q5", 5),
@@ -208,7 +211,7 @@ function layerSpec(
 }
 
 /** Inputs of the layer graph that every layer of a stack reads as they are (the rest is per layer). */
-const SHARED_INPUTS = new Set(["M_cache", "M_new", "cos", "sin", "s_q5", "s_qg", "s_k4", "s_o5", "split"]);
+const SHARED_INPUTS = new Set(["M_cache", "M_new", "pos", "cos", "sin", "s_q5", "s_qg", "s_k4", "s_o5", "split"]);
 
 /**
  * `layers` f32 layer graphs chained into one (layer l's Y is layer l+1's X): a decode step is one
@@ -388,6 +391,8 @@ export class LayerGraphs {
           s_k4: v(b, t, hkv, d),
           s_o5: v(b, hkv, group, t, d),
           split: v(s, t),
+          // each row's RoPE angles are its own row of the cos/sin feeds
+          pos: { data: BigInt64Array.from({ length: b * t }, (_, i) => BigInt(i)), dims: [1, b * t] },
         },
       };
     }
@@ -398,13 +403,12 @@ export class LayerGraphs {
   private commonFeeds(io: StackIo | LayerIo, b: number, t: number, s: number): Record<string, OrtValue> {
     const d = this.model.config.headDim;
     const n = b * t;
-    const ropeDims = this.model.config.ropeLayout === "interleaved" ? [n, 1, d / 2, 1] : [n, 1, d / 2];
     return {
       ...this.shapeFeeds(b, t, s),
       M_cache: { data: io.maskCache, dims: [b, 1, 1, s] },
       M_new: { data: io.maskNew, dims: [io.maskNew.length / t, t] },
-      cos: { data: io.cos, dims: ropeDims },
-      sin: { data: io.sin, dims: ropeDims },
+      cos: { data: io.cos, dims: [n, d / 2] },
+      sin: { data: io.sin, dims: [n, d / 2] },
     };
   }
 
