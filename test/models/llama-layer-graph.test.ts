@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GgmlType } from "../../src/formats/gguf/index.js";
 import { cpuFeatures } from "../../src/tensor/kernels/cpu.js";
 import { LlamaDecoder } from "../../src/models/llama/decode.js";
-import { LayerGraphs } from "../../src/models/llama/layer-graph.js";
+import { LayerGraphs, setStageBytes } from "../../src/models/llama/layer-graph.js";
 import { loadLlama, loadLlamaGguf } from "../../src/models/llama/load.js";
 import { LlamaModel } from "../../src/models/llama/model.js";
 import { stackedRows } from "../../src/models/llama/weights.js";
@@ -52,7 +52,8 @@ describe("layer graphs", () => {
     expect(stackedRows([layer!.q.weight, layer!.k.weight, layer!.v.weight])).not.toBeNull();
     expect(stackedRows([layer!.gate.weight, layer!.up.weight])).not.toBeNull();
     // the prompt runs one graph per layer, each single-token step every layer as one stacked graph
-    expect([LayerGraphs.for(model)!.stackable(40), LayerGraphs.for(model)!.stackable(1)]).toEqual([false, true]);
+    const layers = model.config.layers;
+    expect([LayerGraphs.for(model)!.plan(40).length, LayerGraphs.for(model)!.plan(1).length]).toEqual([layers, 1]);
     expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
   });
 
@@ -95,6 +96,22 @@ describe("layer graphs", () => {
       expect(maxDiff(run(on, true), want)).toBeLessThan(0.02 * largest);
     });
   }
+
+  it("Q4_0: layers in one session or one session each, the same logits", async () => {
+    const file = await rewriteGguf(f32Path, path.join(tmp, "Q4_0-stages.gguf"), { matrixType: GgmlType.Q4_0 });
+    const together = (await loadLlamaGguf(file)).model;
+    expect(LayerGraphs.for(together)!.plan(1).length).toBe(1); // the tiny model's layers fit one session
+    const want = run(together, true);
+    const before = setStageBytes(1);
+    try {
+      const apart = (await loadLlamaGguf(file)).model;
+      expect(apart.config.layers).toBeGreaterThan(1);
+      expect(LayerGraphs.for(apart)!.plan(1).length).toBe(apart.config.layers);
+      expect(maxDiff(run(apart, true), want)).toBeLessThan(1e-6);
+    } finally {
+      setStageBytes(before);
+    }
+  });
 
   it("Q4_K (no MatMulNBits form) keeps the per-op path", async () => {
     const file = await rewriteGguf(f32Path, path.join(tmp, "q4k.gguf"), { matrixType: GgmlType.Q4_K });

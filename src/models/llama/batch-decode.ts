@@ -10,7 +10,7 @@
 import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { PackedKv } from "./batch-attention.js";
-import { LayerGraphs, type LayerIo } from "./layer-graph.js";
+import { LayerGraphs } from "./layer-graph.js";
 import { LlamaDecoder, outputAndMlp, rmsNormRows } from "./decode.js";
 import { fusedAvailable } from "./fused.js";
 import type { LlamaModel } from "./model.js";
@@ -148,61 +148,29 @@ export class BatchDecoder {
     return { cos, sin };
   }
 
-  /** Every layer as one batched layer-graph call over the packed caches; returns the buffer holding the result. */
+  /** Every layer through the layer graphs over the packed caches; returns the buffer holding the result. */
   private layersFused(graphs: LayerGraphs, decs: readonly LlamaDecoder[], x: Float32Array, h: Float32Array) {
     const packed = this.packed!;
-    const { kvHeads, headDim: d, layers } = this.model.config;
-    const b = decs.length;
+    const layers = this.model.config.layers;
     packed.prepare(decs, false);
-    const positions = decs.map((dec) => dec.cache.length);
-    const kNew = this.buffer("kNew", b * kvHeads * d); // (B, Hkv, 1, D) = (B, Hkv·D)
-    const vNew = this.buffer("vNew", b * kvHeads * d);
-    const io: Omit<LayerIo, "x" | "y" | "kCache" | "vCache" | "maskCache"> = {
-      kNew,
-      vNew,
-      maskNew: this.buffer("zero", 1),
-      ...this.ropeRows(positions),
-    };
-    if (graphs.stackable(b)) {
-      const views = Array.from({ length: layers }, (_, l) => packed.view(l));
-      const kv = b * kvHeads * d;
-      const kAll = this.buffer("kNewAll", layers * kv);
-      const vAll = this.buffer("vNewAll", layers * kv);
-      const part = (all: Float32Array) => views.map((_, l) => all.subarray(l * kv, (l + 1) * kv));
-      const [kNews, vNews] = [part(kAll), part(vAll)];
-      const { mask, capacity } = views[0]!;
-      graphs.runStack(
-        {
-          ...io,
-          x,
-          y: h,
-          kNew: kNews,
-          vNew: vNews,
-          kCache: views.map((v) => v.k),
-          vCache: views.map((v) => v.v),
-          maskCache: mask,
-        },
-        b,
-        1,
-        capacity,
-      );
-      for (let l = 0; l < layers; l++) packed.write(l, kNews[l]!, vNews[l]!, true);
-      return h;
-    }
-    let [src, dst] = [x, h];
-    for (let l = 0; l < layers; l++) {
-      const view = packed.view(l);
-      graphs.run(
-        l,
-        { ...io, x: src, y: dst, kCache: view.k, vCache: view.v, maskCache: view.mask },
-        b,
-        1,
-        view.capacity,
-      );
-      packed.write(l, kNew, vNew, true); // and into each sequence's own cache
-      [src, dst] = [dst, src];
-    }
-    return src;
+    const views = Array.from({ length: layers }, (_, l) => packed.view(l));
+    const { mask, capacity } = views[0]!; // one mask for every layer
+    graphs.run(
+      {
+        x,
+        y: h,
+        kCache: views.map((v) => v.k),
+        vCache: views.map((v) => v.v),
+        maskCache: mask,
+        maskNew: this.buffer("zero", 1),
+        ...this.ropeRows(decs.map((dec) => dec.cache.length)),
+        store: (l, kNew, vNew) => packed.write(l, kNew, vNew, true), // and into each sequence's own cache
+      },
+      decs.length,
+      1,
+      capacity,
+    );
+    return h;
   }
 
   /** Every linear through Linear.forwardRaw over (B, C), rope and cache writes per sequence; result in x. */

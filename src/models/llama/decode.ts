@@ -191,7 +191,7 @@ export class LlamaDecoder {
     return this.finish(x, h, t, p0, want);
   }
 
-  /** Every layer as one onnxruntime call each (layer-graph.ts, one sequence over its own cache); the result ends in x. */
+  /** Every layer through the layer graphs (layer-graph.ts, one sequence over its own cache); the result ends in x. */
   private layersFused(graphs: LayerGraphs, x: Float32Array, h: Float32Array, t: number, p0: number): void {
     const { heads, kvHeads, headDim: d } = this.model.config;
     const group = heads / kvHeads;
@@ -209,9 +209,7 @@ export class LlamaDecoder {
     const maskCache = this.buffer("maskCache", s).fill(-Infinity); // (1, 1, 1, S): the cached tokens
     maskCache.fill(0, 0, p0);
     const maskNew = this.causalMask(group, t, 0); // (G·T, T): row gi·T + i sees new tokens 0 … i
-    const layers = this.model.config.layers;
-    const kv = kvHeads * t * d; // (1, Hkv, T, D)
-    const cached = (caches: Float32Array[], l: number) => (s ? caches[l]! : caches[l]!.subarray(0, 0));
+    const cached = (caches: Float32Array[]) => (s ? caches : caches.map((c) => c.subarray(0, 0)));
     /** Copies layer l's new keys and values into its cache at p0. */
     const store = (l: number, kNew: Float32Array, vNew: Float32Array) => {
       for (let g = 0; g < kvHeads; g++) {
@@ -219,28 +217,9 @@ export class LlamaDecoder {
         this.cache.v[l]!.set(vNew.subarray(g * t * d, (g + 1) * t * d), (g * cap + p0) * d);
       }
     };
-    if (graphs.stackable(t)) {
-      const kAll = this.buffer("kNew", layers * kv);
-      const vAll = this.buffer("vNew", layers * kv);
-      const part = (all: Float32Array) => Array.from({ length: layers }, (_, l) => all.subarray(l * kv, (l + 1) * kv));
-      const [kNew, vNew] = [part(kAll), part(vAll)];
-      const kCache = Array.from({ length: layers }, (_, l) => cached(this.cache.k, l));
-      const vCache = Array.from({ length: layers }, (_, l) => cached(this.cache.v, l));
-      graphs.runStack({ x, y: h, kNew, vNew, kCache, vCache, maskCache, maskNew, cos, sin }, 1, t, s);
-      for (let l = 0; l < layers; l++) store(l, kNew[l]!, vNew[l]!);
-      x.set(h);
-      return;
-    }
-    const kNew = this.buffer("kNew", kv);
-    const vNew = this.buffer("vNew", kv);
-    let [src, dst] = [x, h];
-    for (let l = 0; l < layers; l++) {
-      const io = { kCache: cached(this.cache.k, l), vCache: cached(this.cache.v, l), maskCache, maskNew, cos, sin };
-      graphs.run(l, { ...io, x: src, y: dst, kNew, vNew }, 1, t, s);
-      store(l, kNew, vNew);
-      [src, dst] = [dst, src];
-    }
-    if (src !== x) x.set(src);
+    const io = { x, y: h, kCache: cached(this.cache.k), vCache: cached(this.cache.v), store };
+    graphs.run({ ...io, maskCache, maskNew, cos, sin }, 1, t, s);
+    x.set(h);
   }
 
   /** Final norm and the logits asked for, after the layers ran over x (T, C); h is scratch. */

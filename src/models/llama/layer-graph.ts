@@ -1,13 +1,14 @@
 // One onnxruntime graph per decoder layer for B sequences of T new tokens each: RMSNorm, q/k/v, per-row
 // RoPE, grouped-query attention of each sequence over its own cache and its new tokens, o, SwiGLU MLP and
-// both residual adds in one native call per layer, instead of ~13 calls and TypeScript loops; for F32
-// decode steps (≤ 16 rows) every layer chained in one graph, one call per token (stackModel). LlamaDecoder
+// both residual adds in one native call, instead of ~13 calls and TypeScript loops; consecutive layers'
+// graphs chain into one session (stackSpec) so a pass over the model is one run or a few. LlamaDecoder
 // runs it as (B = 1, T) over its own cache (prompt chunks and single steps); BatchDecoder's steps as
 // (B, T = 1) over PackedKv's caches, so a process holds one set of (prepacked) weights for both. F32
-// weights are fed (zero-copy views; q|k|v and gate|up as one product each where they load stacked), one
-// session per shape; Q4_0/Q8_0 as MatMulNBits initializers (int8 activations, as llama.cpp; Q8_0 where
-// the CPU has int8 dot products), one session per layer, groups stacked. Leaves out other storage types,
-// biases and adapters: decode.ts's per-op path runs those.
+// weights are fed (zero-copy views; q|k|v and gate|up as one product each where they load stacked),
+// sessions shared per shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0
+// as MatMulNBits initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot
+// products), groups stacked, consecutive layers per session up to `stageBytes`. Leaves out other
+// storage types, biases and adapters: decode.ts's per-op path runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
 import { QuantTensor, Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
@@ -214,32 +215,38 @@ function layerSpec(
 const SHARED_INPUTS = new Set(["M_cache", "M_new", "pos", "cos", "sin", "s_q5", "s_qg", "s_k4", "s_o5", "split"]);
 
 /**
- * `layers` f32 layer graphs chained into one (layer l's Y is layer l+1's X): a decode step is one
- * onnxruntime run instead of one per layer. Layer l's own inputs and outputs are named `L{l}_K_cache`,
- * `L{l}_W_o`, `L{l}_K_new`…; the masks, RoPE rows and shape feeds are shared.
+ * Layer graphs chained into one (layer i's Y is layer i+1's X), one spec per layer (layerSpec): a pass
+ * over them is one onnxruntime run. Layer i's own inputs, outputs and weights are named
+ * `L{i}_K_cache`, `L{i}_W_o`, `L{i}_B_q_k_v`, `L{i}_K_new`…; the masks, RoPE rows, shape feeds and
+ * constants are shared.
  */
-function stackModel(g: Shape, layers: number): Uint8Array {
-  const one = layerSpec(g, null);
-  const shared = new Set([...SHARED_INPUTS, ...one.initializers.map((i) => i.name)]);
-  const rename = (l: number) => (name: string) => {
+function stackSpec(g: Shape, specs: OnnxModelSpec[]): OnnxModelSpec {
+  const shared = new Set([...SHARED_INPUTS, ...layerSpec(g, null).initializers.map((i) => i.name)]);
+  const last = specs.length - 1;
+  const rename = (i: number) => (name: string) => {
     if (name === "" || shared.has(name)) return name;
-    if (name === "X") return l === 0 ? "X" : `L${l - 1}_Y`;
-    if (name === "Y" && l === layers - 1) return "Y";
-    return `L${l}_${name}`;
+    if (name === "X") return i === 0 ? "X" : `L${i - 1}_Y`;
+    if (name === "Y" && i === last) return "Y";
+    return `L${i}_${name}`;
   };
-  const perLayer = <T>(f: (l: number, r: (name: string) => string) => T[]): T[] =>
-    Array.from({ length: layers }, (_, l) => f(l, rename(l))).flat();
-  return encodeOnnxModel({
-    ...one,
+  const perLayer = <T>(f: (spec: OnnxModelSpec, r: (name: string) => string) => T[]): T[] =>
+    specs.flatMap((spec, i) => f(spec, rename(i)));
+  const own = <T extends { name: string }>(items: T[], r: (name: string) => string): T[] =>
+    items.filter((v) => v.name !== "X" && !shared.has(v.name)).map((v) => ({ ...v, name: r(v.name) }));
+  const first = specs[0]!;
+  return {
+    ...first,
     inputs: [
-      ...one.inputs.filter((v) => v.name === "X" || shared.has(v.name)),
-      ...perLayer((_, r) =>
-        one.inputs.filter((v) => v.name !== "X" && !shared.has(v.name)).map((v) => ({ ...v, name: r(v.name) })),
-      ),
+      ...first.inputs.filter((v) => v.name === "X" || shared.has(v.name)),
+      ...perLayer((spec, r) => own(spec.inputs, r)),
     ],
-    outputs: [one.outputs[0]!, ...perLayer((_, r) => one.outputs.slice(1).map((v) => ({ ...v, name: r(v.name) })))],
-    nodes: perLayer((_, r) => one.nodes.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }))),
-  });
+    outputs: [first.outputs[0]!, ...perLayer((spec, r) => own(spec.outputs.slice(1), r))],
+    nodes: perLayer((spec, r) => spec.nodes.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }))),
+    initializers: [
+      ...(first.initializers ?? []).filter((i) => shared.has(i.name)),
+      ...perLayer((spec, r) => own(spec.initializers ?? [], r)),
+    ],
+  };
 }
 
 /** Linears that read one input: quantized, each group is one weight of their rows stacked (no extra copy). */
@@ -249,17 +256,15 @@ const GROUPS: LinearName[][] = [["q", "k", "v"], ["o"], ["gate", "up"], ["down"]
 const sharedF32 = new Map<string, OrtGraph>();
 const byModel = new WeakMap<LlamaModel, LayerGraphs>();
 
-/** What one call of a batched layer graph reads and writes; caches are (B, Hkv, S, D). */
-export interface LayerIo {
-  /** (N, C) in. */
+/** What a pass of the layer graphs over every layer reads and writes; caches are (B, Hkv, S, D). */
+export interface LayersIo {
+  /** (N, C) in; overwritten (a pass of several runs goes back and forth between x and y). */
   x: Float32Array;
   /** (N, C) out. */
   y: Float32Array;
-  /** (B, Hkv, T, D) out: the new tokens' rotated keys and values. */
-  kNew: Float32Array;
-  vNew: Float32Array;
-  kCache: Float32Array;
-  vCache: Float32Array;
+  /** Per layer, the cached keys and values. */
+  kCache: Float32Array[];
+  vCache: Float32Array[];
   /** (B, 1, 1, S): 0 where a sequence's cache holds its tokens, −∞ elsewhere. */
   maskCache: Float32Array;
   /** (G·T, T) causal mask of the new tokens among themselves ((1, 1) zeros when T = 1). */
@@ -267,25 +272,58 @@ export interface LayerIo {
   /** (N, D/2) per row. */
   cos: Float32Array;
   sin: Float32Array;
+  /** Takes layer l's new rotated keys and values (B, Hkv, T, D) after its run (the arrays are reused). */
+  store(l: number, kNew: Float32Array, vNew: Float32Array): void;
 }
 
-/** The most rows (B·T) a stacked run takes: decode steps, a batch of them included. */
+/** The most rows (B·T) an f32 pass runs as one stacked graph: decode steps, a batch of them included. */
 const STACK_MAX_ROWS = 16;
 
-/** What one call of the stacked graph reads and writes: LayerIo with every layer's caches and new keys/values. */
-export type StackIo = Omit<LayerIo, "kNew" | "vNew" | "kCache" | "vCache"> & {
-  kNew: Float32Array[];
-  vNew: Float32Array[];
-  kCache: Float32Array[];
-  vCache: Float32Array[];
-};
+/**
+ * Quantized weight bytes per session: consecutive layers share one while their MatMulNBits weights fit
+ * (the encoded model then still fits the ≥ 33 MiB scratch). Each session costs a run per pass and its
+ * own intra-op pool (30 tiny sessions: +41 MB RSS); a larger one, more of onnxruntime's transient
+ * copies at once while it is built. SmolLM-135M Q8_0 (5 sessions of 6 layers against 30 of one):
+ * decode 77 → 91–98 tokens/s; peak RSS 431–473 MB against 451–463 (8 MiB: 465, 64 MiB: 523).
+ */
+let stageBytes = 24 << 20;
 
-/** The layer graphs of one model (shared by its decoders), built on first use (quantized: one session per layer). */
+/** Sets the quantized weight bytes a session may hold (tests split small models); returns the previous. */
+export function setStageBytes(bytes: number): number {
+  const before = stageBytes;
+  stageBytes = bytes;
+  return before;
+}
+
+/** One session and the layers [from, to) it runs, chained. */
+interface Stage {
+  from: number;
+  to: number;
+  graph: OrtGraph;
+}
+
+/** MatMulNBits bytes of a layer's linears (values, plus an f32 scale per block of 32). */
+function layerNBitsBytes(layer: LlamaLayer): number {
+  return LINEARS.reduce((sum, name) => {
+    const w = layer[name].weight as QuantTensor;
+    return sum + w.rows * w.rowLength * ((w.type === "q8_0" ? 8 : 4) / 8 + 4 / 32);
+  }, 0);
+}
+
+/**
+ * The layer graphs of one model (shared by its decoders), built on first use. F32: sessions hold no
+ * weights and are shared by every model of a shape; a decode step runs every layer as one stacked
+ * graph, a prompt chunk one layer graph per layer (a stacked session's arena would keep every layer's
+ * intermediates of a 512-token chunk: SmolLM-135M F32, RSS after 4 prompts 772 → 850 MB). Quantized:
+ * the weights are the sessions' initializers, consecutive layers stacked up to `stageBytes` a session.
+ */
 export class LayerGraphs {
-  private readonly perLayer = new Map<number, OrtGraph>();
+  private stages: Stage[] | undefined;
   private dims: { key: string; feeds: Record<string, OrtValue> } | undefined;
   /** Per layer, the f32 weights of each group as one (ΣN, K) buffer; null: fed one by one. */
   private readonly stacks: Float32Array[][] | null;
+  /** The new keys and values a run writes, (layers of the stage, B, Hkv, T, D) each. */
+  private newKv = { k: new Float32Array(0), v: new Float32Array(0) };
 
   private constructor(
     private readonly model: LlamaModel,
@@ -326,51 +364,66 @@ export class LayerGraphs {
     };
   }
 
-  private graph(l: number): OrtGraph {
-    const g = this.shape();
+  /** The runs of a pass over every layer for N = B·T rows. */
+  plan(rows: number): readonly { from: number; to: number }[] {
+    return this.stagesFor(rows);
+  }
+
+  private stagesFor(rows: number): Stage[] {
+    const layers = this.model.config.layers;
     if (this.kind === "f32") {
-      const key = JSON.stringify(g);
-      let s = sharedF32.get(key);
-      if (!s) sharedF32.set(key, (s = ortGraph(encodeOnnxModel(layerSpec(g, null)), "llama-layer", { arena: true })));
-      return s;
+      const g = this.shape();
+      const span = rows <= STACK_MAX_ROWS ? layers : 1;
+      const key = `${JSON.stringify(g)}:${span}`;
+      let graph = sharedF32.get(key);
+      if (!graph) {
+        const spec = stackSpec(g, new Array<OnnxModelSpec>(span).fill(layerSpec(g, null)));
+        sharedF32.set(key, (graph = ortGraph(encodeOnnxModel(spec), `llama-layers-f32-${span}`, { arena: true })));
+      }
+      return Array.from({ length: layers / span }, (_, i) => ({ from: i * span, to: (i + 1) * span, graph }));
     }
-    let s = this.perLayer.get(l);
-    if (!s) {
-      withModelScratch(() => this.buildAll());
-      s = this.perLayer.get(l)!;
-    }
-    return s;
+    if (!this.stages) withModelScratch(() => this.buildAll());
+    return this.stages!;
   }
 
   /**
-   * Every layer's session, one after another (at the first call of any layer), then the output head's
-   * kernel: each model is encoded into one reused scratch buffer, its weights converted straight from
-   * their GGUF blocks (nbits.ts toNBits), and each layer's bytes are dropped as soon as onnxruntime
-   * holds them prepacked. No copy of a layer is left for the collector between two sessions, so
-   * onnxruntime's own transient copies and the prepacked weights it keeps reuse one another's space in
-   * the malloc heap instead of stacking up among freed garbage (SmolLM-135M Q8_0: RSS after the first
-   * token ~505 → ~345 MB, bench child).
+   * Every layer's session, one after another (at the first pass), then the output head's kernel: each
+   * model is encoded into one reused scratch buffer, its weights converted straight from their GGUF
+   * blocks (nbits.ts toNBits), and its layers' bytes are dropped as soon as onnxruntime holds them
+   * prepacked. No copy of a layer is left for the collector between two sessions, so onnxruntime's
+   * own transient copies and the prepacked weights it keeps reuse one another's space in the malloc
+   * heap instead of stacking up among freed garbage (SmolLM-135M Q8_0: RSS after the first token
+   * ~505 → ~345 MB, bench child).
    */
   private buildAll(): void {
     const g = this.shape();
-    this.model.weights.layers.forEach((layer, l) => {
-      if (this.perLayer.has(l)) return;
-      const inits = new Map<string, OnnxInitializer[]>();
-      for (const names of GROUPS) {
-        const form = toNBits(names.map((name) => layer[name].weight as QuantTensor))!;
-        const tag = names.join("_");
-        inits.set(tag, [
-          { name: `B_${tag}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: form.packed, type: "uint8" },
-          { name: `S_${tag}`, dims: [(form.n * form.k) / 32], data: form.scales, type: "float" },
-        ]);
-      }
-      this.perLayer.set(
-        l,
-        ortGraph(encodeOnnxModel(layerSpec(g, inits), modelScratch), `llama-layer-${l}`, { memPattern: false }),
-      );
+    const layers = this.model.weights.layers;
+    const stages: Stage[] = [];
+    for (let from = 0; from < layers.length;) {
+      let to = from + 1;
+      let bytes = layerNBitsBytes(layers[from]!);
+      while (to < layers.length && bytes + layerNBitsBytes(layers[to]!) <= stageBytes)
+        bytes += layerNBitsBytes(layers[to++]!);
+      const specs = layers.slice(from, to).map((layer) => {
+        const inits = new Map<string, OnnxInitializer[]>();
+        for (const names of GROUPS) {
+          const form = toNBits(names.map((name) => layer[name].weight as QuantTensor))!;
+          const tag = names.join("_");
+          inits.set(tag, [
+            { name: `B_${tag}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: form.packed, type: "uint8" },
+            { name: `S_${tag}`, dims: [(form.n * form.k) / 32], data: form.scales, type: "float" },
+          ]);
+        }
+        return layerSpec(g, inits);
+      });
+      const bytesOut = encodeOnnxModel(stackSpec(g, specs), modelScratch);
+      stages.push({ from, to, graph: ortGraph(bytesOut, `llama-layers-${from}-${to - 1}`, { memPattern: false }) });
       // onnxruntime holds the prepacked weights now; the file gives the bytes back if a path reads them.
-      for (const name of LINEARS) dropBytes(layer[name].weight as QuantTensor);
-    });
+      for (const layer of layers.slice(from, to))
+        for (const name of LINEARS) dropBytes(layer[name].weight as QuantTensor);
+      from = to;
+    }
+    this.stages = stages;
     // The output head's kernel (a decode step's product) in the same sequence and scratch buffer.
     const { output } = this.model.weights;
     if (output.weight instanceof QuantTensor && !output.bias && !output.adapter) prepareQmatmul(output.weight, 1);
@@ -399,33 +452,12 @@ export class LayerGraphs {
     return this.dims.feeds;
   }
 
-  /** The feeds every layer reads alike: shapes, masks and RoPE rows of (B, T, S). */
-  private commonFeeds(io: StackIo | LayerIo, b: number, t: number, s: number): Record<string, OrtValue> {
-    const d = this.model.config.headDim;
-    const n = b * t;
-    return {
-      ...this.shapeFeeds(b, t, s),
-      M_cache: { data: io.maskCache, dims: [b, 1, 1, s] },
-      M_new: { data: io.maskNew, dims: [io.maskNew.length / t, t] },
-      cos: { data: io.cos, dims: [n, d / 2] },
-      sin: { data: io.sin, dims: [n, d / 2] },
-    };
-  }
-
   /** Layer l's own feeds (caches, norms, fed f32 weights), each name prefixed with `p`. */
-  private layerFeeds(
-    l: number,
-    kCache: Float32Array,
-    vCache: Float32Array,
-    b: number,
-    s: number,
-    p: string,
-    feeds: Record<string, OrtValue>,
-  ): void {
+  private layerFeeds(l: number, io: LayersIo, b: number, s: number, p: string, feeds: Record<string, OrtValue>): void {
     const { dim: c, kvHeads, headDim: d } = this.model.config;
     const layer = this.model.weights.layers[l]!;
-    feeds[`${p}K_cache`] = { data: kCache, dims: [b, kvHeads, s, d] };
-    feeds[`${p}V_cache`] = { data: vCache, dims: [b, kvHeads, s, d] };
+    feeds[`${p}K_cache`] = { data: io.kCache[l]!, dims: [b, kvHeads, s, d] };
+    feeds[`${p}V_cache`] = { data: io.vCache[l]!, dims: [b, kvHeads, s, d] };
     feeds[`${p}attn_norm`] = { data: layer.attnNorm.data, dims: [c] };
     feeds[`${p}ffn_norm`] = { data: layer.ffnNorm.data, dims: [c] };
     if (this.kind === "f32" && this.stacks) {
@@ -442,54 +474,50 @@ export class LayerGraphs {
     }
   }
 
-  /** Runs layer l on B sequences of T new tokens each; caches hold S positions per sequence. */
-  run(l: number, io: LayerIo, b: number, t: number, s: number): void {
+  /**
+   * Runs every layer on B sequences of T new tokens each; caches hold S positions per sequence. The
+   * result ends in io.y; io.store receives each layer's new keys and values after its run.
+   */
+  run(io: LayersIo, b: number, t: number, s: number): void {
     const { dim: c, kvHeads, headDim: d } = this.model.config;
     const n = b * t;
-    const feeds = { ...this.commonFeeds(io, b, t, s), X: { data: io.x, dims: [n, c] } };
-    this.layerFeeds(l, io.kCache, io.vCache, b, s, "", feeds);
-    this.graph(l).run(feeds, {
-      Y: { data: io.y, dims: [n, c] },
-      K_new: { data: io.kNew, dims: [b, kvHeads, t, d] },
-      V_new: { data: io.vNew, dims: [b, kvHeads, t, d] },
-    });
-  }
-
-  /**
-   * Whether `runStack` serves N = B·T rows of this model: f32 layers (their graphs hold no weights) in
-   * decode steps. Prompt chunks keep one run per layer: the stacked session's arena would keep the
-   * intermediates of every layer of a 512-token chunk (SmolLM-135M F32, RSS after 4 prompts 772 → 850 MB).
-   */
-  stackable(rows: number): boolean {
-    return this.kind === "f32" && rows <= STACK_MAX_ROWS;
-  }
-
-  /**
-   * Runs every layer as one onnxruntime call (stackModel) on B sequences of T new tokens each: x in,
-   * y out, each layer's new keys and values into its own kNew[l]/vNew[l]. Saves a run's fixed cost per
-   * layer (its feeds, a wake-up of the intra-op pool): SmolLM-135M F32 decode step 26.1–27.9 → 23.8–25.6
-   * ms (tokens alternating between the two paths in one process, 3 runs of 200).
-   */
-  runStack(io: StackIo, b: number, t: number, s: number): void {
-    const { dim: c, kvHeads, headDim: d, layers } = this.model.config;
-    const n = b * t;
-    const key = `${JSON.stringify(this.shape())}:${layers}`;
-    let graph = sharedF32.get(key);
-    if (!graph)
-      sharedF32.set(key, (graph = ortGraph(stackModel(this.shape(), layers), "llama-layers", { arena: true })));
-    const feeds = { ...this.commonFeeds(io, b, t, s), X: { data: io.x, dims: [n, c] } };
-    const into: Record<string, OrtValue> = { Y: { data: io.y, dims: [n, c] } };
-    for (let l = 0; l < layers; l++) {
-      this.layerFeeds(l, io.kCache[l]!, io.vCache[l]!, b, s, `L${l}_`, feeds);
-      into[`L${l}_K_new`] = { data: io.kNew[l]!, dims: [b, kvHeads, t, d] };
-      into[`L${l}_V_new`] = { data: io.vNew[l]!, dims: [b, kvHeads, t, d] };
+    const stages = this.stagesFor(n);
+    const kv = b * kvHeads * t * d;
+    const span = Math.max(...stages.map((st) => st.to - st.from));
+    if (this.newKv.k.length < span * kv)
+      this.newKv = { k: new Float32Array(span * kv), v: new Float32Array(span * kv) };
+    const common: Record<string, OrtValue> = {
+      ...this.shapeFeeds(b, t, s),
+      M_cache: { data: io.maskCache, dims: [b, 1, 1, s] },
+      M_new: { data: io.maskNew, dims: [io.maskNew.length / t, t] },
+      cos: { data: io.cos, dims: [n, d / 2] },
+      sin: { data: io.sin, dims: [n, d / 2] },
+    };
+    // stage i reads src and writes dst; an even count of stages starts writing x so the last writes y
+    let [src, dst] = stages.length % 2 === 1 ? [io.x, io.y] : [io.y, io.x];
+    if (stages.length % 2 === 0) io.y.set(io.x.subarray(0, n * c));
+    for (const { from, to, graph } of stages) {
+      const feeds: Record<string, OrtValue> = { ...common, X: { data: src, dims: [n, c] } };
+      const into: Record<string, OrtValue> = { Y: { data: dst, dims: [n, c] } };
+      const kNew: Float32Array[] = [];
+      const vNew: Float32Array[] = [];
+      for (let l = from; l < to; l++) {
+        const i = l - from;
+        this.layerFeeds(l, io, b, s, `L${i}_`, feeds);
+        kNew.push(this.newKv.k.subarray(i * kv, (i + 1) * kv));
+        vNew.push(this.newKv.v.subarray(i * kv, (i + 1) * kv));
+        into[`L${i}_K_new`] = { data: kNew[i]!, dims: [b, kvHeads, t, d] };
+        into[`L${i}_V_new`] = { data: vNew[i]!, dims: [b, kvHeads, t, d] };
+      }
+      graph.run(feeds, into);
+      for (let l = from; l < to; l++) io.store(l, kNew[l - from]!, vNew[l - from]!);
+      [src, dst] = [dst, src];
     }
-    graph.run(feeds, into);
   }
 
-  /** Frees the per-layer sessions (quantized weights) now. */
+  /** Frees the quantized sessions (their weights) now. */
   dispose(): void {
-    for (const s of this.perLayer.values()) s.dispose();
-    this.perLayer.clear();
+    for (const st of this.stages ?? []) st.graph.dispose();
+    this.stages = undefined;
   }
 }
