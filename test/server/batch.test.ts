@@ -3,6 +3,7 @@
 // the text it gives alone (greedy).
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ortSpinning } from "../../src/tensor/kernels/ort.js";
 import { CHAT_MODEL, testServer, type TestServer } from "./helpers.js";
 
 let server: TestServer;
@@ -34,6 +35,11 @@ async function chat(content: string, onPiece: () => void = () => undefined, via 
 }
 
 describe("concurrent chats on one engine model", () => {
+  it("run with onnxruntime's threads sleeping between ops (the server runs sessions on threads at once)", () => {
+    expect(process.env["INFUSE_ORT_SPIN"]).toBe("0");
+    expect(ortSpinning()).toBe(false);
+  });
+
   it("are decoded together and each gives the text it gives alone", async () => {
     const alone: string[] = [];
     for (const p of PROMPTS) alone.push(await chat(p));

@@ -42,9 +42,10 @@ const sessions = new Map<string, NativeSession>();
  * has its own pool: pools that kept spinning after their run starved the next session's and the JS
  * thread (LoRA training of SmolLM-135M's shape: 38 tokens/s, 108 with spinning off; decoding it with
  * every pool spinning: 18 tokens/s, 37 off). Spinning only inside a run spares a wake-up of a sleeping
- * worker at each parallel op of a decoder layer graph's run: SmolLM-135M F32 generation 37.0/38.4 → 41.0/40.4
- * tokens/s (bench child, alternating pairs, load ~2); LoRA training unchanged within its spread
- * (MFU 0.71/0.74 off, 0.69/0.78 on).
+ * worker at each parallel op: SmolLM-135M F32 generation 37.0/38.4 → 41.0/40.4 tokens/s, TinyLlama
+ * Q4_0 27.7 → 23.7 ms a token (alternating runs, load ~2); LoRA training unchanged within its spread.
+ * Where sessions run on several threads at once (the server: generation, embeddings and jobs), spinning
+ * pools take the cores from one another: `ortSpinning()` is off there.
  */
 function sessionOptions(arena = false, memPattern = true) {
   return {
@@ -54,8 +55,17 @@ function sessionOptions(arena = false, memPattern = true) {
     graphOptimizationLevel: "all",
     enableCpuMemArena: arena,
     enableMemPattern: memPattern,
-    extra: { session: { intra_op: { allow_spinning: "1" }, force_spinning_stop: "1" } },
+    extra: { session: { intra_op: { allow_spinning: ortSpinning() ? "1" : "0" }, force_spinning_stop: "1" } },
   } as const;
+}
+
+/**
+ * Whether sessions created from now on spin between a run's ops: yes unless INFUSE_ORT_SPIN=0, which
+ * `startServer` sets (worker threads inherit it) and an application running models on several threads
+ * at once should set.
+ */
+export function ortSpinning(): boolean {
+  return process.env["INFUSE_ORT_SPIN"] !== "0";
 }
 
 /** Number of threads each ORT session uses inside one op; INFUSE_THREADS overrides. */
