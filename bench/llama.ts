@@ -43,7 +43,15 @@ function promptTokens(n: number): number[] {
   return Array.from({ length: n }, (_, i) => (i === 0 ? 1 : 3 + (rng.nextU32() % 31000)));
 }
 
-const REPEATS = 3;
+/**
+ * Prompt runs timed on each side: at least 3, and more until they add up to PROMPT_SECONDS (at most 20).
+ * A stories15M prompt takes ~0.05 s, and a run in four was 2–3× slower than the rest on this VM on
+ * both sides (collector, scheduler); the median of three took one of them often enough to move the
+ * ratio 0.5–2.0 between runs.
+ */
+const PROMPT_SECONDS = 1;
+const morePromptRuns = (times: readonly number[]): boolean =>
+  times.length < 3 || (times.length < 20 && times.reduce((a, b) => a + b, 0) < PROMPT_SECONDS);
 /** Sequences of the batched-decode row (the figure: 8 together ≥ 4× one alone). */
 const BATCH = 8;
 
@@ -73,7 +81,7 @@ function generationRates(times: number[]): Pick<Figures, "generate_tokens_per_s"
 /**
  * Child: our decoder, one sequence as llama.cpp's: its KV cache reserved for the run's tokens (llama.cpp's
  * context size) and cleared between runs (its clearHistory). One full-size warm-up run, then the median
- * of REPEATS prompt runs.
+ * of the prompt runs (morePromptRuns).
  */
 async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Figures> {
   const { model } = await loadLlamaGguf(file);
@@ -84,7 +92,7 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
   let logits = dec.eval(prompt);
   for (let i = 0; i < 4; i++) logits = dec.eval([argmax(logits)]); // builds the decode-size kernels
   const times: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
+  while (morePromptRuns(times)) {
     dec.cache.truncate(0);
     const t = performance.now();
     logits = dec.eval(prompt);
@@ -134,7 +142,7 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
   const seq = ctx.getSequence();
   await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as Token[]);
   const times: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
+  while (morePromptRuns(times)) {
     await seq.clearHistory();
     const t0 = performance.now();
     await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as Token[]);
