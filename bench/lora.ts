@@ -1,4 +1,4 @@
-// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 8] [--bases f32,q4_0,nf4,bf16] [--checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
+// `npm run bench -- lora [--model PATH] [--seq 256] [--steps 8] [--bases f32,q4_0,nf4,bf16] [--no-checkpointing] [--dropout 0.05]`: LoRA training tokens/s, model FLOPs
 // utilisation (achieved FLOP/s ÷ numpy's 1024³ matmul FLOP/s measured in the same run) and peak RSS,
 // for an F32 base and a Q4_0/NF4 base (QLoRA, quantized as it loads), and the QLoRA peak over the F32
 // peak; with bf16 in --bases, a base held in bf16 (--precision bf16) and its loss curve against the f32
@@ -15,7 +15,7 @@ import { cpuFigure } from "./rag-memory.js";
 import { flag, makeModel, SHAPES } from "./shapes.js";
 import { openGguf } from "../src/formats/gguf/index.js";
 import type { MetricLine } from "../src/train/metrics.js";
-import { defaultGradientCheckpointing, TUNE_DEFAULTS, type BaseQuant } from "../src/train/options.js";
+import { TUNE_DEFAULTS, type BaseQuant } from "../src/train/options.js";
 import { tune } from "../src/train/tune.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -50,7 +50,7 @@ async function runChild(
   base: string,
   seq: number,
   steps: number,
-  ckpt: boolean,
+  checkpointing: boolean,
   doc: string,
   dropout: number,
 ): Promise<Figures> {
@@ -68,7 +68,7 @@ async function runChild(
         dropout,
         out,
         ...(base === "f32" ? {} : base === "bf16" ? { precision: "bf16" as const } : { quantize: base as BaseQuant }),
-        ...(ckpt ? { gradientCheckpointing: true } : {}),
+        gradientCheckpointing: checkpointing,
       },
       { onMetric: (m) => m.tokens !== undefined && m.tokens_per_s !== undefined && lines.push(m) },
     );
@@ -143,12 +143,13 @@ export default async function main(args: string[]): Promise<void> {
   const steps = Number(flag(args, "steps", "8"));
   const threads = Number(flag(args, "threads", String(availableParallelism())));
   const child = flag(args, "child", "");
-  const ckpt = args.includes("--checkpointing");
+  // the trainer's default is checkpointed (fused) blocks; --no-checkpointing keeps activations op by op
+  const checkpointing = !args.includes("--no-checkpointing");
   const dropout = Number(flag(args, "dropout", String(TUNE_DEFAULTS.dropout)));
   const model = flag(args, "model", "");
   if (child) {
     const doc = flag(args, "doc", "");
-    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, ckpt, doc, dropout)) + "\n");
+    process.stdout.write(JSON.stringify(await runChild(model, child, seq, steps, checkpointing, doc, dropout)) + "\n");
     return;
   }
   // the machine's SIMD flags and load: MFU is a ratio to numpy measured beside each run, but a busy
@@ -163,8 +164,6 @@ export default async function main(args: string[]): Promise<void> {
     const peaks = new Map<string, number>();
     const curves = new Map<string, number[]>();
     for (const base of bases) {
-      const quant = base === "f32" || base === "bf16" ? undefined : (base as BaseQuant);
-      const ck = ckpt || defaultGradientCheckpointing(quant); // the trainer's default
       log(`${name} ${base}: ${steps} steps of ${seq} tokens (${threads} threads)`);
       const r = spawnSync(
         process.execPath,
@@ -183,7 +182,7 @@ export default async function main(args: string[]): Promise<void> {
           String(dropout),
           "--doc",
           doc,
-          ...(ck ? ["--checkpointing"] : []),
+          ...(checkpointing ? [] : ["--no-checkpointing"]),
         ],
         {
           encoding: "utf8",
@@ -204,7 +203,7 @@ export default async function main(args: string[]): Promise<void> {
         base,
         seq,
         threads,
-        checkpointing: ck,
+        checkpointing,
         steps,
         tokens_per_s: Math.round(f.median_step_tokens_per_s * 10) / 10,
         achieved_gflops: Math.round(achieved / 1e7) / 100,

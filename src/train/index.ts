@@ -27,7 +27,6 @@ export {
   TuneConfigSchema,
   DatasetSourceSchema,
   TUNE_DEFAULTS,
-  defaultGradientCheckpointing,
   tuneFlag,
   type TuneOptions,
   type TuneConfig,

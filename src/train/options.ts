@@ -173,14 +173,6 @@ export const TUNE_DEFAULTS = {
   workers: 1,
 } as const;
 
-/**
- * Gradient checkpointing unless asked otherwise: on for every base. It was on for QLoRA only until
- * the checkpointed block ran as fused graphs, which made it faster than keeping activations.
- */
-export function defaultGradientCheckpointing(_quantize?: BaseQuant): boolean {
-  return true;
-}
-
 /** The flag of a top-level field (`maxLength` → `--max-length`). */
 export function tuneFlag(field: string): string | undefined {
   return fieldFlag(TuneOptionsSchema, field);
@@ -203,7 +195,9 @@ export function resolveTuneOptions(o: TuneOptions): ResolvedTuneOptions {
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const r = { ...TUNE_DEFAULTS, ...given } as unknown as ResolvedTuneOptions;
   r.targets = [...r.targets];
-  r.gradientCheckpointing = o.gradientCheckpointing ?? defaultGradientCheckpointing(o.quantize);
+  // On for every base unless asked otherwise (it was QLoRA only until checkpointed blocks ran as fused
+  // graphs, which beat keeping activations). Set here, not in TUNE_DEFAULTS: the key order is the caller's.
+  r.gradientCheckpointing = o.gradientCheckpointing ?? true;
   if (r.precision === "bf16" && r.quantize) {
     throw new InfuseError(
       "train.bad_option",
