@@ -319,6 +319,8 @@ function layerNBitsBytes(layer: LlamaLayer): number {
  */
 export class LayerGraphs {
   private stages: Stage[] | undefined;
+  /** F32: the stages of the shared sessions, by layers per run (every layer, or one). */
+  private readonly f32Stages = new Map<number, Stage[]>();
   private dims: { key: string; feeds: Record<string, OrtValue> } | undefined;
   /** Per layer, the f32 weights of each group as one (ΣN, K) buffer; null: fed one by one. */
   private readonly stacks: Float32Array[][] | null;
@@ -372,15 +374,20 @@ export class LayerGraphs {
   private stagesFor(rows: number): Stage[] {
     const layers = this.model.config.layers;
     if (this.kind === "f32") {
-      const g = this.shape();
       const span = rows <= STACK_MAX_ROWS ? layers : 1;
-      const key = `${JSON.stringify(g)}:${span}`;
-      let graph = sharedF32.get(key);
-      if (!graph) {
-        const spec = stackSpec(g, new Array<OnnxModelSpec>(span).fill(layerSpec(g, null)));
-        sharedF32.set(key, (graph = ortGraph(encodeOnnxModel(spec), `llama-layers-f32-${span}`, { arena: true })));
+      let stages = this.f32Stages.get(span);
+      if (!stages) {
+        const g = this.shape();
+        const key = `${JSON.stringify(g)}:${span}`;
+        let graph = sharedF32.get(key);
+        if (!graph) {
+          const spec = stackSpec(g, new Array<OnnxModelSpec>(span).fill(layerSpec(g, null)));
+          sharedF32.set(key, (graph = ortGraph(encodeOnnxModel(spec), `llama-layers-f32-${span}`, { arena: true })));
+        }
+        stages = Array.from({ length: layers / span }, (_, i) => ({ from: i * span, to: (i + 1) * span, graph }));
+        this.f32Stages.set(span, stages);
       }
-      return Array.from({ length: layers / span }, (_, i) => ({ from: i * span, to: (i + 1) * span, graph }));
+      return stages;
     }
     if (!this.stages) withModelScratch(() => this.buildAll());
     return this.stages!;
