@@ -69,6 +69,8 @@ export class Tensor {
   /** This tensor's vertex in the graph, while the graph is alive. */
   node: GradNode | null = null;
   private released = false;
+  /** Reads the values again after `dropValues()` (e.g. from the model file they were loaded from). */
+  private reloader: (() => Float32Array) | undefined;
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
     if (!(data instanceof Float32Array)) {
@@ -114,8 +116,9 @@ export class Tensor {
     return new Tensor(Float32Array.of(value), []);
   }
 
-  /** The values, row-major. Throws once the tensor was released. */
+  /** The values, row-major; read back first where they were dropped (dropValues). Throws once the tensor was released. */
   get data(): Float32Array {
+    if (this.released && this.reloader) this.restore();
     if (this.released) {
       throw new InfuseError("tensor.released", `Tensor ${shapeStr(this.shape)} was released and cannot be read`, {
         hint: "release a tensor only after its last use (and after backward if it is part of a graph)",
@@ -130,7 +133,7 @@ export class Tensor {
   }
 
   get size(): number {
-    return this.storage.length;
+    return this.released && this.reloader ? numel(this.shape) : this.storage.length;
   }
 
   get ndim(): number {
@@ -154,9 +157,52 @@ export class Tensor {
     return Array.from(this.data);
   }
 
+  /**
+   * Lets `dropValues()` drop the values of this (frozen) tensor: `read` returns them again, exactly
+   * `size` of them, whenever `data` is next read.
+   */
+  setReloader(read: () => Float32Array): void {
+    this.reloader = read;
+  }
+
+  /** Whether `dropValues()` can drop the values (a reloader is set). */
+  get reloadable(): boolean {
+    return this.reloader !== undefined;
+  }
+
+  /** Whether the values are in memory (not dropped, nor released). */
+  get resident(): boolean {
+    return !this.released;
+  }
+
+  /**
+   * Drops the values while a kernel holds its own copy (onnxruntime's prepacked weights), if a reloader
+   * can read them back; returns whether it did. The next read of `data` reads them back.
+   */
+  dropValues(): boolean {
+    if (!this.reloader || this.requiresGrad) return false;
+    this.released = true;
+    this.storage = new Float32Array(0);
+    return true;
+  }
+
+  private restore(): void {
+    const values = this.reloader!();
+    if (values.length !== numel(this.shape)) {
+      throw new InfuseError(
+        "tensor.reload_failed",
+        `Tensor: reloaded ${values.length} values for shape ${shapeStr(this.shape)}, expected ${numel(this.shape)}`,
+        { hint: "the file the tensor was loaded from changed; load the model again" },
+      );
+    }
+    this.storage = values;
+    this.released = false;
+  }
+
   /** Drops the storage (and graph links) now instead of waiting for the garbage collector. */
   release(): void {
     this.released = true;
+    this.reloader = undefined;
     this.storage = new Float32Array(0);
     this.node = null;
     this.grad = null;

@@ -7,6 +7,8 @@ export interface RewriteOptions {
   metadata?: Map<string, GgufKV>;
   /** Type of every 2-D tensor whose rows fit the type's blocks (others keep their type). */
   matrixType?: GgmlType;
+  /** Tensors written in name order (as llama.cpp's converter writes a layer's: k, norm, output, q, v), not the source's. */
+  sortByName?: boolean;
 }
 
 export async function rewriteGguf(src: string, dst: string, o: RewriteOptions): Promise<string> {
@@ -14,7 +16,8 @@ export async function rewriteGguf(src: string, dst: string, o: RewriteOptions): 
   try {
     const metadata = new Map([...file.metadata, ...(o.metadata ?? [])]);
     const tensors: GgufTensorInput[] = [];
-    for (const t of file.tensors) {
+    const order = o.sortByName ? [...file.tensors].sort((a, b) => (a.name < b.name ? -1 : 1)) : file.tensors;
+    for (const t of order) {
       const block = o.matrixType === GgmlType.Q4_K ? 256 : 32;
       const type = o.matrixType;
       if (type === undefined || t.dims.length !== 2 || t.dims[0]! % block !== 0) {

@@ -1,8 +1,10 @@
 // The decoder's one-graph-per-layer path (layer-graph.ts) against its per-op path on the same weights:
-// F32 (fed weights, stacked q|k|v and gate|up or one by one, both RoPE layouts; single-token steps as
-// every layer in one stacked graph) and Q8_0/Q4_0 (MatMulNBits initializers), over a prompt that
-// spans two chunks' worth of positions and single-token steps after it; Q4_K keeps the per-op path.
-import { mkdtempSync } from "node:fs";
+// F32 from a GGUF (matrices held by onnxruntime, read from the file, stacked where they lie together
+// there), F32 without a file (fed weights, stacked q|k|v and gate|up or one by one, both RoPE layouts;
+// single-token steps as every layer in one stacked graph) and Q8_0/Q4_0 (MatMulNBits initializers),
+// over a prompt that spans two chunks' worth of positions and single-token steps after it; Q4_K keeps
+// the per-op path.
+import { appendFileSync, copyFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -44,27 +46,63 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
 }
 
 describe("layer graphs", () => {
-  it("F32, interleaved RoPE (GGUF): the per-op path's logits to f32 rounding", async () => {
+  const linears = (model: LlamaModel): Tensor[] =>
+    model.weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].map((lin) => lin.weight as Tensor));
+
+  it("F32 GGUF: onnxruntime holds the matrices, read from the file; the per-op path's logits to f32 rounding", async () => {
     const { model } = await loadLlamaGguf(f32Path);
-    expect(LayerGraphs.for(model)).not.toBeNull();
-    // loaded weights lie stacked (q|k|v, gate|up), which the graph runs as one product each
-    const [layer] = model.weights.layers;
-    expect(stackedRows([layer!.q.weight, layer!.k.weight, layer!.v.weight])).not.toBeNull();
-    expect(stackedRows([layer!.gate.weight, layer!.up.weight])).not.toBeNull();
-    // the prompt runs one graph per layer, each single-token step every layer as one stacked graph
-    const layers = model.config.layers;
-    expect([LayerGraphs.for(model)!.plan(40).length, LayerGraphs.for(model)!.plan(1).length]).toEqual([layers, 1]);
-    expect(maxDiff(run(model, true), run(model, false))).toBeLessThan(1e-4);
+    const graphs = LayerGraphs.for(model)!;
+    expect(graphs.holdsWeights).toBe(true);
+    // the tiny model's layers fit one session, for prompt chunks and single-token steps alike
+    expect([graphs.plan(40).length, graphs.plan(1).length]).toEqual([1, 1]);
+    const withGraphs = run(model, true);
+    // the loader's copies went once onnxruntime held its own
+    expect(linears(model).every((w) => !w.resident)).toBe(true);
+    // the per-op path reads them back from the file, exactly as loaded
+    expect(maxDiff(withGraphs, run(model, false))).toBeLessThan(1e-4);
+    const fresh = (await loadLlamaGguf(f32Path)).model;
+    expect(linears(model).every((w, i) => w.resident && maxDiff([w.data], [linears(fresh)[i]!.data]) === 0)).toBe(true);
   });
 
-  it("F32 weights that do not lie stacked are fed one by one", async () => {
+  it("F32 GGUF in llama.cpp's tensor order (q, k, v apart): one initializer per linear, the same logits", async () => {
+    const file = await rewriteGguf(f32Path, path.join(tmp, "sorted.gguf"), { sortByName: true });
+    const sorted = (await loadLlamaGguf(file)).model;
+    const [layer] = sorted.weights.layers;
+    expect(stackedRows([layer!.q.weight, layer!.k.weight, layer!.v.weight])).not.toBeNull(); // stacked in memory only
+    expect(LayerGraphs.for(sorted)!.holdsWeights).toBe(true);
+    const want = run((await loadLlamaGguf(f32Path)).model, true);
+    expect(maxDiff(run(sorted, true), want)).toBeLessThan(1e-5);
+  });
+
+  it("F32 GGUF through a symlink from another folder: onnxruntime reads the real file", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "infuse-layer-graph-link-"));
+    const link = path.join(dir, "linked.gguf");
+    symlinkSync(f32Path, link);
+    const { model } = await loadLlamaGguf(link);
+    expect(LayerGraphs.for(model)!.holdsWeights).toBe(true);
+    expect(maxDiff(run(model, true), run((await loadLlamaGguf(f32Path)).model, true))).toBe(0);
+  });
+
+  it("F32 GGUF changed after loading: model.file_changed when onnxruntime would read it, not other weights", async () => {
+    const file = path.join(tmp, "changing.gguf");
+    copyFileSync(f32Path, file);
+    const { model } = await loadLlamaGguf(file);
+    appendFileSync(file, new Uint8Array(64));
+    const dec = new LlamaDecoder(model);
+    expect(() => dec.eval([1, 2, 3])).toThrow(expect.objectContaining({ code: "model.file_changed" }));
+  });
+
+  it("F32 weights with no file to read them from are fed: one by one where they do not lie stacked", async () => {
     const { model: loaded } = await loadLlamaGguf(f32Path);
     const apart = (lin: Linear) =>
       new Linear(lin.name, new Tensor((lin.weight as Tensor).data.slice(), lin.weight.shape));
     const layers = loaded.weights.layers.map((l) => ({ ...l, q: apart(l.q), k: apart(l.k), gate: apart(l.gate) }));
     const model = new LlamaModel(loaded.config, { ...loaded.weights, layers });
     expect(stackedRows([layers[0]!.q.weight, layers[0]!.k.weight, layers[0]!.v.weight])).toBeNull();
-    expect(LayerGraphs.for(model)).not.toBeNull();
+    const graphs = LayerGraphs.for(model)!;
+    expect(graphs.holdsWeights).toBe(false);
+    // fed: the prompt runs one graph per layer, each single-token step every layer as one stacked graph
+    expect([graphs.plan(40).length, graphs.plan(1).length]).toEqual([model.config.layers, 1]);
     expect(maxDiff(run(model, true), run(loaded, true))).toBeLessThan(1e-4);
   });
 

@@ -33,6 +33,31 @@ describe("autograd core", () => {
     expect(() => h.data).toThrow(/released/);
   });
 
+  it("drops a frozen tensor's values only where a reloader reads them back, on the next read", () => {
+    const plain = Tensor.from([1, 2, 3, 4], [2, 2]);
+    expect(plain.dropValues()).toBe(false); // nothing to read them back from: they stay
+    expect(Array.from(plain.data)).toEqual([1, 2, 3, 4]);
+
+    let reads = 0;
+    const w = Tensor.from([1, 2, 3, 4], [2, 2]);
+    w.setReloader(() => (reads++, Float32Array.of(1, 2, 3, 4)));
+    expect(w.dropValues()).toBe(true);
+    expect([w.resident, w.size, reads]).toEqual([false, 4, 0]);
+    expect(Array.from(w.data)).toEqual([1, 2, 3, 4]);
+    expect([w.resident, reads]).toEqual([true, 1]);
+    expect(w.data.length).toBe(4); // resident again: no second read
+    expect(reads).toBe(1);
+
+    const trained = Tensor.from([1, 2], [2], true);
+    trained.setReloader(() => Float32Array.of(1, 2));
+    expect(trained.dropValues()).toBe(false); // a parameter's values are its own
+
+    const short = Tensor.from([1, 2, 3, 4], [2, 2]);
+    short.setReloader(() => Float32Array.of(1, 2));
+    short.dropValues();
+    expect(() => short.data).toThrow(/reloaded 2 values for shape \(2, 2\), expected 4/);
+  });
+
   it("raises wrong_dtype for values that are not f32 and ids that are not int32", () => {
     const code = (fn: () => unknown): string | undefined => {
       try {

@@ -1,6 +1,9 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { encodeOnnxModel } from "../../src/tensor/kernels/onnx-model.js";
-import { runOnnxModel } from "../../src/tensor/kernels/ort.js";
+import { encodeOnnxModel, type OnnxModelSpec } from "../../src/tensor/kernels/onnx-model.js";
+import { ortGraph, runOnnxModel } from "../../src/tensor/kernels/ort.js";
 
 /** B = relu(A) over a vector of any length. */
 const reluModel = () =>
@@ -12,6 +15,31 @@ const reluModel = () =>
   });
 
 describe("ONNX model encoder", () => {
+  it("leaves an initializer's bytes in a file that onnxruntime reads from the folder it is given", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "infuse-onnx-external-"));
+    // 16 bytes of something else, then W (2, 3) as little-endian f32: the offset is honoured
+    const w = Float32Array.of(1, 2, 3, 4, 5, 6);
+    writeFileSync(path.join(dir, "weights.bin"), Buffer.concat([Buffer.alloc(16, 7), Buffer.from(w.buffer)]));
+    const spec = (file: string): OnnxModelSpec => ({
+      opset: 17,
+      inputs: [{ name: "X", type: "float", dims: [1, 3] }],
+      outputs: [{ name: "Y", type: "float", dims: [1, 2] }],
+      initializers: [{ name: "W", dims: [2, 3], type: "float", data: { file, offset: 16, byteLength: 24 } }],
+      nodes: [{ op: "Gemm", inputs: ["X", "W"], outputs: ["Y"], attributes: [{ name: "transB", int: 1 }] }],
+    });
+    const y = new Float32Array(2);
+    const g = ortGraph(encodeOnnxModel(spec("weights.bin")), "external", { externalFolder: dir });
+    g.run({ X: { data: Float32Array.of(1, 1, 1), dims: [1, 3] } }, { Y: { data: y, dims: [1, 2] } });
+    g.dispose();
+    expect(Array.from(y)).toEqual([6, 15]);
+    expect(() => ortGraph(encodeOnnxModel(spec("missing.bin")), "external-missing", { externalFolder: dir })).toThrow(
+      expect.objectContaining({
+        code: "tensor.ort_load_failed",
+        message: expect.stringContaining('"external-missing"'),
+      }),
+    );
+  });
+
   it("builds a graph with initializers, int/float/ints/string attributes and symbolic dims that onnxruntime runs", () => {
     const model = () =>
       encodeOnnxModel({

@@ -5,19 +5,20 @@ import { InfuseError } from "../../core/errors.js";
 import { noGrad, QuantTensor } from "../../tensor/index.js";
 import { matmulKernel } from "../../tensor/kernels/kernel.js";
 import { FUSED_MIN_FFN, FUSED_MIN_SCORES, fusedAttention, fusedAvailable, fusedSwiglu } from "./fused.js";
-import { LayerGraphs, weightKind } from "./layer-graph.js";
+import { LayerGraphs } from "./layer-graph.js";
 import type { LlamaModel } from "./model.js";
 import type { LlamaLayer } from "./weights.js";
 
 const CHUNK = 512;
 /**
- * Prompt chunk where the layers run as quantized (MatMulNBits) graphs. Each graph's largest
- * intermediates grow with T·(S+T) (attention scores) and come from the malloc heap, which keeps them;
- * SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench child, 3 runs each at load ~2: 128 → peak RSS
- * 439–452 MB, 769–834 prompt tokens/s; 512 → 525–766 MB, 386–868 tokens/s (erratic: the larger
- * intermediates go back and forth to the system).
+ * Prompt chunk where the layer graphs hold the weights (quantized, or f32 read from the file). Each
+ * graph's largest intermediates grow with T·(S+T) (attention scores) and come from the malloc heap,
+ * which keeps them; SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench child, 3 runs each at load ~2:
+ * 128 → peak RSS 439–452 MB, 769–834 prompt tokens/s; 512 → 525–766 MB, 386–868 tokens/s (erratic: the
+ * larger intermediates go back and forth to the system). SmolLM-135M F32 held: 128 → ~765 MB, 943
+ * tokens/s; 512 → ~920–970 MB, 1,050–1,080.
  */
-const NBITS_CHUNK = 128;
+const HELD_CHUNK = 128;
 
 /** Keys and values of every layer, (Hkv, capacity, D) each, grown as tokens arrive. */
 export class KvCache {
@@ -82,13 +83,13 @@ export class LlamaDecoder {
   /** Prompt tokens per layer-graph call (a long prompt runs in chunks of this many). */
   private readonly chunkSize: number;
 
-  /** `chunk`: prompt tokens evaluated per pass through the layers (default 512; 128 on quantized layer graphs). */
+  /** `chunk`: prompt tokens evaluated per pass through the layers (default 512; 128 where the layer graphs hold the weights). */
   constructor(
     readonly model: LlamaModel,
     options: { chunk?: number } = {},
   ) {
     const c = model.config;
-    this.chunkSize = options.chunk ?? (weightKind(model.weights.layers) === "nbits" ? NBITS_CHUNK : CHUNK);
+    this.chunkSize = options.chunk ?? (LayerGraphs.for(model)?.holdsWeights ? HELD_CHUNK : CHUNK);
     this.cache = new KvCache(c.layers, c.kvHeads, c.headDim, c.contextLength);
   }
 

@@ -4,13 +4,18 @@
 // graphs chain into one session (stackSpec) so a pass over the model is one run or a few. LlamaDecoder
 // runs it as (B = 1, T) over its own cache (prompt chunks and single steps); BatchDecoder's steps as
 // (B, T = 1) over PackedKv's caches, so a process holds one set of (prepacked) weights for both. F32
-// weights are fed (zero-copy views; q|k|v and gate|up as one product each where they load stacked),
-// sessions shared per shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0
-// as MatMulNBits initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot
-// products), groups stacked, consecutive layers per session up to `stageBytes`. Leaves out other
-// storage types, biases and adapters: decode.ts's per-op path runs those.
+// matrices of a GGUF file are initializers that onnxruntime reads from the file itself and prepacks
+// (the loader's copies then dropped, read back from the file if another path needs them), q|k|v and
+// gate|up as one where they lie together there, consecutive layers per session up to 96 MiB; F32
+// weights with no file are fed (zero-copy views; stacked where they load so), sessions shared per
+// shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0 as MatMulNBits
+// initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot products), groups
+// stacked, consecutive layers per session up to `stageBytes`. Leaves out other storage types, biases
+// and adapters: decode.ts's per-op path runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
+import { realpathSync } from "node:fs";
+import path from "node:path";
 import { QuantTensor, Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
 import { modelScratch, withModelScratch } from "../../tensor/kernels/ort.js";
 import {
@@ -19,11 +24,11 @@ import {
   type OnnxModelSpec,
   type OnnxNode,
 } from "../../tensor/kernels/onnx-model.js";
-import { dropBytes, toNBits } from "../../tensor/quant/nbits.js";
+import { dropBytes, dropTensorValues, toNBits } from "../../tensor/quant/nbits.js";
 import { prepareQmatmul, q8Int8Rows } from "../../tensor/quant/qmatmul.js";
 import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
-import { stackedRows, type LlamaLayer } from "./weights.js";
+import { fileRange, stackedRows, type LlamaLayer } from "./weights.js";
 
 export const LINEARS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
 export type LinearName = (typeof LINEARS)[number];
@@ -102,21 +107,26 @@ function layerSpec(
   /** x · Wᵀ of each named linear, all of one input; quantized ones as one MatMulNBits over their rows. */
   const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
     const inits = quant?.get(names.join("_"));
+    const gemm = (w: string, out: string): string => node("Gemm", [x, w], out, [{ name: "transB", int: 1 }]);
     const fed = (name: string, out: string): string => {
       weightInputs.push(`W_${name}`);
-      return node("Gemm", [x, `W_${name}`], out, [{ name: "transB", int: 1 }]);
+      return gemm(`W_${name}`, out);
     };
+    // held: one f32 initializer (W) or MatMulNBits' two (B, scales)
+    const held = (w: OnnxInitializer[], out: string, n: number): string =>
+      w.length === 1 ? gemm(w[0]!.name, out) : nbits(w, x, out, n, k);
+    // held f32 weights that do not lie together in their file: one initializer per linear
+    const apart = !inits && quant !== null && names.every((name) => quant.has(name));
+    if (apart) return names.map((name, i) => held(quant.get(name)!, `y_${name}`, ns[i]!));
     if (!inits && !g.stacked) return names.map((name) => fed(name, `y_${name}`));
     const outs = names.map((name) => `y_${name}`);
-    if (names.length === 1) return [inits ? nbits(inits, x, outs[0]!, ns[0]!, k) : fed(names[0]!, outs[0]!)];
+    if (names.length === 1) return [inits ? held(inits, outs[0]!, ns[0]!) : fed(names[0]!, outs[0]!)];
     const tag = names.join("_");
     const y = inits
-      ? nbits(
+      ? held(
           inits,
-          x,
           `y_${tag}`,
           ns.reduce((a, b) => a + b),
-          k,
         )
       : fed(tag, `y_${tag}`);
     nodes.push({ op: "Split", inputs: [y, shape(`split_${names.join("_")}`, ...ns)], outputs: outs, attributes: last });
@@ -288,6 +298,14 @@ const STACK_MAX_ROWS = 16;
  */
 let stageBytes = 24 << 20;
 
+/**
+ * F32 weight bytes per session where onnxruntime holds them. It maps them from the file while it builds
+ * a session (their pages count until it returns), and each session costs a run per pass: SmolLM-135M
+ * F32 (14 MB a layer), 30 sessions of one layer: 47 tokens/s; 5 of six: 52–53, peak RSS ~765 MB; one of
+ * all: 54, but ~1.07 GB while it was built.
+ */
+const F32_STAGE_BYTES = 96 << 20;
+
 /** Sets the quantized weight bytes a session may hold (tests split small models); returns the previous. */
 export function setStageBytes(bytes: number): number {
   const before = stageBytes;
@@ -302,20 +320,64 @@ interface Stage {
   graph: OrtGraph;
 }
 
-/** MatMulNBits bytes of a layer's linears (values, plus an f32 scale per block of 32). */
-function layerNBitsBytes(layer: LlamaLayer): number {
+/** The bytes a session holds for a layer's linears: f32 values, or MatMulNBits' (plus an f32 scale per block of 32). */
+function layerHeldBytes(layer: LlamaLayer): number {
   return LINEARS.reduce((sum, name) => {
-    const w = layer[name].weight as QuantTensor;
+    const w = layer[name].weight;
+    if (w instanceof Tensor) return sum + w.size * 4;
     return sum + w.rows * w.rowLength * ((w.type === "q8_0" ? 8 : 4) / 8 + 4 / 32);
   }, 0);
 }
 
 /**
- * The layer graphs of one model (shared by its decoders), built on first use. F32: sessions hold no
- * weights and are shared by every model of a shape; a decode step runs every layer as one stacked
- * graph, a prompt chunk one layer graph per layer (a stacked session's arena would keep every layer's
- * intermediates of a 512-token chunk: SmolLM-135M F32, RSS after 4 prompts 772 → 850 MB). Quantized:
- * the weights are the sessions' initializers, consecutive layers stacked up to `stageBytes` a session.
+ * The GGUF file every f32 matrix of the layers lies in, where onnxruntime can hold them (read there
+ * itself, prepacked) and the loader's copies can go and come back (Tensor.dropValues); else null: fed.
+ */
+function heldF32File(layers: LlamaLayer[]): string | null {
+  let file: string | null = null;
+  for (const layer of layers) {
+    for (const name of LINEARS) {
+      const w = layer[name].weight as Tensor;
+      const range = fileRange(w);
+      if (!range || !w.reloadable || w.requiresGrad || (file !== null && range.file !== file)) return null;
+      file = range.file;
+    }
+  }
+  // onnxruntime refuses external data that resolves outside the folder: name the file's real path
+  return file === null ? null : realpathSync(file);
+}
+
+/**
+ * A layer's f32 initializers, their bytes left in the model file: per group (GROUPS) one (ΣN, K) matrix
+ * where its linears lie one after another there (our writer's order), else one per linear (llama.cpp's
+ * converter writes k, o, q, v). Keyed as layerSpec's `quant` map: by group tag, or by linear name.
+ */
+function f32Initializers(layer: LlamaLayer, file: string): Map<string, OnnxInitializer[]> {
+  const inits = new Map<string, OnnxInitializer[]>();
+  const external = (tag: string, weights: Tensor[]): OnnxInitializer => {
+    const { offset } = fileRange(weights[0]!)!;
+    const rows = weights.reduce((n, w) => n + w.shape[0]!, 0);
+    const k = weights[0]!.shape[1]!;
+    const data = { file: path.basename(file), offset, byteLength: rows * k * 4 };
+    return { name: `W_${tag}`, dims: [rows, k], type: "float", data };
+  };
+  for (const names of GROUPS) {
+    const weights = names.map((name) => layer[name].weight as Tensor);
+    const ranges = weights.map((w) => fileRange(w)!);
+    const together = ranges.every((r, i) => i === 0 || r.offset === ranges[i - 1]!.offset + weights[i - 1]!.size * 4);
+    if (together) inits.set(names.join("_"), [external(names.join("_"), weights)]);
+    else names.forEach((name, i) => inits.set(name, [external(name, [weights[i]!])]));
+  }
+  return inits;
+}
+
+/**
+ * The layer graphs of one model (shared by its decoders), built on first use. F32 from a GGUF file and
+ * quantized: the weights are the sessions' initializers, consecutive layers stacked up to
+ * F32_STAGE_BYTES / `stageBytes` a session. F32 with no file: sessions hold no weights and are shared
+ * by every model of a shape; a decode step runs every layer as one stacked graph, a prompt chunk one
+ * layer graph per layer (a stacked session's arena would keep every layer's intermediates of a
+ * 512-token chunk: SmolLM-135M F32, RSS after 4 prompts 772 → 850 MB).
  */
 export class LayerGraphs {
   private stages: Stage[] | undefined;
@@ -324,6 +386,8 @@ export class LayerGraphs {
   private dims: { key: string; feeds: Record<string, OrtValue> } | undefined;
   /** Per layer, the f32 weights of each group as one (ΣN, K) buffer; null: fed one by one. */
   private readonly stacks: Float32Array[][] | null;
+  /** F32 weights onnxruntime holds, read from this GGUF file (the sessions' initializers); null: fed. */
+  private readonly heldFile: string | null;
   /** The new keys and values a run writes, (layers of the stage, B, Hkv, T, D) each. */
   private newKv = { k: new Float32Array(0), v: new Float32Array(0) };
 
@@ -331,8 +395,9 @@ export class LayerGraphs {
     private readonly model: LlamaModel,
     private readonly kind: "f32" | "nbits",
   ) {
+    this.heldFile = kind === "f32" ? heldF32File(model.weights.layers) : null;
     const stacks =
-      kind === "f32"
+      kind === "f32" && !this.heldFile
         ? model.weights.layers.map((layer) => GROUPS.map((names) => stackedRows(names.map((n) => layer[n].weight))))
         : [];
     this.stacks = stacks.length && stacks.every((l) => l.every((w) => w)) ? (stacks as Float32Array[][]) : null;
@@ -366,6 +431,11 @@ export class LayerGraphs {
     };
   }
 
+  /** Whether the sessions hold the weights (quantized, or f32 read from the model file), not fed them. */
+  get holdsWeights(): boolean {
+    return this.kind === "nbits" || this.heldFile !== null;
+  }
+
   /** The runs of a pass over every layer for N = B·T rows. */
   plan(rows: number): readonly { from: number; to: number }[] {
     return this.stagesFor(rows);
@@ -373,7 +443,7 @@ export class LayerGraphs {
 
   private stagesFor(rows: number): Stage[] {
     const layers = this.model.config.layers;
-    if (this.kind === "f32") {
+    if (this.kind === "f32" && !this.heldFile) {
       const span = rows <= STACK_MAX_ROWS ? layers : 1;
       let stages = this.f32Stages.get(span);
       if (!stages) {
@@ -396,22 +466,26 @@ export class LayerGraphs {
   /**
    * Every layer's session, one after another (at the first pass), then the output head's kernel: each
    * model is encoded into one reused scratch buffer, its weights converted straight from their GGUF
-   * blocks (nbits.ts toNBits), and its layers' bytes are dropped as soon as onnxruntime holds them
-   * prepacked. No copy of a layer is left for the collector between two sessions, so onnxruntime's
-   * own transient copies and the prepacked weights it keeps reuse one another's space in the malloc
-   * heap instead of stacking up among freed garbage (SmolLM-135M Q8_0: RSS after the first token
-   * ~505 → ~345 MB, bench child).
+   * blocks (nbits.ts toNBits) or, f32, left in the file for onnxruntime to map, and its layers' bytes
+   * are dropped as soon as onnxruntime holds them prepacked. No copy of a layer is left for the
+   * collector between two sessions, so onnxruntime's own transient copies and the prepacked weights it
+   * keeps reuse one another's space in the malloc heap instead of stacking up among freed garbage
+   * (SmolLM-135M Q8_0: RSS after the first token ~505 → ~345 MB, bench child).
    */
   private buildAll(): void {
     const g = this.shape();
     const layers = this.model.weights.layers;
     const stages: Stage[] = [];
+    const held = this.heldFile !== null;
+    // onnxruntime reads held f32 weights from the file: it must still be the one they were loaded from
+    if (held) for (const layer of layers) for (const n of LINEARS) fileRange(layer[n].weight as Tensor)!.verify();
     for (let from = 0; from < layers.length;) {
       let to = from + 1;
-      let bytes = layerNBitsBytes(layers[from]!);
-      while (to < layers.length && bytes + layerNBitsBytes(layers[to]!) <= stageBytes)
-        bytes += layerNBitsBytes(layers[to++]!);
+      let bytes = layerHeldBytes(layers[from]!);
+      const limit = held ? F32_STAGE_BYTES : stageBytes;
+      while (to < layers.length && bytes + layerHeldBytes(layers[to]!) <= limit) bytes += layerHeldBytes(layers[to++]!);
       const specs = layers.slice(from, to).map((layer) => {
+        if (held) return layerSpec(g, f32Initializers(layer, this.heldFile!));
         const inits = new Map<string, OnnxInitializer[]>();
         for (const names of GROUPS) {
           const form = toNBits(names.map((name) => layer[name].weight as QuantTensor))!;
@@ -424,10 +498,16 @@ export class LayerGraphs {
         return layerSpec(g, inits);
       });
       const bytesOut = encodeOnnxModel(stackSpec(g, specs), modelScratch);
-      stages.push({ from, to, graph: ortGraph(bytesOut, `llama-layers-${from}-${to - 1}`, { memPattern: false }) });
-      // onnxruntime holds the prepacked weights now; the file gives the bytes back if a path reads them.
-      for (const layer of layers.slice(from, to))
-        for (const name of LINEARS) dropBytes(layer[name].weight as QuantTensor);
+      const name = `llama-layers-${from}-${to - 1}`;
+      // f32: onnxruntime reads the matrices from the model file itself, as llama.cpp maps them, and keeps
+      // only its prepacked copy; its memory pattern (one block per run) over per-op mallocs
+      const options = held ? { externalFolder: path.dirname(this.heldFile!) } : { memPattern: false };
+      stages.push({ from, to, graph: ortGraph(bytesOut, name, options) });
+      // onnxruntime holds the prepacked weights now; the file gives them back if a path reads them.
+      for (const layer of layers.slice(from, to)) {
+        if (held) dropTensorValues(LINEARS.map((n) => layer[n].weight as Tensor));
+        else for (const n of LINEARS) dropBytes(layer[n].weight as QuantTensor);
+      }
       from = to;
     }
     this.stages = stages;
@@ -473,7 +553,7 @@ export class LayerGraphs {
         const k = layer[names[0]!].inFeatures;
         feeds[`${p}W_${names.join("_")}`] = { data: w, dims: [w.length / k, k] };
       });
-    } else if (this.kind === "f32") {
+    } else if (this.kind === "f32" && !this.heldFile) {
       for (const name of LINEARS) {
         const w = layer[name].weight as Tensor;
         feeds[`${p}W_${name}`] = { data: w.data, dims: [w.shape[0]!, w.shape[1]!] };

@@ -50,6 +50,18 @@ interface SourceTensor {
   quant?: { type: QuantType; bytes: () => Promise<Uint8Array>; reload?: ByteReloader };
   /** An f32 tensor's values read straight into `out` (its exact length), e.g. a row range of a stack. */
   f32Into?: (out: Float32Array) => Promise<void>;
+  /** An f32 tensor's values read again, synchronously, after a kernel that held them let them go. */
+  reloadF32?: () => Float32Array;
+  /** Where an f32 tensor's values lie in its file, for a kernel that reads them there itself. */
+  range?: FileRange;
+}
+
+/** An f32 matrix's values in its GGUF file, as little-endian f32 from `offset`. */
+export interface FileRange {
+  file: string;
+  offset: number;
+  /** Throws `model.file_changed` where the file changed since the model was loaded. */
+  verify(): void;
 }
 
 const QUANT_TYPES: Partial<Record<GgmlType, QuantType>> = {
@@ -73,6 +85,12 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     const entry: SourceTensor = { shape: [...t.dims].reverse(), f32: () => file.readTensorF32(t.name, options) };
     if (t.type === GgmlType.F32) {
       entry.f32Into = (o) => file.readTensorInto(t.name, new Uint8Array(o.buffer, o.byteOffset, o.byteLength), options);
+      entry.range = { file: file.path, offset: t.offset, verify: () => checkStamp(file.path, stamp, t.name) };
+      entry.reloadF32 = () => {
+        const out = new Float32Array(t.byteSize / 4);
+        readRange(file.path, stamp, t.offset, t.byteSize, t.name, new Uint8Array(out.buffer));
+        return out;
+      };
     } else if (qt) {
       const reload: ByteReloader = (range) =>
         range
@@ -111,6 +129,22 @@ function readRange(
   name: string,
   out: Uint8Array,
 ): Uint8Array {
+  checkStamp(file, stamp, name);
+  const fd = openSync(file, "r");
+  try {
+    for (let got = 0; got < size;) {
+      const n = readSync(fd, out, got, size - got, offset + got);
+      if (n === 0) throw new InfuseError("model.file_changed", `${file}: ${name} ends early`, { kind: "input" });
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+/** `model.file_changed` where `file` is not the one (size, mtime) the model was loaded from. */
+function checkStamp(file: string, stamp: string, name: string): void {
   let now: string | undefined;
   try {
     now = fileStamp(file);
@@ -123,22 +157,11 @@ function readRange(
       `${file}: changed or removed since it was loaded; ${name} cannot be read again`,
       {
         kind: "input",
-        hint: "load the model again (its weights are read back from the file when a backward pass needs them)",
+        hint: "load the model again (its weights are read from the file again when onnxruntime builds its graphs or a backward pass needs them)",
         details: { file, tensor: name },
       },
     );
   }
-  const fd = openSync(file, "r");
-  try {
-    for (let got = 0; got < size;) {
-      const n = readSync(fd, out, got, size - got, offset + got);
-      if (n === 0) throw new InfuseError("model.file_changed", `${file}: ${name} ends early`, { kind: "input" });
-      got += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
 }
 
 async function openShards(dir: string): Promise<SafetensorsFile[]> {
@@ -258,6 +281,20 @@ export function stackedRows(weights: (Tensor | QuantTensor)[]): Float32Array | n
   return new Float32Array(first.data.buffer, first.data.byteOffset, (end - first.data.byteOffset) / 4);
 }
 
+const fileRanges = new WeakMap<Tensor, FileRange>();
+
+/** Where an f32 weight's values lie in its GGUF file, if they do (a matrix loaded from one). */
+export function fileRange(w: Tensor): FileRange | undefined {
+  return fileRanges.get(w);
+}
+
+/** `w`, able to drop its values (Tensor.dropValues) where its source reads them again synchronously. */
+function reloadable(w: Tensor, source: SourceTensor): Tensor {
+  if (source.reloadF32) w.setReloader(source.reloadF32);
+  if (source.range) fileRanges.set(w, source.range);
+  return w;
+}
+
 /** Reads every tensor the config asks for; throws naming the first missing or mis-shaped one. */
 export async function loadWeights(
   config: LlamaConfig,
@@ -281,6 +318,11 @@ export async function loadWeights(
     }
     if (mode === "native" && t.quant)
       return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes(), t.quant.reload);
+    if (t.reloadF32 && t.f32Into && name.startsWith("blk.")) {
+      const values = new Float32Array(droppableBytes(rows * cols * 4).buffer, 0, rows * cols);
+      await t.f32Into(values);
+      return reloadable(new Tensor(checkFinite(values, name, where), [rows, cols]), t);
+    }
     return new Tensor(await f32(name, t), [rows, cols]);
   };
   const linear = async (name: string, rows: number, cols: number): Promise<Linear> => {
@@ -294,13 +336,17 @@ export async function loadWeights(
     if (sources.every((t) => t.f32Into) && !(options.quantize && specs[0]![0].startsWith("blk."))) {
       // f32 in the file: each read straight into its rows of the stack (no copy left for the collector)
       throwIfAborted(options.signal, `load ${where}`);
-      const all = new Float32Array(specs.reduce((n, [, rows, cols]) => n + rows * cols, 0));
+      const count = specs.reduce((n, [, rows, cols]) => n + rows * cols, 0);
+      // droppable where the file gives the values back: a kernel that holds them frees this at once
+      const all = sources.every((t) => t.reloadF32)
+        ? new Float32Array(droppableBytes(count * 4).buffer, 0, count)
+        : new Float32Array(count);
       let at = 0;
       stacked = [];
       for (const [i, [name, rows, cols]] of specs.entries()) {
         const view = all.subarray(at, (at += rows * cols));
         await sources[i]!.f32Into!(view);
-        stacked.push(new Tensor(checkFinite(view, `${name}.weight`, where), [rows, cols]));
+        stacked.push(reloadable(new Tensor(checkFinite(view, `${name}.weight`, where), [rows, cols]), sources[i]!));
       }
     } else {
       const weights = [];

@@ -34,7 +34,7 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array | Uint8Array | Int8Array | Int32Array | OnnxFill;
+  data: Float32Array | BigInt64Array | Uint8Array | Int8Array | Int32Array | OnnxFill | OnnxExternal;
   /** Needed when the array type is ambiguous (Uint8Array holding float16 bits: "float16") and for an OnnxFill. */
   type?: OnnxElemType;
 }
@@ -46,6 +46,18 @@ export interface OnnxInitializer {
 export interface OnnxFill {
   byteLength: number;
   write(dst: Uint8Array): void;
+}
+
+/**
+ * An initializer's raw bytes left in a file (e.g. a GGUF's f32 matrix): the model names the file, which
+ * onnxruntime looks for in the session's external-initializer folder (ortGraph's `externalFolder`) and
+ * reads in place (mmapped) while it builds the session.
+ */
+export interface OnnxExternal {
+  /** The file's name inside that folder. */
+  file: string;
+  offset: number;
+  byteLength: number;
 }
 
 export interface OnnxModelSpec {
@@ -148,13 +160,13 @@ function encodeInitializer(init: OnnxInitializer): Writer {
   if (!ArrayBuffer.isView(data) && !init.type) {
     throw new InfuseError(
       "onnx.initializer_type",
-      `encodeOnnxModel: initializer "${init.name}" is filled but has no type`,
+      `encodeOnnxModel: initializer "${init.name}" is filled or external but has no type`,
       {
-        hint: "give an OnnxFill initializer its element type",
+        hint: "give an OnnxFill or OnnxExternal initializer its element type",
       },
     );
   }
-  const type: OnnxElemType = init.type ?? elemTypeOf(data as Exclude<typeof data, OnnxFill>);
+  const type: OnnxElemType = init.type ?? elemTypeOf(data as Exclude<typeof data, OnnxFill | OnnxExternal>);
   const count = init.dims.reduce((a, b) => a * b, 1);
   const bytesPer = { float: 4, uint8: 1, int8: 1, int32: 4, int64: 8, float16: 2, double: 8 }[type];
   if (count * bytesPer !== init.data.byteLength) {
@@ -168,12 +180,25 @@ function encodeInitializer(init: OnnxInitializer): Writer {
   for (const d of init.dims) w.varint(1, d);
   w.varint(2, OnnxType[type]);
   w.string(8, init.name);
+  if ("file" in data) {
+    const entry = (key: string, value: string): Writer => {
+      const e = new Writer();
+      e.string(1, key);
+      e.string(2, value);
+      return e;
+    };
+    w.message(13, entry("location", data.file)); // TensorProto.external_data
+    w.message(13, entry("offset", String(data.offset)));
+    w.message(13, entry("length", String(data.byteLength)));
+    w.varint(14, 1); // TensorProto.data_location: EXTERNAL
+    return w;
+  }
   // raw_data is little-endian, which typed arrays are on every platform Node supports.
   w.bytes(9, ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data);
   return w;
 }
 
-function elemTypeOf(data: Exclude<OnnxInitializer["data"], OnnxFill>): OnnxElemType {
+function elemTypeOf(data: Exclude<OnnxInitializer["data"], OnnxFill | OnnxExternal>): OnnxElemType {
   if (data instanceof Float32Array) return "float";
   if (data instanceof BigInt64Array) return "int64";
   if (data instanceof Int8Array) return "int8";

@@ -59,6 +59,13 @@ function sessionOptions(arena = false, memPattern = true) {
   } as const;
 }
 
+/** Session options that look for initializers' external files in `folder` (a model loaded from bytes has no folder of its own). */
+function withExternalFolder(options: ReturnType<typeof sessionOptions>, folder: string | undefined) {
+  if (folder === undefined) return options;
+  const session = { ...options.extra.session, model_external_initializers_file_folder_path: folder };
+  return { ...options, extra: { ...options.extra, session } };
+}
+
 /**
  * Whether sessions created from now on spin between a run's ops: yes unless INFUSE_ORT_SPIN=0, which
  * `startServer` sets (worker threads inherit it) and an application running models on several threads
@@ -263,6 +270,11 @@ export interface OrtGraphOptions {
    * prompt and generation tokens/s unchanged within the run-to-run spread).
    */
   memPattern?: boolean;
+  /**
+   * The folder that holds the files initializers leave their bytes in (OnnxExternal): onnxruntime maps
+   * them while it builds the session and lets them go once it has its (prepacked) copy.
+   */
+  externalFolder?: string;
 }
 
 /**
@@ -276,12 +288,21 @@ export function ortGraph(bytes: Uint8Array, name: string, options: OrtGraphOptio
       hint: "reinstall dependencies (npm install)",
     });
   const s = new mod.native.InferenceSession();
-  s.loadModel(
-    bytes.buffer as ArrayBuffer,
-    bytes.byteOffset,
-    bytes.byteLength,
-    sessionOptions(options.arena, options.memPattern),
-  );
+  try {
+    s.loadModel(
+      bytes.buffer as ArrayBuffer,
+      bytes.byteOffset,
+      bytes.byteLength,
+      withExternalFolder(sessionOptions(options.arena, options.memPattern), options.externalFolder),
+    );
+  } catch (cause) {
+    throw new InfuseError("tensor.ort_load_failed", `onnxruntime could not build "${name}": ${String(cause)}`, {
+      cause,
+      hint: options.externalFolder
+        ? `check that the model file in ${options.externalFolder} is readable, or set INFUSE_LAYER_GRAPHS=0 to run without the layer graphs`
+        : "the graph is malformed: report it with the message",
+    });
+  }
   const tensor = (v: OrtValue): OrtTensor =>
     new mod.Tensor(v.data instanceof Float32Array ? "float32" : "int64", v.data, v.dims);
   return {

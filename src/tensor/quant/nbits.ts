@@ -4,6 +4,7 @@
 import { F16_TABLE } from "./half.js";
 import { Q4_0, Q8_0 } from "./blocks.js";
 import type { QuantTensor } from "./formats.js";
+import type { Tensor } from "../tensor.js";
 import type { NBitsWeight } from "../kernels/ort.js";
 import type { OnnxFill } from "../kernels/onnx-model.js";
 
@@ -153,4 +154,31 @@ export function dropBytes(w: QuantTensor): boolean {
     buf.resize(0);
   }
   return true;
+}
+
+/**
+ * `dropValues()` of each f32 tensor, then the memory of every droppable buffer they viewed returned now
+ * (droppableBytes), where all of the tensors on it let go: the loader stacks a layer's q|k|v and
+ * gate|up in one buffer, dropped together. False where some tensor cannot drop its values.
+ */
+export function dropTensorValues(weights: Tensor[]): boolean {
+  const buffers = new Map<ArrayBufferLike, number>();
+  let all = true;
+  for (const w of weights) {
+    const held = w.resident ? w.data : null;
+    if (!w.dropValues()) {
+      all = false;
+      continue;
+    }
+    if (held) buffers.set(held.buffer, (buffers.get(held.buffer) ?? 0) + held.byteLength);
+  }
+  for (const [buffer, bytes] of buffers) {
+    const buf = buffer as Resizable;
+    // every byte of the buffer belonged to the dropped tensors: nothing else views it
+    if (droppable.has(buf) && bytes === buf.byteLength) {
+      droppable.delete(buf);
+      buf.resize(0);
+    }
+  }
+  return all;
 }
