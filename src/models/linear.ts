@@ -3,6 +3,7 @@
 import { InfuseError } from "../core/errors.js";
 import { add, dequantCacheable, matmul, qmatmul, QuantTensor, Tensor } from "../tensor/index.js";
 import { matmulKernel } from "../tensor/kernels/kernel.js";
+import { heldF32Kernel } from "../tensor/kernels/ort.js";
 import { qmatmulRaw } from "../tensor/quant/qmatmul.js";
 
 /** Adds a learned delta to a linear layer's output: forward(x (…, K)) → (…, N). */
@@ -62,7 +63,9 @@ export class Linear {
     const n = this.outFeatures;
     const k = this.inFeatures;
     if (x.length !== m * k) x = x.subarray(0, m * k);
-    if (this.weight instanceof QuantTensor) qmatmulRaw(x, this.weight, out, m);
+    const held = heldF32Kernel(this.weight);
+    if (held) held.run(x, m, out);
+    else if (this.weight instanceof QuantTensor) qmatmulRaw(x, this.weight, out, m);
     else matmulKernel(x, this.weight.data, out, { batch: 1, m, k, n, transA: false, transB: true, bBatched: true });
     if (this.bias) {
       const b = this.bias.data;

@@ -1,5 +1,13 @@
 // The tensor engine's API for the layers above (models/, train/): re-exports only.
-export { Tensor, noGrad, isGradEnabled, withGrad, type GradFn, type BackwardOptions } from "./tensor.js";
+export {
+  Tensor,
+  noGrad,
+  isGradEnabled,
+  withGrad,
+  type GradFn,
+  type BackwardOptions,
+  type TensorReloader,
+} from "./tensor.js";
 export { numel, shapeStr, broadcastShapes, reduceToShape } from "./shape.js";
 export { Rng, randn } from "./rng.js";
 export { alloc, allocZeroed, arenaScope, clearArena } from "./arena.js";

@@ -60,6 +60,9 @@ export interface BackwardOptions {
   checkFinite?: boolean;
 }
 
+/** A frozen tensor's values read again: all of them, or `count` from element `start`. */
+export type TensorReloader = (start?: number, count?: number) => Float32Array;
+
 export class Tensor {
   readonly shape: readonly number[];
   private storage: Float32Array;
@@ -70,7 +73,7 @@ export class Tensor {
   node: GradNode | null = null;
   private released = false;
   /** Reads the values again after `dropValues()` (e.g. from the model file they were loaded from). */
-  private reloader: (() => Float32Array) | undefined;
+  private reloader: TensorReloader | undefined;
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false) {
     if (!(data instanceof Float32Array)) {
@@ -158,11 +161,21 @@ export class Tensor {
   }
 
   /**
-   * Lets `dropValues()` drop the values of this (frozen) tensor: `read` returns them again, exactly
-   * `size` of them, whenever `data` is next read.
+   * Lets `dropValues()` drop the values of this (frozen) tensor: `read` returns them again, all `size`
+   * of them whenever `data` is next read, or `count` from element `start` for `readRows`.
    */
-  setReloader(read: () => Float32Array): void {
+  setReloader(read: TensorReloader): void {
     this.reloader = read;
+  }
+
+  /**
+   * Rows [start, end) of a matrix into `out`: from memory, or where the values were dropped only those
+   * rows from the reloader (an embedding lookup of a few tokens does not read the table back).
+   */
+  readRows(start: number, end: number, out: Float32Array): void {
+    const width = this.shape[1]!;
+    if (this.released && this.reloader) out.set(this.reloader(start * width, (end - start) * width));
+    else out.set(this.data.subarray(start * width, end * width));
   }
 
   /** Whether `dropValues()` can drop the values (a reloader is set). */

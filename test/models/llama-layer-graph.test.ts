@@ -17,6 +17,7 @@ import { LlamaModel } from "../../src/models/llama/model.js";
 import { stackedRows } from "../../src/models/llama/weights.js";
 import { Linear } from "../../src/models/linear.js";
 import { Tensor } from "../../src/tensor/index.js";
+import { heldF32Kernel } from "../../src/tensor/kernels/ort.js";
 import { rewriteGguf } from "./gguf-rewrite.js";
 import { writeTinyHfModel, writeTinyLlamaF32Gguf } from "./tiny-decoders.js";
 
@@ -56,12 +57,22 @@ describe("layer graphs", () => {
     // the tiny model's layers fit one session, for prompt chunks and single-token steps alike
     expect([graphs.plan(40).length, graphs.plan(1).length]).toEqual([1, 1]);
     const withGraphs = run(model, true);
-    // the loader's copies went once onnxruntime held its own
-    expect(linears(model).every((w) => !w.resident)).toBe(true);
-    // the per-op path reads them back from the file, exactly as loaded
-    expect(maxDiff(withGraphs, run(model, false))).toBeLessThan(1e-4);
+    // the loader's copies went once onnxruntime held its own, the output head's too; the embedding
+    // table's rows come from the file for each lookup
+    const head = model.weights.output.weight as Tensor;
+    const table = model.weights.tokenEmbd as Tensor;
+    expect(heldF32Kernel(head)).toBeDefined();
+    expect([...linears(model), head, table].every((w) => !w.resident)).toBe(true);
+    // a model that never held them (per-op path, fed head) gives the same logits
     const fresh = (await loadLlamaGguf(f32Path)).model;
+    expect(maxDiff(withGraphs, run(fresh, false))).toBeLessThan(1e-4);
+    // and the per-op path of this one reads them back from the file, exactly as loaded
+    expect(maxDiff(withGraphs, run(model, false))).toBeLessThan(1e-4);
     expect(linears(model).every((w, i) => w.resident && maxDiff([w.data], [linears(fresh)[i]!.data]) === 0)).toBe(true);
+    // disposing the graphs gives the head back to the fed kernel, its values read from the file
+    graphs.dispose();
+    expect(heldF32Kernel(head)).toBeUndefined();
+    expect(maxDiff(run(model, false), withGraphs)).toBeLessThan(1e-4);
   });
 
   it("F32 GGUF in llama.cpp's tensor order (q, k, v apart): one initializer per linear, the same logits", async () => {

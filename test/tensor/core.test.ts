@@ -48,6 +48,21 @@ describe("autograd core", () => {
     expect(w.data.length).toBe(4); // resident again: no second read
     expect(reads).toBe(1);
 
+    // rows of a dropped matrix: only those values are read back, and it stays dropped
+    const table = Tensor.from([1, 2, 3, 4, 5, 6], [3, 2]);
+    const asked: [number | undefined, number | undefined][] = [];
+    table.setReloader((start, count) => {
+      asked.push([start, count]);
+      const all = Float32Array.of(1, 2, 3, 4, 5, 6);
+      return start === undefined ? all : all.slice(start, start + count!);
+    });
+    table.dropValues();
+    const row = new Float32Array(2);
+    table.readRows(2, 3, row);
+    expect([Array.from(row), asked, table.resident]).toEqual([[5, 6], [[4, 2]], false]);
+    table.readRows(0, 1, row); // resident tensors copy from memory
+    expect(Array.from(row)).toEqual([1, 2]);
+
     const trained = Tensor.from([1, 2], [2], true);
     trained.setReloader(() => Float32Array.of(1, 2));
     expect(trained.dropValues()).toBe(false); // a parameter's values are its own

@@ -118,7 +118,7 @@ export class BatchDecoder {
       const id = tokens[i]!;
       const row = x.subarray(i * c, (i + 1) * c);
       if (w.tokenEmbd instanceof QuantTensor) w.tokenEmbd.dequantizeRows(id, id + 1, row);
-      else row.set(w.tokenEmbd.data.subarray(id * c, (id + 1) * c));
+      else w.tokenEmbd.readRows(id, id + 1, row);
     }
     const h = this.buffer("h", b * c); // (B, C)
     const logits = this.buffer("logits", b * vocabSize); // (B, V)

@@ -163,7 +163,7 @@ export class LlamaDecoder {
         });
       }
       if (table instanceof QuantTensor) table.dequantizeRows(id, id + 1, x.subarray(i * c, (i + 1) * c));
-      else x.set(table.data.subarray(id * c, (id + 1) * c), i * c);
+      else table.readRows(id, id + 1, x.subarray(i * c, (i + 1) * c));
     }
     const h = new Float32Array(t * c); // (T, C)
     const graphs = LayerGraphs.for(this.model);

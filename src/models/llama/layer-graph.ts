@@ -17,7 +17,7 @@
 import { realpathSync } from "node:fs";
 import path from "node:path";
 import { QuantTensor, Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
-import { modelScratch, withModelScratch } from "../../tensor/kernels/ort.js";
+import { heldF32Kernel, holdF32Weight, modelScratch, withModelScratch } from "../../tensor/kernels/ort.js";
 import {
   encodeOnnxModel,
   type OnnxInitializer,
@@ -514,6 +514,25 @@ export class LayerGraphs {
     // The output head's kernel (a decode step's product) in the same sequence and scratch buffer.
     const { output } = this.model.weights;
     if (output.weight instanceof QuantTensor && !output.bias && !output.adapter) prepareQmatmul(output.weight, 1);
+    if (held) this.holdHead();
+  }
+
+  /**
+   * F32 layers held: the output head's matrix too, read from the file (holdF32Weight), and the
+   * embedding table's values dropped: a lookup reads its rows from the file (Tensor.readRows), as a
+   * quantized table's are.
+   */
+  private holdHead(): void {
+    const { output, tokenEmbd } = this.model.weights;
+    const w = output.weight;
+    const range = w instanceof Tensor && !output.bias && !output.adapter ? fileRange(w) : undefined;
+    if (range && w instanceof Tensor && w.reloadable && !w.requiresGrad && !heldF32Kernel(w)) {
+      range.verify();
+      // dropped first: onnxruntime maps the matrix from the file while it packs its own copy
+      dropTensorValues([w]);
+      holdF32Weight(w, w.shape[0]!, w.shape[1]!, realpathSync(range.file), range.offset);
+    }
+    if (tokenEmbd instanceof Tensor && tokenEmbd.reloadable && !tokenEmbd.requiresGrad) dropTensorValues([tokenEmbd]);
   }
 
   /** The shape feeds of (B, T, S), reused while they stay the same. */
@@ -602,9 +621,10 @@ export class LayerGraphs {
     }
   }
 
-  /** Frees the quantized sessions (their weights) now. */
+  /** Frees the sessions that hold weights (and a held f32 head) now; the weights come back from the file. */
   dispose(): void {
     for (const st of this.stages ?? []) st.graph.dispose();
     this.stages = undefined;
+    if (this.heldFile) heldF32Kernel(this.model.weights.output.weight)?.dispose();
   }
 }

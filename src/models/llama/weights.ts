@@ -9,7 +9,7 @@ import type { TaskOptions } from "../../core/progress.js";
 import { GgmlType, type GgufFile } from "../../formats/gguf/index.js";
 import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
-import { CODECS, quantize, QuantTensor, Tensor, type QuantType } from "../../tensor/index.js";
+import { CODECS, quantize, QuantTensor, Tensor, type QuantType, type TensorReloader } from "../../tensor/index.js";
 import { writableCodec, type ByteReloader } from "../../tensor/quant/formats.js";
 import { dropBytes, droppableBytes } from "../../tensor/quant/nbits.js";
 import { Linear } from "../linear.js";
@@ -51,7 +51,7 @@ interface SourceTensor {
   /** An f32 tensor's values read straight into `out` (its exact length), e.g. a row range of a stack. */
   f32Into?: (out: Float32Array) => Promise<void>;
   /** An f32 tensor's values read again, synchronously, after a kernel that held them let them go. */
-  reloadF32?: () => Float32Array;
+  reloadF32?: TensorReloader;
   /** Where an f32 tensor's values lie in its file, for a kernel that reads them there itself. */
   range?: FileRange;
 }
@@ -86,9 +86,9 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     if (t.type === GgmlType.F32) {
       entry.f32Into = (o) => file.readTensorInto(t.name, new Uint8Array(o.buffer, o.byteOffset, o.byteLength), options);
       entry.range = { file: file.path, offset: t.offset, verify: () => checkStamp(file.path, stamp, t.name) };
-      entry.reloadF32 = () => {
-        const out = new Float32Array(t.byteSize / 4);
-        readRange(file.path, stamp, t.offset, t.byteSize, t.name, new Uint8Array(out.buffer));
+      entry.reloadF32 = (start = 0, count = t.byteSize / 4 - start) => {
+        const out = new Float32Array(count);
+        readRange(file.path, stamp, t.offset + start * 4, count * 4, t.name, new Uint8Array(out.buffer));
         return out;
       };
     } else if (qt) {
@@ -318,7 +318,7 @@ export async function loadWeights(
     }
     if (mode === "native" && t.quant)
       return new QuantTensor(t.quant.type, [rows, cols], await t.quant.bytes(), t.quant.reload);
-    if (t.reloadF32 && t.f32Into && name.startsWith("blk.")) {
+    if (t.reloadF32 && t.f32Into) {
       const values = new Float32Array(droppableBytes(rows * cols * 4).buffer, 0, rows * cols);
       await t.f32Into(values);
       return reloadable(new Tensor(checkFinite(values, name, where), [rows, cols]), t);

@@ -3,6 +3,7 @@
 // It uses the package's synchronous native session (dist/binding), pinned with onnxruntime-node 1.30.
 import { computeThreads } from "../../core/threads.js";
 import { createRequire } from "node:module";
+import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
 import type { MatmulDims } from "./kernel.js";
 import { encodeOnnxModel, type OnnxFill, type OnnxNode } from "./onnx-model.js";
@@ -385,6 +386,44 @@ export function ortQuantWeight(w: NBitsWeight | NBitsWeight[], accuracyLevel: 0 
   const mod = loadOrt();
   if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
   return withModelScratch(() => quantWeightSession(mod, Array.isArray(w) ? w : [w], accuracyLevel));
+}
+
+/** F32 weights onnxruntime holds (prepacked), read from their file: Linear.forwardRaw runs them there. */
+const heldF32 = new WeakMap<object, OrtQuantWeight>();
+
+/** The kernel that holds `w` (holdF32Weight), if one does. */
+export function heldF32Kernel(w: object): OrtQuantWeight | undefined {
+  return heldF32.get(w);
+}
+
+/**
+ * y = x·Wᵀ for an f32 W (N, K) that onnxruntime reads from `file` at `offset` itself (OnnxExternal) and
+ * holds prepacked, registered for `w` (heldF32Kernel): the decoder's output head, whose tied table the
+ * caller may then drop (a GEMV over prepacked weights: ~38 against ~28 GB/s fed, SmolLM-135M's head).
+ */
+export function holdF32Weight(w: object, n: number, k: number, file: string, offset: number): OrtQuantWeight {
+  const mod = loadOrt();
+  if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
+  const data = { file: path.basename(file), offset, byteLength: n * k * 4 };
+  const bytes = encodeOnnxModel({
+    opset: 17,
+    inputs: [{ name: "A", type: "float", dims: ["m", k] }],
+    outputs: [{ name: "Y", type: "float", dims: ["m", n] }],
+    initializers: [{ name: "W", dims: [n, k], type: "float", data }],
+    nodes: [{ op: "Gemm", inputs: ["A", "W"], outputs: ["Y"], attributes: [{ name: "transB", int: 1 }] }],
+  });
+  const g = ortGraph(bytes, `held-${path.basename(file)}@${offset}`, { externalFolder: path.dirname(file) });
+  const kernel: OrtQuantWeight = {
+    run(x, m, out) {
+      g.run({ A: { data: x.subarray(0, m * k), dims: [m, k] } }, { Y: { data: out.subarray(0, m * n), dims: [m, n] } });
+    },
+    dispose: () => {
+      heldF32.delete(w);
+      g.dispose();
+    },
+  };
+  heldF32.set(w, kernel);
+  return kernel;
 }
 
 function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel: 0 | 4): OrtQuantWeight {
