@@ -80,8 +80,12 @@ export class LlamaDecoder {
   /** Buffers the fused graphs write into, reused by every layer of a chunk (not per-layer garbage). */
   private scratch = new Map<string, Float32Array>();
 
-  /** Prompt tokens per layer-graph call (a long prompt runs in chunks of this many). */
-  private readonly chunkSize: number;
+  /**
+   * Prompt tokens per layer-graph call (a long prompt runs in chunks of this many), settled at the
+   * first eval: asking the layer graphs loads onnxruntime, and loading it before the caller has reserved
+   * the KV cache left the malloc heap laid out worse (SmolLM-135M Q8_0 bench child: peak RSS +20–30 MB).
+   */
+  private chunkSize: number | undefined;
 
   /** `chunk`: prompt tokens evaluated per pass through the layers (default 512; 128 where the layer graphs hold the weights). */
   constructor(
@@ -89,7 +93,7 @@ export class LlamaDecoder {
     options: { chunk?: number } = {},
   ) {
     const c = model.config;
-    this.chunkSize = options.chunk ?? (LayerGraphs.for(model)?.holdsWeights ? HELD_CHUNK : CHUNK);
+    this.chunkSize = options.chunk;
     this.cache = new KvCache(c.layers, c.kvHeads, c.headDim, c.contextLength);
   }
 
@@ -107,8 +111,9 @@ export class LlamaDecoder {
     const out = new Float32Array(all ? ids.length * v : v);
     this.cache.reserve(this.cache.length + ids.length);
     noGrad(() => {
-      for (let s = 0; s < ids.length; s += this.chunkSize) {
-        const part = Array.from({ length: Math.min(this.chunkSize, ids.length - s) }, (_, i) => ids[s + i]!);
+      const size = (this.chunkSize ??= LayerGraphs.for(this.model)?.holdsWeights ? HELD_CHUNK : CHUNK);
+      for (let s = 0; s < ids.length; s += size) {
+        const part = Array.from({ length: Math.min(size, ids.length - s) }, (_, i) => ids[s + i]!);
         const last = s + part.length === ids.length;
         const logits = this.chunk(part, all || last ? (all ? "all" : "last") : "none");
         if (all) out.set(logits!, s * v);
