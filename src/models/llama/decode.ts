@@ -15,8 +15,9 @@ const CHUNK = 512;
  * graph's largest intermediates grow with T·(S+T) (attention scores) and come from the malloc heap,
  * which keeps them; SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench child, 3 runs each at load ~2:
  * 128 → peak RSS 439–452 MB, 769–834 prompt tokens/s; 512 → 525–766 MB, 386–868 tokens/s (erratic: the
- * larger intermediates go back and forth to the system). SmolLM-135M F32 held: 128 → ~765 MB, 943
- * tokens/s; 512 → ~920–970 MB, 1,050–1,080.
+ * larger intermediates go back and forth to the system). F32 held: SmolLM-135M 128 → ~765 MB, 943
+ * tokens/s; 512 → ~920–970 MB, 1,050–1,080; TinyLlama-1.1B 64 / 128 / 256 / 512 → 120–125 / 130 /
+ * 73–94 / 51–65 tokens/s.
  */
 const HELD_CHUNK = 128;
 
