@@ -62,7 +62,13 @@ describe("concurrent chats on one engine model", () => {
       const order: number[] = [];
       const texts = await Promise.all(PROMPTS.slice(0, 3).map((p, i) => chat(p, () => order.push(i), via)));
       expect(texts).toEqual(alone);
-      expect(order.filter((s, i) => i === 0 || order[i - 1] !== s).length).toBe(3);
+      // one at a time, each stream's pieces arrive in one run, but for the hand-overs: the last pieces
+      // of one and the first of the next travel on two sockets into one event loop and can cross
+      // (5 runs seen once in CI). Decoded together, streams interleave in dozens of runs (the 5 above:
+      // 83 runs of 195 pieces).
+      const runs = order.filter((s, i) => i === 0 || order[i - 1] !== s).length;
+      expect(runs).toBeGreaterThanOrEqual(3);
+      expect(runs).toBeLessThanOrEqual(9);
     } finally {
       await one.close();
     }
