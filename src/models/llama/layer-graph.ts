@@ -528,14 +528,17 @@ export class LayerGraphs {
   private holdHead(): void {
     const { output, tokenEmbd } = this.model.weights;
     const w = output.weight;
-    const range = w instanceof Tensor && !output.bias && !output.adapter ? fileRange(w) : undefined;
-    if (range && w instanceof Tensor && w.reloadable && !w.requiresGrad && !heldF32Kernel(w)) {
+    const range =
+      w instanceof Tensor && w.reloadable && !w.requiresGrad && !output.bias && !output.adapter
+        ? fileRange(w)
+        : undefined;
+    if (range && !heldF32Kernel(w)) {
       range.verify();
       // dropped first: onnxruntime maps the matrix from the file while it packs its own copy
-      dropTensorValues([w]);
+      dropTensorValues([w as Tensor]);
       holdF32Weight(w, w.shape[0]!, w.shape[1]!, realpathSync(range.file), range.offset);
     }
-    if (tokenEmbd instanceof Tensor && tokenEmbd.reloadable && !tokenEmbd.requiresGrad) dropTensorValues([tokenEmbd]);
+    if (tokenEmbd instanceof Tensor) dropTensorValues([tokenEmbd]); // where it can be read back
   }
 
   /** The shape feeds of (B, T, S), reused while they stay the same. */

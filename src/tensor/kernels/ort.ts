@@ -371,8 +371,8 @@ export function modelScratch(byteLength: number): Uint8Array {
   return scratch.subarray(0, byteLength);
 }
 
-/** A frozen block-quantized weight held by onnxruntime (prepacked), run as y = x·Wᵀ. */
-export interface OrtQuantWeight {
+/** A frozen weight onnxruntime holds prepacked (block-quantized, or f32 read from its file), run as y = x·Wᵀ. */
+export interface OrtHeldWeight {
   run(x: Float32Array, m: number, out: Float32Array): void;
   dispose(): void;
 }
@@ -382,17 +382,17 @@ export interface OrtQuantWeight {
  * (agrees with the dequantized product to f32 rounding); 4 quantizes x to int8 per block, as llama.cpp does.
  * An array of weights (of one K) is W in row slices: one node each, their outputs side by side.
  */
-export function ortQuantWeight(w: NBitsWeight | NBitsWeight[], accuracyLevel: 0 | 4 = 0): OrtQuantWeight {
+export function ortQuantWeight(w: NBitsWeight | NBitsWeight[], accuracyLevel: 0 | 4 = 0): OrtHeldWeight {
   const mod = loadOrt();
   if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
   return withModelScratch(() => quantWeightSession(mod, Array.isArray(w) ? w : [w], accuracyLevel));
 }
 
 /** F32 weights onnxruntime holds (prepacked), read from their file: Linear.forwardRaw runs them there. */
-const heldF32 = new WeakMap<object, OrtQuantWeight>();
+const heldF32 = new WeakMap<object, OrtHeldWeight>();
 
 /** The kernel that holds `w` (holdF32Weight), if one does. */
-export function heldF32Kernel(w: object): OrtQuantWeight | undefined {
+export function heldF32Kernel(w: object): OrtHeldWeight | undefined {
   return heldF32.get(w);
 }
 
@@ -401,7 +401,7 @@ export function heldF32Kernel(w: object): OrtQuantWeight | undefined {
  * holds prepacked, registered for `w` (heldF32Kernel): the decoder's output head, whose tied table the
  * caller may then drop (a GEMV over prepacked weights: ~38 against ~28 GB/s fed, SmolLM-135M's head).
  */
-export function holdF32Weight(w: object, n: number, k: number, file: string, offset: number): OrtQuantWeight {
+export function holdF32Weight(w: object, n: number, k: number, file: string, offset: number): OrtHeldWeight {
   const mod = loadOrt();
   if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
   const data = { file: path.basename(file), offset, byteLength: n * k * 4 };
@@ -413,7 +413,7 @@ export function holdF32Weight(w: object, n: number, k: number, file: string, off
     nodes: [{ op: "Gemm", inputs: ["A", "W"], outputs: ["Y"], attributes: [{ name: "transB", int: 1 }] }],
   });
   const g = ortGraph(bytes, `held-${path.basename(file)}@${offset}`, { externalFolder: path.dirname(file) });
-  const kernel: OrtQuantWeight = {
+  const kernel: OrtHeldWeight = {
     run(x, m, out) {
       g.run({ A: { data: x.subarray(0, m * k), dims: [m, k] } }, { Y: { data: out.subarray(0, m * n), dims: [m, n] } });
     },
@@ -426,7 +426,7 @@ export function holdF32Weight(w: object, n: number, k: number, file: string, off
   return kernel;
 }
 
-function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel: 0 | 4): OrtQuantWeight {
+function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel: 0 | 4): OrtHeldWeight {
   const k = slices[0]!.k;
   const n = slices.reduce((a, w) => a + w.n, 0);
   const one = slices.length === 1;

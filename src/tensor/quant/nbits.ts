@@ -159,18 +159,13 @@ export function dropBytes(w: QuantTensor): boolean {
 /**
  * `dropValues()` of each f32 tensor, then the memory of every droppable buffer they viewed returned now
  * (droppableBytes), where all of the tensors on it let go: the loader stacks a layer's q|k|v and
- * gate|up in one buffer, dropped together. False where some tensor cannot drop its values.
+ * gate|up in one buffer, dropped together. A tensor that cannot drop its values keeps them.
  */
-export function dropTensorValues(weights: Tensor[]): boolean {
+export function dropTensorValues(weights: Tensor[]): void {
   const buffers = new Map<ArrayBufferLike, number>();
-  let all = true;
   for (const w of weights) {
     const held = w.resident ? w.data : null;
-    if (!w.dropValues()) {
-      all = false;
-      continue;
-    }
-    if (held) buffers.set(held.buffer, (buffers.get(held.buffer) ?? 0) + held.byteLength);
+    if (w.dropValues() && held) buffers.set(held.buffer, (buffers.get(held.buffer) ?? 0) + held.byteLength);
   }
   for (const [buffer, bytes] of buffers) {
     const buf = buffer as Resizable;
@@ -180,5 +175,4 @@ export function dropTensorValues(weights: Tensor[]): boolean {
       buf.resize(0);
     }
   }
-  return all;
 }

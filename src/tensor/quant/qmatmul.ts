@@ -4,7 +4,7 @@
 // buffers for the fast f32 path. The differentiable qmatmul (training) is qmatmul-train.ts.
 import { cpuFeatures } from "../kernels/cpu.js";
 import { matmulKernel, matmulPathFor } from "../kernels/kernel.js";
-import { ortQuantWeight, type NBitsWeight, type OrtQuantWeight } from "../kernels/ort.js";
+import { ortQuantWeight, type NBitsWeight, type OrtHeldWeight } from "../kernels/ort.js";
 import { dropBytes, toNBits, toNBits8 } from "./nbits.js";
 import type { QuantTensor } from "./formats.js";
 
@@ -49,13 +49,13 @@ type Accuracy = 0 | 4;
  */
 const REQUANT8 = new Set<string>(["q4_k", "nf4"]);
 export const REQUANT8_MIN_ROWS = 64;
-const nbitsKernels = new WeakMap<QuantTensor, Map<Accuracy, OrtQuantWeight | null>>();
+const nbitsKernels = new WeakMap<QuantTensor, Map<Accuracy, OrtHeldWeight | null>>();
 
 /**
  * The MatMulNBits session of W at an accuracy level, made on first use; null when W has no NBits form.
  * Q4_0/Q8_0 keep their blocks; other types are requantized to 8 bits (toNBits8, accuracy 4 only).
  */
-function nbitsKernel(w: QuantTensor, accuracy: Accuracy): OrtQuantWeight | null {
+function nbitsKernel(w: QuantTensor, accuracy: Accuracy): OrtHeldWeight | null {
   let byLevel = nbitsKernels.get(w);
   if (!byLevel) nbitsKernels.set(w, (byLevel = new Map()));
   let kernel = byLevel.get(accuracy);
@@ -102,7 +102,7 @@ export function prepareQmatmul(w: QuantTensor, m: number): void {
 }
 
 /** The MatMulNBits kernel qmatmulRaw runs `m` rows of x through (made on first use), or null for tiles. */
-function kernelFor(w: QuantTensor, m: number, options: QmatmulOptions): OrtQuantWeight | null {
+function kernelFor(w: QuantTensor, m: number, options: QmatmulOptions): OrtHeldWeight | null {
   const dims = { batch: 1, m, k: w.rowLength, n: w.rows, transA: false, transB: true, bBatched: true };
   if (matmulPathFor(dims) !== "ort") return null;
   if (w.type === "q4_0") return nbitsKernel(w, options.exact ? 0 : 4);
