@@ -6,8 +6,7 @@
 // joins them (BatchGenerator), chunked (limits.prefillChunk's 256) and whole. Prints the CPU's flags,
 // load average and RSS.
 import os from "node:os";
-import { emit, log } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { emit, log, cpuFigure } from "./emit.js";
 import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
 import { BatchGenerator, DEFAULT_PREFILL_CHUNK } from "../src/models/batch-generate.js";
 import { BatchDecoder, kvBytesPerToken } from "../src/models/llama/batch-decode.js";

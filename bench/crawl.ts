@@ -10,8 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { HashingEmbedder } from "../src/rag/embed/hashing.js";
 import { crawlConfig, crawlSite, type CrawlConfig } from "../src/rag/source/crawl/index.js";
-import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { compiledBenchRunner, emit, log, peakRssMb, cpuFigure } from "./emit.js";
 
 const WORDS = "tide moon harbour keeper lamp shore wave current reef beacon chart sounding".split(" ");
 

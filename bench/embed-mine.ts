@@ -12,8 +12,7 @@ import { Bm25Retriever } from "../src/rag/retrieve/index.js";
 import { storeProvider } from "../src/rag/store/index.js";
 import type { ResolvedConfig } from "../src/core/config.js";
 import { fixture } from "../test/helpers/fixtures.js";
-import { emit, log } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { emit, log, cpuFigure } from "./emit.js";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);

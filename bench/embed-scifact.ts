@@ -17,8 +17,7 @@ import { tuneEmbedder } from "../src/train/embed/tune.js";
 import { beforeAfter } from "../src/cli/commands/embed-tune-eval.js";
 import { fixture } from "../test/helpers/fixtures.js";
 import { writeTinyBertGguf } from "../test/helpers/tiny-bert-gguf.js";
-import { emit, log } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { emit, log, cpuFigure } from "./emit.js";
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);

@@ -12,8 +12,7 @@
 // `mfu_executed`. Each shape runs in its own child process of compiled JavaScript (peak RSS per shape).
 import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
-import { compiledBenchRunner, emit, log, numpyFlops, peakRssMb } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { compiledBenchRunner, emit, log, numpyFlops, peakRssMb, cpuFigure } from "./emit.js";
 import { flag } from "./shapes.js";
 import { BertModel, type BertConfig, type BertLayer, type EncoderBatch } from "../src/models/bert/index.js";
 import { Linear } from "../src/models/linear.js";

@@ -2,6 +2,7 @@
 // us run compiled JavaScript, as the product runs from dist/.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { memoryUsage } from "node:process";
 import { fileURLToPath } from "node:url";
@@ -67,4 +68,19 @@ ts.sort(); print(2 * 1024**3 / ts[len(ts) // 2])
     log(`numpy reference unavailable: ${String(e)}`);
     return null;
   }
+}
+
+/** The CPU's model and SIMD flags, printed with every run (the machines differ). */
+export function cpuFigure(bench: string): Record<string, unknown> {
+  let model = os.cpus()[0]?.model ?? "unknown";
+  let flags: string[] = [];
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    model = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? model;
+    const all = (/flags\s*:\s*(.*)/.exec(info)?.[1] ?? "").split(" ");
+    flags = all.filter((f) => /^(sse4_2|avx|avx2|fma|f16c|avx512\w*|amx\w*|neon|asimd)$/.test(f));
+  } catch {
+    // not Linux
+  }
+  return { bench, figure: "cpu", model, cores: os.availableParallelism(), flags, node: process.version };
 }

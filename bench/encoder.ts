@@ -13,8 +13,7 @@ import { loadGgufModel } from "../src/rag/llm/llama-runtime.js";
 import { encodeOnnxModel, noGrad, type OnnxInitializer, type OnnxNode } from "../src/tensor/index.js";
 import { ortThreads } from "../src/tensor/kernels/ort.js";
 import { writeTinyBertGguf } from "../test/helpers/tiny-bert-gguf.js";
-import { emit, log } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { emit, log, cpuFigure } from "./emit.js";
 import { flag } from "./shapes.js";
 
 interface Figures {

@@ -10,8 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compiledBenchRunner, emit, log, numpyFlops, peakRssMb } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { compiledBenchRunner, emit, log, numpyFlops, peakRssMb, cpuFigure } from "./emit.js";
 import { flag, makeModel, SHAPES } from "./shapes.js";
 import { openGguf } from "../src/formats/gguf/index.js";
 import type { MetricLine } from "../src/train/metrics.js";

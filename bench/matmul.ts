@@ -2,9 +2,8 @@
 // same run), quantized-weight matmuls next to fp32, and the TypeScript/onnxruntime crossover for small shapes.
 import { execFileSync } from "node:child_process";
 import os from "node:os";
-import { cpuFigure } from "./rag-memory.js";
 import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
-import { emit, log, peakRssMb } from "./emit.js";
+import { emit, log, peakRssMb, cpuFigure } from "./emit.js";
 import { matmulKernel, setMatmulPath, type MatmulDims } from "../src/tensor/kernels/kernel.js";
 import { Rng, randn } from "../src/tensor/rng.js";
 import { CODECS, quantize, type QuantTensor, type QuantType } from "../src/tensor/quant/formats.js";

@@ -3,34 +3,19 @@
 // child process (compiled JavaScript, hashing embedder), next to a child that ingests one small file
 // and, as the reference, the same folder committed at once (how ingest worked before batches).
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import { HashingEmbedder } from "../src/rag/embed/hashing.js";
 import { DEFAULT_BATCH_CHUNKS, DEFAULT_BATCH_UNITS, ingestPath } from "../src/rag/pipeline/ingest.js";
-import { compiledBenchRunner, emit, log, peakRssMb } from "./emit.js";
+import { compiledBenchRunner, cpuFigure, emit, log, peakRssMb } from "./emit.js";
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 }
 
-/** The CPU's model and SIMD flags, printed with every run (the machines differ). */
-export function cpuFigure(bench: string): Record<string, unknown> {
-  let model = os.cpus()[0]?.model ?? "unknown";
-  let flags: string[] = [];
-  try {
-    const info = readFileSync("/proc/cpuinfo", "utf8");
-    model = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? model;
-    const all = (/flags\s*:\s*(.*)/.exec(info)?.[1] ?? "").split(" ");
-    flags = all.filter((f) => /^(sse4_2|avx|avx2|fma|f16c|avx512\w*|amx\w*|neon|asimd)$/.test(f));
-  } catch {
-    // not Linux
-  }
-  return { bench, figure: "cpu", model, cores: os.availableParallelism(), flags, node: process.version };
-}
 
 const WORDS = "tide harbour berth buoy chart current depth ebb flood pilot quay swell vessel wharf anchor".split(" ");
 

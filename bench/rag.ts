@@ -11,8 +11,8 @@ import { resolveEmbedder } from "../src/rag/pipeline/models.js";
 import { createRetriever, type RetrievalMode } from "../src/rag/retrieve/index.js";
 import { LanceDbStoreProvider } from "../src/rag/store/index.js";
 import { fixture } from "../test/helpers/fixtures.js";
-import { emit, log, peakRssMb } from "./emit.js";
-import { cpuFigure, memoryFigures } from "./rag-memory.js";
+import { emit, log, peakRssMb, cpuFigure } from "./emit.js";
+import { memoryFigures } from "./rag-memory.js";
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);

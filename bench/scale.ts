@@ -21,8 +21,7 @@ import { lance, type LanceCollection } from "../src/rag/store/lancedb.js";
 import { LanceDbStoreProvider, PostgresStoreProvider } from "../src/rag/store/index.js";
 import { ensureHnsw, tablesOf } from "../src/rag/store/postgres/tables.js";
 import type { Embedder } from "../src/rag/types.js";
-import { emit, log, peakRssMb } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { emit, log, peakRssMb, cpuFigure } from "./emit.js";
 
 const DIM = 384;
 const TOPICS = 2000;

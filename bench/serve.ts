@@ -11,8 +11,7 @@ import OpenAI from "openai";
 import { loadConfig } from "../src/core/config.js";
 import { startServer } from "../src/server/server.js";
 import { fixture, REPO_ROOT } from "../test/helpers/fixtures.js";
-import { emit, log } from "./emit.js";
-import { cpuFigure } from "./rag-memory.js";
+import { emit, log, cpuFigure } from "./emit.js";
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
