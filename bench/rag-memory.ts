@@ -16,7 +16,6 @@ function flag(args: string[], name: string, fallback: string): string {
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 }
 
-
 const WORDS = "tide harbour berth buoy chart current depth ebb flood pilot quay swell vessel wharf anchor".split(" ");
 
 /** A PDF of `pages` pages, 40 lines of prose each (pdf-lib). */
