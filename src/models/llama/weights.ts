@@ -11,7 +11,8 @@ import { hfToGgufName } from "../../formats/hf/names.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
 import { CODECS, quantize, QuantTensor, Tensor, type QuantType, type TensorReloader } from "../../tensor/index.js";
 import { writableCodec, type ByteReloader } from "../../tensor/quant/formats.js";
-import { dropBytes, droppableBytes } from "../../tensor/quant/nbits.js";
+import { droppableBytes } from "../../tensor/droppable.js";
+import { dropBytes } from "../../tensor/quant/nbits.js";
 import { Linear } from "../linear.js";
 import type { LlamaConfig } from "./config.js";
 

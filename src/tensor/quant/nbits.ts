@@ -7,6 +7,7 @@ import type { QuantTensor } from "./formats.js";
 import type { Tensor } from "../tensor.js";
 import type { NBitsWeight } from "../kernels/ort.js";
 import type { OnnxFill } from "../kernels/onnx-model.js";
+import { dropBuffer } from "../droppable.js";
 
 /**
  * Any storage type as 8-bit MatMulNBits blocks of 32 (scale = max|w|/127), for MLAS's int8 kernels:
@@ -120,26 +121,6 @@ function blockScales(type: "q4_0" | "q8_0", src: Uint8Array, first: number, bloc
   }
 }
 
-type Resizable = ArrayBuffer & { resize(byteLength: number): void; readonly resizable: boolean };
-const ResizableBuffer = ArrayBuffer as unknown as new (
-  byteLength: number,
-  options: { maxByteLength: number },
-) => Resizable;
-const droppable = new WeakSet<ArrayBuffer>();
-
-/**
- * A zeroed buffer for a weight's stored bytes that `dropBytes` can give back to the system at once: a
- * resizable ArrayBuffer, which V8 maps on its own pages outside the malloc heap and whose pages
- * resize(0) returns immediately. A plain buffer's pages wait for the garbage collector, and while they
- * wait in the malloc heap onnxruntime's prepacked copy of the same weight is placed beside them, so
- * the heap holds both (SmolLM-135M Q8_0: layer-graph.ts).
- */
-export function droppableBytes(byteLength: number): Uint8Array {
-  const buf = new ResizableBuffer(byteLength, { maxByteLength: byteLength });
-  droppable.add(buf);
-  return new Uint8Array(buf, 0, byteLength);
-}
-
 /**
  * `w.releaseBytes()`, with the bytes' memory returned now where they are droppableBytes (the loader's,
  * which no one else holds: QuantTensor's readers take views only for the span of a call). False where
@@ -148,11 +129,7 @@ export function droppableBytes(byteLength: number): Uint8Array {
 export function dropBytes(w: QuantTensor): boolean {
   const held = w.resident ? w.bytes : null;
   if (!w.releaseBytes()) return false;
-  const buf = held?.buffer as Resizable | undefined;
-  if (buf && droppable.has(buf) && held!.byteLength === buf.byteLength) {
-    droppable.delete(buf);
-    buf.resize(0);
-  }
+  if (held && held.byteLength === held.buffer.byteLength) dropBuffer(held.buffer);
   return true;
 }
 
@@ -167,12 +144,6 @@ export function dropTensorValues(weights: Tensor[]): void {
     const held = w.resident ? w.data : null;
     if (w.dropValues() && held) buffers.set(held.buffer, (buffers.get(held.buffer) ?? 0) + held.byteLength);
   }
-  for (const [buffer, bytes] of buffers) {
-    const buf = buffer as Resizable;
-    // every byte of the buffer belonged to the dropped tensors: nothing else views it
-    if (droppable.has(buf) && bytes === buf.byteLength) {
-      droppable.delete(buf);
-      buf.resize(0);
-    }
-  }
+  // where every byte of the buffer belonged to the dropped tensors: nothing else views it
+  for (const [buffer, bytes] of buffers) if (bytes === buffer.byteLength) dropBuffer(buffer);
 }
