@@ -9,15 +9,22 @@
 // gate|up as one where they lie together there, consecutive layers per session up to 96 MiB; F32
 // weights with no file are fed (zero-copy views; stacked where they load so), sessions shared per
 // shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0 as MatMulNBits
-// initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot products), groups
-// stacked, consecutive layers per session up to `stageBytes`. Leaves out other storage types, biases
+// initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot products), read from a
+// temporary file, groups stacked, consecutive layers per session up to `stageBytes`. Leaves out other storage types, biases
 // and adapters: decode.ts's per-op path runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
 import { realpathSync } from "node:fs";
 import path from "node:path";
 import { QuantTensor, Tensor, ortAvailable, ortGraph, type OrtGraph, type OrtValue } from "../../tensor/index.js";
-import { heldF32Kernel, holdF32Weight, modelScratch, withModelScratch } from "../../tensor/kernels/ort.js";
+import {
+  heldF32Kernel,
+  holdF32Weight,
+  modelScratch,
+  ortGraphOfEncoded,
+  withModelScratch,
+  type PlaceBytes,
+} from "../../tensor/kernels/ort.js";
 import {
   encodeOnnxModel,
   type OnnxInitializer,
@@ -372,6 +379,23 @@ function f32Initializers(layer: LlamaLayer, file: string): Map<string, OnnxIniti
 }
 
 /**
+ * A layer's MatMulNBits initializers per group (GROUPS), keyed as layerSpec's `quant` map: the group's
+ * blocks converted from their GGUF blocks (nbits.ts toNBits) where `place` puts them, and f32 scales.
+ */
+function nbitsInitializers(layer: LlamaLayer, place: PlaceBytes): Map<string, OnnxInitializer[]> {
+  const inits = new Map<string, OnnxInitializer[]>();
+  for (const names of GROUPS) {
+    const form = toNBits(names.map((name) => layer[name].weight as QuantTensor))!;
+    const tag = names.join("_");
+    inits.set(tag, [
+      { name: `B_${tag}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: place(form.packed), type: "uint8" },
+      { name: `S_${tag}`, dims: [(form.n * form.k) / 32], data: form.scales, type: "float" },
+    ]);
+  }
+  return inits;
+}
+
+/**
  * The layer graphs of one model (shared by its decoders), built on first use. F32 from a GGUF file and
  * quantized: the weights are the sessions' initializers, consecutive layers stacked up to
  * F32_STAGE_BYTES / `stageBytes` a session. F32 with no file: sessions hold no weights and are shared
@@ -436,6 +460,11 @@ export class LayerGraphs {
     return this.kind === "nbits" || this.heldFile !== null;
   }
 
+  /** Whether the sessions hold quantized (MatMulNBits) weights. */
+  get quantized(): boolean {
+    return this.kind === "nbits";
+  }
+
   /** The runs of a pass over every layer for N = B·T rows. */
   plan(rows: number): readonly { from: number; to: number }[] {
     return this.stagesFor(rows);
@@ -466,11 +495,11 @@ export class LayerGraphs {
   /**
    * Every layer's session, one after another (at the first pass), then the output head's kernel: each
    * model is encoded into one reused scratch buffer, its weights converted straight from their GGUF
-   * blocks (nbits.ts toNBits) or, f32, left in the file for onnxruntime to map, and its layers' bytes
-   * are dropped as soon as onnxruntime holds them prepacked. No copy of a layer is left for the
-   * collector between two sessions, so onnxruntime's own transient copies and the prepacked weights it
-   * keeps reuse one another's space in the malloc heap instead of stacking up among freed garbage
-   * (SmolLM-135M Q8_0: RSS after the first token ~505 → ~345 MB, bench child).
+   * blocks into a temporary file (nbits.ts toNBits, ort.ts ortGraphOfEncoded) or, f32, left in the
+   * model file, for onnxruntime to map, and its layers' bytes are dropped as soon as onnxruntime holds
+   * them prepacked. No copy of a layer is left for the collector between two sessions, and onnxruntime
+   * makes no heap copy of its own (SmolLM-135M Q8_0, bench child: RSS after the first token ~505 →
+   * ~345 MB with the weights encoded into the models, ~310 read from the file).
    */
   private buildAll(): void {
     const g = this.shape();
@@ -484,28 +513,38 @@ export class LayerGraphs {
       let bytes = layerHeldBytes(layers[from]!);
       const limit = held ? F32_STAGE_BYTES : stageBytes;
       while (to < layers.length && bytes + layerHeldBytes(layers[to]!) <= limit) bytes += layerHeldBytes(layers[to++]!);
-      const specs = layers.slice(from, to).map((layer) => {
-        if (held) return layerSpec(g, f32Initializers(layer, this.heldFile!));
-        const inits = new Map<string, OnnxInitializer[]>();
-        for (const names of GROUPS) {
-          const form = toNBits(names.map((name) => layer[name].weight as QuantTensor))!;
-          const tag = names.join("_");
-          inits.set(tag, [
-            { name: `B_${tag}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: form.packed, type: "uint8" },
-            { name: `S_${tag}`, dims: [(form.n * form.k) / 32], data: form.scales, type: "float" },
-          ]);
-        }
-        return layerSpec(g, inits);
-      });
-      const bytesOut = encodeOnnxModel(stackSpec(g, specs), modelScratch);
+      const span = layers.slice(from, to);
       const name = `llama-layers-${from}-${to - 1}`;
       // f32: onnxruntime reads the matrices from the model file itself, as llama.cpp maps them, and keeps
-      // only its prepacked copy. No memory pattern: its one block per run is mapped and faulted in at
-      // every run where it is large (TinyLlama-1.1B F32, 128-token chunks: 56–64 prompt tokens/s with
-      // it, 130 without; SmolLM-135M the same either way), and for quantized weights it raised glibc's
-      // mmap threshold.
-      const options = held ? { externalFolder: path.dirname(this.heldFile!) } : {};
-      stages.push({ from, to, graph: ortGraph(bytesOut, name, { ...options, memPattern: false }) });
+      // only its prepacked copy; quantized: their blocks from a temporary file (ortGraphOfEncoded). No
+      // memory pattern: its one block per run is mapped and faulted in at every run where it is large
+      // (TinyLlama-1.1B F32, 128-token chunks: 56–64 prompt tokens/s with it, 130 without; SmolLM-135M
+      // the same either way), and for quantized weights it raised glibc's mmap threshold.
+      const graph = held
+        ? ortGraph(
+            encodeOnnxModel(
+              stackSpec(
+                g,
+                span.map((layer) => layerSpec(g, f32Initializers(layer, this.heldFile!))),
+              ),
+              modelScratch,
+            ),
+            name,
+            { externalFolder: path.dirname(this.heldFile!), memPattern: false },
+          )
+        : ortGraphOfEncoded(
+            (place) =>
+              encodeOnnxModel(
+                stackSpec(
+                  g,
+                  span.map((layer) => layerSpec(g, nbitsInitializers(layer, place))),
+                ),
+                modelScratch,
+              ),
+            name,
+            { memPattern: false },
+          );
+      stages.push({ from, to, graph });
       // onnxruntime holds the prepacked weights now; the file gives them back if a path reads them.
       for (const layer of layers.slice(from, to)) {
         if (held) dropTensorValues(LINEARS.map((n) => layer[n].weight as Tensor));

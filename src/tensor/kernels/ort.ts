@@ -6,7 +6,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { InfuseError } from "../../core/errors.js";
 import type { MatmulDims } from "./kernel.js";
-import { encodeOnnxModel, type OnnxFill, type OnnxNode } from "./onnx-model.js";
+import { encodeOnnxModel, type OnnxExternal, type OnnxFill, type OnnxNode } from "./onnx-model.js";
+import { InitializerFile, isWriteFailure } from "./initializer-file.js";
+import { dropBuffer, droppableBytes } from "../droppable.js";
 
 interface OrtTensor {
   data: unknown;
@@ -325,6 +327,40 @@ export function ortGraph(bytes: Uint8Array, name: string, options: OrtGraphOptio
   };
 }
 
+/** Where `encode` puts an initializer's bytes: returned as they are (encoded in the model) or as an OnnxExternal. */
+export type PlaceBytes = (data: OnnxFill | Uint8Array) => OnnxFill | Uint8Array | OnnxExternal;
+
+/**
+ * ortGraph of the model `encode` makes, the initializers it passes through `place` written to a temporary
+ * file that onnxruntime reads itself and that is deleted once the session is built (initializer-file.ts:
+ * no heap copies of them while it is built), or encoded in memory where no such file can be written or
+ * read back.
+ */
+export function ortGraphOfEncoded(
+  encode: (place: PlaceBytes) => Uint8Array,
+  name: string,
+  options: OrtGraphOptions = {},
+): OrtGraph {
+  const file = InitializerFile.create();
+  if (file) {
+    try {
+      const bytes = encode((data) => file.put(data));
+      file.close();
+      return ortGraph(bytes, name, { ...options, externalFolder: file.folder });
+    } catch (e) {
+      // not written, or not read back: the same model encoded in memory (its own error if it fails too)
+      if (!isWriteFailure(e) && (e as InfuseError).code !== "tensor.ort_load_failed") throw e;
+    } finally {
+      file.remove();
+    }
+  }
+  return ortGraph(
+    encode((data) => data),
+    name,
+    options,
+  );
+}
+
 /** A weight in MatMulNBits form: (N, K/blockSize, blockSize·bits/8) bytes, f32 scales, zero point 2^(bits−1). */
 export interface NBitsWeight {
   bits: 4 | 8;
@@ -338,11 +374,13 @@ export interface NBitsWeight {
 
 /**
  * The bytes of weight-holding models (quantized layer graphs, MatMulNBits weights) are encoded into one
- * scratch buffer, reused from model to model instead of a fresh MB-sized buffer per session. It is at
- * least 33 MiB so that glibc maps it on its own (mmap; its dynamic mmap threshold stops at 32 MiB):
- * dropped, it goes back to the system whole and leaves no hole in the malloc heap, where onnxruntime's
- * prepacked weights, made between two models, would otherwise sit among freed model copies
- * (SmolLM-135M Q8_0: see layer-graph.ts). Untouched pages of it never become resident.
+ * scratch buffer, reused from model to model instead of a fresh MB-sized buffer per session. It lies
+ * outside the malloc heap (droppableBytes), so it leaves no hole there where onnxruntime's prepacked
+ * weights, made between two models, would otherwise sit among freed model copies (SmolLM-135M Q8_0: see
+ * layer-graph.ts), and its pages go back to the system as soon as the outermost withModelScratch
+ * returns: left to the collector, they stayed resident through the prompts that followed (SmolLM-135M
+ * Q8_0, a first call of one token, then 512-token prompts: peak RSS 444–445 → ~412 MB). Untouched pages
+ * never become resident.
  */
 const SCRATCH_MIN_BYTES = 33 << 20;
 let scratch: Uint8Array | null = null;
@@ -357,7 +395,10 @@ export function withModelScratch<T>(build: () => T): T {
   try {
     return build();
   } finally {
-    if (--scratchUsers === 0) scratch = null;
+    if (--scratchUsers === 0 && scratch) {
+      dropBuffer(scratch.buffer);
+      scratch = null;
+    }
   }
 }
 
@@ -365,8 +406,8 @@ export function withModelScratch<T>(build: () => T): T {
 export function modelScratch(byteLength: number): Uint8Array {
   if (scratchUsers === 0) return new Uint8Array(byteLength);
   if (!scratch || scratch.byteLength < byteLength) {
-    scratch = null; // garbage before the larger one is made
-    scratch = new Uint8Array(Math.max(byteLength, SCRATCH_MIN_BYTES));
+    if (scratch) dropBuffer(scratch.buffer); // returned before the larger one is made
+    scratch = droppableBytes(Math.max(byteLength, SCRATCH_MIN_BYTES));
   }
   return scratch.subarray(0, byteLength);
 }
@@ -383,9 +424,7 @@ export interface OrtHeldWeight {
  * An array of weights (of one K) is W in row slices: one node each, their outputs side by side.
  */
 export function ortQuantWeight(w: NBitsWeight | NBitsWeight[], accuracyLevel: 0 | 4 = 0): OrtHeldWeight {
-  const mod = loadOrt();
-  if (!mod) throw new InfuseError("tensor.ort_unavailable", "onnxruntime-node could not be loaded");
-  return withModelScratch(() => quantWeightSession(mod, Array.isArray(w) ? w : [w], accuracyLevel));
+  return withModelScratch(() => quantWeightSession(Array.isArray(w) ? w : [w], accuracyLevel));
 }
 
 /** F32 weights onnxruntime holds (prepacked), read from their file: Linear.forwardRaw runs them there. */
@@ -426,7 +465,7 @@ export function holdF32Weight(w: object, n: number, k: number, file: string, off
   return kernel;
 }
 
-function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel: 0 | 4): OrtHeldWeight {
+function quantWeightSession(slices: NBitsWeight[], accuracyLevel: 0 | 4): OrtHeldWeight {
   const k = slices[0]!.k;
   const n = slices.reduce((a, w) => a + w.n, 0);
   const one = slices.length === 1;
@@ -450,36 +489,37 @@ function quantWeightSession(mod: OrtModule, slices: NBitsWeight[], accuracyLevel
       outputs: ["Y"],
       attributes: [{ name: "axis", int: -1 }],
     });
-  const bytes = encodeOnnxModel(
-    {
-      opset: 17,
-      extraOpsets: { "com.microsoft": 1 },
-      inputs: [{ name: "A", type: "float", dims: ["m", k] }],
-      outputs: [{ name: "Y", type: "float", dims: ["m", n] }],
-      initializers: slices.flatMap((w, i) => {
-        const blocks = w.k / w.blockSize;
-        return [
-          { name: `B${i}`, dims: [w.n, blocks, (w.blockSize * w.bits) / 8], data: w.packed, type: "uint8" as const },
-          { name: `S${i}`, dims: [w.n * blocks], data: w.scales, type: "float" as const },
-        ];
-      }),
-      nodes,
-    },
-    modelScratch,
-  );
-  const s = new mod.native.InferenceSession();
+  const encode = (place: PlaceBytes): Uint8Array =>
+    encodeOnnxModel(
+      {
+        opset: 17,
+        extraOpsets: { "com.microsoft": 1 },
+        inputs: [{ name: "A", type: "float", dims: ["m", k] }],
+        outputs: [{ name: "Y", type: "float", dims: ["m", n] }],
+        initializers: slices.flatMap((w, i) => {
+          const blocks = w.k / w.blockSize;
+          return [
+            {
+              name: `B${i}`,
+              dims: [w.n, blocks, (w.blockSize * w.bits) / 8],
+              data: place(w.packed),
+              type: "uint8" as const,
+            },
+            { name: `S${i}`, dims: [w.n * blocks], data: w.scales, type: "float" as const },
+          ];
+        }),
+        nodes,
+      },
+      modelScratch,
+    );
   // One session per weight means hundreds of intra-op pools (Q8_0 decode on stories15M: 8.9 → 190
   // tokens/s once they stopped spinning after their runs).
-  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions());
+  const g = ortGraphOfEncoded(encode, `MatMulNBits ${n}×${k}`);
   // The dims only: holding the weights would keep their bytes (or fills' weights) alive next to ORT's copy.
   return {
     run(x, m, out) {
-      s.run(
-        { A: new mod.Tensor("float32", x, [m, k]) },
-        { Y: new mod.Tensor("float32", out.subarray(0, m * n), [m, n]) },
-        {},
-      );
+      g.run({ A: { data: x.subarray(0, m * k), dims: [m, k] } }, { Y: { data: out.subarray(0, m * n), dims: [m, n] } });
     },
-    dispose: () => s.dispose(),
+    dispose: () => g.dispose(),
   };
 }
