@@ -530,7 +530,7 @@ export class LayerGraphs {
               modelScratch,
             ),
             name,
-            { externalFolder: path.dirname(this.heldFile!), memPattern: false },
+            { externalFolder: path.dirname(this.heldFile!), memPattern: false, boundCopies: true },
           )
         : ortGraphOfEncoded(
             (place) =>
@@ -542,7 +542,7 @@ export class LayerGraphs {
                 modelScratch,
               ),
             name,
-            { memPattern: false },
+            { memPattern: false, boundCopies: true },
           );
       stages.push({ from, to, graph });
       // onnxruntime holds the prepacked weights now; the file gives them back if a path reads them.

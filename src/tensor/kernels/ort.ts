@@ -8,6 +8,7 @@ import { InfuseError } from "../../core/errors.js";
 import type { MatmulDims } from "./kernel.js";
 import { encodeOnnxModel, type OnnxExternal, type OnnxFill, type OnnxNode } from "./onnx-model.js";
 import { InitializerFile, isWriteFailure } from "./initializer-file.js";
+import { noteOutputCopies } from "./output-copies.js";
 import { dropBuffer, droppableBytes } from "../droppable.js";
 
 interface OrtTensor {
@@ -278,6 +279,8 @@ export interface OrtGraphOptions {
    * them while it builds the session and lets them go once it has its (prepacked) copy.
    */
   externalFolder?: string;
+  /** Collect the binding's copies of the outputs once enough have built up (output-copies.ts). */
+  boundCopies?: boolean;
 }
 
 /**
@@ -313,9 +316,14 @@ export function ortGraph(bytes: Uint8Array, name: string, options: OrtGraphOptio
       const f: Record<string, OrtTensor> = {};
       for (const key in feeds) f[key] = tensor(feeds[key]!);
       const o: Record<string, OrtTensor> = {};
-      for (const key in into) o[key] = tensor(into[key]!);
+      let bytes = 0;
+      for (const key in into) {
+        o[key] = tensor(into[key]!);
+        bytes += into[key]!.data.byteLength;
+      }
       try {
         s.run(f, o, {});
+        if (options.boundCopies) noteOutputCopies(bytes);
       } catch (cause) {
         throw new InfuseError("tensor.ort_run_failed", `onnxruntime run of "${name}" failed: ${String(cause)}`, {
           cause,
