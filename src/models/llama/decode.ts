@@ -11,15 +11,24 @@ import type { LlamaLayer } from "./weights.js";
 
 const CHUNK = 512;
 /**
- * Prompt chunk where the layer graphs hold the weights (quantized, or f32 read from the file). Each
- * graph's largest intermediates grow with T·(S+T) (attention scores) and come from the malloc heap,
- * which keeps them; SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench child, 3 runs each at load ~2:
- * 128 → peak RSS 439–452 MB, 769–834 prompt tokens/s; 512 → 525–766 MB, 386–868 tokens/s (erratic: the
- * larger intermediates go back and forth to the system). F32 held: SmolLM-135M 128 → ~765 MB, 943
- * tokens/s; 512 → ~920–970 MB, 1,050–1,080; TinyLlama-1.1B 64 / 128 / 256 / 512 → 120–125 / 130 /
- * 73–94 / 51–65 tokens/s.
+ * Prompt chunk where the layer graphs hold f32 weights (read from the file). Each graph's largest
+ * intermediates grow with T·(S+T) (attention scores) and come from the malloc heap, which keeps them:
+ * SmolLM-135M 128 → peak RSS ~765 MB, 943 prompt tokens/s; 512 → ~920–970 MB, 1,050–1,080;
+ * TinyLlama-1.1B 64 / 128 / 256 / 512 → 120–125 / 130 / 73–94 / 51–65 tokens/s.
  */
 const HELD_CHUNK = 128;
+/**
+ * Prompt chunk where they hold quantized weights. SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench
+ * child: 512 → peak RSS 525–766 MB; 128 → 400–412, 64 → 379–389, 32 → 376–377 (weights read from a
+ * file, initializer-file.ts); prompt tokens/s 64 against 128: ~−10%, still ~1.5× llama.cpp's.
+ */
+const QUANT_CHUNK = 64;
+
+/** The prompt chunk for a model's layer graphs (null: none apply). */
+function promptChunk(graphs: LayerGraphs | null): number {
+  if (graphs?.quantized) return QUANT_CHUNK;
+  return graphs?.holdsWeights ? HELD_CHUNK : CHUNK;
+}
 
 /** Keys and values of every layer, (Hkv, capacity, D) each, grown as tokens arrive. */
 export class KvCache {
@@ -112,7 +121,7 @@ export class LlamaDecoder {
     const out = new Float32Array(all ? ids.length * v : v);
     this.cache.reserve(this.cache.length + ids.length);
     noGrad(() => {
-      const size = (this.chunkSize ??= LayerGraphs.for(this.model)?.holdsWeights ? HELD_CHUNK : CHUNK);
+      const size = (this.chunkSize ??= promptChunk(LayerGraphs.for(this.model)));
       for (let s = 0; s < ids.length; s += size) {
         const part = Array.from({ length: Math.min(size, ids.length - s) }, (_, i) => ids[s + i]!);
         const last = s + part.length === ids.length;
