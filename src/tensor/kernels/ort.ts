@@ -132,8 +132,8 @@ export interface OrtValue {
 /**
  * Runs an encoded ONNX model synchronously. The session is created once per `key` and cached,
  * so build the bytes lazily: `runOnnxModel("my-graph", () => encodeOnnxModel(spec), feeds)`.
- * `into` names outputs ORT writes straight into (pre-allocated, exact dims): no copy, no allocation;
- * the other outputs are allocated by ORT and returned.
+ * `into` names outputs ORT writes straight into (pre-allocated, exact dims); the other outputs are
+ * allocated by ORT and returned. (The 1.30 binding still returns a copy of each: output-copies.ts.)
  */
 export function runOnnxModel(
   key: string,
@@ -189,7 +189,7 @@ export function ortMatmul(a: Float32Array, b: Float32Array, out: Float32Array, d
       const s = session(`gemm:${flag(transA)}${flag(transB)}`, () => gemmModel(transA, transB));
       // Plain MatMul (no transposes) runs faster than Gemm in MLAS; Gemm handles the transposed cases.
       const aShape = transA ? [k, rows] : [rows, k];
-      // `out` is passed as a pre-allocated output: ORT writes into it, no copy.
+      // `out` is passed as a pre-allocated output: ORT writes into it (the binding's copy is garbage).
       const feeds = { A: new mod.Tensor("float32", a, aShape), B: new mod.Tensor("float32", b, bDims) };
       s.run(feeds, { Y: new mod.Tensor("float32", out, [rows, n]) }, {});
       return;
