@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,9 +11,6 @@ afterEach(() => {
   if (tmpBefore === undefined) delete process.env["TMPDIR"];
   else process.env["TMPDIR"] = tmpBefore;
 });
-
-/** The infuse-init-* folders in the temp folder. */
-const leftovers = (): string[] => readdirSync(tmpdir()).filter((f) => f.startsWith("infuse-init-"));
 
 /** Y = X · Wᵀ with W (2, 3) = 1…6 whose bytes go through `place`. */
 const gemm = (place: PlaceBytes): Uint8Array =>
@@ -52,9 +49,23 @@ describe("initializers read from a temporary file", () => {
   });
 
   it("builds a session from the file, deletes it, and gives the same products as one encoded in memory", () => {
-    const before = leftovers().length;
-    expect(runGemm("gemm-from-file")).toEqual([6, 15]);
-    expect(leftovers().length).toBe(before);
+    // a temp folder of its own: other test files build quantized sessions in the shared one meanwhile
+    const own = mkdtempSync(path.join(tmpdir(), "infuse-init-test-"));
+    process.env["TMPDIR"] = own;
+    const ours = (): string[] => readdirSync(own).filter((f) => f.startsWith("infuse-init-"));
+    let made = false;
+    const encode: typeof gemm = (place) => {
+      made = ours().length === 1;
+      return gemm(place);
+    };
+    const g = ortGraphOfEncoded(encode, "gemm-from-file");
+    const y = new Float32Array(2);
+    g.run({ X: { data: Float32Array.of(1, 1, 1), dims: [1, 3] } }, { Y: { data: y, dims: [1, 2] } });
+    g.dispose();
+    expect(Array.from(y)).toEqual([6, 15]);
+    expect(made).toBe(true); // the file was there while the model was encoded
+    expect(ours()).toEqual([]); // and is gone once the session is built
+    rmSync(own, { recursive: true, force: true });
   });
 
   it("encodes the model in memory where the temp folder cannot be written", () => {
