@@ -58,14 +58,17 @@ describe("initializers read from a temporary file", () => {
       made = ours().length === 1;
       return gemm(place);
     };
-    const g = ortGraphOfEncoded(encode, "gemm-from-file");
-    const y = new Float32Array(2);
-    g.run({ X: { data: Float32Array.of(1, 1, 1), dims: [1, 3] } }, { Y: { data: y, dims: [1, 2] } });
-    g.dispose();
-    expect(Array.from(y)).toEqual([6, 15]);
-    expect(made).toBe(true); // the file was there while the model was encoded
-    expect(ours()).toEqual([]); // and is gone once the session is built
-    rmSync(own, { recursive: true, force: true });
+    try {
+      const g = ortGraphOfEncoded(encode, "gemm-from-file");
+      const y = new Float32Array(2);
+      g.run({ X: { data: Float32Array.of(1, 1, 1), dims: [1, 3] } }, { Y: { data: y, dims: [1, 2] } });
+      g.dispose();
+      expect(Array.from(y)).toEqual([6, 15]);
+      expect(made).toBe(true); // the file was there while the model was encoded
+      expect(ours()).toEqual([]); // and is gone once the session is built
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it("encodes the model in memory where the temp folder cannot be written", () => {
