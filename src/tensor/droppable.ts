@@ -20,12 +20,10 @@ export function droppableBytes(byteLength: number): Uint8Array {
 
 /**
  * Returns the memory of `buffer` now if droppableBytes made it and it was not dropped yet (every view of
- * it then has length 0); false otherwise (the collector frees it when nothing references it). The caller
- * must know that nothing else still reads it.
+ * it then has length 0); any other buffer is left to the collector. The caller must know that nothing
+ * else still reads it.
  */
-export function dropBuffer(buffer: ArrayBufferLike): boolean {
-  if (!droppable.has(buffer as ArrayBuffer)) return false;
-  droppable.delete(buffer as ArrayBuffer);
+export function dropBuffer(buffer: ArrayBufferLike): void {
+  if (!droppable.delete(buffer as ArrayBuffer)) return;
   (buffer as Resizable).resize(0);
-  return true;
 }

@@ -20,7 +20,8 @@ const HELD_CHUNK = 128;
 /**
  * Prompt chunk where they hold quantized weights. SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench
  * child: 512 → peak RSS 525–766 MB; 128 → 400–412, 64 → 379–389, 32 → 376–377 (weights read from a
- * file, initializer-file.ts); prompt tokens/s 64 against 128: ~−10%, still ~1.5× llama.cpp's.
+ * file, initializer-file.ts); prompts alternating 64 and 128 in one process: the same tokens/s within
+ * the VM's noise.
  */
 const QUANT_CHUNK = 64;
 
@@ -97,7 +98,7 @@ export class LlamaDecoder {
    */
   private chunkSize: number | undefined;
 
-  /** `chunk`: prompt tokens evaluated per pass through the layers (default 512; 128 where the layer graphs hold the weights). */
+  /** `chunk`: prompt tokens evaluated per pass through the layers (default: promptChunk's 64, 128 or 512). */
   constructor(
     readonly model: LlamaModel,
     options: { chunk?: number } = {},

@@ -10,8 +10,8 @@
 // weights with no file are fed (zero-copy views; stacked where they load so), sessions shared per
 // shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0 as MatMulNBits
 // initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot products), read from a
-// temporary file, groups stacked, consecutive layers per session up to `stageBytes`. Leaves out other storage types, biases
-// and adapters: decode.ts's per-op path runs those.
+// temporary file, groups stacked, consecutive layers per session up to `stageBytes`. Leaves out other
+// storage types, biases and adapters: decode.ts's per-op path runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
 import { realpathSync } from "node:fs";
@@ -481,7 +481,10 @@ export class LayerGraphs {
         let graph = sharedF32.get(key);
         if (!graph) {
           const spec = stackSpec(g, new Array<OnnxModelSpec>(span).fill(layerSpec(g, null)));
-          sharedF32.set(key, (graph = ortGraph(encodeOnnxModel(spec), `llama-layers-f32-${span}`, { arena: true })));
+          sharedF32.set(
+            key,
+            (graph = ortGraph(encodeOnnxModel(spec), `llama-layers-f32-${span}`, { arena: true, boundCopies: true })),
+          );
         }
         stages = Array.from({ length: layers / span }, (_, i) => ({ from: i * span, to: (i + 1) * span, graph }));
         this.f32Stages.set(span, stages);
@@ -520,33 +523,28 @@ export class LayerGraphs {
       // memory pattern: its one block per run is mapped and faulted in at every run where it is large
       // (TinyLlama-1.1B F32, 128-token chunks: 56–64 prompt tokens/s with it, 130 without; SmolLM-135M
       // the same either way), and for quantized weights it raised glibc's mmap threshold.
+      const encode = (inits: (layer: LlamaLayer) => Map<string, OnnxInitializer[]>): Uint8Array =>
+        encodeOnnxModel(
+          stackSpec(
+            g,
+            span.map((layer) => layerSpec(g, inits(layer))),
+          ),
+          modelScratch,
+        );
+      const options = { memPattern: false, boundCopies: true };
       const graph = held
         ? ortGraph(
-            encodeOnnxModel(
-              stackSpec(
-                g,
-                span.map((layer) => layerSpec(g, f32Initializers(layer, this.heldFile!))),
-              ),
-              modelScratch,
-            ),
+            encode((layer) => f32Initializers(layer, this.heldFile!)),
             name,
-            { externalFolder: path.dirname(this.heldFile!), memPattern: false, boundCopies: true },
+            {
+              ...options,
+              externalFolder: path.dirname(this.heldFile!),
+            },
           )
-        : ortGraphOfEncoded(
-            (place) =>
-              encodeOnnxModel(
-                stackSpec(
-                  g,
-                  span.map((layer) => layerSpec(g, nbitsInitializers(layer, place))),
-                ),
-                modelScratch,
-              ),
-            name,
-            { memPattern: false, boundCopies: true },
-          );
+        : ortGraphOfEncoded((place) => encode((layer) => nbitsInitializers(layer, place)), name, options);
       stages.push({ from, to, graph });
       // onnxruntime holds the prepacked weights now; the file gives them back if a path reads them.
-      for (const layer of layers.slice(from, to)) {
+      for (const layer of span) {
         if (held) dropTensorValues(LINEARS.map((n) => layer[n].weight as Tensor));
         else for (const n of LINEARS) dropBytes(layer[n].weight as QuantTensor);
       }

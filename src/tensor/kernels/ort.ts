@@ -316,14 +316,10 @@ export function ortGraph(bytes: Uint8Array, name: string, options: OrtGraphOptio
       const f: Record<string, OrtTensor> = {};
       for (const key in feeds) f[key] = tensor(feeds[key]!);
       const o: Record<string, OrtTensor> = {};
-      let bytes = 0;
-      for (const key in into) {
-        o[key] = tensor(into[key]!);
-        bytes += into[key]!.data.byteLength;
-      }
+      for (const key in into) o[key] = tensor(into[key]!);
       try {
         s.run(f, o, {});
-        if (options.boundCopies) noteOutputCopies(bytes);
+        if (options.boundCopies) for (const key in into) noteOutputCopies(into[key]!.data.byteLength);
       } catch (cause) {
         throw new InfuseError("tensor.ort_run_failed", `onnxruntime run of "${name}" failed: ${String(cause)}`, {
           cause,
@@ -387,8 +383,8 @@ export interface NBitsWeight {
  * weights, made between two models, would otherwise sit among freed model copies (SmolLM-135M Q8_0: see
  * layer-graph.ts), and its pages go back to the system as soon as the outermost withModelScratch
  * returns: left to the collector, they stayed resident through the prompts that followed (SmolLM-135M
- * Q8_0, a first call of one token, then 512-token prompts: peak RSS 444–445 → ~412 MB). Untouched pages
- * never become resident.
+ * Q8_0, a first call of one token, then 512-token prompts: peak RSS 444–445 → ~412 MB). At least 33 MiB,
+ * so that one buffer serves every model of a build; untouched pages never become resident.
  */
 const SCRATCH_MIN_BYTES = 33 << 20;
 let scratch: Uint8Array | null = null;

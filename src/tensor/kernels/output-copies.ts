@@ -6,8 +6,8 @@
 // A decoder's runs leave 46 KB of copies per token (SmolLM-135M's new keys and values), so one
 // 512-token prompt leaves ~25 MB. `noteOutputCopies` counts them and runs a young-generation collection
 // (~1 ms: the copies' objects are young) each time COPY_BOUND bytes have built up. SmolLM-135M Q8_0,
-// bench child, 4 alternating pairs: peak RSS 378–387 → 365–370 MB; prompt tokens/s −9% (737–852 against
-// 837–943: the heap gives back pages the next chunk faults in again); generation unchanged.
+// bench child, 4 alternating pairs: peak RSS 378–387 → 365–370 MB; prompts alternating with and without
+// the collections in one process: the same tokens/s within the VM's noise.
 // The collector is the process's own gc() (node --expose-gc), else the one `--expose-gc` gives a new
 // context when set at run time (v8.setFlagsFromString); where neither exists, V8's own schedule stands.
 import v8 from "node:v8";
@@ -16,7 +16,7 @@ import vm from "node:vm";
 /** Output bytes copied between two collections. */
 const COPY_BOUND = 8 << 20;
 
-type Collect = (options?: { type: "minor" | "major" }) => void;
+type Collect = (options: { type: "minor" }) => void;
 
 let copied = 0;
 let collect: Collect | null | undefined;
