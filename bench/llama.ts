@@ -1,9 +1,11 @@
-// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64] [--no-batch]`: prompt processing and
+// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64] [--no-batch] [--runs N]`: prompt processing and
 // generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads
 // (generation greedy, then with llama.cpp's default sampling), and a row of our aggregate tokens/s
 // with 8 sequences decoded together over one alone (bench/batch-decode.ts's rows),
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
-// in stories15M's and SmolLM-135M's shapes, F32 and Q8_0.
+// in stories15M's and SmolLM-135M's shapes, F32 and Q8_0. `--runs N` runs each pair of children N
+// times, the two sides taking turns going first, and ends each model with the median and range of
+// every ratio over the runs (the figures to report from a shared machine).
 import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
@@ -234,61 +236,121 @@ export default async function (args: string[]): Promise<void> {
     }
   }
   const pass = ["--threads", String(threads), "--prompt", String(nPrompt), "--gen", String(nGen)];
+  const runs = Number(flag(args, "runs", "1"));
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs takes a whole number ≥ 1, got "${flag(args, "runs", "")}"`);
   const runJs = compiledBenchRunner();
   for (const { name, file } of files) {
-    log(`${name}: ${file} (${threads} threads)`);
-    const ours = child("ours", runJs, file, pass, threads);
-    const ref = child("ref", runJs, file, pass, threads);
+    log(`${name}: ${file} (${threads} threads, ${runs} run${runs > 1 ? "s" : ""})`);
     const dtype = await matrixType(file);
+    const rows: FigureRow[] = [];
+    const batches: number[] = [];
+    for (let run = 1; run <= runs; run++) {
+      // the two sides take turns going first, so a slow spell of the shared VM does not always hit one
+      let ours: Figures, ref: Figures;
+      if (run % 2 === 1) {
+        ours = child("ours", runJs, file, pass, threads);
+        ref = child("ref", runJs, file, pass, threads);
+      } else {
+        ref = child("ref", runJs, file, pass, threads);
+        ours = child("ours", runJs, file, pass, threads);
+      }
+      for (const row of figureRows(ours, ref, nPrompt, nGen)) {
+        rows.push(row);
+        const load = round(loadavg()[0]!);
+        emit({ bench: "llama", model: name, dtype, ...row, threads, ...(runs > 1 ? { run } : {}), load_average: load });
+      }
+      if (args.includes("--no-batch")) continue;
+      const batch = child<BatchDecodeRow>("batch", runJs, file, pass, threads);
+      batches.push(batch.ratio);
+      emit({
+        bench: "llama",
+        model: name,
+        dtype,
+        phase: `batch${BATCH}`,
+        threads,
+        tokens_per_s: batch.tokens_per_s,
+        single_tokens_per_s: batch.single_tokens_per_s,
+        ratio_to_single: batch.ratio,
+        ...(runs > 1 ? { run } : {}),
+        load_average: round(loadavg()[0]!),
+      });
+    }
+    if (runs === 1) continue;
+    // each ratio's median and range over the runs: what a figure is reported as on a shared machine
     for (const phase of ["prompt", "generate"] as const) {
-      const key = phase === "prompt" ? "prompt_tokens_per_s" : "generate_tokens_per_s";
+      const mine = rows.filter((r) => r.phase === phase);
       emit({
         bench: "llama",
         model: name,
         dtype,
         phase,
-        tokens: phase === "prompt" ? nPrompt : nGen,
-        threads,
-        tokens_per_s: round(ours[key]),
-        ref_tokens_per_s: round(ref[key]),
-        ratio: round(ours[key] / ref[key]),
-        // generation over the whole run's time too (the median token's is the ratio above)
-        ...(phase === "generate"
-          ? {
-              mean_tokens_per_s: round(ours.generate_mean_tokens_per_s),
-              ref_mean_tokens_per_s: round(ref.generate_mean_tokens_per_s),
-              mean_ratio: round(ours.generate_mean_tokens_per_s / ref.generate_mean_tokens_per_s),
-              // with llama.cpp's default sampling instead of greedy, on both sides
-              sampled_tokens_per_s: round(ours.sampled_tokens_per_s),
-              ref_sampled_tokens_per_s: round(ref.sampled_tokens_per_s),
-              sampled_ratio: round(ours.sampled_tokens_per_s / ref.sampled_tokens_per_s),
-            }
-          : {}),
-        peak_rss_mb: ours.peak_rss_mb,
-        ref_peak_rss_mb: ref.peak_rss_mb,
-        rss_ratio: round(ours.peak_rss_mb / ref.peak_rss_mb),
-        // Where the peak comes from: resident after loading, then the high-water mark after the prompts.
-        rss_loaded_mb: ours.rss_loaded_mb,
-        ref_rss_loaded_mb: ref.rss_loaded_mb,
-        peak_rss_prompt_mb: ours.peak_rss_prompt_mb,
-        ref_peak_rss_prompt_mb: ref.peak_rss_prompt_mb,
-        load_average: round(loadavg()[0]!),
+        runs,
+        ...spread(
+          "ratio",
+          mine.map((r) => r.ratio),
+        ),
+        ...spread(
+          "rss_ratio",
+          mine.map((r) => r.rss_ratio),
+        ),
       });
     }
-    if (args.includes("--no-batch")) continue;
-    const batch = child<BatchDecodeRow>("batch", runJs, file, pass, threads);
-    emit({
-      bench: "llama",
-      model: name,
-      dtype,
-      phase: `batch${BATCH}`,
-      threads,
-      tokens_per_s: batch.tokens_per_s,
-      single_tokens_per_s: batch.single_tokens_per_s,
-      ratio_to_single: batch.ratio,
-      load_average: round(loadavg()[0]!),
-    });
+    if (batches.length)
+      emit({ bench: "llama", model: name, dtype, phase: `batch${BATCH}`, runs, ...spread("ratio_to_single", batches) });
   }
+}
+
+/** `key`_median (the middle two's mean for an even count), _min and _max of xs. */
+function spread(key: string, xs: number[]): Record<string, number> {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length / 2;
+  return {
+    [`${key}_median`]: round(s.length % 2 ? s[Math.floor(mid)]! : (s[mid - 1]! + s[mid]!) / 2),
+    [`${key}_min`]: round(Math.min(...xs)),
+    [`${key}_max`]: round(Math.max(...xs)),
+  };
+}
+
+interface FigureRow {
+  phase: "prompt" | "generate";
+  ratio: number;
+  rss_ratio: number;
+  [figure: string]: number | string;
+}
+
+/** The prompt row and the generate row of one pair of children: ours, llama.cpp's, and their ratios. */
+function figureRows(ours: Figures, ref: Figures, nPrompt: number, nGen: number): FigureRow[] {
+  return (["prompt", "generate"] as const).map((phase) => {
+    const key = phase === "prompt" ? "prompt_tokens_per_s" : "generate_tokens_per_s";
+    return {
+      phase,
+      tokens: phase === "prompt" ? nPrompt : nGen,
+      tokens_per_s: round(ours[key]),
+      ref_tokens_per_s: round(ref[key]),
+      ratio: round(ours[key] / ref[key]),
+      // generation over the whole run's time too (the median token's is the ratio above)
+      ...(phase === "generate"
+        ? {
+            mean_tokens_per_s: round(ours.generate_mean_tokens_per_s),
+            ref_mean_tokens_per_s: round(ref.generate_mean_tokens_per_s),
+            mean_ratio: round(ours.generate_mean_tokens_per_s / ref.generate_mean_tokens_per_s),
+            // with llama.cpp's default sampling instead of greedy, on both sides
+            sampled_tokens_per_s: round(ours.sampled_tokens_per_s),
+            ref_sampled_tokens_per_s: round(ref.sampled_tokens_per_s),
+            sampled_ratio: round(ours.sampled_tokens_per_s / ref.sampled_tokens_per_s),
+          }
+        : {}),
+      peak_rss_mb: ours.peak_rss_mb,
+      ref_peak_rss_mb: ref.peak_rss_mb,
+      rss_ratio: round(ours.peak_rss_mb / ref.peak_rss_mb),
+      // Where the peak comes from: resident after loading, then the high-water mark after the prompts.
+      rss_loaded_mb: ours.rss_loaded_mb,
+      ref_rss_loaded_mb: ref.rss_loaded_mb,
+      peak_rss_prompt_mb: ours.peak_rss_prompt_mb,
+      ref_peak_rss_prompt_mb: ref.peak_rss_prompt_mb,
+    };
+  });
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
