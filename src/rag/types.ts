@@ -60,6 +60,18 @@ export interface ChatOptions {
   seed?: number;
   stop?: string[];
   signal?: AbortSignal;
+  /**
+   * Called once the model has answered, with the token counts its backend reports: the prompt as the
+   * model saw it (chat template and, for a RAG answer, the retrieved passages included). Not called by
+   * a backend that reports none, or when the generation fails or is cancelled.
+   */
+  onUsage?: (usage: ChatUsage) => void;
+}
+
+export interface ChatUsage {
+  promptTokens: number;
+  /** Generated tokens, where the backend counts them (the server counts streamed pieces otherwise). */
+  completionTokens?: number;
 }
 
 /** A chat LLM: local GGUF, OpenAI-compatible or Ollama. Streams text pieces. */

@@ -1,6 +1,8 @@
 // One generation for the OpenAI routes: a served chat model's pieces, or a `rag:COLLECTION` answer
 // (the pipeline's ask, streaming its generative answer; an extractive answer comes as one piece).
-// Counts the pieces (the model layer streams about one token a piece) and keeps the ask's citations.
+// Keeps the token counts the model's backend reports (onUsage: the prompt as the model saw it, chat
+// template and retrieved passages included), counting the pieces where it reports no completion
+// tokens (the model layer streams about one token a piece), and the ask's citations.
 import { ask } from "../rag/pipeline/ask.js";
 import { citedSources, type CitedSource as Source } from "../rag/generate/sources.js";
 
@@ -11,14 +13,22 @@ import { citedSources, type CitedSource as Source } from "../rag/generate/source
  */
 export type CitedSource = Source & { text: string; cited: boolean };
 import { PushStream } from "../rag/llm/stream.js";
-import type { ChatMessage, ChatOptions } from "../rag/types.js";
+import type { ChatMessage, ChatOptions, ChatUsage } from "../rag/types.js";
 import type { ServerContext } from "./context.js";
 import type { ServedModel } from "./models.js";
 
 export interface Generation {
   pieces: AsyncIterable<string>;
-  /** Once `pieces` has ended: how many there were, why it stopped, and a `rag:` answer's citations. */
-  summary(): { completionTokens: number; finishReason: "stop" | "length"; citations?: CitedSource[] };
+  /**
+   * Once `pieces` has ended: the prompt's tokens (0 where the backend reports none), the completion's,
+   * why it stopped, and a `rag:` answer's citations.
+   */
+  summary(): {
+    promptTokens: number;
+    completionTokens: number;
+    finishReason: "stop" | "length";
+    citations?: CitedSource[];
+  };
 }
 
 export function generate(
@@ -28,24 +38,36 @@ export function generate(
   options: ChatOptions,
 ): Generation {
   let count = 0;
+  let usage: ChatUsage | undefined;
   let citations: CitedSource[] | undefined;
+  const counted: ChatOptions = {
+    ...options,
+    onUsage: (u) => {
+      usage = u;
+      options.onUsage?.(u);
+    },
+  };
   const source =
     model.kind === "rag"
-      ? ragPieces(ctx, model, messages, options, (c) => (citations = c))
-      : chatPieces(ctx, model, messages, options);
-  async function* counted(): AsyncGenerator<string> {
+      ? ragPieces(ctx, model, messages, counted, (c) => (citations = c))
+      : chatPieces(ctx, model, messages, counted);
+  async function* pieces(): AsyncGenerator<string> {
     for await (const piece of source) {
       count++;
       yield piece;
     }
   }
   return {
-    pieces: counted(),
-    summary: () => ({
-      completionTokens: count,
-      finishReason: options.maxTokens !== undefined && count >= options.maxTokens ? "length" : "stop",
-      ...(citations ? { citations } : {}),
-    }),
+    pieces: pieces(),
+    summary: () => {
+      const completionTokens = usage?.completionTokens ?? count;
+      return {
+        promptTokens: usage?.promptTokens ?? 0,
+        completionTokens,
+        finishReason: options.maxTokens !== undefined && completionTokens >= options.maxTokens ? "length" : "stop",
+        ...(citations ? { citations } : {}),
+      };
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 // POST /v1/chat/completions and /v1/completions as OpenAI serves them: one choice, SSE chunks ending
-// in `data: [DONE]` when `stream`, usage (completion tokens are the model's streamed pieces; the
-// model layer reports no prompt token count, so prompt_tokens is 0). A completion's prompt goes to
+// in `data: [DONE]` when `stream`, usage (the token counts the model's backend reports, generation.ts;
+// prompt_tokens is 0 from a backend that reports none, an OpenAI-compatible server that sends no
+// usage in its stream). A completion's prompt goes to
 // the model as one user turn. `response_format: json_object` asks for JSON and guarantees it: text
 // that does not parse is returned as {"text": …}.
 import { randomUUID } from "node:crypto";
@@ -116,8 +117,12 @@ interface Run {
   prefix: string;
 }
 
-function usage(completionTokens: number): Record<string, number> {
-  return { prompt_tokens: 0, completion_tokens: completionTokens, total_tokens: completionTokens };
+function usage(s: { promptTokens: number; completionTokens: number }): Record<string, number> {
+  return {
+    prompt_tokens: s.promptTokens,
+    completion_tokens: s.completionTokens,
+    total_tokens: s.promptTokens + s.completionTokens,
+  };
 }
 
 async function respond(c: Context, ctx: ServerContext, abort: AbortController, run: Run): Promise<Response> {
@@ -137,7 +142,7 @@ async function respond(c: Context, ctx: ServerContext, abort: AbortController, r
       ...head,
       object: run.shape.object,
       choices: [run.shape.choice(answer, s.finishReason)],
-      usage: usage(s.completionTokens),
+      usage: usage(s),
       ...(run.citations && s.citations ? { citations: s.citations } : {}),
     });
   }
@@ -172,7 +177,7 @@ async function respond(c: Context, ctx: ServerContext, abort: AbortController, r
         [run.shape.delta(undefined, s.finishReason, false)],
         run.citations && s.citations ? { citations: s.citations } : {},
       );
-      if (run.includeUsage) await send([], { usage: usage(s.completionTokens) });
+      if (run.includeUsage) await send([], { usage: usage(s) });
     } catch (e) {
       if (!abort.signal.aborted) await sse.writeSSE({ data: JSON.stringify(errorResponse(e, ctx.log).body) });
     }

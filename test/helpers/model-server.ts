@@ -1,9 +1,10 @@
 // A real HTTP server on 127.0.0.1 that speaks the OpenAI (`/v1/chat/completions` with SSE
 // streaming, `/v1/embeddings`) and Ollama (`/api/chat` NDJSON, `/api/embed`) protocols, answering
-// with whatever real models the test hands it. Leaves out tools, images and the legacy endpoints.
+// with whatever real models the test hands it, with the token counts they report (OpenAI's usage,
+// streamed when stream_options.include_usage asks; Ollama's prompt_eval_count / eval_count). Leaves out tools, images and the legacy endpoints.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ChatMessage, ChatModel, ChatOptions } from "../../src/rag/types.js";
+import type { ChatMessage, ChatModel, ChatOptions, ChatUsage } from "../../src/rag/types.js";
 
 export interface ModelServerOptions {
   chat?: ChatModel;
@@ -111,15 +112,27 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       ...(stop === undefined ? {} : { stop: typeof stop === "string" ? [stop] : (stop as string[]) }),
     };
     const messages = body["messages"] as ChatMessage[];
+    let usage: ChatUsage | undefined;
+    let pieces = 0; // the completion's count where the model reports none
+    gen.onUsage = (u) => (usage = u);
+    const usageJson = (u: ChatUsage) => ({
+      prompt_tokens: u.promptTokens,
+      completion_tokens: u.completionTokens ?? pieces,
+      total_tokens: u.promptTokens + (u.completionTokens ?? pieces),
+    });
     const base = { id: "chatcmpl-test", object: "chat.completion.chunk", created: 0, model: body["model"] };
     if (body["stream"] !== true) {
       let text = "";
-      for await (const piece of chat.chat(messages, gen)) text += piece;
+      for await (const piece of chat.chat(messages, gen)) {
+        text += piece;
+        pieces++;
+      }
       const message = { role: "assistant", content: text };
       return sendJson(res, 200, {
         ...base,
         object: "chat.completion",
         choices: [{ index: 0, message, finish_reason: "stop" }],
+        ...(usage ? { usage: usageJson(usage) } : {}),
       });
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -130,10 +143,15 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     const drop = takeDrop();
     let sent = 0;
     for await (const piece of chat.chat(messages, gen)) {
+      pieces++;
       if (++sent === drop) return void res.write(sse({ content: piece }, null), () => res.destroy());
       res.write(sse({ content: piece }, null));
     }
     event({}, "stop");
+    // as OpenAI's: a last chunk with no choices and the usage, when the request asks for it
+    const streamOptions = body["stream_options"] as { include_usage?: boolean } | undefined;
+    if (streamOptions?.include_usage && usage)
+      res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: usageJson(usage) })}\n\n`);
     res.end("data: [DONE]\n\n");
   }
 
@@ -149,11 +167,20 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       ...(Array.isArray(o["stop"]) ? { stop: o["stop"] as string[] } : {}),
     };
     const messages = body["messages"] as ChatMessage[];
+    let usage: ChatUsage | undefined;
+    let pieces = 0; // the completion's count where the model reports none
+    gen.onUsage = (u) => (usage = u);
+    // the last line carries Ollama's token counts, where the model reported them
+    const counts = () =>
+      usage ? { prompt_eval_count: usage.promptTokens, eval_count: usage.completionTokens ?? pieces } : {};
     const line = (content: string, done: boolean) =>
-      `${JSON.stringify({ model: body["model"], created_at: new Date(0).toISOString(), message: { role: "assistant", content }, done, ...(done ? { done_reason: "stop" } : {}) })}\n`;
+      `${JSON.stringify({ model: body["model"], created_at: new Date(0).toISOString(), message: { role: "assistant", content }, done, ...(done ? { done_reason: "stop", ...counts() } : {}) })}\n`;
     if (body["stream"] === false) {
       let text = "";
-      for await (const piece of chat.chat(messages, gen)) text += piece;
+      for await (const piece of chat.chat(messages, gen)) {
+        text += piece;
+        pieces++;
+      }
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(line(text, true));
     }
@@ -161,6 +188,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     const drop = takeDrop();
     let sent = 0;
     for await (const piece of chat.chat(messages, gen)) {
+      pieces++;
       if (++sent === drop) return void res.write(line(piece, false), () => res.destroy());
       res.write(line(piece, false));
     }

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InfuseError } from "../../src/core/errors.js";
 import { createChatModel } from "../../src/rag/llm/index.js";
-import type { ChatMessage, ChatModel, ChatOptions } from "../../src/rag/types.js";
+import type { ChatMessage, ChatModel, ChatOptions, ChatUsage } from "../../src/rag/types.js";
 import { fixture } from "../helpers/fixtures.js";
 import { startModelServer, type ModelServer } from "../helpers/model-server.js";
 import { offlineConfig } from "../helpers/rag-config.js";
@@ -74,7 +74,24 @@ describe("HTTP chat clients against a stories260K model server", () => {
       stop: ["zzz"],
     });
     expect(sent.body["messages"]).toEqual(ask);
+    expect(sent.body["stream_options"]).toBeUndefined(); // no caller asked for the usage
     expect(openai.id).toBe(`openai:stories@${server.url}/v1`);
+  });
+
+  it("both clients hand the server's token counts to onUsage; OpenAI asks for them only then", async () => {
+    let direct: ChatUsage | undefined;
+    const answer = (await collect(local, { maxTokens: 8, temperature: 0, onUsage: (u) => (direct = u) })).join("");
+    // the system turn, the user turn and the template's markers: more tokens than the user's 4 words
+    expect(direct!.promptTokens).toBeGreaterThan(4);
+    for (const client of [openai, ollama]) {
+      let got: ChatUsage | undefined;
+      const text = (await collect(client, { maxTokens: 8, temperature: 0, onUsage: (u) => (got = u) })).join("");
+      expect(text).toBe(answer);
+      expect(got!.promptTokens).toBe(direct!.promptTokens);
+      expect(got!.completionTokens).toBeGreaterThan(0);
+    }
+    const sent = server.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)!;
+    expect(sent.body["stream_options"]).toEqual({ include_usage: true });
   });
 
   it("Ollama: streams NDJSON with the sampling settings in options", async () => {

@@ -97,6 +97,8 @@ describe("upload → job → collection → ask", () => {
     const plain = await client.chat.completions.create({ model: "rag:docs", messages, max_tokens: 6 });
     expect(plain.choices[0]!.message.content!.length).toBeGreaterThan(0);
     expect(plain).not.toHaveProperty("citations");
+    // the prompt the model saw: the retrieved passages with the question, not the question alone
+    expect(plain.usage!.prompt_tokens).toBeGreaterThan(20);
     // infuse's extra request field: a typed variable, not a literal, so the SDK's types let it pass
     const withCitations: OpenAI.ChatCompletionCreateParamsNonStreaming & { citations: boolean } = {
       model: "rag:docs",

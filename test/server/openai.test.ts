@@ -24,7 +24,7 @@ describe("models", () => {
 });
 
 describe("chat completions", () => {
-  it("answers without streaming; greedy answers repeat; usage counts the pieces", async () => {
+  it("answers without streaming; greedy answers repeat; usage counts the prompt's and the answer's tokens", async () => {
     const ask = () =>
       client.chat.completions.create({
         model: CHAT_MODEL,
@@ -45,6 +45,9 @@ describe("chat completions", () => {
     expect(["stop", "length"]).toContain(choice.finish_reason);
     expect(r.usage!.completion_tokens).toBeGreaterThan(0);
     expect(r.usage!.completion_tokens).toBeLessThanOrEqual(12);
+    // the system and user turns through the chat template: more than the user's 4 words
+    expect(r.usage!.prompt_tokens).toBeGreaterThan(4);
+    expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
     expect((await ask()).choices[0]!.message.content).toBe(choice.message.content);
   });
 
@@ -77,6 +80,8 @@ describe("chat completions", () => {
     expect(text).toBe(whole.choices[0]!.message.content);
     expect(finishes.filter((f) => f !== null)).toHaveLength(1);
     expect(usage!.completion_tokens).toBe(whole.usage!.completion_tokens);
+    expect(usage!.prompt_tokens).toBe(whole.usage!.prompt_tokens);
+    expect(usage!.prompt_tokens).toBeGreaterThan(0);
   });
 
   it("a client that leaves mid-stream stops only its own answer", async () => {

@@ -34,7 +34,7 @@ export class EngineChatModel implements ChatModel {
   /** Which chat template prompts are written with: the adapter's, the model's, or the plain prompt. */
   readonly template: ChatTemplateSource;
   readonly contextLength: number;
-  private readonly streams = new Map<number, PushStream<string>>();
+  private readonly streams = new Map<number, { pieces: PushStream<string>; onUsage?: ChatOptions["onUsage"] }>();
   private nextId = 1;
   private active = 0;
   private closed: InfuseError | undefined;
@@ -89,7 +89,7 @@ export class EngineChatModel implements ChatModel {
     if (this.closed) throw this.closed;
     const id = this.nextId++;
     const stream = new PushStream<string>();
-    this.streams.set(id, stream);
+    this.streams.set(id, { pieces: stream, ...(options.onUsage ? { onUsage: options.onUsage } : {}) });
     if (this.active++ === 0) this.worker.ref();
     const stop = (): void => {
       if (!this.streams.delete(id)) return;
@@ -136,20 +136,22 @@ export class EngineChatModel implements ChatModel {
 
   private receive(m: EngineReply): void {
     if (m.type === "ready" || m.id === undefined) return;
-    const stream = this.streams.get(m.id);
-    if (!stream) return; // a generation the consumer already left
-    if (m.type === "piece") stream.push(m.text);
+    const open = this.streams.get(m.id);
+    if (!open) return; // a generation the consumer already left
+    if (m.type === "piece") open.pieces.push(m.text);
     else {
       this.streams.delete(m.id);
-      if (m.type === "done") stream.end();
-      else stream.fail(errorFromWire(m.error, "llm.engine_failed"));
+      if (m.type === "done") {
+        open.onUsage?.({ promptTokens: m.promptTokens, completionTokens: m.tokens });
+        open.pieces.end();
+      } else open.pieces.fail(errorFromWire(m.error, "llm.engine_failed"));
     }
   }
 
   /** Fails every open generation with `error`; later calls fail with it too. */
   private close(error: InfuseError): void {
     this.closed ??= error;
-    for (const s of this.streams.values()) s.fail(error);
+    for (const s of this.streams.values()) s.pieces.fail(error);
     this.streams.clear();
   }
 }

@@ -58,8 +58,9 @@ export class GgufChatModel implements ChatModel {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     if (options.signal?.aborted) stop.abort(options.signal.reason);
     const pieces = new PushStream<string>();
+    const history = toHistory(messages);
     const run = this.llamaChat
-      .generateResponse(toHistory(messages), {
+      .generateResponse(history, {
         onTextChunk: (text) => pieces.push(text),
         signal: stop.signal,
         stopOnAbortSignal: true,
@@ -70,7 +71,10 @@ export class GgufChatModel implements ChatModel {
         ...(options.stop && options.stop.length > 0 ? { customStopTriggers: options.stop } : {}),
       })
       .then(
-        () => pieces.end(),
+        () => {
+          if (options.onUsage && !stop.signal.aborted) options.onUsage({ promptTokens: this.promptTokens(history) });
+          pieces.end();
+        },
         (e: unknown) => pieces.fail(e),
       );
     try {
@@ -97,6 +101,12 @@ export class GgufChatModel implements ChatModel {
     this.llamaChat.dispose();
     await this.context.dispose();
     await this.model.dispose();
+  }
+
+  /** Tokens of the prompt as the chat wrapper renders `history` (OpenAI's prompt_tokens: cached ones too). */
+  private promptTokens(history: ChatHistoryItem[]): number {
+    const { contextText } = this.llamaChat.chatWrapper.generateContextState({ chatHistory: history });
+    return contextText.tokenize(this.model.tokenizer).length;
   }
 
   /** Waits for the previous call to finish; the returned function lets the next one run. */

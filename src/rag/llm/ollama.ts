@@ -1,5 +1,6 @@
 // Chat through Ollama's `/api/chat`, streamed as newline-delimited JSON. Sampling settings go
-// in Ollama's `options` (num_predict, temperature, top_p, seed, stop). Leaves out tools and images.
+// in Ollama's `options` (num_predict, temperature, top_p, seed, stop); the last line's token counts go
+// to onUsage. Leaves out tools and images.
 import { InfuseError } from "../../core/errors.js";
 import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import { OLLAMA_AUTH_HINT } from "./endpoints.js";
@@ -8,6 +9,9 @@ import { badResponse, joinUrl, postJson, readLines, streamFailure } from "./http
 interface OllamaChatLine {
   message?: { content?: string };
   done?: boolean;
+  /** On the last line: the prompt's tokens Ollama evaluated, and the generated ones. */
+  prompt_eval_count?: number;
+  eval_count?: number;
   error?: string;
 }
 
@@ -64,7 +68,15 @@ export class OllamaChatModel implements ChatModel {
         }
         const piece = item.message?.content;
         if (piece) yield piece;
-        if (item.done) return;
+        if (item.done) {
+          if (typeof item.prompt_eval_count === "number") {
+            options.onUsage?.({
+              promptTokens: item.prompt_eval_count,
+              ...(typeof item.eval_count === "number" ? { completionTokens: item.eval_count } : {}),
+            });
+          }
+          return;
+        }
       }
     } catch (e) {
       throw streamFailure(e, url, options.signal);

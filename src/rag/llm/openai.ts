@@ -1,5 +1,7 @@
 // Chat through an OpenAI-compatible `/v1/chat/completions` endpoint (OpenAI, vLLM, llama.cpp
-// server, LM Studio, ...), streamed as server-sent events. Leaves out tools and multimodal input.
+// server, LM Studio, ...), streamed as server-sent events. With onUsage, the request asks for the
+// stream's usage (stream_options.include_usage) and the counts go to onUsage where the server sends
+// them. Leaves out tools and multimodal input.
 import { InfuseError } from "../../core/errors.js";
 import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import { OPENAI_AUTH_HINT, openaiHeaders, type OpenAIEndpoint } from "./endpoints.js";
@@ -7,6 +9,8 @@ import { badResponse, joinUrl, postJson, readSseData, streamFailure } from "./ht
 
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  /** On the last chunk when stream_options.include_usage asks (some servers send it unasked). */
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   error?: { message?: string };
 }
 
@@ -26,6 +30,8 @@ export class OpenAIChatModel implements ChatModel {
       model: this.model,
       messages: messages.map((m) => ({ role: m.role, content: m.content })),
       stream: true,
+      // the last chunk then carries the usage (OpenAI, vLLM, llama.cpp's server and Ollama accept it)
+      ...(options.onUsage ? { stream_options: { include_usage: true } } : {}),
       ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
       ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
       ...(options.topP !== undefined ? { top_p: options.topP } : {}),
@@ -42,9 +48,17 @@ export class OpenAIChatModel implements ChatModel {
       notFoundHint: `check the base URL (it usually ends in /v1) and that the server serves model "${this.model}"`,
     });
     if (!response.body) throw badResponse(url, "llm", "no response body");
+    let usage: ChatChunk["usage"];
+    const reportUsage = (): void => {
+      if (typeof usage?.prompt_tokens !== "number") return;
+      options.onUsage?.({
+        promptTokens: usage.prompt_tokens,
+        ...(typeof usage.completion_tokens === "number" ? { completionTokens: usage.completion_tokens } : {}),
+      });
+    };
     try {
       for await (const data of readSseData(response.body)) {
-        if (data === "[DONE]") return;
+        if (data === "[DONE]") break;
         let chunk: ChatChunk;
         try {
           chunk = JSON.parse(data) as ChatChunk;
@@ -64,7 +78,9 @@ export class OpenAIChatModel implements ChatModel {
         }
         const piece = chunk.choices?.[0]?.delta?.content;
         if (piece) yield piece;
+        if (typeof chunk.usage?.prompt_tokens === "number") usage = chunk.usage;
       }
+      reportUsage();
     } catch (e) {
       throw streamFailure(e, url, options.signal);
     }
