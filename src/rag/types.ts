@@ -78,6 +78,12 @@ export interface ChatUsage {
 export interface ChatModel {
   readonly id: string;
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncIterable<string>;
+  /**
+   * Continues `prompt` as raw text: no chat template, the model's BOS rule (OpenAI's legacy
+   * completions). Every backend infuse ships has it; a model without it (a caller's own) gets a
+   * completion as one user turn.
+   */
+  complete?(prompt: string, options?: ChatOptions): AsyncIterable<string>;
   dispose?(): Promise<void>;
 }
 

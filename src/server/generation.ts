@@ -31,10 +31,14 @@ export interface Generation {
   };
 }
 
+/**
+ * `input`: a chat's messages, or a completion's raw prompt (continued by the model's `complete`, as one
+ * user turn by a chat model without one; a `rag:` model takes it as the question).
+ */
 export function generate(
   ctx: ServerContext,
   model: ServedModel,
-  messages: ChatMessage[],
+  input: ChatMessage[] | string,
   options: ChatOptions,
 ): Generation {
   let count = 0;
@@ -49,8 +53,8 @@ export function generate(
   };
   const source =
     model.kind === "rag"
-      ? ragPieces(ctx, model, messages, counted, (c) => (citations = c))
-      : chatPieces(ctx, model, messages, counted);
+      ? ragPieces(ctx, model, typeof input === "string" ? input : lastUserText(input), counted, (c) => (citations = c))
+      : chatPieces(ctx, model, input, counted);
   async function* pieces(): AsyncGenerator<string> {
     for await (const piece of source) {
       count++;
@@ -74,11 +78,13 @@ export function generate(
 async function* chatPieces(
   ctx: ServerContext,
   model: ServedModel,
-  messages: ChatMessage[],
+  input: ChatMessage[] | string,
   options: ChatOptions,
 ): AsyncGenerator<string> {
   const chat = await ctx.models.chat(model.id);
-  yield* chat.chat(messages, options);
+  if (typeof input !== "string") yield* chat.chat(input, options);
+  else if (chat.complete) yield* chat.complete(input, options);
+  else yield* chat.chat([{ role: "user", content: input }], options);
 }
 
 /** The question of a chat: its last user message. */
@@ -90,7 +96,7 @@ function lastUserText(messages: ChatMessage[]): string {
 async function* ragPieces(
   ctx: ServerContext,
   model: ServedModel,
-  messages: ChatMessage[],
+  question: string,
   options: ChatOptions,
   cite: (sources: CitedSource[]) => void,
 ): AsyncGenerator<string> {
@@ -98,7 +104,7 @@ async function* ragPieces(
   const { signal, ...sampling } = options;
   const stream = new PushStream<string>();
   let streamed = false;
-  const done = ask(lastUserText(messages), {
+  const done = ask(question, {
     dataDir: ctx.config.dataDir,
     store: ctx.store,
     collection: setup.collection,

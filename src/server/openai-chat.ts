@@ -1,9 +1,9 @@
 // POST /v1/chat/completions and /v1/completions as OpenAI serves them: one choice, SSE chunks ending
 // in `data: [DONE]` when `stream`, usage (the token counts the model's backend reports, generation.ts;
 // prompt_tokens is 0 from a backend that reports none, an OpenAI-compatible server that sends no
-// usage in its stream). A completion's prompt goes to
-// the model as one user turn. `response_format: json_object` asks for JSON and guarantees it: text
-// that does not parse is returned as {"text": …}.
+// usage in its stream). A completion's prompt is continued as raw text (the model's `complete`: no
+// chat template); a `rag:` model takes it as the question. `response_format: json_object` asks for
+// JSON and guarantees it: text that does not parse is returned as {"text": …}.
 import { randomUUID } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
@@ -107,7 +107,8 @@ const COMPLETION: Shape = {
 interface Run {
   shape: Shape;
   model: ServedModel;
-  messages: ChatMessage[];
+  /** A chat's messages, or a completion's raw prompt. */
+  input: ChatMessage[] | string;
   options: ChatOptions;
   stream: boolean;
   includeUsage: boolean;
@@ -132,7 +133,7 @@ async function respond(c: Context, ctx: ServerContext, abort: AbortController, r
   // a model that cannot load, or a collection that does not exist, is the request's status, not a stream error
   if (run.model.kind === "rag") await ctx.models.ragSetup(run.model.id);
   else await ctx.models.chat(run.model.id);
-  const gen: Generation = generate(ctx, run.model, run.messages, run.options);
+  const gen: Generation = generate(ctx, run.model, run.input, run.options);
   if (!run.stream) {
     let text = "";
     for await (const piece of gen.pieces) text += piece;
@@ -204,7 +205,7 @@ export function registerOpenAiChat(app: Hono, ctx: ServerContext): void {
     return respond(c, ctx, abort, {
       shape: CHAT,
       model,
-      messages: json ? [{ role: "system", content: JSON_INSTRUCTION }, ...messages] : messages,
+      input: json ? [{ role: "system", content: JSON_INSTRUCTION }, ...messages] : messages,
       options: sampling(body, abort.signal),
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
@@ -222,7 +223,7 @@ export function registerOpenAiChat(app: Hono, ctx: ServerContext): void {
     return respond(c, ctx, abort, {
       shape: COMPLETION,
       model,
-      messages: [{ role: "user", content: prompt }],
+      input: prompt,
       options: sampling(body, abort.signal),
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,

@@ -1,7 +1,8 @@
-// A real HTTP server on 127.0.0.1 that speaks the OpenAI (`/v1/chat/completions` with SSE
-// streaming, `/v1/embeddings`) and Ollama (`/api/chat` NDJSON, `/api/embed`) protocols, answering
-// with whatever real models the test hands it, with the token counts they report (OpenAI's usage,
-// streamed when stream_options.include_usage asks; Ollama's prompt_eval_count / eval_count). Leaves out tools, images and the legacy endpoints.
+// A real HTTP server on 127.0.0.1 that speaks the OpenAI (`/v1/chat/completions` and `/v1/completions`
+// with SSE streaming, `/v1/embeddings`) and Ollama (`/api/chat` and raw `/api/generate` NDJSON,
+// `/api/embed`) protocols, answering with whatever real models the test hands it, with the token
+// counts they report (OpenAI's usage, streamed when stream_options.include_usage asks; Ollama's
+// prompt_eval_count / eval_count). Leaves out tools and images.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ChatMessage, ChatModel, ChatOptions, ChatUsage } from "../../src/rag/types.js";
@@ -76,8 +77,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       }
     });
     if (req.method !== "POST") return sendJson(res, 405, { error: "POST only" });
-    if (path === "/v1/chat/completions") return openaiChat(body, res, clientGone.signal);
-    if (path === "/api/chat") return ollamaChat(body, res, clientGone.signal);
+    if (path === "/v1/chat/completions") return openaiGenerate(body, res, clientGone.signal, false);
+    if (path === "/v1/completions") return openaiGenerate(body, res, clientGone.signal, true);
+    if (path === "/api/chat") return ollamaGenerate(body, res, clientGone.signal, false);
+    if (path === "/api/generate") return ollamaGenerate(body, res, clientGone.signal, true);
     if (path === "/v1/embeddings") {
       const vectors = await embed(body["input"]);
       return sendJson(res, 200, {
@@ -100,8 +103,23 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     return options.embed(texts);
   }
 
-  async function openaiChat(body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  /** The model's pieces for a chat's `messages` or a completion's raw `prompt`. */
+  function pieces(body: Record<string, unknown>, gen: ChatOptions): AsyncIterable<string> {
     const chat = requireChat();
+    if (typeof body["prompt"] === "string") {
+      if (!chat.complete) throw new Error("this server's model has no raw completion");
+      return chat.complete(body["prompt"], gen);
+    }
+    return chat.chat(body["messages"] as ChatMessage[], gen);
+  }
+
+  /** `/v1/chat/completions` (completion: false) or `/v1/completions` (true), OpenAI's shapes. */
+  async function openaiGenerate(
+    body: Record<string, unknown>,
+    res: ServerResponse,
+    signal: AbortSignal,
+    completion: boolean,
+  ): Promise<void> {
     const stop = body["stop"];
     const gen: ChatOptions = {
       signal,
@@ -111,43 +129,45 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       ...num("seed", body["seed"]),
       ...(stop === undefined ? {} : { stop: typeof stop === "string" ? [stop] : (stop as string[]) }),
     };
-    const messages = body["messages"] as ChatMessage[];
     let usage: ChatUsage | undefined;
-    let pieces = 0; // the completion's count where the model reports none
+    let count = 0; // the completion's tokens where the model reports none
     gen.onUsage = (u) => (usage = u);
     const usageJson = (u: ChatUsage) => ({
       prompt_tokens: u.promptTokens,
-      completion_tokens: u.completionTokens ?? pieces,
-      total_tokens: u.promptTokens + (u.completionTokens ?? pieces),
+      completion_tokens: u.completionTokens ?? count,
+      total_tokens: u.promptTokens + (u.completionTokens ?? count),
     });
-    const base = { id: "chatcmpl-test", object: "chat.completion.chunk", created: 0, model: body["model"] };
+    const object = completion ? "text_completion" : "chat.completion.chunk";
+    const base = { id: "cmpl-test", object, created: 0, model: body["model"] };
     if (body["stream"] !== true) {
       let text = "";
-      for await (const piece of chat.chat(messages, gen)) {
+      for await (const piece of pieces(body, gen)) {
         text += piece;
-        pieces++;
+        count++;
       }
-      const message = { role: "assistant", content: text };
+      const choice = completion ? { text } : { message: { role: "assistant", content: text } };
       return sendJson(res, 200, {
         ...base,
-        object: "chat.completion",
-        choices: [{ index: 0, message, finish_reason: "stop" }],
+        object: completion ? "text_completion" : "chat.completion",
+        choices: [{ index: 0, ...choice, finish_reason: "stop" }],
         ...(usage ? { usage: usageJson(usage) } : {}),
       });
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    const sse = (delta: object, finish: string | null) =>
-      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-    const event = (delta: object, finish: string | null) => res.write(sse(delta, finish));
-    event({ role: "assistant", content: "" }, null);
+    const sse = (text: string | undefined, finish: string | null) => {
+      const part = completion ? { text: text ?? "" } : { delta: text === undefined ? {} : { content: text } };
+      return `data: ${JSON.stringify({ ...base, choices: [{ index: 0, ...part, finish_reason: finish }] })}\n\n`;
+    };
+    if (!completion)
+      res.write(
+        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] })}\n\n`,
+      );
     const drop = takeDrop();
-    let sent = 0;
-    for await (const piece of chat.chat(messages, gen)) {
-      pieces++;
-      if (++sent === drop) return void res.write(sse({ content: piece }, null), () => res.destroy());
-      res.write(sse({ content: piece }, null));
+    for await (const piece of pieces(body, gen)) {
+      if (++count === drop) return void res.write(sse(piece, null), () => res.destroy());
+      res.write(sse(piece, null));
     }
-    event({}, "stop");
+    res.write(sse(undefined, "stop"));
     // as OpenAI's: a last chunk with no choices and the usage, when the request asks for it
     const streamOptions = body["stream_options"] as { include_usage?: boolean } | undefined;
     if (streamOptions?.include_usage && usage)
@@ -155,8 +175,14 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     res.end("data: [DONE]\n\n");
   }
 
-  async function ollamaChat(body: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    const chat = requireChat();
+  /** `/api/chat` (completion: false) or `/api/generate` (true), Ollama's NDJSON lines. */
+  async function ollamaGenerate(
+    body: Record<string, unknown>,
+    res: ServerResponse,
+    signal: AbortSignal,
+    completion: boolean,
+  ): Promise<void> {
+    if (completion && body["raw"] !== true) throw new Error("this server's /api/generate takes raw prompts only");
     const o = (body["options"] ?? {}) as Record<string, unknown>;
     const gen: ChatOptions = {
       signal,
@@ -166,30 +192,30 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       ...num("seed", o["seed"]),
       ...(Array.isArray(o["stop"]) ? { stop: o["stop"] as string[] } : {}),
     };
-    const messages = body["messages"] as ChatMessage[];
     let usage: ChatUsage | undefined;
-    let pieces = 0; // the completion's count where the model reports none
+    let count = 0; // the completion's tokens where the model reports none
     gen.onUsage = (u) => (usage = u);
     // the last line carries Ollama's token counts, where the model reported them
     const counts = () =>
-      usage ? { prompt_eval_count: usage.promptTokens, eval_count: usage.completionTokens ?? pieces } : {};
-    const line = (content: string, done: boolean) =>
-      `${JSON.stringify({ model: body["model"], created_at: new Date(0).toISOString(), message: { role: "assistant", content }, done, ...(done ? { done_reason: "stop", ...counts() } : {}) })}\n`;
+      usage ? { prompt_eval_count: usage.promptTokens, eval_count: usage.completionTokens ?? count } : {};
+    const line = (content: string, done: boolean) => {
+      const text = completion ? { response: content } : { message: { role: "assistant", content } };
+      const end = done ? { done_reason: "stop", ...counts() } : {};
+      return `${JSON.stringify({ model: body["model"], created_at: new Date(0).toISOString(), ...text, done, ...end })}\n`;
+    };
     if (body["stream"] === false) {
       let text = "";
-      for await (const piece of chat.chat(messages, gen)) {
+      for await (const piece of pieces(body, gen)) {
         text += piece;
-        pieces++;
+        count++;
       }
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(line(text, true));
     }
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     const drop = takeDrop();
-    let sent = 0;
-    for await (const piece of chat.chat(messages, gen)) {
-      pieces++;
-      if (++sent === drop) return void res.write(line(piece, false), () => res.destroy());
+    for await (const piece of pieces(body, gen)) {
+      if (++count === drop) return void res.write(line(piece, false), () => res.destroy());
       res.write(line(piece, false));
     }
     res.end(line("", true));

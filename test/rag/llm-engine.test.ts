@@ -12,7 +12,7 @@ import { generate } from "../../src/models/generate.js";
 import { loadLlama } from "../../src/models/llama/load.js";
 import { loadLora } from "../../src/models/lora/io.js";
 import { chatModelSpec, createChatModel, EngineChatModel, parseEndpointSpec } from "../../src/rag/llm/index.js";
-import type { ChatMessage } from "../../src/rag/types.js";
+import type { ChatMessage, ChatUsage } from "../../src/rag/types.js";
 import { tune } from "../../src/train/tune.js";
 import { fixture } from "../helpers/fixtures.js";
 import { factRecords, QA_TEMPLATE, tempDir, writeJsonl } from "../train/helpers.js";
@@ -76,6 +76,26 @@ describe("engine chat model", () => {
     } finally {
       await base.dispose();
       await tuned.dispose();
+    }
+  });
+
+  it("continues a raw prompt as generate() does with text, no template, and reports its tokens", async () => {
+    const base = await EngineChatModel.load(STORIES);
+    try {
+      let usage: ChatUsage | undefined;
+      const prompt = "Once upon a time";
+      const text = await collect(base.complete(prompt, { maxTokens: 16, onUsage: (u) => (usage = u) }));
+      const loaded = await loadLlama(STORIES);
+      const r = await generate(loaded.model, loaded.tokenizer, prompt, { temperature: 0, maxTokens: 16 });
+      expect(text).toBe(r.text);
+      expect(text.length).toBeGreaterThan(0);
+      expect(usage).toEqual({ promptTokens: r.promptTokens, completionTokens: r.tokens.length });
+      // a chat turn of the same words goes through the (plain) template: a longer prompt
+      let chatUsage: ChatUsage | undefined;
+      await collect(base.chat([{ role: "user", content: prompt }], { maxTokens: 4, onUsage: (u) => (chatUsage = u) }));
+      expect(chatUsage!.promptTokens).toBeGreaterThan(r.promptTokens);
+    } finally {
+      await base.dispose();
     }
   });
 

@@ -1,5 +1,6 @@
 // The local GGUF chat model on the real stories260K (llama, no chat template) through node-llama-cpp:
-// streaming, maxTokens, stop strings, seeds, abort, and one-call-at-a-time.
+// streaming, maxTokens, stop strings, seeds, raw completions (against infuse's engine), abort, and
+// one-call-at-a-time.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -8,7 +9,9 @@ import { kv, openGguf, writeGguf, type GgufTensorInput } from "../../src/formats
 import type { ResolvedConfig } from "../../src/core/config.js";
 import { InfuseError } from "../../src/core/errors.js";
 import { createChatModel, GgufChatModel } from "../../src/rag/llm/index.js";
-import type { ChatMessage, ChatModel, ChatOptions } from "../../src/rag/types.js";
+import type { ChatMessage, ChatModel, ChatOptions, ChatUsage } from "../../src/rag/types.js";
+import { generate } from "../../src/models/generate.js";
+import { loadLlama } from "../../src/models/llama/load.js";
 import { fixture } from "../helpers/fixtures.js";
 
 const STORIES = "models/stories260K-gguf/stories260K.gguf";
@@ -75,6 +78,21 @@ describe("GGUF chat model (stories260K)", () => {
     const c = (await collect(model, ask, { ...opts, seed: 12345 })).join("");
     expect(b).toBe(a);
     expect(c).not.toBe(a);
+  });
+
+  it("continues a raw prompt as infuse's engine does (greedy), and a chat after it answers as before", async () => {
+    const prompt = "Once upon a time there was";
+    const before = (await collect(model, ask, { maxTokens: 12, temperature: 0 })).join("");
+    let usage: ChatUsage | undefined;
+    let text = "";
+    for await (const p of model.complete!(prompt, { maxTokens: 12, temperature: 0, onUsage: (u) => (usage = u) }))
+      text += p;
+    const loaded = await loadLlama(fixture(STORIES));
+    const ours = await generate(loaded.model, loaded.tokenizer, prompt, { temperature: 0, maxTokens: 12 });
+    expect(text).toBe(ours.text);
+    expect(usage!.promptTokens).toBe(ours.promptTokens); // the words and llama.cpp's BOS
+    // the completion ran on the chat's sequence: the next chat evaluates its own prompt again
+    expect((await collect(model, ask, { maxTokens: 12, temperature: 0 })).join("")).toBe(before);
   });
 
   it("an aborted signal ends the stream with a cancelled error", async () => {

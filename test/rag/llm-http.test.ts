@@ -108,6 +108,37 @@ describe("HTTP chat clients against a stories260K model server", () => {
     });
   });
 
+  it("both clients continue a raw prompt through the server's completion routes", async () => {
+    const prompt = "Once upon a time there was";
+    const raw = async (model: ChatModel, onUsage?: ChatOptions["onUsage"]) => {
+      let text = "";
+      for await (const p of model.complete!(prompt, { maxTokens: 10, temperature: 0, ...(onUsage ? { onUsage } : {}) }))
+        text += p;
+      return text;
+    };
+    let direct: ChatUsage | undefined;
+    const answer = await raw(local, (u) => (direct = u));
+    expect(answer.length).toBeGreaterThan(0);
+    // a raw continuation, not a chat answer: the chat template's prompt is longer
+    let chat: ChatUsage | undefined;
+    await collect(local, { maxTokens: 2, temperature: 0, onUsage: (u) => (chat = u) }, [
+      { role: "user", content: prompt },
+    ]);
+    expect(chat!.promptTokens).toBeGreaterThan(direct!.promptTokens);
+    for (const [client, route] of [
+      [openai, "/v1/completions"],
+      [ollama, "/api/generate"],
+    ] as const) {
+      let got: ChatUsage | undefined;
+      expect(await raw(client, (u) => (got = u))).toBe(answer);
+      expect(got!.promptTokens).toBe(direct!.promptTokens);
+      const sent = server.requests.at(-1)!;
+      expect(sent.path).toBe(route);
+      expect(sent.body).toMatchObject({ model: "stories", prompt, stream: true });
+    }
+    expect(server.requests.at(-1)!.body).toMatchObject({ raw: true, options: { num_predict: 10 } });
+  });
+
   it("an HTTP 500 is a network error naming the URL and the server's message", async () => {
     server.failNext(500, { error: { message: "model crashed" } });
     const e = await failure(() => collect(openai, { maxTokens: 4 }));

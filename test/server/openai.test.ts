@@ -3,7 +3,9 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveEmbedder } from "../../src/rag/pipeline/models.js";
-import { CHAT_MODEL, testServer, type TestServer } from "./helpers.js";
+import { generate } from "../../src/models/generate.js";
+import { loadLlama } from "../../src/models/llama/load.js";
+import { CHAT_MODEL, STORIES, testServer, type TestServer } from "./helpers.js";
 
 let server: TestServer;
 let client: OpenAI;
@@ -130,7 +132,10 @@ describe("chat completions", () => {
 });
 
 describe("completions", () => {
-  it("completes a prompt, streaming and not, and echoes it when asked", async () => {
+  it("continues the prompt as raw text (no chat template), streaming and not, and echoes it when asked", async () => {
+    // the oracle: infuse's engine continuing the same text in this thread
+    const loaded = await loadLlama(STORIES);
+    const own = await generate(loaded.model, loaded.tokenizer, "The cat", { temperature: 0, maxTokens: 8 });
     const r = await client.completions.create({
       model: CHAT_MODEL,
       prompt: "The cat",
@@ -139,7 +144,8 @@ describe("completions", () => {
       echo: true,
     });
     expect(r.object).toBe("text_completion");
-    expect(r.choices[0]!.text.startsWith("The cat")).toBe(true);
+    expect(r.choices[0]!.text).toBe("The cat" + own.text);
+    expect(r.usage!.prompt_tokens).toBe(own.promptTokens);
     const stream = await client.completions.create({
       model: CHAT_MODEL,
       prompt: "The cat",

@@ -25,8 +25,11 @@ export interface EngineSampling {
   stop?: string[];
 }
 
+/** A chat (through the chat template) or a raw prompt (a completion: the tokenizer's BOS rule only). */
+export type EngineInput = { messages: ChatMessage[] } | { prompt: string };
+
 export type EngineRequest =
-  { type: "generate"; id: number; messages: ChatMessage[]; options: EngineSampling } | { type: "abort"; id: number };
+  { type: "generate"; id: number; input: EngineInput; options: EngineSampling } | { type: "abort"; id: number };
 
 export interface EngineInfo {
   template: ChatTemplateSource;

@@ -1,6 +1,7 @@
 // The engine chat model's worker thread (started by engine.ts): loads the model and its adapter once,
 // then decodes concurrent generations together (BatchGenerator: continuous batching, limits.maxBatch at
-// once) and posts each one's text pieces back; an abort message ends that generation at its next step.
+// once) and posts each one's text pieces back (a chat through the chat template, a completion's raw prompt
+// as `infuse generate --prompt` encodes it); an abort message ends that generation at its next step.
 // Errors go back with their InfuseError code and kind.
 import { parentPort, workerData } from "node:worker_threads";
 import { cancelledError } from "../../core/errors.js";
@@ -8,6 +9,7 @@ import { errorToWire } from "../../core/worker-thread.js";
 import { encodeChat } from "../../models/chat.js";
 import { chooseChatTemplate, readAdapterChatTemplate } from "../../models/chat-template.js";
 import { BatchGenerator } from "../../models/batch-generate.js";
+import { promptIds } from "../../models/generate.js";
 import { loadLlama } from "../../models/llama/load.js";
 import { loadLora } from "../../models/lora/io.js";
 import type { EngineInit, EngineReply, EngineRequest } from "./engine-protocol.js";
@@ -33,17 +35,22 @@ try {
   const run = async (m: Extract<EngineRequest, { type: "generate" }>, signal: AbortSignal): Promise<void> => {
     try {
       if (signal.aborted) throw cancelledError("generation");
-      const ids = encodeChat(loaded.tokenizer, m.messages, {
-        template: chosen.template,
-        ...(init.templateMaxChars !== undefined ? { maxChars: init.templateMaxChars } : {}),
-      });
+      const chat = "messages" in m.input;
+      const ids =
+        "messages" in m.input
+          ? encodeChat(loaded.tokenizer, m.input.messages, {
+              template: chosen.template,
+              ...(init.templateMaxChars !== undefined ? { maxChars: init.templateMaxChars } : {}),
+            })
+          : promptIds(loaded.tokenizer, m.input.prompt);
       const o = m.options;
       const stream = batch.generate(ids, {
         temperature: o.temperature ?? 0,
         ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
         ...(o.topP !== undefined ? { topP: o.topP } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        stop: [...(o.stop ?? []), ...chosen.stop],
+        // the template's end-of-turn strings end a chat answer; a raw completion ends at EOS
+        stop: [...(o.stop ?? []), ...(chat ? chosen.stop : [])],
         signal,
       });
       for (;;) {

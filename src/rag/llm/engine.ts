@@ -12,7 +12,7 @@ import { errorFromWire, startModuleWorker } from "../../core/worker-thread.js";
 import { resolveLocalModel, resolveModel } from "../../hub/resolve.js";
 import type { ChatTemplateSource } from "../../models/chat-template.js";
 import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
-import type { EngineInfo, EngineInit, EngineReply, EngineRequest } from "./engine-protocol.js";
+import type { EngineInfo, EngineInit, EngineInput, EngineReply, EngineRequest } from "./engine-protocol.js";
 import { PushStream } from "./stream.js";
 import { limitsOf } from "../../core/limits.js";
 
@@ -83,7 +83,15 @@ export class EngineChatModel implements ChatModel {
     );
   }
 
-  async *chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
+  chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
+    return this.generate({ messages: messages.map((m) => ({ role: m.role, content: m.content })) }, options);
+  }
+
+  complete(prompt: string, options: ChatOptions = {}): AsyncGenerator<string> {
+    return this.generate({ prompt }, options);
+  }
+
+  private async *generate(input: EngineInput, options: ChatOptions): AsyncGenerator<string> {
     const what = `generation with ${this.id}`;
     throwIfAborted(options.signal, what);
     if (this.closed) throw this.closed;
@@ -104,7 +112,7 @@ export class EngineChatModel implements ChatModel {
       this.send({
         type: "generate",
         id,
-        messages: messages.map((m) => ({ role: m.role, content: m.content })),
+        input,
         options: {
           ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
           ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),

@@ -1,13 +1,17 @@
-// Chat through Ollama's `/api/chat`, streamed as newline-delimited JSON. Sampling settings go
-// in Ollama's `options` (num_predict, temperature, top_p, seed, stop); the last line's token counts go
-// to onUsage. Leaves out tools and images.
+// Chat through Ollama's `/api/chat`, and raw completions through its `/api/generate` (`raw: true`: no
+// template), streamed as newline-delimited JSON. Sampling settings go in Ollama's `options`
+// (num_predict, temperature, top_p, seed, stop); the last line's token counts go to onUsage. Leaves
+// out tools and images.
 import { InfuseError } from "../../core/errors.js";
 import type { ChatMessage, ChatModel, ChatOptions } from "../types.js";
 import { OLLAMA_AUTH_HINT } from "./endpoints.js";
 import { badResponse, joinUrl, postJson, readLines, streamFailure } from "./http.js";
 
-interface OllamaChatLine {
+interface OllamaStreamLine {
+  /** /api/chat's text. */
   message?: { content?: string };
+  /** /api/generate's text. */
+  response?: string;
   done?: boolean;
   /** On the last line: the prompt's tokens Ollama evaluated, and the generated ones. */
   prompt_eval_count?: number;
@@ -25,8 +29,22 @@ export class OllamaChatModel implements ChatModel {
     this.id = `ollama:${model}@${host}`;
   }
 
-  async *chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
-    const url = joinUrl(this.host, "api/chat");
+  chat(messages: ChatMessage[], options: ChatOptions = {}): AsyncGenerator<string> {
+    const input = { messages: messages.map((m) => ({ role: m.role, content: m.content })) };
+    return this.stream("api/chat", input, options, (line) => line.message?.content);
+  }
+
+  complete(prompt: string, options: ChatOptions = {}): AsyncGenerator<string> {
+    return this.stream("api/generate", { prompt, raw: true }, options, (line) => line.response);
+  }
+
+  private async *stream(
+    route: string,
+    input: Record<string, unknown>,
+    options: ChatOptions,
+    textOf: (line: OllamaStreamLine) => string | undefined,
+  ): AsyncGenerator<string> {
+    const url = joinUrl(this.host, route);
     const sampling = {
       ...(options.maxTokens !== undefined ? { num_predict: options.maxTokens } : {}),
       ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
@@ -36,13 +54,13 @@ export class OllamaChatModel implements ChatModel {
     };
     const body = {
       model: this.model,
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      ...input,
       stream: true,
       ...(Object.keys(sampling).length > 0 ? { options: sampling } : {}),
     };
     const response = await postJson(url, body, {
       area: "llm",
-      what: `Ollama chat (model "${this.model}")`,
+      what: `Ollama ${route === "api/generate" ? "completion" : "chat"} (model "${this.model}")`,
       headers: { accept: "application/x-ndjson" },
       signal: options.signal,
       unreachableHint: "start Ollama (`ollama serve`) or set OLLAMA_HOST (or rag.llm.baseUrl) to where it listens",
@@ -51,28 +69,28 @@ export class OllamaChatModel implements ChatModel {
     });
     if (!response.body) throw badResponse(url, "llm", "no response body");
     try {
-      for await (const line of readLines(response.body)) {
-        if (line.trim() === "") continue;
-        let item: OllamaChatLine;
+      for await (const text of readLines(response.body)) {
+        if (text.trim() === "") continue;
+        let line: OllamaStreamLine;
         try {
-          item = JSON.parse(line) as OllamaChatLine;
+          line = JSON.parse(text) as OllamaStreamLine;
         } catch (e) {
-          throw badResponse(url, "llm", `a stream line is not JSON: ${line.slice(0, 200)}`, e);
+          throw badResponse(url, "llm", `a stream line is not JSON: ${text.slice(0, 200)}`, e);
         }
-        if (item.error) {
-          throw new InfuseError("llm.stream_error", `${url} reported an error mid-stream: ${item.error}`, {
+        if (line.error) {
+          throw new InfuseError("llm.stream_error", `${url} reported an error mid-stream: ${line.error}`, {
             kind: "network",
             hint: "retry; if it persists, check the Ollama server's logs",
             details: { url },
           });
         }
-        const piece = item.message?.content;
+        const piece = textOf(line);
         if (piece) yield piece;
-        if (item.done) {
-          if (typeof item.prompt_eval_count === "number") {
+        if (line.done) {
+          if (typeof line.prompt_eval_count === "number") {
             options.onUsage?.({
-              promptTokens: item.prompt_eval_count,
-              ...(typeof item.eval_count === "number" ? { completionTokens: item.eval_count } : {}),
+              promptTokens: line.prompt_eval_count,
+              ...(typeof line.eval_count === "number" ? { completionTokens: line.eval_count } : {}),
             });
           }
           return;
