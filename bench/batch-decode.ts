@@ -12,6 +12,7 @@ import { BatchGenerator, DEFAULT_PREFILL_CHUNK } from "../src/models/batch-gener
 import { BatchDecoder, kvBytesPerToken } from "../src/models/llama/batch-decode.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
+import { loadLora } from "../src/models/lora/index.js";
 import type { LlamaModel } from "../src/models/llama/model.js";
 import { argmax } from "../src/models/sampling.js";
 import { Rng } from "../src/tensor/rng.js";
@@ -71,9 +72,10 @@ function batchRunner(model: LlamaModel, b: number, nPrompt: number, room: number
  */
 export async function batchDecodeRows(
   file: string,
-  options: { batches?: number[]; prompt?: number; gen?: number } = {},
+  options: { batches?: number[]; prompt?: number; gen?: number; adapter?: string } = {},
 ): Promise<BatchDecodeRow[]> {
   const { model } = await loadLlamaGguf(file);
+  if (options.adapter) await loadLora(model, options.adapter); // every sequence decodes through it
   const nPrompt = options.prompt ?? 64;
   const nGen = options.gen ?? 64;
   const batches = options.batches ?? [1, 2, 4, 8];

@@ -1,13 +1,16 @@
-// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64] [--no-batch] [--runs N]`: prompt processing and
+// `npm run bench -- llama [--model PATH | --shapes NAME:TYPE,…] [--threads N] [--prompt 512] [--gen 64] [--no-batch] [--runs N] [--lora R]`: prompt processing and
 // generation tokens/s of our decoder next to llama.cpp (node-llama-cpp) on the same GGUF, same threads
 // (generation greedy, then with llama.cpp's default sampling), and a row of our aggregate tokens/s
 // with 8 sequences decoded together over one alone (bench/batch-decode.ts's rows),
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
 // in stories15M's and SmolLM-135M's shapes, F32 and Q8_0. `--runs N` runs each pair of children N
 // times, the two sides taking turns going first, and ends each model with the median and range of
-// every ratio over the runs (the figures to report from a shared machine).
+// every ratio over the runs (the figures to report from a shared machine). `--lora R` gives both sides
+// the same rank-R adapter on every linear, applied unmerged (ours: loadLora of its PEFT files;
+// llama.cpp: its adapter.gguf), as a tuned model is served.
 import { spawnSync } from "node:child_process";
-import { availableParallelism, loadavg } from "node:os";
+import { existsSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import type { Token } from "node-llama-cpp";
 import { compiledBenchRunner, emit, log, peakRssMb, rssMb, cpuFigure } from "./emit.js";
@@ -18,7 +21,8 @@ import { ggmlTypeName, openGguf } from "../src/formats/gguf/index.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
 import { loadLlamaGguf } from "../src/models/llama/load.js";
 import { argmax, Sampler } from "../src/models/sampling.js";
-import { Rng } from "../src/tensor/rng.js";
+import { Rng, randn } from "../src/tensor/rng.js";
+import { attachLora, loadLora, writeLoraFiles } from "../src/models/lora/index.js";
 
 const DEFAULT_RUNS = ["stories15M:F32", "stories15M:Q8_0", "SmolLM-135M:F32", "SmolLM-135M:Q8_0"];
 
@@ -84,8 +88,9 @@ function generationRates(times: number[]): Pick<Figures, "generate_tokens_per_s"
  * context size) and cleared between runs (its clearHistory). One full-size warm-up run, then the median
  * of the prompt runs (morePromptRuns).
  */
-async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Figures> {
+async function runOurs(file: string, nPrompt: number, nGen: number, adapter: string): Promise<Figures> {
   const { model } = await loadLlamaGguf(file);
+  if (adapter) await loadLora(model, adapter); // unmerged, as engine:MODEL+ADAPTER serves it
   const loadedMb = rssMb();
   const prompt = promptTokens(nPrompt);
   const dec = new LlamaDecoder(model);
@@ -125,7 +130,7 @@ async function runOurs(file: string, nPrompt: number, nGen: number): Promise<Fig
 }
 
 /** Child: llama.cpp through node-llama-cpp, CPU, same threads, F32 KV cache like ours. */
-async function runRef(file: string, nPrompt: number, nGen: number, threads: number): Promise<Figures> {
+async function runRef(file: string, nPrompt: number, nGen: number, threads: number, adapter: string): Promise<Figures> {
   // Only in the reference child (importing node-llama-cpp slows ours); the product's runtime: prebuilt binary, never built.
   const { openLlamaRuntime } = await import("../src/rag/llm/llama-runtime.js");
   const llama = await openLlamaRuntime({ maxThreads: threads });
@@ -137,6 +142,8 @@ async function runRef(file: string, nPrompt: number, nGen: number, threads: numb
     flashAttention: false,
     experimentalKvCacheKeyType: "F32",
     experimentalKvCacheValueType: "F32",
+    // the same adapter in llama.cpp's GGUF LoRA form (writeLoraFiles writes both), applied unmerged too
+    ...(adapter ? { lora: { adapters: [{ filePath: path.join(adapter, "adapter.gguf") }] } } : {}),
   });
   const loadedMb = rssMb();
   const prompt = promptTokens(nPrompt);
@@ -211,14 +218,18 @@ export default async function (args: string[]): Promise<void> {
   const nGen = Number(flag(args, "gen", "64"));
   const role = flag(args, "child", "");
   const model = flag(args, "model", "");
+  const adapter = flag(args, "adapter", "");
   if (role === "batch") {
     // 8 sequences decoded together against one alone, in turns in this one child (bench/batch-decode.ts)
-    const [row] = await batchDecodeRows(model, { batches: [BATCH] });
+    const [row] = await batchDecodeRows(model, { batches: [BATCH], ...(adapter ? { adapter } : {}) });
     process.stdout.write(JSON.stringify(row) + "\n");
     return;
   }
   if (role) {
-    const f = role === "ours" ? await runOurs(model, nPrompt, nGen) : await runRef(model, nPrompt, nGen, threads);
+    const f =
+      role === "ours"
+        ? await runOurs(model, nPrompt, nGen, adapter)
+        : await runRef(model, nPrompt, nGen, threads, adapter);
     process.stdout.write(JSON.stringify(f) + "\n");
     return;
   }
@@ -235,14 +246,21 @@ export default async function (args: string[]): Promise<void> {
       files.push({ name, file: await makeModel(shape, type) });
     }
   }
-  const pass = ["--threads", String(threads), "--prompt", String(nPrompt), "--gen", String(nGen)];
   const runs = Number(flag(args, "runs", "1"));
   if (!Number.isInteger(runs) || runs < 1)
     throw new Error(`--runs takes a whole number ≥ 1, got "${flag(args, "runs", "")}"`);
+  const rank = Number(flag(args, "lora", "0"));
+  if (!Number.isInteger(rank) || rank < 0) throw new Error(`--lora takes a rank ≥ 1, got "${flag(args, "lora", "")}"`);
   const runJs = compiledBenchRunner();
   for (const { name, file } of files) {
     log(`${name}: ${file} (${threads} threads, ${runs} run${runs > 1 ? "s" : ""})`);
     const dtype = await matrixType(file);
+    const adapterDir = rank > 0 ? await benchAdapter(file, rank) : "";
+    const pass = [
+      ...["--threads", String(threads), "--prompt", String(nPrompt), "--gen", String(nGen)],
+      ...(adapterDir ? ["--adapter", adapterDir] : []),
+    ];
+    const lora = rank > 0 ? { lora_rank: rank } : {};
     const rows: FigureRow[] = [];
     const batches: number[] = [];
     for (let run = 1; run <= runs; run++) {
@@ -258,7 +276,8 @@ export default async function (args: string[]): Promise<void> {
       for (const row of figureRows(ours, ref, nPrompt, nGen)) {
         rows.push(row);
         const load = round(loadavg()[0]!);
-        emit({ bench: "llama", model: name, dtype, ...row, threads, ...(runs > 1 ? { run } : {}), load_average: load });
+        const tag = { bench: "llama", model: name, dtype, ...lora };
+        emit({ ...tag, ...row, threads, ...(runs > 1 ? { run } : {}), load_average: load });
       }
       if (args.includes("--no-batch")) continue;
       const batch = child<BatchDecodeRow>("batch", runJs, file, pass, threads);
@@ -267,6 +286,7 @@ export default async function (args: string[]): Promise<void> {
         bench: "llama",
         model: name,
         dtype,
+        ...lora,
         phase: `batch${BATCH}`,
         threads,
         tokens_per_s: batch.tokens_per_s,
@@ -284,6 +304,7 @@ export default async function (args: string[]): Promise<void> {
         bench: "llama",
         model: name,
         dtype,
+        ...lora,
         phase,
         runs,
         ...spread(
@@ -297,8 +318,33 @@ export default async function (args: string[]): Promise<void> {
       });
     }
     if (batches.length)
-      emit({ bench: "llama", model: name, dtype, phase: `batch${BATCH}`, runs, ...spread("ratio_to_single", batches) });
+      emit({
+        bench: "llama",
+        model: name,
+        dtype,
+        ...lora,
+        phase: `batch${BATCH}`,
+        runs,
+        ...spread("ratio_to_single", batches),
+      });
   }
+}
+
+/**
+ * A LoRA adapter of rank r on every linear of the model in `file` (A as attachLora draws it, B seeded
+ * small values, alpha 2r), written once as PEFT files and llama.cpp's adapter.gguf (writeLoraFiles),
+ * for both children to apply unmerged.
+ */
+async function benchAdapter(file: string, r: number): Promise<string> {
+  const dir = path.join(tmpdir(), "infuse-bench-lora", `${path.basename(file, ".gguf")}-r${r}`);
+  if (existsSync(path.join(dir, "adapter.gguf"))) return dir;
+  const { model } = await loadLlamaGguf(file);
+  const targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+  const set = attachLora(model, { r, alpha: 2 * r, targets, seed: 5 });
+  const rng = new Rng(11);
+  for (const ad of set.adapters.values()) ad.b.data.set(randn(rng, ad.b.size, 0.01));
+  await writeLoraFiles(dir, set, file);
+  return dir;
 }
 
 /** `key`_median (the middle two's mean for an even count), _min and _max of xs. */

@@ -15,6 +15,11 @@ export interface LinearAdapter {
    * fits the dequantization cache (dequantCacheable).
    */
   forwardWithBase?(x: Tensor, weight: Tensor | QuantTensor): Tensor | null;
+  /**
+   * Optional: where the adapter adds exactly scale · x·Aᵀ·Bᵀ when no graph is recorded (no dropout),
+   * its factors A (r, K) and B (N, r), for the decoder's layer graphs to add it themselves.
+   */
+  lowRank?(): { a: Tensor; b: Tensor; scale: number };
 }
 
 export class Linear {

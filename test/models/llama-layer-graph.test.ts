@@ -2,8 +2,9 @@
 // F32 from a GGUF (matrices held by onnxruntime, read from the file, stacked where they lie together
 // there), F32 without a file (fed weights, stacked q|k|v and gate|up or one by one, both RoPE layouts;
 // single-token steps as every layer in one stacked graph) and Q8_0/Q4_0 (MatMulNBits initializers),
-// over a prompt that spans two chunks' worth of positions and single-token steps after it; Q4_K keeps
-// the per-op path.
+// over a prompt that spans two chunks' worth of positions and single-token steps after it; LoRA
+// adapters in the graphs (held, fed and quantized weights; trained in place, attached late, detached);
+// Q4_K keeps the per-op path.
 import { appendFileSync, copyFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -16,6 +17,7 @@ import { loadLlama, loadLlamaGguf } from "../../src/models/llama/load.js";
 import { LlamaModel } from "../../src/models/llama/model.js";
 import { stackedRows } from "../../src/models/llama/weights.js";
 import { Linear } from "../../src/models/linear.js";
+import { attachLora, loadLora, writeLoraFiles, type LoraSet } from "../../src/models/lora/index.js";
 import { Tensor } from "../../src/tensor/index.js";
 import { heldF32Kernel } from "../../src/tensor/kernels/ort.js";
 import { rewriteGguf } from "./gguf-rewrite.js";
@@ -160,6 +162,113 @@ describe("layer graphs", () => {
     } finally {
       setStageBytes(before);
     }
+  });
+
+  describe("with LoRA adapters (unmerged, as engine:MODEL+ADAPTER serves them)", () => {
+    /** LoRA on q, v, gate and down (rank 4), A as seeded and B set to values of its own index. */
+    const adapt = (model: LlamaModel): LoraSet => {
+      const set = attachLora(model, {
+        r: 4,
+        alpha: 8,
+        targets: ["q_proj", "v_proj", "gate_proj", "down_proj"],
+        seed: 3,
+      });
+      set.setTraining(false);
+      for (const ad of set.adapters.values()) ad.b.data.forEach((_, i, b) => (b[i] = 0.05 * Math.sin(i + 1)));
+      return set;
+    };
+
+    it("F32 GGUF (held): the adapters' products in the graph, the per-op path's logits; B read as it is now", async () => {
+      const base = run((await loadLlamaGguf(f32Path)).model, false);
+      const on = (await loadLlamaGguf(f32Path)).model;
+      const off = (await loadLlamaGguf(f32Path)).model;
+      const [setOn, setOff] = [adapt(on), adapt(off)];
+      const got = run(on, true);
+      expect(LayerGraphs.for(on)!.holdsWeights).toBe(true);
+      const want = run(off, false);
+      expect(maxDiff(want, base)).toBeGreaterThan(0.01); // the adapters change the logits
+      expect(maxDiff(got, want)).toBeLessThan(1e-4);
+      // trained on in place between two passes: the graph reads B as it is now
+      for (const set of [setOn, setOff])
+        for (const ad of set.adapters.values()) ad.b.data.forEach((v, i, b) => (b[i] = -2 * v));
+      expect(maxDiff(run(on, true), run(off, false))).toBeLessThan(1e-4);
+      // detached: the sessions are built again without them, the base model's logits
+      setOn.detach();
+      expect(maxDiff(run(on, true), base)).toBeLessThan(1e-4);
+    });
+
+    it("frozen, as loadLora serves them: held by the sessions; another adapter gets sessions of its own", async () => {
+      const files = path.join(tmp, "lora-files");
+      const source = (await loadLlamaGguf(f32Path)).model;
+      await writeLoraFiles(files, adapt(source), f32Path);
+      const on = (await loadLlamaGguf(f32Path)).model;
+      const off = (await loadLlamaGguf(f32Path)).model;
+      const set = await loadLora(on, files);
+      await loadLora(off, files);
+      expect([...set.adapters.values()].every((ad) => !ad.a.requiresGrad && !ad.b.requiresGrad)).toBe(true);
+      const got = run(on, true);
+      expect(LayerGraphs.for(on)!.holdsWeights).toBe(true);
+      expect(maxDiff(got, run(off, false))).toBeLessThan(1e-4);
+      // held: a change in place is not seen (as the base weights' are not)
+      const b = set.adapters.values().next().value!.b.data;
+      const saved = b.slice();
+      b.fill(0.3);
+      expect(maxDiff(run(on, true), got)).toBe(0);
+      b.set(saved);
+      // the same files attached again (after a detach) are new matrices: the sessions are built for them
+      set.detach();
+      const again = await loadLora(on, files);
+      for (const ad of again.adapters.values()) ad.b.data.forEach((v, i, x) => (x[i] = 0.5 * v));
+      const halfOff = (await loadLlamaGguf(f32Path)).model;
+      for (const ad of (await loadLora(halfOff, files)).adapters.values())
+        ad.b.data.forEach((v, i, x) => (x[i] = 0.5 * v));
+      expect(maxDiff(run(on, true), run(halfOff, false))).toBeLessThan(1e-4);
+    });
+
+    it("attached after the sessions were built: built again with them", async () => {
+      const on = (await loadLlamaGguf(f32Path)).model;
+      const off = (await loadLlamaGguf(f32Path)).model;
+      run(on, true); // sessions built and weights held without adapters
+      adapt(on);
+      adapt(off);
+      expect(maxDiff(run(on, true), run(off, false))).toBeLessThan(1e-4);
+    });
+
+    it("F32 fed (no file): every layer's steps in one stacked graph with their adapters", async () => {
+      const { model: loaded } = await loadLlamaGguf(f32Path);
+      const copy = (lin: Linear) =>
+        new Linear(lin.name, new Tensor((lin.weight as Tensor).data.slice(), lin.weight.shape));
+      const fed = () =>
+        new LlamaModel(loaded.config, {
+          ...loaded.weights,
+          layers: loaded.weights.layers.map((l) => ({
+            ...l,
+            ...Object.fromEntries((["q", "k", "v", "o", "gate", "up", "down"] as const).map((n) => [n, copy(l[n])])),
+          })),
+        });
+      const [on, off] = [fed(), fed()];
+      adapt(on);
+      adapt(off);
+      const got = run(on, true);
+      expect(LayerGraphs.for(on)!.holdsWeights).toBe(false);
+      expect(maxDiff(got, run(off, false))).toBeLessThan(1e-4);
+    });
+
+    it("Q4_0: MatMulNBits and the adapters in one graph, the per-op int8 path's logits", async () => {
+      const file = await rewriteGguf(f32Path, path.join(tmp, "Q4_0-lora.gguf"), { matrixType: GgmlType.Q4_0 });
+      const on = (await loadLlamaGguf(file)).model;
+      const off = (await loadLlamaGguf(file)).model;
+      const base = run((await loadLlamaGguf(file)).model, false);
+      adapt(on);
+      adapt(off);
+      const got = run(on, true);
+      expect(LayerGraphs.for(on)!.quantized).toBe(true);
+      const want = run(off, false);
+      const largest = Math.max(...want.map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+      expect(maxDiff(want, base)).toBeGreaterThan(0.05 * largest);
+      // as for the quantized layers alone: int8 activations rounded in two kernels' order (2% of the largest logit)
+      expect(maxDiff(got, want)).toBeLessThan(0.02 * largest);
+    });
   });
 
   it("Q4_K (no MatMulNBits form) keeps the per-op path", async () => {

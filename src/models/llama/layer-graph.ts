@@ -10,8 +10,9 @@
 // weights with no file are fed (zero-copy views; stacked where they load so), sessions shared per
 // shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0 as MatMulNBits
 // initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot products), read from a
-// temporary file, groups stacked, consecutive layers per session up to `stageBytes`. Leaves out other
-// storage types, biases and adapters: decode.ts's per-op path runs those.
+// temporary file, groups stacked, consecutive layers per session up to `stageBytes`. LoRA adapters are
+// two more products per adapted linear (held where frozen and the sessions hold the weights, else fed).
+// Leaves out other storage types, biases and other adapters: decode.ts's per-op path runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
 import { realpathSync } from "node:fs";
@@ -46,7 +47,7 @@ export function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
   for (const layer of layers) {
     for (const name of LINEARS) {
       const lin: Linear = layer[name];
-      if (lin.bias || lin.adapter) return null;
+      if (lin.bias || (lin.adapter && !lin.adapter.lowRank)) return null;
       const w = lin.weight;
       // Q8_0 at every T only where int8 wins at every M (qmatmul.ts's q8Int8Rows); else per-op tiles.
       const q8 = w instanceof QuantTensor && w.type === "q8_0" && q8Int8Rows() === Infinity;
@@ -74,12 +75,28 @@ interface Shape {
 const i64 = (...xs: number[]): BigInt64Array => BigInt64Array.from(xs.map(BigInt));
 
 /**
+ * Each linear of a layer with a low-rank adapter (LoRA), by name: its rank, its scale, and, where the
+ * sessions hold a frozen adapter, its A and B (initializers, prepacked once; else fed at every run).
+ */
+export type LayerAdapters = ReadonlyMap<LinearName, LayerAdapter>;
+interface LayerAdapter {
+  r: number;
+  scale: number;
+  held?: { a: Float32Array; b: Float32Array };
+}
+const NO_ADAPTERS: LayerAdapters = new Map();
+
+/**
  * The layer graph. `quant` names the MatMulNBits initializers per group of linears that read one
  * input ("q_k_v", "o", "gate_up", "down": their rows stacked, one kernel call); absent: fed f32 weights.
+ * `adapters`: linears whose output gains s·(x·Aᵀ)·Bᵀ: A (r, K) and B (N, r) as initializers where
+ * held (`lora_a_q`, `lora_b_q`), else fed, so an adapter that trains on between two passes is read as
+ * it is now; s in the graph.
  */
 function layerSpec(
   g: Shape,
   quant: Map<string, OnnxInitializer[]> | null,
+  adapters: LayerAdapters = NO_ADAPTERS,
 ): OnnxModelSpec & { initializers: OnnxInitializer[] } {
   const { c, heads, kvHeads, d, ffn, eps, interleaved } = g;
   const nodes: OnnxNode[] = [];
@@ -111,8 +128,22 @@ function layerSpec(
     });
     return out;
   };
+  const adapterInputs: { name: string; dims: number[] }[] = [];
+  /** y + s·(x·Aᵀ)·Bᵀ of an adapted linear: the scale and the sum in the second Gemm (alpha, C). */
+  const lowRank = (name: LinearName, x: string, y: string, n: number, k: number): string => {
+    const { r, scale, held } = adapters.get(name)!;
+    const [a, b] = [`lora_a_${name}`, `lora_b_${name}`];
+    if (held) consts.push({ name: a, dims: [r, k], data: held.a }, { name: b, dims: [n, r], data: held.b });
+    else adapterInputs.push({ name: a, dims: [r, k] }, { name: b, dims: [n, r] });
+    const xa = node("Gemm", [x, `lora_a_${name}`], `xa_${name}`, [{ name: "transB", int: 1 }]);
+    const alpha = { name: "alpha", float: scale };
+    return node("Gemm", [xa, `lora_b_${name}`, y], `ya_${name}`, [{ name: "transB", int: 1 }, alpha]);
+  };
+  /** x · Wᵀ of each named linear (plus its adapter's product), all of one input. */
+  const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] =>
+    baseLinears(names, x, ns, k).map((y, i) => (adapters.has(names[i]!) ? lowRank(names[i]!, x, y, ns[i]!, k) : y));
   /** x · Wᵀ of each named linear, all of one input; quantized ones as one MatMulNBits over their rows. */
-  const linears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
+  const baseLinears = (names: LinearName[], x: string, ns: number[], k: number): string[] => {
     const inits = quant?.get(names.join("_"));
     const gemm = (w: string, out: string): string => node("Gemm", [x, w], out, [{ name: "transB", int: 1 }]);
     const fed = (name: string, out: string): string => {
@@ -221,6 +252,7 @@ function layerSpec(
       ints("s_o5", 5),
       ints("split", 2),
       ...weightInputs.map((name) => f(name, [`${name}_n`, `${name}_k`])),
+      ...adapterInputs.map(({ name, dims }) => f(name, dims)),
     ],
     outputs: [f("Y", ["n", c]), f("K_new", ["b", kvHeads, "t", d]), f("V_new", ["b", kvHeads, "t", d])],
     nodes,
@@ -268,6 +300,15 @@ function stackSpec(g: Shape, specs: OnnxModelSpec[]): OnnxModelSpec {
 
 /** Linears that read one input: quantized, each group is one weight of their rows stacked (no extra copy). */
 const GROUPS: LinearName[][] = [["q", "k", "v"], ["o"], ["gate", "up"], ["down"]];
+
+/** A number per held adapter matrix, so sessions built for one are rebuilt for another. */
+const heldIds = new WeakMap<Float32Array, number>();
+let nextHeldId = 1;
+function heldId(a: Float32Array): number {
+  let id = heldIds.get(a);
+  if (id === undefined) heldIds.set(a, (id = nextHeldId++));
+  return id;
+}
 
 /** F32 graphs hold no weights: one session per shape serves every layer of every model. */
 const sharedF32 = new Map<string, OrtGraph>();
@@ -414,6 +455,8 @@ export class LayerGraphs {
   private readonly heldFile: string | null;
   /** The new keys and values a run writes, (layers of the stage, B, Hkv, T, D) each. */
   private newKv = { k: new Float32Array(0), v: new Float32Array(0) };
+  /** The adapters the sessions were built for (adapterKey); they are rebuilt when it changes. */
+  private builtFor = "";
 
   private constructor(
     private readonly model: LlamaModel,
@@ -470,23 +513,66 @@ export class LayerGraphs {
     return this.stagesFor(rows);
   }
 
+  /**
+   * Whether the sessions hold this adapter's A and B: they hold the model's weights, and the adapter is
+   * frozen (loadLora's, for serving); one that trains stays fed, read as it is at each run.
+   */
+  private holdsAdapter(low: { a: Tensor; b: Tensor }): boolean {
+    return this.holdsWeights && !low.a.requiresGrad && !low.b.requiresGrad;
+  }
+
+  /** Layer l's linears with a low-rank adapter: rank, scale, and A and B where the sessions hold them. */
+  private adaptersOf(l: number): LayerAdapters {
+    const layer = this.model.weights.layers[l]!;
+    const adapters = new Map<LinearName, LayerAdapter>();
+    for (const name of LINEARS) {
+      const low = layer[name].adapter?.lowRank?.();
+      if (!low) continue;
+      const held = this.holdsAdapter(low) ? { held: { a: low.a.data, b: low.b.data } } : {};
+      adapters.set(name, { r: low.a.shape[0]!, scale: low.scale, ...held });
+    }
+    return adapters;
+  }
+
+  /** The adapters of layers [from, to) the sessions are built for: "" where none has one. */
+  private adapterKey(from: number, to: number): string {
+    let key = "";
+    for (let l = from; l < to; l++) {
+      for (const [name, { r, scale, held }] of this.adaptersOf(l)) {
+        // a held adapter by its identity: another one of the same rank needs sessions of its own
+        key += `${l}${name}${r}x${scale}${held ? `h${heldId(held.a)}` : ""},`;
+      }
+    }
+    return key;
+  }
+
   private stagesFor(rows: number): Stage[] {
     const layers = this.model.config.layers;
+    // adapters set, removed or replaced since the sessions were built: build them again
+    const adapters = this.adapterKey(0, layers);
+    if (adapters !== this.builtFor) {
+      for (const st of this.stages ?? []) st.graph.dispose();
+      this.stages = undefined;
+      this.f32Stages.clear();
+      this.builtFor = adapters;
+    }
     if (this.kind === "f32" && !this.heldFile) {
       const span = rows <= STACK_MAX_ROWS ? layers : 1;
       let stages = this.f32Stages.get(span);
       if (!stages) {
         const g = this.shape();
-        const key = `${JSON.stringify(g)}:${span}`;
-        let graph = sharedF32.get(key);
-        if (!graph) {
-          const spec = stackSpec(g, new Array<OnnxModelSpec>(span).fill(layerSpec(g, null)));
-          sharedF32.set(
-            key,
-            (graph = ortGraph(encodeOnnxModel(spec), `llama-layers-f32-${span}`, { arena: true, boundCopies: true })),
-          );
-        }
-        stages = Array.from({ length: layers / span }, (_, i) => ({ from: i * span, to: (i + 1) * span, graph }));
+        stages = Array.from({ length: layers / span }, (_, i) => {
+          const [from, to] = [i * span, (i + 1) * span];
+          const key = `${JSON.stringify(g)}:${span}:${this.adapterKey(from, to)}`;
+          let graph = sharedF32.get(key);
+          if (!graph) {
+            const specs = Array.from({ length: span }, (_, j) => layerSpec(g, null, this.adaptersOf(from + j)));
+            const name = `llama-layers-f32-${span}`;
+            graph = ortGraph(encodeOnnxModel(stackSpec(g, specs)), name, { arena: true, boundCopies: true });
+            sharedF32.set(key, graph);
+          }
+          return { from, to, graph };
+        });
         this.f32Stages.set(span, stages);
       }
       return stages;
@@ -527,7 +613,7 @@ export class LayerGraphs {
         encodeOnnxModel(
           stackSpec(
             g,
-            span.map((layer) => layerSpec(g, inits(layer))),
+            span.map((layer, i) => layerSpec(g, inits(layer), this.adaptersOf(from + i))),
           ),
           modelScratch,
         );
@@ -620,6 +706,12 @@ export class LayerGraphs {
         const w = layer[name].weight as Tensor;
         feeds[`${p}W_${name}`] = { data: w.data, dims: [w.shape[0]!, w.shape[1]!] };
       }
+    }
+    for (const name of LINEARS) {
+      const low = layer[name].adapter?.lowRank?.();
+      if (!low || this.holdsAdapter(low)) continue;
+      feeds[`${p}lora_a_${name}`] = { data: low.a.data, dims: [low.a.shape[0]!, low.a.shape[1]!] };
+      feeds[`${p}lora_b_${name}`] = { data: low.b.data, dims: [low.b.shape[0]!, low.b.shape[1]!] };
     }
   }
 

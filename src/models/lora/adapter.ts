@@ -75,6 +75,11 @@ export class LoraAdapter implements LinearAdapter {
     return lowRankLinear(x, weight, this.a, this.b, this.scale, mask);
   }
 
+  /** A and B with the scale: what forward adds where no graph is recorded (dropout off). */
+  lowRank(): { a: Tensor; b: Tensor; scale: number } {
+    return { a: this.a, b: this.b, scale: this.scale };
+  }
+
   /** Dropout applies while training and recording a graph. */
   private dropping(): boolean {
     return this.training && this.dropout > 0 && isGradEnabled();

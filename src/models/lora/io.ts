@@ -90,7 +90,7 @@ export async function writeLoraFiles(dir: string, set: LoraSet, baseModel: strin
   await writeGgufLora(path.join(dir, "adapter.gguf"), { architecture: set.model.config.arch, ...gguf });
 }
 
-/** Reads a PEFT adapter folder and attaches it to `model` (weights as trained; dropout off). */
+/** Reads a PEFT adapter folder and attaches it to `model` (weights as trained; dropout off; frozen). */
 export async function loadLora(model: LlamaModel, dir: string): Promise<LoraSet> {
   const { config, pairs } = await readPeftAdapter(dir);
   const where = path.join(dir, "adapter_config.json");
@@ -120,6 +120,9 @@ export async function loadLora(model: LlamaModel, dir: string): Promise<LoraSet>
     }
     ad.a.data.set(p.a);
     ad.b.data.set(moveB(model.config, layer, p.b, p.out, "hf", true));
+    // frozen, as served: the decoder's layer graphs hold A and B (prepacked) instead of feeding them
+    ad.a.requiresGrad = false;
+    ad.b.requiresGrad = false;
   }
   set.setTraining(false);
   return set;
