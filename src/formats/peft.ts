@@ -4,7 +4,14 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError } from "../core/errors.js";
-import { openSafetensors, writeSafetensors, type SafetensorsTensorInput } from "./safetensors.js";
+import {
+  openSafetensors,
+  toF32,
+  writeSafetensors,
+  type SafetensorsTensorInfo,
+  type SafetensorsTensorInput,
+} from "./safetensors.js";
+import { fileStamp, readStamped } from "./stamped-read.js";
 
 export interface PeftConfig {
   peft_type: "LORA";
@@ -31,6 +38,23 @@ export interface LoraPair {
   r: number;
   in: number;
   out: number;
+  /** Where a read pair lies in its file, to read it again (readPairAgain) after its values were dropped. */
+  source?: PairSource;
+}
+
+/** The file (with its stamp) and the two tensors a pair was read from. */
+export interface PairSource {
+  file: string;
+  stamp: string;
+  a: SafetensorsTensorInfo;
+  b: SafetensorsTensorInfo;
+}
+
+/** lora_A or lora_B of a read pair again, synchronously, from the unchanged file (model.file_changed). */
+export function readPairAgain(source: PairSource, which: "a" | "b"): Float32Array {
+  const t = source[which];
+  const bytes = readStamped(source.file, source.stamp, t.offset, t.byteSize, t.name, new Uint8Array(t.byteSize));
+  return toF32(t.dtype, bytes, `${source.file}: tensor ${t.name}`);
 }
 
 export interface PeftAdapter {
@@ -104,7 +128,11 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
   const config = checkPeftConfig(parsed, configPath);
   const st = await openSafetensors(path.join(dir, WEIGHTS_FILE));
   try {
-    const parts = new Map<string, { a?: Float32Array; b?: Float32Array; aShape?: number[]; bShape?: number[] }>();
+    const stamp = fileStamp(st.path);
+    const parts = new Map<
+      string,
+      { a?: Float32Array; b?: Float32Array; aInfo?: SafetensorsTensorInfo; bInfo?: SafetensorsTensorInfo }
+    >();
     for (const t of st.tensors) {
       const m = LORA_KEY.exec(t.name);
       if (!m) continue;
@@ -119,13 +147,14 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
           details: { file: st.path, tensor: t.name, index: at },
         });
       }
-      if (m[2] === "A") Object.assign(p, { a: data, aShape: t.shape });
-      else Object.assign(p, { b: data, bShape: t.shape });
+      if (m[2] === "A") Object.assign(p, { a: data, aInfo: t });
+      else Object.assign(p, { b: data, bInfo: t });
       parts.set(target, p);
     }
     const pairs: LoraPair[] = [];
     for (const [target, p] of parts) {
-      if (!p.a || !p.b || p.aShape!.length !== 2 || p.bShape!.length !== 2 || p.aShape![0] !== p.bShape![1]) {
+      const [aShape, bShape] = [p.aInfo?.shape, p.bInfo?.shape];
+      if (!p.a || !p.b || aShape!.length !== 2 || bShape!.length !== 2 || aShape![0] !== bShape![1]) {
         throw new InfuseError(
           "peft.unpaired",
           `${st.path}: ${target} needs lora_A [r, in] and lora_B [out, r] of one rank`,
@@ -135,7 +164,8 @@ export async function readPeftAdapter(dir: string): Promise<PeftAdapter> {
           },
         );
       }
-      pairs.push({ target, a: p.a, b: p.b, r: p.aShape![0]!, in: p.aShape![1]!, out: p.bShape![0]! });
+      const source = { file: st.path, stamp, a: p.aInfo!, b: p.bInfo! };
+      pairs.push({ target, a: p.a, b: p.b, r: aShape![0]!, in: aShape![1]!, out: bShape![0]!, source });
     }
     return { config, pairs };
   } finally {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { convertHfToGguf } from "../../src/formats/convert/hf-to-gguf.js";
 import { openGguf } from "../../src/formats/gguf/index.js";
 import { peftToGgufLora, writeGgufLora } from "../../src/formats/gguf/lora.js";
-import { readPeftAdapter, writePeftAdapter, type PeftAdapter } from "../../src/formats/peft.js";
+import { readPairAgain, readPeftAdapter, writePeftAdapter, type PeftAdapter } from "../../src/formats/peft.js";
 import { openSafetensors, writeSafetensors, type SafetensorsTensorInput } from "../../src/formats/safetensors.js";
 import { fixture } from "../helpers/fixtures.js";
 import { loadOracleModel, oracleLogits, disposeOracle } from "./oracle.js";
@@ -82,7 +82,13 @@ describe("LoRA adapters", () => {
     const back = await readPeftAdapter(path.join(tmp, "peft"));
     expect(back.config).toEqual({ ...a.config, inference_mode: true }); // as PEFT's save_pretrained writes it
     expect(back.pairs.map((p) => p.target).sort()).toEqual(a.pairs.map((p) => p.target).sort());
-    for (const p of a.pairs) expect(back.pairs.find((x) => x.target === p.target)).toEqual(p);
+    for (const p of a.pairs) {
+      const { source, ...read } = back.pairs.find((x) => x.target === p.target)!;
+      expect(read).toEqual(p);
+      // where each lies in the file: read again synchronously, the same values
+      expect(readPairAgain(source!, "a")).toEqual(p.a);
+      expect(readPairAgain(source!, "b")).toEqual(p.b);
+    }
   });
 
   it("a GGUF LoRA made from PEFT gives llama.cpp the merged model's logits", async () => {

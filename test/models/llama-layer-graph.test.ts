@@ -208,8 +208,17 @@ describe("layer graphs", () => {
       expect([...set.adapters.values()].every((ad) => !ad.a.requiresGrad && !ad.b.requiresGrad)).toBe(true);
       const got = run(on, true);
       expect(LayerGraphs.for(on)!.holdsWeights).toBe(true);
+      // held: the loader's copies went, as the base weights' did
+      expect([...set.adapters.values()].every((ad) => !ad.a.resident && !ad.b.resident)).toBe(true);
       expect(maxDiff(got, run(off, false))).toBeLessThan(1e-4);
-      // held: a change in place is not seen (as the base weights' are not)
+      // the per-op path reads them back from the adapter's file, exactly as loaded
+      expect(maxDiff(run(on, false), got)).toBeLessThan(1e-4);
+      const offAd = [...(await loadLora((await loadLlamaGguf(f32Path)).model, files)).adapters.values()];
+      [...set.adapters.values()].forEach((ad, i) => {
+        expect(ad.a.resident && ad.b.resident).toBe(true);
+        expect(maxDiff([ad.a.data, ad.b.data], [offAd[i]!.a.data, offAd[i]!.b.data])).toBe(0);
+      });
+      // a change in place is not seen (as the base weights' are not)
       const b = set.adapters.values().next().value!.b.data;
       const saved = b.slice();
       b.fill(0.3);
@@ -223,6 +232,17 @@ describe("layer graphs", () => {
       for (const ad of (await loadLora(halfOff, files)).adapters.values())
         ad.b.data.forEach((v, i, x) => (x[i] = 0.5 * v));
       expect(maxDiff(run(on, true), run(halfOff, false))).toBeLessThan(1e-4);
+    });
+
+    it("an adapter file changed after loading: model.file_changed when its values are read again", async () => {
+      const files = path.join(tmp, "lora-changed");
+      await writeLoraFiles(files, adapt((await loadLlamaGguf(f32Path)).model), f32Path);
+      const model = (await loadLlamaGguf(f32Path)).model;
+      const set = await loadLora(model, files);
+      run(model, true); // held, and the loader's copies dropped
+      appendFileSync(path.join(files, "adapter_model.safetensors"), Buffer.alloc(8));
+      const ad = set.adapters.values().next().value!;
+      expect(() => ad.a.data).toThrow(expect.objectContaining({ code: "model.file_changed" }));
     });
 
     it("attached after the sessions were built: built again with them", async () => {

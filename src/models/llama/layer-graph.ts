@@ -82,7 +82,7 @@ export type LayerAdapters = ReadonlyMap<LinearName, LayerAdapter>;
 interface LayerAdapter {
   r: number;
   scale: number;
-  held?: { a: Float32Array; b: Float32Array };
+  held?: { a: Tensor; b: Tensor };
 }
 const NO_ADAPTERS: LayerAdapters = new Map();
 
@@ -133,7 +133,7 @@ function layerSpec(
   const lowRank = (name: LinearName, x: string, y: string, n: number, k: number): string => {
     const { r, scale, held } = adapters.get(name)!;
     const [a, b] = [`lora_a_${name}`, `lora_b_${name}`];
-    if (held) consts.push({ name: a, dims: [r, k], data: held.a }, { name: b, dims: [n, r], data: held.b });
+    if (held) consts.push({ name: a, dims: [r, k], data: held.a.data }, { name: b, dims: [n, r], data: held.b.data });
     else adapterInputs.push({ name: a, dims: [r, k] }, { name: b, dims: [n, r] });
     const xa = node("Gemm", [x, `lora_a_${name}`], `xa_${name}`, [{ name: "transB", int: 1 }]);
     const alpha = { name: "alpha", float: scale };
@@ -302,9 +302,9 @@ function stackSpec(g: Shape, specs: OnnxModelSpec[]): OnnxModelSpec {
 const GROUPS: LinearName[][] = [["q", "k", "v"], ["o"], ["gate", "up"], ["down"]];
 
 /** A number per held adapter matrix, so sessions built for one are rebuilt for another. */
-const heldIds = new WeakMap<Float32Array, number>();
+const heldIds = new WeakMap<Tensor, number>();
 let nextHeldId = 1;
-function heldId(a: Float32Array): number {
+function heldId(a: Tensor): number {
   let id = heldIds.get(a);
   if (id === undefined) heldIds.set(a, (id = nextHeldId++));
   return id;
@@ -528,7 +528,7 @@ export class LayerGraphs {
     for (const name of LINEARS) {
       const low = layer[name].adapter?.lowRank?.();
       if (!low) continue;
-      const held = this.holdsAdapter(low) ? { held: { a: low.a.data, b: low.b.data } } : {};
+      const held = this.holdsAdapter(low) ? { held: { a: low.a, b: low.b } } : {};
       adapters.set(name, { r: low.a.shape[0]!, scale: low.scale, ...held });
     }
     return adapters;
@@ -634,6 +634,10 @@ export class LayerGraphs {
         if (held) dropTensorValues(LINEARS.map((n) => layer[n].weight as Tensor));
         else for (const n of LINEARS) dropBytes(layer[n].weight as QuantTensor);
       }
+      // and the adapters it holds (loadLora's: read again from their file where another path needs them)
+      span.forEach((_, i) => {
+        for (const { held: pair } of this.adaptersOf(from + i).values()) if (pair) dropTensorValues([pair.a, pair.b]);
+      });
       from = to;
     }
     this.stages = stages;

@@ -1,13 +1,14 @@
 // Loads a Llama-family decoder's weights by GGUF tensor name, from a GGUF file (quantized matrices kept
 // as stored when the engine decodes their type: all that Q4_K_M/Q5_K_M files mix) or a HF safetensors
 // folder (names mapped). Every name and shape is checked. Leaves out PyTorch .bin checkpoints.
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InfuseError, throwIfAborted } from "../../core/errors.js";
 import type { TaskOptions } from "../../core/progress.js";
 import { GgmlType, type GgufFile } from "../../formats/gguf/index.js";
 import { hfToGgufName } from "../../formats/hf/names.js";
+import { checkStamp, fileStamp, readStamped } from "../../formats/stamped-read.js";
 import { openSafetensors, type SafetensorsFile } from "../../formats/safetensors.js";
 import { CODECS, quantize, QuantTensor, Tensor, type QuantType, type TensorReloader } from "../../tensor/index.js";
 import { writableCodec, type ByteReloader } from "../../tensor/quant/formats.js";
@@ -89,14 +90,17 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
       entry.range = { file: file.path, offset: t.offset, verify: () => checkStamp(file.path, stamp, t.name) };
       entry.reloadF32 = (start = 0, count = t.byteSize / 4 - start) => {
         const out = new Float32Array(count);
-        readRange(file.path, stamp, t.offset + start * 4, count * 4, t.name, new Uint8Array(out.buffer));
+        readStamped(file.path, stamp, t.offset + start * 4, count * 4, t.name, new Uint8Array(out.buffer));
         return out;
       };
     } else if (qt) {
+      // a whole weight back into droppable bytes (nbits.ts), a few rows (an embedding lookup, per token)
+      // into a plain array: a resizable buffer is an mmap of its own, and one per token slowed
+      // SmolLM-135M's 512-token prompts by a third
       const reload: ByteReloader = (range) =>
         range
-          ? readRange(file.path, stamp, t.offset + range.offset, range.length, t.name, new Uint8Array(range.length))
-          : readRange(file.path, stamp, t.offset, t.byteSize, t.name, droppableBytes(t.byteSize));
+          ? readStamped(file.path, stamp, t.offset + range.offset, range.length, t.name, new Uint8Array(range.length))
+          : readStamped(file.path, stamp, t.offset, t.byteSize, t.name, droppableBytes(t.byteSize));
       // Read into droppable buffers: dropBytes (nbits.ts) gives them back at once when a kernel holds the weight.
       const bytes = async (): Promise<Uint8Array> => {
         const out = droppableBytes(t.byteSize);
@@ -108,61 +112,6 @@ export function ggufSource(file: GgufFile, options: TaskOptions): Map<string, So
     out.set(t.name, entry);
   }
   return out;
-}
-
-const fileStamp = (file: string): string => {
-  const st = statSync(file);
-  return `${st.size}:${st.mtimeMs}`;
-};
-
-/**
- * Reads a tensor's bytes again, synchronously, for a quantized weight whose bytes were dropped while
- * onnxruntime held its own copy (a generation-only load keeps one copy of each weight, not two):
- * `size` bytes at `offset` into `out`. A whole weight goes into droppable bytes (nbits.ts); a few
- * rows (an embedding lookup, per token) into a plain array: a resizable buffer is an mmap of its own,
- * and one per token slowed SmolLM-135M's 512-token prompts by a third.
- */
-function readRange(
-  file: string,
-  stamp: string,
-  offset: number,
-  size: number,
-  name: string,
-  out: Uint8Array,
-): Uint8Array {
-  checkStamp(file, stamp, name);
-  const fd = openSync(file, "r");
-  try {
-    for (let got = 0; got < size;) {
-      const n = readSync(fd, out, got, size - got, offset + got);
-      if (n === 0) throw new InfuseError("model.file_changed", `${file}: ${name} ends early`, { kind: "input" });
-      got += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
-}
-
-/** `model.file_changed` where `file` is not the one (size, mtime) the model was loaded from. */
-function checkStamp(file: string, stamp: string, name: string): void {
-  let now: string | undefined;
-  try {
-    now = fileStamp(file);
-  } catch {
-    now = undefined;
-  }
-  if (now !== stamp) {
-    throw new InfuseError(
-      "model.file_changed",
-      `${file}: changed or removed since it was loaded; ${name} cannot be read again`,
-      {
-        kind: "input",
-        hint: "load the model again (its weights are read from the file again when onnxruntime builds its graphs or a backward pass needs them)",
-        details: { file, tensor: name },
-      },
-    );
-  }
 }
 
 async function openShards(dir: string): Promise<SafetensorsFile[]> {

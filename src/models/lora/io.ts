@@ -7,7 +7,13 @@ import { InfuseError } from "../../core/errors.js";
 import { writeGgufLora } from "../../formats/gguf/lora.js";
 import { ggufToHfName, hfToGgufName } from "../../formats/hf/names.js";
 import { permuteQK, unpermuteQK } from "../../formats/hf/permute.js";
-import { readPeftAdapter, writePeftAdapter, type LoraPair, type PeftConfig } from "../../formats/peft.js";
+import {
+  readPairAgain,
+  readPeftAdapter,
+  writePeftAdapter,
+  type LoraPair,
+  type PeftConfig,
+} from "../../formats/peft.js";
 import type { LlamaConfig } from "../llama/config.js";
 import type { LlamaModel } from "../llama/model.js";
 import { attachLora, type LoraSet } from "./attach.js";
@@ -120,9 +126,15 @@ export async function loadLora(model: LlamaModel, dir: string): Promise<LoraSet>
     }
     ad.a.data.set(p.a);
     ad.b.data.set(moveB(model.config, layer, p.b, p.out, "hf", true));
-    // frozen, as served: the decoder's layer graphs hold A and B (prepacked) instead of feeding them
+    // frozen, as served: the decoder's layer graphs hold A and B (prepacked) instead of feeding them,
+    // and drop these copies then (read again from the file if another path needs them)
     ad.a.requiresGrad = false;
     ad.b.requiresGrad = false;
+    const source = p.source;
+    if (source) {
+      ad.a.setReloader(() => readPairAgain(source, "a"));
+      ad.b.setReloader(() => moveB(model.config, layer, readPairAgain(source, "b"), p.out, "hf", true));
+    }
   }
   set.setTraining(false);
   return set;
