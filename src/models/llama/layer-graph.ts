@@ -97,6 +97,7 @@ function layerSpec(
   g: Shape,
   quant: Map<string, OnnxInitializer[]> | null,
   adapters: LayerAdapters = NO_ADAPTERS,
+  place?: PlaceBytes,
 ): OnnxModelSpec & { initializers: OnnxInitializer[] } {
   const { c, heads, kvHeads, d, ffn, eps, interleaved } = g;
   const nodes: OnnxNode[] = [];
@@ -133,8 +134,15 @@ function layerSpec(
   const lowRank = (name: LinearName, x: string, y: string, n: number, k: number): string => {
     const { r, scale, held } = adapters.get(name)!;
     const [a, b] = [`lora_a_${name}`, `lora_b_${name}`];
-    if (held) consts.push({ name: a, dims: [r, k], data: held.a.data }, { name: b, dims: [n, r], data: held.b.data });
-    else adapterInputs.push({ name: a, dims: [r, k] }, { name: b, dims: [n, r] });
+    if (held) {
+      // through `place` where the session reads its initializers from a file (no heap copies while built)
+      const bytes = (t: Tensor) =>
+        place ? place(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)) : t.data;
+      consts.push(
+        { name: a, dims: [r, k], data: bytes(held.a), type: "float" },
+        { name: b, dims: [n, r], data: bytes(held.b), type: "float" },
+      );
+    } else adapterInputs.push({ name: a, dims: [r, k] }, { name: b, dims: [n, r] });
     const xa = node("Gemm", [x, `lora_a_${name}`], `xa_${name}`, [{ name: "transB", int: 1 }]);
     const alpha = { name: "alpha", float: scale };
     return node("Gemm", [xa, `lora_b_${name}`, y], `ya_${name}`, [{ name: "transB", int: 1 }, alpha]);
@@ -609,11 +617,11 @@ export class LayerGraphs {
       // memory pattern: its one block per run is mapped and faulted in at every run where it is large
       // (TinyLlama-1.1B F32, 128-token chunks: 56–64 prompt tokens/s with it, 130 without; SmolLM-135M
       // the same either way), and for quantized weights it raised glibc's mmap threshold.
-      const encode = (inits: (layer: LlamaLayer) => Map<string, OnnxInitializer[]>): Uint8Array =>
+      const encode = (inits: (layer: LlamaLayer) => Map<string, OnnxInitializer[]>, place?: PlaceBytes): Uint8Array =>
         encodeOnnxModel(
           stackSpec(
             g,
-            span.map((layer, i) => layerSpec(g, inits(layer), this.adaptersOf(from + i))),
+            span.map((layer, i) => layerSpec(g, inits(layer), this.adaptersOf(from + i), place)),
           ),
           modelScratch,
         );
@@ -627,7 +635,7 @@ export class LayerGraphs {
               externalFolder: path.dirname(this.heldFile!),
             },
           )
-        : ortGraphOfEncoded((place) => encode((layer) => nbitsInitializers(layer, place)), name, options);
+        : ortGraphOfEncoded((place) => encode((layer) => nbitsInitializers(layer, place), place), name, options);
       stages.push({ from, to, graph });
       // onnxruntime holds the prepacked weights now; the file gives them back if a path reads them.
       for (const layer of span) {

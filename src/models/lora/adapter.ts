@@ -41,7 +41,14 @@ export class LoraAdapter implements LinearAdapter {
   training = true;
   private readonly rng: Rng;
 
-  constructor(inFeatures: number, outFeatures: number, options: LoraOptions, rng: Rng) {
+  /** `values`: A and B as saved (their arrays become the tensors'), instead of a fresh initialisation. */
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    options: LoraOptions,
+    rng: Rng,
+    values?: { a: Float32Array; b: Float32Array },
+  ) {
     const { r, alpha } = options;
     if (!Number.isInteger(r) || r < 1 || !(alpha > 0)) {
       throw new InfuseError("lora.bad_options", `LoRA rank ${r} and alpha ${alpha} must be positive`, {
@@ -49,11 +56,21 @@ export class LoraAdapter implements LinearAdapter {
         hint: "use e.g. --rank 8 --alpha 16",
       });
     }
-    const bound = 1 / Math.sqrt(inFeatures);
-    const a = new Float32Array(r * inFeatures);
-    for (let i = 0; i < a.length; i++) a[i] = (2 * rng.uniform() - 1) * bound;
+    if (values && (values.a.length !== r * inFeatures || values.b.length !== outFeatures * r)) {
+      throw new InfuseError(
+        "lora.shape_mismatch",
+        `LoRA values of ${values.a.length} and ${values.b.length} do not fit rank ${r} on a ${outFeatures}×${inFeatures} layer`,
+        { kind: "input", hint: "load the adapter on the base model it was trained on" },
+      );
+    }
+    let a = values?.a;
+    if (!a) {
+      const bound = 1 / Math.sqrt(inFeatures);
+      a = new Float32Array(r * inFeatures);
+      for (let i = 0; i < a.length; i++) a[i] = (2 * rng.uniform() - 1) * bound;
+    }
     this.a = new Tensor(a, [r, inFeatures], true);
-    this.b = new Tensor(new Float32Array(outFeatures * r), [outFeatures, r], true);
+    this.b = new Tensor(values?.b ?? new Float32Array(outFeatures * r), [outFeatures, r], true);
     this.r = r;
     this.scale = loraScale(options);
     this.dropout = options.dropout ?? 0;

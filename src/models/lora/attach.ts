@@ -25,6 +25,8 @@ export interface AttachOptions extends LoraOptions {
   targets?: string[];
   /** Seed of A's initialisation and of dropout. */
   seed?: number;
+  /** A and B of a layer as saved (loadLora), taken as they are; a layer without them starts fresh. */
+  values?: (layer: string) => { a: Float32Array; b: Float32Array } | undefined;
 }
 
 /** What adapters attach to: linear layers by GGUF name (LlamaModel, BertModel). */
@@ -101,7 +103,7 @@ export function attachLora<M extends LoraHost = LlamaModel>(model: M, options: A
         hint: "detach the previous adapter set first",
       });
     }
-    const ad = new LoraAdapter(lin.inFeatures, lin.outFeatures, options, rng);
+    const ad = new LoraAdapter(lin.inFeatures, lin.outFeatures, options, rng, options.values?.(name));
     lin.adapter = ad;
     adapters.set(name, ad);
   }

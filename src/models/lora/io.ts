@@ -100,40 +100,47 @@ export async function writeLoraFiles(dir: string, set: LoraSet, baseModel: strin
 export async function loadLora(model: LlamaModel, dir: string): Promise<LoraSet> {
   const { config, pairs } = await readPeftAdapter(dir);
   const where = path.join(dir, "adapter_config.json");
-  const targets = [...new Set(pairs.map((p) => layerOf(p.target, where).replace(/^blk\.\d+\./, "")))];
-  const rslora = config["use_rslora"] === true;
-  const set = attachLora(model, { r: config.r, alpha: config.lora_alpha, rslora, targets });
-  // Layers the targets name but the file lacks would stay zero: drop them so the set is what was saved.
-  const layers = new Set(pairs.map((p) => layerOf(p.target, where)));
-  for (const layer of [...set.adapters.keys()]) {
-    if (!layers.has(layer)) {
-      model.linears().get(layer)!.adapter = null;
-      set.adapters.delete(layer);
-    }
-  }
+  const linears = model.linears();
+  // A and B by GGUF layer name in the model's row order, checked against the model before any attaches
+  const saved = new Map<string, { a: Float32Array; b: Float32Array; pair: LoraPair }>();
   for (const p of pairs) {
     const layer = layerOf(p.target, where);
-    const ad = set.adapters.get(layer)!;
-    if (p.r !== ad.r || p.in !== ad.a.shape[1] || p.out !== ad.b.shape[0]) {
+    const lin = linears.get(layer);
+    if (!lin || p.r !== config.r || p.in !== lin.inFeatures || p.out !== lin.outFeatures) {
+      const has = lin ? `the model's layer is ${lin.outFeatures}×${lin.inFeatures}` : "the model has no such layer";
       throw new InfuseError(
         "lora.shape_mismatch",
-        `${dir}: ${p.target} is [${p.out}, ${p.r}]·[${p.r}, ${p.in}], the model's layer is ${ad.b.shape[0]}×${ad.a.shape[1]}`,
+        `${dir}: ${p.target} is [${p.out}, ${p.r}]·[${p.r}, ${p.in}] (r ${config.r} in its config), ${has}`,
         {
           kind: "input",
           hint: "load the adapter on the base model it was trained on",
         },
       );
     }
-    ad.a.data.set(p.a);
-    ad.b.data.set(moveB(model.config, layer, p.b, p.out, "hf", true));
+    saved.set(layer, { a: p.a, b: moveB(model.config, layer, p.b, p.out, "hf", true), pair: p });
+  }
+  const targets = [...new Set([...saved.keys()].map((layer) => layer.replace(/^blk\.\d+\./, "")))];
+  const rslora = config["use_rslora"] === true;
+  // the read arrays become the adapters' own: no second copy of the adapter while it loads
+  const values = (layer: string) => saved.get(layer);
+  const set = attachLora(model, { r: config.r, alpha: config.lora_alpha, rslora, targets, values });
+  // Layers the targets name but the file lacks would start fresh: drop them so the set is what was saved.
+  for (const layer of [...set.adapters.keys()]) {
+    if (!saved.has(layer)) {
+      linears.get(layer)!.adapter = null;
+      set.adapters.delete(layer);
+    }
+  }
+  for (const [layer, { pair }] of saved) {
+    const ad = set.adapters.get(layer)!;
     // frozen, as served: the decoder's layer graphs hold A and B (prepacked) instead of feeding them,
     // and drop these copies then (read again from the file if another path needs them)
     ad.a.requiresGrad = false;
     ad.b.requiresGrad = false;
-    const source = p.source;
+    const source = pair.source;
     if (source) {
       ad.a.setReloader(() => readPairAgain(source, "a"));
-      ad.b.setReloader(() => moveB(model.config, layer, readPairAgain(source, "b"), p.out, "hf", true));
+      ad.b.setReloader(() => moveB(model.config, layer, readPairAgain(source, "b"), pair.out, "hf", true));
     }
   }
   set.setTraining(false);
