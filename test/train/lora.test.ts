@@ -85,4 +85,13 @@ describe("LoRA adapters", () => {
     const merged = await loadLlama(path.join(dir, "merged.gguf"));
     expect(maxAbsDiff(new LlamaDecoder(merged.model).eval(ids), ours)).toBeLessThanOrEqual(1e-3);
   }, 120_000);
+
+  it("an adapter of another model's shapes is refused before anything attaches", async () => {
+    const dir = tempDir();
+    const { model } = await loadLlama(MODEL);
+    await writeLoraFiles(dir, attachLora(model, { r: 4, alpha: 8, targets: ["q_proj", "down_proj"] }), MODEL);
+    const other = (await loadLlama(fixture("models/tinystories-656k-hf"))).model;
+    await expect(loadLora(other, dir)).rejects.toMatchObject({ code: "lora.shape_mismatch" });
+    expect([...other.linears().values()].every((lin) => lin.adapter === null)).toBe(true);
+  });
 });
