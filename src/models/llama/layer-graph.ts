@@ -346,13 +346,16 @@ export interface LayersIo {
 const STACK_MAX_ROWS = 16;
 
 /**
- * Quantized weight bytes per session: consecutive layers share one while their MatMulNBits weights fit
- * (the encoded model then still fits the ≥ 33 MiB scratch). Each session costs a run per pass and its
- * own intra-op pool (30 tiny sessions: +41 MB RSS); a larger one, more of onnxruntime's transient
- * copies at once while it is built. SmolLM-135M Q8_0 (5 sessions of 6 layers against 30 of one):
- * decode 77 → 91–98 tokens/s; peak RSS 431–473 MB against 451–463 (8 MiB: 465, 64 MiB: 523).
+ * Quantized weight bytes per session: consecutive layers share one while their MatMulNBits weights fit.
+ * Each session costs a run per pass and its own intra-op pool (30 tiny sessions: +41 MB RSS); a larger
+ * one, more of onnxruntime's transient copies at once while it is built. SmolLM-135M Q8_0 (5 sessions
+ * of 6 layers against 30 of one): decode 77 → 91–98 tokens/s. With the blocks read from a temporary
+ * file (round 10) the transient is smaller, and 24 → 64 MiB (bench child, alternating): TinyLlama-1.1B
+ * Q4_0 (28 MB a layer: 22 sessions → 11) decode 28–39 → 33–38 tokens/s, peak RSS 1,084–1,115 →
+ * 1,069–1,083 MB; SmolLM-135M Q8_0 (5 sessions → 2) 76–77 → 81–84 tokens/s, peak RSS 370–375 → 371–375.
+ * 128 MiB: TinyLlama 40–41 tokens/s, but SmolLM-135M's one session of every layer peaked at 404–410 MB.
  */
-let stageBytes = 24 << 20;
+let stageBytes = 64 << 20;
 
 /**
  * F32 weight bytes per session where onnxruntime holds them. It maps them from the file while it builds
