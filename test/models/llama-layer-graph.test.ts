@@ -148,19 +148,24 @@ describe("layer graphs", () => {
     });
   }
 
-  it("Q4_0: layers in one session or one session each, the same logits", async () => {
+  it("Q4_0: layers in one session, one each or two each, the same logits", async () => {
     const file = await rewriteGguf(f32Path, path.join(tmp, "Q4_0-stages.gguf"), { matrixType: GgmlType.Q4_0 });
     const together = (await loadLlamaGguf(file)).model;
     expect(LayerGraphs.for(together)!.plan(1).length).toBe(1); // the tiny model's layers fit one session
     const want = run(together, true);
-    const before = setStageBytes(1);
+    const before = setStageBytes(1, 1);
     try {
       const apart = (await loadLlamaGguf(file)).model;
       expect(apart.config.layers).toBeGreaterThan(1);
       expect(LayerGraphs.for(apart)!.plan(1).length).toBe(apart.config.layers);
       expect(maxDiff(run(apart, true), want)).toBeLessThan(1e-6);
+      // layers that each outgrow the limit still go two to a session (a 1B model's 28 MB layers)
+      setStageBytes(1);
+      const pairs = (await loadLlamaGguf(file)).model;
+      expect(LayerGraphs.for(pairs)!.plan(1).length).toBe(Math.ceil(pairs.config.layers / 2));
+      expect(maxDiff(run(pairs, true), want)).toBeLessThan(1e-6);
     } finally {
-      setStageBytes(before);
+      setStageBytes(before.bytes, before.minLayers);
     }
   });
 

@@ -346,16 +346,18 @@ export interface LayersIo {
 const STACK_MAX_ROWS = 16;
 
 /**
- * Quantized weight bytes per session: consecutive layers share one while their MatMulNBits weights fit.
- * Each session costs a run per pass and its own intra-op pool (30 tiny sessions: +41 MB RSS); a larger
- * one, more of onnxruntime's transient copies at once while it is built. SmolLM-135M Q8_0 (5 sessions
- * of 6 layers against 30 of one): decode 77 → 91–98 tokens/s. With the blocks read from a temporary
- * file (round 10) the transient is smaller, and 24 → 64 MiB (bench child, alternating): TinyLlama-1.1B
- * Q4_0 (28 MB a layer: 22 sessions → 11) decode 28–39 → 33–38 tokens/s, peak RSS 1,084–1,115 →
- * 1,069–1,083 MB; SmolLM-135M Q8_0 (5 sessions → 2) 76–77 → 81–84 tokens/s, peak RSS 370–375 → 371–375.
- * 128 MiB: TinyLlama 40–41 tokens/s, but SmolLM-135M's one session of every layer peaked at 404–410 MB.
+ * Quantized weight bytes per session: consecutive layers share one while their MatMulNBits weights fit,
+ * and at least two layers share one where a layer alone outgrows it. Each session costs a run per pass
+ * and its own intra-op pool (30 tiny sessions: +41 MB RSS); a larger one, more of onnxruntime's
+ * transient copies at once while it is built. SmolLM-135M Q8_0 (5 sessions of 6 layers against 30 of
+ * one): decode 77 → 91–98 tokens/s. TinyLlama-1.1B Q4_0 (28 MB a layer; bench child, alternating):
+ * one layer a session 28–39 tokens/s, peak RSS 1,084–1,115 MB; two (11 sessions) 33–38, 1,069–1,083;
+ * four, 40–41 and 1,072–1,091. A 64 MiB limit for every model took SmolLM-135M Q8_0 to two sessions
+ * and its bench peak from 368–370 to 378–381 MB (llama.cpp 338–342); 128 MiB, one session, 404–410.
  */
-let stageBytes = 64 << 20;
+let stageBytes = 24 << 20;
+/** Layers a quantized session holds at least, whatever their bytes. */
+let stageMinLayers = 2;
 
 /**
  * F32 weight bytes per session where onnxruntime holds them. It maps them from the file while it builds
@@ -365,10 +367,14 @@ let stageBytes = 64 << 20;
  */
 const F32_STAGE_BYTES = 96 << 20;
 
-/** Sets the quantized weight bytes a session may hold (tests split small models); returns the previous. */
-export function setStageBytes(bytes: number): number {
-  const before = stageBytes;
+/**
+ * Sets the quantized weight bytes a session may hold and the layers it holds at least (tests split
+ * small models into a session a layer); returns the previous settings.
+ */
+export function setStageBytes(bytes: number, minLayers = 2): { bytes: number; minLayers: number } {
+  const before = { bytes: stageBytes, minLayers: stageMinLayers };
   stageBytes = bytes;
+  stageMinLayers = minLayers;
   return before;
 }
 
@@ -611,7 +617,8 @@ export class LayerGraphs {
     for (let from = 0; from < layers.length;) {
       let to = from + 1;
       let bytes = layerHeldBytes(layers[from]!);
-      const limit = held ? F32_STAGE_BYTES : stageBytes;
+      // quantized: at least stageMinLayers layers a session where one layer outgrows stageBytes (a 1B model's)
+      const limit = held ? F32_STAGE_BYTES : Math.max(stageBytes, stageMinLayers * layerHeldBytes(layers[from]!));
       while (to < layers.length && bytes + layerHeldBytes(layers[to]!) <= limit) bytes += layerHeldBytes(layers[to++]!);
       const span = layers.slice(from, to);
       const name = `llama-layers-${from}-${to - 1}`;
