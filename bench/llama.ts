@@ -260,7 +260,8 @@ export default async function (args: string[]): Promise<void> {
       ...["--threads", String(threads), "--prompt", String(nPrompt), "--gen", String(nGen)],
       ...(adapterDir ? ["--adapter", adapterDir] : []),
     ];
-    const lora = rank > 0 ? { lora_rank: rank } : {};
+    // what every row of this model starts with
+    const tag = { bench: "llama", model: name, dtype, ...(rank > 0 ? { lora_rank: rank } : {}) };
     const rows: FigureRow[] = [];
     const batches: number[] = [];
     for (let run = 1; run <= runs; run++) {
@@ -276,17 +277,13 @@ export default async function (args: string[]): Promise<void> {
       for (const row of figureRows(ours, ref, nPrompt, nGen)) {
         rows.push(row);
         const load = round(loadavg()[0]!);
-        const tag = { bench: "llama", model: name, dtype, ...lora };
         emit({ ...tag, ...row, threads, ...(runs > 1 ? { run } : {}), load_average: load });
       }
       if (args.includes("--no-batch")) continue;
       const batch = child<BatchDecodeRow>("batch", runJs, file, pass, threads);
       batches.push(batch.ratio);
       emit({
-        bench: "llama",
-        model: name,
-        dtype,
-        ...lora,
+        ...tag,
         phase: `batch${BATCH}`,
         threads,
         tokens_per_s: batch.tokens_per_s,
@@ -301,10 +298,7 @@ export default async function (args: string[]): Promise<void> {
     for (const phase of ["prompt", "generate"] as const) {
       const mine = rows.filter((r) => r.phase === phase);
       emit({
-        bench: "llama",
-        model: name,
-        dtype,
-        ...lora,
+        ...tag,
         phase,
         runs,
         ...spread(
@@ -317,16 +311,7 @@ export default async function (args: string[]): Promise<void> {
         ),
       });
     }
-    if (batches.length)
-      emit({
-        bench: "llama",
-        model: name,
-        dtype,
-        ...lora,
-        phase: `batch${BATCH}`,
-        runs,
-        ...spread("ratio_to_single", batches),
-      });
+    if (batches.length) emit({ ...tag, phase: `batch${BATCH}`, runs, ...spread("ratio_to_single", batches) });
   }
 }
 
