@@ -352,8 +352,9 @@ const STACK_MAX_ROWS = 16;
  * transient copies at once while it is built. SmolLM-135M Q8_0 (5 sessions of 6 layers against 30 of
  * one): decode 77 → 91–98 tokens/s. TinyLlama-1.1B Q4_0 (28 MB a layer; bench child, alternating):
  * one layer a session 28–39 tokens/s, peak RSS 1,084–1,115 MB; two (11 sessions) 33–38, 1,069–1,083;
- * four, 40–41 and 1,072–1,091 at first, then 29.6–30.8 against two's 28.1–40.2 alternating: no gain. A 64 MiB limit for every model took SmolLM-135M Q8_0 to two sessions
- * and its bench peak from 368–370 to 378–381 MB (llama.cpp 338–342); 128 MiB, one session, 404–410.
+ * four, 40–41 and 1,072–1,091 at first, then 29.6–30.8 against two's 28.1–40.2 alternating: no gain.
+ * A 64 MiB limit for every model took SmolLM-135M Q8_0 to two sessions and its bench peak from
+ * 368–370 to 378–381 MB (llama.cpp 338–342); 128 MiB, one session, 404–410.
  */
 let stageBytes = 24 << 20;
 /** Layers a quantized session holds at least, whatever their bytes. */
@@ -616,9 +617,10 @@ export class LayerGraphs {
     if (held) for (const layer of layers) for (const n of LINEARS) fileRange(layer[n].weight as Tensor)!.verify();
     for (let from = 0; from < layers.length;) {
       let to = from + 1;
-      let bytes = layerHeldBytes(layers[from]!);
-      // quantized: at least stageMinLayers layers a session where one layer outgrows stageBytes (a 1B model's)
-      const limit = held ? F32_STAGE_BYTES : Math.max(stageBytes, stageMinLayers * layerHeldBytes(layers[from]!));
+      // quantized: at least stageMinLayers layers a session where one layer outgrows stageBytes (1B models)
+      const first = layerHeldBytes(layers[from]!);
+      const limit = held ? F32_STAGE_BYTES : Math.max(stageBytes, stageMinLayers * first);
+      let bytes = first;
       while (to < layers.length && bytes + layerHeldBytes(layers[to]!) <= limit) bytes += layerHeldBytes(layers[to++]!);
       const span = layers.slice(from, to);
       const name = `llama-layers-${from}-${to - 1}`;
