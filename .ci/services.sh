@@ -2,7 +2,8 @@
 # Start (or stop) the servers the tests use, on 127.0.0.1 only: PostgreSQL 15 with pgvector, and
 # Redis. Idempotent and safe to call from several test files at once (flock). Prints the URLs as
 # shell assignments, e.g. `eval "$(.ci/services.sh start)"`.
-#   .ci/services.sh install   Debian packages + pgvector from ../shared/vendor (root, once)
+#   .ci/services.sh install   Debian packages (the servers, chromium, tesseract, poppler, qemu-user)
+#                             + pgvector from ../shared/vendor (root, once)
 #   .ci/services.sh start     start both if they are not running; print INFUSE_TEST_*_URL=...
 #   .ci/services.sh stop      stop both
 set -euo pipefail
@@ -21,6 +22,8 @@ install() {
   command -v chromium >/dev/null || need+=(chromium)
   command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-vie)
   command -v pdftoppm >/dev/null || need+=(poppler-utils)
+  # an emulated AVX2 CPU (no AVX-512, no VNNI) for test/models/layer-graph-avx2.test.ts
+  command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
   if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GgmlType } from "../../src/formats/gguf/index.js";
-import { cpuFeatures } from "../../src/tensor/kernels/cpu.js";
 import { LlamaDecoder } from "../../src/models/llama/decode.js";
 import { LayerGraphs, setStageBytes } from "../../src/models/llama/layer-graph.js";
 import { loadLlama, loadLlamaGguf } from "../../src/models/llama/load.js";
@@ -140,8 +139,8 @@ describe("layer graphs", () => {
       const file = await rewriteGguf(f32Path, path.join(tmp, `${label}.gguf`), { matrixType: type });
       const on = (await loadLlamaGguf(file)).model;
       const off = (await loadLlamaGguf(file)).model;
-      // Q8_0 takes the graph only on CPUs with int8 dot products (else its exact tiles above 128 rows)
-      expect(LayerGraphs.for(on) !== null).toBe(type === GgmlType.Q4_0 || cpuFeatures().int8Dot);
+      // on every CPU: prompt chunks of 64 rows keep Q8_0 on its int8 kernel with or without int8 dot products
+      expect(LayerGraphs.for(on)).not.toBeNull();
       const want = run(off, false);
       const largest = Math.max(...want.map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
       expect(maxDiff(run(on, true), want)).toBeLessThan(0.02 * largest);

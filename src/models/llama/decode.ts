@@ -21,7 +21,8 @@ const HELD_CHUNK = 128;
  * Prompt chunk where they hold quantized weights. SmolLM-135M Q8_0, 512-token prompts, 2 threads, bench
  * child: 512 → peak RSS 525–766 MB; 128 → 400–412, 64 → 379–389, 32 → 376–377 (weights read from a
  * file, initializer-file.ts); prompts alternating 64 and 128 in one process: the same tokens/s within
- * the VM's noise.
+ * the VM's noise. It also keeps Q8_0 on the int8 kernel's side of its crossover with the exact tiles
+ * on CPUs without int8 dot products (qmatmul.ts's Q8_INT8_MAX_ROWS_NO_DOT), so their graphs take Q8_0.
  */
 const QUANT_CHUNK = 64;
 

@@ -9,9 +9,9 @@
 // gate|up as one where they lie together there, consecutive layers per session up to 96 MiB; F32
 // weights with no file are fed (zero-copy views; stacked where they load so), sessions shared per
 // shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0 as MatMulNBits
-// initializers (int8 activations, as llama.cpp; Q8_0 where the CPU has int8 dot products), read from a
-// temporary file, groups stacked, consecutive layers per session up to `stageBytes`. LoRA adapters are
-// two more products per adapted linear (held where frozen and the sessions hold the weights, else fed).
+// initializers (int8 activations, as llama.cpp), read from a temporary file, groups stacked,
+// consecutive layers per session up to `stageBytes`. LoRA adapters are two more products per adapted
+// linear (held where frozen and the sessions hold the weights, else fed).
 // Leaves out other storage types, biases and other adapters: decode.ts's per-op path runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
@@ -33,7 +33,7 @@ import {
   type OnnxNode,
 } from "../../tensor/kernels/onnx-model.js";
 import { dropBytes, dropTensorValues, toNBits } from "../../tensor/quant/nbits.js";
-import { prepareQmatmul, q8Int8Rows } from "../../tensor/quant/qmatmul.js";
+import { prepareQmatmul } from "../../tensor/quant/qmatmul.js";
 import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
 import { fileRange, stackedRows, type LlamaLayer } from "./weights.js";
@@ -49,9 +49,9 @@ export function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
       const lin: Linear = layer[name];
       if (lin.bias || (lin.adapter && !lin.adapter.lowRank)) return null;
       const w = lin.weight;
-      // Q8_0 at every T only where int8 wins at every M (qmatmul.ts's q8Int8Rows); else per-op tiles.
-      const q8 = w instanceof QuantTensor && w.type === "q8_0" && q8Int8Rows() === Infinity;
-      const k = w instanceof Tensor ? "f32" : w.type === "q4_0" || q8 ? "nbits" : null;
+      // Q8_0 on every CPU: quantized prompts run in chunks of 64 rows (decode.ts), where the int8 kernel
+      // beats the exact tiles even without int8 dot products (qmatmul.ts's Q8_INT8_MAX_ROWS_NO_DOT).
+      const k = w instanceof Tensor ? "f32" : w.type === "q4_0" || w.type === "q8_0" ? "nbits" : null;
       if (!k || (kind && kind !== k)) return null;
       kind = k;
     }
