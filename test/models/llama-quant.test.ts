@@ -27,13 +27,15 @@ afterAll(async () => (await oracle()).dispose());
  * random-weight model: max diff 0.046 (Q8_0), 0.036 (Q4_0), 0.041 (Q4_K); top-1 97%, 98%, 94% — its
  * logits are nearly flat, so 8-bit rounding of activations flips near-ties that a trained model would not.
  */
-// `self` bounds ours against our own run on the dequantized weights: the decoder's Q4_0 products and its
-// Q8_0 products of up to 128 rows take the engine's int8-activation kernels (as llama.cpp does); Q4_K
-// computes in f32.
+// `self` bounds ours against our own run on the dequantized weights: the decoder's products take the
+// engine's int8-activation kernels (as llama.cpp does), Q4_K's on its values requantized to 8-bit
+// blocks of 32 (the layer graphs' form for block types MatMulNBits has no exact form of).
 const BOUNDS = {
   Q8_0: { type: GgmlType.Q8_0, name: "q8_0", self: 0.05, maxDiff: 0.08, top1: 0.9 },
   Q4_0: { type: GgmlType.Q4_0, name: "q4_0", self: 0.05, maxDiff: 0.08, top1: 0.9 },
-  Q4_K: { type: GgmlType.Q4_K, name: "q4_k", self: 1e-3, maxDiff: 0.08, top1: 0.9 },
+  // Q4_K rounds twice (its 8-bit requantization, then int8 activations) where llama.cpp rounds the
+  // activations once: top-1 on this near-flat model 0.89 (0.94 on exact tiles), max diff within 0.08
+  Q4_K: { type: GgmlType.Q4_K, name: "q4_k", self: 0.05, maxDiff: 0.08, top1: 0.85 },
 } as const;
 
 describe("quantized weights", () => {

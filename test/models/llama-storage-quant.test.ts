@@ -16,6 +16,7 @@ import {
   type GgufTensorInput,
 } from "../../src/formats/gguf/index.js";
 import { loadLlamaGguf } from "../../src/models/llama/load.js";
+import { LayerGraphs } from "../../src/models/llama/layer-graph.js";
 import type { LlamaModel } from "../../src/models/llama/model.js";
 import { QuantTensor, type Tensor } from "../../src/tensor/index.js";
 import { fixture } from "../helpers/fixtures.js";
@@ -115,7 +116,21 @@ interface Figures {
   std: number;
 }
 
+/**
+ * The exact figures (self, f32File) on the per-op path, where each product is x · dequant(W)ᵀ; the
+ * llama.cpp figures on the layer graphs, which hold these types as 8-bit blocks (toNBits8) and round
+ * activations to int8 per block of 32, as llama.cpp rounds them for its own dot products.
+ */
 async function check(file: string): Promise<Figures> {
+  process.env["INFUSE_LAYER_GRAPHS"] = "0";
+  try {
+    return await checkExactThenGraphs(file);
+  } finally {
+    delete process.env["INFUSE_LAYER_GRAPHS"];
+  }
+}
+
+async function checkExactThenGraphs(file: string): Promise<Figures> {
   const native = await loadLlamaGguf(file);
   const f32 = await loadLlamaGguf(file, { weights: "f32" });
   const ours = greedy(native.model, PROMPT, 8);
@@ -135,7 +150,11 @@ async function check(file: string): Promise<Figures> {
     }
   };
   const exact = await run(await dequantizedCopy(file));
-  const quant = await run(file);
+  delete process.env["INFUSE_LAYER_GRAPHS"];
+  const graphs = (await loadLlamaGguf(file)).model;
+  expect(LayerGraphs.for(graphs)?.quantized).toBe(true);
+  const cpp = await loadOracleModel(file);
+  const quant = await agreement(graphs, cpp, PROMPT, 64).finally(() => cpp.dispose());
   return { self, f32File: exact.maxDiff, maxDiff: quant.maxDiff, top1: quant.top1, std };
 }
 
@@ -148,14 +167,16 @@ function expectFollows(r: Figures, maxDiff: number): void {
 }
 
 /**
- * Measured (logits std ≈ 1.0, 1.7× llama-quant.test.ts's model): ours equals our f32 load exactly (0) and
- * llama.cpp on the dequantized F32 file to ≤ 6e-6; against llama.cpp on the quantized file, max diff
- * 0.084 (Q4_1), 0.081 (Q5_0), 0.085 (Q5_1), 0.145 (Q5_K), 0.177 (Q6_K), 0.174 (the Q4_K_M mix); top-1
- * 95–100%. llama.cpp rounds activations to Q8_0/Q8_1 blocks (a scale per 32 values) for the legacy
- * types but to Q8_K (a scale per 256) for the k-quants, hence their looser bound.
+ * Measured (logits std ≈ 1.0, 1.7× llama-quant.test.ts's model): the per-op path equals our f32 load
+ * exactly (0) and llama.cpp on the dequantized F32 file to ≤ 6e-6; against llama.cpp on the quantized
+ * file, the per-op path's max diff was 0.084 (Q4_1), 0.081 (Q5_0), 0.085 (Q5_1), 0.145 (Q5_K), 0.177
+ * (Q6_K), 0.174 (the Q4_K_M mix); the layer graphs' (8-bit blocks: a second rounding) 0.110 (Q5_0),
+ * 0.111 (Q5_1), 0.276 (Q6_K), the others within the old bounds; top-1 95–100%. llama.cpp rounds
+ * activations to Q8_0/Q8_1 blocks (a scale per 32 values) for the legacy types but to Q8_K (a scale per
+ * 256) for the k-quants, hence their looser bound.
  */
-const LEGACY_BOUND = 0.1;
-const K_BOUND = 0.25;
+const LEGACY_BOUND = 0.13;
+const K_BOUND = 0.3;
 
 const STORAGE_ONLY = [
   [GgmlType.Q4_1, "q4_1", LEGACY_BOUND],

@@ -32,8 +32,8 @@ import {
   type OnnxModelSpec,
   type OnnxNode,
 } from "../../tensor/kernels/onnx-model.js";
-import { dropBytes, dropTensorValues, toNBits } from "../../tensor/quant/nbits.js";
-import { prepareQmatmul } from "../../tensor/quant/qmatmul.js";
+import { dropBytes, dropTensorValues, toNBits, toNBits8Stacked } from "../../tensor/quant/nbits.js";
+import { prepareQmatmul, requantizeAtEveryM } from "../../tensor/quant/qmatmul.js";
 import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
 import { fileRange, stackedRows, type LlamaLayer } from "./weights.js";
@@ -51,7 +51,12 @@ export function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
       const w = lin.weight;
       // Q8_0 on every CPU: quantized prompts run in chunks of 64 rows (decode.ts), where the int8 kernel
       // beats the exact tiles even without int8 dot products (qmatmul.ts's Q8_INT8_MAX_ROWS_NO_DOT).
-      const k = w instanceof Tensor ? "f32" : w.type === "q4_0" || w.type === "q8_0" ? "nbits" : null;
+      // Other block types (Q4_K, Q6_K, NF4…) as 8-bit blocks (nbits.ts toNBits8): MatMulNBits has no
+      // exact 4-bit form for Q4_K's per-block minimums, and decoding their exact tiles per op costs
+      // seconds a token at 1B.
+      // F16/BF16 keep their exact per-op path.
+      const blocks = w instanceof QuantTensor && w.type !== "f16" && w.type !== "bf16" && w.rowLength % 32 === 0;
+      const k = w instanceof Tensor ? "f32" : blocks ? "nbits" : null;
       if (!k || (kind && kind !== k)) return null;
       kind = k;
     }
@@ -391,7 +396,7 @@ function layerHeldBytes(layer: LlamaLayer): number {
   return LINEARS.reduce((sum, name) => {
     const w = layer[name].weight;
     if (w instanceof Tensor) return sum + w.size * 4;
-    return sum + w.rows * w.rowLength * ((w.type === "q8_0" ? 8 : 4) / 8 + 4 / 32);
+    return sum + w.rows * w.rowLength * ((w.type === "q4_0" ? 4 : 8) / 8 + 4 / 32);
   }, 0);
 }
 
@@ -444,7 +449,8 @@ function f32Initializers(layer: LlamaLayer, file: string): Map<string, OnnxIniti
 function nbitsInitializers(layer: LlamaLayer, place: PlaceBytes): Map<string, OnnxInitializer[]> {
   const inits = new Map<string, OnnxInitializer[]>();
   for (const names of GROUPS) {
-    const form = toNBits(names.map((name) => layer[name].weight as QuantTensor))!;
+    const weights = names.map((name) => layer[name].weight as QuantTensor);
+    const form = toNBits(weights) ?? toNBits8Stacked(weights)!;
     const tag = names.join("_");
     inits.set(tag, [
       { name: `B_${tag}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: place(form.packed), type: "uint8" },
@@ -663,7 +669,12 @@ export class LayerGraphs {
     this.stages = stages;
     // The output head's kernel (a decode step's product) in the same sequence and scratch buffer.
     const { output } = this.model.weights;
-    if (output.weight instanceof QuantTensor && !output.bias && !output.adapter) prepareQmatmul(output.weight, 1);
+    if (output.weight instanceof QuantTensor && !output.bias && !output.adapter) {
+      // a head of another block type (Q6_K in Q4_K_M files) goes as the layers do: exact tiles per
+      // step decoded the whole table each token
+      if (this.kind === "nbits") requantizeAtEveryM(output.weight);
+      prepareQmatmul(output.weight, 1);
+    }
     if (held) this.holdHead();
   }
 

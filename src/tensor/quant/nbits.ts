@@ -40,6 +40,33 @@ export function toNBits8(w: QuantTensor): (NBitsWeight & { packed: Uint8Array; s
 }
 
 /**
+ * Weights of one K, any storage types (Q4_K, Q6_K, NF4, mixed groups…), as one stack of toNBits8's
+ * 8-bit blocks, rows in order. Null where a weight has no such form (rows not a multiple of 32).
+ */
+export function toNBits8Stacked(
+  ws: QuantTensor[],
+): (NBitsWeight & { packed: Uint8Array; scales: Float32Array }) | null {
+  const forms = [];
+  for (const w of ws) {
+    const form = toNBits8(w);
+    if (!form || form.k !== ws[0]!.rowLength) return null;
+    forms.push(form);
+  }
+  if (forms.length === 1) return forms[0]!;
+  const n = forms.reduce((a, f) => a + f.n, 0);
+  const k = forms[0]!.k;
+  const packed = new Uint8Array(n * k);
+  const scales = new Float32Array((n * k) / 32);
+  let rows = 0;
+  for (const f of forms) {
+    packed.set(f.packed, rows * k);
+    scales.set(f.scales, (rows * k) / 32);
+    rows += f.n;
+  }
+  return { bits: 8, blockSize: 32, n, k, packed, scales };
+}
+
+/**
  * The MatMulNBits form of Q4_0 or Q8_0 weights of one K and type, their rows stacked in order (a group of
  * linears that read one input), as initializer fills: the encoder converts each weight's blocks straight
  * into the model it writes, so no repacked or stacked copy of the weights is ever made in between. The

@@ -108,8 +108,20 @@ function kernelFor(w: QuantTensor, m: number, options: QmatmulOptions): OrtHeldW
   if (w.type === "q4_0") return nbitsKernel(w, options.exact ? 0 : 4);
   if (options.exact) return null;
   if (w.type === "q8_0" && m <= q8Int8Rows()) return nbitsKernel(w, 4);
+  if (requant8Always.has(w)) return nbitsKernel(w, 4);
   if (REQUANT8.has(w.type) && m >= REQUANT8_MIN_ROWS && cpuFeatures().int8Dot) return nbitsKernel(w, 4);
   return null;
+}
+
+/**
+ * Weights whose products take the 8-bit requantized kernel at every row count, decode steps included
+ * (requantizeAtEveryM): the output head of a model whose layer graphs hold its layers so.
+ */
+const requant8Always = new WeakSet<QuantTensor>();
+
+/** From now on W's products (not `exact` ones) take toNBits8's 8-bit blocks at every M, as the layer graphs do. */
+export function requantizeAtEveryM(w: QuantTensor): void {
+  if (w.type !== "q4_0" && w.type !== "q8_0") requant8Always.add(w);
 }
 
 /** Frees the onnxruntime copies of W now (they are rebuilt if W is used again). */
