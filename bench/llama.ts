@@ -3,7 +3,8 @@
 // (generation greedy, then with llama.cpp's default sampling), and a row of our aggregate tokens/s
 // with 8 sequences decoded together over one alone (bench/batch-decode.ts's rows),
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
-// in stories15M's and SmolLM-135M's shapes, F32 and Q8_0. `--runs N` runs each pair of children N
+// in stories15M's and SmolLM-135M's shapes, F32 and Q8_0 (`--shapes TinyLlama-1.1B:Q4_0` or `:Q4_K`
+// for the 1B shape). `--runs N` runs each pair of children N
 // times, the two sides taking turns going first, and ends each model with the median and range of
 // every ratio over the runs (the figures to report from a shared machine). `--lora R` gives both sides
 // the same rank-R adapter on every linear, applied unmerged (ours: loadLora of its PEFT files;
@@ -15,7 +16,7 @@ import path from "node:path";
 import type { Token } from "node-llama-cpp";
 import { compiledBenchRunner, emit, log, peakRssMb, rssMb, cpuFigure } from "./emit.js";
 import { batchDecodeRows, type BatchDecodeRow } from "./batch-decode.js";
-import { flag, makeModel, SHAPES, type FileType } from "./shapes.js";
+import { FILE_TYPES, flag, makeModel, SHAPES, type FileType } from "./shapes.js";
 import { cpuFeatures } from "../src/tensor/kernels/cpu.js";
 import { ggmlTypeName, openGguf } from "../src/formats/gguf/index.js";
 import { LlamaDecoder } from "../src/models/llama/decode.js";
@@ -242,7 +243,10 @@ export default async function (args: string[]): Promise<void> {
     for (const run of flag(args, "shapes", DEFAULT_RUNS.join(",")).split(",")) {
       const [name, type] = run.split(":") as [string, FileType];
       const shape = SHAPES.find((x) => x.name === name);
-      if (!shape || !["F32", "Q8_0", "Q4_0"].includes(type)) throw new Error(`unknown shape:type ${run}`);
+      if (!shape || !FILE_TYPES.includes(type))
+        throw new Error(
+          `unknown shape:type ${run} (shapes: ${SHAPES.map((x) => x.name).join(", ")}; types: ${FILE_TYPES.join(", ")})`,
+        );
       files.push({ name, file: await makeModel(shape, type) });
     }
   }

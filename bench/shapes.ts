@@ -28,11 +28,12 @@ export interface Shape {
 export const SHAPES: Shape[] = [
   { name: "stories15M", dim: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, tied: false },
   { name: "SmolLM-135M", dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, tied: true },
-  // Only with --shapes TinyLlama-1.1B:Q4_0 (resident memory of a 4-bit 1B model).
+  // Only with --shapes TinyLlama-1.1B:Q4_0 or :Q4_K (resident memory of a 4-bit 1B model).
   { name: "TinyLlama-1.1B", dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000, tied: false },
 ];
 
-export type FileType = "F32" | "Q8_0" | "Q4_0";
+export type FileType = "F32" | "Q8_0" | "Q4_0" | "Q4_K";
+export const FILE_TYPES: readonly FileType[] = ["F32", "Q8_0", "Q4_0", "Q4_K"];
 
 export function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -57,8 +58,18 @@ function vocabMetadata(size: number) {
   return md;
 }
 
+const QUANT_NAME: Partial<Record<GgmlType, "q8_0" | "q4_0" | "q4_k">> = {
+  [GgmlType.Q8_0]: "q8_0",
+  [GgmlType.Q4_0]: "q4_0",
+  [GgmlType.Q4_K]: "q4_k", // our min/max quantizer, not llama.cpp's search: the same layout and bytes
+};
+
 /** Writes (once, cached in the temp folder) a random-weight GGUF of `shape` with matrices in `type`. */
 export async function makeModel(shape: Shape, type: FileType): Promise<string> {
+  if (type === "Q4_K" && (shape.dim % 256 !== 0 || shape.ffn % 256 !== 0))
+    throw new Error(
+      `${shape.name}:Q4_K: Q4_K rows are 256-value blocks; ${shape.name}'s are ${shape.dim} and ${shape.ffn}`,
+    );
   const dir = path.join(tmpdir(), "infuse-bench-llama");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${shape.name}-${type}.gguf`);
@@ -76,7 +87,7 @@ export async function makeModel(shape: Shape, type: FileType): Promise<string> {
     if (dims.length === 1) data.fill(1);
     else for (let i = 0; i < n; i++) data[i] = (rng.uniform() * 2 - 1) * bound;
     if (dims.length === 1 || t === GgmlType.F32) return { name, dims, type: GgmlType.F32, data };
-    const q = quantize(t === GgmlType.Q8_0 ? "q8_0" : "q4_0", data, [dims[1]!, dims[0]!]);
+    const q = quantize(QUANT_NAME[t]!, data, [dims[1]!, dims[0]!]);
     return { name, dims, type: t, bytes: q.bytes };
   };
   const a = (k: Parameters<typeof archKey>[1]) => archKey("llama", k);

@@ -4,7 +4,7 @@
 // single-token steps as every layer in one stacked graph) and Q8_0/Q4_0 (MatMulNBits initializers),
 // over a prompt that spans two chunks' worth of positions and single-token steps after it; LoRA
 // adapters in the graphs (held, fed and quantized weights; trained in place, attached late, detached);
-// Q4_K as 8-bit blocks (layers and head); F16 keeps the per-op path.
+// Q4_K in its own 4-bit blocks (the head as 8-bit ones); F16 keeps the per-op path.
 import { appendFileSync, copyFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -295,14 +295,15 @@ describe("layer graphs", () => {
     });
   });
 
-  it("Q4_K: 8-bit MatMulNBits blocks, the layers and the head; the exact per-op path's logits", async () => {
+  it("Q4_K: its own 4-bit blocks with the minimums apart (the head as 8-bit blocks); the exact per-op path's logits", async () => {
     const file = await rewriteGguf(f32Path, path.join(tmp, "q4k.gguf"), { matrixType: GgmlType.Q4_K });
     const on = (await loadLlamaGguf(file)).model;
     const off = (await loadLlamaGguf(file)).model;
     expect(LayerGraphs.for(on)?.quantized).toBe(true);
     const want = run(off, false); // exact: tiles of x · dequant(W)ᵀ at decode-sized rows
     const largest = Math.max(...want.map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
-    // each weight moves by at most max|w|/254 of its block of 32, and activations round to int8 per block
+    // the layers' values are Q4_K's own; activations round to int8 per block, and the head's values move
+    // by at most max|w|/254 of their block of 32
     expect(maxDiff(run(on, true), want)).toBeLessThan(0.02 * largest);
   });
 

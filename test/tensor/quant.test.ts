@@ -17,7 +17,7 @@ import {
 } from "../../src/tensor/quant/qmatmul.js";
 import { setMatmulPath } from "../../src/tensor/kernels/kernel.js";
 import { cpuFeatures } from "../../src/tensor/kernels/cpu.js";
-import { toNBits8 } from "../../src/tensor/quant/nbits.js";
+import { q4kToNBits, toNBits8 } from "../../src/tensor/quant/nbits.js";
 import { matmul } from "../../src/tensor/ops/matmul.js";
 import { Rng, randn } from "../../src/tensor/rng.js";
 import { GgmlType } from "../../src/formats/gguf/types.js";
@@ -226,6 +226,24 @@ describe("block layouts match GGUF", () => {
     w.dequantize(); // the whole weight (a backward pass, a kernel): read once and kept
     expect(ranges.at(-1)).toBe("all");
     expect(w.resident).toBe(true);
+  });
+
+  it("Q4_K as MatMulNBits 4-bit blocks (the layer graphs' form): scale·(q − zero) − rest gives its values", () => {
+    const [k, n] = [512, 40];
+    const parts = [quantize("q4_k", randn(rng, n * k), [n, k]), quantize("q4_k", randn(rng, 8 * k), [8, k])];
+    const form = q4kToNBits(parts)!;
+    expect([form.n, form.k, form.bits, form.zeros.length]).toEqual([n + 8, k, 4, (n + 8) * (k / 64)]);
+    const want = new Float32Array([...parts[0]!.dequantize(), ...parts[1]!.dequantize()]);
+    const got = new Float32Array(want.length);
+    for (let b = 0; b < want.length / 32; b++)
+      for (let i = 0; i < 32; i++) {
+        const q = (form.packed[b * 16 + (i >> 1)]! >> ((i & 1) * 4)) & 0x0f;
+        const zero = (form.zeros[b >> 1]! >> ((b & 1) * 4)) & 0x0f; // k/32 even: rows share no byte
+        expect(Math.abs(form.mins[b]!)).toBeLessThanOrEqual(form.scales[b]! / 2 + 1e-6);
+        got[b * 32 + i] = form.scales[b]! * (q - zero) - form.mins[b]!;
+      }
+    expect(maxRelDiff(got, want)).toBeLessThan(1e-6); // f32 rounding of scale·zero
+    expect(q4kToNBits([parts[0]!, quantize("q8_0", randn(rng, 32 * k), [32, k])])).toBeNull();
   });
 
   // Their values are checked bit-exact against llama.cpp in test/formats/gguf-quant.test.ts.

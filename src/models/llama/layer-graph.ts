@@ -32,7 +32,7 @@ import {
   type OnnxModelSpec,
   type OnnxNode,
 } from "../../tensor/kernels/onnx-model.js";
-import { dropBytes, dropTensorValues, toNBits, toNBits8Stacked } from "../../tensor/quant/nbits.js";
+import { dropBytes, dropTensorValues, q4kToNBits, toNBits, toNBits8Stacked } from "../../tensor/quant/nbits.js";
 import { prepareQmatmul, requantizeAtEveryM } from "../../tensor/quant/qmatmul.js";
 import type { Linear } from "../linear.js";
 import type { LlamaModel } from "./model.js";
@@ -118,12 +118,15 @@ function layerSpec(
   const perm = (ints: number[]) => [{ name: "perm", ints }];
   const last = [{ name: "axis", int: -1 }];
   const weightInputs: string[] = [];
+  /** Per input, the sums of its blocks of 32 (rows, K/32): Q4_K's minimums are subtracted as Σx·min. */
+  const blockSums = new Map<string, string>();
   const nbits = (inits: OnnxInitializer[], x: string, out: string, n: number, k: number): string => {
+    const mins = inits[3]; // Q4_K (q4kToNBits): B, scales, zero points 0, minimums (N, K/32)
     nodes.push({
       op: "MatMulNBits",
       domain: "com.microsoft",
-      inputs: [x, inits[0]!.name, inits[1]!.name],
-      outputs: [out],
+      inputs: [x, inits[0]!.name, inits[1]!.name, ...(mins ? [inits[2]!.name] : [])],
+      outputs: [mins ? `${out}_nomin` : out],
       attributes: [
         { name: "K", int: k },
         { name: "N", int: n },
@@ -132,7 +135,15 @@ function layerSpec(
         { name: "accuracy_level", int: 4 },
       ],
     });
-    return out;
+    if (!mins) return out;
+    let sums = blockSums.get(x);
+    if (!sums) {
+      const blocks = node("Reshape", [x, shape(`blocks_of_${x}`, -1, k / 32, 32)], `${x}_blocks`);
+      sums = node("ReduceSum", [blocks, shape(`sum_axes_${x}`, -1)], `${x}_block_sums`, [{ name: "keepdims", int: 0 }]);
+      blockSums.set(x, sums);
+    }
+    const transB = { name: "transB", int: 1 };
+    return node("Gemm", [sums, mins.name, `${out}_nomin`], out, [transB, { name: "alpha", float: -1 }]);
   };
   const adapterInputs: { name: string; dims: number[] }[] = [];
   /** y + s·(x·Aᵀ)·Bᵀ of an adapted linear: the scale and the sum in the second Gemm (alpha, C). */
@@ -396,7 +407,8 @@ function layerHeldBytes(layer: LlamaLayer): number {
   return LINEARS.reduce((sum, name) => {
     const w = layer[name].weight;
     if (w instanceof Tensor) return sum + w.size * 4;
-    return sum + w.rows * w.rowLength * ((w.type === "q4_0" ? 4 : 8) / 8 + 4 / 32);
+    const bits = w.type === "q4_0" || w.type === "q4_k" ? 4 : 8;
+    return sum + w.rows * w.rowLength * (bits / 8 + (w.type === "q4_k" ? 8 : 4) / 32);
   }, 0);
 }
 
@@ -450,8 +462,19 @@ function nbitsInitializers(layer: LlamaLayer, place: PlaceBytes): Map<string, On
   const inits = new Map<string, OnnxInitializer[]>();
   for (const names of GROUPS) {
     const weights = names.map((name) => layer[name].weight as QuantTensor);
-    const form = toNBits(weights) ?? toNBits8Stacked(weights)!;
     const tag = names.join("_");
+    const q4k = q4kToNBits(weights);
+    if (q4k) {
+      const blocks = q4k.k / 32;
+      inits.set(tag, [
+        { name: `B_${tag}`, dims: [q4k.n, blocks, 16], data: place(q4k.packed), type: "uint8" },
+        { name: `S_${tag}`, dims: [q4k.n * blocks], data: q4k.scales, type: "float" },
+        { name: `Z_${tag}`, dims: [q4k.zeros.length], data: q4k.zeros, type: "uint8" },
+        { name: `M_${tag}`, dims: [q4k.n, blocks], data: q4k.mins, type: "float" },
+      ]);
+      continue;
+    }
+    const form = toNBits(weights) ?? toNBits8Stacked(weights)!;
     inits.set(tag, [
       { name: `B_${tag}`, dims: [form.n, form.k / 32, (32 * form.bits) / 8], data: place(form.packed), type: "uint8" },
       { name: `S_${tag}`, dims: [(form.n * form.k) / 32], data: form.scales, type: "float" },
