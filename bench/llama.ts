@@ -3,7 +3,7 @@
 // (generation greedy, then with llama.cpp's default sampling), and a row of our aggregate tokens/s
 // with 8 sequences decoded together over one alone (bench/batch-decode.ts's rows),
 // each in its own child process of compiled JavaScript (as infuse runs from dist/) so peak RSS is its own. No --model: random-weight GGUFs our writer makes
-// in stories15M's and SmolLM-135M's shapes, F32 and Q8_0 (`--shapes TinyLlama-1.1B:Q4_0` or `:Q4_K`
+// in stories15M's and SmolLM-135M's shapes, F32 and Q8_0 (`--shapes TinyLlama-1.1B:Q4_0`, `:Q4_K` or `:Q4_K_M`
 // for the 1B shape). `--runs N` runs each pair of children N
 // times, the two sides taking turns going first, and ends each model with the median and range of
 // every ratio over the runs (the figures to report from a shared machine). `--lora R` gives both sides

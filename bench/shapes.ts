@@ -8,9 +8,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { log } from "./emit.js";
 import { ggufVocabFromSentencePiece } from "../src/formats/convert/vocab.js";
-import { GGUF_KEYS, GgmlType, archKey, kv, writeGguf, type GgufTensorInput } from "../src/formats/gguf/index.js";
+import {
+  GGUF_KEYS,
+  GgmlType,
+  archKey,
+  kv,
+  quantize as quantizeBlocks,
+  writeGguf,
+  type GgufTensorInput,
+} from "../src/formats/gguf/index.js";
+import { exportType } from "../src/train/export/mix.js";
 import { Rng } from "../src/tensor/rng.js";
-import { quantize } from "../src/tensor/quant/formats.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -32,8 +40,8 @@ export const SHAPES: Shape[] = [
   { name: "TinyLlama-1.1B", dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000, tied: false },
 ];
 
-export type FileType = "F32" | "Q8_0" | "Q4_0" | "Q4_K";
-export const FILE_TYPES: readonly FileType[] = ["F32", "Q8_0", "Q4_0", "Q4_K"];
+export type FileType = "F32" | "Q8_0" | "Q4_0" | "Q4_K" | "Q4_K_M";
+export const FILE_TYPES: readonly FileType[] = ["F32", "Q8_0", "Q4_0", "Q4_K", "Q4_K_M"];
 
 export function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -58,15 +66,11 @@ function vocabMetadata(size: number) {
   return md;
 }
 
-const QUANT_NAME: Partial<Record<GgmlType, "q8_0" | "q4_0" | "q4_k">> = {
-  [GgmlType.Q8_0]: "q8_0",
-  [GgmlType.Q4_0]: "q4_0",
-  [GgmlType.Q4_K]: "q4_k", // our min/max quantizer, not llama.cpp's search: the same layout and bytes
-};
+// our k-quant fits (min/max, max-abs), not llama.cpp's search: the same layouts and bytes
 
 /** Writes (once, cached in the temp folder) a random-weight GGUF of `shape` with matrices in `type`. */
 export async function makeModel(shape: Shape, type: FileType): Promise<string> {
-  if (type === "Q4_K" && (shape.dim % 256 !== 0 || shape.ffn % 256 !== 0))
+  if (type.startsWith("Q4_K") && (shape.dim % 256 !== 0 || shape.ffn % 256 !== 0))
     throw new Error(
       `${shape.name}:Q4_K: Q4_K rows are 256-value blocks; ${shape.name}'s are ${shape.dim} and ${shape.ffn}`,
     );
@@ -77,18 +81,20 @@ export async function makeModel(shape: Shape, type: FileType): Promise<string> {
   log(`writing ${file}`);
   const { dim, ffn, vocab, heads, kvHeads } = shape;
   const hd = dim / heads;
-  const mt = GgmlType[type];
+  // Q4_K_M: llama.cpp's mix, as `infuse export --quantize q4_k_m` writes it (Q6_K for the output and
+  // for attn_v/ffn_down of the layers use_more_bits picks)
+  const typeOf = (name: string, dims: number[]): GgmlType =>
+    type === "Q4_K_M" ? exportType("q4_k_m", { name, dims }, shape.layers, shape.tied) : GgmlType[type];
   const rng = new Rng(1);
   // Uniform weights with variance 1/in; matrices quantized here so only their bytes stay in memory.
-  const w = (name: string, dims: number[], t: GgmlType = mt): GgufTensorInput => {
+  const w = (name: string, dims: number[], t: GgmlType = typeOf(name, dims)): GgufTensorInput => {
     const n = dims.reduce((a, b) => a * b, 1);
     const bound = Math.sqrt(3 / dims[0]!);
     const data = new Float32Array(n);
     if (dims.length === 1) data.fill(1);
     else for (let i = 0; i < n; i++) data[i] = (rng.uniform() * 2 - 1) * bound;
     if (dims.length === 1 || t === GgmlType.F32) return { name, dims, type: GgmlType.F32, data };
-    const q = quantize(QUANT_NAME[t]!, data, [dims[1]!, dims[0]!]);
-    return { name, dims, type: t, bytes: q.bytes };
+    return { name, dims, type: t, bytes: quantizeBlocks(t, data, name) };
   };
   const a = (k: Parameters<typeof archKey>[1]) => archKey("llama", k);
   const metadata = new Map([

@@ -278,8 +278,11 @@ describe("layer graphs", () => {
       expect(maxDiff(got, run(off, false))).toBeLessThan(1e-4);
     });
 
-    it("Q4_0: MatMulNBits and the adapters in one graph, the per-op int8 path's logits", async () => {
-      const file = await rewriteGguf(f32Path, path.join(tmp, "Q4_0-lora.gguf"), { matrixType: GgmlType.Q4_0 });
+    it.each([
+      ["Q4_0", GgmlType.Q4_0],
+      ["Q4_K", GgmlType.Q4_K], // its minimums' Gemm before the adapters' two
+    ] as const)("%s: MatMulNBits and the adapters in one graph, the per-op path's logits", async (label, type) => {
+      const file = await rewriteGguf(f32Path, path.join(tmp, `${label}-lora.gguf`), { matrixType: type });
       const on = (await loadLlamaGguf(file)).model;
       const off = (await loadLlamaGguf(file)).model;
       const base = run((await loadLlamaGguf(file)).model, false);
