@@ -51,12 +51,10 @@ export function weightKind(layers: LlamaLayer[]): "f32" | "nbits" | null {
       const w = lin.weight;
       // Q8_0 on every CPU: quantized prompts run in chunks of 64 rows (decode.ts), where the int8 kernel
       // beats the exact tiles even without int8 dot products (qmatmul.ts's Q8_INT8_MAX_ROWS_NO_DOT).
-      // Other block types (Q4_K, Q6_K, NF4…) as 8-bit blocks (nbits.ts toNBits8): MatMulNBits has no
-      // exact 4-bit form for Q4_K's per-block minimums, and decoding their exact tiles per op costs
-      // seconds a token at 1B.
-      // F16/BF16 keep their exact per-op path.
-      const blocks = w instanceof QuantTensor && w.type !== "f16" && w.type !== "bf16" && w.rowLength % 32 === 0;
-      const k = w instanceof Tensor ? "f32" : blocks ? "nbits" : null;
+      // Q4_K in its own 4-bit blocks (q4kToNBits), other types (Q6_K, Q5_*, NF4, F16, BF16) as 8-bit
+      // blocks (toNBits8): decoding their exact tiles per op cost seconds a token at 1B (F16
+      // SmolLM-135M: 0.6 s, against 10 ms as 8-bit blocks).
+      const k = w instanceof Tensor ? "f32" : w.rowLength % 32 === 0 ? "nbits" : null;
       if (!k || (kind && kind !== k)) return null;
       kind = k;
     }
