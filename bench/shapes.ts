@@ -36,7 +36,7 @@ export interface Shape {
 export const SHAPES: Shape[] = [
   { name: "stories15M", dim: 288, layers: 6, heads: 6, kvHeads: 6, ffn: 768, vocab: 32000, tied: false },
   { name: "SmolLM-135M", dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, tied: true },
-  // Only with --shapes TinyLlama-1.1B:Q4_0 or :Q4_K (resident memory of a 4-bit 1B model).
+  // Only with --shapes TinyLlama-1.1B:Q4_0, :Q4_K or :Q4_K_M (resident memory of a 4-bit 1B model).
   { name: "TinyLlama-1.1B", dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 32000, tied: false },
 ];
 
@@ -66,13 +66,11 @@ function vocabMetadata(size: number) {
   return md;
 }
 
-// our k-quant fits (min/max, max-abs), not llama.cpp's search: the same layouts and bytes
-
 /** Writes (once, cached in the temp folder) a random-weight GGUF of `shape` with matrices in `type`. */
 export async function makeModel(shape: Shape, type: FileType): Promise<string> {
   if (type.startsWith("Q4_K") && (shape.dim % 256 !== 0 || shape.ffn % 256 !== 0))
     throw new Error(
-      `${shape.name}:Q4_K: Q4_K rows are 256-value blocks; ${shape.name}'s are ${shape.dim} and ${shape.ffn}`,
+      `${shape.name}:${type}: Q4_K rows are 256-value blocks; ${shape.name}'s are ${shape.dim} and ${shape.ffn}`,
     );
   const dir = path.join(tmpdir(), "infuse-bench-llama");
   mkdirSync(dir, { recursive: true });
@@ -94,6 +92,7 @@ export async function makeModel(shape: Shape, type: FileType): Promise<string> {
     if (dims.length === 1) data.fill(1);
     else for (let i = 0; i < n; i++) data[i] = (rng.uniform() * 2 - 1) * bound;
     if (dims.length === 1 || t === GgmlType.F32) return { name, dims, type: GgmlType.F32, data };
+    // k-quants by our fits (min/max, max-abs), not llama.cpp's search: the same layouts and bytes
     return { name, dims, type: t, bytes: quantizeBlocks(t, data, name) };
   };
   const a = (k: Parameters<typeof archKey>[1]) => archKey("llama", k);

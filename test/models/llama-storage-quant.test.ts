@@ -116,46 +116,51 @@ interface Figures {
   std: number;
 }
 
-/**
- * The exact figures (self, f32File) on the per-op path, where each product is x · dequant(W)ᵀ; the
- * llama.cpp figures on the layer graphs, which hold these types as 8-bit blocks (toNBits8) and round
- * activations to int8 per block of 32, as llama.cpp rounds them for its own dot products.
- */
-async function check(file: string): Promise<Figures> {
+/** `f` with the layer graphs off: every product on the per-op path, x · dequant(W)ᵀ. */
+async function perOp<T>(f: () => Promise<T>): Promise<T> {
   process.env["INFUSE_LAYER_GRAPHS"] = "0";
   try {
-    return await checkExactThenGraphs(file);
+    return await f();
   } finally {
     delete process.env["INFUSE_LAYER_GRAPHS"];
   }
 }
 
-async function checkExactThenGraphs(file: string): Promise<Figures> {
-  const native = await loadLlamaGguf(file);
-  const f32 = await loadLlamaGguf(file, { weights: "f32" });
-  const ours = greedy(native.model, PROMPT, 8);
-  const ref = greedy(f32.model, PROMPT, 8);
-  expect(ours.tokens).toEqual(ref.tokens);
-  const self = Math.max(...ours.logits.map((l, i) => maxAbsDiff(l, ref.logits[i]!)));
-  const first = ref.logits[0]!;
-  const mean = first.reduce((a, v) => a + v, 0) / first.length;
-  const std = Math.sqrt(first.reduce((a, v) => a + (v - mean) ** 2, 0) / first.length);
+/** Max |ours − llama.cpp| over 64 greedy positions, and the top-1 agreement. */
+async function againstLlamaCpp(model: LlamaModel, file: string) {
+  const cpp = await loadOracleModel(file);
+  try {
+    return await agreement(model, cpp, PROMPT, 64);
+  } finally {
+    await cpp.dispose();
+  }
+}
+
+/**
+ * The exact figures (self, f32File) on the per-op path; the llama.cpp figures on the layer graphs,
+ * which hold these types as 8-bit blocks (toNBits8; Q4_K its own 4-bit ones) and round activations to
+ * int8 per block of 32, as llama.cpp rounds them for its own dot products.
+ */
+async function check(file: string): Promise<Figures> {
+  const { self, std, f32File } = await perOp(async () => {
+    const native = await loadLlamaGguf(file);
+    const f32 = await loadLlamaGguf(file, { weights: "f32" });
+    const ours = greedy(native.model, PROMPT, 8);
+    const ref = greedy(f32.model, PROMPT, 8);
+    expect(ours.tokens).toEqual(ref.tokens);
+    const first = ref.logits[0]!;
+    const mean = first.reduce((a, v) => a + v, 0) / first.length;
+    return {
+      self: Math.max(...ours.logits.map((l, i) => maxAbsDiff(l, ref.logits[i]!))),
+      std: Math.sqrt(first.reduce((a, v) => a + (v - mean) ** 2, 0) / first.length),
+      f32File: (await againstLlamaCpp(native.model, await dequantizedCopy(file))).maxDiff,
+    };
+  });
   expect(std).toBeGreaterThan(0.5); // logits of a usual size, not a flat model that any diff would pass
-  const run = async (f: string) => {
-    const cpp = await loadOracleModel(f);
-    try {
-      return await agreement(native.model, cpp, PROMPT, 64);
-    } finally {
-      await cpp.dispose();
-    }
-  };
-  const exact = await run(await dequantizedCopy(file));
-  delete process.env["INFUSE_LAYER_GRAPHS"];
   const graphs = (await loadLlamaGguf(file)).model;
   expect(LayerGraphs.for(graphs)?.quantized).toBe(true);
-  const cpp = await loadOracleModel(file);
-  const quant = await agreement(graphs, cpp, PROMPT, 64).finally(() => cpp.dispose());
-  return { self, f32File: exact.maxDiff, maxDiff: quant.maxDiff, top1: quant.top1, std };
+  const quant = await againstLlamaCpp(graphs, file);
+  return { self, f32File, maxDiff: quant.maxDiff, top1: quant.top1, std };
 }
 
 /** The llama.cpp figures `check` must meet (see the measured ones below). */

@@ -239,8 +239,8 @@ describe("block layouts match GGUF", () => {
       for (let i = 0; i < 32; i++) {
         const q = (form.packed[b * 16 + (i >> 1)]! >> ((i & 1) * 4)) & 0x0f;
         const zero = (form.zeros[b >> 1]! >> ((b & 1) * 4)) & 0x0f; // k/32 even: rows share no byte
-        expect(Math.abs(form.mins[b]!)).toBeLessThanOrEqual(form.scales[b]! / 2 + 1e-6);
-        got[b * 32 + i] = form.scales[b]! * (q - zero) - form.mins[b]!;
+        expect(Math.abs(form.minRests[b]!)).toBeLessThanOrEqual(form.scales[b]! / 2 + 1e-6);
+        got[b * 32 + i] = form.scales[b]! * (q - zero) - form.minRests[b]!;
       }
     expect(maxRelDiff(got, want)).toBeLessThan(1e-6); // f32 rounding of scale·zero
     expect(q4kToNBits([parts[0]!, quantize("q8_0", randn(rng, 32 * k), [32, k])])).toBeNull();

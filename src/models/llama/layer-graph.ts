@@ -8,11 +8,13 @@
 // (the loader's copies then dropped, read back from the file if another path needs them), q|k|v and
 // gate|up as one where they lie together there, consecutive layers per session up to 96 MiB; F32
 // weights with no file are fed (zero-copy views; stacked where they load so), sessions shared per
-// shape: every layer in one for decode steps, one layer for prompt chunks; Q4_0/Q8_0 as MatMulNBits
-// initializers (int8 activations, as llama.cpp), read from a temporary file, groups stacked,
-// consecutive layers per session up to `stageBytes`. LoRA adapters are two more products per adapted
-// linear (held where frozen and the sessions hold the weights, else fed).
-// Leaves out other storage types, biases and other adapters: decode.ts's per-op path runs those.
+// shape: every layer in one for decode steps, one layer for prompt chunks; block-quantized and F16
+// weights as MatMulNBits initializers (int8 activations, as llama.cpp: Q4_0/Q8_0 in their own blocks,
+// Q4_K in 4-bit blocks with the same values, the rest as 8-bit blocks), read from a temporary file,
+// groups stacked, consecutive layers per session up to `stageBytes`. LoRA adapters are two more
+// products per adapted linear (held where frozen and the sessions hold the weights, else fed).
+// Leaves out biases, other adapters and rows that are not whole blocks of 32: decode.ts's per-op path
+// runs those.
 // Shapes: B sequences, T new tokens each, N = B·T rows, S cache positions, C hidden, H heads,
 // Hkv kv heads, G = H/Hkv, D head size, F ffn.
 import { realpathSync } from "node:fs";
@@ -116,15 +118,15 @@ function layerSpec(
   const perm = (ints: number[]) => [{ name: "perm", ints }];
   const last = [{ name: "axis", int: -1 }];
   const weightInputs: string[] = [];
-  /** Per input, the sums of its blocks of 32 (rows, K/32): Q4_K's minimums are subtracted as Σx·min. */
+  /** Per input, the sums of its blocks of 32 (rows, K/32): what Q4_K's zero points leave of its minimums is subtracted as Σx·rest. */
   const blockSums = new Map<string, string>();
   const nbits = (inits: OnnxInitializer[], x: string, out: string, n: number, k: number): string => {
-    const mins = inits[3]; // Q4_K (q4kToNBits): B, scales, zero points 0, minimums (N, K/32)
+    const rests = inits[3]; // Q4_K (q4kToNBits): B, scales, zero points, the minimums' rests (N, K/32)
     nodes.push({
       op: "MatMulNBits",
       domain: "com.microsoft",
-      inputs: [x, inits[0]!.name, inits[1]!.name, ...(mins ? [inits[2]!.name] : [])],
-      outputs: [mins ? `${out}_nomin` : out],
+      inputs: [x, inits[0]!.name, inits[1]!.name, ...(rests ? [inits[2]!.name] : [])],
+      outputs: [rests ? `${out}_nomin` : out],
       attributes: [
         { name: "K", int: k },
         { name: "N", int: n },
@@ -133,7 +135,7 @@ function layerSpec(
         { name: "accuracy_level", int: 4 },
       ],
     });
-    if (!mins) return out;
+    if (!rests) return out;
     let sums = blockSums.get(x);
     if (!sums) {
       const blocks = node("Reshape", [x, shape(`blocks_of_${x}`, -1, k / 32, 32)], `${x}_blocks`);
@@ -141,7 +143,7 @@ function layerSpec(
       blockSums.set(x, sums);
     }
     const transB = { name: "transB", int: 1 };
-    return node("Gemm", [sums, mins.name, `${out}_nomin`], out, [transB, { name: "alpha", float: -1 }]);
+    return node("Gemm", [sums, rests.name, `${out}_nomin`], out, [transB, { name: "alpha", float: -1 }]);
   };
   const adapterInputs: { name: string; dims: number[] }[] = [];
   /** y + s·(x·Aᵀ)·Bᵀ of an adapted linear: the scale and the sum in the second Gemm (alpha, C). */
@@ -468,7 +470,7 @@ function nbitsInitializers(layer: LlamaLayer, place: PlaceBytes): Map<string, On
         { name: `B_${tag}`, dims: [q4k.n, blocks, 16], data: place(q4k.packed), type: "uint8" },
         { name: `S_${tag}`, dims: [q4k.n * blocks], data: q4k.scales, type: "float" },
         { name: `Z_${tag}`, dims: [q4k.zeros.length], data: q4k.zeros, type: "uint8" },
-        { name: `M_${tag}`, dims: [q4k.n, blocks], data: q4k.mins, type: "float" },
+        { name: `M_${tag}`, dims: [q4k.n, blocks], data: q4k.minRests, type: "float" },
       ]);
       continue;
     }

@@ -1,6 +1,7 @@
 // Repacks GGUF Q4_0 / Q8_0 blocks into onnxruntime's MatMulNBits layout (same bits, f32 scales,
-// implicit zero point 2^(bits−1)), so its int kernels run x·Wᵀ without a dequantized copy of W; other
-// storage types (Q4_K, NF4, Q5/Q6…) are requantized to 8 bits per 32 values (toNBits8), inexactly.
+// implicit zero point 2^(bits−1)), so its int kernels run x·Wᵀ without a dequantized copy of W; Q4_K
+// into 4-bit blocks with the same values (q4kToNBits); other storage types (NF4, Q5/Q6, F16…) are
+// requantized to 8 bits per 32 values (toNBits8), inexactly.
 import { F16_TABLE } from "./half.js";
 import { Q4_0, Q8_0 } from "./blocks.js";
 import { Q4_K, unpackScaleMinK4 } from "./q4k.js";
@@ -43,7 +44,7 @@ export function toNBits8(w: QuantTensor): (NBitsWeight & { packed: Uint8Array; s
 /**
  * Q4_K weights of one K, their rows stacked, in MatMulNBits' 4-bit form with the same values: each
  * sub-block of 32 a block with its scale d·sc and the integer zero point nearest its minimum dmin·m
- * (min/scale rounded), and what the zero point leaves of the minimum (≤ scale/2) in `mins` (N, K/32),
+ * (min/scale rounded), and what the zero point leaves of the minimum (≤ scale/2) in `minRests` (N, K/32),
  * which the graph subtracts as Σ(x over the block)·rest: w = scale·(q − zero) − rest = scale·q − min.
  * MatMulNBits takes only integer zero points (float ones run its unpacked path, ~300× slower), and it
  * rounds x to int8, so the rest is kept small: a whole minimum taken apart from exact sums of x left
@@ -53,14 +54,14 @@ export function toNBits8(w: QuantTensor): (NBitsWeight & { packed: Uint8Array; s
  */
 export function q4kToNBits(
   ws: QuantTensor[],
-): (NBitsWeight & { packed: Uint8Array; scales: Float32Array; zeros: Uint8Array; mins: Float32Array }) | null {
+): (NBitsWeight & { packed: Uint8Array; scales: Float32Array; zeros: Uint8Array; minRests: Float32Array }) | null {
   const k = ws[0]!.rowLength;
   if (ws.some((w) => w.type !== "q4_k" || w.shape.length !== 2 || w.rowLength !== k)) return null;
   const n = ws.reduce((a, w) => a + w.rows, 0);
   const blocks = (n * k) / 32;
   const packed = new Uint8Array(blocks * 16);
   const scales = new Float32Array(blocks);
-  const mins = new Float32Array(blocks);
+  const minRests = new Float32Array(blocks);
   const sc = new Uint8Array(8);
   const mn = new Uint8Array(8);
   const perRow = k / 32;
@@ -81,7 +82,7 @@ export function q4kToNBits(
         const min = Math.fround(dmin * mn[j]!);
         const zero = scale > 0 ? Math.min(15, Math.round(min / scale)) : 0;
         scales[blk + j] = scale;
-        mins[blk + j] = min - scale * zero;
+        minRests[blk + j] = min - scale * zero;
         const z = blockRow(blk + j);
         zeros[z] = zeros[z]! | (zero << ((((blk + j) % perRow) & 1) * 4));
         // sub-block j: low nibbles (j even) or high (j odd) of the 32 bytes of its 64-value chunk
@@ -93,7 +94,7 @@ export function q4kToNBits(
       }
     }
   }
-  return { bits: 4, blockSize: 32, n, k, packed, scales, zeros, mins };
+  return { bits: 4, blockSize: 32, n, k, packed, scales, zeros, minRests };
 }
 
 /**
